@@ -1,0 +1,3 @@
+"""citeqa: retrieval question answering with exact, checkable citations."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,173 @@
+"""The citeqa command line: index, serve, ask, eval. Settings are read here, at the edge."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from citeqa.errors import CiteqaError
+from citeqa.types import SEARCH_MODES
+
+app = typer.Typer(help="citeqa: questions in, passages with exact citations out.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def fail(error: Exception) -> None:
+    console.print(f"[red]error:[/red] {error}")
+    raise typer.Exit(code=2)
+
+
+def settings_with(**overrides: object):
+    from service.settings import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def index(
+    corpus: Annotated[
+        Path | None, typer.Option(help="documents folder, or a BEIR corpus.jsonl / its folder")
+    ] = None,
+    index: Annotated[Path | None, typer.Option(help="index folder to write")] = None,
+    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
+    max_words: Annotated[int, typer.Option(help="target passage size in words")] = 120,
+    overlap_words: Annotated[int, typer.Option(help="overlap between passages in words")] = 30,
+    embed_title: Annotated[bool, typer.Option(help="embed the document title with each passage")] = True,
+    if_stale: Annotated[bool, typer.Option(help="skip the build when the index is up to date")] = False,
+) -> None:
+    """Build the index folder of a corpus (chunk, embed, FAISS + BM25), replacing the old one atomically."""
+    from corpus.sources import load_corpus
+    from indexer.build import IndexSettings, build_index
+    from indexer.chunking import ChunkerSettings
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.staleness import index_is_current
+
+    settings = settings_with(corpus_path=corpus, index_path=index, model=model)
+    try:
+        index_settings = IndexSettings(ChunkerSettings(max_words, overlap_words), embed_title=embed_title)
+        documents = load_corpus(settings.corpus_path)
+        if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
+            console.print(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
+            return
+        encoder = SentenceTransformerEncoder(settings.model)
+        with Progress(
+            TextColumn("embedding passages"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+
+            def on_passages(total: int):
+                task = bar.add_task("embed", total=total)
+                return lambda n: bar.advance(task, n)
+
+            report = build_index(
+                documents,
+                encoder,
+                settings.index_path,
+                index_settings,
+                str(settings.corpus_path),
+                on_passages,
+            )
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    typer.echo(
+        f"indexed {report.documents} documents into {report.passages} passages in {report.seconds:.1f} s "
+        f"({report.passages_per_second:.1f} passages/s) -> {report.path}"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    index: Annotated[Path | None, typer.Option(help="index folder to serve")] = None,
+) -> None:
+    """Serve the HTTP API (FastAPI on uvicorn)."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = settings_with(host=host, port=port, index_path=index)
+    try:
+        from service.app import build_searcher
+
+        searcher = build_searcher(settings)
+    except CiteqaError as err:
+        fail(err)
+    uvicorn.run(create_app(settings, searcher), host=settings.host, port=settings.port)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    k: Annotated[int, typer.Option("--k", "-k", help="how many passages", min=1, max=50)] = 5,
+    mode: Annotated[str, typer.Option(help=f"one of {', '.join(SEARCH_MODES)}")] = "hybrid",
+    index: Annotated[Path | None, typer.Option(help="index folder")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON body")] = False,
+) -> None:
+    """Ask a question of the index, in process, and print ranked passages with their citations."""
+    from service.app import build_searcher, run_query
+
+    settings = settings_with(index_path=index)
+    try:
+        response = run_query(build_searcher(settings), question, k, mode)  # type: ignore[arg-type]
+    except CiteqaError as err:
+        fail(err)
+    if as_json:
+        typer.echo(json.dumps(response.model_dump(), indent=2, ensure_ascii=False))
+        return
+    out = Console(highlight=False, force_terminal=sys.stdout.isatty())
+    for result in response.results:
+        c = result.citation
+        source = ", ".join(x for x in (c.author, c.publisher) if x) or "source unknown"
+        out.print(
+            f"[bold]{result.rank}.[/bold] score {result.score:.4f}  [cyan]{escape(c.title)}[/cyan] ({escape(source)})"
+        )
+        out.print(escape(f"   {c.url or 'no URL known'}  [{c.doc_id} {c.start}:{c.end}]"))
+        out.print("   " + result.text.replace("\n", "\n   "), markup=False)
+        out.print()
+
+
+def main() -> None:
+    app()
+
+
+@app.command("eval")
+def evaluate_command(
+    questions: Annotated[
+        Path | None, typer.Option(help="evaluation set (JSONL); default: the seed set")
+    ] = None,
+    index: Annotated[Path | None, typer.Option(help="index folder to evaluate")] = None,
+    out: Annotated[Path, typer.Option(help="report folder")] = Path("var/eval/seed"),
+) -> None:
+    """Score every mode (hybrid, dense, bm25) on an evaluation set; write summary.md and results.json."""
+    from eval.harness import SEED_METRICS, evaluate_seed, markdown_table, write_report
+    from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
+    from service.app import build_searcher
+
+    settings = settings_with(index_path=index)
+    try:
+        searcher = build_searcher(settings)
+        eval_set = load_eval_set(questions or DEFAULT_SEED_SET)
+        scores = evaluate_seed(searcher, eval_set)
+    except CiteqaError as err:
+        fail(err)
+    answerable = sum(q.answerable for q in eval_set)
+    context = {
+        "questions": f"{answerable} answerable, {len(eval_set) - answerable} unanswerable (not scored here)",
+        "index": f"{settings.index_path} ({searcher.index.manifest['counts']['passages']} passages)",
+        "model": searcher.index.model_name,
+        "fusion": f"{searcher.fusion.method}",
+    }
+    folder = write_report(out, "citeqa evaluation: seed set", scores, SEED_METRICS, context)
+    typer.echo(markdown_table(scores, SEED_METRICS))
+    typer.echo(f"report: {folder / 'summary.md'} and {folder / 'results.json'}")

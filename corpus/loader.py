@@ -1,0 +1,103 @@
+"""Load and validate a folder of documents: ``NAME.txt`` (UTF-8 text) beside ``NAME.json`` (metadata).
+
+The metadata file holds ``title`` (required), and optionally ``doc_id`` (defaults to NAME),
+``author``, ``publisher``, ``url``, ``provenance`` and a ``metadata`` object of extra string keys.
+A ``.txt`` without a ``.json`` is an error: a document without a title cannot be cited.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from citeqa.errors import CorpusError
+from citeqa.types import Document
+from corpus.cleaning import clean_text
+
+DOC_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+OPTIONAL_FIELDS = ("author", "publisher", "url", "provenance")
+
+
+def load_documents(folder: Path) -> list[Document]:
+    """Every document of a corpus folder, validated, cleaned and sorted by file name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CorpusError(f"{folder}: not a folder; pass a folder of NAME.txt + NAME.json documents")
+    text_files = sorted(folder.glob("*.txt"))
+    if not text_files:
+        raise CorpusError(f"{folder}: no .txt documents found; each document is NAME.txt beside NAME.json")
+    documents = [load_document(path) for path in text_files]
+    check_unique_ids(documents, [str(p) for p in text_files])
+    return documents
+
+
+def load_document(text_path: Path) -> Document:
+    meta_path = text_path.with_suffix(".json")
+    meta = _read_metadata(meta_path)
+    raw = _read_text(text_path)
+    text, fired_rules = clean_text(raw)
+    if not text.strip():
+        raise CorpusError(f"{text_path}: field 'text' is empty (after cleaning); add the article text")
+    doc_id = meta.get("doc_id", text_path.stem)
+    _check_doc_id(doc_id, meta_path)
+    title = meta.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise CorpusError(f"{meta_path}: field 'title' is missing or empty; every document needs a title")
+    optional = {}
+    for name in OPTIONAL_FIELDS:
+        value = meta.get(name)
+        if value is not None and not isinstance(value, str):
+            raise CorpusError(
+                f"{meta_path}: field '{name}' must be a string or null, not {type(value).__name__}"
+            )
+        optional[name] = value or None
+    extra = meta.get("metadata", {})
+    if not isinstance(extra, dict):
+        raise CorpusError(f"{meta_path}: field 'metadata' must be an object of string values")
+    extra = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()}
+    if fired_rules:
+        extra["cleaning_rules"] = ",".join(fired_rules)
+    return Document(doc_id=doc_id, title=title.strip(), text=text, metadata=extra, **optional)
+
+
+def check_unique_ids(documents: Iterable[Document], sources: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for document, source in zip(documents, sources, strict=True):
+        if document.doc_id in seen:
+            raise CorpusError(
+                f"{source}: field 'doc_id' duplicates '{document.doc_id}' of {seen[document.doc_id]}; "
+                "doc_ids must be unique"
+            )
+        seen[document.doc_id] = source
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CorpusError(
+            f"{path}: field 'text' is not valid UTF-8 (byte {err.start}); save the file as UTF-8"
+        ) from None
+
+
+def _read_metadata(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CorpusError(f"{path}: metadata file missing; create it with at least a 'title' field")
+    try:
+        meta = json.loads(_read_text(path))
+    except json.JSONDecodeError as err:
+        raise CorpusError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+    if not isinstance(meta, dict):
+        raise CorpusError(f"{path}: metadata must be a JSON object")
+    return meta
+
+
+def _check_doc_id(doc_id: object, source: Path) -> None:
+    if not isinstance(doc_id, str) or not DOC_ID_PATTERN.fullmatch(doc_id):
+        raise CorpusError(
+            f"{source}: field 'doc_id' {doc_id!r} is invalid; use 1-128 letters, digits, '.', '_' or '-'"
+        )

@@ -1,0 +1,61 @@
+"""BM25 over passages with bm25s: English stopwords and the Snowball stemmer (PyStemmer)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+STOPWORDS = "en"
+STEMMER_LANGUAGE = "english"
+
+
+class Bm25Index:
+    def __init__(self, retriever: bm25s.BM25) -> None:
+        self._retriever = retriever
+        self._stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
+        self._vocab = retriever.vocab_dict
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> Bm25Index:
+        stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
+        tokens = bm25s.tokenize(list(texts), stopwords=STOPWORDS, stemmer=stemmer, show_progress=False)
+        retriever = bm25s.BM25()
+        retriever.index(tokens, show_progress=False)
+        return cls(retriever)
+
+    @classmethod
+    def load(cls, folder: Path) -> Bm25Index:
+        return cls(bm25s.BM25.load(str(folder), allow_pickle=False, show_progress=False))
+
+    def save(self, folder: Path) -> None:
+        self._retriever.save(str(folder), allow_pickle=False, show_progress=False)
+
+    def __len__(self) -> int:
+        return int(self._retriever.scores["num_docs"])
+
+    def query_tokens(self, question: str) -> list[str]:
+        """The question's stemmed terms that occur in the index vocabulary."""
+        tokens = bm25s.tokenize(
+            question, stopwords=STOPWORDS, stemmer=self._stemmer, return_ids=False, show_progress=False
+        )[0]
+        return [t for t in tokens if t in self._vocab]
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of every passage for ``question`` (zeros when no term is known)."""
+        tokens = self.query_tokens(question)
+        if not tokens:
+            return np.zeros(len(self), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+
+    def search(self, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the ``k`` best passages with a positive score, best first."""
+        scores = self.scores(question)
+        positive = np.flatnonzero(scores > 0)
+        if len(positive) > k:
+            positive = positive[np.argpartition(-scores[positive], k - 1)[:k]]
+        order = positive[np.lexsort((positive, -scores[positive]))]
+        return scores[order], order.astype(np.int64)

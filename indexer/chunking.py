@@ -1,0 +1,147 @@
+"""Sentence-aware chunking into passages that keep exact character offsets into their document."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from citeqa.types import Document, Passage
+
+# A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before whitespace,
+# or at a line break: captured web text uses lines for headings and list items.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
+_ABBREVIATIONS = frozenset(
+    [
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "st",
+        "jr",
+        "sr",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "approx",
+        "no",
+        "fig",
+        "al",
+        "inc",
+        "ltd",
+        "co",
+        "u.s",
+        "a.m",
+        "p.m",
+    ]
+)
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    """Target passage size and overlap, in words."""
+
+    max_words: int = 120
+    overlap_words: int = 30
+
+    def __post_init__(self) -> None:
+        if self.max_words < 1:
+            raise ValueError("max_words must be at least 1")
+        if not 0 <= self.overlap_words < self.max_words:
+            raise ValueError("overlap_words must be at least 0 and less than max_words")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    words: int
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """Sentences of ``text`` as spans without surrounding whitespace."""
+    spans: list[Span] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if (
+            match.group().strip() == ""
+            and "\n" not in match.group()
+            and _ends_with_abbreviation(text, start, match.start())
+        ):
+            continue
+        _append_span(text, start, match.start(), spans)
+        start = match.end()
+    _append_span(text, start, len(text), spans)
+    return spans
+
+
+def _ends_with_abbreviation(text: str, start: int, end: int) -> bool:
+    last_word = text[start:end].rsplit(None, 1)[-1].lower() if text[start:end].strip() else ""
+    stripped = last_word.rstrip(".")
+    # "Dr." or "e.g." or a single initial ("J.") do not end a sentence.
+    return last_word.endswith(".") and (stripped in _ABBREVIATIONS or len(stripped) == 1)
+
+
+def _append_span(text: str, start: int, end: int, spans: list[Span]) -> None:
+    segment = text[start:end]
+    left = len(segment) - len(segment.lstrip())
+    right = len(segment.rstrip())
+    if right > left:
+        s, e = start + left, start + right
+        spans.append(Span(s, e, len(_WORD.findall(text, s, e))))
+
+
+def _split_long(text: str, span: Span, max_words: int) -> list[Span]:
+    """Cut a sentence longer than ``max_words`` at word boundaries (the only case a sentence is cut)."""
+    words = list(_WORD.finditer(text, span.start, span.end))
+    pieces = []
+    for i in range(0, len(words), max_words):
+        group = words[i : i + max_words]
+        pieces.append(Span(group[0].start(), group[-1].end(), len(group)))
+    return pieces
+
+
+def chunk_spans(text: str, settings: ChunkerSettings) -> list[tuple[int, int]]:
+    """(start, end) of each passage: whole sentences up to ``max_words``, overlapping by whole
+    sentences of at most ``overlap_words`` words."""
+    units: list[Span] = []
+    for span in sentence_spans(text):
+        units.extend(
+            _split_long(text, span, settings.max_words) if span.words > settings.max_words else [span]
+        )
+    chunks: list[tuple[int, int]] = []
+    i = 0
+    while i < len(units):
+        j, words = i, 0
+        while j < len(units) and (j == i or words + units[j].words <= settings.max_words):
+            words += units[j].words
+            j += 1
+        chunks.append((units[i].start, units[j - 1].end))
+        if j >= len(units):
+            break
+        # Step back over whole sentences that fit in the overlap, but always move forward.
+        back, overlap = j, 0
+        while back - 1 > i and overlap + units[back - 1].words <= settings.overlap_words:
+            back -= 1
+            overlap += units[back].words
+        i = back
+    return chunks
+
+
+def chunk_document(document: Document, settings: ChunkerSettings, first_id: int = 0) -> list[Passage]:
+    return [
+        Passage(passage_id=first_id + n, doc_id=document.doc_id, start=s, end=e, text=document.text[s:e])
+        for n, (s, e) in enumerate(chunk_spans(document.text, settings))
+    ]
+
+
+def chunk_corpus(documents: list[Document], settings: ChunkerSettings) -> Iterator[Passage]:
+    """Passages of every document, numbered 0..N-1 in corpus order."""
+    next_id = 0
+    for document in documents:
+        passages = chunk_document(document, settings, next_id)
+        next_id += len(passages)
+        yield from passages

@@ -1,0 +1,191 @@
+"""An index is a folder of open formats, described by manifest.json:
+
+    manifest.json        model, dimension, chunker settings, corpus fingerprint, counts, shards, checksums
+    documents.jsonl      the cleaned documents with their metadata (citations resolve against these)
+    passages.jsonl       passage_id, doc_id, start, end, text
+    shards/dense-NNN.faiss   FAISS inner-product shards; ids follow each other in manifest order
+    bm25/                bm25s files (numpy arrays and JSON)
+
+A build writes everything to a temporary sibling folder and moves it into place with os.replace,
+so a crash mid-build leaves the previous index untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from citeqa.errors import IndexMismatchError
+from citeqa.types import Document, Passage
+
+FORMAT = "citeqa-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DOCUMENTS = "documents.jsonl"
+PASSAGES = "passages.jsonl"
+BM25_FOLDER = "bm25"
+REBUILD_HINT = "rebuild it with `citeqa index --index {path}` (or `make run`)"
+
+
+def corpus_fingerprint(documents: Iterable[Document]) -> str:
+    """A hash of everything that a document contributes to an index."""
+    digest = hashlib.sha256()
+    for document in documents:
+        digest.update(json.dumps(document_record(document), sort_keys=True, ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def document_record(document: Document) -> dict[str, Any]:
+    record = asdict(document)
+    record["metadata"] = dict(document.metadata)
+    return record
+
+
+def document_from_record(record: dict[str, Any]) -> Document:
+    return Document(**{**record, "metadata": dict(record.get("metadata") or {})})
+
+
+def passage_record(passage: Passage) -> dict[str, Any]:
+    return asdict(passage)
+
+
+def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False))
+            out.write("\n")
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                raise IndexMismatchError(f"{path}: line {number} is not valid JSON") from None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checksums(folder: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of every file in ``folder`` but the manifest, by relative POSIX path."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    return {
+        p.relative_to(folder).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files
+    }
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class StagedFolder:
+    """A temporary folder beside ``destination`` that becomes it on commit."""
+
+    path: Path
+    destination: Path
+
+    @classmethod
+    def create(cls, destination: Path) -> StagedFolder:
+        destination = Path(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        path = destination.parent / f".{destination.name}.tmp-{os.getpid()}-{time.time_ns()}"
+        path.mkdir()
+        return cls(path, destination)
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        """Write the manifest last, fsync, then swap the folder into place."""
+        manifest_path = self.path / MANIFEST
+        manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _fsync_tree(self.path)
+        old = None
+        if self.destination.exists():
+            old = self.destination.parent / f".{self.destination.name}.old-{time.time_ns()}"
+            os.replace(self.destination, old)
+        os.replace(self.path, self.destination)
+        _fsync_dir(self.destination.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def recover_interrupted_swap(destination: Path) -> None:
+    """If a crash fell between the two renames of a commit, put the previous index back."""
+    destination = Path(destination)
+    if destination.exists():
+        return
+    leftovers = sorted(destination.parent.glob(f".{destination.name}.old-*"))
+    if leftovers:
+        os.replace(leftovers[-1], destination)
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    folder = Path(folder)
+    hint = REBUILD_HINT.format(path=folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise IndexMismatchError(f"no index at {folder} (manifest.json missing); {hint}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IndexMismatchError(f"{path} is not valid JSON; {hint}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexMismatchError(f"{path} is not a citeqa index manifest; {hint}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{path} has format_version {manifest.get('format_version')}, this citeqa reads {FORMAT_VERSION}; {hint}"
+        )
+    return manifest
+
+
+def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists exists with its size and sha256, and no data file is unlisted."""
+    hint = REBUILD_HINT.format(path=folder)
+    listed: dict[str, dict[str, Any]] = manifest.get("files", {})
+    for name, expected in listed.items():
+        path = folder / name
+        if not path.is_file():
+            raise IndexMismatchError(f"index file {path} is missing; {hint}")
+        if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
+            raise IndexMismatchError(
+                f"index file {path} does not match its checksum in manifest.json; {hint}"
+            )
+    required = [DOCUMENTS, PASSAGES] + [shard["faiss"] for shard in manifest.get("shards", [])]
+    for name in required:
+        if name not in listed:
+            raise IndexMismatchError(f"manifest.json in {folder} does not list {name}; {hint}")
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    for path in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+        _fsync_dir(path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

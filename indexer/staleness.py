@@ -1,0 +1,23 @@
+"""Is an index folder up to date for a corpus and settings? (used by make run / --if-stale)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citeqa.errors import IndexMismatchError
+from citeqa.types import Document
+from indexer.build import IndexSettings
+from indexer.index_folder import corpus_fingerprint, read_manifest, verify_files
+
+
+def index_is_current(folder: Path, documents: list[Document], model: str, settings: IndexSettings) -> bool:
+    try:
+        manifest = read_manifest(folder)
+        verify_files(folder, manifest)
+    except IndexMismatchError:
+        return False
+    return (
+        manifest["model"]["name"] == model
+        and manifest["corpus"]["fingerprint"] == corpus_fingerprint(documents)
+        and all(manifest.get(key) == value for key, value in settings.manifest_view().items())
+    )

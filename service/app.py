@@ -1,0 +1,137 @@
+"""The FastAPI app factory: the model and index are loaded once, in the lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+
+from citeqa import __version__
+from citeqa.errors import DocumentNotFoundError
+from citeqa.fusion import FusionSettings
+from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
+from citeqa.types import SearchMode
+from indexer.embedding import SentenceTransformerEncoder
+from indexer.load import load_index
+from service.errors import install_error_handlers
+from service.schemas import (
+    DocumentList,
+    DocumentOut,
+    DocumentSummary,
+    ErrorOut,
+    HealthOut,
+    QueryRequest,
+    QueryResponse,
+    ResultOut,
+)
+from service.settings import Settings
+
+ERROR_RESPONSES = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+SEARCH_CACHE_CONTROL = "public, max-age=60"
+
+
+@dataclass
+class AppState:
+    searcher: Searcher
+
+
+def build_searcher(settings: Settings) -> Searcher:
+    encoder = SentenceTransformerEncoder(settings.model)
+    index = load_index(settings.index_path, expected_model=settings.model)
+    fusion = FusionSettings(
+        method=settings.fusion_method, rrf_k=settings.fusion_rrf_k, dense_weight=settings.fusion_dense_weight
+    )
+    return Searcher(index, encoder, fusion)
+
+
+def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
+    """Build the app; ``searcher`` may be passed to share one already loaded (tests, embedding)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.citeqa = AppState(searcher or build_searcher(settings))
+        yield
+
+    app = FastAPI(
+        title="citeqa",
+        version=__version__,
+        summary="Questions in, passages with exact citations out.",
+        lifespan=lifespan,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Content-Type", "Authorization"],
+        )
+    install_error_handlers(app)
+    add_routes(app)
+    return app
+
+
+def get_searcher(request: Request) -> Searcher:
+    return request.app.state.citeqa.searcher
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+
+
+def run_query(searcher: Searcher, question: str, top_k: int, mode: SearchMode) -> QueryResponse:
+    started = time.perf_counter()
+    hits = searcher.search(question, top_k, mode)
+    took_ms = (time.perf_counter() - started) * 1000
+    return QueryResponse(
+        question=question, mode=mode, took_ms=round(took_ms, 3), results=[ResultOut.from_hit(h) for h in hits]
+    )
+
+
+def add_routes(app: FastAPI) -> None:
+    @app.post("/query", response_model=QueryResponse, responses=ERROR_RESPONSES)
+    def query(body: QueryRequest, searcher: SearcherDep) -> QueryResponse:
+        return run_query(searcher, body.question, body.top_k, body.mode)
+
+    @app.get("/search", response_model=QueryResponse, responses=ERROR_RESPONSES)
+    def search(
+        searcher: SearcherDep,
+        response: Response,
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")],
+        k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="how many passages")] = 5,
+        mode: SearchMode = "hybrid",
+    ) -> QueryResponse:
+        response.headers["Cache-Control"] = SEARCH_CACHE_CONTROL
+        return run_query(searcher, q, k, mode)
+
+    @app.get("/documents", response_model=DocumentList)
+    def documents(searcher: SearcherDep) -> DocumentList:
+        docs = searcher.index.documents.values()
+        return DocumentList(documents=[DocumentSummary.from_document(d) for d in docs])
+
+    @app.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERROR_RESPONSES)
+    def document(doc_id: str, searcher: SearcherDep) -> DocumentOut:
+        found = searcher.index.documents.get(doc_id)
+        if found is None:
+            raise DocumentNotFoundError(f"no document with doc_id {doc_id!r}; GET /documents lists them")
+        return DocumentOut(**DocumentSummary.from_document(found).model_dump(), text=found.text)
+
+    @app.get("/health", response_model=HealthOut)
+    def health(searcher: SearcherDep) -> HealthOut:
+        manifest = searcher.index.manifest
+        return HealthOut(
+            status="ok",
+            index={
+                "path": str(searcher.index.path.name),
+                "documents": manifest["counts"]["documents"],
+                "passages": manifest["counts"]["passages"],
+                "model": manifest["model"]["name"],
+                "dimension": manifest["model"]["dimension"],
+                "built_at": manifest["created_at"],
+                "fusion": searcher.fusion.method,
+            },
+        )

@@ -1,0 +1,84 @@
+"""The one place where domain errors and bad requests become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from citeqa.errors import (
+    CiteqaError,
+    CorpusError,
+    DocumentNotFoundError,
+    IndexMismatchError,
+    InvalidQueryError,
+)
+
+logger = logging.getLogger("citeqa.service")
+
+STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
+    (InvalidQueryError, 422, "invalid_query"),
+    (DocumentNotFoundError, 404, "not_found"),
+    (CorpusError, 422, "invalid_corpus"),
+    (IndexMismatchError, 503, "index_unavailable"),
+)
+
+
+def error_body(error: str, message: str, detail: list | None = None) -> dict:
+    body: dict = {"error": error, "message": message}
+    if detail is not None:
+        body["detail"] = detail
+    return body
+
+
+def describe_validation_error(exc: RequestValidationError) -> tuple[str, list]:
+    detail = []
+    messages = []
+    for item in exc.errors():
+        location = ".".join(str(part) for part in item.get("loc", ()) if part not in ("body", "query"))
+        message = str(item.get("msg", "invalid value")).removeprefix("Value error, ")
+        if item.get("type") == "json_invalid":
+            message = 'request body is not valid JSON; send a JSON object such as {"question": "..."}'
+            location = ""
+        elif item.get("type") == "model_attributes_type":
+            message = 'request body must be a JSON object such as {"question": "..."}'
+        detail.append({"field": location or None, "message": message, "type": item.get("type")})
+        messages.append(f"{location}: {message}" if location else message)
+    return "; ".join(messages) or "invalid request", detail
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, detail = describe_validation_error(exc)
+        return JSONResponse(status_code=422, content=error_body("invalid_request", message, detail))
+
+    @app.exception_handler(CiteqaError)
+    async def on_domain_error(_: Request, exc: CiteqaError) -> JSONResponse:
+        for error_type, status, code in STATUS_BY_ERROR:
+            if isinstance(exc, error_type):
+                return JSONResponse(status_code=status, content=error_body(code, str(exc)))
+        return JSONResponse(status_code=400, content=error_body("bad_request", str(exc)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = "no such endpoint; see /docs for the API"
+        return JSONResponse(
+            status_code=exc.status_code,
+            content=error_body(code, message),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # Logged with its traceback for the operator; the client never sees internals.
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            status_code=500, content=error_body("internal_error", "internal error; see server log")
+        )

@@ -1,0 +1,38 @@
+"""Service settings, read once at the edge from CITEQA_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from citeqa.fusion import FusionMethod
+from corpus import DEFAULT_CORPUS_DIR
+from indexer.embedding import DEFAULT_MODEL
+
+DEFAULT_INDEX_DIR = Path("var/index")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITEQA_", env_file=".env", extra="ignore")
+
+    index_path: Path = Field(DEFAULT_INDEX_DIR, description="index folder to serve (built by citeqa index)")
+    corpus_path: Path = Field(DEFAULT_CORPUS_DIR, description="corpus that make run / citeqa index builds")
+    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS, comma-separated; '*' for any"
+    )
+    fusion_method: FusionMethod = "rrf"
+    fusion_dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    fusion_rrf_k: float = Field(60.0, gt=0.0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
