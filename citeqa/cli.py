@@ -129,9 +129,8 @@ def ask(
     for result in response.results:
         c = result.citation
         source = ", ".join(x for x in (c.author, c.publisher) if x) or "source unknown"
-        out.print(
-            f"[bold]{result.rank}.[/bold] score {result.score:.4f}  [cyan]{escape(c.title)}[/cyan] ({escape(source)})"
-        )
+        title = f"[cyan]{escape(c.title)}[/cyan] ({escape(source)})"
+        out.print(f"[bold]{result.rank}.[/bold] score {result.score:.4f}  {title}")
         out.print(escape(f"   {c.url or 'no URL known'}  [{c.doc_id} {c.start}:{c.end}]"))
         out.print("   " + result.text.replace("\n", "\n   "), markup=False)
         out.print()

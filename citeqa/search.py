@@ -36,7 +36,8 @@ class Searcher:
             raise InvalidQueryError("top_k must be at least 1")
         ranked = self.rank(question, top_k, mode)
         return [
-            self.hit(rank, int(i), float(s)) for rank, (i, s) in enumerate(zip(ranked.ids, ranked.scores), 1)
+            self.hit(rank, int(i), float(s))
+            for rank, (i, s) in enumerate(zip(ranked.ids, ranked.scores, strict=True), 1)
         ]
 
     def rank(self, question: str, top_k: int, mode: SearchMode) -> ScoredIds:
@@ -52,7 +53,7 @@ class Searcher:
         if mode == "dense":
             return ScoredIds(dense_ids, dense_scores)
         bm25_all = self.index.bm25.scores(question)
-        bm25_scores, bm25_ids = self.index.bm25.search(question, depth)
+        _, bm25_ids = self.index.bm25.search(question, depth)
         if self.fusion.method == "rrf":
             ids, scores = reciprocal_rank_fusion([dense_ids, bm25_ids], self.fusion.rrf_k)
         else:

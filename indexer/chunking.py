@@ -10,33 +10,8 @@ from citeqa.types import Document, Passage
 
 # A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before whitespace,
 # or at a line break: captured web text uses lines for headings and list items.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
-_ABBREVIATIONS = frozenset(
-    [
-        "dr",
-        "mr",
-        "mrs",
-        "ms",
-        "prof",
-        "st",
-        "jr",
-        "sr",
-        "vs",
-        "etc",
-        "e.g",
-        "i.e",
-        "approx",
-        "no",
-        "fig",
-        "al",
-        "inc",
-        "ltd",
-        "co",
-        "u.s",
-        "a.m",
-        "p.m",
-    ]
-)
+_SENTENCE_END = re.compile("(?P<stop>[.!?][\"'\u201d\u2019)\\]]*)\\s+|\n+")
+_ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr vs etc e.g i.e approx no fig al inc ltd co".split())
 _WORD = re.compile(r"\S+")
 
 
@@ -66,23 +41,22 @@ def sentence_spans(text: str) -> list[Span]:
     spans: list[Span] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        if (
-            match.group().strip() == ""
-            and "\n" not in match.group()
-            and _ends_with_abbreviation(text, start, match.start())
-        ):
+        end = match.end("stop") if match.group("stop") else match.start()
+        if match.group("stop") and _ends_with_abbreviation(text[start:end]):
             continue
-        _append_span(text, start, match.start(), spans)
+        _append_span(text, start, end, spans)
         start = match.end()
     _append_span(text, start, len(text), spans)
     return spans
 
 
-def _ends_with_abbreviation(text: str, start: int, end: int) -> bool:
-    last_word = text[start:end].rsplit(None, 1)[-1].lower() if text[start:end].strip() else ""
-    stripped = last_word.rstrip(".")
+def _ends_with_abbreviation(sentence: str) -> bool:
+    words = sentence.split()
+    if not words or not words[-1].endswith("."):
+        return False
+    stem = words[-1].rstrip(".").lower()
     # "Dr." or "e.g." or a single initial ("J.") do not end a sentence.
-    return last_word.endswith(".") and (stripped in _ABBREVIATIONS or len(stripped) == 1)
+    return stem in _ABBREVIATIONS or len(stem) == 1
 
 
 def _append_span(text: str, start: int, end: int, spans: list[Span]) -> None:

@@ -151,7 +151,8 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise IndexMismatchError(f"{path} is not a citeqa index manifest; {hint}")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
-            f"{path} has format_version {manifest.get('format_version')}, this citeqa reads {FORMAT_VERSION}; {hint}"
+            f"{path} has format_version {manifest.get('format_version')}, "
+            f"this citeqa reads {FORMAT_VERSION}; {hint}"
         )
     return manifest
 
