@@ -64,11 +64,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=400, content=error_body("bad_request", str(exc)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint; see /docs for the API"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /docs for the API"
         return JSONResponse(
             status_code=exc.status_code,
             content=error_body(code, message),

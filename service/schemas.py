@@ -21,11 +21,9 @@ class QueryRequest(BaseModel):
     @classmethod
     def question_has_text(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("question is empty; type a question")
+            raise ValueError("must not be empty or only spaces; type a question")
         if len(value) > MAX_QUESTION_CHARS:
-            raise ValueError(
-                f"question is {len(value)} characters; shorten it to at most {MAX_QUESTION_CHARS}"
-            )
+            raise ValueError(f"is {len(value)} characters long; shorten it to at most {MAX_QUESTION_CHARS}")
         return value
 
 

@@ -1,0 +1,1 @@
+"""Offline evaluation of citeqa retrieval: BEIR datasets and retrieval metrics."""
