@@ -145,28 +145,182 @@ def evaluate_command(
     questions: Annotated[
         Path | None, typer.Option(help="evaluation set (JSONL); default: the seed set")
     ] = None,
-    index: Annotated[Path | None, typer.Option(help="index folder to evaluate")] = None,
-    out: Annotated[Path, typer.Option(help="report folder")] = Path("var/eval/seed"),
+    index: Annotated[Path | None, typer.Option(help="index folder to evaluate (seed set)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="report folder (default var/eval/seed or var/eval/<dataset>)")
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): evaluate on it instead"
+        ),
+    ] = None,
+    group_by: Annotated[
+        list[str] | None,
+        typer.Option(help="query metadata field for per-subset rows (repeatable; default: auto-detect)"),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
+    max_words: Annotated[int | None, typer.Option(help="passage size in words (dataset index)")] = None,
+    overlap_words: Annotated[
+        int | None, typer.Option(help="passage overlap in words (dataset index)")
+    ] = None,
+    embed_title: Annotated[
+        bool | None, typer.Option(help="embed the document title with each passage (dataset index)")
+    ] = None,
+    bm25_title: Annotated[
+        bool | None, typer.Option(help="index the document title with each passage in BM25 (dataset index)")
+    ] = None,
+    fusion: Annotated[str | None, typer.Option(help="hybrid fusion method (default: the settings')")] = None,
+    dense_weight: Annotated[float | None, typer.Option(help="dense weight of the fusion")] = None,
+    rrf_k: Annotated[float | None, typer.Option(help="k of reciprocal-rank fusion")] = None,
+    index_root: Annotated[Path, typer.Option(help="where dataset indexes are kept")] = Path(
+        "var/eval/indexes"
+    ),
+    cache_dir: Annotated[Path, typer.Option(help="embedding cache folder")] = Path("var/cache/embeddings"),
 ) -> None:
-    """Score every mode (hybrid, dense, bm25) on an evaluation set; write summary.md and results.json."""
+    """Score every mode (hybrid, dense, bm25) on the seed set, or on a BEIR dataset with --dataset;
+    write summary.md and results.json (and TREC runs for a dataset)."""
+    settings = settings_with(
+        index_path=index,
+        model=model,
+        fusion_method=fusion,
+        fusion_dense_weight=dense_weight,
+        fusion_rrf_k=rrf_k,
+    )
+    if dataset is not None:
+        passages = (max_words, overlap_words, embed_title, bm25_title)
+        evaluate_dataset_command(settings, dataset, out, group_by, passages, index_root, cache_dir)
+        return
+    evaluate_seed_command(settings, questions, out or Path("var/eval/seed"))
+
+
+def evaluate_seed_command(settings, questions: Path | None, out: Path) -> None:
     from eval.harness import SEED_METRICS, evaluate_seed, markdown_table, write_report
     from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
     from service.app import build_searcher
 
-    settings = settings_with(index_path=index)
     try:
         searcher = build_searcher(settings)
         eval_set = load_eval_set(questions or DEFAULT_SEED_SET)
         scores = evaluate_seed(searcher, eval_set)
-    except CiteqaError as err:
+    except (CiteqaError, ValueError) as err:
         fail(err)
     answerable = sum(q.answerable for q in eval_set)
     context = {
         "questions": f"{answerable} answerable, {len(eval_set) - answerable} unanswerable (not scored here)",
         "index": f"{settings.index_path} ({searcher.index.manifest['counts']['passages']} passages)",
         "model": searcher.index.model_name,
-        "fusion": f"{searcher.fusion.method}",
+        "fusion": searcher.fusion.label(),
     }
     folder = write_report(out, "citeqa evaluation: seed set", scores, SEED_METRICS, context)
     typer.echo(markdown_table(scores, SEED_METRICS))
     typer.echo(f"report: {folder / 'summary.md'} and {folder / 'results.json'}")
+
+
+def dataset_index_settings(passages: tuple[int | None, int | None, bool | None, bool | None]):
+    """IndexSettings with the given passage options, the defaults for the others."""
+    from dataclasses import replace
+
+    from indexer.build import IndexSettings
+    from indexer.chunking import ChunkerSettings
+
+    max_words, overlap_words, embed_title, bm25_title = passages
+    base = IndexSettings()
+    chunker = ChunkerSettings(
+        max_words if max_words is not None else base.chunker.max_words,
+        overlap_words if overlap_words is not None else base.chunker.overlap_words,
+    )
+    return replace(
+        base,
+        chunker=chunker,
+        embed_title=base.embed_title if embed_title is None else embed_title,
+        bm25_title=base.bm25_title if bm25_title is None else bm25_title,
+    )
+
+
+def evaluate_dataset_command(
+    settings,
+    dataset: Path,
+    out: Path | None,
+    group_by: list[str] | None,
+    passages: tuple[int | None, int | None, bool | None, bool | None],
+    index_root: Path,
+    cache_dir: Path,
+) -> None:
+    from eval.beir_eval import evaluate_dataset, metrics_table
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.embedding_cache import EmbeddingCache
+    from service.app import fusion_settings
+
+    try:
+        report = evaluate_dataset(
+            dataset,
+            SentenceTransformerEncoder(settings.model),
+            fusion_settings(settings),
+            dataset_index_settings(passages),
+            out,
+            index_root,
+            EmbeddingCache(cache_dir),
+            group_by,
+            log=lambda message: console.print(escape(message)),
+        )
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    typer.echo(metrics_table(report.scores))
+    typer.echo(f"report: {report.out / 'summary.md'}, {report.out / 'results.json'}, {report.out / 'runs'}/")
+
+
+@app.command("sweep")
+def sweep_command(
+    dataset: Annotated[Path, typer.Option(help="BEIR folder to cross-validate on")],
+    passages: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="passage setting MAX_WORDS:OVERLAP:title|notitle[:bm25title|bm25text] "
+            "(repeatable; default: a grid)"
+        ),
+    ] = None,
+    folds: Annotated[int, typer.Option(help="number of folds")] = 5,
+    seed: Annotated[int, typer.Option(help="seed of the fold shuffle")] = 0,
+    out: Annotated[Path, typer.Option(help="Markdown table to write")] = Path("eval/fusion_sweep.md"),
+    details: Annotated[
+        Path | None, typer.Option(help="JSON details (default var/eval/sweep/<dataset>.json)")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
+    index_root: Annotated[Path, typer.Option(help="where dataset indexes are kept")] = Path(
+        "var/eval/indexes"
+    ),
+    cache_dir: Annotated[Path, typer.Option(help="embedding cache folder")] = Path("var/cache/embeddings"),
+) -> None:
+    """Cross-validate fusion methods, their parameters and passage settings on a BEIR dataset."""
+    import shlex
+    import time
+
+    from eval.cv import DEFAULT_PASSAGE_GRID, PassageSetting, run_sweep, write_sweep
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.embedding_cache import EmbeddingCache
+
+    settings = settings_with(model=model)
+    started = time.perf_counter()
+    try:
+        grid = [PassageSetting.parse(p) for p in passages] if passages else list(DEFAULT_PASSAGE_GRID)
+        sweep = run_sweep(
+            dataset,
+            SentenceTransformerEncoder(settings.model),
+            grid,
+            folds,
+            seed,
+            index_root,
+            EmbeddingCache(cache_dir),
+            log=lambda message: console.print(escape(message)),
+        )
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    command = "citeqa sweep " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "citeqa sweep"
+    json_path = details or Path("var/eval/sweep") / f"{sweep.dataset}.json"
+    choice = write_sweep(sweep, out, json_path, command, time.perf_counter() - started)
+    typer.echo(out.read_text(encoding="utf-8"))
+    typer.echo(
+        f"chosen: passages {choice.setting.label}, fusion {choice.fusion.label()}; "
+        f"tables: {out}, details: {json_path}"
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from citeqa.errors import InvalidQueryError
-from citeqa.fusion import FusionSettings, convex_fusion, reciprocal_rank_fusion, sort_by_score
+from citeqa.fusion import Candidates, FusionSettings, fuse_ranking, sort_by_score
 from citeqa.types import SEARCH_MODES, Citation, Hit, SearchMode
 from indexer.embedding import Encoder
 from indexer.load import LoadedIndex
@@ -45,22 +45,32 @@ class Searcher:
         if mode == "bm25":
             scores, ids = self.index.bm25.search(question, top_k)
             return ScoredIds(ids, scores)
-        query = self.encoder.encode([question])
-        depth = top_k if mode == "dense" else max(top_k, self.fusion.candidates)
-        dense_scores, dense_ids = self.index.dense.search(query, min(depth, len(self.index.passages)))
-        keep = dense_ids[0] >= 0
-        dense_ids, dense_scores = dense_ids[0][keep], dense_scores[0][keep]
         if mode == "dense":
+            dense_ids, dense_scores = self.dense_search(self.encoder.encode([question])[0], top_k)
             return ScoredIds(dense_ids, dense_scores)
+        candidates = self.candidates(question, max(top_k, self.fusion.candidates))
+        ids, scores = fuse_ranking(candidates, self.fusion, top_k)
+        return ScoredIds(ids, scores)
+
+    def dense_search(self, query: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the ``depth`` passages nearest to one query vector, best first."""
+        scores, ids = self.index.dense.search(query[None, :], min(depth, len(self.index.passages)))
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def candidates(self, question: str, depth: int) -> Candidates:
+        """Both retrievers' top-``depth`` lists and both exact scores of every passage in their union.
+
+        Fusion is a pure function of these (see citeqa.fusion), so an evaluation can compute them once
+        per question and try many fusion settings offline.
+        """
+        query = self.encoder.encode([question])[0]
+        dense_ids, _ = self.dense_search(query, depth)
         bm25_all = self.index.bm25.scores(question)
         _, bm25_ids = self.index.bm25.search(question, depth)
-        if self.fusion.method == "rrf":
-            ids, scores = reciprocal_rank_fusion([dense_ids, bm25_ids], self.fusion.rrf_k)
-        else:
-            union = np.union1d(dense_ids, bm25_ids)
-            union_dense = self.index.dense.vectors(union) @ query[0]
-            ids, scores = convex_fusion(union, union_dense, bm25_all[union], self.fusion.dense_weight)
-        return ScoredIds(ids[:top_k], scores[:top_k])
+        union = np.union1d(dense_ids, bm25_ids).astype(np.int64)
+        union_dense = self.index.dense.vectors(union) @ query if len(union) else np.empty(0, np.float32)
+        return Candidates(dense_ids, bm25_ids, union, union_dense, bm25_all[union])
 
     def hit(self, rank: int, passage_id: int, score: float) -> Hit:
         passage = self.index.passages[passage_id]

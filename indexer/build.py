@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,20 +29,32 @@ from indexer.index_folder import (
     write_jsonl,
 )
 
+if TYPE_CHECKING:
+    from indexer.embedding_cache import EmbeddingCache
+
 ProgressCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """Everything that decides an index's contents besides the corpus itself."""
+    """Everything that decides an index's contents besides the corpus itself.
+
+    ``embed_title`` / ``bm25_title``: the document title is put before each passage's text in what is
+    embedded / what BM25 indexes (citations always quote the passage's own text).
+    """
 
     chunker: ChunkerSettings = field(default_factory=ChunkerSettings)
     embed_title: bool = True
+    bm25_title: bool = True
     shard_size: int = 1_000_000
     batch_size: int = 64
 
     def manifest_view(self) -> dict[str, Any]:
-        return {"chunker": asdict(self.chunker), "embed_title": self.embed_title}
+        return {
+            "chunker": asdict(self.chunker),
+            "embed_title": self.embed_title,
+            "bm25_title": self.bm25_title,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,28 +81,27 @@ def build_index(
     settings: IndexSettings = IndexSettings(),
     source: str = "",
     on_passages: Callable[[int], ProgressCallback] | None = None,
+    cache: EmbeddingCache | None = None,
 ) -> BuildReport:
     """Build the index of ``documents`` into ``destination``, replacing any index there only at the end.
 
     ``on_passages(total)`` is called once the passages are known and returns a callback that is
-    told how many passages each embedded batch held (for a progress bar).
+    told how many passages each embedded batch held (for a progress bar). With ``cache``, passages whose
+    embedded text is cached for the encoder's model are not embedded again.
     """
     started = time.perf_counter()
     titles = {d.doc_id: d.title for d in documents}
     passages = list(chunk_corpus(list(documents), settings.chunker))
     texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
     progress = on_passages(len(passages)) if on_passages else None
-    vectors = (
-        embed_batches(encoder, texts, settings.batch_size, progress)
-        if passages
-        else np.empty((0, encoder.dimension), dtype=np.float32)
-    )
+    vectors = embed_texts(encoder, texts, settings.batch_size, progress, cache)
     staged = StagedFolder.create(destination)
     try:
         write_jsonl(staged.path / DOCUMENTS, (document_record(d) for d in documents))
         write_jsonl(staged.path / PASSAGES, (passage_record(p) for p in passages))
         shards = write_shards(staged.path, vectors, settings.shard_size)
-        Bm25Index.build([p.text for p in passages]).save(staged.path / BM25_FOLDER)
+        bm25_texts = [embedding_text(p, titles[p.doc_id], settings.bm25_title) for p in passages]
+        Bm25Index.build(bm25_texts).save(staged.path / BM25_FOLDER)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -108,6 +119,21 @@ def build_index(
         staged.abort()
         raise
     return BuildReport(Path(destination), len(documents), len(passages), time.perf_counter() - started)
+
+
+def embed_texts(
+    encoder: Encoder,
+    texts: list[str],
+    batch_size: int,
+    progress: ProgressCallback | None,
+    cache: EmbeddingCache | None,
+) -> np.ndarray:
+    """Vectors of ``texts``, through ``cache`` when one is given."""
+    if not texts:
+        return np.empty((0, encoder.dimension), dtype=np.float32)
+    if cache is None:
+        return embed_batches(encoder, texts, batch_size, progress)
+    return cache.embed(encoder, texts, batch_size, progress)
 
 
 def write_shards(folder: Path, vectors: np.ndarray, shard_size: int) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ def _ends_with_abbreviation(sentence: str) -> bool:
     words = sentence.split()
     if not words or not words[-1].endswith("."):
         return False
-    stem = words[-1].rstrip(".").lower()
+    stem = words[-1].lstrip("([{\"'\u201c\u2018").rstrip(".").lower()
     # "Dr." or "e.g." or a single initial ("J.") do not end a sentence.
     return stem in _ABBREVIATIONS or len(stem) == 1
 
@@ -96,9 +96,14 @@ def chunk_spans(text: str, settings: ChunkerSettings) -> list[tuple[int, int]]:
         chunks.append((units[i].start, units[j - 1].end))
         if j >= len(units):
             break
-        # Step back over whole sentences that fit in the overlap, but always move forward.
-        back, overlap = j, 0
-        while back - 1 > i and overlap + units[back - 1].words <= settings.overlap_words:
+        # Step back over whole sentences that fit in the overlap and still leave room for the next
+        # sentence, so the next passage always adds new text.
+        back, overlap, room = j, 0, settings.max_words - units[j].words
+        while (
+            back - 1 > i
+            and overlap + units[back - 1].words <= settings.overlap_words
+            and overlap + units[back - 1].words <= room
+        ):
             back -= 1
             overlap += units[back].words
         i = back

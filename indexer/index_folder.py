@@ -170,7 +170,10 @@ def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
                 f"index file {path} does not match its checksum in manifest.json; {hint}"
             )
     required = [DOCUMENTS, PASSAGES] + [shard["faiss"] for shard in manifest.get("shards", [])]
-    for name in required:
+    on_disk = {
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST
+    }
+    for name in [*required, *sorted(on_disk)]:
         if name not in listed:
             raise IndexMismatchError(f"manifest.json in {folder} does not list {name}; {hint}")
 

@@ -16,7 +16,7 @@ from citeqa.errors import DocumentNotFoundError
 from citeqa.fusion import FusionSettings
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
-from indexer.embedding import SentenceTransformerEncoder
+from indexer.embedding import Encoder, SentenceTransformerEncoder
 from indexer.load import load_index
 from service.errors import install_error_handlers
 from service.schemas import (
@@ -40,13 +40,16 @@ class AppState:
     searcher: Searcher
 
 
-def build_searcher(settings: Settings) -> Searcher:
-    encoder = SentenceTransformerEncoder(settings.model)
-    index = load_index(settings.index_path, expected_model=settings.model)
-    fusion = FusionSettings(
+def fusion_settings(settings: Settings) -> FusionSettings:
+    return FusionSettings(
         method=settings.fusion_method, rrf_k=settings.fusion_rrf_k, dense_weight=settings.fusion_dense_weight
     )
-    return Searcher(index, encoder, fusion)
+
+
+def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Searcher:
+    """Load the index first (fails fast with a clear message), then the model unless one is given."""
+    index = load_index(settings.index_path, expected_model=settings.model)
+    return Searcher(index, encoder or SentenceTransformerEncoder(settings.model), fusion_settings(settings))
 
 
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:

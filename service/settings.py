@@ -8,11 +8,12 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from citeqa.fusion import FusionMethod
+from citeqa.fusion import FusionMethod, FusionSettings
 from corpus import DEFAULT_CORPUS_DIR
 from indexer.embedding import DEFAULT_MODEL
 
 DEFAULT_INDEX_DIR = Path("var/index")
+DEFAULT_FUSION = FusionSettings()
 
 
 class Settings(BaseSettings):
@@ -26,9 +27,9 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed by CORS, comma-separated; '*' for any"
     )
-    fusion_method: FusionMethod = "rrf"
-    fusion_dense_weight: float = Field(0.5, ge=0.0, le=1.0)
-    fusion_rrf_k: float = Field(60.0, gt=0.0)
+    fusion_method: FusionMethod = Field(DEFAULT_FUSION.method, description="hybrid fusion method")
+    fusion_dense_weight: float = Field(DEFAULT_FUSION.dense_weight, ge=0.0, le=1.0)
+    fusion_rrf_k: float = Field(DEFAULT_FUSION.rrf_k, gt=0.0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

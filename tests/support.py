@@ -1,0 +1,88 @@
+"""Helpers shared by the test files (imported as ``support``; pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BAILEY_ID = "bailey-baby-milia"
+OVERVIEW_ID = "milia-overview"
+ALLOWED_ORIGIN = "http://example.test"
+BANNER = "FREE Shipping on orders $199 or more"
+CITEQA_BIN = Path(sys.executable).parent / "citeqa"
+
+
+def write_document(folder: Path, name: str, text: str | bytes, meta: dict[str, Any] | str | None) -> Path:
+    """Write NAME.txt (and NAME.json unless ``meta`` is None) into ``folder``; returns the .txt path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text_path = folder / f"{name}.txt"
+    text_path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    if meta is not None:
+        raw = meta if isinstance(meta, str) else json.dumps(meta)
+        (folder / f"{name}.json").write_text(raw, encoding="utf-8")
+    return text_path
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (manifest included), by relative path."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def swap_leftovers(destination: Path) -> list[str]:
+    """Names of temporary (.NAME.tmp-*) or displaced (.NAME.old-*) siblings of an index folder."""
+    return sorted(p.name for p in destination.parent.glob(f".{destination.name}.*"))
+
+
+class FailingEncoder:
+    """Wraps a real encoder and raises on the ``fail_on``-th call of encode (1-based): a crash mid-build."""
+
+    def __init__(self, inner: Any, fail_on: int = 2, error: BaseException | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.fail_on = fail_on
+        self.calls = 0
+        self.error = error or RuntimeError("simulated crash while embedding")
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        self.calls += 1
+        if self.calls >= self.fail_on:
+            raise self.error
+        return self.inner.encode(texts, batch_size=batch_size)
+
+
+def cli_env() -> dict[str, str]:
+    """The current environment without CITEQA_* settings, offline, with a wide terminal for rich."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COLUMNS": "250", "NO_COLOR": "1"})
+    return env
+
+
+def run_cli(args: Sequence[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the venv's ``citeqa`` console script."""
+    return subprocess.run(
+        [str(CITEQA_BIN), *args],
+        cwd=cwd,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace (rich wraps long messages)."""
+    return " ".join(text.split())

@@ -1,0 +1,266 @@
+"""Chunking: passages quote their document exactly and never cut a sentence unless that sentence alone
+is longer than the limit. Checked on hand-made cases, on random documents (fixed seeds) whose true
+sentence boundaries are known, and on every passage of the built index of the default corpus."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from itertools import pairwise
+
+import pytest
+
+from citeqa.types import Document, Passage
+from indexer.build import IndexSettings
+from indexer.chunking import ChunkerSettings, chunk_corpus, chunk_document, chunk_spans, sentence_spans
+from indexer.load import LoadedIndex
+
+WORD = re.compile(r"\S+")
+
+
+def words(text: str) -> int:
+    return len(WORD.findall(text))
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s.start : s.end] for s in sentence_spans(text)]
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("max_words", "overlap_words"), [(0, 0), (-5, 0), (10, 10), (10, 11), (10, -1)])
+def test_invalid_settings_are_refused(max_words: int, overlap_words: int) -> None:
+    with pytest.raises(ValueError):
+        ChunkerSettings(max_words, overlap_words)
+
+
+# --- sentences ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("One. Two! Three? Four", ["One.", "Two!", "Three?", "Four"]),
+        ("See Dr. Smith today. Then go.", ["See Dr. Smith today.", "Then go."]),
+        (
+            "Use a cream, e.g. retinol, i.e. a retinoid. Wait.",
+            ["Use a cream, e.g. retinol, i.e. a retinoid.", "Wait."],
+        ),
+        ("Ask J. Doe now. Ok.", ["Ask J. Doe now.", "Ok."]),
+        ("Take vitamin A. It helps.", ["Take vitamin A. It helps."]),  # a single initial never ends one
+        ('He said "stop." Then left.', ['He said "stop."', "Then left."]),
+        (
+            "She said \u201cgo.\u201d Then (quietly.) left.",
+            ["She said \u201cgo.\u201d", "Then (quietly.)", "left."],
+        ),
+        ("Heading\nBody line one. Body two.\n\n- item", ["Heading", "Body line one.", "Body two.", "- item"]),
+        ("  padded.  \n", ["padded."]),
+        ("café naïve 日本語. 😀 ok!", ["café naïve 日本語.", "😀 ok!"]),
+        ("", []),
+        (" \n\t ", []),
+    ],
+)
+def test_sentence_spans(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+    for span in sentence_spans(text):
+        assert span.words == words(text[span.start : span.end])
+
+
+@pytest.mark.parametrize(
+    ("intro", "sentence"),
+    [
+        ("Intro words here.", "Milia are common (e.g. in newborns) and harmless."),
+        ("Intro words here.", 'The sign said "Dr. Smith is in" all day.'),
+    ],
+)
+def test_abbreviation_after_opening_bracket_or_quote_does_not_end_a_sentence(
+    intro: str, sentence: str
+) -> None:
+    text = f"{intro} {sentence}"
+    assert sentences(text) == [intro, sentence]
+    # A limit that fits the sentence (but not both) must keep the sentence whole in one passage.
+    settings = ChunkerSettings(max_words=words(sentence), overlap_words=0)
+    assert [text[s:e] for s, e in chunk_spans(text, settings)] == [intro, sentence]
+
+
+# --- passages on hand-made documents --------------------------------------------------------------
+
+
+def test_sentences_are_packed_up_to_the_limit_with_sentence_overlap() -> None:
+    text = "aa bb cc. dd ee ff. gg hh ii. jj kk ll."
+    assert [text[s:e] for s, e in chunk_spans(text, ChunkerSettings(6, 3))] == [
+        "aa bb cc. dd ee ff.",
+        "dd ee ff. gg hh ii.",
+        "gg hh ii. jj kk ll.",
+    ]
+    assert [text[s:e] for s, e in chunk_spans(text, ChunkerSettings(7, 0))] == [
+        "aa bb cc. dd ee ff.",
+        "gg hh ii. jj kk ll.",
+    ]
+    # The overlap is whole sentences only: a 3-word sentence does not fit an overlap of 2.
+    assert [text[s:e] for s, e in chunk_spans(text, ChunkerSettings(6, 2))] == [
+        "aa bb cc. dd ee ff.",
+        "gg hh ii. jj kk ll.",
+    ]
+
+
+def test_only_an_overlong_sentence_is_cut_and_only_at_word_boundaries() -> None:
+    long_sentence = " ".join(f"w{i}" for i in range(25)) + "."
+    text = f"Short one. {long_sentence} Short two."
+    chunks = [text[s:e] for s, e in chunk_spans(text, ChunkerSettings(10, 0))]
+    assert chunks == [
+        "Short one.",
+        " ".join(f"w{i}" for i in range(10)),
+        " ".join(f"w{i}" for i in range(10, 20)),
+        " ".join(f"w{i}" for i in range(20, 25)) + ". Short two.",
+    ]
+
+
+def test_every_passage_adds_text_beyond_the_previous_one() -> None:
+    text = "aa bb cc. dd ee ff gg. hh ii jj kk ll."
+    chunks = chunk_spans(text, ChunkerSettings(max_words=8, overlap_words=4))
+    assert all(before[1] < after[1] for before, after in pairwise(chunks)), [text[s:e] for s, e in chunks]
+
+
+def test_chunk_corpus_numbers_passages_across_documents() -> None:
+    docs = [
+        Document("a", "A", "One. Two. Three. Four."),
+        Document("b", "B", "Five. Six."),
+    ]
+    passages = list(chunk_corpus(docs, ChunkerSettings(2, 0)))
+    assert [p.passage_id for p in passages] == list(range(len(passages)))
+    assert [p.doc_id for p in passages] == ["a", "a", "b"]
+    assert [p.text for p in passages] == ["One. Two.", "Three. Four.", "Five. Six."]
+
+
+# --- properties over random documents -------------------------------------------------------------
+
+PLAIN_WORDS = (
+    "milia skin baby acne cyst keratin café naïve résumé 日本語 Ωmega 😀 x-ray 3.5 U.S.A "
+    "co-operate don't «guillemets» Ünïcödé crème"
+).split()
+# Abbreviations are placed mid-sentence after a plain word (see the bracket and quote cases above for the case
+# where one follows an opening bracket or quote).
+ABBREVIATED = [
+    "Dr. Smith",
+    "e.g. rice",
+    "i.e. that",
+    "Mr. Jones",
+    "J. Doe",
+    "approx. ten",
+    "vs. acne",
+    "St. Louis",
+]
+LAST_WORDS = ["end", "done", "over", "here", "ended", "fin"]
+ENDINGS = [".", "!", "?", '."', ".\u201d", "?\u2019", ".)", "!'", ".]"]
+SEPARATORS = [" ", "  ", "\n", "\n\n", " \n ", "\t", "\u00a0", "\r\n", "\u2003"]
+
+
+@dataclass(frozen=True)
+class TrueSentence:
+    start: int
+    end: int
+    words: int
+
+
+def random_sentence(rng: random.Random, max_words: int) -> str:
+    long = rng.random() < 0.12
+    count = rng.randint(max_words + 1, 3 * max_words + 5) if long else rng.randint(0, max(1, max_words // 2))
+    parts = [rng.choice(ABBREVIATED) if rng.random() < 0.1 else rng.choice(PLAIN_WORDS) for _ in range(count)]
+    if parts and rng.random() < 0.3 and "." not in parts[0]:
+        parts[0] = rng.choice(['"', "\u201c", "(", "'"]) + parts[0]
+    parts.append(rng.choice(LAST_WORDS))
+    return " ".join(parts) + rng.choice(ENDINGS)
+
+
+def random_document(rng: random.Random, max_words: int) -> tuple[str, list[TrueSentence]]:
+    text = rng.choice(["", " ", "\n", "\u00a0\n"])
+    truth = []
+    for _ in range(rng.randint(1, 30)):
+        sentence = random_sentence(rng, max_words)
+        truth.append(TrueSentence(len(text), len(text) + len(sentence), words(sentence)))
+        text += sentence + rng.choice(SEPARATORS)
+    return text, truth
+
+
+def check_passages(
+    text: str, passages: list[Passage], truth: list[TrueSentence], settings: ChunkerSettings
+) -> None:
+    starts = {s.start for s in truth}
+    ends = {s.end for s in truth}
+    long = [s for s in truth if s.words > settings.max_words]
+
+    def inside_long(position: int) -> bool:
+        return any(s.start < position < s.end for s in long)
+
+    assert passages, "a document with text has passages"
+    for p in passages:
+        assert text[p.start : p.end] == p.text
+        assert p.text == p.text.strip() and p.text
+        assert words(p.text) <= settings.max_words
+        assert p.start in starts or inside_long(p.start), f"passage starts mid-sentence: {p.text[:60]!r}"
+        assert p.end in ends or inside_long(p.end), f"passage ends mid-sentence: {p.text[-60:]!r}"
+        if inside_long(p.start):
+            assert text[p.start - 1].isspace()  # a long sentence is cut between words, never inside one
+        if inside_long(p.end):
+            assert text[p.end].isspace()
+    for before, after in pairwise(passages):
+        assert before.start < after.start and before.end <= after.end  # moves forward
+        if after.start < before.end:
+            assert words(text[after.start : before.end]) <= settings.overlap_words
+        else:
+            assert text[before.end : after.start].strip() == ""  # no text falls between passages
+    covered = [(p.start, p.end) for p in passages]
+    for word in WORD.finditer(text):
+        assert any(s <= word.start() and word.end() <= e for s, e in covered), f"word {word.group()!r} lost"
+
+
+@pytest.mark.parametrize("seed", range(0, 1000, 50))
+def test_random_documents(seed: int) -> None:
+    for case in range(seed, seed + 50):
+        rng = random.Random(case)
+        max_words = rng.choice([3, 8, 15, 40, 120])
+        settings = ChunkerSettings(max_words, rng.randint(0, max_words - 1))
+        text, truth = random_document(rng, max_words)
+        passages = chunk_document(Document(doc_id="d", title="t", text=text), settings, first_id=7)
+        assert [p.passage_id for p in passages] == list(range(7, 7 + len(passages)))
+        check_passages(text, passages, truth, settings)
+
+
+def test_random_documents_cover_the_hard_cases() -> None:
+    """Guard against the generator silently losing the cases it exists for."""
+    texts = []
+    for case in range(400):
+        rng = random.Random(case)
+        texts.append(random_document(rng, rng.choice([3, 8, 15, 40, 120]))[0])
+    joined = "".join(texts)
+    for needle in ["Dr. ", "e.g. ", ".\u201d", '."', "\n", "\r\n", "日本語", "😀", "\u00a0"]:
+        assert needle in joined
+    assert any(words(t) > 200 for t in texts)
+
+
+# --- every passage of the built default index -----------------------------------------------------
+
+
+def test_every_indexed_passage_quotes_its_document(loaded_index: LoadedIndex) -> None:
+    assert len(loaded_index.passages) == loaded_index.manifest["counts"]["passages"] > 0
+    for position, passage in enumerate(loaded_index.passages):
+        document = loaded_index.documents[passage.doc_id]
+        assert passage.passage_id == position
+        assert document.text[passage.start : passage.end] == passage.text
+        assert passage.start == 0 or document.text[passage.start - 1].isspace()
+        assert passage.end == len(document.text) or document.text[passage.end].isspace()
+
+
+def test_no_indexed_passage_cuts_a_sentence(
+    loaded_index: LoadedIndex, default_documents: list[Document]
+) -> None:
+    settings = ChunkerSettings(**loaded_index.manifest["chunker"])
+    assert settings == IndexSettings().chunker
+    for document in default_documents:
+        passages = [p for p in loaded_index.passages if p.doc_id == document.doc_id]
+        truth = [TrueSentence(s.start, s.end, s.words) for s in sentence_spans(document.text)]
+        check_passages(document.text, passages, truth, settings)
+        assert passages == chunk_document(document, settings, passages[0].passage_id)

@@ -1,0 +1,133 @@
+"""The citeqa command line, run as the venv's console script in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from support import BAILEY_ID, CITEQA_BIN, folder_digest, one_line, run_cli
+
+from citeqa.types import Document
+from corpus import DEFAULT_CORPUS_DIR
+from indexer.embedding import DEFAULT_MODEL
+from indexer.load import load_index
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working folder for the CLI (no .env, and relative defaults land here, not in the repository)."""
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def cli_corpus(workdir: Path) -> Path:
+    corpus = workdir / "corpus"
+    shutil.copytree(DEFAULT_CORPUS_DIR, corpus)
+    for path in corpus.iterdir():
+        path.chmod(0o644)
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def cli_index(workdir: Path, cli_corpus: Path) -> Path:
+    """``citeqa index --corpus X --index Y``, once for the module."""
+    index = workdir / "index"
+    done = run_cli(["index", "--corpus", str(cli_corpus), "--index", str(index)], cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "indexed 2 documents into" in done.stdout
+    assert str(index) in done.stdout
+    return index
+
+
+def test_console_script_is_the_venvs() -> None:
+    assert CITEQA_BIN.is_file()
+
+
+def test_index_builds_a_loadable_index(cli_index: Path, default_documents: list[Document]) -> None:
+    loaded = load_index(cli_index, expected_model=DEFAULT_MODEL)
+    assert loaded.documents == {d.doc_id: d for d in default_documents}
+    assert loaded.manifest["counts"]["passages"] == len(loaded.passages) > 0
+    assert not list(cli_index.parent.glob(".index.*"))
+
+
+def test_ask_json(cli_index: Path, workdir: Path, default_documents: list[Document]) -> None:
+    question = "what soap does the dermatologist blog recommend for washing a baby with milia"
+    done = run_cli(["ask", question, "--json", "--index", str(cli_index), "-k", "3"], cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["question"] == question
+    assert body["mode"] == "hybrid"
+    assert len(body["results"]) == 3
+    assert [r["rank"] for r in body["results"]] == [1, 2, 3]
+    scores = [r["score"] for r in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    texts = {d.doc_id: d.text for d in default_documents}
+    for result in body["results"]:
+        citation = result["citation"]
+        assert texts[citation["doc_id"]][citation["start"] : citation["end"]] == result["text"]
+    assert body["results"][0]["citation"]["doc_id"] == BAILEY_ID
+
+
+def test_ask_with_a_missing_index(workdir: Path) -> None:
+    missing = workdir / "no-index-here"
+    done = run_cli(["ask", "what are milia", "--json", "--index", str(missing)], cwd=workdir)
+    assert done.returncode == 2
+    message = one_line(done.stderr)
+    assert "error" in message.lower()
+    assert str(missing) in message
+    assert "citeqa index" in message  # says how to fix it
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stdout.strip() == ""
+    assert not missing.exists()
+
+
+def test_index_if_stale_skips_a_current_index(cli_index: Path, cli_corpus: Path, workdir: Path) -> None:
+    before = folder_digest(cli_index)
+    done = run_cli(
+        ["index", "--corpus", str(cli_corpus), "--index", str(cli_index), "--if-stale"], cwd=workdir
+    )
+    assert done.returncode == 0, done.stderr
+    assert "up to date" in one_line(done.stdout + done.stderr)
+    assert "indexed" not in done.stdout
+    assert folder_digest(cli_index) == before
+
+
+def test_index_if_stale_rebuilds_after_a_change(cli_index: Path, cli_corpus: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(cli_corpus, corpus)
+    index = tmp_path / "index"
+    shutil.copytree(cli_index, index)
+    before = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    text_file = next(corpus.glob("004_*.txt"))
+    text_file.write_text(
+        text_file.read_text(encoding="utf-8") + "\nA new closing sentence.\n", encoding="utf-8"
+    )
+    done = run_cli(["index", "--corpus", str(corpus), "--index", str(index), "--if-stale"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "indexed 2 documents" in done.stdout
+    after = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    assert after["corpus"]["fingerprint"] != before["corpus"]["fingerprint"]
+    assert any("A new closing sentence." in p.text for p in load_index(index).passages)
+
+
+def test_index_with_a_missing_corpus(workdir: Path) -> None:
+    missing = workdir / "no-corpus-here"
+    done = run_cli(["index", "--corpus", str(missing), "--index", str(workdir / "never")], cwd=workdir)
+    assert done.returncode == 2
+    assert str(missing) in one_line(done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (workdir / "never").exists()
+
+
+def test_index_with_an_invalid_document(workdir: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "doc.txt").write_text("Some text.", encoding="utf-8")
+    (corpus / "doc.json").write_text('{"author": "no title"}', encoding="utf-8")
+    done = run_cli(["index", "--corpus", str(corpus), "--index", str(tmp_path / "index")], cwd=workdir)
+    assert done.returncode == 2
+    message = one_line(done.stderr)
+    assert "doc.json" in message and "title" in message
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,314 @@
+"""The HTTP API through the real app (FastAPI TestClient over the session searcher): bodies, citations
+that resolve against /documents/{doc_id}, health, error responses, and CORS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from support import ALLOWED_ORIGIN, BAILEY_ID, OVERVIEW_ID
+
+from citeqa.search import Searcher
+from citeqa.types import SEARCH_MODES
+from indexer.embedding import DEFAULT_MODEL
+from indexer.load import LoadedIndex
+from service.app import create_app
+from service.settings import Settings
+
+RESPONSE_KEYS = {"question", "mode", "took_ms", "results"}
+RESULT_KEYS = {"rank", "score", "text", "citation"}
+CITATION_KEYS = {"doc_id", "title", "url", "author", "publisher", "start", "end"}
+QUESTIONS = [
+    "what are milia",
+    "is it safe to pop milia with a needle",
+    "my 5 month old son has milia on his chin",
+]
+
+
+def check_query_body(body: dict[str, Any], question: str, mode: str, top_k: int) -> None:
+    assert set(body) == RESPONSE_KEYS
+    assert body["question"] == question
+    assert body["mode"] == mode
+    assert isinstance(body["took_ms"], float) and body["took_ms"] >= 0
+    results = body["results"]
+    assert 0 < len(results) <= top_k
+    assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
+    scores = [r["score"] for r in results]
+    assert all(isinstance(s, float) for s in scores)
+    assert scores == sorted(scores, reverse=True)
+    for result in results:
+        assert set(result) == RESULT_KEYS
+        assert set(result["citation"]) == CITATION_KEYS
+        assert isinstance(result["text"], str) and result["text"]
+
+
+def check_error(response: Any, status: int, *fragments: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body, dict)
+    assert isinstance(body.get("error"), str) and body["error"]
+    assert isinstance(body.get("message"), str) and body["message"]
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    for fragment in fragments:
+        assert fragment.lower() in body["message"].lower(), f"{fragment!r} not in {body['message']!r}"
+    return body
+
+
+# --- POST /query and GET /search ------------------------------------------------------------------
+
+
+def test_query_defaults(client: TestClient) -> None:
+    response = client.post("/query", json={"question": "what are milia"})
+    assert response.status_code == 200
+    body = response.json()
+    check_query_body(body, "what are milia", "hybrid", 5)
+    assert len(body["results"]) == 5
+
+
+@pytest.mark.parametrize("mode", SEARCH_MODES)
+@pytest.mark.parametrize("top_k", [1, 3, 50])
+def test_query_modes_and_top_k(client: TestClient, loaded_index: LoadedIndex, mode: str, top_k: int) -> None:
+    question = "how do you treat milia in adults"
+    response = client.post("/query", json={"question": question, "top_k": top_k, "mode": mode})
+    assert response.status_code == 200
+    body = response.json()
+    check_query_body(body, question, mode, top_k)
+    if mode != "bm25":
+        assert len(body["results"]) == min(top_k, len(loaded_index.passages))
+
+
+def test_query_matches_the_library(client: TestClient, searcher: Searcher) -> None:
+    question = "can milia turn up on a babys skin out of nowhere"
+    body = client.post("/query", json={"question": question, "top_k": 7, "mode": "hybrid"}).json()
+    hits = searcher.search(question, 7, "hybrid")
+    assert [(r["citation"]["doc_id"], r["citation"]["start"]) for r in body["results"]] == [
+        (h.citation.doc_id, h.citation.start) for h in hits
+    ]
+    assert [r["score"] for r in body["results"]] == pytest.approx([h.score for h in hits])
+
+
+def test_citations_carry_the_document_metadata(client: TestClient) -> None:
+    results = client.post("/query", json={"question": "milia", "top_k": 50, "mode": "dense"}).json()[
+        "results"
+    ]
+    by_doc = {r["citation"]["doc_id"]: r["citation"] for r in results}
+    assert set(by_doc) == {BAILEY_ID, OVERVIEW_ID}
+    bailey, overview = by_doc[BAILEY_ID], by_doc[OVERVIEW_ID]
+    assert bailey["title"] == "Baby Milia from Baby Acne"
+    assert bailey["author"] == "Cynthia Bailey MD"
+    assert bailey["publisher"] == "Dr. Bailey Skin Care"
+    assert bailey["url"].startswith("https://drbaileyskincare.com/")
+    assert overview["url"] is None and overview["publisher"] is None and overview["author"] is None
+
+
+def test_search_get_matches_post_query_and_is_cacheable(client: TestClient) -> None:
+    question = "does laser work on milia"
+    get = client.get("/search", params={"q": question, "k": 4, "mode": "dense"})
+    assert get.status_code == 200
+    cache_control = get.headers.get("cache-control", "")
+    assert "max-age" in cache_control
+    post = client.post("/query", json={"question": question, "top_k": 4, "mode": "dense"})
+    assert "max-age" not in post.headers.get("cache-control", "")
+    got, posted = get.json(), post.json()
+    check_query_body(got, question, "dense", 4)
+    assert {k: v for k, v in got.items() if k != "took_ms"} == {
+        k: v for k, v in posted.items() if k != "took_ms"
+    }
+
+
+def test_search_defaults(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "milia in newborns"}).json()
+    check_query_body(body, "milia in newborns", "hybrid", 5)
+    assert len(body["results"]) == 5
+
+
+# --- documents: every citation resolves exactly ---------------------------------------------------
+
+
+def test_documents_list(client: TestClient, loaded_index: LoadedIndex) -> None:
+    response = client.get("/documents")
+    assert response.status_code == 200
+    documents = response.json()["documents"]
+    assert [d["doc_id"] for d in documents] == [BAILEY_ID, OVERVIEW_ID]
+    for summary in documents:
+        document = loaded_index.documents[summary["doc_id"]]
+        assert summary["title"] == document.title
+        assert summary["url"] == document.url
+        assert summary["publisher"] == document.publisher
+        assert summary["author"] == document.author
+        assert summary["provenance"] == document.provenance
+        assert summary["chars"] == len(document.text)
+        assert "text" not in summary
+
+
+def test_document_by_id(client: TestClient, loaded_index: LoadedIndex) -> None:
+    for doc_id, document in loaded_index.documents.items():
+        body = client.get(f"/documents/{doc_id}").json()
+        assert body["doc_id"] == doc_id
+        assert body["text"] == document.text
+        assert body["title"] == document.title
+        assert body["metadata"] == dict(document.metadata)
+
+
+@pytest.mark.parametrize("mode", SEARCH_MODES)
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_result_quotes_its_document(client: TestClient, mode: str, question: str) -> None:
+    results = client.post("/query", json={"question": question, "top_k": 50, "mode": mode}).json()["results"]
+    assert results
+    texts: dict[str, str] = {}
+    for result in results:
+        citation = result["citation"]
+        if citation["doc_id"] not in texts:
+            document = client.get(f"/documents/{citation['doc_id']}").json()
+            texts[citation["doc_id"]] = document["text"]
+            assert document["title"] == citation["title"] and document["url"] == citation["url"]
+        assert texts[citation["doc_id"]][citation["start"] : citation["end"]] == result["text"]
+
+
+# --- health ---------------------------------------------------------------------------------------
+
+
+def test_health(client: TestClient, loaded_index: LoadedIndex) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    index = body["index"]
+    assert index["passages"] == len(loaded_index.passages)
+    assert index["model"] == DEFAULT_MODEL
+    assert index["built_at"] == loaded_index.manifest["created_at"]
+    assert index["documents"] == 2
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [
+        ({"question": ""}, ["question", "empty"]),
+        ({"question": "   \n\t "}, ["question", "empty"]),
+        ({"question": "x" * 2001}, ["question", "2000"]),
+        ({"question": "milia", "top_k": 0}, ["top_k", "1"]),
+        ({"question": "milia", "top_k": 51}, ["top_k", "50"]),
+        ({"question": "milia", "top_k": "many"}, ["top_k"]),
+        ({"question": "milia", "mode": "sparse"}, ["mode", "hybrid", "dense", "bm25"]),
+        ({"question": "milia", "colour": "red"}, ["colour"]),
+        ({"top_k": 3}, ["question"]),
+        ({"question": 42}, ["question"]),
+        (["what are milia"], ["object"]),
+        ("what are milia", ["object"]),
+    ],
+    ids=[
+        "empty",
+        "whitespace",
+        "too-long",
+        "top_k-0",
+        "top_k-51",
+        "top_k-not-int",
+        "unknown-mode",
+        "extra-field",
+        "missing-question",
+        "question-not-string",
+        "array-body",
+        "string-body",
+    ],
+)
+def test_query_bad_input(client: TestClient, body: Any, fragments: list[str]) -> None:
+    check_error(client.post("/query", json=body), 422, *fragments)
+
+
+def test_question_of_exactly_2000_chars_is_accepted(client: TestClient) -> None:
+    question = ("milia " * 400)[:2000]
+    response = client.post("/query", json={"question": question, "top_k": 1})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
+@pytest.mark.parametrize("raw", [b'{"question": ', b"{'question': 'x'}", b"", b"\xff\xfe"])
+def test_query_malformed_json(client: TestClient, raw: bytes) -> None:
+    response = client.post("/query", content=raw, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500
+    check_error(response, response.status_code)
+    if raw:
+        assert "json" in response.json()["message"].lower()
+
+
+@pytest.mark.parametrize(
+    ("params", "fragments"),
+    [
+        ({"q": ""}, ["q"]),
+        ({"q": "   "}, ["question", "empty"]),
+        ({}, ["q"]),
+        ({"q": "x" * 2001}, ["q", "2000"]),
+        ({"q": "milia", "k": 0}, ["k"]),
+        ({"q": "milia", "k": 51}, ["k", "50"]),
+        ({"q": "milia", "mode": "sparse"}, ["mode"]),
+    ],
+)
+def test_search_bad_input(client: TestClient, params: dict[str, Any], fragments: list[str]) -> None:
+    check_error(client.get("/search", params=params), 422, *fragments)
+
+
+def test_unknown_document_is_404(client: TestClient) -> None:
+    check_error(client.get("/documents/no-such-doc"), 404, "no-such-doc")
+
+
+def test_unknown_route_is_404(client: TestClient) -> None:
+    check_error(client.get("/no/such/route"), 404)
+    check_error(client.post("/querry", json={"question": "milia"}), 404)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/query"), ("PUT", "/query"), ("DELETE", "/documents"), ("POST", "/health")]
+)
+def test_wrong_method_is_405(client: TestClient, method: str, path: str) -> None:
+    response = client.request(method, path)
+    check_error(response, 405, method)
+    assert response.headers.get("allow")
+
+
+# --- CORS -----------------------------------------------------------------------------------------
+
+
+def preflight(client: TestClient, origin: str) -> Any:
+    return client.options(
+        "/query",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+
+
+def test_cors_preflight_from_the_allowed_origin(client: TestClient) -> None:
+    response = preflight(client, ALLOWED_ORIGIN)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "content-type" in response.headers["access-control-allow-headers"].lower()
+
+
+def test_cors_preflight_from_another_origin(client: TestClient) -> None:
+    response = preflight(client, "http://evil.test")
+    assert response.status_code >= 400
+    assert response.headers.get("access-control-allow-origin") not in {"http://evil.test", "*"}
+
+
+def test_cors_simple_request_headers(client: TestClient) -> None:
+    allowed = client.get("/health", headers={"Origin": ALLOWED_ORIGIN})
+    assert allowed.headers.get("access-control-allow-origin") == ALLOWED_ORIGIN
+    other = client.get("/health", headers={"Origin": "http://evil.test"})
+    assert other.status_code == 200
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_no_cors_unless_configured(searcher: Searcher, default_index_path: Any) -> None:
+    settings = Settings(index_path=default_index_path, model=DEFAULT_MODEL, cors_origins=[])
+    with TestClient(create_app(settings, searcher)) as plain:
+        response = preflight(plain, ALLOWED_ORIGIN)
+        assert "access-control-allow-origin" not in response.headers
+        assert plain.get("/health", headers={"Origin": ALLOWED_ORIGIN}).status_code == 200
