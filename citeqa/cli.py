@@ -280,6 +280,10 @@ def sweep_command(
             "(repeatable; default: a grid)"
         ),
     ] = None,
+    keep_passages: Annotated[
+        str | None,
+        typer.Option(help="pin the chosen passage setting (e.g. the default, when a check elsewhere vetoes)"),
+    ] = None,
     folds: Annotated[int, typer.Option(help="number of folds")] = 5,
     seed: Annotated[int, typer.Option(help="seed of the fold shuffle")] = 0,
     out: Annotated[Path, typer.Option(help="Markdown table to write")] = Path("eval/fusion_sweep.md"),
@@ -304,6 +308,7 @@ def sweep_command(
     started = time.perf_counter()
     try:
         grid = [PassageSetting.parse(p) for p in passages] if passages else list(DEFAULT_PASSAGE_GRID)
+        pinned = PassageSetting.parse(keep_passages) if keep_passages else None
         sweep = run_sweep(
             dataset,
             SentenceTransformerEncoder(settings.model),
@@ -318,7 +323,10 @@ def sweep_command(
         fail(err)
     command = "citeqa sweep " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "citeqa sweep"
     json_path = details or Path("var/eval/sweep") / f"{sweep.dataset}.json"
-    choice = write_sweep(sweep, out, json_path, command, time.perf_counter() - started)
+    try:
+        choice = write_sweep(sweep, out, json_path, command, time.perf_counter() - started, pinned)
+    except ValueError as err:
+        fail(err)
     typer.echo(out.read_text(encoding="utf-8"))
     typer.echo(
         f"chosen: passages {choice.setting.label}, fusion {choice.fusion.label()}; "

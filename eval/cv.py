@@ -352,6 +352,7 @@ class Choice:
     cv: CvRow
     best_mean: tuple[str, CvRow]  # the (setting · family) with the highest CV mean, and its row
     gap: tuple[float, float]  # paired per-fold difference of the choice to it: mean, standard error
+    rule_setting: PassageSetting | None = None  # what the one-standard-error rule picked, when pinned
 
 
 def paired_gap(row: CvRow, reference: CvRow, metric: str = SELECT_METRIC) -> tuple[float, float]:
@@ -362,26 +363,39 @@ def paired_gap(row: CvRow, reference: CvRow, metric: str = SELECT_METRIC) -> tup
     return float(differences.mean()), float(differences.std(ddof=1) / np.sqrt(len(differences)))
 
 
-def choose(sweep: Sweep) -> Choice:
+def best_family(sweep: Sweep, setting: PassageSetting) -> str:
+    return max(sweep.grid, key=lambda f: sweep.family_row(setting, f).mean(SELECT_METRIC))
+
+
+def choose(sweep: Sweep, pinned: PassageSetting | None = None) -> Choice:
     """The passage setting and fusion method by the one-standard-error rule, the parameters on all questions.
 
     Each setting's method is its family with the best CV mean. The chosen setting is the first of the grid
     (the current default comes first) whose method is within one standard error of the best CV mean (paired
-    per-fold differences): a change of passages must beat the fold noise. Its parameters are then chosen on
-    all questions (the procedure each fold ran, applied to the whole set).
+    per-fold differences): a change of passages must beat the fold noise. ``pinned`` overrides the setting
+    (a check outside this dataset, such as the seed set, can veto the rule's pick); the rule's pick is kept
+    in ``rule_setting`` so the report shows both. The parameters are then chosen on all questions (the
+    procedure each fold ran, applied to the whole set).
     """
     rows = {(s, f): sweep.family_row(s, f) for s in sweep.settings for f in sweep.grid}
     top_setting, top_family = max(rows, key=lambda k: rows[k].mean(SELECT_METRIC))
     top = rows[top_setting, top_family]
     for setting in sweep.settings:
-        family = max(sweep.grid, key=lambda f: rows[setting, f].mean(SELECT_METRIC))
+        family = best_family(sweep, setting)
         mean, error = paired_gap(rows[setting, family], top)
         if mean >= -error:
             break
+    rule_setting = None
+    if pinned is not None and pinned != setting:
+        if pinned not in sweep.settings:
+            raise ValueError(f"pinned passage setting {pinned.label} is not in the sweep's grid")
+        rule_setting, setting = setting, pinned
+        family = best_family(sweep, setting)
     configs = sweep.grid[family]
     best = max(configs, key=lambda c: (sweep.mean_on_all(table_key(setting, c)), -configs.index(c)))
     label = f"{top_setting.label} · {top_family}"
-    return Choice(setting, family, best, rows[setting, family], (label, top), (mean, error))
+    gap = paired_gap(rows[setting, family], top)
+    return Choice(setting, family, best, rows[setting, family], (label, top), gap, rule_setting)
 
 
 def cv_table(rows: Sequence[CvRow], metrics: Sequence[str] = EVAL_METRICS) -> str:
@@ -488,6 +502,14 @@ def choice_lines(choice: Choice) -> list[str]:
         f"- rule: the first passage setting of the grid whose best method is within one standard error of "
         f"the best CV mean ({label}: {SELECT_METRIC} {fmt(top, SELECT_METRIC)}); paired per-fold "
         f"difference of the choice to it {mean:+.4f} (standard error {error:.4f})",
+        *(
+            [
+                f"- passage setting pinned to `{choice.setting.label}` (--keep-passages); "
+                f"the rule alone would pick `{choice.rule_setting.label}`"
+            ]
+            if choice.rule_setting
+            else []
+        ),
     ]
 
 
@@ -538,8 +560,15 @@ def sweep_json(sweep: Sweep, choice: Choice) -> dict[str, Any]:
     }
 
 
-def write_sweep(sweep: Sweep, markdown_path: Path, json_path: Path, command: str, seconds: float) -> Choice:
-    choice = choose(sweep)
+def write_sweep(
+    sweep: Sweep,
+    markdown_path: Path,
+    json_path: Path,
+    command: str,
+    seconds: float,
+    pinned: PassageSetting | None = None,
+) -> Choice:
+    choice = choose(sweep, pinned)
     markdown_path.parent.mkdir(parents=True, exist_ok=True)
     markdown_path.write_text(sweep_markdown(sweep, choice, command, seconds), encoding="utf-8")
     json_path.parent.mkdir(parents=True, exist_ok=True)

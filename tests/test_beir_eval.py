@@ -560,3 +560,11 @@ def test_sweep_end_to_end_on_the_tiny_dataset(
     for values in sweep.table.values():
         assert all(np.all((v >= 0) & (v <= 1)) for v in values.values())
     assert "## Passages `20:0:notitle:bm25text`" in (tmp_path / "sweep.md").read_text()
+    other = next(s for s in settings if s != choice.setting)
+    pinned = write_sweep(
+        sweep, tmp_path / "pinned.md", tmp_path / "pinned.json", "citeqa sweep ...", 1.0, pinned=other
+    )
+    assert pinned.setting == other and pinned.rule_setting == choice.setting
+    assert f"pinned to `{other.label}`" in (tmp_path / "pinned.md").read_text()
+    with pytest.raises(ValueError, match="not in the sweep's grid"):
+        write_sweep(sweep, tmp_path / "x.md", tmp_path / "x.json", "c", 1.0, PassageSetting(9, 1, True))
