@@ -37,21 +37,27 @@ def index(
     ] = None,
     index: Annotated[Path | None, typer.Option(help="index folder to write")] = None,
     model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
-    max_words: Annotated[int, typer.Option(help="target passage size in words")] = 120,
-    overlap_words: Annotated[int, typer.Option(help="overlap between passages in words")] = 30,
-    embed_title: Annotated[bool, typer.Option(help="embed the document title with each passage")] = True,
+    max_words: Annotated[int | None, typer.Option(help="target passage size in words [default: 120]")] = None,
+    overlap_words: Annotated[
+        int | None, typer.Option(help="overlap between passages in words [default: 30]")
+    ] = None,
+    embed_title: Annotated[
+        bool | None, typer.Option(help="embed the document title with each passage [default: on]")
+    ] = None,
+    bm25_title: Annotated[
+        bool | None, typer.Option(help="index the document title with each passage in BM25 [default: on]")
+    ] = None,
     if_stale: Annotated[bool, typer.Option(help="skip the build when the index is up to date")] = False,
 ) -> None:
     """Build the index folder of a corpus (chunk, embed, FAISS + BM25), replacing the old one atomically."""
     from corpus.sources import load_corpus
-    from indexer.build import IndexSettings, build_index
-    from indexer.chunking import ChunkerSettings
+    from indexer.build import build_index
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.staleness import index_is_current
 
     settings = settings_with(corpus_path=corpus, index_path=index, model=model)
     try:
-        index_settings = IndexSettings(ChunkerSettings(max_words, overlap_words), embed_title=embed_title)
+        index_settings = index_settings_from((max_words, overlap_words, embed_title, bm25_title))
         documents = load_corpus(settings.corpus_path)
         if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
             console.print(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
@@ -217,7 +223,7 @@ def evaluate_seed_command(settings, questions: Path | None, out: Path) -> None:
     typer.echo(f"report: {folder / 'summary.md'} and {folder / 'results.json'}")
 
 
-def dataset_index_settings(passages: tuple[int | None, int | None, bool | None, bool | None]):
+def index_settings_from(passages: tuple[int | None, int | None, bool | None, bool | None]):
     """IndexSettings with the given passage options, the defaults for the others."""
     from dataclasses import replace
 
@@ -257,7 +263,7 @@ def evaluate_dataset_command(
             dataset,
             SentenceTransformerEncoder(settings.model),
             fusion_settings(settings),
-            dataset_index_settings(passages),
+            index_settings_from(passages),
             out,
             index_root,
             EmbeddingCache(cache_dir),
