@@ -70,13 +70,13 @@ function showError(message, again) {
   errorMessage.textContent = message;
   errorBox.hidden = false;
   retry = again;
-  status.textContent = "The search failed.";
+  status.textContent = "";
   setState("error");
 }
 
 function describe(count, text, hasMore) {
   const passages = count === 1 ? "1 passage" : `${count} passages`;
-  return `${passages}${hasMore ? " so far" : ""} for “${text}”.`;
+  return `${hasMore ? "Top " : ""}${passages} for “${text}”`;
 }
 
 async function run(text, append = false) {
@@ -121,7 +121,7 @@ function render(body, text, append) {
   const count = resultItems().length;
   moreButton.hidden = !body.has_more;
   if (count === 0) {
-    status.textContent = `No passages match “${text}”. Try other words, or one of the examples.`;
+    status.textContent = `No passages match “${text}”: try other words, or one of the examples.`;
     examples.hidden = false;
     setState("none");
     return;
