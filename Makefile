@@ -9,7 +9,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run index test lint eval bench clean
+.PHONY: install browser-deps run index test lint eval bench clean
 
 install: $(STAMP)
 
@@ -27,7 +27,15 @@ index: install
 run: index
 	$(BIN)/citeqa serve --host $(HOST) --port $(PORT)
 
-test: install
+# The browser tests drive Debian's chromium (Playwright's own download is not used). Installed here when
+# missing and running as root (CI); otherwise say how, and the browser tests skip (or fail under CI=true).
+browser-deps:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && apt-get install -y chromium; \
+	else echo "chromium is missing: as root run apt-get update && apt-get install -y chromium" >&2; fi
+
+test: install browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

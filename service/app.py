@@ -14,11 +14,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from citeqa import __version__
 from citeqa.errors import DocumentNotFoundError
 from citeqa.fusion import FusionSettings
+from citeqa.paging import PAGE_DEPTH, search_page
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
 from indexer.embedding import Encoder, SentenceTransformerEncoder
 from indexer.load import load_index
+from service.caching import SEARCH_CACHE_CONTROL, etag_matches, search_etag
 from service.errors import install_error_handlers
+from service.pages import install_pages
 from service.schemas import (
     DocumentList,
     DocumentOut,
@@ -32,7 +35,7 @@ from service.schemas import (
 from service.settings import Settings
 
 ERROR_RESPONSES = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
-SEARCH_CACHE_CONTROL = "public, max-age=60"
+NOT_MODIFIED = {304: {"description": "not modified: If-None-Match named the current ETag"}}
 
 
 @dataclass
@@ -72,10 +75,12 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Content-Type", "Authorization"],
+            allow_headers=["Content-Type", "Authorization", "If-None-Match"],
+            expose_headers=["ETag"],
         )
     install_error_handlers(app)
     add_routes(app)
+    install_pages(app)
     return app
 
 
@@ -86,12 +91,20 @@ def get_searcher(request: Request) -> Searcher:
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
-def run_query(searcher: Searcher, question: str, top_k: int, mode: SearchMode) -> QueryResponse:
+def run_query(
+    searcher: Searcher, question: str, top_k: int, mode: SearchMode, offset: int = 0
+) -> QueryResponse:
     started = time.perf_counter()
-    hits = searcher.search(question, top_k, mode)
+    page = search_page(searcher, question, top_k, mode, offset)
+    hits = page.hits
     took_ms = (time.perf_counter() - started) * 1000
     return QueryResponse(
-        question=question, mode=mode, took_ms=round(took_ms, 3), results=[ResultOut.from_hit(h) for h in hits]
+        question=question,
+        mode=mode,
+        took_ms=round(took_ms, 3),
+        offset=page.offset,
+        has_more=page.has_more,
+        results=[ResultOut.from_hit(h) for h in hits],
     )
 
 
@@ -100,16 +113,21 @@ def add_routes(app: FastAPI) -> None:
     def query(body: QueryRequest, searcher: SearcherDep) -> QueryResponse:
         return run_query(searcher, body.question, body.top_k, body.mode)
 
-    @app.get("/search", response_model=QueryResponse, responses=ERROR_RESPONSES)
+    @app.get("/search", response_model=QueryResponse, responses={**ERROR_RESPONSES, **NOT_MODIFIED})
     def search(
         searcher: SearcherDep,
+        request: Request,
         response: Response,
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")],
         k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="how many passages")] = 5,
         mode: SearchMode = "hybrid",
-    ) -> QueryResponse:
-        response.headers["Cache-Control"] = SEARCH_CACHE_CONTROL
-        return run_query(searcher, q, k, mode)
+        offset: Annotated[int, Query(ge=0, le=PAGE_DEPTH, description="passages to skip (paging)")] = 0,
+    ) -> QueryResponse | Response:
+        headers = {"ETag": search_etag(searcher, q, k, mode, offset), "Cache-Control": SEARCH_CACHE_CONTROL}
+        if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        response.headers.update(headers)
+        return run_query(searcher, q, k, mode, offset)
 
     @app.get("/documents", response_model=DocumentList)
     def documents(searcher: SearcherDep) -> DocumentList:

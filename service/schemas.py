@@ -66,6 +66,8 @@ class QueryResponse(BaseModel):
     question: str
     mode: SearchMode
     took_ms: float
+    offset: int = Field(0, description="passages skipped before these (always 0 for POST /query)")
+    has_more: bool = Field(False, description="true when a next page (offset + k) has passages")
     results: list[ResultOut]
 
 

@@ -16,7 +16,7 @@ from indexer.load import LoadedIndex
 from service.app import create_app
 from service.settings import Settings
 
-RESPONSE_KEYS = {"question", "mode", "took_ms", "results"}
+RESPONSE_KEYS = {"question", "mode", "took_ms", "offset", "has_more", "results"}
 RESULT_KEYS = {"rank", "score", "text", "citation"}
 CITATION_KEYS = {"doc_id", "title", "url", "author", "publisher", "start", "end"}
 QUESTIONS = [

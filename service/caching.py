@@ -1,0 +1,50 @@
+"""HTTP caching of GET /search: a validator (ETag) derived from what decides the answer.
+
+The ETag is weak (W/"..."): two answers with the same tag hold the same passages, scores and citations,
+but took_ms differs from one computation to the next. It hashes the index manifest (which changes with
+every build: checksums, counts, creation time), the fusion settings, the package version (the response
+format) and the normalized request, so it changes whenever the index or the answer could.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Any
+
+from citeqa import __version__
+from citeqa.paging import PAGE_DEPTH
+from citeqa.search import Searcher
+
+SEARCH_CACHE_CONTROL = "public, max-age=60"
+
+
+def index_identity(manifest: dict[str, Any]) -> str:
+    """A hash of the index manifest: the identity of one built index."""
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def search_etag(searcher: Searcher, question: str, k: int, mode: str, offset: int) -> str:
+    key = [
+        __version__,
+        index_identity(searcher.index.manifest),
+        asdict(searcher.fusion),
+        PAGE_DEPTH,
+        question.strip(),
+        k,
+        mode,
+        offset,
+    ]
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return f'W/"{digest[:32]}"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """True when an If-None-Match header names ``etag`` (weak comparison, RFC 9110 13.1.2) or is ``*``."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))

@@ -1,0 +1,58 @@
+// Calls to the citeqa JSON API. Errors become ApiError with the server's own message when it sent one.
+
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+export async function getJson(url, signal) {
+  let response;
+  try {
+    response = await fetch(url, { signal, headers: { Accept: "application/json" } });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError("Could not reach the search service. Check your connection and try again.", 0);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+  }
+  if (!response.ok) {
+    const detail = body && typeof body.message === "string" ? body.message : "";
+    throw new ApiError(
+      detail || `The search service failed (HTTP ${response.status}). Try again in a moment.`,
+      response.status,
+    );
+  }
+  if (body === null || typeof body !== "object") {
+    throw new ApiError("The search service sent an answer this page cannot read.", response.status);
+  }
+  return body;
+}
+
+export function searchUrl(question, { k, offset = 0, mode } = {}) {
+  const params = new URLSearchParams({ q: question, k: String(k), offset: String(offset) });
+  if (mode) params.set("mode", mode);
+  return `/search?${params}`;
+}
+
+export function viewUrl(citation) {
+  const params = new URLSearchParams({ start: String(citation.start), end: String(citation.end) });
+  return `/documents/${encodeURIComponent(citation.doc_id)}/view?${params}#cited`;
+}
+
+// Only http(s) links from document metadata become hrefs: a "javascript:" URL must never be clickable.
+export function safeExternalUrl(url) {
+  if (typeof url !== "string" || !url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,143 @@
+// DOM builders shared by the pages. Text from documents and queries only ever becomes text nodes
+// (createTextNode / textContent); nothing here parses HTML.
+
+import { safeExternalUrl, viewUrl } from "./api.js";
+
+// el("p", {className: "x", href: "..."}, "text", childNode, ...): strings become text nodes.
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "className") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+// Cut [0, length) into plain and marked pieces. ``ranges`` are relative offsets, possibly unsorted,
+// overlapping or out of bounds (they come from the server); the pieces cover every character once.
+export function segments(length, ranges) {
+  const clean = (Array.isArray(ranges) ? ranges : [])
+    .filter((r) => r && Number.isInteger(r.start) && Number.isInteger(r.end))
+    .map((r) => ({ start: Math.max(0, r.start), end: Math.min(length, r.end) }))
+    .filter((r) => r.start < r.end)
+    .sort((a, b) => a.start - b.start || a.end - b.end);
+  const merged = [];
+  for (const range of clean) {
+    const last = merged[merged.length - 1];
+    if (last && range.start <= last.end) last.end = Math.max(last.end, range.end);
+    else merged.push({ ...range });
+  }
+  const pieces = [];
+  let at = 0;
+  for (const range of merged) {
+    if (range.start > at) pieces.push({ start: at, end: range.start, marked: false });
+    pieces.push({ start: range.start, end: range.end, marked: true });
+    at = range.end;
+  }
+  if (at < length) pieces.push({ start: at, end: length, marked: false });
+  return pieces;
+}
+
+// ``text`` starts at document offset ``base``; ``highlights`` are document offsets.
+export function markedText(text, base, highlights, markProps = {}) {
+  const relative = (highlights || []).map((h) => ({ start: h.start - base, end: h.end - base }));
+  const fragment = document.createDocumentFragment();
+  for (const piece of segments(text.length, relative)) {
+    const part = text.slice(piece.start, piece.end);
+    fragment.append(piece.marked ? el("mark", markProps, part) : document.createTextNode(part));
+  }
+  return fragment;
+}
+
+export function sourceText(citation) {
+  const parts = [citation.author, citation.publisher].filter((p) => typeof p === "string" && p.trim());
+  return [...new Set(parts)].join(" · ");
+}
+
+function hostOf(url) {
+  try {
+    return new URL(url).hostname.replace(/^www\./, "");
+  } catch {
+    return "";
+  }
+}
+
+export function originalLink(citation) {
+  const href = safeExternalUrl(citation.url);
+  if (!href) return null;
+  const host = hostOf(href);
+  return el(
+    "a",
+    { className: "original", href, rel: "noopener noreferrer", target: "_blank" },
+    "Original article",
+    host ? el("span", { className: "host" }, ` (${host})`) : null,
+    el("span", { className: "visually-hidden" }, " (opens in a new tab)"),
+  );
+}
+
+export function resultItem(result, id) {
+  const c = result.citation;
+  const titleId = `${id}-title`;
+  const source = sourceText(c);
+  const article = el(
+    "article",
+    { className: "result", tabindex: "-1", "aria-labelledby": titleId, dataset: { rank: result.rank } },
+    el("h2", { className: "result-title", id: titleId }, c.title || c.doc_id),
+    source ? el("p", { className: "source" }, source) : null,
+    el("blockquote", { className: "passage" }, markedText(result.text, c.start, result.highlights)),
+    el(
+      "p",
+      { className: "links" },
+      el("a", { className: "view", href: viewUrl(c) }, "View in article"),
+      originalLink(c),
+    ),
+  );
+  return el("li", {}, article);
+}
+
+function percent(value) {
+  return typeof value === "number" && Number.isFinite(value) ? `${Math.round(value * 100)}%` : null;
+}
+
+// The answer box, or the low-confidence warning when the API says the passages may not answer.
+// Both fields are optional: older servers send neither, and then nothing is shown.
+export function noticeFor(body) {
+  const confidence = percent(body.confidence);
+  if (body.answerable === false) {
+    return el(
+      "div",
+      { className: "low-confidence" },
+      el("h2", {}, "These passages may not answer your question"),
+      el(
+        "p",
+        {},
+        "No passage clearly answers it",
+        confidence ? ` (confidence ${confidence})` : "",
+        ". The closest passages are below; try rephrasing or asking something more specific.",
+      ),
+    );
+  }
+  const answer = body.answer;
+  if (answer && typeof answer.text === "string" && answer.citation) {
+    return el(
+      "div",
+      { className: "answer" },
+      el("h2", {}, "Answer"),
+      el("p", { className: "answer-text" }, answer.text),
+      el(
+        "p",
+        { className: "answer-cite" },
+        "From ",
+        el("a", { href: viewUrl(answer.citation) }, answer.citation.title || answer.citation.doc_id),
+        confidence ? ` · confidence ${confidence}` : "",
+      ),
+    );
+  }
+  return null;
+}

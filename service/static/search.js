@@ -1,0 +1,207 @@
+// The search page: search as you type (debounced), on Enter, and from the example questions.
+// Only the newest request may render: a new search aborts the previous fetch (AbortController), and
+// a response that arrives for an older request is dropped anyway.
+
+import { getJson, searchUrl } from "./api.js";
+import { noticeFor, resultItem } from "./render.js";
+
+const PAGE_SIZE = 5;
+const DEBOUNCE_MS = 250;
+
+const $ = (id) => document.getElementById(id);
+const form = $("search-form");
+const input = $("q");
+const examples = $("examples");
+const status = $("status");
+const errorBox = $("error");
+const errorMessage = $("error-message");
+const retryButton = $("retry");
+const notice = $("notice");
+const results = $("results");
+const moreButton = $("more");
+
+// The page's own ?mode=dense|bm25 (default hybrid) is passed on to the API.
+const mode = new URLSearchParams(location.search).get("mode") || undefined;
+
+let controller = null;
+let debounceTimer = null;
+let question = "";
+let retry = null;
+
+function setState(state) {
+  document.body.dataset.state = state;
+  results.setAttribute("aria-busy", state === "loading" ? "true" : "false");
+}
+
+function showUrl(text) {
+  const params = new URLSearchParams(location.search);
+  if (text) params.set("q", text);
+  else params.delete("q");
+  const query = params.toString();
+  history.replaceState(null, "", query ? `/?${query}` : "/");
+}
+
+function resultItems() {
+  return [...results.querySelectorAll("article.result")];
+}
+
+function cancel() {
+  clearTimeout(debounceTimer);
+  if (controller) controller.abort();
+  controller = null;
+}
+
+function clearAll() {
+  cancel();
+  question = "";
+  input.value = "";
+  results.replaceChildren();
+  notice.replaceChildren();
+  notice.hidden = true;
+  errorBox.hidden = true;
+  moreButton.hidden = true;
+  examples.hidden = false;
+  status.textContent = "";
+  showUrl("");
+  setState("empty");
+}
+
+function showError(message, again) {
+  errorMessage.textContent = message;
+  errorBox.hidden = false;
+  retry = again;
+  status.textContent = "";
+  setState("error");
+}
+
+function describe(count, text, hasMore) {
+  const passages = count === 1 ? "1 passage" : `${count} passages`;
+  return `${hasMore ? "Top " : ""}${passages} for “${text}”`;
+}
+
+async function run(text, append = false) {
+  cancel();
+  const mine = new AbortController();
+  controller = mine;
+  question = text;
+  const offset = append ? resultItems().length : 0;
+  errorBox.hidden = true;
+  examples.hidden = true;
+  if (!append) showUrl(text);
+  status.textContent = append ? "Loading more results…" : "Searching…";
+  setState("loading");
+  let body;
+  try {
+    body = await getJson(searchUrl(text, { k: PAGE_SIZE, offset, mode }), mine.signal);
+  } catch (error) {
+    if (mine.signal.aborted || error.name === "AbortError") return;
+    if (!append) {
+      results.replaceChildren();
+      notice.hidden = true;
+      moreButton.hidden = true;
+    }
+    showError(error.message, () => run(text, append));
+    return;
+  }
+  if (controller !== mine) return; // a newer search started meanwhile
+  controller = null;
+  render(body, text, append);
+}
+
+function render(body, text, append) {
+  const list = Array.isArray(body.results) ? body.results : [];
+  const firstNew = resultItems().length;
+  if (!append) {
+    results.replaceChildren();
+    const box = noticeFor(body);
+    notice.replaceChildren(...(box ? [box] : []));
+    notice.hidden = !box;
+  }
+  list.forEach((result, i) => results.append(resultItem(result, `r${firstNew + i + 1}`)));
+  const count = resultItems().length;
+  moreButton.hidden = !body.has_more;
+  if (count === 0) {
+    status.textContent = `No passages match “${text}”: try other words, or one of the examples.`;
+    examples.hidden = false;
+    setState("none");
+    return;
+  }
+  status.textContent = describe(count, text, body.has_more);
+  setState(body.answerable === false ? "low-confidence" : "results");
+  if (append && list.length) resultItems()[firstNew].focus();
+}
+
+function searchNow() {
+  clearTimeout(debounceTimer);
+  const text = input.value.trim();
+  if (text) run(text);
+  else clearAll();
+}
+
+input.addEventListener("input", () => {
+  clearTimeout(debounceTimer);
+  const text = input.value.trim();
+  if (!text) {
+    const typed = input.value;
+    clearAll();
+    input.value = typed;
+    return;
+  }
+  if (text === question && document.body.dataset.state !== "error") return; // e.g. a trailing space
+  debounceTimer = setTimeout(() => run(text), DEBOUNCE_MS);
+});
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  searchNow();
+});
+
+examples.addEventListener("click", (event) => {
+  const button = event.target.closest("button.example");
+  if (!button) return;
+  input.value = button.dataset.q;
+  searchNow();
+  input.focus();
+});
+
+retryButton.addEventListener("click", () => {
+  if (retry) retry();
+});
+
+moreButton.addEventListener("click", () => {
+  if (question) run(question, true);
+});
+
+// Keyboard: arrows move between the search box and the results, Enter opens, Escape clears.
+document.addEventListener("keydown", (event) => {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  const items = resultItems();
+  const current = event.target instanceof Element ? event.target.closest("article.result") : null;
+  if (event.key === "Escape") {
+    event.preventDefault();
+    clearAll();
+    input.focus();
+  } else if (event.key === "ArrowDown") {
+    const next = event.target === input ? items[0] : current ? items[items.indexOf(current) + 1] : null;
+    if (next) {
+      event.preventDefault();
+      next.focus();
+    }
+  } else if (event.key === "ArrowUp" && current) {
+    event.preventDefault();
+    const index = items.indexOf(current);
+    (index > 0 ? items[index - 1] : input).focus();
+  } else if (event.key === "Enter" && current && event.target === current) {
+    event.preventDefault();
+    const link = current.querySelector("a.view");
+    if (link) location.assign(link.href);
+  }
+});
+
+const initial = new URLSearchParams(location.search).get("q");
+if (initial && initial.trim()) {
+  input.value = initial;
+  run(initial.trim());
+} else {
+  setState("empty");
+}

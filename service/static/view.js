@@ -1,0 +1,100 @@
+// The article page: the whole document, with the cited characters text[start:end] in one <mark>.
+// The text is rendered as three text nodes (before, the mark's, after), so the mark holds exactly
+// the cited characters, whatever they contain.
+
+import { getJson } from "./api.js";
+import { el, originalLink, sourceText } from "./render.js";
+
+const $ = (id) => document.getElementById(id);
+
+function docIdFromPath(pathname) {
+  const match = /^\/documents\/([^/]+)\/view\/?$/.exec(pathname);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+function parseOffset(value) {
+  return value !== null && /^\d+$/.test(value) ? Number(value) : null;
+}
+
+function showError(message) {
+  $("error-message").textContent = message;
+  $("error").hidden = false;
+  $("status").textContent = "";
+  document.body.dataset.state = "error";
+}
+
+// A same-origin search page we came from keeps its question when going back.
+function backLink() {
+  try {
+    const from = new URL(document.referrer);
+    if (from.origin === location.origin && from.pathname === "/") $("back").href = from.pathname + from.search;
+  } catch {
+    // no referrer: keep "/"
+  }
+}
+
+function citedSpan(params, length) {
+  const hasStart = params.has("start");
+  const hasEnd = params.has("end");
+  if (!hasStart && !hasEnd) return { span: null };
+  const start = parseOffset(params.get("start"));
+  const end = parseOffset(params.get("end"));
+  if (start === null || end === null || start >= end || end > length) {
+    return {
+      span: null,
+      problem: `The cited span (start=${params.get("start")}, end=${params.get("end")}) is not inside this ` +
+        `article of ${length} characters, so nothing is highlighted.`,
+    };
+  }
+  return { span: { start, end } };
+}
+
+async function main() {
+  backLink();
+  const docId = docIdFromPath(location.pathname);
+  if (!docId) {
+    showError("This address does not name an article.");
+    return;
+  }
+  let doc;
+  try {
+    doc = await getJson(`/documents/${encodeURIComponent(docId)}`);
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
+  const text = typeof doc.text === "string" ? doc.text : "";
+  const { span, problem } = citedSpan(new URLSearchParams(location.search), text.length);
+
+  document.title = `${doc.title || doc.doc_id}: citeqa`;
+  $("article-title").textContent = doc.title || doc.doc_id;
+  $("article-source").textContent = sourceText(doc);
+  const original = originalLink(doc);
+  if (original) $("article-links").append(original);
+
+  const body = $("article-text");
+  const note = $("cite-note");
+  let mark = null;
+  if (span) {
+    mark = el("mark", { id: "cited", tabindex: "-1" }, text.slice(span.start, span.end));
+    body.append(document.createTextNode(text.slice(0, span.start)), mark, document.createTextNode(text.slice(span.end)));
+    note.textContent = `The highlighted passage is the citation: characters ${span.start} to ${span.end} of this article.`;
+    note.hidden = false;
+  } else {
+    body.append(document.createTextNode(text));
+    if (problem) {
+      note.textContent = problem;
+      note.classList.add("warning");
+      note.hidden = false;
+    }
+  }
+  $("article").hidden = false;
+  $("status").textContent = span ? "Article loaded; the cited passage is highlighted." : "Article loaded.";
+  document.body.dataset.state = span ? "cited" : "article";
+  if (mark) {
+    mark.scrollIntoView({ block: "center" });
+    mark.focus({ preventScroll: true });
+  }
+}
+
+main();

@@ -1,0 +1,165 @@
+"""GET /search for search boxes: offset paging with has_more, ETag / If-None-Match / Cache-Control, and
+CORS (preflight included), through the real app."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from support import ALLOWED_ORIGIN
+
+from citeqa.paging import PAGE_DEPTH
+from citeqa.search import Searcher
+from service.caching import etag_matches, search_etag
+
+QUESTION = "how do you get rid of milia"
+
+
+def keys(body: dict[str, Any]) -> list[tuple[str, int, int]]:
+    return [(r["citation"]["doc_id"], r["citation"]["start"], r["citation"]["end"]) for r in body["results"]]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_offset_pages_neither_repeat_nor_skip(client: TestClient, mode: str) -> None:
+    whole = client.get("/search", params={"q": QUESTION, "k": 50, "mode": mode}).json()
+    pages, offset = [], 0
+    while True:
+        body = client.get("/search", params={"q": QUESTION, "k": 4, "mode": mode, "offset": offset}).json()
+        assert body["offset"] == offset
+        assert [r["rank"] for r in body["results"]] == list(
+            range(offset + 1, offset + 1 + len(body["results"]))
+        )
+        pages.append(body)
+        if not body["has_more"]:
+            break
+        offset += 4
+    paged = [key for body in pages for key in keys(body)]
+    assert len(paged) == len(set(paged)), "a passage appeared on two pages"
+    assert paged == keys(whole)[: len(paged)]
+    assert whole["has_more"] is (len(paged) > 50)
+
+
+def test_same_request_same_order(client: TestClient) -> None:
+    params = {"q": QUESTION, "k": 5, "offset": 5}
+    first, second = client.get("/search", params=params).json(), client.get("/search", params=params).json()
+    assert keys(first) == keys(second) and first["has_more"] == second["has_more"]
+
+
+def test_query_reports_offset_zero_and_has_more(client: TestClient) -> None:
+    body = client.post("/query", json={"question": QUESTION, "top_k": 3}).json()
+    assert body["offset"] == 0 and body["has_more"] is True
+    page0 = client.get("/search", params={"q": QUESTION, "k": 3}).json()
+    assert keys(page0) == keys(body) and page0["has_more"] is True
+
+
+def test_offset_past_the_last_passage(client: TestClient, searcher: Searcher) -> None:
+    total = len(searcher.index.passages)
+    body = client.get("/search", params={"q": "milia", "k": 5, "mode": "dense", "offset": total}).json()
+    assert body["results"] == [] and body["has_more"] is False and body["offset"] == total
+    last = client.get("/search", params={"q": "milia", "k": 5, "mode": "dense", "offset": total - 2}).json()
+    assert len(last["results"]) == 2 and last["has_more"] is False
+
+
+@pytest.mark.parametrize("offset", ["-1", str(PAGE_DEPTH + 1), "two"])
+def test_bad_offset_is_a_clear_422(client: TestClient, offset: str) -> None:
+    response = client.get("/search", params={"q": "milia", "offset": offset})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_request" and "offset" in body["message"]
+
+
+# --- caching ---------------------------------------------------------------------------------------
+
+
+def test_etag_and_cache_control(client: TestClient) -> None:
+    response = client.get("/search", params={"q": QUESTION, "k": 3})
+    etag = response.headers["etag"]
+    assert etag.startswith('W/"') and etag.endswith('"')
+    assert "max-age=" in response.headers["cache-control"]
+    same = client.get("/search", params={"q": f"  {QUESTION} ", "k": 3})
+    assert same.headers["etag"] == etag, "a normalized request keeps its ETag"
+    for other in (
+        {"q": QUESTION, "k": 4},
+        {"q": QUESTION, "k": 3, "offset": 3},
+        {"q": QUESTION, "k": 3, "mode": "bm25"},
+        {"q": "what are milia", "k": 3},
+    ):
+        assert client.get("/search", params=other).headers["etag"] != etag, other
+
+
+def test_if_none_match_gives_304(client: TestClient) -> None:
+    params = {"q": QUESTION, "k": 3}
+    etag = client.get("/search", params=params).headers["etag"]
+    for header in (etag, etag.removeprefix("W/"), f'"nope", {etag}', "*"):
+        cached = client.get("/search", params=params, headers={"If-None-Match": header})
+        assert cached.status_code == 304, header
+        assert cached.content == b""
+        assert cached.headers["etag"] == etag and "max-age=" in cached.headers["cache-control"]
+    stale = client.get("/search", params=params, headers={"If-None-Match": 'W/"0123"'})
+    assert stale.status_code == 200 and keys(stale.json())
+
+
+def test_etag_changes_with_the_index(searcher: Searcher) -> None:
+    before = search_etag(searcher, QUESTION, 5, "hybrid", 0)
+    manifest = {**searcher.index.manifest, "created_at": "2000-01-01T00:00:00+00:00"}
+    rebuilt = Searcher(
+        dataclasses.replace(searcher.index, manifest=manifest), searcher.encoder, searcher.fusion
+    )
+    assert search_etag(rebuilt, QUESTION, 5, "hybrid", 0) != before
+    reweighted = Searcher(
+        searcher.index, searcher.encoder, dataclasses.replace(searcher.fusion, dense_weight=0.5)
+    )
+    assert search_etag(reweighted, QUESTION, 5, "hybrid", 0) != before
+
+
+def test_etag_matching() -> None:
+    assert (
+        etag_matches('W/"a"', 'W/"a"')
+        and etag_matches('"a"', 'W/"a"')
+        and etag_matches(' "b" , W/"a"', 'W/"a"')
+    )
+    assert (
+        not etag_matches(None, 'W/"a"')
+        and not etag_matches("", 'W/"a"')
+        and not etag_matches('"ab"', 'W/"a"')
+    )
+
+
+# --- CORS ------------------------------------------------------------------------------------------
+
+
+def test_search_preflight_from_the_allowed_origin(client: TestClient) -> None:
+    response = client.options(
+        "/search?q=milia",
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "if-none-match",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "GET" in response.headers["access-control-allow-methods"]
+    assert "if-none-match" in response.headers["access-control-allow-headers"].lower()
+
+
+def test_search_preflight_from_another_origin_is_refused(client: TestClient) -> None:
+    response = client.options(
+        "/search?q=milia", headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "GET"}
+    )
+    assert response.status_code == 400
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cross_origin_search_exposes_the_etag(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "milia"}, headers={"Origin": ALLOWED_ORIGIN})
+    assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "etag" in response.headers["access-control-expose-headers"].lower()
+    cached = client.get(
+        "/search",
+        params={"q": "milia"},
+        headers={"Origin": ALLOWED_ORIGIN, "If-None-Match": response.headers["etag"]},
+    )
+    assert cached.status_code == 304 and cached.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
