@@ -32,7 +32,7 @@ run: index
 browser-deps:
 	@if command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update && apt-get install -y chromium; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "chromium is missing: as root run apt-get update && apt-get install -y chromium" >&2; fi
 
 test: install browser-deps
