@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from citeqa import __version__
 from citeqa.errors import DocumentNotFoundError
 from citeqa.fusion import FusionSettings
+from citeqa.rerank import Reranker
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
 from indexer.embedding import Encoder, SentenceTransformerEncoder
@@ -47,9 +48,19 @@ def fusion_settings(settings: Settings) -> FusionSettings:
 
 
 def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Searcher:
-    """Load the index first (fails fast with a clear message), then the model unless one is given."""
+    """Load the index first (fails fast with a clear message), then the model unless one is given, then
+    the reranker if one is configured."""
     index = load_index(settings.index_path, expected_model=settings.model)
-    return Searcher(index, encoder or SentenceTransformerEncoder(settings.model), fusion_settings(settings))
+    encoder = encoder or SentenceTransformerEncoder(settings.model)
+    return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings))
+
+
+def build_reranker(settings: Settings) -> Reranker | None:
+    if settings.reranker is None:
+        return None
+    from citeqa.rerank import CrossEncoderReranker
+
+    return CrossEncoderReranker(settings.reranker, settings.rerank_depth)
 
 
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
@@ -86,9 +97,15 @@ def get_searcher(request: Request) -> Searcher:
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
-def run_query(searcher: Searcher, question: str, top_k: int, mode: SearchMode) -> QueryResponse:
+def run_query(
+    searcher: Searcher,
+    question: str,
+    top_k: int,
+    mode: SearchMode,
+    filters: dict[str, list[str]] | None = None,
+) -> QueryResponse:
     started = time.perf_counter()
-    hits = searcher.search(question, top_k, mode)
+    hits = searcher.search(question, top_k, mode, filters)
     took_ms = (time.perf_counter() - started) * 1000
     return QueryResponse(
         question=question, mode=mode, took_ms=round(took_ms, 3), results=[ResultOut.from_hit(h) for h in hits]
@@ -98,7 +115,7 @@ def run_query(searcher: Searcher, question: str, top_k: int, mode: SearchMode) -
 def add_routes(app: FastAPI) -> None:
     @app.post("/query", response_model=QueryResponse, responses=ERROR_RESPONSES)
     def query(body: QueryRequest, searcher: SearcherDep) -> QueryResponse:
-        return run_query(searcher, body.question, body.top_k, body.mode)
+        return run_query(searcher, body.question, body.top_k, body.mode, body.filters)
 
     @app.get("/search", response_model=QueryResponse, responses=ERROR_RESPONSES)
     def search(
@@ -136,5 +153,6 @@ def add_routes(app: FastAPI) -> None:
                 "dimension": manifest["model"]["dimension"],
                 "built_at": manifest["created_at"],
                 "fusion": searcher.fusion.method,
+                "reranker": searcher.reranker is not None,
             },
         )
