@@ -336,3 +336,57 @@ def sweep_command(
         f"chosen: passages {choice.setting.label}, fusion {choice.fusion.label()}; "
         f"tables: {out}, details: {json_path}"
     )
+
+
+@app.command("seed-sweep")
+def seed_sweep_command(
+    passages: Annotated[
+        list[str] | None,
+        typer.Option(help="passage setting MAX_WORDS:OVERLAP:title|notitle (repeatable; default: a grid)"),
+    ] = None,
+    folds: Annotated[int, typer.Option(help="number of folds")] = 5,
+    seed: Annotated[int, typer.Option(help="seed of the fold shuffle")] = 0,
+    out: Annotated[Path, typer.Option(help="Markdown report to write")] = Path("eval/seed_sweep.md"),
+    corpus: Annotated[
+        Path | None, typer.Option(help="documents folder (default: the default corpus)")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
+    index_root: Annotated[Path, typer.Option(help="where the sweep's indexes are kept")] = Path(
+        "var/eval/indexes/seed"
+    ),
+    cache_dir: Annotated[Path, typer.Option(help="embedding cache folder")] = Path("var/cache/embeddings"),
+) -> None:
+    """Cross-validate passage size, overlap and the fusion weight on the seed set; print the tables."""
+    import shlex
+    import time
+
+    from corpus.sources import load_corpus
+    from eval.cv import PassageSetting
+    from eval.seed_set import load_eval_set
+    from eval.seed_sweep import SEED_PASSAGE_GRID, run_seed_sweep, write_seed_sweep
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.embedding_cache import EmbeddingCache
+
+    settings = settings_with(corpus_path=corpus, model=model)
+    started = time.perf_counter()
+    try:
+        grid = [PassageSetting.parse(p) for p in passages] if passages else list(SEED_PASSAGE_GRID)
+        sweep = run_seed_sweep(
+            load_corpus(settings.corpus_path),
+            load_eval_set(),
+            SentenceTransformerEncoder(settings.model),
+            grid,
+            folds,
+            seed,
+            index_root,
+            EmbeddingCache(cache_dir),
+            log=lambda message: console.print(escape(message)),
+        )
+        command = (
+            "citeqa seed-sweep " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else "citeqa seed-sweep"
+        )
+        choice = write_seed_sweep(sweep, out, command, time.perf_counter() - started)
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    typer.echo(out.read_text(encoding="utf-8"))
+    typer.echo(f"chosen: passages {choice.setting.label}, fusion {choice.fusion.label()}; report: {out}")
