@@ -18,14 +18,10 @@ from typing import Protocol
 
 import numpy as np
 
-from citeqa.errors import CiteqaError
+from citeqa.errors import RerankerError
 from citeqa.fusion import sort_by_score
 
 DEFAULT_RERANK_DEPTH = 20
-
-
-class RerankerError(CiteqaError):
-    """The configured reranker cannot be loaded."""
 
 
 class Reranker(Protocol):
@@ -79,3 +75,6 @@ class CrossEncoderReranker:
 
     def rerank(self, question: str, ids: np.ndarray, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         return rerank_order(ids, self.scores(question, texts))
+
+
+__all__ = ["CrossEncoderReranker", "Reranker", "RerankerError", "rerank_order"]

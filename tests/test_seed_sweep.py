@@ -14,11 +14,22 @@ from citeqa.types import Document
 from eval.cv import PassageSetting, Sweep, table_key
 from eval.harness import SEED_METRICS, evaluate_seed
 from eval.seed_set import load_eval_set
-from eval.seed_sweep import run_seed_sweep, write_seed_sweep
+from eval.seed_sweep import budget_hits, run_seed_sweep, write_seed_sweep
 from indexer.embedding import SentenceTransformerEncoder
 
 DEFAULT = PassageSetting(120, 30, True, True)
 SMALL = PassageSetting(60, 15, True, True)
+
+
+def test_budget_hits_read_whole_passages_within_the_word_budget() -> None:
+    qrels = {"a": {"2": 1}, "b": {"0": 1}, "c": {"9": 1}}
+    words = [400, 250, 250, 100]
+    rankings = {"a": np.array([1, 3, 2]), "b": np.array([0, 1]), "c": np.array([1, 2])}
+    # a: 250 + 100 + 250 = 600 -> passage 2 is read at 600 words, not at 300; b: the first passage is
+    # always read, even past the budget; c: nothing relevant.
+    hits = budget_hits(qrels, rankings, words, ["a", "b", "c"], budgets=(300, 600))
+    assert hits["hit@300w"].tolist() == [0.0, 1.0, 0.0]
+    assert hits["hit@600w"].tolist() == [1.0, 1.0, 0.0]
 
 
 @pytest.fixture(scope="module")
