@@ -183,9 +183,17 @@ def evaluate_command(
         "var/eval/indexes"
     ),
     cache_dir: Annotated[Path, typer.Option(help="embedding cache folder")] = Path("var/cache/embeddings"),
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="results.json to compare with (seed set): print the metrics that got worse, exit 1 when one "
+            "fell below the baseline's 95% CI lower bound"
+        ),
+    ] = None,
 ) -> None:
     """Score every mode (hybrid, dense, bm25) on the seed set, or on a BEIR dataset with --dataset;
-    write summary.md and results.json (and TREC runs for a dataset)."""
+    write summary.md and results.json (and TREC runs for a dataset; per-question table, plots and paired
+    comparison for the seed set)."""
     settings = settings_with(
         index_path=index,
         model=model,
@@ -194,33 +202,37 @@ def evaluate_command(
         fusion_rrf_k=rrf_k,
     )
     if dataset is not None:
+        if baseline is not None:
+            fail(ValueError("--baseline compares seed-set results; leave out --dataset"))
         passages = (max_words, overlap_words, embed_title, bm25_title)
         evaluate_dataset_command(settings, dataset, out, group_by, passages, index_root, cache_dir)
         return
-    evaluate_seed_command(settings, questions, out or Path("var/eval/seed"))
+    evaluate_seed_command(settings, questions, out or Path("var/eval/seed"), baseline)
 
 
-def evaluate_seed_command(settings, questions: Path | None, out: Path) -> None:
-    from eval.harness import SEED_METRICS, evaluate_seed, markdown_table, write_report
+def evaluate_seed_command(settings, questions: Path | None, out: Path, baseline: Path | None = None) -> None:
+    from eval.baseline import comparison_text
+    from eval.harness import SEED_METRICS, markdown_table
+    from eval.seed_report import run_seed_evaluation, seed_context
     from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
     from service.app import build_searcher
 
     try:
-        searcher = build_searcher(settings)
         eval_set = load_eval_set(questions or DEFAULT_SEED_SET)
-        scores = evaluate_seed(searcher, eval_set)
+        searcher = build_searcher(settings)
+        context = seed_context(searcher, eval_set, str(settings.index_path))
+        evaluation = run_seed_evaluation(searcher, eval_set, out, context, baseline)
     except (CiteqaError, ValueError) as err:
         fail(err)
-    answerable = sum(q.answerable for q in eval_set)
-    context = {
-        "questions": f"{answerable} answerable, {len(eval_set) - answerable} unanswerable (not scored here)",
-        "index": f"{settings.index_path} ({searcher.index.manifest['counts']['passages']} passages)",
-        "model": searcher.index.model_name,
-        "fusion": searcher.fusion.label(),
-    }
-    folder = write_report(out, "citeqa evaluation: seed set", scores, SEED_METRICS, context)
-    typer.echo(markdown_table(scores, SEED_METRICS))
-    typer.echo(f"report: {folder / 'summary.md'} and {folder / 'results.json'}")
+    typer.echo(markdown_table(evaluation.scores, SEED_METRICS))
+    typer.echo(
+        f"report: {out / 'summary.md'}, {out / 'results.json'}, {out / 'questions.md'}, plots in {out}"
+    )
+    if evaluation.comparison is not None:
+        typer.echo("")
+        typer.echo(comparison_text(evaluation.comparison, baseline or ""))
+        if not evaluation.comparison.passed:
+            raise typer.Exit(code=1)
 
 
 def index_settings_from(passages: tuple[int | None, int | None, bool | None, bool | None]):
@@ -338,3 +350,57 @@ def sweep_command(
         f"chosen: passages {choice.setting.label}, fusion {choice.fusion.label()}; "
         f"tables: {out}, details: {json_path}"
     )
+
+
+@app.command("seed-sweep")
+def seed_sweep_command(
+    passages: Annotated[
+        list[str] | None,
+        typer.Option(help="passage setting MAX_WORDS:OVERLAP:title|notitle (repeatable; default: a grid)"),
+    ] = None,
+    folds: Annotated[int, typer.Option(help="number of folds")] = 5,
+    seed: Annotated[int, typer.Option(help="seed of the fold shuffle")] = 0,
+    out: Annotated[Path, typer.Option(help="Markdown report to write")] = Path("eval/seed_sweep.md"),
+    corpus: Annotated[
+        Path | None, typer.Option(help="documents folder (default: the default corpus)")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
+    index_root: Annotated[Path, typer.Option(help="where the sweep's indexes are kept")] = Path(
+        "var/eval/indexes/seed"
+    ),
+    cache_dir: Annotated[Path, typer.Option(help="embedding cache folder")] = Path("var/cache/embeddings"),
+) -> None:
+    """Cross-validate passage size, overlap and the fusion weight on the seed set; print the tables."""
+    import shlex
+    import time
+
+    from corpus.sources import load_corpus
+    from eval.cv import PassageSetting
+    from eval.seed_set import load_eval_set
+    from eval.seed_sweep import SEED_PASSAGE_GRID, run_seed_sweep, write_seed_sweep
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.embedding_cache import EmbeddingCache
+
+    settings = settings_with(corpus_path=corpus, model=model)
+    started = time.perf_counter()
+    try:
+        grid = [PassageSetting.parse(p) for p in passages] if passages else list(SEED_PASSAGE_GRID)
+        sweep = run_seed_sweep(
+            load_corpus(settings.corpus_path),
+            load_eval_set(),
+            SentenceTransformerEncoder(settings.model),
+            grid,
+            folds,
+            seed,
+            index_root,
+            EmbeddingCache(cache_dir),
+            log=lambda message: console.print(escape(message)),
+        )
+        command = (
+            "citeqa seed-sweep " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else "citeqa seed-sweep"
+        )
+        choice = write_seed_sweep(sweep, out, command, time.perf_counter() - started)
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    typer.echo(out.read_text(encoding="utf-8"))
+    typer.echo(f"chosen: passages {choice.setting.label}, fusion {choice.fusion.label()}; report: {out}")

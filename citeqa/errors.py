@@ -19,3 +19,7 @@ class InvalidQueryError(CiteqaError):
 
 class DocumentNotFoundError(CiteqaError):
     """No document has the requested doc_id."""
+
+
+class RerankerError(CiteqaError):
+    """The configured reranker cannot be loaded or used."""

@@ -9,6 +9,7 @@ of GET /search identical to POST /query.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from citeqa.errors import InvalidQueryError
 from citeqa.search import Searcher
@@ -40,6 +41,7 @@ def search_page(
     mode: SearchMode = "hybrid",
     offset: int = 0,
     depth: int = PAGE_DEPTH,
+    filters: Any = None,
 ) -> Page:
     """The ``k`` passages ranked after the first ``offset`` (ranks stay global: page 2 of k=5 starts at 6)."""
     if not 0 <= offset <= depth:
@@ -47,6 +49,6 @@ def search_page(
             f"offset {offset} is out of range; use 0 to {depth} "
             f"(search pages through the best {depth} passages)"
         )
-    hits = searcher.search(question, depth, mode)
+    hits = searcher.search(question, depth, mode, filters)
     start, stop, has_more = page_window(len(hits), offset, k)
     return Page(tuple(hits[start:stop]), offset, has_more)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from citeqa.errors import InvalidQueryError
+from citeqa.filters import PassageFilter
 from citeqa.fusion import Candidates, FusionSettings, fuse_ranking, sort_by_score
 from citeqa.types import SEARCH_MODES, Citation, Hit, SearchMode
+from indexer.bm25_index import top_positive
 from indexer.embedding import Encoder
 from indexer.load import LoadedIndex
+
+if TYPE_CHECKING:
+    from citeqa.rerank import Reranker
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
@@ -23,51 +29,94 @@ class ScoredIds:
 
 
 class Searcher:
-    def __init__(self, index: LoadedIndex, encoder: Encoder, fusion: FusionSettings | None = None) -> None:
+    """Search over one index. ``filters`` (see citeqa.filters) restrict every mode to the passages of
+    matching documents, inside both retrievers. With a ``reranker``, hybrid mode reorders the head of the
+    fused list by the reranker's scores (see citeqa.rerank)."""
+
+    def __init__(
+        self,
+        index: LoadedIndex,
+        encoder: Encoder,
+        fusion: FusionSettings | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.index = index
         self.encoder = encoder
         self.fusion = fusion or FusionSettings()
+        self.reranker = reranker
+        self.passage_filter = PassageFilter(index.documents, index.passages)
 
-    def search(self, question: str, top_k: int = 5, mode: SearchMode = "hybrid") -> list[Hit]:
+    def search(
+        self, question: str, top_k: int = 5, mode: SearchMode = "hybrid", filters: Any = None
+    ) -> list[Hit]:
         question = validate_question(question)
         if mode not in SEARCH_MODES:
             raise InvalidQueryError(f"unknown mode {mode!r}; use one of {', '.join(SEARCH_MODES)}")
         if top_k < 1:
             raise InvalidQueryError("top_k must be at least 1")
-        ranked = self.rank(question, top_k, mode)
+        ranked = self.rank(question, top_k, mode, self.passage_filter.allowed(filters))
         return [
             self.hit(rank, int(i), float(s))
             for rank, (i, s) in enumerate(zip(ranked.ids, ranked.scores, strict=True), 1)
         ]
 
-    def rank(self, question: str, top_k: int, mode: SearchMode) -> ScoredIds:
-        """Passage ids and scores, best first, at most ``top_k`` of them."""
+    def rank(
+        self, question: str, top_k: int, mode: SearchMode, allowed: np.ndarray | None = None
+    ) -> ScoredIds:
+        """Passage ids and scores, best first, at most ``top_k`` of them (of the ``allowed`` ids if given)."""
+        if allowed is not None and not len(allowed):
+            return ScoredIds(np.empty(0, np.int64), np.empty(0, np.float32))
         if mode == "bm25":
-            scores, ids = self.index.bm25.search(question, top_k)
+            scores, ids = self.index.bm25.search(question, top_k, allowed)
             return ScoredIds(ids, scores)
         if mode == "dense":
-            dense_ids, dense_scores = self.dense_search(self.encoder.encode([question])[0], top_k)
+            dense_ids, dense_scores = self.dense_search(self.encoder.encode([question])[0], top_k, allowed)
             return ScoredIds(dense_ids, dense_scores)
-        candidates = self.candidates(question, max(top_k, self.fusion.candidates))
-        ids, scores = fuse_ranking(candidates, self.fusion, top_k)
-        return ScoredIds(ids, scores)
+        depth = max(top_k, self.fusion.candidates)
+        if self.reranker is not None:
+            depth = max(depth, self.reranker.depth)
+        candidates = self.candidates(question, depth, allowed)
+        if self.reranker is None:
+            ids, scores = fuse_ranking(candidates, self.fusion, top_k)
+            return ScoredIds(ids, scores)
+        ids, fused = fuse_ranking(candidates, self.fusion, max(top_k, self.reranker.depth))
+        head = min(len(ids), self.reranker.depth)
+        head_ids, head_scores = self.reranker.rerank(question, ids[:head], self.rerank_texts(ids[:head]))
+        ids, scores = below_head(head_ids, head_scores, ids[head:top_k], fused[head:top_k])
+        return ScoredIds(ids[:top_k], scores[:top_k])
 
-    def dense_search(self, query: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of the ``depth`` passages nearest to one query vector, best first."""
-        scores, ids = self.index.dense.search(query[None, :], min(depth, len(self.index.passages)))
+    def rerank_texts(self, ids: np.ndarray) -> list[str]:
+        """What the reranker reads of each passage: its document's title, then its text."""
+        texts = []
+        for passage_id in ids:
+            passage = self.index.passages[int(passage_id)]
+            title = self.index.documents[passage.doc_id].title
+            texts.append(f"{title}\n{passage.text}" if title else passage.text)
+        return texts
+
+    def dense_search(
+        self, query: np.ndarray, depth: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the ``depth`` passages nearest to one query vector (among ``allowed``), best
+        first."""
+        available = len(self.index.passages) if allowed is None else len(allowed)
+        if not available:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        scores, ids = self.index.dense.search(query[None, :], min(depth, available), allowed)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
-    def candidates(self, question: str, depth: int) -> Candidates:
-        """Both retrievers' top-``depth`` lists and both exact scores of every passage in their union.
+    def candidates(self, question: str, depth: int, allowed: np.ndarray | None = None) -> Candidates:
+        """Both retrievers' top-``depth`` lists and both exact scores of every passage in their union
+        (searching only the ``allowed`` passages if given).
 
         Fusion is a pure function of these (see citeqa.fusion), so an evaluation can compute them once
         per question and try many fusion settings offline.
         """
         query = self.encoder.encode([question])[0]
-        dense_ids, _ = self.dense_search(query, depth)
+        dense_ids, _ = self.dense_search(query, depth, allowed)
         bm25_all = self.index.bm25.scores(question)
-        _, bm25_ids = self.index.bm25.search(question, depth)
+        _, bm25_ids = top_positive(bm25_all, depth, allowed)
         union = np.union1d(dense_ids, bm25_ids).astype(np.int64)
         union_dense = self.index.dense.vectors(union) @ query if len(union) else np.empty(0, np.float32)
         return Candidates(dense_ids, bm25_ids, union, union_dense, bm25_all[union])
@@ -85,6 +134,18 @@ class Searcher:
             end=passage.end,
         )
         return Hit(rank=rank, score=score, passage=passage, citation=citation)
+
+
+def below_head(
+    head_ids: np.ndarray, head_scores: np.ndarray, tail_ids: np.ndarray, tail_scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A reranked head followed by the rest of the fused ranking, the rest's scores shifted below the
+    head's lowest so that scores stay best first within one response (deep pages are not reranked)."""
+    tail_scores = np.asarray(tail_scores, dtype=np.float64)
+    if len(tail_scores) and len(head_scores):
+        tail_scores = tail_scores - tail_scores[0] + float(np.min(head_scores)) - 1.0
+    ids = np.concatenate([np.asarray(head_ids, dtype=np.int64), np.asarray(tail_ids, dtype=np.int64)])
+    return ids, np.concatenate([np.asarray(head_scores, dtype=np.float64), tail_scores])
 
 
 def validate_question(question: str) -> str:

@@ -417,7 +417,7 @@ def cv_table(rows: Sequence[CvRow], metrics: Sequence[str] = EVAL_METRICS) -> st
 
 def fold_choices(row: CvRow) -> str:
     """What each fold chose; the passage setting is shown only when it was chosen too."""
-    full = row.name == "full procedure"
+    full = row.name.startswith("full procedure")
     chosen = [f.chosen.replace(" | ", " · ") if full else f.chosen.split(" | ")[-1] for f in row.folds]
     return chosen[0] + " (every fold)" if len(set(chosen)) == 1 else "; ".join(chosen)
 

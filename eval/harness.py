@@ -1,19 +1,16 @@
-"""Score retrieval of the seed evaluation set in every mode and write the report."""
+"""Score retrieval of the seed evaluation set in every mode (the report is written by eval.seed_report)."""
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
 from citeqa.search import Searcher
 from citeqa.types import SEARCH_MODES, SearchMode
-from eval.metrics import Qrels, Run, bootstrap_ci, evaluate
+from eval.metrics import Qrels, Run, bootstrap_ci, evaluate, rank_items
 from eval.seed_set import EvalQuestion, seed_qrels
 
-SEED_METRICS = ("hit@1", "hit@5", "mrr@10", "ndcg@10")
+SEED_METRICS = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10")
 RUN_DEPTH = 10
 
 
@@ -24,6 +21,8 @@ class ModeScores:
     intervals: dict[str, tuple[float, float]]
     per_query: dict[str, dict[str, float]]
     ms_per_query: float
+    # Rank (1-based) of the first relevant passage in the top RUN_DEPTH, None when none is there.
+    first_gold_rank: dict[str, int | None] = field(default_factory=dict)
 
 
 def passage_run(searcher: Searcher, questions: list[EvalQuestion], mode: SearchMode, depth: int) -> Run:
@@ -33,6 +32,15 @@ def passage_run(searcher: Searcher, questions: list[EvalQuestion], mode: SearchM
         ranked = searcher.rank(q.question, depth, mode)
         run[q.qid] = {str(int(pid)): float(depth - pos) for pos, pid in enumerate(ranked.ids)}
     return run
+
+
+def first_relevant_ranks(qrels: Qrels, run: Run) -> dict[str, int | None]:
+    """Per query of ``qrels``: the rank of its first relevant item in ``run`` (metrics' ordering), or None."""
+    ranks: dict[str, int | None] = {}
+    for qid, grades in qrels.items():
+        ranked = rank_items(run.get(qid, {}))
+        ranks[qid] = next((r for r, item in enumerate(ranked, 1) if grades.get(item, 0) > 0), None)
+    return ranks
 
 
 def score_mode(qrels: Qrels, run: Run, metrics: tuple[str, ...]) -> tuple[dict, dict, dict]:
@@ -54,7 +62,8 @@ def evaluate_seed(
         run = passage_run(searcher, answerable, mode, RUN_DEPTH)
         elapsed = (time.perf_counter() - started) * 1000 / max(len(answerable), 1)
         means, intervals, per_query = score_mode(qrels, run, SEED_METRICS)
-        scores.append(ModeScores(mode, means, intervals, per_query, elapsed))
+        ranks = first_relevant_ranks(qrels, run)
+        scores.append(ModeScores(mode, means, intervals, per_query, elapsed, ranks))
     return scores
 
 
@@ -66,31 +75,3 @@ def markdown_table(scores: list[ModeScores], metrics: tuple[str, ...]) -> str:
         for s in scores
     ]
     return "\n".join([header, rule, *rows])
-
-
-def write_report(
-    out_dir: Path, title: str, scores: list[ModeScores], metrics: tuple[str, ...], context: dict[str, Any]
-) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = [f"# {title}", "", markdown_table(scores, metrics), ""]
-    summary += [f"- {key}: {value}" for key, value in context.items()]
-    summary += ["", "95% bootstrap confidence intervals (1,000 resamples over questions):", ""]
-    for s in scores:
-        cis = ", ".join(f"{m} [{lo:.3f}, {hi:.3f}]" for m, (lo, hi) in s.intervals.items())
-        summary.append(f"- {s.mode}: {cis}")
-    (out_dir / "summary.md").write_text("\n".join(summary) + "\n", encoding="utf-8")
-    results = {
-        "title": title,
-        "context": context,
-        "modes": {
-            s.mode: {
-                "metrics": s.metrics,
-                "ci95": {m: list(ci) for m, ci in s.intervals.items()},
-                "ms_per_query": s.ms_per_query,
-                "per_query": s.per_query,
-            }
-            for s in scores
-        },
-    }
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return out_dir

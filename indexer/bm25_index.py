@@ -51,11 +51,22 @@ class Bm25Index:
             return np.zeros(len(self), dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
 
-    def search(self, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of the ``k`` best passages with a positive score, best first."""
-        scores = self.scores(question)
-        positive = np.flatnonzero(scores > 0)
-        if len(positive) > k:
-            positive = positive[np.argpartition(-scores[positive], k - 1)[:k]]
-        order = positive[np.lexsort((positive, -scores[positive]))]
-        return scores[order], order.astype(np.int64)
+    def search(
+        self, question: str, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the ``k`` best passages with a positive score, best first; with ``allowed``,
+        of those ids only."""
+        return top_positive(self.scores(question), k, allowed)
+
+
+def top_positive(
+    scores: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, ids) of the ``k`` best positive ``scores`` (among ``allowed`` ids if given), best first,
+    ties by id. BM25 scores every passage, so masking the score vector is an exact filtered search."""
+    candidates = np.arange(len(scores)) if allowed is None else np.asarray(allowed, dtype=np.int64)
+    positive = candidates[scores[candidates] > 0]
+    if len(positive) > k:
+        positive = positive[np.argpartition(-scores[positive], k - 1)[:k]]
+    order = positive[np.lexsort((positive, -scores[positive]))]
+    return scores[order], order.astype(np.int64)

@@ -2,6 +2,10 @@
 
 The NumPy version is the test oracle for FAISS. Vectors are L2-normalized, so the inner product
 is the cosine similarity. Ids are row numbers 0..n-1 (the passage ids).
+
+``search(queries, k, allowed)`` with ``allowed`` (an array of ids) searches only those ids, inside the
+index: FAISS through an IDSelectorBatch in the search parameters, so the top k allowed vectors come back
+whenever k of them exist (filtering after the search would lose them).
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ class VectorIndex(Protocol):
 
     def __len__(self) -> int: ...
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each of shape (len(queries), k), best first; missing slots have id -1."""
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each of shape (len(queries), k), best first; missing slots have id -1.
+        With ``allowed``, only those ids are searched."""
         ...
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
@@ -37,10 +44,18 @@ class NumpyIndex:
     def __len__(self) -> int:
         return self._matrix.shape[0]
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         scores = queries.astype(np.float32) @ self._matrix.T
-        k_eff = min(k, len(self))
-        ids = np.argsort(-scores, axis=1, kind="stable")[:, :k_eff]
+        if allowed is None:
+            k_eff = min(k, len(self))
+            ids = np.argsort(-scores, axis=1, kind="stable")[:, :k_eff]
+        else:
+            allowed = np.unique(np.asarray(allowed, dtype=np.int64))
+            k_eff = min(k, len(allowed))
+            order = np.argsort(-scores[:, allowed], axis=1, kind="stable")[:, :k_eff]
+            ids = allowed[order]
         top = np.take_along_axis(scores, ids, axis=1)
         pad = k - k_eff
         if pad:
@@ -90,8 +105,43 @@ class FaissIndex:
     def __len__(self) -> int:
         return int(self._offsets[-1])
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._searcher.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is None:
+            return self._searcher.search(queries, k)
+        return self._search_allowed(queries, k, np.asarray(allowed, dtype=np.int64))
+
+    def _search_allowed(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each shard searched with a selector of its own local ids, then the shards' lists merged.
+
+        (faiss.IndexShards hands one selector to every shard, which tests it against shard-local ids, so
+        a selector of global ids would pick the wrong vectors in every shard but the first.)
+        """
+        all_scores, all_ids = [], []
+        for shard, first, end in zip(self._shards, self._offsets[:-1], self._offsets[1:], strict=True):
+            local = allowed[(allowed >= first) & (allowed < end)] - first
+            if not len(local):
+                continue
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(local))
+            scores, ids = shard.search(queries, min(k, len(local)), params=params)
+            all_scores.append(scores)
+            all_ids.append(np.where(ids >= 0, ids + first, -1))
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        if all_ids:
+            merged_scores = np.concatenate(all_scores, axis=1)
+            merged_ids = np.concatenate(all_ids, axis=1)
+            merged_scores[merged_ids < 0] = -np.inf
+            order = np.argsort(-merged_scores, axis=1, kind="stable")[:, :k]
+            width = order.shape[1]
+            scores[:, :width] = np.take_along_axis(merged_scores, order, axis=1)
+            ids[:, :width] = np.take_along_axis(merged_ids, order, axis=1)
+            ids[~np.isfinite(scores)] = -1
+        return scores, ids
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         out = np.empty((len(ids), self.dimension), dtype=np.float32)

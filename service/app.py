@@ -15,6 +15,7 @@ from citeqa import __version__
 from citeqa.errors import DocumentNotFoundError
 from citeqa.fusion import FusionSettings
 from citeqa.paging import PAGE_DEPTH, search_page
+from citeqa.rerank import Reranker
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
 from indexer.embedding import Encoder, SentenceTransformerEncoder
@@ -50,9 +51,19 @@ def fusion_settings(settings: Settings) -> FusionSettings:
 
 
 def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Searcher:
-    """Load the index first (fails fast with a clear message), then the model unless one is given."""
+    """Load the index first (fails fast with a clear message), then the model unless one is given, then
+    the reranker if one is configured."""
     index = load_index(settings.index_path, expected_model=settings.model)
-    return Searcher(index, encoder or SentenceTransformerEncoder(settings.model), fusion_settings(settings))
+    encoder = encoder or SentenceTransformerEncoder(settings.model)
+    return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings))
+
+
+def build_reranker(settings: Settings) -> Reranker | None:
+    if settings.reranker is None:
+        return None
+    from citeqa.rerank import CrossEncoderReranker
+
+    return CrossEncoderReranker(settings.reranker, settings.rerank_depth)
 
 
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
@@ -92,10 +103,15 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
 def run_query(
-    searcher: Searcher, question: str, top_k: int, mode: SearchMode, offset: int = 0
+    searcher: Searcher,
+    question: str,
+    top_k: int,
+    mode: SearchMode,
+    offset: int = 0,
+    filters: dict[str, list[str]] | None = None,
 ) -> QueryResponse:
     started = time.perf_counter()
-    page = search_page(searcher, question, top_k, mode, offset)
+    page = search_page(searcher, question, top_k, mode, offset, filters=filters)
     hits = page.hits
     took_ms = (time.perf_counter() - started) * 1000
     return QueryResponse(
@@ -111,7 +127,7 @@ def run_query(
 def add_routes(app: FastAPI) -> None:
     @app.post("/query", response_model=QueryResponse, responses=ERROR_RESPONSES)
     def query(body: QueryRequest, searcher: SearcherDep) -> QueryResponse:
-        return run_query(searcher, body.question, body.top_k, body.mode)
+        return run_query(searcher, body.question, body.top_k, body.mode, filters=body.filters)
 
     @app.get("/search", response_model=QueryResponse, responses={**ERROR_RESPONSES, **NOT_MODIFIED})
     def search(
@@ -154,5 +170,6 @@ def add_routes(app: FastAPI) -> None:
                 "dimension": manifest["model"]["dimension"],
                 "built_at": manifest["created_at"],
                 "fusion": searcher.fusion.method,
+                "reranker": searcher.reranker is not None,
             },
         )

@@ -16,6 +16,12 @@ class QueryRequest(BaseModel):
     question: str = Field(..., description="the question, 1 to 2,000 characters")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="how many passages to return")
     mode: SearchMode = Field("hybrid", description="hybrid (default), dense or bm25")
+    filters: dict[str, list[str]] | None = Field(
+        None,
+        description="only passages of documents whose value for every key is one of the listed values; "
+        "keys: doc_id, title, author, publisher, url, or a metadata key of the index",
+        examples=[{"doc_id": ["bailey-baby-milia"]}],
+    )
 
     @field_validator("question")
     @classmethod

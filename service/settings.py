@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     fusion_method: FusionMethod = Field(DEFAULT_FUSION.method, description="hybrid fusion method")
     fusion_dense_weight: float = Field(DEFAULT_FUSION.dense_weight, ge=0.0, le=1.0)
     fusion_rrf_k: float = Field(DEFAULT_FUSION.rrf_k, gt=0.0)
+    reranker: Path | None = Field(
+        None, description="folder of a sentence-transformers CrossEncoder that reranks hybrid results"
+    )
+    rerank_depth: int = Field(20, ge=1, le=200, description="how many fused passages the reranker rescores")
+
+    @field_validator("reranker", mode="before")
+    @classmethod
+    def empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

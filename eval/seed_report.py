@@ -1,0 +1,256 @@
+"""The seed-set evaluation report folder, and the code path of `citeqa eval` on the seed set.
+
+summary.md        metrics with 95% bootstrap intervals, paired comparison of the modes, questions to look at
+results.json      everything in summary.md, plus per-question values (the baseline format: eval/baseline.py)
+questions.csv/.md one row per question: qid, question, gold (first quote, shortened), rank of the first gold
+                  passage per mode, then any extra columns (e.g. answerable / confidence)
+recall_at_k.png   Recall@k curves per mode, k = 1..10
+baseline.md       the comparison with a baseline, when one is given
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from citeqa.search import Searcher
+from eval.baseline import BaselineComparison, compare_results, comparison_text, load_results
+from eval.harness import RUN_DEPTH, SEED_METRICS, ModeScores, evaluate_seed
+from eval.paired import PairedComparison, compare_all
+from eval.plots import recall_curves
+from eval.seed_set import EvalQuestion
+
+TITLE = "citeqa evaluation: seed set"
+PAIRED_METRIC = "mrr@10"  # per question: the reciprocal rank of the first gold passage (0 past rank 10)
+GOLD_CHARS = 70
+# column -> qid -> value: columns other stages add to the per-question table (answerable, confidence, ...).
+ExtraColumns = Mapping[str, Mapping[str, object]]
+
+
+def shorten(text: str, limit: int = GOLD_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def question_table(
+    questions: Sequence[EvalQuestion], scores: Sequence[ModeScores], extra: ExtraColumns | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the per-question table; an empty cell means not applicable or not found."""
+    extra = extra or {}
+    header = ["qid", "question", "labelled answerable", "gold (first quote)"]
+    header += [f"rank {s.mode}" for s in scores] + list(extra)
+    rows = []
+    for q in questions:
+        ranks = [s.first_gold_rank.get(q.qid) for s in scores]
+        cells = [q.qid, q.question, "yes" if q.answerable else "no", shorten(q.gold[0]) if q.gold else ""]
+        cells += ["" if not q.answerable else (str(r) if r is not None else f">{RUN_DEPTH}") for r in ranks]
+        cells += [format_cell(extra[column].get(q.qid)) for column in extra]
+        rows.append(cells)
+    return header, rows
+
+
+def format_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    escape = lambda cell: str(cell).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def metrics_with_intervals(scores: Sequence[ModeScores], metrics: Sequence[str]) -> str:
+    header = ["mode", *metrics, "ms/query"]
+    rows = []
+    for s in scores:
+        cells = [f"{s.metrics[m]:.3f} [{s.intervals[m][0]:.2f}, {s.intervals[m][1]:.2f}]" for m in metrics]
+        rows.append([s.mode, *cells, f"{s.ms_per_query:.1f}"])
+    return markdown_grid(header, rows)
+
+
+def paired_table(pairs: Sequence[PairedComparison]) -> str:
+    header = ["A vs B", "A better", "B better", "ties", "mean Δ (A - B) [95% CI]"]
+    rows = [
+        [
+            f"{p.a} vs {p.b}",
+            str(len(p.wins)),
+            str(len(p.losses)),
+            str(p.ties),
+            f"{p.mean_difference:+.3f} [{p.ci95[0]:+.3f}, {p.ci95[1]:+.3f}]",
+        ]
+        for p in pairs
+    ]
+    return markdown_grid(header, rows)
+
+
+def paired_details(pairs: Sequence[PairedComparison]) -> list[str]:
+    def listing(values: dict[str, tuple[float, float]]) -> str:
+        return ", ".join(f"{q} ({a:.2f} vs {b:.2f})" for q, (a, b) in sorted(values.items())) or "none"
+
+    lines = []
+    for p in pairs:
+        lines.append(f"- {p.a} better than {p.b}: {listing(p.wins)}")
+        lines.append(f"- {p.b} better than {p.a}: {listing({q: (b, a) for q, (a, b) in p.losses.items()})}")
+    return lines
+
+
+def questions_to_look_at(questions: Sequence[EvalQuestion], scores: Sequence[ModeScores]) -> list[str]:
+    """Answerable questions that the first mode (the service's default, hybrid) misses in its top 5."""
+    if not scores:
+        return []
+    first = scores[0]
+    lines = []
+    for q in questions:
+        rank = first.first_gold_rank.get(q.qid)
+        if q.answerable and (rank is None or rank > 5):
+            ranks = ", ".join(f"{s.mode} {s.first_gold_rank.get(q.qid) or f'>{RUN_DEPTH}'}" for s in scores)
+            lines.append(f'- {q.qid} "{q.question}" (gold rank: {ranks}); gold: "{shorten(q.gold[0])}"')
+    return lines or [f"- none: {first.mode} has a gold passage in the top 5 of every answerable question"]
+
+
+def results_json(
+    scores: Sequence[ModeScores],
+    questions: Sequence[EvalQuestion],
+    pairs: Sequence[PairedComparison],
+    context: Mapping[str, Any],
+    extra: ExtraColumns | None = None,
+) -> dict[str, Any]:
+    extra = extra or {}
+    return {
+        "title": TITLE,
+        "context": dict(context),
+        "rule": "ci95: 95% percentile bootstrap over questions (1,000 resamples, seed 0)",
+        "modes": {
+            s.mode: {
+                "metrics": s.metrics,
+                "ci95": {m: list(ci) for m, ci in s.intervals.items()},
+                "ms_per_query": s.ms_per_query,
+                "per_query": s.per_query,
+            }
+            for s in scores
+        },
+        "paired": [p.as_json() for p in pairs],
+        "questions": {
+            q.qid: {
+                "question": q.question,
+                "answerable": q.answerable,
+                "gold": q.gold[0] if q.gold else None,
+                "first_gold_rank": {s.mode: s.first_gold_rank.get(q.qid) for s in scores}
+                if q.answerable
+                else None,
+                **{column: values.get(q.qid) for column, values in extra.items()},
+            }
+            for q in questions
+        },
+    }
+
+
+def write_seed_report(
+    out: Path,
+    questions: Sequence[EvalQuestion],
+    scores: Sequence[ModeScores],
+    context: Mapping[str, Any],
+    extra: ExtraColumns | None = None,
+    metrics: Sequence[str] = SEED_METRICS,
+) -> dict[str, Any]:
+    """Write the report folder; returns the results (as written to results.json)."""
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = compare_all({s.mode: s.per_query[PAIRED_METRIC] for s in scores}, PAIRED_METRIC)
+    header, rows = question_table(questions, scores, extra)
+    with (out / "questions.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    (out / "questions.md").write_text(
+        f"# {TITLE}: per question\n\nrank: of the first passage holding a gold quote (>{RUN_DEPTH}: not in "
+        f"the top {RUN_DEPTH}; empty for unanswerable questions).\n\n{markdown_grid(header, rows)}\n",
+        encoding="utf-8",
+    )
+    answerable = [q for q in questions if q.answerable]
+    recall_curves(
+        {s.mode: [s.first_gold_rank.get(q.qid) for q in answerable] for s in scores},
+        out / "recall_at_k.png",
+        k_max=RUN_DEPTH,
+        title=f"Seed set: Recall@k by search mode ({len(answerable)} answerable questions)",
+    )
+    summary = [
+        f"# {TITLE}",
+        "",
+        *[f"- {key}: {value}" for key, value in context.items()],
+        "",
+        "## Metrics (mean [95% bootstrap confidence interval over questions])",
+        "",
+        metrics_with_intervals(scores, metrics),
+        "",
+        "hit@k: share of answerable questions with a passage holding a gold quote in the top k (the issue's "
+        "Recall@k). Intervals: percentile bootstrap, 1,000 resamples of the questions.",
+        "",
+        "![Recall@k per mode](recall_at_k.png)",
+        "",
+        f"## Paired comparison of the modes, per question by reciprocal rank ({PAIRED_METRIC})",
+        "",
+        paired_table(pairs),
+        "",
+        *paired_details(pairs),
+        "",
+        f"## Answerable questions {scores[0].mode if scores else ''} misses in its top 5",
+        "",
+        *questions_to_look_at(questions, scores),
+        "",
+        "Every question: questions.md / questions.csv. All numbers: results.json.",
+    ]
+    (out / "summary.md").write_text("\n".join(summary) + "\n", encoding="utf-8")
+    results = results_json(scores, questions, pairs, context, extra)
+    (out / "results.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return results
+
+
+@dataclass(frozen=True)
+class SeedEvaluation:
+    scores: list[ModeScores]
+    results: dict[str, Any]
+    out: Path
+    comparison: BaselineComparison | None
+
+
+def run_seed_evaluation(
+    searcher: Searcher,
+    questions: list[EvalQuestion],
+    out: Path,
+    context: Mapping[str, Any],
+    baseline: Path | None = None,
+) -> SeedEvaluation:
+    """`citeqa eval` on the seed set: score every mode, write the report, compare with ``baseline``."""
+    baseline_results = load_results(baseline) if baseline is not None else None  # fail before the work
+    scores = evaluate_seed(searcher, questions)
+    results = write_seed_report(out, questions, scores, context)
+    comparison = None
+    if baseline_results is not None and baseline is not None:
+        comparison = compare_results(results, baseline_results)
+        (out / "baseline.md").write_text(comparison_text(comparison, baseline) + "\n", encoding="utf-8")
+    return SeedEvaluation(scores, results, out, comparison)
+
+
+def seed_context(searcher: Searcher, questions: Sequence[EvalQuestion], index_label: str) -> dict[str, str]:
+    answerable = sum(q.answerable for q in questions)
+    reranker = getattr(searcher.reranker, "name", None)
+    return {
+        "questions": f"{answerable} answerable (scored), {len(questions) - answerable} unanswerable",
+        "index": f"{index_label} ({searcher.index.manifest['counts']['passages']} passages)",
+        "model": searcher.index.model_name,
+        "fusion": searcher.fusion.label(),
+        "reranker": f"{reranker} (hybrid only)" if reranker else "none",
+    }
