@@ -98,12 +98,12 @@ def serve(
 
     settings = settings_with(host=host, port=port, index_path=index)
     try:
-        from service.app import build_searcher
+        from service.app import build_answerer
 
-        searcher = build_searcher(settings)
+        answerer = build_answerer(settings)
     except CiteqaError as err:
         fail(err)
-    uvicorn.run(create_app(settings, searcher), host=settings.host, port=settings.port)
+    uvicorn.run(create_app(settings, answerer=answerer), host=settings.host, port=settings.port)
 
 
 @app.command()
@@ -114,25 +114,49 @@ def ask(
     index: Annotated[Path | None, typer.Option(help="index folder")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON body")] = False,
 ) -> None:
-    """Ask a question of the index, in process, and print ranked passages with their citations."""
-    from service.app import build_searcher, run_query
+    """Ask a question of the index, in process: the answer sentence (or that the corpus has none), then the
+    ranked passages with their citations and the answering sentences marked (bold on a terminal, »…«
+    otherwise)."""
+    from rich.text import Text
+
+    from citeqa.render import marked_segments, plain_marked
+    from service.app import build_answerer, run_query
 
     settings = settings_with(index_path=index)
     try:
-        response = run_query(build_searcher(settings), question, k, mode)  # type: ignore[arg-type]
+        response = run_query(build_answerer(settings), question, k, mode)  # type: ignore[arg-type]
     except CiteqaError as err:
         fail(err)
     if as_json:
         typer.echo(json.dumps(response.model_dump(), indent=2, ensure_ascii=False))
         return
-    out = Console(highlight=False, force_terminal=sys.stdout.isatty())
+    tty = sys.stdout.isatty()
+    out = Console(highlight=False, force_terminal=tty)
+    state = "yes" if response.answerable else "no"
+    out.print(f"answerable: {state} (confidence {response.confidence:.2f})", markup=False)
+    if response.answer is None:
+        out.print(
+            "answer: none: the corpus does not seem to answer this; the passages below are low confidence"
+        )
+    else:
+        a = response.answer.citation
+        out.print(Text.assemble("answer: ", (response.answer.text, "bold green" if tty else "")))
+        out.print(escape(f"   [{a.doc_id} {a.start}:{a.end}] {a.title}"))
+    out.print()
     for result in response.results:
         c = result.citation
         source = ", ".join(x for x in (c.author, c.publisher) if x) or "source unknown"
         title = f"[cyan]{escape(c.title)}[/cyan] ({escape(source)})"
         out.print(f"[bold]{result.rank}.[/bold] score {result.score:.4f}  {title}")
         out.print(escape(f"   {c.url or 'no URL known'}  [{c.doc_id} {c.start}:{c.end}]"))
-        out.print("   " + result.text.replace("\n", "\n   "), markup=False)
+        if tty:
+            body = Text("   ")
+            for piece, marked in marked_segments(result.text, c.start, result.highlights):
+                body.append(piece.replace("\n", "\n   "), style="bold yellow" if marked else "")
+            out.print(body)
+        else:
+            marked = plain_marked(result.text, c.start, result.highlights)
+            out.print("   " + marked.replace("\n", "\n   "), markup=False)
         out.print()
 
 

@@ -19,3 +19,7 @@ class InvalidQueryError(CiteqaError):
 
 class DocumentNotFoundError(CiteqaError):
     """No document has the requested doc_id."""
+
+
+class CalibrationError(CiteqaError):
+    """The answerability calibration file is missing, malformed, or fitted for another model."""

@@ -8,8 +8,10 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
 from corpus import DEFAULT_CORPUS_DIR
+from eval import DEFAULT_CALIBRATION_PATH
 from indexer.embedding import DEFAULT_MODEL
 
 DEFAULT_INDEX_DIR = Path("var/index")
@@ -30,6 +32,10 @@ class Settings(BaseSettings):
     fusion_method: FusionMethod = Field(DEFAULT_FUSION.method, description="hybrid fusion method")
     fusion_dense_weight: float = Field(DEFAULT_FUSION.dense_weight, ge=0.0, le=1.0)
     fusion_rrf_k: float = Field(DEFAULT_FUSION.rrf_k, gt=0.0)
+    calibration_path: Path = Field(
+        DEFAULT_CALIBRATION_PATH, description="answerability calibration (written by citeqa eval --calibrate)"
+    )
+    dedup: DedupRule = Field(DEFAULT_DEDUP_RULE, description="near-duplicate rule for results")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,0 +1,264 @@
+"""Answers people can trust, over one Searcher: distinct results (no near-duplicates) with the sentences
+that answer the question highlighted, the single best sentence as the answer with its citation, and
+whether the corpus answers the question at all (with a confidence).
+
+Per query the question is embedded once (for retrieval and for sentence scoring) and all candidate
+sentences of the response are embedded in one encode call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from citeqa.answerability import Calibration
+from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule, Group, group_passages
+from citeqa.errors import CalibrationError
+from citeqa.highlight import (
+    SIMILARITY_WEIGHT,
+    TermExtractor,
+    answer_candidates,
+    passage_sentences,
+    pick_highlights,
+    sentence_scores,
+    term_overlap,
+)
+from citeqa.search import Searcher, validate_request
+from citeqa.types import Citation, SearchMode
+from indexer.chunking import Span
+
+# Answerability features look at the sentences of the first SIGNAL_DEPTH results whatever top_k is, so
+# the decision for a question does not change with the number of results asked for.
+SIGNAL_DEPTH = 5
+# Passages fetched per wanted result before deduplication (doubled until enough distinct ones are found).
+FETCH_FACTOR = 3
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A sentence of a result, in document offsets; ``score`` is its highlight score."""
+
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """One result: ``text == document.text[citation.start:citation.end]``, made of ``passage_ids`` (best
+    first; several when overlapping passages were merged)."""
+
+    rank: int
+    score: float
+    text: str
+    citation: Citation
+    passage_ids: tuple[int, ...]
+    highlights: tuple[Highlight, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The best answering sentence; its citation spans the sentence only."""
+
+    text: str
+    score: float
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Response:
+    question: str
+    mode: SearchMode
+    results: tuple[Result, ...]
+    answer: Answer | None
+    answerable: bool
+    confidence: float
+    features: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Sentences:
+    """Every sentence of a response's results, aligned arrays; ``result`` is the index of its result."""
+
+    doc_ids: tuple[str, ...]
+    spans: tuple[Span, ...]
+    result: np.ndarray
+    cosine: np.ndarray
+    overlap: np.ndarray
+    score: np.ndarray
+    candidate: np.ndarray
+
+
+class Answerer:
+    def __init__(
+        self,
+        searcher: Searcher,
+        calibration: Calibration | None = None,
+        dedup: DedupRule = DEFAULT_DEDUP_RULE,
+        similarity_weight: float = SIMILARITY_WEIGHT,
+    ) -> None:
+        self.searcher = searcher
+        self.calibration = calibration
+        self.dedup = dedup
+        self.similarity_weight = similarity_weight
+        self.terms = TermExtractor()
+
+    def respond(self, question: str, top_k: int = 5, mode: SearchMode = "hybrid") -> Response:
+        if self.calibration is None:
+            raise CalibrationError("no answerability calibration loaded; run `citeqa eval --calibrate`")
+        question = validate_request(question, top_k, mode)
+        results, sentences, features = self.analyze(question, top_k, mode)
+        signal = self.calibration.signal_of(features)
+        answerable = self.calibration.answerable(signal)
+        return Response(
+            question=question,
+            mode=mode,
+            results=results,
+            answer=self.best_answer(results, sentences) if answerable else None,
+            answerable=answerable,
+            confidence=self.calibration.confidence(signal),
+            features=features,
+        )
+
+    def analyze(
+        self, question: str, top_k: int, mode: SearchMode
+    ) -> tuple[tuple[Result, ...], Sentences, dict[str, float]]:
+        """The ``top_k`` highlighted results, the scored sentences, and the answerability features."""
+        query = self.searcher.encode_question(question)
+        ranked = self.results(question, max(top_k, SIGNAL_DEPTH), mode, query)
+        sentences = self.score_sentences(question, query, ranked)
+        features = response_features(
+            sentences,
+            self.passage_cosines(ranked[:SIGNAL_DEPTH], query),
+            self.question_coverage(question),
+        )
+        highlighted = tuple(
+            Result(r.rank, r.score, r.text, r.citation, r.passage_ids, self.highlights(sentences, position))
+            for position, r in enumerate(ranked[:top_k])
+        )
+        return highlighted, sentences, features
+
+    def results(
+        self, question: str, top_k: int, mode: SearchMode, query: np.ndarray | None = None
+    ) -> list[Result]:
+        """The first ``top_k`` distinct results (no highlights), fetching deeper until enough are found."""
+        index = self.searcher.index
+        if mode != "bm25" and query is None:
+            query = self.searcher.encode_question(question)
+        depth = top_k * FETCH_FACTOR
+        while True:
+            ranked = self.searcher.rank(question, depth, mode, query)
+            passages = [index.passages[int(i)] for i in ranked.ids]
+            groups = group_passages(passages, top_k, self.dedup)
+            if len(groups) >= top_k or len(ranked.ids) < depth or depth >= len(index.passages):
+                break
+            depth *= 2
+        return [
+            self.result(
+                rank,
+                group,
+                [int(ranked.ids[m]) for m in group.members],
+                float(ranked.scores[group.members[0]]),
+            )
+            for rank, group in enumerate(groups, 1)
+        ]
+
+    def result(self, rank: int, group: Group, passage_ids: list[int], score: float) -> Result:
+        document = self.searcher.index.documents[group.doc_id]
+        citation = citation_of(self.searcher, group.doc_id, group.start, group.end)
+        return Result(rank, score, document.text[group.start : group.end], citation, tuple(passage_ids))
+
+    def score_sentences(self, question: str, query: np.ndarray, results: list[Result]) -> Sentences:
+        documents = self.searcher.index.documents
+        doc_ids: list[str] = []
+        spans: list[Span] = []
+        owner: list[int] = []
+        for position, r in enumerate(results):
+            text = documents[r.citation.doc_id].text
+            for span in passage_sentences(text, r.citation.start, r.citation.end):
+                doc_ids.append(r.citation.doc_id)
+                spans.append(span)
+                owner.append(position)
+        texts = [documents[d].text[s.start : s.end] for d, s in zip(doc_ids, spans, strict=True)]
+        # One encode call for the whole response; a sentence shared by two results is embedded once.
+        unique = list(dict.fromkeys(texts))
+        vectors = self.searcher.encoder.encode(unique, batch_size=64) if unique else np.empty((0, len(query)))
+        where = {t: i for i, t in enumerate(unique)}
+        cosine = vectors[[where[t] for t in texts]] @ query if texts else np.empty(0)
+        question_terms, *sentence_terms = self.terms.terms([question, *texts])
+        overlap = np.array([term_overlap(question_terms, t) for t in sentence_terms], dtype=np.float64)
+        candidate = np.zeros(len(spans), dtype=bool)
+        owners = np.asarray(owner, dtype=np.int64)
+        for position in range(len(results)):
+            mine = np.flatnonzero(owners == position)
+            if len(mine):
+                candidate[mine] = answer_candidates([spans[i] for i in mine])
+        return Sentences(
+            doc_ids=tuple(doc_ids),
+            spans=tuple(spans),
+            result=owners,
+            cosine=np.asarray(cosine, dtype=np.float64),
+            overlap=overlap,
+            score=sentence_scores(cosine, overlap, self.similarity_weight),
+            candidate=candidate,
+        )
+
+    def highlights(self, sentences: Sentences, position: int) -> tuple[Highlight, ...]:
+        mine = np.flatnonzero(sentences.result == position)
+        picked = pick_highlights([sentences.spans[i] for i in mine], sentences.score[mine])
+        return tuple(Highlight(s.start, s.end, s.score) for s in picked)
+
+    def best_answer(self, results: tuple[Result, ...], sentences: Sentences) -> Answer | None:
+        """The best candidate sentence of the returned results (a highlight of one of them)."""
+        eligible = sentences.candidate & (sentences.result < len(results))
+        if not eligible.any():
+            return None
+        best = int(np.argmax(np.where(eligible, sentences.score, -np.inf)))
+        doc_id, span = sentences.doc_ids[best], sentences.spans[best]
+        text = self.searcher.index.documents[doc_id].text[span.start : span.end]
+        return Answer(
+            text, float(sentences.score[best]), citation_of(self.searcher, doc_id, span.start, span.end)
+        )
+
+    def passage_cosines(self, results: list[Result], query: np.ndarray) -> np.ndarray:
+        ids = np.array([pid for r in results for pid in r.passage_ids], dtype=np.int64)
+        return self.searcher.index.dense.vectors(ids) @ query if len(ids) else np.empty(0)
+
+    def question_coverage(self, question: str) -> float:
+        [terms] = self.terms.terms([question])
+        if not terms:
+            return 0.0
+        return sum(self.searcher.index.bm25.has_term(t) for t in terms) / len(terms)
+
+
+def response_features(
+    sentences: Sentences, passage_cosines: np.ndarray, coverage: float, depth: int = SIGNAL_DEPTH
+) -> dict[str, float]:
+    """The answerability features (see citeqa.answerability.FEATURES) of the first ``depth`` results."""
+    pool = sentences.candidate & (sentences.result < depth)
+
+    def best(values: np.ndarray) -> float:
+        return float(values[pool].max()) if pool.any() else 0.0
+
+    return {
+        "best_sentence_cosine": best(sentences.cosine),
+        "best_sentence_overlap": best(sentences.overlap),
+        "best_sentence_score": best(sentences.score),
+        "top_passage_cosine": float(passage_cosines.max()) if len(passage_cosines) else 0.0,
+        "question_coverage": float(coverage),
+    }
+
+
+def citation_of(searcher: Searcher, doc_id: str, start: int, end: int) -> Citation:
+    document = searcher.index.documents[doc_id]
+    return Citation(
+        doc_id=document.doc_id,
+        title=document.title,
+        url=document.url,
+        author=document.author,
+        publisher=document.publisher,
+        start=start,
+        end=end,
+    )
