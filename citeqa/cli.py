@@ -201,9 +201,24 @@ def evaluate_command(
         "var/eval/indexes"
     ),
     cache_dir: Annotated[Path, typer.Option(help="embedding cache folder")] = Path("var/cache/embeddings"),
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="fit the answerability decision on the evaluation set (cross-validated) and write it "
+            "to --calibration",
+        ),
+    ] = False,
+    calibration: Annotated[
+        Path | None, typer.Option(help="calibration file to write (default: CITEQA_CALIBRATION_PATH)")
+    ] = None,
+    dedup: Annotated[
+        bool, typer.Option("--dedup", help="compare the near-duplicate rules on the evaluation set")
+    ] = False,
 ) -> None:
     """Score every mode (hybrid, dense, bm25) on the seed set, or on a BEIR dataset with --dataset;
-    write summary.md and results.json (and TREC runs for a dataset)."""
+    write summary.md and results.json (and TREC runs for a dataset). --calibrate fits answerability,
+    --dedup compares near-duplicate rules."""
     settings = settings_with(
         index_path=index,
         model=model,
@@ -211,6 +226,9 @@ def evaluate_command(
         fusion_dense_weight=dense_weight,
         fusion_rrf_k=rrf_k,
     )
+    if calibrate or dedup:
+        answer_eval_command(settings, questions, calibrate, calibration or settings.calibration_path, dedup)
+        return
     if dataset is not None:
         passages = (max_words, overlap_words, embed_title, bm25_title)
         evaluate_dataset_command(settings, dataset, out, group_by, passages, index_root, cache_dir)
@@ -239,6 +257,38 @@ def evaluate_seed_command(settings, questions: Path | None, out: Path) -> None:
     folder = write_report(out, "citeqa evaluation: seed set", scores, SEED_METRICS, context)
     typer.echo(markdown_table(scores, SEED_METRICS))
     typer.echo(f"report: {folder / 'summary.md'} and {folder / 'results.json'}")
+
+
+def answer_eval_command(settings, questions: Path | None, calibrate: bool, out: Path, dedup: bool) -> None:
+    from eval import answer_eval
+    from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
+    from service.app import build_searcher
+
+    path = questions or DEFAULT_SEED_SET
+    try:
+        searcher = build_searcher(settings)
+        eval_set = load_eval_set(path)
+        if dedup:
+            typer.echo(
+                "hybrid retrieval of the answerable questions, as the service returns it, per dedup rule:"
+            )
+            typer.echo(answer_eval.dedup_table(answer_eval.dedup_comparison(searcher, eval_set)))
+        if calibrate:
+            fitted, compared, rows = answer_eval.calibrate(searcher, eval_set, out, path.name)
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    if calibrate:
+        typer.echo("\nanswerability signals, held-out flag rates (mean [min, max] over repeats):")
+        typer.echo(answer_eval.signals_table(compared))
+        typer.echo(
+            f"\nanswer sentence overlaps a gold quote: {answer_eval.answer_accuracy(rows):.3f} "
+            "of answerable questions"
+        )
+        typer.echo(
+            f"wrote {out}: features {', '.join(fitted.features)}, threshold {fitted.threshold:.4f}; "
+            f"cross-validated: {fitted.cv['unanswerable_flagged']:.3f} of unanswerable flagged, "
+            f"{fitted.cv['answerable_flagged']:.3f} of answerable wrongly flagged"
+        )
 
 
 def dataset_index_settings(passages: tuple[int | None, int | None, bool | None, bool | None]):
