@@ -8,7 +8,8 @@ sentences of the response are embedded in one encode call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,9 @@ from indexer.chunking import Span
 SIGNAL_DEPTH = 5
 # Passages fetched per wanted result before deduplication (doubled until enough distinct ones are found).
 FETCH_FACTOR = 3
+# Sentence vectors kept per Answerer (least recently used dropped first): popular passages recur across
+# queries, and a cached sentence costs no encoding. 20,000 vectors of 384 floats is about 30 MB.
+SENTENCE_CACHE_SIZE = 20_000
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class Answerer:
         self.dedup = dedup
         self.similarity_weight = similarity_weight
         self.terms = TermExtractor()
+        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def respond(self, question: str, top_k: int = 5, mode: SearchMode = "hybrid") -> Response:
         if self.calibration is None:
@@ -182,11 +187,8 @@ class Answerer:
                 spans.append(span)
                 owner.append(position)
         texts = [documents[d].text[s.start : s.end] for d, s in zip(doc_ids, spans, strict=True)]
-        # One encode call for the whole response; a sentence shared by two results is embedded once.
-        unique = list(dict.fromkeys(texts))
-        vectors = self.searcher.encoder.encode(unique, batch_size=64) if unique else np.empty((0, len(query)))
-        where = {t: i for i, t in enumerate(unique)}
-        cosine = vectors[[where[t] for t in texts]] @ query if texts else np.empty(0)
+        vectors = self.sentence_vectors(texts)
+        cosine = np.array([vectors[t] @ query for t in texts], dtype=np.float64)
         question_terms, *sentence_terms = self.terms.terms([question, *texts])
         overlap = np.array([term_overlap(question_terms, t) for t in sentence_terms], dtype=np.float64)
         candidate = np.zeros(len(spans), dtype=bool)
@@ -204,6 +206,23 @@ class Answerer:
             score=sentence_scores(cosine, overlap, self.similarity_weight),
             candidate=candidate,
         )
+
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of the given sentences: the ones not cached are embedded in one encode call."""
+        cache = self._sentence_vectors
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        if missing:
+            for text, vector in zip(
+                missing, self.searcher.encoder.encode(missing, batch_size=64), strict=True
+            ):
+                cache[text] = vector
+        found = {}
+        for text in texts:
+            cache.move_to_end(text)
+            found[text] = cache[text]
+        while len(cache) > SENTENCE_CACHE_SIZE:
+            cache.popitem(last=False)
+        return found
 
     def highlights(self, sentences: Sentences, position: int) -> tuple[Highlight, ...]:
         mine = np.flatnonzero(sentences.result == position)

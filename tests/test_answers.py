@@ -140,10 +140,15 @@ class CountingEncoder:
 def test_one_encode_for_the_question_and_one_for_all_sentences(answerer: Answerer, mode: str) -> None:
     counting = CountingEncoder(answerer.searcher.encoder)
     searcher = Searcher(answerer.searcher.index, counting, answerer.searcher.fusion)  # type: ignore[arg-type]
-    response = Answerer(searcher, answerer.calibration).respond("what are milia", 5, mode)  # type: ignore[arg-type]
+    fresh = Answerer(searcher, answerer.calibration)
+    response = fresh.respond("what are milia", 5, mode)  # type: ignore[arg-type]
     assert len(counting.calls) == 2
     assert counting.calls[0] == 1
     assert counting.calls[1] >= sum(len(r.highlights) for r in response.results)
+    # The same sentences again: only the question is embedded; the answer is unchanged.
+    again = fresh.respond("what are milia", 5, mode)  # type: ignore[arg-type]
+    assert counting.calls[2:] == [1]
+    assert again == response
 
 
 def test_bad_calibration_stops_the_app_with_a_clear_error(
