@@ -5,10 +5,14 @@ Two kinds of duplication occur: passages of one document that overlap (the chunk
 up to 30 words), and the same text twice (normalized whitespace and case), e.g. a page captured twice.
 Rules (measured on the seed set, see ``citeqa eval --dedup``):
 
-- ``merge`` (default): overlapping passages of one document become one result whose span is the union of
-  theirs (still an exact slice of the document), ranked where its best passage ranked. No text is shown
-  twice and none is lost: dropping a neighbour instead loses the sentences it does not share, which often
-  hold the answer.
+- ``merge`` (default): a passage overlapping a better result of its document joins it: the result's span
+  becomes the union of theirs (still an exact slice of the document), ranked where its best passage
+  ranked. A result holds at most ``MAX_MERGED`` passages, so that chains of neighbours do not grow into
+  one huge result: a passage overlapping a full result (or two results) is trimmed to its longest part
+  that no result shows yet, and dropped if that part is shorter than ``MIN_TRIMMED_FRACTION`` of it.
+  No text is shown twice and little is lost: dropping a neighbour instead loses the sentences it does not
+  share, which often hold the answer.
+- ``merge_chain``: the same without the limit (a chain of neighbours becomes one result).
 - ``contained``: drop a passage that shares more than half of the shorter one's characters with a better one.
 - ``any_overlap``: drop a passage that shares any character with a better one (loses information).
 - ``none``: keep everything.
@@ -25,11 +29,13 @@ from typing import Literal, get_args
 
 from citeqa.types import Passage
 
-DedupRule = Literal["merge", "contained", "any_overlap", "none"]
+DedupRule = Literal["merge", "merge_chain", "contained", "any_overlap", "none"]
 DEDUP_RULES: tuple[DedupRule, ...] = get_args(DedupRule)
 DEFAULT_DEDUP_RULE: DedupRule = "merge"
 # ``contained``: passages are duplicates when they share more than this fraction of the shorter one.
 CONTAINED_FRACTION = 0.5
+MAX_MERGED = 2
+MIN_TRIMMED_FRACTION = 0.25
 _SPACE = re.compile(r"\s+")
 
 
@@ -74,8 +80,8 @@ def group_passages(
     """At most ``limit`` results from ``ranked`` (best first), in rank order, none duplicating another."""
     if rule not in DEDUP_RULES:
         raise ValueError(f"unknown dedup rule {rule!r}; use one of {', '.join(DEDUP_RULES)}")
-    if rule == "merge":
-        return _merge(ranked, limit)
+    if rule in ("merge", "merge_chain"):
+        return _merge(ranked, limit, MAX_MERGED if rule == "merge" else None)
     max_shared = {"contained": CONTAINED_FRACTION, "any_overlap": 0.0}.get(rule)
     kept: list[int] = []
     for position, passage in enumerate(ranked):
@@ -86,13 +92,22 @@ def group_passages(
     return [Group(ranked[k].doc_id, ranked[k].start, ranked[k].end, (k,)) for k in kept]
 
 
-def _merge(ranked: Sequence[Passage], limit: int) -> list[Group]:
+def _merge(ranked: Sequence[Passage], limit: int, max_merged: int | None) -> list[Group]:
     groups: list[Group] = []
     seen_texts: set[str] = set()
     for position, passage in enumerate(ranked):
         if len(groups) == limit:
             break
         touching = [g for g in groups if g.overlaps(passage)]
+        if (
+            touching
+            and max_merged is not None
+            and (len(touching) > 1 or len(touching[0].members) >= max_merged)
+        ):
+            trimmed = uncovered_part(passage, touching)
+            if trimmed is not None and trimmed[1] - trimmed[0] >= MIN_TRIMMED_FRACTION * len(passage.text):
+                groups.append(Group(passage.doc_id, trimmed[0], trimmed[1], (position,)))
+            continue
         if not touching:
             text = normalized_text(passage.text)
             if text in seen_texts:
@@ -112,3 +127,26 @@ def _merge(ranked: Sequence[Passage], limit: int) -> list[Group]:
         groups = [merged if g is first else g for g in groups if not any(g is t for t in touching[1:])]
         seen_texts.add(normalized_text(passage.text))
     return groups
+
+
+def uncovered_part(passage: Passage, groups: Sequence[Group]) -> tuple[int, int] | None:
+    """(start, end) of the longest stretch of ``passage`` that no group covers, without surrounding
+    whitespace (document offsets), or None when the groups cover all of it."""
+    cuts = sorted(
+        (max(g.start, passage.start), min(g.end, passage.end)) for g in groups if g.overlaps(passage)
+    )
+    gaps, cursor = [], passage.start
+    for start, end in cuts:
+        if start > cursor:
+            gaps.append((cursor, start))
+        cursor = max(cursor, end)
+    if cursor < passage.end:
+        gaps.append((cursor, passage.end))
+    best = None
+    for start, end in gaps:
+        piece = passage.text[start - passage.start : end - passage.start]
+        left = len(piece) - len(piece.lstrip())
+        right = len(piece.rstrip())
+        if right > left and (best is None or right - left > best[1] - best[0]):
+            best = (start + left, start + right)
+    return best

@@ -40,7 +40,8 @@ def passage_run(
     so metric tie-breaks cannot reorder it.
 
     A result is keyed by a passage it holds whole: a relevant one when there is one (by ``qrels``), else its
-    best passage. Results never share a passage, so keys are unique; hit@k and MRR are exact, while nDCG
+    best passage; a result trimmed to part of a passage (see citeqa.dedup) is keyed ``trimmed:<id>`` and
+    so never counts as relevant (conservative). Results never share a passage, so keys are unique; nDCG
     credits a merged result once even when it holds two relevant passages.
     """
     answerer = Answerer(searcher, dedup=dedup)
@@ -60,7 +61,10 @@ def result_key(result: Result, searcher: Searcher, relevant: dict[str, int]) -> 
         if p.doc_id == c.doc_id and c.start <= p.start and p.end <= c.end
     ]
     hits = [pid for pid in held if relevant.get(str(pid), 0) > 0]
-    return str(hits[0] if hits else result.passage_ids[0])
+    if hits:
+        return str(hits[0])
+    head = result.passage_ids[0]
+    return str(head) if head in held else f"trimmed:{head}"
 
 
 def score_mode(qrels: Qrels, run: Run, metrics: tuple[str, ...]) -> tuple[dict, dict, dict]:

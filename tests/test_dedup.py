@@ -38,10 +38,38 @@ def test_merge_keeps_touching_spans_and_other_documents_apart() -> None:
     assert [g.members for g in group_passages(ranked, 5, "merge")] == [(0,), (1,), (2,)]
 
 
-def test_merge_bridging_passage_joins_both_groups_at_the_better_rank() -> None:
+def test_merge_chain_bridging_passage_joins_both_groups_at_the_better_rank() -> None:
     ranked = [passage(0, 300, 500), passage(1, 0, 200), passage(2, 150, 350), passage(3, 900, 950)]
-    groups = group_passages(ranked, 3, "merge")
+    groups = group_passages(ranked, 3, "merge_chain")
     assert groups == [Group("a", 0, 500, (0, 1, 2)), Group("a", 900, 950, (3,))]
+
+
+def test_merge_trims_a_bridging_passage_to_the_gap_between_results() -> None:
+    ranked = [passage(0, 300, 500), passage(1, 0, 200), passage(2, 150, 350), passage(3, 900, 950)]
+    groups = group_passages(ranked, 4, "merge")
+    assert groups == [
+        Group("a", 300, 500, (0,)),
+        Group("a", 0, 200, (1,)),
+        Group("a", 200, 300, (2,)),
+        Group("a", 900, 950, (3,)),
+    ]
+    assert TEXT[200:300] == TEXT[200:300].strip()
+
+
+def test_merge_holds_at_most_two_passages_and_trims_a_third() -> None:
+    ranked = [passage(0, 100, 300), passage(1, 250, 450), passage(2, 400, 700), passage(3, 0, 120)]
+    groups = group_passages(ranked, 5, "merge")
+    assert groups[0] == Group("a", 100, 450, (0, 1))
+    # Passage 2 keeps only what no result shows; passage 3's uncovered part (0..100) is long enough too.
+    start, end = groups[1].start, groups[1].end
+    assert 450 <= start < end <= 700 and groups[1].members == (2,)
+    assert TEXT[start:end] == TEXT[start:end].strip()
+    assert [g.members for g in groups[2:]] == [(3,)] and groups[2].end <= 100
+
+
+def test_merge_drops_a_passage_that_adds_too_little() -> None:
+    ranked = [passage(0, 0, 200), passage(1, 150, 400), passage(2, 100, 420)]
+    assert [g.members for g in group_passages(ranked, 5, "merge")] == [(0, 1)]
 
 
 def test_merge_fills_the_limit_with_distinct_results() -> None:
@@ -83,9 +111,16 @@ def test_rules_on_real_chunk_overlap(rule: str) -> None:
     assert 0 < len(groups) <= 4
     heads = [g.members[0] for g in groups]
     assert heads == sorted(heads)
+    text = document.text
     for group in groups:
-        assert all(group.start <= ranked[m].start and ranked[m].end <= group.end for m in group.members)
-    if rule in ("merge", "any_overlap"):
+        assert text[group.start : group.end] == text[group.start : group.end].strip()
+        members = [ranked[m] for m in group.members]
+        whole = all(group.start <= p.start and p.end <= group.end for p in members)
+        # merge may trim a passage to the part no better result shows: the span stays within its members.
+        within = min(p.start for p in members) <= group.start and group.end <= max(p.end for p in members)
+        assert whole or (rule == "merge" and within and all(group.overlaps(p) for p in members))
+        assert rule != "merge" or len(group.members) <= 2
+    if rule in ("merge", "merge_chain", "any_overlap"):
         for i, a in enumerate(groups):
             for b in groups[i + 1 :]:
                 assert a.doc_id != b.doc_id or min(a.end, b.end) <= max(a.start, b.start)
