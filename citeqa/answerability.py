@@ -1,36 +1,36 @@
-"""Deciding whether the corpus answers a question, from one score signal, as pure functions.
+"""Deciding whether the corpus answers a question, as pure functions, and the calibration file.
 
-The signal is the best answer-sentence score of a response (embedding similarity mixed with term
-overlap, see citeqa.highlight): a question the corpus answers has some sentence close to it, while
-an off-topic or near-miss question only finds sentences that share its topic words loosely.
-
-A threshold t is fitted on labelled questions (answerable iff signal >= t); the confidence is a
-logistic curve of the signal centred on t, with its slope fitted by logistic regression, so that
-confidence >= 0.5 exactly when the question is judged answerable.
+The signal is a logistic regression over a few features of a response (see ``FEATURES``; which ones is
+stored in the calibration), fitted on labelled questions (``citeqa eval --calibrate``). Its linear score
+is log-odds of "answerable"; the decision threshold t on that score is then chosen to maximize
+(share of unanswerable flagged) - (share of answerable flagged) on the same training questions, and the
+confidence is sigmoid((score - t) / scale), so confidence >= 0.5 exactly when the question is judged
+answerable. Error rates are estimated by stratified k-fold cross-validation: fit on k-1 folds (weights
+and threshold), decide on the held-out fold, never tuning on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from citeqa.errors import CalibrationError
 
-@dataclass(frozen=True)
-class Calibration:
-    threshold: float
-    scale: float
-    signal: str = "best_sentence_score"
-
-    def confidence(self, signal: float) -> float:
-        return float(1.0 / (1.0 + np.exp(-(signal - self.threshold) / self.scale)))
-
-    def answerable(self, signal: float) -> bool:
-        return signal >= self.threshold
-
-    def as_dict(self) -> dict[str, float | str]:
-        return asdict(self)
+# Features of a response, computed by citeqa.answers over the sentences of its first results.
+FEATURES = (
+    "best_sentence_cosine",  # highest cosine of question vs any candidate sentence
+    "best_sentence_overlap",  # highest share of the question's content terms found in one sentence
+    "best_sentence_score",  # highest highlight score (a fixed mix of the two above)
+    "top_passage_cosine",  # highest cosine of question vs a result passage
+    "question_coverage",  # share of the question's content terms that occur anywhere in the index
+)
+RIDGE = 1.0  # L2 penalty on standardized weights: keeps the fit finite when the classes separate
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,67 @@ class FlagRates:
     unanswerable_flagged: float
     answerable_flagged: float
     folds: int
+    repeats: int = 1
+    unanswerable_range: tuple[float, float] = (0.0, 0.0)
+    answerable_range: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted answerability decision: signal = intercept + weights . features."""
+
+    model: str
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    threshold: float
+    scale: float = 1.0
+    signal: str = "logistic regression log-odds"
+    fitted_at: str = ""
+    cv: Mapping[str, Any] = field(default_factory=dict)
+    fitted_on: Mapping[str, Any] = field(default_factory=dict)
+
+    def signal_of(self, features: Mapping[str, float]) -> float:
+        return self.intercept + sum(
+            w * features[name] for name, w in zip(self.features, self.weights, strict=True)
+        )
+
+    def confidence(self, signal: float) -> float:
+        z = (signal - self.threshold) / self.scale
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+    def answerable(self, signal: float) -> bool:
+        return signal >= self.threshold
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    weights: tuple[float, ...]
+    intercept: float
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64) @ np.asarray(self.weights) + self.intercept
+
+
+def fit_logistic(x: np.ndarray, answerable: Sequence[bool], ridge: float = RIDGE) -> LogisticModel:
+    """L2-penalized logistic regression (Newton's method) on standardized features, returned in raw units."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(answerable), -1)
+    y = np.asarray(answerable, dtype=np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    z = np.c_[np.ones(len(x)), (x - mean) / std]
+    penalty = ridge * np.diag([0.0] + [1.0] * x.shape[1])
+    w = np.zeros(z.shape[1])
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        gradient = z.T @ (y - p) - penalty @ w
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w += step
+        if np.abs(step).max() < 1e-10:
+            break
+    raw = w[1:] / std
+    return LogisticModel(tuple(float(v) for v in raw), float(w[0] - raw @ mean))
 
 
 def fit_threshold(signals: Sequence[float], answerable: Sequence[bool]) -> float:
@@ -52,30 +113,17 @@ def fit_threshold(signals: Sequence[float], answerable: Sequence[bool]) -> float
     best_cut, best_gain, best_false = cuts[0], -np.inf, np.inf
     for cut in cuts:
         flagged = values < cut
-        true_flags = flagged[~labels].mean()
         false_flags = flagged[labels].mean()
-        gain = true_flags - false_flags
+        gain = flagged[~labels].mean() - false_flags
         if gain > best_gain + 1e-12 or (abs(gain - best_gain) <= 1e-12 and false_flags < best_false):
             best_cut, best_gain, best_false = cut, gain, false_flags
     return float(best_cut)
 
 
-def fit_scale(signals: Sequence[float], answerable: Sequence[bool], threshold: float) -> float:
-    """Slope of a logistic regression of answerable on (signal - threshold), as a scale (1/slope)."""
-    x = np.asarray(signals, dtype=np.float64) - threshold
-    y = np.asarray(answerable, dtype=np.float64)
-    slope = 1.0
-    for _ in range(50):  # Newton's method on a single weight, with a small ridge so it stays finite
-        p = 1.0 / (1.0 + np.exp(-slope * x))
-        gradient = np.sum((y - p) * x) - 1e-3 * slope
-        curvature = np.sum(p * (1 - p) * x * x) + 1e-3
-        slope += gradient / curvature
-    return float(1.0 / max(slope, 1e-3))
-
-
-def fit_calibration(signals: Sequence[float], answerable: Sequence[bool]) -> Calibration:
-    threshold = fit_threshold(signals, answerable)
-    return Calibration(threshold=threshold, scale=fit_scale(signals, answerable, threshold))
+def fit_decision(x: np.ndarray, answerable: Sequence[bool]) -> tuple[LogisticModel, float]:
+    """The logistic model and the threshold on its score, both fitted on the given questions only."""
+    model = fit_logistic(x, answerable)
+    return model, fit_threshold(model.scores(x), answerable)
 
 
 def fold_ids(n: int, folds: int, seed: int = 0) -> np.ndarray:
@@ -86,24 +134,115 @@ def fold_ids(n: int, folds: int, seed: int = 0) -> np.ndarray:
     return assignment
 
 
-def cross_validated_rates(
-    signals: Sequence[float], answerable: Sequence[bool], folds: int = 5, seed: int = 0
-) -> FlagRates:
-    """Fit on all folds but one, decide on the held-out fold; rates pooled over held-out decisions."""
-    values = np.asarray(signals, dtype=np.float64)
-    labels = np.asarray(answerable, dtype=bool)
-    # Stratify, so that every fold holds both kinds of question.
-    assignment = np.empty(len(values), dtype=np.int64)
+def stratified_folds(answerable: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold numbers dealt separately within each class, so every fold holds both kinds of question."""
+    assignment = np.empty(len(answerable), dtype=np.int64)
     for kind in (True, False):
-        members = np.flatnonzero(labels == kind)
+        members = np.flatnonzero(answerable == kind)
         assignment[members] = fold_ids(len(members), folds, seed)
-    flagged = np.zeros(len(values), dtype=bool)
+    return assignment
+
+
+def held_out_flags(x: np.ndarray, answerable: Sequence[bool], folds: int = 5, seed: int = 0) -> np.ndarray:
+    """For each question, whether it is flagged unanswerable by a decision fitted without its fold."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(answerable), -1)
+    labels = np.asarray(answerable, dtype=bool)
+    assignment = stratified_folds(labels, folds, seed)
+    flagged = np.zeros(len(labels), dtype=bool)
     for fold in range(folds):
         held_out = assignment == fold
-        threshold = fit_threshold(values[~held_out], labels[~held_out])
-        flagged[held_out] = values[held_out] < threshold
+        model, threshold = fit_decision(x[~held_out], labels[~held_out])
+        flagged[held_out] = model.scores(x[held_out]) < threshold
+    return flagged
+
+
+def cross_validated_rates(
+    x: np.ndarray, answerable: Sequence[bool], folds: int = 5, repeats: int = 10
+) -> FlagRates:
+    """Held-out flag rates of both classes, averaged over ``repeats`` seeded fold assignments."""
+    labels = np.asarray(answerable, dtype=bool)
+    true_rates, false_rates = [], []
+    for seed in range(repeats):
+        flagged = held_out_flags(x, labels, folds, seed)
+        true_rates.append(float(flagged[~labels].mean()))
+        false_rates.append(float(flagged[labels].mean()))
     return FlagRates(
-        unanswerable_flagged=float(flagged[~labels].mean()),
-        answerable_flagged=float(flagged[labels].mean()),
+        unanswerable_flagged=float(np.mean(true_rates)),
+        answerable_flagged=float(np.mean(false_rates)),
         folds=folds,
+        repeats=repeats,
+        unanswerable_range=(min(true_rates), max(true_rates)),
+        answerable_range=(min(false_rates), max(false_rates)),
     )
+
+
+# --- the calibration file --------------------------------------------------------------------------
+
+
+def save_calibration(calibration: Calibration, path: Path) -> None:
+    record = asdict(calibration)
+    record["features"] = list(calibration.features)
+    record["weights"] = list(calibration.weights)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, default=list) + "\n", encoding="utf-8")
+
+
+def load_calibration(path: Path, expected_model: str | None = None) -> Calibration:
+    """Read and check a calibration file; every problem is a CalibrationError that says how to fix it."""
+    path = Path(path)
+    fix = "run `citeqa eval --calibrate` to write it, or set CITEQA_CALIBRATION_PATH to a valid file"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CalibrationError(f"calibration file {path} does not exist; {fix}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CalibrationError(f"calibration file {path} is not readable JSON ({err}); {fix}") from None
+    try:
+        calibration = Calibration(
+            model=_typed(record, "model", str),
+            features=tuple(_typed(record, "features", list)),
+            weights=tuple(float(w) for w in _typed(record, "weights", list)),
+            intercept=float(_typed(record, "intercept", (int, float))),
+            threshold=float(_typed(record, "threshold", (int, float))),
+            scale=float(_typed(record, "scale", (int, float))),
+            signal=str(record.get("signal", "")),
+            fitted_at=str(record.get("fitted_at", "")),
+            cv=dict(record.get("cv") or {}),
+            fitted_on=dict(record.get("fitted_on") or {}),
+        )
+    except (TypeError, ValueError, AttributeError) as err:
+        raise CalibrationError(f"calibration file {path} is malformed: {err}; {fix}") from None
+    unknown = [name for name in calibration.features if name not in FEATURES]
+    numbers = (*calibration.weights, calibration.intercept, calibration.threshold, calibration.scale)
+    problem = (
+        "it lists no features"
+        if not calibration.features
+        else f"unknown features {unknown} (known: {', '.join(FEATURES)})"
+        if unknown
+        else "features and weights differ in length"
+        if len(calibration.weights) != len(calibration.features)
+        else "a number is not finite"
+        if not all(math.isfinite(v) for v in numbers)
+        else "scale must be positive"
+        if calibration.scale <= 0
+        else None
+    )
+    if problem:
+        raise CalibrationError(f"calibration file {path} is malformed: {problem}; {fix}")
+    if expected_model is not None and calibration.model != expected_model:
+        raise CalibrationError(
+            f"calibration file {path} was fitted for model {calibration.model!r} but the configured model is "
+            f"{expected_model!r}; {fix}"
+        )
+    return calibration
+
+
+def _typed(record: Any, key: str, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(record, dict):
+        raise TypeError("the file must hold a JSON object")
+    if key not in record:
+        raise ValueError(f"missing field {key!r}")
+    value = record[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(f"field {key!r} has the wrong type ({type(value).__name__})")
+    return value

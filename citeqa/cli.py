@@ -104,12 +104,12 @@ def serve(
 
     settings = settings_with(host=host, port=port, index_path=index)
     try:
-        from service.app import build_searcher
+        from service.app import build_answerer
 
-        searcher = build_searcher(settings)
+        answerer = build_answerer(settings)
     except CiteqaError as err:
         fail(err)
-    uvicorn.run(create_app(settings, searcher), host=settings.host, port=settings.port)
+    uvicorn.run(create_app(settings, answerer=answerer), host=settings.host, port=settings.port)
 
 
 @app.command()
@@ -120,25 +120,49 @@ def ask(
     index: Annotated[Path | None, typer.Option(help="index folder")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON body")] = False,
 ) -> None:
-    """Ask a question of the index, in process, and print ranked passages with their citations."""
-    from service.app import build_searcher, run_query
+    """Ask a question of the index, in process: the answer sentence (or that the corpus has none), then the
+    ranked passages with their citations and the answering sentences marked (bold on a terminal, »…«
+    otherwise)."""
+    from rich.text import Text
+
+    from citeqa.render import marked_segments, plain_marked
+    from service.app import build_answerer, run_query
 
     settings = settings_with(index_path=index)
     try:
-        response = run_query(build_searcher(settings), question, k, mode)  # type: ignore[arg-type]
+        response = run_query(build_answerer(settings), question, k, mode)  # type: ignore[arg-type]
     except CiteqaError as err:
         fail(err)
     if as_json:
         typer.echo(json.dumps(response.model_dump(), indent=2, ensure_ascii=False))
         return
-    out = Console(highlight=False, force_terminal=sys.stdout.isatty())
+    tty = sys.stdout.isatty()
+    out = Console(highlight=False, force_terminal=tty)
+    state = "yes" if response.answerable else "no"
+    out.print(f"answerable: {state} (confidence {response.confidence:.2f})", markup=False)
+    if response.answer is None:
+        out.print(
+            "answer: none: the corpus does not seem to answer this; the passages below are low confidence"
+        )
+    else:
+        a = response.answer.citation
+        out.print(Text.assemble("answer: ", (response.answer.text, "bold green" if tty else "")))
+        out.print(escape(f"   [{a.doc_id} {a.start}:{a.end}] {a.title}"))
+    out.print()
     for result in response.results:
         c = result.citation
         source = ", ".join(x for x in (c.author, c.publisher) if x) or "source unknown"
         title = f"[cyan]{escape(c.title)}[/cyan] ({escape(source)})"
         out.print(f"[bold]{result.rank}.[/bold] score {result.score:.4f}  {title}")
         out.print(escape(f"   {c.url or 'no URL known'}  [{c.doc_id} {c.start}:{c.end}]"))
-        out.print("   " + result.text.replace("\n", "\n   "), markup=False)
+        if tty:
+            body = Text("   ")
+            for piece, marked in marked_segments(result.text, c.start, result.highlights):
+                body.append(piece.replace("\n", "\n   "), style="bold yellow" if marked else "")
+            out.print(body)
+        else:
+            marked = plain_marked(result.text, c.start, result.highlights)
+            out.print("   " + marked.replace("\n", "\n   "), markup=False)
         out.print()
 
 
@@ -190,10 +214,24 @@ def evaluate_command(
             "fell below the baseline's 95% CI lower bound"
         ),
     ] = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="fit the answerability decision on the evaluation set (cross-validated) and write it "
+            "to --calibration",
+        ),
+    ] = False,
+    calibration: Annotated[
+        Path | None, typer.Option(help="calibration file to write (default: CITEQA_CALIBRATION_PATH)")
+    ] = None,
+    dedup: Annotated[
+        bool, typer.Option("--dedup", help="compare the near-duplicate rules on the evaluation set")
+    ] = False,
 ) -> None:
     """Score every mode (hybrid, dense, bm25) on the seed set, or on a BEIR dataset with --dataset;
     write summary.md and results.json (and TREC runs for a dataset; per-question table, plots and paired
-    comparison for the seed set)."""
+    comparison for the seed set). --calibrate fits answerability, --dedup compares near-duplicate rules."""
     settings = settings_with(
         index_path=index,
         model=model,
@@ -201,6 +239,9 @@ def evaluate_command(
         fusion_dense_weight=dense_weight,
         fusion_rrf_k=rrf_k,
     )
+    if calibrate or dedup:
+        answer_eval_command(settings, questions, calibrate, calibration or settings.calibration_path, dedup)
+        return
     if dataset is not None:
         if baseline is not None:
             fail(ValueError("--baseline compares seed-set results; leave out --dataset"))
@@ -233,6 +274,38 @@ def evaluate_seed_command(settings, questions: Path | None, out: Path, baseline:
         typer.echo(comparison_text(evaluation.comparison, baseline or ""))
         if not evaluation.comparison.passed:
             raise typer.Exit(code=1)
+
+
+def answer_eval_command(settings, questions: Path | None, calibrate: bool, out: Path, dedup: bool) -> None:
+    from eval import answer_eval
+    from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
+    from service.app import build_searcher
+
+    path = questions or DEFAULT_SEED_SET
+    try:
+        searcher = build_searcher(settings)
+        eval_set = load_eval_set(path)
+        if dedup:
+            typer.echo(
+                "hybrid retrieval of the answerable questions, as the service returns it, per dedup rule:"
+            )
+            typer.echo(answer_eval.dedup_table(answer_eval.dedup_comparison(searcher, eval_set)))
+        if calibrate:
+            fitted, compared, rows = answer_eval.calibrate(searcher, eval_set, out, path.name)
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    if calibrate:
+        typer.echo("\nanswerability signals, held-out flag rates (mean [min, max] over repeats):")
+        typer.echo(answer_eval.signals_table(compared))
+        typer.echo(
+            f"\nanswer sentence overlaps a gold quote: {answer_eval.answer_accuracy(rows):.3f} "
+            "of answerable questions"
+        )
+        typer.echo(
+            f"wrote {out}: features {', '.join(fitted.features)}, threshold {fitted.threshold:.4f}; "
+            f"cross-validated: {fitted.cv['unanswerable_flagged']:.3f} of unanswerable flagged, "
+            f"{fitted.cv['answerable_flagged']:.3f} of answerable wrongly flagged"
+        )
 
 
 def index_settings_from(passages: tuple[int | None, int | None, bool | None, bool | None]):

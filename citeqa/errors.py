@@ -23,3 +23,7 @@ class DocumentNotFoundError(CiteqaError):
 
 class RerankerError(CiteqaError):
     """The configured reranker cannot be loaded or used."""
+
+
+class CalibrationError(CiteqaError):
+    """The answerability calibration file is missing, malformed, or fitted for another model."""

@@ -49,33 +49,41 @@ class Searcher:
     def search(
         self, question: str, top_k: int = 5, mode: SearchMode = "hybrid", filters: Any = None
     ) -> list[Hit]:
-        question = validate_question(question)
-        if mode not in SEARCH_MODES:
-            raise InvalidQueryError(f"unknown mode {mode!r}; use one of {', '.join(SEARCH_MODES)}")
-        if top_k < 1:
-            raise InvalidQueryError("top_k must be at least 1")
+        question = validate_request(question, top_k, mode)
         ranked = self.rank(question, top_k, mode, self.passage_filter.allowed(filters))
         return [
             self.hit(rank, int(i), float(s))
             for rank, (i, s) in enumerate(zip(ranked.ids, ranked.scores, strict=True), 1)
         ]
 
+    def encode_question(self, question: str) -> np.ndarray:
+        """The question's vector: compute it once per query and pass it to ``rank`` and the answer step."""
+        return self.encoder.encode([question])[0]
+
     def rank(
-        self, question: str, top_k: int, mode: SearchMode, allowed: np.ndarray | None = None
+        self,
+        question: str,
+        top_k: int,
+        mode: SearchMode,
+        allowed: np.ndarray | None = None,
+        query: np.ndarray | None = None,
     ) -> ScoredIds:
-        """Passage ids and scores, best first, at most ``top_k`` of them (of the ``allowed`` ids if given)."""
+        """Passage ids and scores, best first, at most ``top_k`` of them (of the ``allowed`` ids if given);
+        ``query`` is the question's vector when the caller already has it (it is computed here otherwise,
+        unless mode is bm25)."""
         if allowed is not None and not len(allowed):
             return ScoredIds(np.empty(0, np.int64), np.empty(0, np.float32))
         if mode == "bm25":
             scores, ids = self.index.bm25.search(question, top_k, allowed)
             return ScoredIds(ids, scores)
+        query = self.encode_question(question) if query is None else query
         if mode == "dense":
-            dense_ids, dense_scores = self.dense_search(self.encoder.encode([question])[0], top_k, allowed)
+            dense_ids, dense_scores = self.dense_search(query, top_k, allowed)
             return ScoredIds(dense_ids, dense_scores)
         depth = max(top_k, self.fusion.candidates)
         if self.reranker is not None:
             depth = max(depth, self.reranker.depth)
-        candidates = self.candidates(question, depth, allowed)
+        candidates = self.candidates(question, depth, allowed, query)
         if self.reranker is None:
             ids, scores = fuse_ranking(candidates, self.fusion, top_k)
             return ScoredIds(ids, scores)
@@ -106,14 +114,20 @@ class Searcher:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
-    def candidates(self, question: str, depth: int, allowed: np.ndarray | None = None) -> Candidates:
+    def candidates(
+        self,
+        question: str,
+        depth: int,
+        allowed: np.ndarray | None = None,
+        query: np.ndarray | None = None,
+    ) -> Candidates:
         """Both retrievers' top-``depth`` lists and both exact scores of every passage in their union
-        (searching only the ``allowed`` passages if given).
+        (searching only the ``allowed`` passages if given; ``query`` as in ``rank``).
 
         Fusion is a pure function of these (see citeqa.fusion), so an evaluation can compute them once
         per question and try many fusion settings offline.
         """
-        query = self.encoder.encode([question])[0]
+        query = self.encode_question(question) if query is None else query
         dense_ids, _ = self.dense_search(query, depth, allowed)
         bm25_all = self.index.bm25.scores(question)
         _, bm25_ids = top_positive(bm25_all, depth, allowed)
@@ -148,6 +162,16 @@ def below_head(
     return ids, np.concatenate([np.asarray(head_scores, dtype=np.float64), tail_scores])
 
 
+def validate_request(question: str, top_k: int, mode: str) -> str:
+    """The stripped question, after checking all three search parameters."""
+    question = validate_question(question)
+    if mode not in SEARCH_MODES:
+        raise InvalidQueryError(f"unknown mode {mode!r}; use one of {', '.join(SEARCH_MODES)}")
+    if top_k < 1:
+        raise InvalidQueryError("top_k must be at least 1")
+    return question
+
+
 def validate_question(question: str) -> str:
     if not isinstance(question, str) or not question.strip():
         raise InvalidQueryError("question is empty; type a question")
@@ -158,4 +182,4 @@ def validate_question(question: str) -> str:
     return question.strip()
 
 
-__all__ = ["ScoredIds", "Searcher", "sort_by_score", "validate_question"]
+__all__ = ["ScoredIds", "Searcher", "sort_by_score", "validate_question", "validate_request"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from citeqa.answers import Answerer, Result
+from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.search import Searcher
 from citeqa.types import SEARCH_MODES, SearchMode
 from eval.metrics import Qrels, Run, bootstrap_ci, evaluate, rank_items
@@ -25,12 +27,28 @@ class ModeScores:
     first_gold_rank: dict[str, int | None] = field(default_factory=dict)
 
 
-def passage_run(searcher: Searcher, questions: list[EvalQuestion], mode: SearchMode, depth: int) -> Run:
-    """Rank-preserving run: score = depth - position, so metric tie-breaks cannot reorder it."""
+def passage_run(
+    searcher: Searcher,
+    questions: list[EvalQuestion],
+    mode: SearchMode,
+    depth: int,
+    qrels: Qrels | None = None,
+    dedup: DedupRule = DEFAULT_DEDUP_RULE,
+) -> Run:
+    """Rank-preserving run of the results the service returns (deduplicated): score = depth - position,
+    so metric tie-breaks cannot reorder it.
+
+    A result is keyed by a passage it holds whole: a relevant one when there is one (by ``qrels``), else its
+    best passage; a result trimmed to part of a passage (see citeqa.dedup) is keyed ``trimmed:<id>`` and
+    so never counts as relevant (conservative). Results never share a passage, so keys are unique; nDCG
+    credits a merged result once even when it holds two relevant passages.
+    """
+    answerer = Answerer(searcher, dedup=dedup)
     run: Run = {}
     for q in questions:
-        ranked = searcher.rank(q.question, depth, mode)
-        run[q.qid] = {str(int(pid)): float(depth - pos) for pos, pid in enumerate(ranked.ids)}
+        relevant = (qrels or {}).get(q.qid, {})
+        results = answerer.results(q.question, mode)[:depth]
+        run[q.qid] = {result_key(r, searcher, relevant): float(depth - pos) for pos, r in enumerate(results)}
     return run
 
 
@@ -43,6 +61,20 @@ def first_relevant_ranks(qrels: Qrels, run: Run) -> dict[str, int | None]:
     return ranks
 
 
+def result_key(result: Result, searcher: Searcher, relevant: dict[str, int]) -> str:
+    c = result.citation
+    held = [
+        p.passage_id
+        for p in searcher.index.passages
+        if p.doc_id == c.doc_id and c.start <= p.start and p.end <= c.end
+    ]
+    hits = [pid for pid in held if relevant.get(str(pid), 0) > 0]
+    if hits:
+        return str(hits[0])
+    head = result.passage_ids[0]
+    return str(head) if head in held else f"trimmed:{head}"
+
+
 def score_mode(qrels: Qrels, run: Run, metrics: tuple[str, ...]) -> tuple[dict, dict, dict]:
     results = evaluate(qrels, run, metrics)
     means = {name: r.mean for name, r in results.items()}
@@ -52,14 +84,17 @@ def score_mode(qrels: Qrels, run: Run, metrics: tuple[str, ...]) -> tuple[dict, 
 
 
 def evaluate_seed(
-    searcher: Searcher, questions: list[EvalQuestion], modes: tuple[SearchMode, ...] = SEARCH_MODES
+    searcher: Searcher,
+    questions: list[EvalQuestion],
+    modes: tuple[SearchMode, ...] = SEARCH_MODES,
+    dedup: DedupRule = DEFAULT_DEDUP_RULE,
 ) -> list[ModeScores]:
     qrels = seed_qrels(questions, searcher.index.documents, searcher.index.passages)
     answerable = [q for q in questions if q.answerable]
     scores = []
     for mode in modes:
         started = time.perf_counter()
-        run = passage_run(searcher, answerable, mode, RUN_DEPTH)
+        run = passage_run(searcher, answerable, mode, RUN_DEPTH, qrels, dedup)
         elapsed = (time.perf_counter() - started) * 1000 / max(len(answerable), 1)
         means, intervals, per_query = score_mode(qrels, run, SEED_METRICS)
         ranks = first_relevant_ranks(qrels, run)

@@ -37,6 +37,10 @@ class Bm25Index:
     def __len__(self) -> int:
         return int(self._retriever.scores["num_docs"])
 
+    def has_term(self, term: str) -> bool:
+        """Whether a stemmed term occurs in the indexed passages."""
+        return term in self._vocab
+
     def query_tokens(self, question: str) -> list[str]:
         """The question's stemmed terms that occur in the index vocabulary."""
         tokens = bm25s.tokenize(

@@ -12,9 +12,11 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from citeqa import __version__
+from citeqa.answerability import load_calibration
+from citeqa.answers import Answerer
 from citeqa.errors import DocumentNotFoundError
 from citeqa.fusion import FusionSettings
-from citeqa.paging import PAGE_DEPTH, search_page
+from citeqa.paging import PAGE_DEPTH
 from citeqa.rerank import Reranker
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
@@ -31,7 +33,6 @@ from service.schemas import (
     HealthOut,
     QueryRequest,
     QueryResponse,
-    ResultOut,
 )
 from service.settings import Settings
 
@@ -41,7 +42,11 @@ NOT_MODIFIED = {304: {"description": "not modified: If-None-Match named the curr
 
 @dataclass
 class AppState:
-    searcher: Searcher
+    answerer: Answerer
+
+    @property
+    def searcher(self) -> Searcher:
+        return self.answerer.searcher
 
 
 def fusion_settings(settings: Settings) -> FusionSettings:
@@ -66,13 +71,23 @@ def build_reranker(settings: Settings) -> Reranker | None:
     return CrossEncoderReranker(settings.reranker, settings.rerank_depth)
 
 
-def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
-    """Build the app; ``searcher`` may be passed to share one already loaded (tests, embedding)."""
+def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answerer:
+    """The answer layer over a searcher (built from the settings unless given), with its calibration."""
+    searcher = searcher or build_searcher(settings)
+    calibration = load_calibration(settings.calibration_path, expected_model=searcher.index.model_name)
+    return Answerer(searcher, calibration, settings.dedup)
+
+
+def create_app(
+    settings: Settings | None = None, searcher: Searcher | None = None, answerer: Answerer | None = None
+) -> FastAPI:
+    """Build the app; ``searcher`` or ``answerer`` may be passed to share one already loaded (tests,
+    embedding, the CLI, which loads them before serving so that a bad setting fails fast)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.citeqa = AppState(searcher or build_searcher(settings))
+        app.state.citeqa = AppState(answerer or build_answerer(settings, searcher))
         yield
 
     app = FastAPI(
@@ -99,11 +114,16 @@ def get_searcher(request: Request) -> Searcher:
     return request.app.state.citeqa.searcher
 
 
+def get_answerer(request: Request) -> Answerer:
+    return request.app.state.citeqa.answerer
+
+
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 
 
 def run_query(
-    searcher: Searcher,
+    answerer: Answerer,
     question: str,
     top_k: int,
     mode: SearchMode,
@@ -111,39 +131,32 @@ def run_query(
     filters: dict[str, list[str]] | None = None,
 ) -> QueryResponse:
     started = time.perf_counter()
-    page = search_page(searcher, question, top_k, mode, offset, filters=filters)
-    hits = page.hits
+    response = answerer.respond(question, top_k, mode, offset, filters)
     took_ms = (time.perf_counter() - started) * 1000
-    return QueryResponse(
-        question=question,
-        mode=mode,
-        took_ms=round(took_ms, 3),
-        offset=page.offset,
-        has_more=page.has_more,
-        results=[ResultOut.from_hit(h) for h in hits],
-    )
+    # The question is echoed as sent (the library strips it).
+    return QueryResponse.from_response(response, round(took_ms, 3)).model_copy(update={"question": question})
 
 
 def add_routes(app: FastAPI) -> None:
     @app.post("/query", response_model=QueryResponse, responses=ERROR_RESPONSES)
-    def query(body: QueryRequest, searcher: SearcherDep) -> QueryResponse:
-        return run_query(searcher, body.question, body.top_k, body.mode, filters=body.filters)
+    def query(body: QueryRequest, answerer: AnswererDep) -> QueryResponse:
+        return run_query(answerer, body.question, body.top_k, body.mode, filters=body.filters)
 
     @app.get("/search", response_model=QueryResponse, responses={**ERROR_RESPONSES, **NOT_MODIFIED})
     def search(
-        searcher: SearcherDep,
+        answerer: AnswererDep,
         request: Request,
         response: Response,
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")],
         k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="how many passages")] = 5,
         mode: SearchMode = "hybrid",
-        offset: Annotated[int, Query(ge=0, le=PAGE_DEPTH, description="passages to skip (paging)")] = 0,
+        offset: Annotated[int, Query(ge=0, le=PAGE_DEPTH, description="results to skip (paging)")] = 0,
     ) -> QueryResponse | Response:
-        headers = {"ETag": search_etag(searcher, q, k, mode, offset), "Cache-Control": SEARCH_CACHE_CONTROL}
+        headers = {"ETag": search_etag(answerer, q, k, mode, offset), "Cache-Control": SEARCH_CACHE_CONTROL}
         if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
             return Response(status_code=304, headers=headers)
         response.headers.update(headers)
-        return run_query(searcher, q, k, mode, offset)
+        return run_query(answerer, q, k, mode, offset)
 
     @app.get("/documents", response_model=DocumentList)
     def documents(searcher: SearcherDep) -> DocumentList:

@@ -2,20 +2,20 @@
 
 The ETag is weak (W/"..."): two answers with the same tag hold the same passages, scores and citations,
 but took_ms differs from one computation to the next. It hashes the index manifest (which changes with
-every build: checksums, counts, creation time), the fusion settings, the package version (the response
-format) and the normalized request, so it changes whenever the index or the answer could.
+every build: checksums, counts, creation time), everything else that decides an answer (fusion, reranker,
+calibration, near-duplicate rule: Answerer.settings_view), the package version (the response format) and
+the normalized request, so it changes whenever the index or the answer could.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 from typing import Any
 
 from citeqa import __version__
+from citeqa.answers import Answerer
 from citeqa.paging import PAGE_DEPTH
-from citeqa.search import Searcher
 
 SEARCH_CACHE_CONTROL = "public, max-age=60"
 
@@ -25,11 +25,11 @@ def index_identity(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def search_etag(searcher: Searcher, question: str, k: int, mode: str, offset: int) -> str:
+def search_etag(answerer: Answerer, question: str, k: int, mode: str, offset: int) -> str:
     key = [
         __version__,
-        index_identity(searcher.index.manifest),
-        asdict(searcher.fusion),
+        index_identity(answerer.searcher.index.manifest),
+        answerer.settings_view(),
         PAGE_DEPTH,
         question.strip(),
         k,

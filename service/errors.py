@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import (
+    CalibrationError,
     CiteqaError,
     CorpusError,
     DocumentNotFoundError,
@@ -24,6 +25,7 @@ STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
     (DocumentNotFoundError, 404, "not_found"),
     (CorpusError, 422, "invalid_corpus"),
     (IndexMismatchError, 503, "index_unavailable"),
+    (CalibrationError, 503, "calibration_unavailable"),
 )
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from citeqa.answers import Answer, Response, Result
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K
-from citeqa.types import Document, Hit, SearchMode
+from citeqa.types import Citation, Document, SearchMode
 
 
 class QueryRequest(BaseModel):
@@ -42,39 +43,76 @@ class CitationOut(BaseModel):
     start: int
     end: int
 
+    @classmethod
+    def from_citation(cls, c: Citation) -> CitationOut:
+        return cls(
+            doc_id=c.doc_id,
+            title=c.title,
+            url=c.url,
+            author=c.author,
+            publisher=c.publisher,
+            start=c.start,
+            end=c.end,
+        )
+
+
+class HighlightOut(BaseModel):
+    start: int = Field(..., description="document offset of an answering sentence inside the result")
+    end: int
+
 
 class ResultOut(BaseModel):
     rank: int
     score: float
     text: str
     citation: CitationOut
+    highlights: list[HighlightOut] = Field(..., description="the sentences that best answer the question")
 
     @classmethod
-    def from_hit(cls, hit: Hit) -> ResultOut:
-        c = hit.citation
+    def from_result(cls, result: Result) -> ResultOut:
         return cls(
-            rank=hit.rank,
-            score=hit.score,
-            text=hit.passage.text,
-            citation=CitationOut(
-                doc_id=c.doc_id,
-                title=c.title,
-                url=c.url,
-                author=c.author,
-                publisher=c.publisher,
-                start=c.start,
-                end=c.end,
-            ),
+            rank=result.rank,
+            score=result.score,
+            text=result.text,
+            citation=CitationOut.from_citation(result.citation),
+            highlights=[HighlightOut(start=h.start, end=h.end) for h in result.highlights],
         )
+
+
+class AnswerOut(BaseModel):
+    text: str = Field(..., description="the answering sentence, exactly document.text[start:end]")
+    score: float
+    citation: CitationOut = Field(..., description="the sentence's span in its document")
+
+    @classmethod
+    def from_answer(cls, answer: Answer) -> AnswerOut:
+        return cls(text=answer.text, score=answer.score, citation=CitationOut.from_citation(answer.citation))
 
 
 class QueryResponse(BaseModel):
     question: str
     mode: SearchMode
     took_ms: float
-    offset: int = Field(0, description="passages skipped before these (always 0 for POST /query)")
-    has_more: bool = Field(False, description="true when a next page (offset + k) has passages")
+    answerable: bool = Field(..., description="whether the corpus answers the question (calibrated)")
+    confidence: float = Field(..., ge=0.0, le=1.0, description="confidence that it does")
+    answer: AnswerOut | None = Field(..., description="the best answering sentence, or null if unanswerable")
+    offset: int = Field(0, description="results skipped before these (always 0 for POST /query)")
+    has_more: bool = Field(False, description="true when a next page (offset + k) has results")
     results: list[ResultOut]
+
+    @classmethod
+    def from_response(cls, response: Response, took_ms: float) -> QueryResponse:
+        return cls(
+            question=response.question,
+            mode=response.mode,
+            took_ms=took_ms,
+            answerable=response.answerable,
+            confidence=response.confidence,
+            answer=AnswerOut.from_answer(response.answer) if response.answer else None,
+            offset=response.offset,
+            has_more=response.has_more,
+            results=[ResultOut.from_result(r) for r in response.results],
+        )
 
 
 class DocumentSummary(BaseModel):

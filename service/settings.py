@@ -8,8 +8,10 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
 from corpus import DEFAULT_CORPUS_DIR
+from eval import DEFAULT_CALIBRATION_PATH
 from indexer.embedding import DEFAULT_MODEL
 
 DEFAULT_INDEX_DIR = Path("var/index")
@@ -34,6 +36,10 @@ class Settings(BaseSettings):
         None, description="folder of a sentence-transformers CrossEncoder that reranks hybrid results"
     )
     rerank_depth: int = Field(20, ge=1, le=200, description="how many fused passages the reranker rescores")
+    calibration_path: Path = Field(
+        DEFAULT_CALIBRATION_PATH, description="answerability calibration (written by citeqa eval --calibrate)"
+    )
+    dedup: DedupRule = Field(DEFAULT_DEDUP_RULE, description="near-duplicate rule for results")
 
     @field_validator("reranker", mode="before")
     @classmethod

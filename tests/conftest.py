@@ -23,6 +23,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
+    from citeqa.answers import Answerer
     from citeqa.search import Searcher
     from citeqa.types import Document
     from indexer.embedding import SentenceTransformerEncoder
@@ -97,6 +98,14 @@ def searcher(app_settings: Settings, loaded_index: LoadedIndex) -> Searcher:
     built = build_searcher(app_settings)
     assert built.index.manifest == loaded_index.manifest
     return built
+
+
+@pytest.fixture(scope="session")
+def answerer(app_settings: Settings, searcher: Searcher) -> Answerer:
+    """The answer layer exactly as the service builds it (calibration and dedup from the settings)."""
+    from service.app import build_answerer
+
+    return build_answerer(app_settings, searcher)
 
 
 @pytest.fixture(scope="session")

@@ -70,12 +70,14 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_cli(args: Sequence[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run the venv's ``citeqa`` console script."""
+def run_cli(
+    args: Sequence[str], cwd: Path, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the venv's ``citeqa`` console script (``env`` adds variables to ``cli_env()``)."""
     return subprocess.run(
         [str(CITEQA_BIN), *args],
         cwd=cwd,
-        env=cli_env(),
+        env={**cli_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

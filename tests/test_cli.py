@@ -131,3 +131,42 @@ def test_index_with_an_invalid_document(workdir: Path, tmp_path: Path) -> None:
     message = one_line(done.stderr)
     assert "doc.json" in message and "title" in message
     assert "Traceback" not in done.stderr
+
+
+def test_ask_marks_the_answering_sentence_when_not_a_terminal(
+    cli_index: Path, workdir: Path, default_documents: list[Document]
+) -> None:
+    done = run_cli(["ask", "does laser work on milia", "--index", str(cli_index), "-k", "2"], cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "\x1b[" not in out  # no terminal styling in a pipe
+    assert out.startswith("answerable: yes (confidence ")
+    assert "answer: " in out
+    marked = [piece.split("\u00ab")[0] for piece in out.split("\u00bb")[1:]]
+    assert marked and all("\u00ab" in piece for piece in out.split("\u00bb")[1:])
+    texts = " ".join(" ".join(d.text.split()) for d in default_documents)
+    for sentence in marked:
+        assert " ".join(sentence.split()) in texts  # rich may wrap lines; the words are the document's
+
+
+def test_ask_says_when_the_corpus_has_no_answer(cli_index: Path, workdir: Path) -> None:
+    done = run_cli(
+        ["ask", "what is the capital of France", "--index", str(cli_index), "-k", "1"], cwd=workdir
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("answerable: no (confidence 0.")
+    assert "answer: none" in done.stdout
+    assert "1. score" in done.stdout
+
+
+def test_ask_with_a_malformed_calibration(cli_index: Path, workdir: Path) -> None:
+    bad = workdir / "bad-calibration.json"
+    bad.write_text('{"model": 3}')
+    done = run_cli(
+        ["ask", "what are milia", "--index", str(cli_index)],
+        cwd=workdir,
+        env={"CITEQA_CALIBRATION_PATH": str(bad)},
+    )
+    assert done.returncode == 2
+    message = one_line(done.stderr)
+    assert str(bad) in message and "citeqa eval --calibrate" in message

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import ALLOWED_ORIGIN, BAILEY_ID, OVERVIEW_ID
 
+from citeqa.answers import Answerer
 from citeqa.search import Searcher
 from citeqa.types import SEARCH_MODES
 from indexer.embedding import DEFAULT_MODEL
@@ -16,8 +17,18 @@ from indexer.load import LoadedIndex
 from service.app import create_app
 from service.settings import Settings
 
-RESPONSE_KEYS = {"question", "mode", "took_ms", "offset", "has_more", "results"}
-RESULT_KEYS = {"rank", "score", "text", "citation"}
+RESPONSE_KEYS = {
+    "question",
+    "mode",
+    "took_ms",
+    "answerable",
+    "confidence",
+    "answer",
+    "offset",
+    "has_more",
+    "results",
+}
+RESULT_KEYS = {"rank", "score", "text", "citation", "highlights"}
 CITATION_KEYS = {"doc_id", "title", "url", "author", "publisher", "start", "end"}
 QUESTIONS = [
     "what are milia",
@@ -76,17 +87,31 @@ def test_query_modes_and_top_k(client: TestClient, loaded_index: LoadedIndex, mo
     body = response.json()
     check_query_body(body, question, mode, top_k)
     if mode != "bm25":
-        assert len(body["results"]) == min(top_k, len(loaded_index.passages))
+        # Overlapping passages merge (or are trimmed to their new part): fewer than top_k come back only
+        # when the results already show every passage of the index, wholly or at least three quarters.
+        spans = [
+            (r["citation"]["doc_id"], r["citation"]["start"], r["citation"]["end"]) for r in body["results"]
+        ]
+        shown = all(
+            sum(max(0, min(e, p.end) - max(s, p.start)) for d, s, e in spans if d == p.doc_id)
+            >= 0.75 * (p.end - p.start) - 2  # a trimmed gap loses its surrounding whitespace
+            for p in loaded_index.passages
+        )
+        assert len(body["results"]) == top_k or shown
 
 
 def test_query_matches_the_library(client: TestClient, searcher: Searcher) -> None:
     question = "can milia turn up on a babys skin out of nowhere"
     body = client.post("/query", json={"question": question, "top_k": 7, "mode": "hybrid"}).json()
-    hits = searcher.search(question, 7, "hybrid")
-    assert [(r["citation"]["doc_id"], r["citation"]["start"]) for r in body["results"]] == [
-        (h.citation.doc_id, h.citation.start) for h in hits
-    ]
-    assert [r["score"] for r in body["results"]] == pytest.approx([h.score for h in hits])
+    results = Answerer(searcher).results(question, "hybrid")[:7]
+    assert [
+        (r["citation"]["doc_id"], r["citation"]["start"], r["citation"]["end"]) for r in body["results"]
+    ] == [(r.citation.doc_id, r.citation.start, r.citation.end) for r in results]
+    assert [r["score"] for r in body["results"]] == pytest.approx([r.score for r in results])
+    # Each result is headed by the passage the plain search ranks there (merging only widens the span).
+    ranked = searcher.rank(question, 50, "hybrid").ids.tolist()
+    heads = [ranked.index(r.passage_ids[0]) for r in results]
+    assert heads == sorted(heads) and heads[0] == 0
 
 
 def test_citations_carry_the_document_metadata(client: TestClient) -> None:

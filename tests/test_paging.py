@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from citeqa.answers import Answerer
 from citeqa.errors import InvalidQueryError
-from citeqa.paging import PAGE_DEPTH, page_window, search_page
-from citeqa.search import Searcher
+from citeqa.paging import PAGE_DEPTH, page_window
 from citeqa.types import SEARCH_MODES
 
 
@@ -33,47 +33,50 @@ def test_page_window_rejects_bad_arguments(offset: int, k: int) -> None:
         page_window(10, offset, k)
 
 
-def passage_keys(hits: tuple) -> list[tuple[str, int, int]]:
-    return [(h.citation.doc_id, h.citation.start, h.citation.end) for h in hits]
+def result_keys(results: tuple) -> list[tuple[str, int, int]]:
+    return [(r.citation.doc_id, r.citation.start, r.citation.end) for r in results]
 
 
 @pytest.mark.parametrize("mode", SEARCH_MODES)
-def test_pages_cover_the_ranking_once_in_order(searcher: Searcher, mode: str) -> None:
+def test_pages_cover_the_results_once_in_order(answerer: Answerer, mode: str) -> None:
     question = "how do you get rid of milia"
-    everything = searcher.search(question, PAGE_DEPTH, mode)
+    everything = answerer.results(question, mode)
     assert everything, "the question should match passages"
     seen: list = []
     offset, k = 0, 3
     while True:
-        page = search_page(searcher, question, k, mode, offset)
+        page = answerer.respond(question, k, mode, offset)
         assert page.offset == offset
-        assert [h.rank for h in page.hits] == list(range(offset + 1, offset + 1 + len(page.hits)))
-        seen.extend(page.hits)
+        assert [r.rank for r in page.results] == list(range(offset + 1, offset + 1 + len(page.results)))
+        seen.extend(page.results)
         if not page.has_more:
             break
-        assert len(page.hits) == k
+        assert len(page.results) == k
         offset += k
-    assert passage_keys(tuple(seen)) == passage_keys(tuple(everything))
-    assert len(set(passage_keys(tuple(seen)))) == len(seen), "a passage was repeated"
-    again = search_page(searcher, question, k, mode, 0)
-    assert passage_keys(again.hits) == passage_keys(tuple(seen[:k]))
+    assert result_keys(tuple(seen)) == result_keys(tuple(everything))
+    assert len(set(result_keys(tuple(seen)))) == len(seen), "a result was repeated"
+    again = answerer.respond(question, k, mode, 0)
+    assert result_keys(again.results) == result_keys(tuple(seen[:k]))
 
 
-def test_first_page_equals_a_plain_search(searcher: Searcher) -> None:
-    for mode in SEARCH_MODES:
-        page = search_page(searcher, "milia on a baby's chin", 5, mode)
-        assert passage_keys(page.hits) == passage_keys(
-            tuple(searcher.search("milia on a baby's chin", 5, mode))
-        )
+def test_the_answer_and_decision_do_not_depend_on_the_page(answerer: Answerer) -> None:
+    question = "will the white spots on my newborn's nose go away"
+    first, later = answerer.respond(question, 3, "hybrid", 0), answerer.respond(question, 3, "hybrid", 6)
+    assert (first.answer, first.answerable, first.confidence) == (
+        later.answer,
+        later.answerable,
+        later.confidence,
+    )
+    assert result_keys(first.results) != result_keys(later.results)
 
 
-def test_offset_past_the_end_is_an_empty_last_page(searcher: Searcher) -> None:
-    total = len(searcher.index.passages)
-    page = search_page(searcher, "milia", 5, "dense", min(total + 3, PAGE_DEPTH))
-    assert page.hits == () and page.has_more is False
+def test_offset_past_the_end_is_an_empty_last_page(answerer: Answerer) -> None:
+    total = len(answerer.searcher.index.passages)
+    page = answerer.respond("milia", 5, "dense", min(total + 3, PAGE_DEPTH))
+    assert page.results == () and page.has_more is False
 
 
 @pytest.mark.parametrize("offset", [-1, PAGE_DEPTH + 1])
-def test_offset_out_of_range_is_refused(searcher: Searcher, offset: int) -> None:
+def test_offset_out_of_range_is_refused(answerer: Answerer, offset: int) -> None:
     with pytest.raises(InvalidQueryError, match="offset"):
-        search_page(searcher, "milia", 5, "hybrid", offset)
+        answerer.respond("milia", 5, "hybrid", offset)

@@ -1,4 +1,5 @@
-"""Quality gate: hybrid retrieval of the seed set over the default corpus index, as the service runs it.
+"""Quality gate: hybrid retrieval of the seed set over the default corpus index, as the service runs it
+(the results it returns, near-duplicates merged: see citeqa.dedup and eval.harness.passage_run).
 
 hit@5 (the share of answerable questions with a relevant passage in the first five results; "Recall@5" in
 the project's issue) must be at least 0.90.

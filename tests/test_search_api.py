@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import ALLOWED_ORIGIN
 
+from citeqa.answers import Answerer
 from citeqa.paging import PAGE_DEPTH
 from citeqa.search import Searcher
 from service.caching import etag_matches, search_etag
@@ -101,17 +102,24 @@ def test_if_none_match_gives_304(client: TestClient) -> None:
     assert stale.status_code == 200 and keys(stale.json())
 
 
-def test_etag_changes_with_the_index(searcher: Searcher) -> None:
-    before = search_etag(searcher, QUESTION, 5, "hybrid", 0)
+def test_etag_changes_with_the_index_and_the_answer_settings(answerer: Answerer) -> None:
+    searcher = answerer.searcher
+
+    def etag(index=searcher.index, fusion=searcher.fusion, dedup=answerer.dedup, calibration=None) -> str:
+        rebuilt = Searcher(index, searcher.encoder, fusion)
+        return search_etag(
+            Answerer(rebuilt, calibration or answerer.calibration, dedup), QUESTION, 5, "hybrid", 0
+        )
+
+    before = etag()
+    assert search_etag(answerer, QUESTION, 5, "hybrid", 0) == before
     manifest = {**searcher.index.manifest, "created_at": "2000-01-01T00:00:00+00:00"}
-    rebuilt = Searcher(
-        dataclasses.replace(searcher.index, manifest=manifest), searcher.encoder, searcher.fusion
-    )
-    assert search_etag(rebuilt, QUESTION, 5, "hybrid", 0) != before
-    reweighted = Searcher(
-        searcher.index, searcher.encoder, dataclasses.replace(searcher.fusion, dense_weight=0.5)
-    )
-    assert search_etag(reweighted, QUESTION, 5, "hybrid", 0) != before
+    assert etag(index=dataclasses.replace(searcher.index, manifest=manifest)) != before
+    assert etag(fusion=dataclasses.replace(searcher.fusion, dense_weight=0.5)) != before
+    assert etag(dedup="none") != before
+    moved = dataclasses.replace(answerer.calibration, threshold=answerer.calibration.threshold + 0.1)
+    assert etag(calibration=moved) != before
+    assert search_etag(answerer, QUESTION, 5, "hybrid", 5) != before
 
 
 def test_etag_matching() -> None:

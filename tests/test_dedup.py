@@ -1,0 +1,126 @@
+"""Near-duplicate rules as pure functions over passages, on hand-made spans and on real chunk overlap."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from citeqa.dedup import DEDUP_RULES, Group, group_passages, is_near_duplicate, normalized_text, shared_chars
+from citeqa.types import Document, Passage
+from indexer.chunking import ChunkerSettings, chunk_document
+
+TEXT = "".join(f"Sentence number {i} says something. " for i in range(40))
+
+
+def passage(pid: int, start: int, end: int, doc_id: str = "a", text: str | None = None) -> Passage:
+    return Passage(pid, doc_id, start, end, TEXT[start:end] if text is None else text)
+
+
+def test_normalized_text_ignores_case_and_spacing() -> None:
+    assert normalized_text("  Milia  are\n tiny ") == normalized_text("milia are tiny")
+
+
+def test_shared_chars() -> None:
+    assert shared_chars(passage(0, 0, 100), passage(1, 60, 200)) == 40
+    assert shared_chars(passage(0, 0, 100), passage(1, 100, 200)) == 0
+    assert shared_chars(passage(0, 0, 100), passage(1, 0, 100, doc_id="b")) == 0
+
+
+def test_merge_joins_overlapping_passages_of_one_document_into_their_union() -> None:
+    ranked = [passage(0, 100, 300), passage(1, 500, 700), passage(2, 250, 450), passage(3, 0, 50)]
+    groups = group_passages(ranked, 5, "merge")
+    assert groups == [Group("a", 100, 450, (0, 2)), Group("a", 500, 700, (1,)), Group("a", 0, 50, (3,))]
+
+
+def test_merge_keeps_touching_spans_and_other_documents_apart() -> None:
+    ranked = [passage(0, 0, 100), passage(1, 100, 200), passage(2, 50, 150, doc_id="b")]
+    assert [g.members for g in group_passages(ranked, 5, "merge")] == [(0,), (1,), (2,)]
+
+
+def test_merge_chain_bridging_passage_joins_both_groups_at_the_better_rank() -> None:
+    ranked = [passage(0, 300, 500), passage(1, 0, 200), passage(2, 150, 350), passage(3, 900, 950)]
+    groups = group_passages(ranked, 3, "merge_chain")
+    assert groups == [Group("a", 0, 500, (0, 1, 2)), Group("a", 900, 950, (3,))]
+
+
+def test_merge_trims_a_bridging_passage_to_the_gap_between_results() -> None:
+    ranked = [passage(0, 300, 500), passage(1, 0, 200), passage(2, 150, 350), passage(3, 900, 950)]
+    groups = group_passages(ranked, 4, "merge")
+    assert groups == [
+        Group("a", 300, 500, (0,)),
+        Group("a", 0, 200, (1,)),
+        Group("a", 200, 300, (2,)),
+        Group("a", 900, 950, (3,)),
+    ]
+    assert TEXT[200:300] == TEXT[200:300].strip()
+
+
+def test_merge_holds_at_most_two_passages_and_trims_a_third() -> None:
+    ranked = [passage(0, 100, 300), passage(1, 250, 450), passage(2, 400, 700), passage(3, 0, 120)]
+    groups = group_passages(ranked, 5, "merge")
+    assert groups[0] == Group("a", 100, 450, (0, 1))
+    # Passage 2 keeps only what no result shows; passage 3's uncovered part (0..100) is long enough too.
+    start, end = groups[1].start, groups[1].end
+    assert 450 <= start < end <= 700 and groups[1].members == (2,)
+    assert TEXT[start:end] == TEXT[start:end].strip()
+    assert [g.members for g in groups[2:]] == [(3,)] and groups[2].end <= 100
+
+
+def test_merge_drops_a_passage_that_adds_too_little() -> None:
+    ranked = [passage(0, 0, 200), passage(1, 150, 400), passage(2, 100, 420)]
+    assert [g.members for g in group_passages(ranked, 5, "merge")] == [(0, 1)]
+
+
+def test_merge_fills_the_limit_with_distinct_results() -> None:
+    ranked = [passage(0, 0, 100), passage(1, 50, 150), passage(2, 300, 400), passage(3, 600, 700)]
+    groups = group_passages(ranked, 2, "merge")
+    assert [(g.start, g.end) for g in groups] == [(0, 150), (300, 400)]
+
+
+def test_same_text_in_another_document_is_dropped() -> None:
+    copy = passage(1, 0, 100, doc_id="b", text=TEXT[0:100].upper() + "  ")
+    for rule in ("merge", "contained", "any_overlap"):
+        assert [g.members for g in group_passages([passage(0, 0, 100), copy], 5, rule)] == [(0,)]
+    assert len(group_passages([passage(0, 0, 100), copy], 5, "none")) == 2
+
+
+def test_contained_drops_only_passages_mostly_inside_a_better_one() -> None:
+    best, mostly_inside, quarter = passage(0, 0, 200), passage(1, 50, 240), passage(2, 150, 350)
+    assert is_near_duplicate(best, mostly_inside, 0.5)
+    assert not is_near_duplicate(best, quarter, 0.5)
+    assert [g.members for g in group_passages([best, mostly_inside, quarter], 5, "contained")] == [(0,), (2,)]
+    assert [g.members for g in group_passages([best, mostly_inside, quarter], 5, "any_overlap")] == [(0,)]
+    assert len(group_passages([best, mostly_inside, quarter], 5, "none")) == 3
+
+
+def test_unknown_rule() -> None:
+    with pytest.raises(ValueError, match="merge"):
+        group_passages([passage(0, 0, 10)], 1, "fuzzy")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("rule", DEDUP_RULES)
+def test_rules_on_real_chunk_overlap(rule: str) -> None:
+    """Default chunking (120 words, 30 overlap): neighbours share whole sentences. Every rule returns
+    results in rank order, at most the limit, and each group's span is a slice of the document."""
+    document = Document("d", "t", TEXT * 3)
+    passages = chunk_document(document, ChunkerSettings(120, 30))
+    assert any(shared_chars(a, b) > 0 for a, b in itertools.pairwise(passages))
+    ranked = passages[::-1]
+    groups = group_passages(ranked, 4, rule)  # type: ignore[arg-type]
+    assert 0 < len(groups) <= 4
+    heads = [g.members[0] for g in groups]
+    assert heads == sorted(heads)
+    text = document.text
+    for group in groups:
+        assert text[group.start : group.end] == text[group.start : group.end].strip()
+        members = [ranked[m] for m in group.members]
+        whole = all(group.start <= p.start and p.end <= group.end for p in members)
+        # merge may trim a passage to the part no better result shows: the span stays within its members.
+        within = min(p.start for p in members) <= group.start and group.end <= max(p.end for p in members)
+        assert whole or (rule == "merge" and within and all(group.overlaps(p) for p in members))
+        assert rule != "merge" or len(group.members) <= 2
+    if rule in ("merge", "merge_chain", "any_overlap"):
+        for i, a in enumerate(groups):
+            for b in groups[i + 1 :]:
+                assert a.doc_id != b.doc_id or min(a.end, b.end) <= max(a.start, b.start)
