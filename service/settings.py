@@ -24,14 +24,18 @@ class Settings(BaseSettings):
     index_path: Path = Field(DEFAULT_INDEX_DIR, description="index folder to serve (built by citeqa index)")
     corpus_path: Path = Field(DEFAULT_CORPUS_DIR, description="corpus that make run / citeqa index builds")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path")
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    host: str = Field("127.0.0.1", description="interface citeqa serve binds")
+    port: int = Field(8000, ge=1, le=65535, description="port citeqa serve listens on")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed by CORS, comma-separated; '*' for any"
     )
-    fusion_method: FusionMethod = Field(DEFAULT_FUSION.method, description="hybrid fusion method")
-    fusion_dense_weight: float = Field(DEFAULT_FUSION.dense_weight, ge=0.0, le=1.0)
-    fusion_rrf_k: float = Field(DEFAULT_FUSION.rrf_k, gt=0.0)
+    fusion_method: FusionMethod = Field(
+        DEFAULT_FUSION.method, description="hybrid fusion: convex_minmax, convex, weighted_rrf or rrf"
+    )
+    fusion_dense_weight: float = Field(
+        DEFAULT_FUSION.dense_weight, ge=0.0, le=1.0, description="weight of the dense side in hybrid fusion"
+    )
+    fusion_rrf_k: float = Field(DEFAULT_FUSION.rrf_k, gt=0.0, description="k of (weighted) rrf fusion")
     reranker: Path | None = Field(
         None, description="folder of a sentence-transformers CrossEncoder that reranks hybrid results"
     )
