@@ -256,13 +256,14 @@ def evaluate_seed_command(settings, questions: Path | None, out: Path, baseline:
     from eval.harness import SEED_METRICS, markdown_table
     from eval.seed_report import run_seed_evaluation, seed_context
     from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
-    from service.app import build_searcher
+    from service.app import build_answerer
 
     try:
         eval_set = load_eval_set(questions or DEFAULT_SEED_SET)
-        searcher = build_searcher(settings)
+        answerer = build_answerer(settings)
+        searcher = answerer.searcher
         context = seed_context(searcher, eval_set, str(settings.index_path))
-        evaluation = run_seed_evaluation(searcher, eval_set, out, context, baseline)
+        evaluation = run_seed_evaluation(searcher, eval_set, out, context, baseline, answerer)
     except (CiteqaError, ValueError) as err:
         fail(err)
     typer.echo(markdown_table(evaluation.scores, SEED_METRICS))

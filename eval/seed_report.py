@@ -5,6 +5,7 @@ results.json      everything in summary.md, plus per-question values (the baseli
 questions.csv/.md one row per question: qid, question, gold (first quote, shortened), rank of the first gold
                   passage per mode, then any extra columns (e.g. answerable / confidence)
 recall_at_k.png   Recall@k curves per mode, k = 1..10
+confidence.png    confidence of answerable vs unanswerable questions, threshold drawn (with an answerer)
 baseline.md       the comparison with a baseline, when one is given
 """
 
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from citeqa.answers import Answerer
 from citeqa.search import Searcher
 from eval.baseline import BaselineComparison, compare_results, comparison_text, load_results
 from eval.harness import RUN_DEPTH, SEED_METRICS, ModeScores, evaluate_seed
 from eval.paired import PairedComparison, compare_all
-from eval.plots import recall_curves
+from eval.plots import confidence_distributions, recall_curves
 from eval.seed_set import EvalQuestion
 
 TITLE = "citeqa evaluation: seed set"
@@ -163,9 +165,12 @@ def write_seed_report(
     context: Mapping[str, Any],
     extra: ExtraColumns | None = None,
     metrics: Sequence[str] = SEED_METRICS,
+    answerability: AnswerabilityView | None = None,
 ) -> dict[str, Any]:
     """Write the report folder; returns the results (as written to results.json)."""
     out.mkdir(parents=True, exist_ok=True)
+    if answerability is not None:
+        extra = {**(extra or {}), **answerability.columns()}
     pairs = compare_all({s.mode: s.per_query[PAIRED_METRIC] for s in scores}, PAIRED_METRIC)
     header, rows = question_table(questions, scores, extra)
     with (out / "questions.csv").open("w", encoding="utf-8", newline="") as handle:
@@ -204,6 +209,7 @@ def write_seed_report(
         "",
         *paired_details(pairs),
         "",
+        *(answerability_section(answerability, questions, out) if answerability is not None else []),
         f"## Answerable questions {scores[0].mode if scores else ''} misses in its top 5",
         "",
         *questions_to_look_at(questions, scores),
@@ -216,6 +222,65 @@ def write_seed_report(
         json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return results
+
+
+@dataclass(frozen=True)
+class AnswerabilityView:
+    """The service's decision on every question of the set (hybrid, top 5), for the report."""
+
+    answerable: dict[str, bool]
+    confidence: dict[str, float]
+    calibrated_cv: Mapping[str, Any]
+
+    def columns(self) -> dict[str, dict[str, object]]:
+        return {
+            "judged answerable": {q: "yes" if v else "no" for q, v in self.answerable.items()},
+            "confidence": {q: f"{v:.3f}" for q, v in self.confidence.items()},
+        }
+
+    def flag_rates(self, questions: Sequence[EvalQuestion]) -> tuple[float, float]:
+        """(share of unanswerable questions flagged, share of answerable ones wrongly flagged)."""
+        unanswerable = [q for q in questions if not q.answerable]
+        answerable = [q for q in questions if q.answerable]
+        flagged_u = sum(not self.answerable[q.qid] for q in unanswerable) / max(len(unanswerable), 1)
+        flagged_a = sum(not self.answerable[q.qid] for q in answerable) / max(len(answerable), 1)
+        return flagged_u, flagged_a
+
+
+def answerability_view(answerer: Answerer, questions: Sequence[EvalQuestion]) -> AnswerabilityView:
+    responses = {q.qid: answerer.respond(q.question, 5, "hybrid") for q in questions}
+    cv = answerer.calibration.cv if answerer.calibration is not None else {}
+    return AnswerabilityView(
+        {qid: r.answerable for qid, r in responses.items()},
+        {qid: r.confidence for qid, r in responses.items()},
+        cv,
+    )
+
+
+def answerability_section(view: AnswerabilityView, questions: Sequence[EvalQuestion], out: Path) -> list[str]:
+    """Summary lines and the confidence plot (threshold: confidence 0.5, where the decision flips)."""
+    answerable = [view.confidence[q.qid] for q in questions if q.answerable]
+    unanswerable = [view.confidence[q.qid] for q in questions if not q.answerable]
+    plot = ["![Confidence of answerable and unanswerable questions](confidence.png)"]
+    if answerable and unanswerable:
+        title = "Seed set: confidence by label (hybrid, top 5)"
+        confidence_distributions(answerable, unanswerable, 0.5, out / "confidence.png", title=title)
+    else:
+        plot = ["(No confidence plot: the set needs both answerable and unanswerable questions.)"]
+    flagged_u, flagged_a = view.flag_rates(questions)
+    lines = [
+        "## Knowing when there is no answer",
+        "",
+        f"On this set (in sample, with the committed calibration): {flagged_u:.3f} of unanswerable questions "
+        f"flagged, {flagged_a:.3f} of answerable ones wrongly flagged.",
+    ]
+    if view.calibrated_cv:
+        lines.append(
+            f"Cross-validated when fitted (eval/calibration.json): "
+            f"{view.calibrated_cv.get('unanswerable_flagged', float('nan')):.3f} flagged, "
+            f"{view.calibrated_cv.get('answerable_flagged', float('nan')):.3f} wrongly flagged."
+        )
+    return [*lines, "", *plot, ""]
 
 
 @dataclass(frozen=True)
@@ -232,11 +297,14 @@ def run_seed_evaluation(
     out: Path,
     context: Mapping[str, Any],
     baseline: Path | None = None,
+    answerer: Answerer | None = None,
 ) -> SeedEvaluation:
-    """`citeqa eval` on the seed set: score every mode, write the report, compare with ``baseline``."""
+    """`citeqa eval` on the seed set: score every mode, write the report, compare with ``baseline``;
+    with a calibrated ``answerer``, the report adds its answerability decision on every question."""
     baseline_results = load_results(baseline) if baseline is not None else None  # fail before the work
     scores = evaluate_seed(searcher, questions)
-    results = write_seed_report(out, questions, scores, context)
+    view = answerability_view(answerer, questions) if answerer is not None else None
+    results = write_seed_report(out, questions, scores, context, answerability=view)
     comparison = None
     if baseline_results is not None and baseline is not None:
         comparison = compare_results(results, baseline_results)

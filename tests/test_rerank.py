@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from citeqa.answers import Answerer
 from citeqa.rerank import CrossEncoderReranker, RerankerError, rerank_order
 from citeqa.search import Searcher
 from service.app import build_searcher, create_app
@@ -119,9 +120,14 @@ def test_the_service_loads_the_reranker_from_its_setting(
     with TestClient(create_app(settings, built)) as client:
         assert client.get("/health").json()["index"]["reranker"] is True
         body = client.post("/query", json={"question": QUESTION, "top_k": 3}).json()
-    expected = built.search(QUESTION, 3, "hybrid")
-    assert [r["citation"]["start"] for r in body["results"]] == [h.citation.start for h in expected]
-    assert [r["score"] for r in body["results"]] == pytest.approx([h.score for h in expected])
+    expected = Answerer(built).results(QUESTION, "hybrid")[:3]
+    assert [r["citation"]["start"] for r in body["results"]] == [r.citation.start for r in expected]
+    assert [r["score"] for r in body["results"]] == pytest.approx([r.score for r in expected])
+    # Each result is headed by the passage the reranked search puts there.
+    reranked = [h.passage.passage_id for h in built.search(QUESTION, 25, "hybrid")]
+    heads = [r.passage_ids[0] for r in expected]
+    assert heads == [pid for pid in reranked if pid in heads]
+    assert heads[0] == reranked[0]
 
 
 def test_reranker_setting_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

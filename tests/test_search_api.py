@@ -55,8 +55,8 @@ def test_query_reports_offset_zero_and_has_more(client: TestClient) -> None:
     assert keys(page0) == keys(body) and page0["has_more"] is True
 
 
-def test_offset_past_the_last_passage(client: TestClient, searcher: Searcher) -> None:
-    total = len(searcher.index.passages)
+def test_offset_past_the_last_result(client: TestClient, answerer: Answerer) -> None:
+    total = len(answerer.results("milia", "dense"))
     body = client.get("/search", params={"q": "milia", "k": 5, "mode": "dense", "offset": total}).json()
     assert body["results"] == [] and body["has_more"] is False and body["offset"] == total
     last = client.get("/search", params={"q": "milia", "k": 5, "mode": "dense", "offset": total - 2}).json()

@@ -15,7 +15,7 @@ import pytest
 from matplotlib.image import imread
 from support import run_cli
 
-from citeqa.search import Searcher
+from citeqa.answers import Answerer
 from eval.baseline import compare_results, comparison_text, load_results
 from eval.harness import RUN_DEPTH, SEED_METRICS, ModeScores
 from eval.paired import compare_all, compare_pair
@@ -162,12 +162,13 @@ def seed_questions() -> list[EvalQuestion]:
 
 @pytest.fixture(scope="module")
 def evaluation(
-    searcher: Searcher, seed_questions: list[EvalQuestion], tmp_path_factory: pytest.TempPathFactory
+    answerer: Answerer, seed_questions: list[EvalQuestion], tmp_path_factory: pytest.TempPathFactory
 ) -> SeedEvaluation:
     """`citeqa eval --baseline eval/baseline.json` on the default index, in process (the CLI's code path)."""
     out = tmp_path_factory.mktemp("seed-report")
+    searcher = answerer.searcher
     context = seed_context(searcher, seed_questions, "default index")
-    return run_seed_evaluation(searcher, seed_questions, out, context, BASELINE)
+    return run_seed_evaluation(searcher, seed_questions, out, context, BASELINE, answerer)
 
 
 def test_no_regression_against_the_committed_baseline(evaluation: SeedEvaluation) -> None:
@@ -202,6 +203,7 @@ def test_report_files_exist_and_parse(evaluation: SeedEvaluation, seed_questions
         "questions.csv",
         "questions.md",
         "recall_at_k.png",
+        "confidence.png",
         "baseline.md",
     }
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -217,6 +219,13 @@ def test_report_files_exist_and_parse(evaluation: SeedEvaluation, seed_questions
     with (out / "questions.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["qid"] for r in rows] == [q.qid for q in seed_questions]
+    # The service's no-answer decision on every question, and the clear cases decided right.
+    assert {r["judged answerable"] for r in rows} == {"yes", "no"}
+    assert all(0.0 <= float(r["confidence"]) <= 1.0 for r in rows)
+    kinds = {q.qid: q.kind for q in seed_questions}
+    off_topic = [r for r in rows if kinds[r["qid"]] == "off_topic"]
+    assert off_topic and all(r["judged answerable"] == "no" for r in off_topic)
+    assert "Knowing when there is no answer" in (out / "summary.md").read_text(encoding="utf-8")
     hybrid = data["modes"]["hybrid"]["per_query"]["mrr@10"]
     for row in rows:
         if row["labelled answerable"] == "no":
