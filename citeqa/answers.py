@@ -251,7 +251,7 @@ class Answerer:
         for position in range(len(results)):
             mine = np.flatnonzero(owners == position)
             if len(mine):
-                candidate[mine] = answer_candidates([spans[i] for i in mine])
+                candidate[mine] = answer_candidates([spans[i] for i in mine], [texts[i] for i in mine])
         return Sentences(
             doc_ids=tuple(doc_ids),
             spans=tuple(spans),
@@ -281,7 +281,9 @@ class Answerer:
 
     def highlights(self, sentences: Sentences, position: int) -> tuple[Highlight, ...]:
         mine = np.flatnonzero(sentences.result == position)
-        picked = pick_highlights([sentences.spans[i] for i in mine], sentences.score[mine])
+        picked = pick_highlights(
+            [sentences.spans[i] for i in mine], sentences.score[mine], sentences.candidate[mine]
+        )
         return tuple(Highlight(s.start, s.end, s.score) for s in picked)
 
     def best_answer(self, first: int, sentences: Sentences) -> Answer | None:

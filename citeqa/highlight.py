@@ -20,9 +20,11 @@ SIMILARITY_WEIGHT = 0.7
 # A sentence is highlighted when it scores within this margin of the passage's best sentence.
 HIGHLIGHT_MARGIN = 0.05
 MAX_HIGHLIGHTS = 2
-# Shorter "sentences" are headings or fragments ("Bumps on your face?"): they answer nothing on their own,
-# so they are highlighted only when a passage has no longer sentence.
+# Shorter "sentences" are headings or fragments ("Bumps on your face?"), and so are short lines without a
+# full stop ("Baby Milia from Baby Acne"): they answer nothing on their own, so they are highlighted only
+# when a passage has nothing sentence-like.
 MIN_ANSWER_WORDS = 5
+UNPUNCTUATED_ANSWER_WORDS = 8
 # Question words (what, how, my, ...) are stopwords here, unlike in the BM25 index: they say nothing about
 # whether a sentence answers. The NLTK English list, as shipped by bm25s.
 TERM_STOPWORDS = "en_plus"
@@ -76,19 +78,31 @@ def sentence_scores(
     return similarity_weight * similarity + (1.0 - similarity_weight) * np.asarray(overlaps, dtype=np.float64)
 
 
-def answer_candidates(spans: Sequence[Span]) -> np.ndarray:
-    """Mask of the sentences that may answer: long enough, or all of them when none is."""
-    long_enough = np.array([s.words >= MIN_ANSWER_WORDS for s in spans], dtype=bool)
-    return long_enough if long_enough.any() else np.ones(len(spans), dtype=bool)
+def is_sentence_like(span: Span, text: str) -> bool:
+    """At least MIN_ANSWER_WORDS words ending like a sentence, or a long line (a list item without a full
+    stop): a heading ("Baby Milia from Baby Acne") or a fragment does not answer."""
+    ends = text.rstrip("\"'\u201d\u2019)]").endswith((".", "!", "?", ":"))
+    return span.words >= UNPUNCTUATED_ANSWER_WORDS or (span.words >= MIN_ANSWER_WORDS and ends)
+
+
+def answer_candidates(spans: Sequence[Span], texts: Sequence[str]) -> np.ndarray:
+    """Mask of the sentences that may answer: sentence-like, or all of them when none is."""
+    fit = np.array([is_sentence_like(s, t) for s, t in zip(spans, texts, strict=True)], dtype=bool)
+    return fit if fit.any() else np.ones(len(spans), dtype=bool)
 
 
 def pick_highlights(
-    spans: Sequence[Span], scores: np.ndarray, margin: float = HIGHLIGHT_MARGIN, limit: int = MAX_HIGHLIGHTS
+    spans: Sequence[Span],
+    scores: np.ndarray,
+    candidates: np.ndarray,
+    margin: float = HIGHLIGHT_MARGIN,
+    limit: int = MAX_HIGHLIGHTS,
 ) -> list[ScoredSentence]:
-    """The best candidate sentence and others within ``margin`` of it (at most ``limit``), in text order."""
+    """The best candidate sentence and others within ``margin`` of it (at most ``limit``), in text order;
+    ``candidates`` masks the sentences that may be picked (see answer_candidates)."""
     if len(spans) == 0:
         return []
-    masked = np.where(answer_candidates(spans), np.asarray(scores, dtype=np.float64), -np.inf)
+    masked = np.where(candidates, np.asarray(scores, dtype=np.float64), -np.inf)
     best = float(masked.max())
     order = np.argsort(-masked, kind="stable")[:limit]
     chosen = [int(i) for i in order if masked[i] >= best - margin]

@@ -23,7 +23,7 @@ from eval.harness import evaluate_seed
 from eval.seed_set import EvalQuestion, gold_spans
 
 # The signal the service uses, chosen by the cross-validated rates of CANDIDATE_SIGNALS on the seed set.
-CHOSEN_SIGNAL = ("best_sentence_cosine", "best_sentence_overlap")
+CHOSEN_SIGNAL = ("best_sentence_score",)
 CANDIDATE_SIGNALS: tuple[tuple[str, ...], ...] = (
     ("best_sentence_score",),
     ("best_sentence_cosine",),
