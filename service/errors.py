@@ -15,18 +15,29 @@ from citeqa.errors import (
     CorpusError,
     DocumentNotFoundError,
     IndexMismatchError,
+    InvalidDocumentIdError,
     InvalidQueryError,
 )
 
 logger = logging.getLogger("citeqa.service")
 
 STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
+    (InvalidDocumentIdError, 422, "invalid_doc_id"),
     (InvalidQueryError, 422, "invalid_query"),
     (DocumentNotFoundError, 404, "not_found"),
     (CorpusError, 422, "invalid_corpus"),
     (IndexMismatchError, 503, "index_unavailable"),
     (CalibrationError, 503, "calibration_unavailable"),
 )
+
+
+HTTP_ERROR_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 
 
 def error_body(error: str, message: str, detail: list | None = None) -> dict:
@@ -67,7 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint; see /docs for the API"
@@ -83,6 +94,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         # Logged with its traceback for the operator; the client never sees internals.
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            status_code=500, content=error_body("internal_error", "internal error; see server log")
-        )
+        return internal_error_response()
+
+
+def internal_error_response() -> JSONResponse:
+    """The only body an unexpected error gets: no traceback, no paths (those go to the server log)."""
+    return JSONResponse(
+        status_code=500, content=error_body("internal_error", "internal error; see server log")
+    )
