@@ -31,6 +31,8 @@ STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
 )
 
 
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+UNREADABLE_BODY = 'request body is not valid UTF-8 JSON; send a JSON object such as {"question": "..."}'
 HTTP_ERROR_CODES = {
     401: "unauthorized",
     403: "forbidden",
@@ -80,6 +82,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
         message = str(exc.detail)
+        if exc.status_code == 400 and message == FASTAPI_BODY_PARSE_ERROR:
+            # e.g. bytes that are not UTF-8: the same answer as for malformed JSON.
+            return JSONResponse(status_code=422, content=error_body("invalid_request", UNREADABLE_BODY))
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint; see /docs for the API"
         elif exc.status_code == 405:

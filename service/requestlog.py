@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citeqa.timing import listen_to_stages
@@ -82,7 +83,12 @@ def configure_json_logging(level: int = logging.INFO) -> None:
 
 
 def route_template(scope: Scope) -> str:
+    """The path template of the route that served the request ("/documents/{doc_id}"), never the raw
+    path, so that metrics labels stay few."""
     route = scope.get("route")
+    if route is None and "router" in scope:
+        # Plain Starlette routes (/openapi.json, /docs) are not recorded in the scope: match them again.
+        route = next((r for r in scope["router"].routes if r.matches(scope)[0] is Match.FULL), None)
     return getattr(route, "path", None) or UNMATCHED_ROUTE
 
 

@@ -69,6 +69,11 @@ def test_metrics_count_requests_by_route_template_and_status(fresh: TestClient) 
     assert value(after, total, route="/query", status="200") == 1
     # No raw path becomes a label.
     assert not any(BAILEY_ID in json.dumps(s.labels) for s in after[total])
+    fresh.get("/openapi.json")
+    fresh.get("/no/such/route/123")
+    later = samples(fresh)
+    assert value(later, total, route="/openapi.json", status="200") == 1
+    assert value(later, total, route="<unmatched>", status="404") == 1
     latency = "citeqa_http_request_duration_seconds_count"
     assert value(after, latency, route="/query") == 1
 
