@@ -109,7 +109,7 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Content-Type", "Authorization", "If-None-Match"],
-            expose_headers=["ETag"],
+            expose_headers=["ETag", "X-Request-ID"],
         )
     install_error_handlers(app)
     install_access_policy(app, settings)
@@ -118,7 +118,7 @@ def create_app(
     # Added last runs first: headers on every response, then the request id, log line and metrics, then
     # the body limit (so a 413 is logged and counted too).
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    app.add_middleware(RequestObserver, metrics=metrics)
+    app.add_middleware(RequestObserver, metrics=metrics, router=app.router)
     app.add_middleware(SecurityHeaders)
     add_routes(app)
     install_pages(app)

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.routing import Match
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citeqa.timing import listen_to_stages
@@ -82,13 +82,15 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-def route_template(scope: Scope) -> str:
+def route_template(scope: Scope, router: Router | None = None) -> str:
     """The path template of the route that served the request ("/documents/{doc_id}"), never the raw
     path, so that metrics labels stay few."""
     route = scope.get("route")
-    if route is None and "router" in scope:
-        # Plain Starlette routes (/openapi.json, /docs) are not recorded in the scope: match them again.
-        route = next((r for r in scope["router"].routes if r.matches(scope)[0] is Match.FULL), None)
+    router = router or scope.get("router")
+    if route is None and router is not None:
+        # Plain Starlette routes (/openapi.json, /docs) are not recorded in the scope, and a request refused
+        # before routing (413) has none: match it here.
+        route = next((r for r in router.routes if r.matches(scope)[0] is Match.FULL), None)
     return getattr(route, "path", None) or UNMATCHED_ROUTE
 
 
@@ -96,9 +98,10 @@ class RequestObserver:
     """Assigns the request id, times the request, logs it, and records it (and its query stages) in the
     app's metrics."""
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, router: Router | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,7 +132,7 @@ class RequestObserver:
                 await internal_error_response()(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = route_template(scope)
+            route = route_template(scope, self.router)
             self.metrics.observe_request(route, scope["method"], status, seconds)
             logger.info(
                 "%s %s %s",

@@ -190,6 +190,8 @@ def test_body_over_the_limit_is_413(app_settings: Settings, answerer: Answerer) 
         assert "1000 bytes" in response.json()["message"]
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-request-id"]
+        total = "citeqa_http_requests_total"
+        assert value(samples(small), total, route="/query", status="413") == 1
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the bytes are counted as they come
             yield b'{"question": "'
