@@ -348,3 +348,13 @@ def test_api_keys_setting_is_comma_separated_and_secret(monkeypatch: pytest.Monk
     assert [k.get_secret_value() for k in settings.api_keys] == ["k3y-alpha", "k3y-beta"]
     assert settings.require_key_for_reads
     assert "k3y" not in repr(settings)
+
+
+def test_a_body_that_is_not_utf8_is_422(client: TestClient) -> None:
+    # Found by the schemathesis run: FastAPI answered 400 "There was an error parsing the body".
+    response = client.post(
+        "/query", content=b'{"question": "\xff\xfe"}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+    assert "UTF-8" in response.json()["message"]
