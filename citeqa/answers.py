@@ -33,6 +33,7 @@ from citeqa.highlight import (
 )
 from citeqa.paging import PAGE_DEPTH, page_window
 from citeqa.search import Searcher, validate_request
+from citeqa.timing import stage
 from citeqa.types import Citation, SearchMode
 from indexer.chunking import Span
 
@@ -189,7 +190,8 @@ class Answerer:
         # Score the sentences of the head (the answer and the decision) and of the page, once each.
         head = min(len(ranking), max(top_k, SIGNAL_DEPTH))
         positions = sorted(set(range(head)) | set(range(start, stop)))
-        sentences = self.score_sentences(question, query, [ranking[p] for p in positions])
+        with stage("highlight"):
+            sentences = self.score_sentences(question, query, [ranking[p] for p in positions])
         features = response_features(
             sentences, self.passage_cosines(ranking[:SIGNAL_DEPTH], query), self.question_coverage(question)
         )

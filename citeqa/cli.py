@@ -101,7 +101,9 @@ def serve(
     import uvicorn
 
     from service.app import create_app
+    from service.requestlog import configure_json_logging
 
+    configure_json_logging()
     settings = settings_with(host=host, port=port, index_path=index)
     try:
         from service.app import build_answerer
@@ -109,7 +111,10 @@ def serve(
         answerer = build_answerer(settings)
     except CiteqaError as err:
         fail(err)
-    uvicorn.run(create_app(settings, answerer=answerer), host=settings.host, port=settings.port)
+    # log_config=None keeps the JSON logging set up above (uvicorn would replace it with its own).
+    uvicorn.run(
+        create_app(settings, answerer=answerer), host=settings.host, port=settings.port, log_config=None
+    )
 
 
 @app.command()

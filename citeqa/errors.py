@@ -27,3 +27,8 @@ class RerankerError(CiteqaError):
 
 class CalibrationError(CiteqaError):
     """The answerability calibration file is missing, malformed, or fitted for another model."""
+
+
+class InvalidDocumentIdError(InvalidQueryError):
+    """A doc_id in a request is not one a document could have (path separators, '..', control
+    characters, or outside the loader's pattern)."""

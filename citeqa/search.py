@@ -10,6 +10,7 @@ import numpy as np
 from citeqa.errors import InvalidQueryError
 from citeqa.filters import PassageFilter
 from citeqa.fusion import Candidates, FusionSettings, fuse_ranking, sort_by_score
+from citeqa.timing import stage
 from citeqa.types import SEARCH_MODES, Citation, Hit, SearchMode
 from indexer.bm25_index import top_positive
 from indexer.embedding import Encoder
@@ -58,7 +59,8 @@ class Searcher:
 
     def encode_question(self, question: str) -> np.ndarray:
         """The question's vector: compute it once per query and pass it to ``rank`` and the answer step."""
-        return self.encoder.encode([question])[0]
+        with stage("encode"):
+            return self.encoder.encode([question])[0]
 
     def rank(
         self,
@@ -74,7 +76,8 @@ class Searcher:
         if allowed is not None and not len(allowed):
             return ScoredIds(np.empty(0, np.int64), np.empty(0, np.float32))
         if mode == "bm25":
-            scores, ids = self.index.bm25.search(question, top_k, allowed)
+            with stage("bm25"):
+                scores, ids = self.index.bm25.search(question, top_k, allowed)
             return ScoredIds(ids, scores)
         query = self.encode_question(question) if query is None else query
         if mode == "dense":
@@ -85,11 +88,14 @@ class Searcher:
             depth = max(depth, self.reranker.depth)
         candidates = self.candidates(question, depth, allowed, query)
         if self.reranker is None:
-            ids, scores = fuse_ranking(candidates, self.fusion, top_k)
+            with stage("fusion"):
+                ids, scores = fuse_ranking(candidates, self.fusion, top_k)
             return ScoredIds(ids, scores)
-        ids, fused = fuse_ranking(candidates, self.fusion, max(top_k, self.reranker.depth))
+        with stage("fusion"):
+            ids, fused = fuse_ranking(candidates, self.fusion, max(top_k, self.reranker.depth))
         head = min(len(ids), self.reranker.depth)
-        head_ids, head_scores = self.reranker.rerank(question, ids[:head], self.rerank_texts(ids[:head]))
+        with stage("rerank"):
+            head_ids, head_scores = self.reranker.rerank(question, ids[:head], self.rerank_texts(ids[:head]))
         ids, scores = below_head(head_ids, head_scores, ids[head:top_k], fused[head:top_k])
         return ScoredIds(ids[:top_k], scores[:top_k])
 
@@ -110,7 +116,8 @@ class Searcher:
         available = len(self.index.passages) if allowed is None else len(allowed)
         if not available:
             return np.empty(0, np.int64), np.empty(0, np.float32)
-        scores, ids = self.index.dense.search(query[None, :], min(depth, available), allowed)
+        with stage("dense"):
+            scores, ids = self.index.dense.search(query[None, :], min(depth, available), allowed)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
@@ -129,8 +136,9 @@ class Searcher:
         """
         query = self.encode_question(question) if query is None else query
         dense_ids, _ = self.dense_search(query, depth, allowed)
-        bm25_all = self.index.bm25.scores(question)
-        _, bm25_ids = top_positive(bm25_all, depth, allowed)
+        with stage("bm25"):
+            bm25_all = self.index.bm25.scores(question)
+            _, bm25_ids = top_positive(bm25_all, depth, allowed)
         union = np.union1d(dense_ids, bm25_ids).astype(np.int64)
         union_dense = self.index.dense.vectors(union) @ query if len(union) else np.empty(0, np.float32)
         return Candidates(dense_ids, bm25_ids, union, union_dense, bm25_all[union])

@@ -22,9 +22,14 @@ from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
 from indexer.embedding import Encoder, SentenceTransformerEncoder
 from indexer.load import load_index
+from service.auth import ReadAccess, install_access_policy
 from service.caching import SEARCH_CACHE_CONTROL, etag_matches, search_etag
 from service.errors import install_error_handlers
+from service.limits import BodySizeLimit, SecurityHeaders, valid_doc_id
+from service.metrics import install_metrics
 from service.pages import install_pages
+from service.probes import install_probes
+from service.requestlog import RequestObserver
 from service.schemas import (
     DocumentList,
     DocumentOut,
@@ -37,6 +42,8 @@ from service.schemas import (
 from service.settings import Settings
 
 ERROR_RESPONSES = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+READ_RESPONSES = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+READ_ACCESS = [ReadAccess]  # a key is needed only with CITEQA_REQUIRE_KEY_FOR_READS (see service/auth.py)
 NOT_MODIFIED = {304: {"description": "not modified: If-None-Match named the current ETag"}}
 
 
@@ -102,9 +109,17 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Content-Type", "Authorization", "If-None-Match"],
-            expose_headers=["ETag"],
+            expose_headers=["ETag", "X-Request-ID"],
         )
     install_error_handlers(app)
+    install_access_policy(app, settings)
+    metrics = install_metrics(app)
+    install_probes(app)
+    # Added last runs first: headers on every response, then the request id, log line and metrics, then
+    # the body limit (so a 413 is logged and counted too).
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestObserver, metrics=metrics, router=app.router)
+    app.add_middleware(SecurityHeaders)
     add_routes(app)
     install_pages(app)
     return app
@@ -138,11 +153,21 @@ def run_query(
 
 
 def add_routes(app: FastAPI) -> None:
-    @app.post("/query", response_model=QueryResponse, responses=ERROR_RESPONSES)
+    @app.post(
+        "/query",
+        response_model=QueryResponse,
+        responses={**ERROR_RESPONSES, **READ_RESPONSES, 413: {"model": ErrorOut}},
+        dependencies=READ_ACCESS,
+    )
     def query(body: QueryRequest, answerer: AnswererDep) -> QueryResponse:
         return run_query(answerer, body.question, body.top_k, body.mode, filters=body.filters)
 
-    @app.get("/search", response_model=QueryResponse, responses={**ERROR_RESPONSES, **NOT_MODIFIED})
+    @app.get(
+        "/search",
+        response_model=QueryResponse,
+        responses={**ERROR_RESPONSES, **NOT_MODIFIED, **READ_RESPONSES},
+        dependencies=READ_ACCESS,
+    )
     def search(
         answerer: AnswererDep,
         request: Request,
@@ -158,12 +183,17 @@ def add_routes(app: FastAPI) -> None:
         response.headers.update(headers)
         return run_query(answerer, q, k, mode, offset)
 
-    @app.get("/documents", response_model=DocumentList)
+    @app.get("/documents", response_model=DocumentList, responses=READ_RESPONSES, dependencies=READ_ACCESS)
     def documents(searcher: SearcherDep) -> DocumentList:
         docs = searcher.index.documents.values()
         return DocumentList(documents=[DocumentSummary.from_document(d) for d in docs])
 
-    @app.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERROR_RESPONSES)
+    @app.get(
+        "/documents/{doc_id}",
+        response_model=DocumentOut,
+        responses={**ERROR_RESPONSES, **READ_RESPONSES},
+        dependencies=[*READ_ACCESS, Depends(valid_doc_id)],
+    )
     def document(doc_id: str, searcher: SearcherDep) -> DocumentOut:
         found = searcher.index.documents.get(doc_id)
         if found is None:

@@ -15,18 +15,31 @@ from citeqa.errors import (
     CorpusError,
     DocumentNotFoundError,
     IndexMismatchError,
+    InvalidDocumentIdError,
     InvalidQueryError,
 )
 
 logger = logging.getLogger("citeqa.service")
 
 STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
+    (InvalidDocumentIdError, 422, "invalid_doc_id"),
     (InvalidQueryError, 422, "invalid_query"),
     (DocumentNotFoundError, 404, "not_found"),
     (CorpusError, 422, "invalid_corpus"),
     (IndexMismatchError, 503, "index_unavailable"),
     (CalibrationError, 503, "calibration_unavailable"),
 )
+
+
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+UNREADABLE_BODY = 'request body is not valid UTF-8 JSON; send a JSON object such as {"question": "..."}'
+HTTP_ERROR_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 
 
 def error_body(error: str, message: str, detail: list | None = None) -> dict:
@@ -67,8 +80,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
         message = str(exc.detail)
+        if exc.status_code == 400 and message == FASTAPI_BODY_PARSE_ERROR:
+            # e.g. bytes that are not UTF-8: the same answer as for malformed JSON.
+            return JSONResponse(status_code=422, content=error_body("invalid_request", UNREADABLE_BODY))
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint; see /docs for the API"
         elif exc.status_code == 405:
@@ -83,6 +99,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         # Logged with its traceback for the operator; the client never sees internals.
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            status_code=500, content=error_body("internal_error", "internal error; see server log")
-        )
+        return internal_error_response()
+
+
+def internal_error_response() -> JSONResponse:
+    """The only body an unexpected error gets: no traceback, no paths (those go to the server log)."""
+    return JSONResponse(
+        status_code=500, content=error_body("internal_error", "internal error; see server log")
+    )

@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+
+from service.limits import valid_doc_id
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -55,7 +57,7 @@ def search_page() -> FileResponse:
     return page("index.html")
 
 
-@router.get("/documents/{doc_id}/view")
+@router.get("/documents/{doc_id}/view", dependencies=[Depends(valid_doc_id)])
 def document_view(
     doc_id: str,
     request: Request,

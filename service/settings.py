@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
@@ -16,6 +16,7 @@ from indexer.embedding import DEFAULT_MODEL
 
 DEFAULT_INDEX_DIR = Path("var/index")
 DEFAULT_FUSION = FusionSettings()
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
 class Settings(BaseSettings):
@@ -44,11 +45,25 @@ class Settings(BaseSettings):
         DEFAULT_CALIBRATION_PATH, description="answerability calibration (written by citeqa eval --calibrate)"
     )
     dedup: DedupRule = Field(DEFAULT_DEDUP_RULE, description="near-duplicate rule for results")
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (larger: 413)"
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="API keys for write access (and reads, see below), comma-separated"
+    )
+    require_key_for_reads: bool = Field(False, description="also require an API key on the read endpoints")
 
     @field_validator("reranker", mode="before")
     @classmethod
     def empty_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,0 +1,99 @@
+"""Request limits and protective headers: the body size limit (413), doc_id checks on document paths,
+and security headers on every response (pages add their CSP themselves, see service/pages.py)."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from citeqa.errors import InvalidDocumentIdError
+from corpus.loader import DOC_ID_PATTERN
+from service.errors import error_body
+
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+SHOWN_DOC_ID_CHARS = 80
+
+
+def valid_doc_id(doc_id: str) -> str:
+    """Dependency for routes with a {doc_id} path parameter."""
+    if "/" in doc_id or "\\" in doc_id or ".." in doc_id or not doc_id.isprintable():
+        raise InvalidDocumentIdError(
+            "doc_id must not contain path separators, '..' or control characters; GET /documents lists them"
+        )
+    if not DOC_ID_PATTERN.fullmatch(doc_id):
+        shown = doc_id[:SHOWN_DOC_ID_CHARS] + ("..." if len(doc_id) > SHOWN_DOC_ID_CHARS else "")
+        raise InvalidDocumentIdError(
+            f"doc_id {shown!r} is not valid: use 1 to 128 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit; GET /documents lists them"
+        )
+    return doc_id
+
+
+def too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        status_code=413,
+        content=error_body(
+            "payload_too_large", f"request body is larger than the limit of {limit} bytes; send less"
+        ),
+    )
+
+
+class BodySizeLimit:
+    """Refuses bodies over ``limit`` bytes with 413: at once when Content-Length says so, else while
+    reading (the body is read here, at most ``limit`` bytes of it, and replayed to the app)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await too_large(self.limit)(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await too_large(self.limit)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replayed() -> Message:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replayed, send)
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP response that does not set them itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,94 @@
+"""Prometheus metrics of one app, in a registry the app owns (several apps in one process do not
+collide): requests by route template and status, request latency per route, per-stage query latency
+(reported by the library through citeqa.timing), and the size and identity of the served index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+from starlette.responses import Response
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class IndexCollector(Collector):
+    """Reads the index the app serves at scrape time, so the gauges follow whatever index is loaded."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily | InfoMetricFamily]:
+        state = getattr(self.app.state, "citeqa", None)
+        if state is None:
+            return
+        index = state.searcher.index
+        manifest = index.manifest
+        yield GaugeMetricFamily(
+            "citeqa_index_documents", "documents in the served index", len(index.documents)
+        )
+        yield GaugeMetricFamily("citeqa_index_passages", "passages in the served index", len(index.passages))
+        info = InfoMetricFamily("citeqa_index", "identity of the served index")
+        info.add_metric(
+            [],
+            {
+                "path": index.path.name,
+                "model": manifest["model"]["name"],
+                "built_at": str(manifest["created_at"]),
+                "corpus_fingerprint": str(manifest.get("corpus", {}).get("fingerprint", ""))[:16],
+            },
+        )
+        yield info
+
+
+class ServiceMetrics:
+    def __init__(self, app: FastAPI) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "citeqa_http_requests",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "citeqa_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stages = Histogram(
+            "citeqa_query_stage_duration_seconds",
+            "latency of each query stage (encode, dense, bm25, fusion, rerank, highlight)",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(IndexCollector(app))
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        self.stages.labels(stage).observe(seconds)
+
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition of this app's registry."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def install_metrics(app: FastAPI) -> ServiceMetrics:
+    app.state.metrics = ServiceMetrics(app)
+    app.include_router(router)
+    return app.state.metrics
