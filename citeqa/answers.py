@@ -334,13 +334,4 @@ def response_features(
 
 
 def citation_of(searcher: Searcher, doc_id: str, start: int, end: int) -> Citation:
-    document = searcher.index.documents[doc_id]
-    return Citation(
-        doc_id=document.doc_id,
-        title=document.title,
-        url=document.url,
-        author=document.author,
-        publisher=document.publisher,
-        start=start,
-        end=end,
-    )
+    return Citation.of(searcher.index.documents[doc_id], start, end)

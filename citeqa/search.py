@@ -146,15 +146,7 @@ class Searcher:
     def hit(self, rank: int, passage_id: int, score: float) -> Hit:
         passage = self.index.passages[passage_id]
         document = self.index.documents[passage.doc_id]
-        citation = Citation(
-            doc_id=document.doc_id,
-            title=document.title,
-            url=document.url,
-            author=document.author,
-            publisher=document.publisher,
-            start=passage.start,
-            end=passage.end,
-        )
+        citation = Citation.of(document, passage.start, passage.end)
         return Hit(rank=rank, score=score, passage=passage, citation=citation)
 
 

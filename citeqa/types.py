@@ -45,6 +45,19 @@ class Citation:
     start: int
     end: int
 
+    @classmethod
+    def of(cls, document: Document, start: int, end: int) -> Citation:
+        """The citation of ``document.text[start:end]``."""
+        return cls(
+            doc_id=document.doc_id,
+            title=document.title,
+            url=document.url,
+            author=document.author,
+            publisher=document.publisher,
+            start=start,
+            end=end,
+        )
+
 
 @dataclass(frozen=True)
 class Hit:
