@@ -18,6 +18,13 @@ from citeqa.types import SEARCH_MODES
 app = typer.Typer(help="citeqa: questions in, passages with exact citations out.", no_args_is_help=True)
 console = Console(stderr=True)
 
+# Options shared by several commands.
+ModelOption = Annotated[str | None, typer.Option(help="sentence-transformers model name or path")]
+CacheDirOption = Annotated[Path, typer.Option(help="embedding cache folder")]
+FoldsOption = Annotated[int, typer.Option(help="number of folds")]
+SeedOption = Annotated[int, typer.Option(help="seed of the fold shuffle")]
+DEFAULT_CACHE_DIR = Path("var/cache/embeddings")
+
 
 def fail(error: Exception) -> None:
     console.print(f"[red]error:[/red] {error}")
@@ -36,7 +43,7 @@ def index(
         Path | None, typer.Option(help="documents folder, or a BEIR corpus.jsonl / its folder")
     ] = None,
     index: Annotated[Path | None, typer.Option(help="index folder to write")] = None,
-    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
+    model: ModelOption = None,
     max_words: Annotated[int | None, typer.Option(help="target passage size in words [default: 120]")] = None,
     overlap_words: Annotated[
         int | None, typer.Option(help="overlap between passages in words [default: 30]")
@@ -194,7 +201,7 @@ def evaluate_command(
         list[str] | None,
         typer.Option(help="query metadata field for per-subset rows (repeatable; default: auto-detect)"),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
+    model: ModelOption = None,
     max_words: Annotated[int | None, typer.Option(help="passage size in words (dataset index)")] = None,
     overlap_words: Annotated[
         int | None, typer.Option(help="passage overlap in words (dataset index)")
@@ -211,7 +218,7 @@ def evaluate_command(
     index_root: Annotated[Path, typer.Option(help="where dataset indexes are kept")] = Path(
         "var/eval/indexes"
     ),
-    cache_dir: Annotated[Path, typer.Option(help="embedding cache folder")] = Path("var/cache/embeddings"),
+    cache_dir: CacheDirOption = DEFAULT_CACHE_DIR,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -381,17 +388,17 @@ def sweep_command(
         str | None,
         typer.Option(help="pin the chosen passage setting (e.g. the default, when a check elsewhere vetoes)"),
     ] = None,
-    folds: Annotated[int, typer.Option(help="number of folds")] = 5,
-    seed: Annotated[int, typer.Option(help="seed of the fold shuffle")] = 0,
+    folds: FoldsOption = 5,
+    seed: SeedOption = 0,
     out: Annotated[Path, typer.Option(help="Markdown table to write")] = Path("eval/fusion_sweep.md"),
     details: Annotated[
         Path | None, typer.Option(help="JSON details (default var/eval/sweep/<dataset>.json)")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
+    model: ModelOption = None,
     index_root: Annotated[Path, typer.Option(help="where dataset indexes are kept")] = Path(
         "var/eval/indexes"
     ),
-    cache_dir: Annotated[Path, typer.Option(help="embedding cache folder")] = Path("var/cache/embeddings"),
+    cache_dir: CacheDirOption = DEFAULT_CACHE_DIR,
 ) -> None:
     """Cross-validate fusion methods, their parameters and passage settings on a BEIR dataset."""
     import shlex
@@ -437,17 +444,17 @@ def seed_sweep_command(
         list[str] | None,
         typer.Option(help="passage setting MAX_WORDS:OVERLAP:title|notitle (repeatable; default: a grid)"),
     ] = None,
-    folds: Annotated[int, typer.Option(help="number of folds")] = 5,
-    seed: Annotated[int, typer.Option(help="seed of the fold shuffle")] = 0,
+    folds: FoldsOption = 5,
+    seed: SeedOption = 0,
     out: Annotated[Path, typer.Option(help="Markdown report to write")] = Path("eval/seed_sweep.md"),
     corpus: Annotated[
         Path | None, typer.Option(help="documents folder (default: the default corpus)")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path")] = None,
+    model: ModelOption = None,
     index_root: Annotated[Path, typer.Option(help="where the sweep's indexes are kept")] = Path(
         "var/eval/indexes/seed"
     ),
-    cache_dir: Annotated[Path, typer.Option(help="embedding cache folder")] = Path("var/cache/embeddings"),
+    cache_dir: CacheDirOption = DEFAULT_CACHE_DIR,
 ) -> None:
     """Cross-validate passage size, overlap and the fusion weight on the seed set; print the tables."""
     import shlex
