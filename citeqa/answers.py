@@ -87,6 +87,7 @@ class Response:
     features: Mapping[str, float]
     offset: int = 0
     has_more: bool = False
+    index_version: int = 1
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,10 @@ class Answerer:
         self.terms = TermExtractor()
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
+    @property
+    def index_version(self) -> int:
+        return self.searcher.index.version
+
     def settings_view(self) -> dict[str, Any]:
         """Everything besides the index that decides an answer (for cache validators)."""
         reranker = self.searcher.reranker
@@ -166,6 +171,7 @@ class Answerer:
             features=analysis.features,
             offset=offset,
             has_more=analysis.has_more,
+            index_version=self.index_version,
         )
 
     def analyze(

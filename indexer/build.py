@@ -106,6 +106,7 @@ def build_index(
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "created_at": utc_now(),
+            "version": 1,
             "model": {"name": encoder.name, "dimension": encoder.dimension, "normalized": True},
             **settings.manifest_view(),
             "bm25": {"folder": BM25_FOLDER, "stopwords": STOPWORDS, "stemmer": STEMMER_LANGUAGE},

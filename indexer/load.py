@@ -35,6 +35,11 @@ class LoadedIndex:
     def model_name(self) -> str:
         return self.manifest["model"]["name"]
 
+    @property
+    def version(self) -> int:
+        """The index version: every change to the corpus makes a higher one (a fresh build is 1)."""
+        return int(self.manifest.get("version", 1))
+
 
 def load_index(folder: Path, expected_model: str | None = None) -> LoadedIndex:
     folder = Path(folder)

@@ -98,6 +98,7 @@ class QueryResponse(BaseModel):
     answer: AnswerOut | None = Field(..., description="the best answering sentence, or null if unanswerable")
     offset: int = Field(0, description="results skipped before these (always 0 for POST /query)")
     has_more: bool = Field(False, description="true when a next page (offset + k) has results")
+    index_version: int = Field(..., ge=1, description="the version of the index this response came from")
     results: list[ResultOut]
 
     @classmethod
@@ -111,6 +112,7 @@ class QueryResponse(BaseModel):
             answer=AnswerOut.from_answer(response.answer) if response.answer else None,
             offset=response.offset,
             has_more=response.has_more,
+            index_version=response.index_version,
             results=[ResultOut.from_result(r) for r in response.results],
         )
 

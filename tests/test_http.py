@@ -26,6 +26,7 @@ RESPONSE_KEYS = {
     "answer",
     "offset",
     "has_more",
+    "index_version",
     "results",
 }
 RESULT_KEYS = {"rank", "score", "text", "citation", "highlights"}
