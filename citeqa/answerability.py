@@ -2,11 +2,14 @@
 
 The signal is a logistic regression over a few features of a response (see ``FEATURES``; which ones is
 stored in the calibration), fitted on labelled questions (``citeqa eval --calibrate``). Its linear score
-is log-odds of "answerable"; the decision threshold t on that score is then chosen to maximize
-(share of unanswerable flagged) - (share of answerable flagged) on the same training questions, and the
-confidence is sigmoid((score - t) / scale), so confidence >= 0.5 exactly when the question is judged
-answerable. Error rates are estimated by stratified k-fold cross-validation: fit on k-1 folds (weights
-and threshold), decide on the held-out fold, never tuning on it.
+is log-odds of "answerable". The decision threshold t on that score is set by the owner's error budget
+(``MAX_FALSE_FLAG``): the highest cut that wrongly flags at most that share of the training's answerable
+questions, so as many unanswerable questions as possible are flagged within the budget (a Neyman-Pearson
+choice: wrongly hiding an answer is the costlier error). With no budget, t maximizes (share of
+unanswerable flagged) - (share of answerable flagged) instead. The confidence is
+sigmoid((score - t) / scale), so confidence >= 0.5 exactly when the question is judged answerable. Error
+rates are estimated by stratified k-fold cross-validation: fit on k-1 folds (weights and threshold),
+decide on the held-out fold, never tuning on it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ FEATURES = (
     "question_coverage",  # share of the question's content terms that occur anywhere in the index
 )
 RIDGE = 1.0  # L2 penalty on standardized weights: keeps the fit finite when the classes separate
+# The largest share of answerable questions the fitted threshold may flag as unanswerable on its training
+# questions (the issue's bound); None picks the balanced cut instead (see fit_threshold).
+MAX_FALSE_FLAG = 0.05
 
 
 @dataclass(frozen=True)
@@ -101,13 +107,21 @@ def fit_logistic(x: np.ndarray, answerable: Sequence[bool], ridge: float = RIDGE
     return LogisticModel(tuple(float(v) for v in raw), float(w[0] - raw @ mean))
 
 
-def fit_threshold(signals: Sequence[float], answerable: Sequence[bool]) -> float:
-    """The cut that maximizes (share of unanswerable flagged) - (share of answerable flagged),
-    placed halfway between the two neighbouring signals; ties favour flagging fewer answerable."""
+def fit_threshold(
+    signals: Sequence[float], answerable: Sequence[bool], max_false_flag: float | None = MAX_FALSE_FLAG
+) -> float:
+    """The decision cut on ``signals`` (a question is flagged unanswerable below it).
+
+    With ``max_false_flag``: the highest cut below which at most that share of the answerable questions
+    fall, placed halfway between two neighbouring answerable signals (so it flags as many unanswerable
+    questions as the budget allows). Without: the cut that maximizes (share of unanswerable flagged) -
+    (share of answerable flagged), halfway between neighbours; ties favour flagging fewer answerable."""
     values = np.asarray(signals, dtype=np.float64)
     labels = np.asarray(answerable, dtype=bool)
     if labels.all() or not labels.any():
         raise ValueError("fitting a threshold needs both answerable and unanswerable questions")
+    if max_false_flag is not None:
+        return budget_threshold(values[labels], max_false_flag)
     ordered = np.unique(values)
     cuts = np.concatenate([[ordered[0] - 1e-6], (ordered[:-1] + ordered[1:]) / 2, [ordered[-1] + 1e-6]])
     best_cut, best_gain, best_false = cuts[0], -np.inf, np.inf
@@ -120,10 +134,27 @@ def fit_threshold(signals: Sequence[float], answerable: Sequence[bool]) -> float
     return float(best_cut)
 
 
-def fit_decision(x: np.ndarray, answerable: Sequence[bool]) -> tuple[LogisticModel, float]:
+def budget_threshold(answerable_signals: np.ndarray, max_false_flag: float) -> float:
+    """The highest cut that flags at most ``max_false_flag`` of ``answerable_signals`` (ties at the cut
+    are not flagged: flagging is strictly below)."""
+    if not 0.0 <= max_false_flag < 1.0:
+        raise ValueError(f"max_false_flag must be in [0, 1), not {max_false_flag}")
+    ordered = np.sort(np.asarray(answerable_signals, dtype=np.float64))
+    allowed = int(np.floor(max_false_flag * len(ordered) + 1e-9))
+    if allowed == 0:
+        return float(ordered[0])
+    # Flag the `allowed` lowest; never split equal signals, which would flag more than the budget.
+    while allowed > 0 and ordered[allowed - 1] == ordered[allowed]:
+        allowed -= 1
+    return float((ordered[allowed - 1] + ordered[allowed]) / 2) if allowed else float(ordered[0])
+
+
+def fit_decision(
+    x: np.ndarray, answerable: Sequence[bool], max_false_flag: float | None = MAX_FALSE_FLAG
+) -> tuple[LogisticModel, float]:
     """The logistic model and the threshold on its score, both fitted on the given questions only."""
     model = fit_logistic(x, answerable)
-    return model, fit_threshold(model.scores(x), answerable)
+    return model, fit_threshold(model.scores(x), answerable, max_false_flag)
 
 
 def fold_ids(n: int, folds: int, seed: int = 0) -> np.ndarray:
@@ -143,7 +174,13 @@ def stratified_folds(answerable: np.ndarray, folds: int, seed: int) -> np.ndarra
     return assignment
 
 
-def held_out_flags(x: np.ndarray, answerable: Sequence[bool], folds: int = 5, seed: int = 0) -> np.ndarray:
+def held_out_flags(
+    x: np.ndarray,
+    answerable: Sequence[bool],
+    folds: int = 5,
+    seed: int = 0,
+    max_false_flag: float | None = MAX_FALSE_FLAG,
+) -> np.ndarray:
     """For each question, whether it is flagged unanswerable by a decision fitted without its fold."""
     x = np.asarray(x, dtype=np.float64).reshape(len(answerable), -1)
     labels = np.asarray(answerable, dtype=bool)
@@ -151,19 +188,23 @@ def held_out_flags(x: np.ndarray, answerable: Sequence[bool], folds: int = 5, se
     flagged = np.zeros(len(labels), dtype=bool)
     for fold in range(folds):
         held_out = assignment == fold
-        model, threshold = fit_decision(x[~held_out], labels[~held_out])
+        model, threshold = fit_decision(x[~held_out], labels[~held_out], max_false_flag)
         flagged[held_out] = model.scores(x[held_out]) < threshold
     return flagged
 
 
 def cross_validated_rates(
-    x: np.ndarray, answerable: Sequence[bool], folds: int = 5, repeats: int = 10
+    x: np.ndarray,
+    answerable: Sequence[bool],
+    folds: int = 5,
+    repeats: int = 10,
+    max_false_flag: float | None = MAX_FALSE_FLAG,
 ) -> FlagRates:
     """Held-out flag rates of both classes, averaged over ``repeats`` seeded fold assignments."""
     labels = np.asarray(answerable, dtype=bool)
     true_rates, false_rates = [], []
     for seed in range(repeats):
-        flagged = held_out_flags(x, labels, folds, seed)
+        flagged = held_out_flags(x, labels, folds, seed, max_false_flag)
         true_rates.append(float(flagged[~labels].mean()))
         false_rates.append(float(flagged[labels].mean()))
     return FlagRates(

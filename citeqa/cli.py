@@ -240,6 +240,15 @@ def evaluate_command(
     dedup: Annotated[
         bool, typer.Option("--dedup", help="compare the near-duplicate rules on the evaluation set")
     ] = False,
+    max_false_flag: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.99,
+            help="with --calibrate: the largest share of answerable questions the threshold may flag as "
+            "unanswerable (the error budget; it flags as many unanswerable questions as it allows)",
+        ),
+    ] = 0.05,
 ) -> None:
     """Score every mode (hybrid, dense, bm25) on the seed set, or on a BEIR dataset with --dataset;
     write summary.md and results.json (and TREC runs for a dataset; per-question table, plots and paired
@@ -252,7 +261,9 @@ def evaluate_command(
         fusion_rrf_k=rrf_k,
     )
     if calibrate or dedup:
-        answer_eval_command(settings, questions, calibrate, calibration or settings.calibration_path, dedup)
+        answer_eval_command(
+            settings, questions, calibrate, calibration or settings.calibration_path, dedup, max_false_flag
+        )
         return
     if dataset is not None:
         if baseline is not None:
@@ -289,7 +300,9 @@ def evaluate_seed_command(settings, questions: Path | None, out: Path, baseline:
             raise typer.Exit(code=1)
 
 
-def answer_eval_command(settings, questions: Path | None, calibrate: bool, out: Path, dedup: bool) -> None:
+def answer_eval_command(
+    settings, questions: Path | None, calibrate: bool, out: Path, dedup: bool, max_false_flag: float
+) -> None:
     from eval import answer_eval
     from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
     from service.app import build_searcher
@@ -304,7 +317,9 @@ def answer_eval_command(settings, questions: Path | None, calibrate: bool, out: 
             )
             typer.echo(answer_eval.dedup_table(answer_eval.dedup_comparison(searcher, eval_set)))
         if calibrate:
-            fitted, compared, rows = answer_eval.calibrate(searcher, eval_set, out, path.name)
+            fitted, compared, rows = answer_eval.calibrate(
+                searcher, eval_set, out, path.name, max_false_flag
+            )
     except (CiteqaError, ValueError) as err:
         fail(err)
     if calibrate:

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from citeqa.answerability import Calibration, FlagRates, cross_validated_rates, fit_decision, save_calibration
+from citeqa.answerability import (
+    MAX_FALSE_FLAG,
+    Calibration,
+    FlagRates,
+    cross_validated_rates,
+    fit_decision,
+    save_calibration,
+)
 from citeqa.answers import Answerer
 from citeqa.dedup import DEDUP_RULES, DedupRule
 from citeqa.search import Searcher
@@ -51,6 +58,13 @@ class QuestionFeatures:
 class SignalRates:
     features: tuple[str, ...]
     rates: FlagRates
+    max_false_flag: float | None = MAX_FALSE_FLAG
+
+    @property
+    def rule(self) -> str:
+        if self.max_false_flag is None:
+            return "balanced cut"
+        return f"budget {self.max_false_flag:.0%}"
 
 
 def question_features(answerer: Answerer, questions: list[EvalQuestion]) -> list[QuestionFeatures]:
@@ -77,21 +91,38 @@ def feature_matrix(rows: list[QuestionFeatures], names: tuple[str, ...]) -> np.n
     return np.array([[r.features[n] for n in names] for r in rows], dtype=np.float64)
 
 
-def compare_signals(rows: list[QuestionFeatures]) -> list[SignalRates]:
+def compare_signals(
+    rows: list[QuestionFeatures], max_false_flag: float | None = MAX_FALSE_FLAG
+) -> list[SignalRates]:
+    """Held-out rates of every candidate signal under the budget rule, then of every one under the
+    balanced cut (the rule used before the budget), for comparison."""
     labels = np.array([r.answerable for r in rows])
+    rules = list(dict.fromkeys([max_false_flag, None]))
     return [
-        SignalRates(names, cross_validated_rates(feature_matrix(rows, names), labels, FOLDS, REPEATS))
+        SignalRates(
+            names, cross_validated_rates(feature_matrix(rows, names), labels, FOLDS, REPEATS, rule), rule
+        )
+        for rule in rules
         for names in CANDIDATE_SIGNALS
     ]
 
 
 def fit_calibration(
-    rows: list[QuestionFeatures], model: str, names: tuple[str, ...], eval_set: str
+    rows: list[QuestionFeatures],
+    model: str,
+    names: tuple[str, ...],
+    eval_set: str,
+    max_false_flag: float | None = MAX_FALSE_FLAG,
 ) -> Calibration:
     labels = np.array([r.answerable for r in rows])
     x = feature_matrix(rows, names)
-    fitted, threshold = fit_decision(x, labels)
-    rates = cross_validated_rates(x, labels, FOLDS, REPEATS)
+    fitted, threshold = fit_decision(x, labels, max_false_flag)
+    rates = cross_validated_rates(x, labels, FOLDS, REPEATS, max_false_flag)
+    rule = (
+        "the balanced cut (max of unanswerable flagged - answerable flagged)"
+        if max_false_flag is None
+        else f"the highest cut flagging at most {max_false_flag:.0%} of the training's answerable questions"
+    )
     kinds = {k: sum(r.kind == k for r in rows) for k in sorted({r.kind for r in rows})}
     return Calibration(
         model=model,
@@ -105,6 +136,8 @@ def fit_calibration(
         cv={
             "method": f"stratified {FOLDS}-fold, {REPEATS} seeded repeats; weights and threshold fitted "
             "on the training folds only",
+            "threshold_rule": rule,
+            "max_false_flag": max_false_flag,
             "unanswerable_flagged": round(rates.unanswerable_flagged, 4),
             "answerable_flagged": round(rates.answerable_flagged, 4),
             "unanswerable_flagged_range": list(rates.unanswerable_range),
@@ -115,24 +148,29 @@ def fit_calibration(
 
 
 def calibrate(
-    searcher: Searcher, questions: list[EvalQuestion], out: Path, eval_set: str
+    searcher: Searcher,
+    questions: list[EvalQuestion],
+    out: Path,
+    eval_set: str,
+    max_false_flag: float | None = MAX_FALSE_FLAG,
 ) -> tuple[Calibration, list[SignalRates], list[QuestionFeatures]]:
     rows = question_features(Answerer(searcher), questions)
-    calibration = fit_calibration(rows, searcher.index.model_name, CHOSEN_SIGNAL, eval_set)
+    calibration = fit_calibration(rows, searcher.index.model_name, CHOSEN_SIGNAL, eval_set, max_false_flag)
     save_calibration(calibration, out)
-    return calibration, compare_signals(rows), rows
+    return calibration, compare_signals(rows, max_false_flag), rows
 
 
 def signals_table(compared: list[SignalRates]) -> str:
     lines = [
-        "| signal (logistic over) | unanswerable flagged | answerable flagged |",
-        "|---|---|---|",
+        "| signal (logistic over) | threshold rule | unanswerable flagged | answerable flagged |",
+        "|---|---|---|---|",
     ]
     for s in compared:
-        chosen = " (chosen)" if s.features == CHOSEN_SIGNAL else ""
+        configured = s.features == CHOSEN_SIGNAL and s.max_false_flag == compared[0].max_false_flag
+        chosen = " (chosen)" if configured else ""
         r = s.rates
         lines.append(
-            f"| {' + '.join(s.features)}{chosen} | {r.unanswerable_flagged:.3f} "
+            f"| {' + '.join(s.features)}{chosen} | {s.rule} | {r.unanswerable_flagged:.3f} "
             f"[{r.unanswerable_range[0]:.2f}, {r.unanswerable_range[1]:.2f}] | {r.answerable_flagged:.3f} "
             f"[{r.answerable_range[0]:.2f}, {r.answerable_range[1]:.2f}] |"
         )

@@ -10,6 +10,7 @@ import pytest
 
 from citeqa.answerability import (
     Calibration,
+    budget_threshold,
     cross_validated_rates,
     fit_decision,
     fit_logistic,
@@ -42,13 +43,36 @@ def separable(n_pos: int = 30, n_neg: int = 10, seed: int = 0) -> tuple[np.ndarr
     return x[:, None], np.r_[np.ones(n_pos, bool), np.zeros(n_neg, bool)]
 
 
-def test_fit_threshold_separates_and_prefers_fewer_false_flags() -> None:
-    assert 0.3 < fit_threshold([0.1, 0.2, 0.3, 0.6, 0.7], [False, False, False, True, True]) < 0.6
+def test_balanced_threshold_separates_and_prefers_fewer_false_flags() -> None:
+    labels = [False, False, False, True, True]
+    assert 0.3 < fit_threshold([0.1, 0.2, 0.3, 0.6, 0.7], labels, max_false_flag=None) < 0.6
     # 0.5 is unanswerable among answerable ones: no cut gains by flagging an answerable question too.
-    cut = fit_threshold([0.1, 0.5, 0.6, 0.7, 0.8], [False, False, True, True, True])
+    cut = fit_threshold([0.1, 0.5, 0.6, 0.7, 0.8], [False, False, True, True, True], max_false_flag=None)
     assert 0.1 < cut < 0.6
     with pytest.raises(ValueError, match="both"):
         fit_threshold([0.1, 0.2], [True, True])
+
+
+def test_budget_threshold_flags_at_most_the_budget_of_answerable_questions() -> None:
+    answerable = np.array([0.9, 0.3, 0.5, 0.7, 0.4, 0.6, 0.8, 0.35, 0.45, 0.55])
+    for budget in (0.0, 0.05, 0.1, 0.2, 0.25, 0.5):
+        cut = budget_threshold(answerable, budget)
+        flagged = (answerable < cut).sum()
+        assert flagged == int(budget * len(answerable)), budget  # spends the budget, never more
+    assert budget_threshold(answerable, 0.1) == pytest.approx(0.325)  # halfway between 0.3 and 0.35
+    # Equal signals are never split: flagging one of two equal ones would take the other with it.
+    tied = np.array([0.2, 0.2, 0.5, 0.6])
+    assert (tied < budget_threshold(tied, 0.25)).sum() == 0
+    with pytest.raises(ValueError, match="max_false_flag"):
+        budget_threshold(answerable, 1.0)
+
+
+def test_budget_threshold_sits_among_answerable_signals_whatever_the_unanswerable_ones() -> None:
+    signals = [0.1, 0.2, 0.95, *np.linspace(0.3, 0.9, 20)]
+    labels = [False, False, False, *[True] * 20]
+    cut = fit_threshold(signals, labels, max_false_flag=0.05)
+    assert (np.array(signals[3:]) < cut).sum() == 1  # 5% of 20 answerable
+    assert cut < 0.95  # an unanswerable question among the answerable ones is not chased
 
 
 def test_fit_logistic_learns_the_direction_and_stays_finite_on_separable_data() -> None:
@@ -63,13 +87,20 @@ def test_fit_logistic_learns_the_direction_and_stays_finite_on_separable_data() 
     assert abs(both.weights[1]) < abs(both.weights[0])
 
 
-def test_fit_decision_and_cv_on_separable_data_make_no_errors() -> None:
+def test_fit_decision_and_cv_on_separable_data() -> None:
+    """The balanced cut makes no error; the budget cut flags every unanswerable question and spends at
+    most its budget on answerable ones."""
     x, y = separable()
-    model, threshold = fit_decision(x, y)
+    model, threshold = fit_decision(x, y, max_false_flag=None)
     assert ((model.scores(x) < threshold) == ~y).all()
-    rates = cross_validated_rates(x, y, folds=5, repeats=3)
+    rates = cross_validated_rates(x, y, folds=5, repeats=3, max_false_flag=None)
     assert rates.unanswerable_flagged == 1.0 and rates.answerable_flagged == 0.0
     assert rates.repeats == 3 and rates.folds == 5
+    model, threshold = fit_decision(x, y, max_false_flag=0.05)
+    flagged = model.scores(x) < threshold
+    assert flagged[~y].all() and flagged[y].mean() <= 0.05
+    budget = cross_validated_rates(x, y, folds=5, repeats=3, max_false_flag=0.05)
+    assert budget.unanswerable_flagged == 1.0 and budget.answerable_flagged <= 0.1
 
 
 def test_cv_scores_each_question_with_a_decision_fitted_without_it() -> None:
