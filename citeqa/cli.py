@@ -113,14 +113,18 @@ def serve(
     configure_json_logging()
     settings = settings_with(host=host, port=port, index_path=index)
     try:
-        from service.app import build_answerer
+        from service.app import build_answerer, build_live
 
         answerer = build_answerer(settings)
+        live = build_live(settings, answerer)
     except CiteqaError as err:
         fail(err)
     # log_config=None keeps the JSON logging set up above (uvicorn would replace it with its own).
     uvicorn.run(
-        create_app(settings, answerer=answerer), host=settings.host, port=settings.port, log_config=None
+        create_app(settings, answerer=answerer, live=live),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
     )
 
 

@@ -138,10 +138,22 @@ class LiveIndex:
             raise CorpusError("this index is open read-only; writes need a writable LiveIndex")
         return self.journal
 
-    def put(self, documents: Sequence[Document], max_chars: int = MAX_DOCUMENT_CHARS) -> WriteResult:
+    def put(
+        self,
+        documents: Sequence[Document],
+        max_chars: int = MAX_DOCUMENT_CHARS,
+        max_documents: int = MAX_BULK_DOCUMENTS,
+    ) -> WriteResult:
         """Add or replace ``documents`` (by doc_id) in one write."""
         if not documents:
             raise CorpusError("no documents to add; send at least one")
+        if len(documents) > max_documents:
+            raise CorpusError(
+                f"{len(documents)} documents in one write, over the limit of {max_documents}; "
+                "send them in several requests"
+            )
+        if len({d.doc_id for d in documents}) != len(documents):
+            raise CorpusError("the same doc_id appears twice in one write; send each document once")
         for document in documents:
             validate_document(document, max_chars)
         ops = [{"op": "put", "document": document_record(d)} for d in documents]

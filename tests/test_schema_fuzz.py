@@ -37,6 +37,10 @@ EXPECTED_OPERATIONS = {
     "GET /documents/{doc_id}",
     "GET /health",
     "GET /ready",
+    "POST /documents",
+    "PUT /documents/{doc_id}",
+    "DELETE /documents/{doc_id}",
+    "POST /index/rebuild",
 }
 # No parameters, body or credentials: nothing to make invalid.
 NO_INPUT_OPERATIONS = {"GET /health", "GET /ready"}
