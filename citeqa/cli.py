@@ -99,6 +99,27 @@ def index(
 
 
 @app.command()
+def rebuild(
+    index: Annotated[Path | None, typer.Option(help="index folder to rebuild")] = None,
+    model: ModelOption = None,
+) -> None:
+    """Rebuild an index folder from its stored documents (and write journal): for a damaged index file."""
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.recover import rebuild_from_stored, stored_documents
+
+    settings = settings_with(index_path=index, model=model)
+    try:
+        stored_documents(settings.index_path)  # damage to the documents themselves is said before any work
+        result = rebuild_from_stored(settings.index_path, SentenceTransformerEncoder(settings.model))
+    except CiteqaError as err:
+        fail(err)
+    typer.echo(
+        f"rebuilt {settings.index_path} from {len(result.doc_ids)} stored documents "
+        f"({result.embedded_passages} passages) as index version {result.index_version}"
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
