@@ -124,6 +124,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     index: Annotated[Path | None, typer.Option(help="index folder to serve")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes; each loads the model and index once")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (FastAPI on uvicorn)."""
     import uvicorn
@@ -133,6 +136,9 @@ def serve(
 
     configure_json_logging()
     settings = settings_with(host=host, port=port, index_path=index)
+    if workers > 1:
+        serve_workers(settings, index, workers)
+        return
     try:
         from service.app import build_answerer, build_live
 
@@ -146,6 +152,26 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_config=None,
+    )
+
+
+def serve_workers(settings, index: Path | None, workers: int) -> None:
+    """uvicorn's process manager over an import string: the workers read their settings from CITEQA_*."""
+    import os
+
+    import uvicorn
+
+    from indexer.load import load_index
+    from service.workers import WORKER_APP
+
+    try:
+        load_index(settings.index_path, expected_model=settings.model)  # fail fast, before forking
+    except CiteqaError as err:
+        fail(err)
+    if index is not None:
+        os.environ["CITEQA_INDEX_PATH"] = str(index.resolve())
+    uvicorn.run(
+        WORKER_APP, factory=True, workers=workers, host=settings.host, port=settings.port, log_config=None
     )
 
 
