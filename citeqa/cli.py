@@ -137,6 +137,13 @@ def serve(
     configure_json_logging()
     settings = settings_with(host=host, port=port, index_path=index)
     if workers > 1:
+        if settings.api_keys:
+            fail(
+                ValueError(
+                    "writes need one process that owns the index journal: serve with --workers 1 "
+                    "when CITEQA_API_KEYS is set"
+                )
+            )
         serve_workers(settings, index, workers)
         return
     try:

@@ -38,6 +38,7 @@ EXPECTED_OPERATIONS = {
     "GET /health",
     "GET /ready",
     "POST /documents",
+    "POST /documents/upload",
     "PUT /documents/{doc_id}",
     "DELETE /documents/{doc_id}",
     "POST /index/rebuild",

@@ -140,3 +140,40 @@ def test_writes_survive_a_restart(index_copy: Path, encoder: Any) -> None:
     with writable_client(index_copy, encoder) as client:  # read-only now: no key
         assert client.get("/documents/harbor-seals").json()["text"] == SEALS["text"]
         assert query(client, "harbor seals")["index_version"] == version
+
+
+def test_uploads_of_markdown_html_and_json_lines(writer: TestClient) -> None:
+    markdown = b"# Walrus tusks\n\nWalruses use their **tusks** to haul out onto ice.\n"
+    added = writer.post(
+        "/documents/upload?doc_id=walrus&author=Ann",
+        content=markdown,
+        headers={**AUTH, "Content-Type": "text/markdown; charset=utf-8"},
+    )
+    assert added.status_code == 200, added.text
+    stored = writer.get("/documents/walrus").json()
+    assert stored["title"] == "Walrus tusks" and stored["author"] == "Ann"
+    assert "Walruses use their tusks to haul out onto ice." in stored["text"]
+
+    html = (
+        b"<html><head><title>Narwhals</title></head><body><p>Narwhal tusks are long teeth.</p></body></html>"
+    )
+    page = writer.post("/documents/upload", content=html, headers={**AUTH, "Content-Type": "text/html"})
+    assert page.status_code == 200, page.text
+    assert writer.get(f"/documents/{page.json()['doc_ids'][0]}").json()["title"] == "Narwhals"
+
+    lines = (
+        b'{"doc_id": "a1", "title": "A", "text": "Alpha text."}\n'
+        b'{"doc_id": "a2", "title": "B", "text": "Beta."}\n'
+    )
+    bulk = writer.post(
+        "/documents/upload", content=lines, headers={**AUTH, "Content-Type": "application/x-ndjson"}
+    )
+    assert bulk.status_code == 200 and bulk.json()["doc_ids"] == ["a1", "a2"]
+    assert bulk.json()["index_version"] == page.json()["index_version"] + 1
+
+    odd = writer.post(
+        "/documents/upload", content=b"%PDF", headers={**AUTH, "Content-Type": "application/pdf"}
+    )
+    assert odd.status_code == 422 and "text/markdown" in odd.json()["message"]
+    unauthorized = writer.post("/documents/upload", content=markdown, headers={"Content-Type": "text/plain"})
+    assert unauthorized.status_code == 401
