@@ -115,9 +115,16 @@ class Journal:
         _fsync_dir(self.path.parent)
 
     def append(self, entry: JournalEntry) -> None:
-        self._handle.write(encode_entry(entry))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        """Write, flush and fsync one entry; if that fails (disk full), cut the file back so that a torn
+        line never sits before a later entry."""
+        end = self._handle.seek(0, os.SEEK_END)
+        try:
+            self._handle.write(encode_entry(entry))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except BaseException:
+            self._handle.truncate(end)
+            raise
 
     def trim(self, up_to_version: int) -> None:
         """Drop the entries a checkpoint of ``up_to_version`` already holds: the rest go to a new file,

@@ -217,7 +217,7 @@ class LiveIndex:
                 self.writes["rebuild"] += 1
                 self._checkpoint_locked()
         embedded = built.embedded_passages + composed.embedded_passages
-        return WriteResult(version, "rebuild", tuple(now.documents), len(now.documents), embedded)
+        return WriteResult(version, "rebuild", (), len(now.documents), embedded)
 
     def checkpoint(self) -> None:
         with self._write_lock:
