@@ -100,6 +100,7 @@ class LiveIndex:
         self._rebuild_lock = threading.Lock()
         self._since_checkpoint = 0
         self.writes: dict[str, int] = {"put": 0, "delete": 0, "rebuild": 0}
+        self._tokens: dict[str, list[str]] = {}  # BM25 tokens of the current passages, for the next write
 
     @classmethod
     def open(
@@ -181,7 +182,13 @@ class LiveIndex:
                 )
             version = base.version + 1
             composed = compose(
-                list(documents.values()), base, self.encoder, base.manifest, version, self.folder
+                list(documents.values()),
+                base,
+                self.encoder,
+                base.manifest,
+                version,
+                self.folder,
+                self._tokens,
             )
             journal.append(JournalEntry(version, tuple(ops)))
             self._current = composed.index

@@ -82,10 +82,12 @@ def compose(
     manifest: dict[str, Any],
     version: int,
     path: Path,
+    tokens: dict[str, list[str]] | None = None,
 ) -> Composed:
     """The snapshot of ``documents`` at ``version``, reusing ``base``'s passages and vectors of every
     unchanged document (``base`` None: everything is embedded, a full rebuild). ``manifest`` supplies
-    the model and the index settings."""
+    the model and the index settings. ``tokens`` (BM25 text -> tokens) is a cache the caller keeps between
+    snapshots: only texts missing from it are tokenized, and it is left holding this snapshot's texts."""
     settings = settings_of(manifest)
     old_vectors = all_vectors(base.dense) if base is not None else None
     old_passages: dict[str, list[Passage]] = {}
@@ -132,9 +134,20 @@ def compose(
         documents={d.doc_id: d for d in documents},
         passages=passages,
         dense=FaissIndex.build(vectors),
-        bm25=Bm25Index.build(bm25_texts),
+        bm25=bm25_of(bm25_texts, tokens),
     )
     return Composed(index, len(fresh), len(to_embed))
+
+
+def bm25_of(texts: list[str], cache: dict[str, list[str]] | None) -> Bm25Index:
+    if cache is None:
+        return Bm25Index.build(texts)
+    missing = sorted({t for t in texts if t not in cache})
+    fresh = dict(zip(missing, Bm25Index.tokenize(missing), strict=True))
+    known = {t: cache[t] if t in cache else fresh[t] for t in texts}
+    cache.clear()
+    cache.update(known)
+    return Bm25Index.build_from_tokens([known[t] for t in texts])
 
 
 def write_checkpoint(index: LoadedIndex, destination: Path) -> None:

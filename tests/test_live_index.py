@@ -198,3 +198,13 @@ def test_rebuild_keeps_documents_and_makes_a_new_version(index_copy: Path, encod
         assert load_index(index_copy).version == result.index_version  # written as the checkpoint
     finally:
         live.close()
+
+
+def test_bm25_from_kept_tokens_scores_like_a_fresh_build(loaded_index: LoadedIndex) -> None:
+    from indexer.bm25_index import Bm25Index
+
+    texts = [p.text for p in loaded_index.passages] + ["", "the of and"]
+    fresh = Bm25Index.build(texts)
+    kept = Bm25Index.build_from_tokens(Bm25Index.tokenize(texts))
+    for question in ("what are milia", "baby skin bumps", "no such words zzz"):
+        np.testing.assert_allclose(kept.scores(question), fresh.scores(question), rtol=1e-6)
