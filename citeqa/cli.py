@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -98,11 +100,155 @@ def index(
     )
 
 
+UrlOption = Annotated[
+    str | None, typer.Option(help="send the write to the service at this URL instead of the index folder")
+]
+KeyOption = Annotated[
+    str | None, typer.Option(envvar="CITEQA_API_KEY", help="API key for --url [env: CITEQA_API_KEY]")
+]
+ADD_BATCH = 32
+
+
+@app.command()
+def add(
+    paths: Annotated[list[Path], typer.Argument(help=".txt, .md, .html, .jsonl files or folders")],
+    index: Annotated[Path | None, typer.Option(help="index folder to add to")] = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Add (or replace, by doc_id) documents: into the index folder, or through a running service (--url)."""
+    from corpus.ingest import documents_from_paths
+    from indexer.index_folder import document_record
+
+    try:
+        documents = documents_from_paths(paths)
+    except CiteqaError as err:
+        fail(err)
+    batches = [documents[i : i + ADD_BATCH] for i in range(0, len(documents), ADD_BATCH)]
+    version = 0
+    with Progress(
+        TextColumn("adding documents"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("add", total=len(documents))
+        if url:
+            for batch in batches:
+                records = [document_record(d) for d in batch]
+                body = {"documents": [{k: v for k, v in r.items() if k != "provenance"} for r in records]}
+                version = send_write(url, key, "POST", "/documents", body)
+                bar.advance(task, len(batch))
+        else:
+            with open_live_index(index) as live:
+                for batch in batches:
+                    version = run_write(lambda b=batch: live.put(b))
+                    bar.advance(task, len(batch))
+    typer.echo(f"added {len(documents)} documents; index version {version}")
+
+
+@app.command()
+def remove(
+    doc_ids: Annotated[list[str], typer.Argument(help="doc_ids of the documents to remove")],
+    index: Annotated[Path | None, typer.Option(help="index folder to remove from")] = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Remove documents: from the index folder, or through a running service (--url)."""
+    if url:
+        version = 0
+        for doc_id in doc_ids:
+            version = send_write(url, key, "DELETE", f"/documents/{doc_id}", None)
+    else:
+        with open_live_index(index) as live:
+            version = run_write(lambda: live.delete(doc_ids))
+    typer.echo(f"removed {len(doc_ids)} documents; index version {version}")
+
+
+def run_write(write) -> int:
+    try:
+        return write().index_version
+    except CiteqaError as err:
+        fail(err)
+    return 0
+
+
+@contextmanager
+def open_live_index(index: Path | None) -> Iterator:
+    """The index folder opened for writing (journal locked first, before the model loads); closed with a
+    checkpoint."""
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.journal import Journal, journal_path
+    from indexer.live import LiveIndex
+
+    settings = settings_with(index_path=index)
+    holder = "a running service (or another citeqa command)"
+    try:
+        Journal(journal_path(settings.index_path), holder).close()
+        encoder = SentenceTransformerEncoder(settings.model)
+        live = LiveIndex.open(settings.index_path, encoder, settings.model, holder=holder)
+    except CiteqaError as err:
+        fail(err)
+    try:
+        yield live
+    finally:
+        live.close()
+
+
+def send_write(url: str, key: str | None, method: str, path: str, body: dict | None) -> int:
+    """One write request to a running service; its answer's index_version, or a clear failure."""
+    import httpx
+
+    if not key:
+        fail(ValueError("--url needs an API key: pass --key or set CITEQA_API_KEY"))
+    try:
+        response = httpx.request(
+            method, url.rstrip("/") + path, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=600
+        )
+    except httpx.HTTPError as err:
+        fail(ValueError(f"cannot reach the service at {url}: {err}"))
+    payload = (
+        response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    )
+    if response.status_code != 200:
+        fail(
+            ValueError(
+                f"the service refused ({response.status_code}): {payload.get('message', response.text)}"
+            )
+        )
+    return int(payload["index_version"])
+
+
+@app.command()
+def rebuild(
+    index: Annotated[Path | None, typer.Option(help="index folder to rebuild")] = None,
+    model: ModelOption = None,
+) -> None:
+    """Rebuild an index folder from its stored documents (and write journal): for a damaged index file."""
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.recover import rebuild_from_stored, stored_documents
+
+    settings = settings_with(index_path=index, model=model)
+    try:
+        stored_documents(settings.index_path)  # damage to the documents themselves is said before any work
+        result = rebuild_from_stored(settings.index_path, SentenceTransformerEncoder(settings.model))
+    except CiteqaError as err:
+        fail(err)
+    typer.echo(
+        f"rebuilt {settings.index_path} from {len(result.doc_ids)} stored documents "
+        f"({result.embedded_passages} passages) as index version {result.index_version}"
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     index: Annotated[Path | None, typer.Option(help="index folder to serve")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes; each loads the model and index once")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (FastAPI on uvicorn)."""
     import uvicorn
@@ -112,15 +258,49 @@ def serve(
 
     configure_json_logging()
     settings = settings_with(host=host, port=port, index_path=index)
+    if workers > 1:
+        if settings.api_keys:
+            fail(
+                ValueError(
+                    "writes need one process that owns the index journal: serve with --workers 1 "
+                    "when CITEQA_API_KEYS is set"
+                )
+            )
+        serve_workers(settings, index, workers)
+        return
     try:
-        from service.app import build_answerer
+        from service.app import build_answerer, build_live
 
         answerer = build_answerer(settings)
+        live = build_live(settings, answerer)
     except CiteqaError as err:
         fail(err)
     # log_config=None keeps the JSON logging set up above (uvicorn would replace it with its own).
     uvicorn.run(
-        create_app(settings, answerer=answerer), host=settings.host, port=settings.port, log_config=None
+        create_app(settings, answerer=answerer, live=live),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+    )
+
+
+def serve_workers(settings, index: Path | None, workers: int) -> None:
+    """uvicorn's process manager over an import string: the workers read their settings from CITEQA_*."""
+    import os
+
+    import uvicorn
+
+    from indexer.load import load_index
+    from service.workers import WORKER_APP
+
+    try:
+        load_index(settings.index_path, expected_model=settings.model)  # fail fast, before forking
+    except CiteqaError as err:
+        fail(err)
+    if index is not None:
+        os.environ["CITEQA_INDEX_PATH"] = str(index.resolve())
+    uvicorn.run(
+        WORKER_APP, factory=True, workers=workers, host=settings.host, port=settings.port, log_config=None
     )
 
 

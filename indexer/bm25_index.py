@@ -28,6 +28,26 @@ class Bm25Index:
         return cls(retriever)
 
     @classmethod
+    def build_from_tokens(cls, token_lists: Sequence[list[str]]) -> Bm25Index:
+        """The index of already tokenized texts (see ``tokenize``): a writer that keeps the tokens of
+        unchanged passages only tokenizes the new ones."""
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(token, len(vocab)) for token in tokens] for tokens in token_lists]
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+        return cls(retriever)
+
+    @staticmethod
+    def tokenize(texts: Sequence[str]) -> list[list[str]]:
+        """The stemmed, stopword-free tokens of each text, as ``build`` makes them."""
+        if not texts:
+            return []
+        stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
+        return bm25s.tokenize(
+            list(texts), stopwords=STOPWORDS, stemmer=stemmer, return_ids=False, show_progress=False
+        )
+
+    @classmethod
     def load(cls, folder: Path) -> Bm25Index:
         return cls(bm25s.BM25.load(str(folder), allow_pickle=False, show_progress=False))
 

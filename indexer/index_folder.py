@@ -32,7 +32,10 @@ MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"
 BM25_FOLDER = "bm25"
-REBUILD_HINT = "rebuild it with `citeqa index --index {path}` (or `make run`)"
+REBUILD_HINT = (
+    "rebuild it from its stored documents with `citeqa rebuild --index {path}`, or from the corpus with "
+    "`citeqa index --index {path}` (or `make run`)"
+)
 
 
 def corpus_fingerprint(documents: Iterable[Document]) -> str:

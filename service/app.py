@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
@@ -21,7 +21,8 @@ from citeqa.rerank import Reranker
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
 from indexer.embedding import Encoder, SentenceTransformerEncoder
-from indexer.load import load_index
+from indexer.live import LiveIndex
+from indexer.load import LoadedIndex, load_index
 from service.auth import ReadAccess, install_access_policy
 from service.caching import SEARCH_CACHE_CONTROL, etag_matches, search_etag
 from service.errors import install_error_handlers
@@ -40,6 +41,7 @@ from service.schemas import (
     QueryResponse,
 )
 from service.settings import Settings
+from service.writes import WriteLimits, install_write_routes
 
 ERROR_RESPONSES = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 READ_RESPONSES = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
@@ -49,11 +51,48 @@ NOT_MODIFIED = {304: {"description": "not modified: If-None-Match named the curr
 
 @dataclass
 class AppState:
-    answerer: Answerer
+    """The live index and the answerer of its current snapshot. A request reads ``answerer`` once and uses
+    only that: one index version per response, whatever writes land meanwhile."""
+
+    live: LiveIndex
+    make_answerer: Callable[[LoadedIndex], Answerer]
+    latest: tuple[LoadedIndex, Answerer]
+
+    @property
+    def answerer(self) -> Answerer:
+        index = self.live.current
+        latest = self.latest
+        if latest[0] is not index:
+            latest = (index, self.make_answerer(index))
+            self.latest = latest  # one assignment: a concurrent reader sees the old or the new pair
+        return latest[1]
 
     @property
     def searcher(self) -> Searcher:
         return self.answerer.searcher
+
+
+def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
+    """Answerers of new snapshots share ``base``'s encoder, fusion, reranker, calibration and dedup."""
+
+    def make(index: LoadedIndex) -> Answerer:
+        searcher = Searcher(index, base.searcher.encoder, base.searcher.fusion, base.searcher.reranker)
+        return Answerer(searcher, base.calibration, base.dedup, base.similarity_weight)
+
+    return make
+
+
+def build_live(settings: Settings, answerer: Answerer) -> LiveIndex:
+    """The live index over the answerer's index, its journal replayed. Writable (the journal locked by
+    this process) only when API keys are configured: without a key no write can be accepted."""
+    return LiveIndex.open(
+        answerer.searcher.index.path,
+        answerer.searcher.encoder,
+        writable=bool(settings.api_keys),
+        checkpoint_every=settings.checkpoint_every,
+        holder=f"the service at http://{settings.host}:{settings.port}",
+        index=answerer.searcher.index,
+    )
 
 
 def fusion_settings(settings: Settings) -> FusionSettings:
@@ -86,16 +125,25 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
 
 
 def create_app(
-    settings: Settings | None = None, searcher: Searcher | None = None, answerer: Answerer | None = None
+    settings: Settings | None = None,
+    searcher: Searcher | None = None,
+    answerer: Answerer | None = None,
+    live: LiveIndex | None = None,
 ) -> FastAPI:
-    """Build the app; ``searcher`` or ``answerer`` may be passed to share one already loaded (tests,
-    embedding, the CLI, which loads them before serving so that a bad setting fails fast)."""
+    """Build the app; ``searcher`` or ``answerer`` (and ``live``, opened over the answerer's index) may be
+    passed to share ones already loaded (tests, embedding, the CLI, which loads them before serving so that
+    a bad setting fails fast). The live index is closed (checkpointed) when the app shuts down."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.citeqa = AppState(answerer or build_answerer(settings, searcher))
-        yield
+        base = answerer or build_answerer(settings, searcher)
+        opened = live or build_live(settings, base)
+        app.state.citeqa = AppState(opened, answerer_factory(base), (base.searcher.index, base))
+        try:
+            yield
+        finally:
+            opened.close()
 
     app = FastAPI(
         title="citeqa",
@@ -121,6 +169,7 @@ def create_app(
     app.add_middleware(RequestObserver, metrics=metrics, router=app.router)
     app.add_middleware(SecurityHeaders)
     add_routes(app)
+    install_write_routes(app, WriteLimits(settings.max_document_chars, settings.max_bulk_documents))
     install_pages(app)
     return app
 

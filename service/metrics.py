@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 
@@ -22,7 +22,7 @@ class IndexCollector(Collector):
     def __init__(self, app: FastAPI) -> None:
         self.app = app
 
-    def collect(self) -> Iterator[GaugeMetricFamily | InfoMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | InfoMetricFamily | CounterMetricFamily]:
         state = getattr(self.app.state, "citeqa", None)
         if state is None:
             return
@@ -32,6 +32,13 @@ class IndexCollector(Collector):
             "citeqa_index_documents", "documents in the served index", len(index.documents)
         )
         yield GaugeMetricFamily("citeqa_index_passages", "passages in the served index", len(index.passages))
+        yield GaugeMetricFamily("citeqa_index_version", "version of the served index", index.version)
+        live = getattr(state, "live", None)
+        if live is not None:
+            writes = CounterMetricFamily("citeqa_index_writes", "accepted writes by op", labels=["op"])
+            for op, count in live.writes.items():
+                writes.add_metric([op], count)
+            yield writes
         info = InfoMetricFamily("citeqa_index", "identity of the served index")
         info.add_metric(
             [],

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="API keys for write access (and reads, see below), comma-separated"
     )
+    max_document_chars: int = Field(
+        1_000_000, ge=1, description="largest document text accepted by the write endpoints (characters)"
+    )
+    max_bulk_documents: int = Field(1000, ge=1, description="most documents in one POST /documents")
+    checkpoint_every: int = Field(
+        100, ge=1, description="write the index folder (and trim the journal) every this many writes"
+    )
     require_key_for_reads: bool = Field(False, description="also require an API key on the read endpoints")
 
     @field_validator("reranker", mode="before")

@@ -37,6 +37,11 @@ EXPECTED_OPERATIONS = {
     "GET /documents/{doc_id}",
     "GET /health",
     "GET /ready",
+    "POST /documents",
+    "POST /documents/upload",
+    "PUT /documents/{doc_id}",
+    "DELETE /documents/{doc_id}",
+    "POST /index/rebuild",
 }
 # No parameters, body or credentials: nothing to make invalid.
 NO_INPUT_OPERATIONS = {"GET /health", "GET /ready"}

@@ -1,0 +1,155 @@
+"""The write-ahead journal of an index: one JSON line per acknowledged write batch, fsync'ed before the
+write is acknowledged, kept beside the index folder (``<index>.journal.jsonl``) so that it survives a
+rebuild of the folder and damage to the folder's files.
+
+A line is ``{"version": v, "ops": [...], "sha256": <of the canonical JSON of version and ops>}`` with ops
+``{"op": "put", "document": {...}}`` or ``{"op": "delete", "doc_id": "..."}``. On replay, a torn or
+bad-checksum LAST line was never acknowledged (the crash fell inside its write): it is dropped and cut
+off. A bad line anywhere else means the file was damaged after the fact: replay refuses.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from citeqa.errors import IndexMismatchError
+
+JOURNAL_SUFFIX = ".journal.jsonl"
+
+
+class JournalError(IndexMismatchError):
+    """The journal is damaged in a way replay cannot repair, or another process holds it."""
+
+
+def journal_path(index_folder: Path) -> Path:
+    index_folder = Path(index_folder)
+    return index_folder.parent / f"{index_folder.name}{JOURNAL_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    version: int
+    ops: tuple[dict[str, Any], ...]
+
+
+def payload_digest(version: int, ops: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> str:
+    canonical = json.dumps({"version": version, "ops": list(ops)}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def encode_entry(entry: JournalEntry) -> bytes:
+    digest = payload_digest(entry.version, entry.ops)
+    record = {"version": entry.version, "ops": list(entry.ops), "sha256": digest}
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def decode_line(line: bytes) -> JournalEntry | None:
+    """The entry of one complete line, or None if the line is not a whole, intact entry."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+        version, ops, digest = record["version"], record["ops"], record["sha256"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        return None
+    if not isinstance(version, int) or not isinstance(ops, list) or payload_digest(version, ops) != digest:
+        return None
+    return JournalEntry(version, tuple(ops))
+
+
+def read_journal(path: Path, repair: bool = False) -> list[JournalEntry]:
+    """Every intact entry, in order. A damaged last line is ignored (and cut off with ``repair``); a
+    damaged line before the last raises JournalError."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    entries: list[JournalEntry] = []
+    position = 0
+    lines = data.split(b"\n")
+    # A file that ends in "\n" splits into a last empty piece; anything else in that slot is a torn line.
+    for number, line in enumerate(lines[:-1], 1):
+        entry = decode_line(line)
+        is_last = number == len(lines) - 1 and not lines[-1]
+        if entry is None:
+            if is_last:
+                break
+            raise JournalError(
+                f"journal {path}: line {number} is damaged (not an intact entry) and later entries follow; "
+                "the journal cannot be replayed safely: restore it from a backup, or move it away to serve "
+                "the last checkpoint without the writes it held"
+            )
+        if entries and entry.version <= entries[-1].version:
+            raise JournalError(
+                f"journal {path}: line {number} has version {entry.version}, not above the line before"
+            )
+        entries.append(entry)
+        position += len(line) + 1
+    if repair and position < len(data):
+        with path.open("r+b") as handle:
+            handle.truncate(position)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return entries
+
+
+class Journal:
+    """An open journal file: appends are flushed and fsync'ed; the file is locked (flock) so that only
+    one process writes an index at a time."""
+
+    def __init__(self, path: Path, holder: str = "another process") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.path.open("ab")
+        try:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._handle.close()
+            raise JournalError(
+                f"{holder} holds the index journal {self.path}; send writes to it instead (citeqa add --url)"
+            ) from None
+        _fsync_dir(self.path.parent)
+
+    def append(self, entry: JournalEntry) -> None:
+        """Write, flush and fsync one entry; if that fails (disk full), cut the file back so that a torn
+        line never sits before a later entry."""
+        end = self._handle.seek(0, os.SEEK_END)
+        try:
+            self._handle.write(encode_entry(entry))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except BaseException:
+            self._handle.truncate(end)
+            raise
+
+    def trim(self, up_to_version: int) -> None:
+        """Drop the entries a checkpoint of ``up_to_version`` already holds: the rest go to a new file,
+        locked and fsync'ed before it replaces the old one (a crash leaves one or the other, whole)."""
+        remaining = [e for e in read_journal(self.path) if e.version > up_to_version]
+        staged = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        handle = staged.open("wb")
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        handle.write(b"".join(encode_entry(e) for e in remaining))
+        handle.flush()
+        os.fsync(handle.fileno())
+        os.replace(staged, self.path)
+        _fsync_dir(self.path.parent)
+        self._handle.close()
+        self._handle = handle
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,73 @@
+"""Request and response bodies of the write endpoints (POST/PUT/DELETE /documents, POST /index/rebuild)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from citeqa.types import Document
+
+DOC_ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+KNOWN_FIELDS = {"doc_id", "title", "text", "author", "publisher", "url", "metadata"}
+
+
+class DocumentBody(BaseModel):
+    """A document to store. Keys other than the named fields go into ``metadata`` (as strings)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    title: str = Field(..., min_length=1, description="the document's title")
+    text: str = Field(..., min_length=1, description="the document's text; citations index into it")
+    author: str | None = None
+    publisher: str | None = None
+    url: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict, description="any extra string fields")
+
+    @model_validator(mode="after")
+    def extras_to_metadata(self) -> DocumentBody:
+        extra = self.model_extra or {}
+        for key, value in extra.items():
+            if isinstance(value, dict | list):
+                raise ValueError(f"extra field {key!r} must be a string, number or boolean")
+            self.metadata.setdefault(key, "" if value is None else str(value))
+        return self
+
+    def document(self, doc_id: str) -> Document:
+        return Document(
+            doc_id=doc_id,
+            title=self.title,
+            text=self.text,
+            author=self.author,
+            publisher=self.publisher,
+            url=self.url,
+            provenance="api",
+            metadata=dict(self.metadata),
+        )
+
+
+class NewDocument(DocumentBody):
+    doc_id: str = Field(..., pattern=DOC_ID_REGEX, description="1-128 letters, digits, '.', '_' or '-'")
+
+
+class DocumentBatch(BaseModel):
+    documents: list[NewDocument] = Field(..., min_length=1, description="documents to add or replace")
+
+    def as_documents(self) -> list[Document]:
+        return [d.document(d.doc_id) for d in self.documents]
+
+
+class WriteOut(BaseModel):
+    index_version: int = Field(..., ge=1, description="the first index version that contains this write")
+    op: str = Field(..., description="put, delete or rebuild")
+    doc_ids: list[str] = Field(..., description="the documents written")
+    embedded_passages: int = Field(..., ge=0, description="passages chunked and embedded by this write")
+
+    @classmethod
+    def of(cls, result: Any) -> WriteOut:
+        return cls(
+            index_version=result.index_version,
+            op=result.op,
+            doc_ids=list(result.doc_ids),
+            embedded_passages=result.embedded_passages,
+        )

@@ -1,0 +1,97 @@
+"""citeqa add / remove: on an index folder directly (journal lock, checkpoint on exit), and through a
+running service with --url and a key (real uvicorn on loopback)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from support import one_line, run_cli, write_document
+from test_durability import free_port
+
+from citeqa.search import Searcher
+from indexer.embedding import DEFAULT_MODEL
+from indexer.journal import Journal, journal_path
+from indexer.load import load_index
+from service.app import build_answerer, create_app
+from service.settings import Settings
+
+KEY = "cli-key"
+
+
+def test_add_then_remove_on_the_folder(index_copy: Path, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_document(docs, "puffins", "Puffins nest in burrows on sea cliffs.", {"title": "Puffins"})
+    (docs / "gannets.md").write_text("# Gannets\n\nGannets dive from thirty metres.\n", encoding="utf-8")
+    added = run_cli(["add", str(docs), "--index", str(index_copy)], cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "added 2 documents; index version 2" in added.stdout
+    index = load_index(index_copy)  # checkpointed on exit
+    assert index.version == 2 and {"puffins", "gannets"} <= set(index.documents)
+
+    removed = run_cli(["remove", "puffins", "--index", str(index_copy)], cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    assert "index version 3" in removed.stdout
+    assert "puffins" not in load_index(index_copy).documents
+
+    missing = run_cli(["remove", "puffins", "--index", str(index_copy)], cwd=tmp_path)
+    assert missing.returncode != 0 and "no document with doc_id 'puffins'" in one_line(missing.stderr)
+
+
+def test_add_refuses_while_the_journal_is_held(index_copy: Path, tmp_path: Path) -> None:
+    held = Journal(journal_path(index_copy), "the test")
+    try:
+        result = run_cli(["remove", "x", "--index", str(index_copy)], cwd=tmp_path)
+    finally:
+        held.close()
+    assert result.returncode != 0
+    message = one_line(result.stderr)
+    assert "holds the index journal" in message and "--url" in message
+
+
+@pytest.fixture
+def service_url(index_copy: Path, encoder: Any) -> Iterator[str]:
+    settings = Settings(index_path=index_copy, model=DEFAULT_MODEL, api_keys=[KEY])
+    answerer = build_answerer(settings, Searcher(load_index(index_copy), encoder))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, answerer=answerer), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_add_and_remove_through_the_service(service_url: str, index_copy: Path, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_document(
+        docs, "terns", "Arctic terns migrate from pole to pole.", {"title": "Terns", "author": "B"}
+    )
+    no_key = run_cli(["add", str(docs), "--url", service_url], cwd=tmp_path)
+    assert no_key.returncode != 0 and "API key" in one_line(no_key.stderr)
+    wrong = run_cli(["add", str(docs), "--url", service_url, "--key", "nope"], cwd=tmp_path)
+    assert wrong.returncode != 0 and "refused (403)" in one_line(wrong.stderr)
+    held = run_cli(["add", str(docs), "--index", str(index_copy)], cwd=tmp_path)
+    assert held.returncode != 0 and "holds the index journal" in one_line(held.stderr)
+
+    added = run_cli(["add", str(docs), "--url", service_url, "--key", KEY], cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "added 1 documents; index version 2" in added.stdout
+    removed = run_cli(["remove", "terns", "--url", service_url], cwd=tmp_path, env={"CITEQA_API_KEY": KEY})
+    assert removed.returncode == 0, removed.stderr
+    assert "index version 3" in removed.stdout

@@ -1,0 +1,179 @@
+"""The write endpoints over real HTTP (TestClient of the real app, real model and FAISS): keys, add,
+replace, delete, versions seen by queries, limits and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.embedding import DEFAULT_MODEL
+from service.settings import Settings
+
+KEY = "test-write-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+SEALS = {
+    "doc_id": "harbor-seals",
+    "title": "Harbor seals",
+    "text": "Harbor seals can hold their breath for up to thirty minutes. Pups swim within hours of birth.",
+    "author": "A. Writer",
+    "habitat": "coast",
+}
+
+
+def writable_client(index: Path, encoder: Any, **settings: Any) -> TestClient:
+    from citeqa.search import Searcher
+    from indexer.load import load_index
+    from service.app import build_answerer, create_app
+
+    config = Settings(index_path=index, model=DEFAULT_MODEL, **settings)
+    answerer = build_answerer(config, Searcher(load_index(index), encoder))
+    return TestClient(create_app(config, answerer=answerer))
+
+
+@pytest.fixture
+def writer(index_copy: Path, encoder: Any) -> Iterator[TestClient]:
+    with writable_client(index_copy, encoder, api_keys=[KEY], max_bulk_documents=3) as client:
+        yield client
+
+
+def query(client: TestClient, question: str, doc_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"question": question, "top_k": 3}
+    if doc_id:
+        body["filters"] = {"doc_id": [doc_id]}
+    response = client.post("/query", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_writes_need_a_valid_key(writer: TestClient) -> None:
+    missing = writer.post("/documents", json={"documents": [SEALS]})
+    assert missing.status_code == 401 and missing.json()["error"] == "unauthorized"
+    wrong = writer.put("/documents/x", json=SEALS, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403 and wrong.json()["error"] == "forbidden"
+    assert writer.delete("/documents/x").status_code == 401
+    assert writer.post("/index/rebuild", headers={"Authorization": "Bearer nope"}).status_code == 403
+
+
+def test_writes_are_refused_without_a_configured_key(client: TestClient) -> None:
+    refused = client.post("/documents", json={"documents": [SEALS]}, headers=AUTH)
+    assert refused.status_code == 403
+    assert "CITEQA_API_KEYS" in refused.json()["message"]
+
+
+def test_add_query_replace_delete(writer: TestClient) -> None:
+    start = query(writer, "harbor seals breath")["index_version"]
+    added = writer.post("/documents", json={"documents": [SEALS]}, headers=AUTH)
+    assert added.status_code == 200, added.text
+    write = added.json()
+    assert write["index_version"] == start + 1 and write["doc_ids"] == ["harbor-seals"]
+    assert write["embedded_passages"] >= 1
+
+    stored = writer.get("/documents/harbor-seals").json()
+    assert stored["text"] == SEALS["text"] and stored["metadata"] == {"habitat": "coast"}
+    found = query(writer, "how long can harbor seals hold their breath", "harbor-seals")
+    assert found["index_version"] >= write["index_version"]
+    top = found["results"][0]
+    assert top["citation"]["doc_id"] == "harbor-seals"
+    assert SEALS["text"][top["citation"]["start"] : top["citation"]["end"]] == top["text"]
+
+    replacement = {"title": "Seal pups", "text": "Seal pups are weaned after about four weeks."}
+    replaced = writer.put("/documents/harbor-seals", json=replacement, headers=AUTH).json()
+    assert replaced["index_version"] == write["index_version"] + 1
+    assert writer.get("/documents/harbor-seals").json()["text"] == replacement["text"]
+    after = query(writer, "when are seal pups weaned", "harbor-seals")
+    assert after["index_version"] == replaced["index_version"]
+    assert [r["text"] for r in after["results"]] == [replacement["text"]]
+
+    deleted = writer.delete("/documents/harbor-seals", headers=AUTH)
+    assert deleted.status_code == 200 and deleted.json()["index_version"] == replaced["index_version"] + 1
+    assert writer.get("/documents/harbor-seals").status_code == 404
+    assert query(writer, "seal pups weaned", "harbor-seals")["results"] == []
+    again = writer.delete("/documents/harbor-seals", headers=AUTH)
+    assert again.status_code == 404 and again.json()["error"] == "not_found"
+
+    rebuilt = writer.post("/index/rebuild", headers=AUTH).json()
+    assert rebuilt["index_version"] == deleted.json()["index_version"] + 1
+    assert query(writer, "milia")["index_version"] == rebuilt["index_version"]
+
+
+def test_limits_and_bad_input(writer: TestClient) -> None:
+    too_many = [{**SEALS, "doc_id": f"d{i}"} for i in range(4)]
+    response = writer.post("/documents", json={"documents": too_many}, headers=AUTH)
+    assert response.status_code == 422 and "over the limit of 3" in response.json()["message"]
+    big = writer.post(
+        "/documents", content=b"x" * 70_000, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert big.status_code == 413 and big.json()["error"] == "payload_too_large"
+    bad_id = writer.put("/documents/bad%20id", json=SEALS, headers=AUTH)
+    assert bad_id.status_code == 422 and "doc_id" in bad_id.json()["message"]
+    bad_body_id = writer.post("/documents", json={"documents": [{**SEALS, "doc_id": "../x"}]}, headers=AUTH)
+    assert bad_body_id.status_code == 422
+    empty = writer.post("/documents", json={"documents": [{**SEALS, "text": "   "}]}, headers=AUTH)
+    assert empty.status_code == 422 and "text is empty" in empty.json()["message"]
+    no_title = writer.put("/documents/x", json={"text": "t"}, headers=AUTH)
+    assert no_title.status_code == 422 and "title" in no_title.json()["message"]
+    assert query(writer, "milia")["index_version"] == 1  # nothing above was written
+
+
+def test_document_size_limit(index_copy: Path, encoder: Any) -> None:
+    with writable_client(index_copy, encoder, api_keys=[KEY], max_document_chars=50) as client:
+        response = client.put("/documents/long", json={**SEALS}, headers=AUTH)
+        assert response.status_code == 422 and "over the limit of 50" in response.json()["message"]
+
+
+def test_metrics_show_version_and_writes(writer: TestClient) -> None:
+    writer.put("/documents/harbor-seals", json=SEALS, headers=AUTH)
+    writer.delete("/documents/harbor-seals", headers=AUTH)
+    text = writer.get("/metrics").text
+    assert "citeqa_index_version 3.0" in text
+    assert 'citeqa_index_writes_total{op="put"} 1.0' in text
+    assert 'citeqa_index_writes_total{op="delete"} 1.0' in text
+
+
+def test_writes_survive_a_restart(index_copy: Path, encoder: Any) -> None:
+    with writable_client(index_copy, encoder, api_keys=[KEY], checkpoint_every=1000) as client:
+        version = client.put("/documents/harbor-seals", json=SEALS, headers=AUTH).json()["index_version"]
+    with writable_client(index_copy, encoder) as client:  # read-only now: no key
+        assert client.get("/documents/harbor-seals").json()["text"] == SEALS["text"]
+        assert query(client, "harbor seals")["index_version"] == version
+
+
+def test_uploads_of_markdown_html_and_json_lines(writer: TestClient) -> None:
+    markdown = b"# Walrus tusks\n\nWalruses use their **tusks** to haul out onto ice.\n"
+    added = writer.post(
+        "/documents/upload?doc_id=walrus&author=Ann",
+        content=markdown,
+        headers={**AUTH, "Content-Type": "text/markdown; charset=utf-8"},
+    )
+    assert added.status_code == 200, added.text
+    stored = writer.get("/documents/walrus").json()
+    assert stored["title"] == "Walrus tusks" and stored["author"] == "Ann"
+    assert "Walruses use their tusks to haul out onto ice." in stored["text"]
+
+    html = (
+        b"<html><head><title>Narwhals</title></head><body><p>Narwhal tusks are long teeth.</p></body></html>"
+    )
+    page = writer.post("/documents/upload", content=html, headers={**AUTH, "Content-Type": "text/html"})
+    assert page.status_code == 200, page.text
+    assert writer.get(f"/documents/{page.json()['doc_ids'][0]}").json()["title"] == "Narwhals"
+
+    lines = (
+        b'{"doc_id": "a1", "title": "A", "text": "Alpha text."}\n'
+        b'{"doc_id": "a2", "title": "B", "text": "Beta."}\n'
+    )
+    bulk = writer.post(
+        "/documents/upload", content=lines, headers={**AUTH, "Content-Type": "application/x-ndjson"}
+    )
+    assert bulk.status_code == 200 and bulk.json()["doc_ids"] == ["a1", "a2"]
+    assert bulk.json()["index_version"] == page.json()["index_version"] + 1
+
+    odd = writer.post(
+        "/documents/upload", content=b"%PDF", headers={**AUTH, "Content-Type": "application/pdf"}
+    )
+    assert odd.status_code == 422 and "text/markdown" in odd.json()["message"]
+    unauthorized = writer.post("/documents/upload", content=markdown, headers={"Content-Type": "text/plain"})
+    assert unauthorized.status_code == 401
