@@ -452,8 +452,10 @@ def report_markdown(payload: dict[str, Any], levels: Sequence[LevelResult], cold
         f"questions in turn (2 POST /query : 1 GET /search, hybrid, top_k {TOP_K}).",
         "",
         f"Machine: {m['cpu_model']}, {m['cpu_count']} logical CPUs ({m['cpus_usable']} usable), load average "
-        f"{' '.join(f'{x:.2f}' for x in m['load_average'])} at the start: shared with other work, so "
-        "the numbers are contended and only comparable with each other.",
+        f"{' '.join(f'{x:.2f}' for x in m['load_average'])} at the start and "
+        f"{' '.join(f'{x:.2f}' for x in m['load_average_end'])} at the end (1, 5, 15 min): when these "
+        "exceed the CPU count the machine was shared with other work, the numbers are contended and only "
+        "comparable with each other.",
         "",
         "## Throughput and latency",
         "",
@@ -501,7 +503,7 @@ def run_load_bench(
         "smoke": smoke,
         "seconds": seconds,
         "questions": len(questions),
-        "machine": started_machine,
+        "machine": {**started_machine, "load_average_end": machine()["load_average"]},
         "levels": [asdict(r) for r in levels],
         "best_workers": best_workers(levels),
         "cold_start": [{**asdict(c), "median": c.median} for c in cold],
