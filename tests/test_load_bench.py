@@ -55,3 +55,13 @@ def test_best_workers_is_the_highest_throughput_at_the_highest_concurrency() -> 
 
     assert load_bench.best_workers([row(1, 1, 50), row(1, 32, 30), row(2, 1, 40), row(2, 32, 45)]) == 2
     assert load_bench.best_workers([row(1, 32, 45), row(2, 32, 45)]) == 1
+
+
+def test_serve_refuses_zero_workers_and_a_missing_index_before_forking(tmp_path: Path) -> None:
+    from support import one_line, run_cli
+
+    zero = run_cli(["serve", "--workers", "0"], cwd=tmp_path)
+    assert zero.returncode == 2 and "--workers" in zero.stderr
+    missing = run_cli(["serve", "--workers", "2", "--index", str(tmp_path / "none")], cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "no index at" in one_line(missing.stderr)
