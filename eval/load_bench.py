@@ -1,0 +1,558 @@
+"""Load test (not a test): `citeqa serve` on loopback under concurrent clients, and its cold start.
+
+    python -m eval.load_bench [--index var/index] [--out var/bench] [--workers 1,2]
+                              [--concurrency 1,8,32] [--seconds 10] [--smoke]
+
+For each workers setting, start `citeqa serve --workers N` on a free 127.0.0.1 port over the index, wait
+until /ready answers and every worker has started, send every question once per worker (warm-up: the answer
+layer caches sentence vectors, so a first pass is much slower), then at each concurrency run that many
+asyncio httpx clients for a bounded time, each sending the seed set's questions in turn (two POST /query to
+one GET /search): throughput, p50/p99 latency and errors (any non-200 or transport error) per level. The
+server is stopped (SIGTERM to its process group, then SIGKILL) whatever happens. Then the cold start:
+seconds from spawning `citeqa serve` to its first 200 answer of POST /query, per variant (extra CLI
+arguments and environment, e.g. an ONNX cache). Writes OUT/load.md (tables), OUT/load.json and
+OUT/load-latency.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from matplotlib.figure import Figure
+
+from eval.plots import save
+
+HOST = "127.0.0.1"
+DEFAULT_INDEX = Path("var/index")
+DEFAULT_OUT = Path("var/bench")
+DEFAULT_WORKERS = (1, 2)
+DEFAULT_CONCURRENCY = (1, 8, 32)
+# The smoke run cycles through the first few seed questions only, so that its warm-up is short.
+FULL = {"seconds": 10.0, "questions": None, "cold_repeats": 2}
+SMOKE = {"seconds": 1.0, "questions": 8, "cold_repeats": 1}
+STARTUP_TIMEOUT = 300.0
+REQUEST_TIMEOUT = 120.0
+TOP_K = 5
+# Every third request is GET /search, the others POST /query.
+SEARCH_EVERY = 3
+WORKER_STARTED = "Application startup complete"
+CITEQA_BIN = Path(sys.executable).parent / "citeqa"
+STARTED = time.perf_counter()
+
+
+def log(message: str) -> None:
+    print(f"[load {time.perf_counter() - STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+# Results.
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """One bounded run at one concurrency against one workers setting (latency in milliseconds)."""
+
+    workers: int
+    concurrency: int
+    seconds: float
+    requests: int
+    errors: int
+    throughput_rps: float
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    error_samples: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ColdStartVariant:
+    """How to start the server for a cold-start measurement: extra `citeqa serve` arguments and env."""
+
+    label: str
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    label: str
+    args: list[str]
+    env: dict[str, str]
+    seconds: list[float]
+    """Seconds from spawning the process to the first 200 answer of POST /query, one per repeat."""
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.seconds))
+
+
+DEFAULT_VARIANTS = (ColdStartVariant("default"),)
+
+
+# The server process.
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def serve_command(index: Path, port: int, workers: int, extra_args: Sequence[str] = ()) -> list[str]:
+    program = (
+        [str(CITEQA_BIN)]
+        if CITEQA_BIN.exists()
+        else [sys.executable, "-c", "from citeqa.cli import main; main()"]
+    )
+    return [
+        *program,
+        "serve",
+        *("--host", HOST, "--port", str(port), "--index", str(index), "--workers", str(workers)),
+        *extra_args,
+    ]
+
+
+def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment without CITEQA_* settings (the CLI options decide), offline, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    return {**env, **(extra or {})}
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    spawned_at: float
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"citeqa serve exited with code {self.process.returncode}:\n{self.log_text()[-2000:]}"
+            )
+
+
+@contextlib.contextmanager
+def running_server(
+    index: Path,
+    workers: int = 1,
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Server]:
+    """Spawn `citeqa serve` in its own process group on a free loopback port; always stop it on exit."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="citeqa-load-") as work:
+        log_path = Path(work) / "server.log"
+        with log_path.open("wb") as log_file:
+            spawned_at = time.perf_counter()
+            process = subprocess.Popen(
+                serve_command(index, port, workers, extra_args),
+                env=server_env(extra_env),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                yield Server(f"http://{HOST}:{port}", process, log_path, spawned_at)
+            finally:
+                stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 30.0) -> None:
+    """SIGTERM the server's process group (uvicorn stops its workers), SIGKILL it if it lingers."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            log(f"warning: server {process.pid} ignored SIGTERM; killing its process group")
+    # Workers left behind by a parent that died or was killed share its process group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    # Orphaned workers are reaped by init, not by us: wait until none is left.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    log(f"warning: processes of the server's group {process.pid} are still there")
+
+
+def wait_until_ready(server: Server, workers: int, timeout: float = STARTUP_TIMEOUT) -> float:
+    """Seconds from spawn until /ready is 200 and all ``workers`` logged their startup."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=server.url, timeout=10, trust_env=False) as client:
+        while True:
+            server.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"citeqa serve not ready after {timeout:.0f} s:\n{server.log_text()[-2000:]}"
+                )
+            try:
+                ready = client.get("/ready").status_code == 200
+            except httpx.TransportError:
+                ready = False
+            if ready and server.log_text().count(WORKER_STARTED) >= workers:
+                return time.perf_counter() - server.spawned_at
+            time.sleep(0.1)
+
+
+# The load.
+
+
+def questions_from_seed_set() -> list[str]:
+    from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
+
+    return [q.question for q in load_eval_set(DEFAULT_SEED_SET)]
+
+
+async def one_request(client: httpx.AsyncClient, number: int, question: str) -> str | None:
+    """Send request ``number``; None when it was answered with a 200, else what went wrong."""
+    try:
+        if number % SEARCH_EVERY == SEARCH_EVERY - 1:
+            response = await client.get("/search", params={"q": question, "k": TOP_K, "mode": "hybrid"})
+        else:
+            response = await client.post(
+                "/query", json={"question": question, "top_k": TOP_K, "mode": "hybrid"}
+            )
+    except httpx.HTTPError as err:
+        return f"{type(err).__name__}: {err}"
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    return None
+
+
+async def run_level(
+    url: str, questions: Sequence[str], concurrency: int, seconds: float
+) -> tuple[list[float], list[str], float]:
+    """``concurrency`` clients send requests back to back until ``seconds`` pass; every request started
+    before then is awaited. Returns latencies (ms) of the answered requests, the errors, and the wall time."""
+    counter = iter(range(10**12))
+    latencies: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=url, timeout=REQUEST_TIMEOUT, limits=limits, trust_env=False
+    ) as client:
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def user() -> None:
+            while time.perf_counter() < deadline:
+                number = next(counter)
+                sent = time.perf_counter()
+                problem = await one_request(client, number, questions[number % len(questions)])
+                if problem is None:
+                    latencies.append((time.perf_counter() - sent) * 1000)
+                else:
+                    errors.append(problem)
+
+        await asyncio.gather(*(user() for _ in range(concurrency)))
+        return latencies, errors, time.perf_counter() - started
+
+
+async def warm_up(url: str, questions: Sequence[str], workers: int) -> list[str]:
+    """Every question ``workers`` times (so each worker likely sees it): the answer layer caches sentence
+    vectors, and the first pass over a corpus is much slower than the steady state measured here."""
+    limits = httpx.Limits(max_connections=2 * workers)
+    async with httpx.AsyncClient(
+        base_url=url, timeout=REQUEST_TIMEOUT, limits=limits, trust_env=False
+    ) as client:
+        numbers = [n for n in range(len(questions) * workers) if n % SEARCH_EVERY != SEARCH_EVERY - 1]
+        results = await asyncio.gather(
+            *(one_request(client, n, questions[n % len(questions)]) for n in numbers)
+        )
+    return [problem for problem in results if problem is not None]
+
+
+def measure_level(
+    url: str, questions: Sequence[str], workers: int, concurrency: int, seconds: float
+) -> LevelResult:
+    latencies, errors, wall = asyncio.run(run_level(url, questions, concurrency, seconds))
+    samples = np.asarray(latencies or [np.nan], dtype=np.float64)
+    p50, p99 = (float(v) for v in np.percentile(samples, [50, 99]))
+    return LevelResult(
+        workers=workers,
+        concurrency=concurrency,
+        seconds=round(wall, 3),
+        requests=len(latencies) + len(errors),
+        errors=len(errors),
+        throughput_rps=len(latencies) / wall,
+        p50_ms=p50,
+        p99_ms=p99,
+        mean_ms=float(np.mean(samples)),
+        error_samples=errors[:5],
+    )
+
+
+def load_levels(
+    index: Path,
+    workers: int,
+    concurrency: Sequence[int],
+    seconds: float,
+    questions: Sequence[str],
+) -> list[LevelResult]:
+    log(f"workers={workers}: starting citeqa serve over {index}")
+    with running_server(index, workers) as server:
+        took = wait_until_ready(server, workers)
+        log(f"workers={workers}: ready after {took:.1f} s at {server.url}; warming up")
+        warmed = time.perf_counter()
+        problems = asyncio.run(warm_up(server.url, questions, workers))
+        log(f"workers={workers}: warm after {time.perf_counter() - warmed:.1f} s ({len(problems)} errors)")
+        results = []
+        for level in concurrency:
+            result = measure_level(server.url, questions, workers, level, seconds)
+            log(
+                f"workers={workers} concurrency={level}: {result.throughput_rps:.1f} req/s, "
+                f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, {result.errors} errors"
+            )
+            results.append(result)
+            server.check_alive()
+        return results
+
+
+# Cold start.
+
+
+def cold_start_seconds(
+    index: Path, extra_args: Sequence[str] = (), extra_env: Mapping[str, str] | None = None, workers: int = 1
+) -> float:
+    """Seconds from spawning `citeqa serve` to its first 200 answer of POST /query."""
+    body = {"question": "what are milia?", "top_k": 1}
+    with running_server(index, workers, extra_args, extra_env) as server:
+        deadline = server.spawned_at + STARTUP_TIMEOUT
+        with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT, trust_env=False) as client:
+            while time.perf_counter() < deadline:
+                server.check_alive()
+                try:
+                    if client.post("/query", json=body).status_code == 200:
+                        return time.perf_counter() - server.spawned_at
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+        raise RuntimeError(f"no answer within {STARTUP_TIMEOUT:.0f} s:\n{server.log_text()[-2000:]}")
+
+
+def measure_cold_start(index: Path, variant: ColdStartVariant, repeats: int) -> ColdStart:
+    seconds = []
+    for repeat in range(repeats):
+        seconds.append(cold_start_seconds(index, variant.args, variant.env))
+        log(f"cold start ({variant.label}) {repeat + 1}/{repeats}: {seconds[-1]:.1f} s")
+    return ColdStart(variant.label, list(variant.args), dict(variant.env), seconds)
+
+
+# The report.
+
+
+def best_workers(levels: Sequence[LevelResult]) -> int:
+    """The workers setting with the highest throughput at the highest concurrency (fewer workers on a tie)."""
+    top = max(r.concurrency for r in levels)
+    return max(
+        (r for r in levels if r.concurrency == top), key=lambda r: (r.throughput_rps, -r.workers)
+    ).workers
+
+
+def latency_plot(levels: Sequence[LevelResult], path: Path, title: str = "") -> Path:
+    """p50 (solid) and p99 (dashed) latency per concurrency, one colour per workers setting."""
+    figure = Figure(figsize=(7.5, 5), layout="constrained")
+    axes = figure.add_subplot()
+    colours = ["#1b6ca8", "#e07b00", "#3a9d23", "#9b2d86"]
+    for i, workers in enumerate(sorted({r.workers for r in levels})):
+        rows = sorted((r for r in levels if r.workers == workers), key=lambda r: r.concurrency)
+        xs = [r.concurrency for r in rows]
+        colour = colours[i % len(colours)]
+        label = f"{workers} worker{'s' if workers > 1 else ''}"
+        axes.plot(xs, [r.p50_ms for r in rows], color=colour, marker="o", linewidth=2, label=f"{label}, p50")
+        axes.plot(
+            xs,
+            [r.p99_ms for r in rows],
+            color=colour,
+            marker="^",
+            linewidth=2,
+            linestyle="--",
+            label=f"{label}, p99",
+        )
+    concurrency = sorted({r.concurrency for r in levels})
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.set_xticks(concurrency, [str(c) for c in concurrency])
+    axes.set_xlabel("concurrent clients", fontsize=12)
+    axes.set_ylabel("latency per request (ms, log scale)", fontsize=12)
+    axes.set_title(title or "citeqa under load: latency percentiles by concurrency", fontsize=13)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=10, title="workers, percentile", title_fontsize=10)
+    return save(figure, path)
+
+
+def levels_table(levels: Sequence[LevelResult]) -> list[str]:
+    lines = [
+        "| workers | concurrency | seconds | requests | throughput (req/s) | p50 (ms) | p99 (ms) | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in levels:
+        lines.append(
+            f"| {r.workers} | {r.concurrency} | {r.seconds:.1f} | {r.requests} | {r.throughput_rps:.1f} "
+            f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} |"
+        )
+    return lines
+
+
+def cold_table(cold: Sequence[ColdStart]) -> list[str]:
+    lines = ["| variant | extra args / env | runs (s) | median (s) |", "|---|---|---|---:|"]
+    for c in cold:
+        extra = " ".join([*c.args, *(f"{k}={v}" for k, v in c.env.items())]) or "-"
+        runs = ", ".join(f"{s:.1f}" for s in c.seconds)
+        lines.append(f"| {c.label} | {extra} | {runs} | {c.median:.1f} |")
+    return lines
+
+
+def machine() -> dict[str, Any]:
+    from eval.bench import cpu_model, load_average
+
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "load_average": load_average(),
+    }
+
+
+def report_markdown(payload: dict[str, Any], levels: Sequence[LevelResult], cold: Sequence[ColdStart]) -> str:
+    m = payload["machine"]
+    lines = [
+        "# citeqa load test",
+        "",
+        f"`{payload['command']}` on {payload['created_at']}: index `{payload['index']}`, "
+        f"{payload['seconds']:g} s per level after a warm-up pass, the {payload['questions']} seed-set "
+        f"questions in turn (2 POST /query : 1 GET /search, hybrid, top_k {TOP_K}).",
+        "",
+        f"Machine: {m['cpu_model']}, {m['cpu_count']} logical CPUs ({m['cpus_usable']} usable), load average "
+        f"{' '.join(f'{x:.2f}' for x in m['load_average'])} at the start and "
+        f"{' '.join(f'{x:.2f}' for x in m['load_average_end'])} at the end (1, 5, 15 min): when these "
+        "exceed the CPU count the machine was shared with other work, the numbers are contended and only "
+        "comparable with each other.",
+        "",
+        "## Throughput and latency",
+        "",
+        *levels_table(levels),
+        "",
+        f"Best workers setting (throughput at the highest concurrency): **{payload['best_workers']}**.",
+        f"Errors over all levels: {sum(r.errors for r in levels)}.",
+        "",
+        "## Cold start (process spawn to the first answered POST /query)",
+        "",
+        *cold_table(cold),
+        "",
+        f"Plot: `{Path(payload['plot']).name}`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_load_bench(
+    index: Path = DEFAULT_INDEX,
+    out: Path = DEFAULT_OUT,
+    smoke: bool = False,
+    workers: Sequence[int] = DEFAULT_WORKERS,
+    concurrency: Sequence[int] = DEFAULT_CONCURRENCY,
+    seconds: float | None = None,
+    cold_variants: Sequence[ColdStartVariant] = DEFAULT_VARIANTS,
+    cold_repeats: int | None = None,
+    command: str = "python -m eval.load_bench",
+) -> dict[str, Any]:
+    """Run the load test and the cold starts; write OUT/load.md, OUT/load.json, OUT/load-latency.png."""
+    sizes = SMOKE if smoke else FULL
+    seconds = sizes["seconds"] if seconds is None else seconds
+    repeats = sizes["cold_repeats"] if cold_repeats is None else cold_repeats
+    index = Path(index).resolve()
+    questions = questions_from_seed_set()[: sizes["questions"]]
+    started_machine = machine()
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    levels = [result for n in workers for result in load_levels(index, n, concurrency, seconds, questions)]
+    cold = [measure_cold_start(index, variant, repeats) for variant in cold_variants]
+    out.mkdir(parents=True, exist_ok=True)
+    plot = latency_plot(levels, out / "load-latency.png")
+    payload = {
+        "command": command,
+        "created_at": created_at,
+        "index": str(index),
+        "smoke": smoke,
+        "seconds": seconds,
+        "questions": len(questions),
+        "machine": {**started_machine, "load_average_end": machine()["load_average"]},
+        "levels": [asdict(r) for r in levels],
+        "best_workers": best_workers(levels),
+        "cold_start": [{**asdict(c), "median": c.median} for c in cold],
+        "plot": str(plot),
+    }
+    (out / "load.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    (out / "load.md").write_text(report_markdown(payload, levels, cold), encoding="utf-8")
+    return payload
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("give comma-separated whole numbers >= 1, e.g. 1,8,32")
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.load_bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder to serve")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder")
+    parser.add_argument(
+        "--workers", type=int_list, default=DEFAULT_WORKERS, help="workers settings, e.g. 1,2"
+    )
+    parser.add_argument("--concurrency", type=int_list, default=DEFAULT_CONCURRENCY, help="e.g. 1,8,32")
+    parser.add_argument("--seconds", type=float, help="seconds per level (default 10; 1 with --smoke)")
+    parser.add_argument(
+        "--cold-repeats", type=int, help="cold starts per variant (default 2; 1 with --smoke)"
+    )
+    parser.add_argument("--smoke", action="store_true", help="1 s per level, one cold start")
+    args = parser.parse_args(argv)
+    command = " ".join(["python -m eval.load_bench", *(argv if argv is not None else sys.argv[1:])])
+    payload = run_load_bench(
+        args.index,
+        args.out,
+        args.smoke,
+        args.workers,
+        args.concurrency,
+        args.seconds,
+        cold_repeats=args.cold_repeats,
+        command=command,
+    )
+    print((args.out / "load.md").read_text(encoding="utf-8"))
+    errors = sum(level["errors"] for level in payload["levels"])
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
