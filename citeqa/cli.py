@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from citeqa.errors import CiteqaError
+from citeqa.errors import CiteqaError, CorpusError
 from citeqa.types import SEARCH_MODES
 
 app = typer.Typer(help="citeqa: questions in, passages with exact citations out.", no_args_is_help=True)
@@ -57,20 +57,46 @@ def index(
         bool | None, typer.Option(help="index the document title with each passage in BM25 [default: on]")
     ] = None,
     if_stale: Annotated[bool, typer.Option(help="skip the build when the index is up to date")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="replace an index that writes have changed (its added documents are dropped)"
+        ),
+    ] = False,
 ) -> None:
-    """Build the index folder of a corpus (chunk, embed, FAISS + BM25), replacing the old one atomically."""
+    """Build the index folder of a corpus (chunk, embed, FAISS + BM25), replacing the old one atomically.
+
+    An index changed by writes (citeqa add, POST /documents) is not replaced from the corpus unless
+    --force is given: with --if-stale it is kept as it is, without it the command refuses."""
     from corpus.sources import load_corpus
     from indexer.build import build_index
     from indexer.embedding import SentenceTransformerEncoder
-    from indexer.staleness import index_is_current
+    from indexer.journal import Journal, journal_path
+    from indexer.staleness import index_is_current, live_version
 
     settings = settings_with(corpus_path=corpus, index_path=index, model=model)
     try:
         index_settings = index_settings_from((max_words, overlap_words, embed_title, bm25_title))
         documents = load_corpus(settings.corpus_path)
+        served = live_version(settings.index_path)
+        if served > 1 and not force:
+            changed = (
+                f"index at {settings.index_path} has been changed by writes (version {served}); "
+                "rebuilding it from the corpus would drop them"
+            )
+            if if_stale:
+                console.print(f"{changed}: kept as it is (--force replaces it)")
+                return
+            raise CorpusError(
+                f"{changed}. Use --force to replace it anyway, or `citeqa rebuild --index "
+                f"{settings.index_path}` to rebuild it from its stored documents"
+            )
         if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
             console.print(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
             return
+        # The journal lock: refuse while a service writes this index; the new build holds what the old
+        # journal led to, so its entries are dropped after the swap.
+        journal = Journal(journal_path(settings.index_path), "a running service")
         encoder = SentenceTransformerEncoder(settings.model)
         with Progress(
             TextColumn("embedding passages"),
@@ -84,14 +110,19 @@ def index(
                 task = bar.add_task("embed", total=total)
                 return lambda n: bar.advance(task, n)
 
-            report = build_index(
-                documents,
-                encoder,
-                settings.index_path,
-                index_settings,
-                str(settings.corpus_path),
-                on_passages,
-            )
+            try:
+                report = build_index(
+                    documents,
+                    encoder,
+                    settings.index_path,
+                    index_settings,
+                    str(settings.corpus_path),
+                    on_passages,
+                    version=served + 1 if served else 1,
+                )
+                journal.trim(served + 1)
+            finally:
+                journal.close()
     except (CiteqaError, ValueError) as err:
         fail(err)
     typer.echo(

@@ -82,8 +82,10 @@ def build_index(
     source: str = "",
     on_passages: Callable[[int], ProgressCallback] | None = None,
     cache: EmbeddingCache | None = None,
+    version: int = 1,
 ) -> BuildReport:
     """Build the index of ``documents`` into ``destination``, replacing any index there only at the end.
+    ``version`` is the index version it is written as (above any version the old index had served).
 
     ``on_passages(total)`` is called once the passages are known and returns a callback that is
     told how many passages each embedded batch held (for a progress bar). With ``cache``, passages whose
@@ -106,7 +108,7 @@ def build_index(
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "created_at": utc_now(),
-            "version": 1,
+            "version": version,
             "model": {"name": encoder.name, "dimension": encoder.dimension, "normalized": True},
             **settings.manifest_view(),
             "bm25": {"folder": BM25_FOLDER, "stopwords": STOPWORDS, "stemmer": STEMMER_LANGUAGE},

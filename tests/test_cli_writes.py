@@ -43,6 +43,28 @@ def test_add_then_remove_on_the_folder(index_copy: Path, tmp_path: Path) -> None
     assert missing.returncode != 0 and "no document with doc_id 'puffins'" in one_line(missing.stderr)
 
 
+def test_index_keeps_an_index_changed_by_writes_unless_forced(index_copy: Path, tmp_path: Path) -> None:
+    """`make run` (citeqa index --if-stale) must not drop added documents; --force replaces them, and the
+    version keeps rising so that no client sees an older version number for newer contents."""
+    docs = tmp_path / "docs"
+    write_document(docs, "puffins", "Puffins nest in burrows on sea cliffs.", {"title": "Puffins"})
+    assert run_cli(["add", str(docs), "--index", str(index_copy)], cwd=tmp_path).returncode == 0
+    kept = run_cli(["index", "--index", str(index_copy), "--if-stale"], cwd=tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert "changed by writes (version 2)" in one_line(kept.stdout + kept.stderr)
+    assert "puffins" in load_index(index_copy).documents
+
+    refused = run_cli(["index", "--index", str(index_copy)], cwd=tmp_path)
+    assert refused.returncode != 0 and "--force" in one_line(refused.stderr)
+    assert "puffins" in load_index(index_copy).documents
+
+    forced = run_cli(["index", "--index", str(index_copy), "--force"], cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    rebuilt = load_index(index_copy)
+    assert "puffins" not in rebuilt.documents and rebuilt.version == 3
+    assert not journal_path(index_copy).read_bytes()  # nothing left to replay over the new build
+
+
 def test_add_refuses_while_the_journal_is_held(index_copy: Path, tmp_path: Path) -> None:
     held = Journal(journal_path(index_copy), "the test")
     try:
