@@ -28,7 +28,7 @@ from corpus.html_text import HtmlText, html_text, markdown_text
 from corpus.loader import DOC_ID_PATTERN, OPTIONAL_FIELDS, check_unique_ids
 from indexer.index_folder import corpus_fingerprint
 
-MAX_DOCUMENT_CHARS = 2_000_000
+MAX_DOCUMENT_CHARS = 1_000_000
 MAX_UPLOAD_BYTES = 20_000_000
 MAX_BULK_DOCUMENTS = 1_000
 MAX_DERIVED_TITLE_CHARS = 200

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from citeqa.errors import CorpusError, DocumentNotFoundError, InvalidDocumentIdError
 from citeqa.types import Document
+from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from corpus.loader import DOC_ID_PATTERN
 from indexer.embedding import Encoder
 from indexer.index_folder import document_from_record, document_record
@@ -26,8 +27,6 @@ from indexer.journal import Journal, JournalEntry, journal_path, read_journal
 from indexer.load import LoadedIndex, load_index
 from indexer.snapshot import compose, write_checkpoint
 
-MAX_DOCUMENT_CHARS = 1_000_000
-MAX_BULK_DOCUMENTS = 1000
 DEFAULT_CHECKPOINT_EVERY = 100
 
 OpName = Literal["put", "delete", "rebuild"]

@@ -165,7 +165,9 @@ def create_app(
     install_probes(app)
     # Added last runs first: headers on every response, then the request id, log line and metrics, then
     # the body limit (so a 413 is logged and counted too).
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, limit=settings.max_body_bytes, write_limit=settings.max_write_body_bytes
+    )
     app.add_middleware(RequestObserver, metrics=metrics, router=app.router)
     app.add_middleware(SecurityHeaders)
     add_routes(app)

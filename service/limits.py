@@ -39,21 +39,30 @@ def too_large(limit: int) -> JSONResponse:
     )
 
 
-class BodySizeLimit:
-    """Refuses bodies over ``limit`` bytes with 413: at once when Content-Length says so, else while
-    reading (the body is read here, at most ``limit`` bytes of it, and replayed to the app)."""
+def is_document_write(scope: Scope) -> bool:
+    """POST/PUT under /documents: uploads of documents, which may be far larger than a question."""
+    path = scope.get("path", "")
+    return scope.get("method") in ("POST", "PUT") and (path == "/documents" or path.startswith("/documents/"))
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+class BodySizeLimit:
+    """Refuses bodies over ``limit`` bytes (``write_limit`` for document writes) with 413: at once when
+    Content-Length says so, else while reading (the body is read here, at most the limit, and replayed
+    to the app)."""
+
+    def __init__(self, app: ASGIApp, limit: int, write_limit: int | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.read_limit = limit
+        self.write_limit = write_limit or limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.write_limit if is_document_write(scope) else self.read_limit
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await too_large(self.limit)(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await too_large(limit)(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -63,8 +72,8 @@ class BodySizeLimit:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await too_large(self.limit)(scope, receive, send)
+            if size > limit:
+                await too_large(limit)(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -11,12 +11,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
 from corpus import DEFAULT_CORPUS_DIR
+from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from eval import DEFAULT_CALIBRATION_PATH
 from indexer.embedding import DEFAULT_MODEL
 
 DEFAULT_INDEX_DIR = Path("var/index")
 DEFAULT_FUSION = FusionSettings()
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_WRITE_BODY_BYTES = 32 * 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -48,13 +50,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (larger: 413)"
     )
+    max_write_body_bytes: int = Field(
+        DEFAULT_MAX_WRITE_BODY_BYTES,
+        ge=1,
+        description="largest body of a document write (POST/PUT /documents...; larger: 413)",
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="API keys for write access (and reads, see below), comma-separated"
     )
     max_document_chars: int = Field(
-        1_000_000, ge=1, description="largest document text accepted by the write endpoints (characters)"
+        MAX_DOCUMENT_CHARS,
+        ge=1,
+        description="largest document text accepted by the write endpoints (characters)",
     )
-    max_bulk_documents: int = Field(1000, ge=1, description="most documents in one POST /documents")
+    max_bulk_documents: int = Field(
+        MAX_BULK_DOCUMENTS, ge=1, description="most documents in one POST /documents"
+    )
     checkpoint_every: int = Field(
         100, ge=1, description="write the index folder (and trim the journal) every this many writes"
     )

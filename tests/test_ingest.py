@@ -338,7 +338,7 @@ def test_an_invalid_doc_id_is_rejected(doc_id: str) -> None:
 def test_a_document_over_the_size_limit_is_refused() -> None:
     at_limit = document_from_upload(b"x" * MAX_DOCUMENT_CHARS, filename="big.txt")
     assert len(at_limit.text) == MAX_DOCUMENT_CHARS
-    with pytest.raises(CorpusError, match=r"big\.txt: field 'text' has 2,000,001 characters.*split the"):
+    with pytest.raises(CorpusError, match=r"big\.txt: field 'text' has 1,000,001 characters.*split the"):
         document_from_upload(b"x" * (MAX_DOCUMENT_CHARS + 1), filename="big.txt")
 
 
