@@ -23,7 +23,7 @@ from support import CITEQA_BIN, cli_env, one_line, run_cli
 
 KEY = "durability-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-ROUNDS = int(os.environ.get("CITEQA_KILL_ROUNDS", "4"))  # each restart loads the model (~15 s here)
+ROUNDS = int(os.environ.get("CITEQA_KILL_ROUNDS", "8"))  # each restart loads the model (5-15 s)
 SEED = 20261124
 START_TIMEOUT = 120.0
 
