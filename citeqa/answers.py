@@ -130,6 +130,12 @@ class Answerer:
         self.similarity_weight = similarity_weight
         self.terms = TermExtractor()
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._known_sentences: Mapping[str, np.ndarray] = {}
+
+    def preload_sentences(self, vectors: Mapping[str, np.ndarray]) -> None:
+        """Vectors of sentences computed ahead (citeqa.sentence_vectors): looked up before the LRU, never
+        evicted, so a query embeds only its question."""
+        self._known_sentences = vectors
 
     @property
     def index_version(self) -> int:
@@ -271,15 +277,17 @@ class Answerer:
         )
 
     def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Vectors of the given sentences: the ones not cached are embedded in one encode call."""
-        cache = self._sentence_vectors
+        """Vectors of the given sentences: the ones neither preloaded nor cached are embedded in one encode
+        call."""
+        known, cache = self._known_sentences, self._sentence_vectors
+        found = {t: known[t] for t in texts if t in known}
+        texts = [t for t in texts if t not in found]
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
             for text, vector in zip(
                 missing, self.searcher.encoder.encode(missing, batch_size=64), strict=True
             ):
                 cache[text] = vector
-        found = {}
         for text in texts:
             cache.move_to_end(text)
             found[text] = cache[text]

@@ -82,7 +82,14 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
     """The answer layer over a searcher (built from the settings unless given), with its calibration."""
     searcher = searcher or build_searcher(settings)
     calibration = load_calibration(settings.calibration_path, expected_model=searcher.index.model_name)
-    return Answerer(searcher, calibration, settings.dedup)
+    answerer = Answerer(searcher, calibration, settings.dedup)
+    if settings.precompute_sentences:
+        from citeqa.sentence_vectors import precompute_sentence_vectors
+        from indexer.embedding_cache import EmbeddingCache
+
+        cache = EmbeddingCache(settings.embedding_cache_path)
+        answerer.preload_sentences(precompute_sentence_vectors(searcher.encoder, searcher.index, cache))
+    return answerer
 
 
 def create_app(

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         default_factory=list, description="API keys for write access (and reads, see below), comma-separated"
     )
     require_key_for_reads: bool = Field(False, description="also require an API key on the read endpoints")
+    precompute_sentences: bool = Field(
+        True, description="embed every passage sentence at start (through the embedding cache), not per query"
+    )
+    embedding_cache_path: Path = Field(
+        Path("var/cache/embeddings"), description="persistent embedding cache (passage and sentence vectors)"
+    )
 
     @field_validator("reranker", mode="before")
     @classmethod
