@@ -20,6 +20,7 @@ from citeqa.paging import PAGE_DEPTH
 from citeqa.rerank import Reranker
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
+from indexer.cached_encoder import CachedEncoder
 from indexer.embedding import Encoder, SentenceTransformerEncoder
 from indexer.load import load_index
 from service.auth import ReadAccess, install_access_policy
@@ -30,6 +31,7 @@ from service.metrics import install_metrics
 from service.pages import install_pages
 from service.probes import install_probes
 from service.requestlog import RequestObserver
+from service.response_cache import ResponseCache
 from service.schemas import (
     DocumentList,
     DocumentOut,
@@ -50,6 +52,7 @@ NOT_MODIFIED = {304: {"description": "not modified: If-None-Match named the curr
 @dataclass
 class AppState:
     answerer: Answerer
+    responses: ResponseCache
 
     @property
     def searcher(self) -> Searcher:
@@ -66,7 +69,10 @@ def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Search
     """Load the index first (fails fast with a clear message), then the model unless one is given, then
     the reranker if one is configured."""
     index = load_index(settings.index_path, expected_model=settings.model)
-    encoder = encoder or SentenceTransformerEncoder(settings.model)
+    if encoder is None:
+        encoder = SentenceTransformerEncoder(settings.model)
+        if settings.question_cache_size:
+            encoder = CachedEncoder(encoder, settings.question_cache_size)
     return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings))
 
 
@@ -101,7 +107,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.citeqa = AppState(answerer or build_answerer(settings, searcher))
+        app.state.citeqa = AppState(
+            answerer or build_answerer(settings, searcher), ResponseCache(settings.response_cache_size)
+        )
         yield
 
     app = FastAPI(
@@ -140,8 +148,13 @@ def get_answerer(request: Request) -> Answerer:
     return request.app.state.citeqa.answerer
 
 
+def get_responses(request: Request) -> ResponseCache:
+    return request.app.state.citeqa.responses
+
+
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
+ResponsesDep = Annotated[ResponseCache, Depends(get_responses)]
 
 
 def run_query(
@@ -151,9 +164,13 @@ def run_query(
     mode: SearchMode,
     offset: int = 0,
     filters: dict[str, list[str]] | None = None,
+    cache: ResponseCache | None = None,
 ) -> QueryResponse:
     started = time.perf_counter()
-    response = answerer.respond(question, top_k, mode, offset, filters)
+    if cache is None:
+        response = answerer.respond(question, top_k, mode, offset, filters)
+    else:
+        response = cache.respond(answerer, question, top_k, mode, offset, filters)
     took_ms = (time.perf_counter() - started) * 1000
     # The question is echoed as sent (the library strips it).
     return QueryResponse.from_response(response, round(took_ms, 3)).model_copy(update={"question": question})
@@ -166,8 +183,10 @@ def add_routes(app: FastAPI) -> None:
         responses={**ERROR_RESPONSES, **READ_RESPONSES, 413: {"model": ErrorOut}},
         dependencies=READ_ACCESS,
     )
-    def query(body: QueryRequest, answerer: AnswererDep) -> QueryResponse:
-        return run_query(answerer, body.question, body.top_k, body.mode, filters=body.filters)
+    def query(body: QueryRequest, answerer: AnswererDep, responses: ResponsesDep) -> QueryResponse:
+        return run_query(
+            answerer, body.question, body.top_k, body.mode, filters=body.filters, cache=responses
+        )
 
     @app.get(
         "/search",
@@ -177,6 +196,7 @@ def add_routes(app: FastAPI) -> None:
     )
     def search(
         answerer: AnswererDep,
+        responses: ResponsesDep,
         request: Request,
         response: Response,
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")],
@@ -188,7 +208,7 @@ def add_routes(app: FastAPI) -> None:
         if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
             return Response(status_code=304, headers=headers)
         response.headers.update(headers)
-        return run_query(answerer, q, k, mode, offset)
+        return run_query(answerer, q, k, mode, offset, cache=responses)
 
     @app.get("/documents", response_model=DocumentList, responses=READ_RESPONSES, dependencies=READ_ACCESS)
     def documents(searcher: SearcherDep) -> DocumentList:

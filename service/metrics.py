@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 
@@ -45,6 +45,25 @@ class IndexCollector(Collector):
         yield info
 
 
+class CacheCollector(Collector):
+    """Hits and misses of the in-memory caches (responses, question vectors), read at scrape time."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        state = getattr(self.app.state, "citeqa", None)
+        if state is None:
+            return
+        caches = {"response": state.responses, "question": state.searcher.encoder}
+        for kind in ("hits", "misses"):
+            family = CounterMetricFamily(f"citeqa_cache_{kind}", f"cache {kind} by cache", labels=["cache"])
+            for name, cache in caches.items():
+                if hasattr(cache, kind):
+                    family.add_metric([name], getattr(cache, kind))
+            yield family
+
+
 class ServiceMetrics:
     def __init__(self, app: FastAPI) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -69,6 +88,7 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.registry.register(IndexCollector(app))
+        self.registry.register(CacheCollector(app))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     precompute_sentences: bool = Field(
         True, description="embed every passage sentence at start (through the embedding cache), not per query"
     )
+    response_cache_size: int = Field(1024, ge=0, description="responses kept in memory (0: no cache)")
+    question_cache_size: int = Field(1024, ge=0, description="question vectors kept in memory (0: no cache)")
     embedding_cache_path: Path = Field(
         Path("var/cache/embeddings"), description="persistent embedding cache (passage and sentence vectors)"
     )
