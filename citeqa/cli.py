@@ -20,6 +20,9 @@ console = Console(stderr=True)
 
 # Options shared by several commands.
 ModelOption = Annotated[str | None, typer.Option(help="sentence-transformers model name or path")]
+BackendOption = Annotated[
+    str | None, typer.Option(help="question encoder backend: torch, onnx or onnx-int8 (CITEQA_BACKEND)")
+]
 CacheDirOption = Annotated[Path, typer.Option(help="embedding cache folder")]
 FoldsOption = Annotated[int, typer.Option(help="number of folds")]
 SeedOption = Annotated[int, typer.Option(help="seed of the fold shuffle")]
@@ -103,6 +106,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     index: Annotated[Path | None, typer.Option(help="index folder to serve")] = None,
+    backend: BackendOption = None,
+    threads: Annotated[
+        int | None, typer.Option(help="encoder threads (default: cores // CITEQA_WORKERS)")
+    ] = None,
 ) -> None:
     """Serve the HTTP API (FastAPI on uvicorn)."""
     import uvicorn
@@ -111,7 +118,7 @@ def serve(
     from service.requestlog import configure_json_logging
 
     configure_json_logging()
-    settings = settings_with(host=host, port=port, index_path=index)
+    settings = settings_with(host=host, port=port, index_path=index, backend=backend, threads=threads)
     try:
         from service.app import build_answerer
 
@@ -202,6 +209,7 @@ def evaluate_command(
         typer.Option(help="query metadata field for per-subset rows (repeatable; default: auto-detect)"),
     ] = None,
     model: ModelOption = None,
+    backend: BackendOption = None,
     max_words: Annotated[int | None, typer.Option(help="passage size in words (dataset index)")] = None,
     overlap_words: Annotated[
         int | None, typer.Option(help="passage overlap in words (dataset index)")
@@ -247,6 +255,7 @@ def evaluate_command(
     settings = settings_with(
         index_path=index,
         model=model,
+        backend=backend,
         fusion_method=fusion,
         fusion_dense_weight=dense_weight,
         fusion_rrf_k=rrf_k,

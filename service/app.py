@@ -20,8 +20,9 @@ from citeqa.paging import PAGE_DEPTH
 from citeqa.rerank import Reranker
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
+from indexer.backends import default_threads, make_encoder
 from indexer.cached_encoder import CachedEncoder
-from indexer.embedding import Encoder, SentenceTransformerEncoder
+from indexer.embedding import Encoder
 from indexer.load import load_index
 from service.auth import ReadAccess, install_access_policy
 from service.caching import SEARCH_CACHE_CONTROL, etag_matches, search_etag
@@ -70,7 +71,8 @@ def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Search
     the reranker if one is configured."""
     index = load_index(settings.index_path, expected_model=settings.model)
     if encoder is None:
-        encoder = SentenceTransformerEncoder(settings.model)
+        threads = settings.threads or default_threads(settings.workers)
+        encoder = make_encoder(settings.model, settings.backend, threads, settings.onnx_cache_path)
         if settings.question_cache_size:
             encoder = CachedEncoder(encoder, settings.question_cache_size)
     return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings))
@@ -93,7 +95,9 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
         from citeqa.sentence_vectors import precompute_sentence_vectors
         from indexer.embedding_cache import EmbeddingCache
 
-        cache = EmbeddingCache(settings.embedding_cache_path)
+        # Vectors of other backends differ a little: each backend has its own sentence cache.
+        folder = settings.embedding_cache_path
+        cache = EmbeddingCache(folder if settings.backend == "torch" else folder / settings.backend)
         answerer.preload_sentences(precompute_sentence_vectors(searcher.encoder, searcher.index, cache))
     return answerer
 

@@ -13,6 +13,7 @@ from citeqa.fusion import FusionMethod, FusionSettings
 from corpus import DEFAULT_CORPUS_DIR
 from eval import DEFAULT_CALIBRATION_PATH
 from indexer.embedding import DEFAULT_MODEL
+from indexer.onnx_encoder import DEFAULT_ONNX_CACHE, Backend
 
 DEFAULT_INDEX_DIR = Path("var/index")
 DEFAULT_FUSION = FusionSettings()
@@ -25,6 +26,10 @@ class Settings(BaseSettings):
     index_path: Path = Field(DEFAULT_INDEX_DIR, description="index folder to serve (built by citeqa index)")
     corpus_path: Path = Field(DEFAULT_CORPUS_DIR, description="corpus that make run / citeqa index builds")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path")
+    backend: Backend = Field("torch", description="encoder backend: torch, onnx or onnx-int8")
+    onnx_cache_path: Path = Field(DEFAULT_ONNX_CACHE, description="where ONNX exports of the model are kept")
+    workers: int = Field(1, ge=1, description="worker processes on this machine (sets the thread default)")
+    threads: int | None = Field(None, ge=1, description="encoder/FAISS threads per process (cores//workers)")
     host: str = Field("127.0.0.1", description="interface citeqa serve binds")
     port: int = Field(8000, ge=1, le=65535, description="port citeqa serve listens on")
     cors_origins: Annotated[list[str], NoDecode] = Field(
