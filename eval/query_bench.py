@@ -68,12 +68,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="encoder threads (default: all cores)")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--out", type=Path, default=Path("var/bench/query"))
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, torch only, no txtai unless asked")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, torch only (txtai: if its venv exists)"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.synthetic_passages, args.queries, args.warmup = 100, 5, 1
         args.backends = "torch" if args.backends == ",".join(BACKENDS) else args.backends
-        args.txtai = "off" if args.txtai == "auto" else args.txtai
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if unknown := [b for b in args.backends if b not in BACKENDS]:
         parser.error(f"unknown backends {unknown}; use a subset of {','.join(BACKENDS)}")
