@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     index_path: Path = Field(DEFAULT_INDEX_DIR, description="index folder to serve (built by citeqa index)")
     corpus_path: Path = Field(DEFAULT_CORPUS_DIR, description="corpus that make run / citeqa index builds")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path")
-    backend: Backend = Field("torch", description="encoder backend: torch, onnx or onnx-int8")
+    backend: Backend = Field("onnx", description="encoder backend: torch, onnx or onnx-int8 (see README)")
     onnx_cache_path: Path = Field(DEFAULT_ONNX_CACHE, description="where ONNX exports of the model are kept")
     workers: int = Field(1, ge=1, description="worker processes on this machine (sets the thread default)")
     threads: int | None = Field(None, ge=1, description="encoder/FAISS threads per process (cores//workers)")
