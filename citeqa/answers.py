@@ -131,6 +131,7 @@ class Answerer:
         self.terms = TermExtractor()
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._known_sentences: Mapping[str, np.ndarray] = {}
+        self._terms: OrderedDict[str, frozenset[str]] = OrderedDict()
 
     def preload_sentences(self, vectors: Mapping[str, np.ndarray]) -> None:
         """Vectors of sentences computed ahead (citeqa.sentence_vectors): looked up before the LRU, never
@@ -258,7 +259,8 @@ class Answerer:
         texts = [documents[d].text[s.start : s.end] for d, s in zip(doc_ids, spans, strict=True)]
         vectors = self.sentence_vectors(texts)
         cosine = np.array([vectors[t] @ query for t in texts], dtype=np.float64)
-        question_terms, *sentence_terms = self.terms.terms([question, *texts])
+        [question_terms] = self.terms.terms([question])
+        sentence_terms = self.sentence_terms(texts)
         overlap = np.array([term_overlap(question_terms, t) for t in sentence_terms], dtype=np.float64)
         candidate = np.zeros(len(spans), dtype=bool)
         owners = np.asarray(owner, dtype=np.int64)
@@ -291,6 +293,20 @@ class Answerer:
         for text in texts:
             cache.move_to_end(text)
             found[text] = cache[text]
+        while len(cache) > SENTENCE_CACHE_SIZE:
+            cache.popitem(last=False)
+        return found
+
+    def sentence_terms(self, texts: Sequence[str]) -> list[frozenset[str]]:
+        """Content terms of each sentence: the ones not cached are tokenized in one call (LRU, like the
+        vectors: tokenizing costs about as much per query as the rest of the answer layer)."""
+        cache = self._terms
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        cache.update(zip(missing, self.terms.terms(missing), strict=True))
+        found = []
+        for text in texts:
+            cache.move_to_end(text)
+            found.append(cache[text])
         while len(cache) > SENTENCE_CACHE_SIZE:
             cache.popitem(last=False)
         return found
