@@ -130,6 +130,20 @@ class Answerer:
         self.similarity_weight = similarity_weight
         self.terms = TermExtractor()
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._known_sentences: Mapping[str, np.ndarray] = {}
+        self._terms: OrderedDict[str, frozenset[str]] = OrderedDict()
+
+    def share_caches(self, other: Answerer) -> None:
+        """Use ``other``'s sentence vectors and term sets: they are keyed by text, so they hold for the
+        answerer of any snapshot of the index (unchanged documents keep their sentences)."""
+        self._sentence_vectors = other._sentence_vectors
+        self._known_sentences = other._known_sentences
+        self._terms = other._terms
+
+    def preload_sentences(self, vectors: Mapping[str, np.ndarray]) -> None:
+        """Vectors of sentences computed ahead (citeqa.sentence_vectors): looked up before the LRU, never
+        evicted, so a query embeds only its question."""
+        self._known_sentences = vectors
 
     @property
     def index_version(self) -> int:
@@ -252,7 +266,8 @@ class Answerer:
         texts = [documents[d].text[s.start : s.end] for d, s in zip(doc_ids, spans, strict=True)]
         vectors = self.sentence_vectors(texts)
         cosine = np.array([vectors[t] @ query for t in texts], dtype=np.float64)
-        question_terms, *sentence_terms = self.terms.terms([question, *texts])
+        [question_terms] = self.terms.terms([question])
+        sentence_terms = self.sentence_terms(texts)
         overlap = np.array([term_overlap(question_terms, t) for t in sentence_terms], dtype=np.float64)
         candidate = np.zeros(len(spans), dtype=bool)
         owners = np.asarray(owner, dtype=np.int64)
@@ -271,18 +286,34 @@ class Answerer:
         )
 
     def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Vectors of the given sentences: the ones not cached are embedded in one encode call."""
-        cache = self._sentence_vectors
+        """Vectors of the given sentences: the ones neither preloaded nor cached are embedded in one encode
+        call."""
+        known, cache = self._known_sentences, self._sentence_vectors
+        found = {t: known[t] for t in texts if t in known}
+        texts = [t for t in texts if t not in found]
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
             for text, vector in zip(
                 missing, self.searcher.encoder.encode(missing, batch_size=64), strict=True
             ):
                 cache[text] = vector
-        found = {}
         for text in texts:
             cache.move_to_end(text)
             found[text] = cache[text]
+        while len(cache) > SENTENCE_CACHE_SIZE:
+            cache.popitem(last=False)
+        return found
+
+    def sentence_terms(self, texts: Sequence[str]) -> list[frozenset[str]]:
+        """Content terms of each sentence: the ones not cached are tokenized in one call (LRU, like the
+        vectors: tokenizing costs about as much per query as the rest of the answer layer)."""
+        cache = self._terms
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        cache.update(zip(missing, self.terms.terms(missing), strict=True))
+        found = []
+        for text in texts:
+            cache.move_to_end(text)
+            found.append(cache[text])
         while len(cache) > SENTENCE_CACHE_SIZE:
             cache.popitem(last=False)
         return found

@@ -22,6 +22,9 @@ console = Console(stderr=True)
 
 # Options shared by several commands.
 ModelOption = Annotated[str | None, typer.Option(help="sentence-transformers model name or path")]
+BackendOption = Annotated[
+    str | None, typer.Option(help="question encoder backend: torch, onnx or onnx-int8 (CITEQA_BACKEND)")
+]
 CacheDirOption = Annotated[Path, typer.Option(help="embedding cache folder")]
 FoldsOption = Annotated[int, typer.Option(help="number of folds")]
 SeedOption = Annotated[int, typer.Option(help="seed of the fold shuffle")]
@@ -280,6 +283,10 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="worker processes; each loads the model and index once")
     ] = 1,
+    backend: BackendOption = None,
+    threads: Annotated[
+        int | None, typer.Option(help="encoder threads per process (default: cores // workers)")
+    ] = None,
 ) -> None:
     """Serve the HTTP API (FastAPI on uvicorn)."""
     import uvicorn
@@ -288,7 +295,9 @@ def serve(
     from service.requestlog import configure_json_logging
 
     configure_json_logging()
-    settings = settings_with(host=host, port=port, index_path=index)
+    settings = settings_with(
+        host=host, port=port, index_path=index, backend=backend, threads=threads, workers=workers
+    )
     if workers > 1:
         if settings.api_keys:
             fail(
@@ -330,6 +339,11 @@ def serve_workers(settings, index: Path | None, workers: int) -> None:
         fail(err)
     if index is not None:
         os.environ["CITEQA_INDEX_PATH"] = str(index.resolve())
+    # Each worker splits the cores with the others (see indexer.backends): it reads these at start.
+    os.environ["CITEQA_WORKERS"] = str(workers)
+    os.environ["CITEQA_BACKEND"] = settings.backend
+    if settings.threads is not None:
+        os.environ["CITEQA_THREADS"] = str(settings.threads)
     uvicorn.run(
         WORKER_APP, factory=True, workers=workers, host=settings.host, port=settings.port, log_config=None
     )
@@ -413,6 +427,7 @@ def evaluate_command(
         typer.Option(help="query metadata field for per-subset rows (repeatable; default: auto-detect)"),
     ] = None,
     model: ModelOption = None,
+    backend: BackendOption = None,
     max_words: Annotated[int | None, typer.Option(help="passage size in words (dataset index)")] = None,
     overlap_words: Annotated[
         int | None, typer.Option(help="passage overlap in words (dataset index)")
@@ -467,6 +482,7 @@ def evaluate_command(
     settings = settings_with(
         index_path=index,
         model=model,
+        backend=backend,
         fusion_method=fusion,
         fusion_dense_weight=dense_weight,
         fusion_rrf_k=rrf_k,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, get_args
 
 from citeqa.types import Passage
@@ -55,6 +56,8 @@ class Group:
         return passage.doc_id == self.doc_id and min(self.end, passage.end) > max(self.start, passage.start)
 
 
+# Every query normalizes its whole 200-deep ranking, and popular passages recur across queries.
+@lru_cache(maxsize=65_536)
 def normalized_text(text: str) -> str:
     return _SPACE.sub(" ", text).strip().casefold()
 
@@ -94,11 +97,14 @@ def group_passages(
 
 def _merge(ranked: Sequence[Passage], limit: int, max_merged: int | None) -> list[Group]:
     groups: list[Group] = []
+    # The groups of each document in rank order (a sublist of ``groups``): only these can overlap.
+    by_doc: dict[str, list[Group]] = {}
     seen_texts: set[str] = set()
     for position, passage in enumerate(ranked):
         if len(groups) == limit:
             break
-        touching = [g for g in groups if g.overlaps(passage)]
+        same_doc = by_doc.setdefault(passage.doc_id, [])
+        touching = [g for g in same_doc if g.overlaps(passage)]
         if (
             touching
             and max_merged is not None
@@ -106,14 +112,18 @@ def _merge(ranked: Sequence[Passage], limit: int, max_merged: int | None) -> lis
         ):
             trimmed = uncovered_part(passage, touching)
             if trimmed is not None and trimmed[1] - trimmed[0] >= MIN_TRIMMED_FRACTION * len(passage.text):
-                groups.append(Group(passage.doc_id, trimmed[0], trimmed[1], (position,)))
+                group = Group(passage.doc_id, trimmed[0], trimmed[1], (position,))
+                groups.append(group)
+                same_doc.append(group)
             continue
         if not touching:
             text = normalized_text(passage.text)
             if text in seen_texts:
                 continue
             seen_texts.add(text)
-            groups.append(Group(passage.doc_id, passage.start, passage.end, (position,)))
+            group = Group(passage.doc_id, passage.start, passage.end, (position,))
+            groups.append(group)
+            same_doc.append(group)
             continue
         # The passage joins the best group it overlaps; a passage bridging several groups joins them all.
         first = touching[0]
@@ -124,7 +134,11 @@ def _merge(ranked: Sequence[Passage], limit: int, max_merged: int | None) -> lis
             max([passage.end, *(g.end for g in touching)]),
             members,
         )
-        groups = [merged if g is first else g for g in groups if not any(g is t for t in touching[1:])]
+        if len(touching) > 1:
+            groups = [g for g in groups if not any(g is t for t in touching[1:])]
+            same_doc[:] = [g for g in same_doc if not any(g is t for t in touching[1:])]
+        groups[next(i for i, g in enumerate(groups) if g is first)] = merged
+        same_doc[next(i for i, g in enumerate(same_doc) if g is first)] = merged
         seen_texts.add(normalized_text(passage.text))
     return groups
 

@@ -370,7 +370,8 @@ def bench_corpus(spec: CorpusSpec, encoder: Encoder, config: BenchConfig, work: 
 
     log(f"{spec.name}: {len(spec.documents)} documents from {spec.source}; building the index")
     stats, index = build_and_load(spec.documents, encoder, work / "index", IndexSettings(), spec.source)
-    settings = Settings(index_path=index.path, model=encoder.name)
+    # No response cache: repeated questions would time a dictionary lookup, not a query.
+    settings = Settings(index_path=index.path, model=encoder.name, response_cache_size=0)
     searcher = searcher_for(index, encoder, settings)
     questions = cycled(spec.questions, config.queries)
     log(f"  single-question encoding ({len(questions)} questions)")

@@ -20,7 +20,9 @@ from citeqa.paging import PAGE_DEPTH
 from citeqa.rerank import Reranker
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
-from indexer.embedding import Encoder, SentenceTransformerEncoder
+from indexer.backends import default_threads, make_encoder
+from indexer.cached_encoder import CachedEncoder
+from indexer.embedding import Encoder
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
 from service.auth import ReadAccess, install_access_policy
@@ -31,6 +33,7 @@ from service.metrics import install_metrics
 from service.pages import install_pages
 from service.probes import install_probes
 from service.requestlog import RequestObserver
+from service.response_cache import ResponseCache
 from service.schemas import (
     DocumentList,
     DocumentOut,
@@ -52,11 +55,13 @@ NOT_MODIFIED = {304: {"description": "not modified: If-None-Match named the curr
 @dataclass
 class AppState:
     """The live index and the answerer of its current snapshot. A request reads ``answerer`` once and uses
-    only that: one index version per response, whatever writes land meanwhile."""
+    only that: one index version per response, whatever writes land meanwhile. ``responses`` is keyed by
+    index version, so a write never lets an older answer out."""
 
     live: LiveIndex
     make_answerer: Callable[[LoadedIndex], Answerer]
     latest: tuple[LoadedIndex, Answerer]
+    responses: ResponseCache
 
     @property
     def answerer(self) -> Answerer:
@@ -77,7 +82,9 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
 
     def make(index: LoadedIndex) -> Answerer:
         searcher = Searcher(index, base.searcher.encoder, base.searcher.fusion, base.searcher.reranker)
-        return Answerer(searcher, base.calibration, base.dedup, base.similarity_weight)
+        answerer = Answerer(searcher, base.calibration, base.dedup, base.similarity_weight)
+        answerer.share_caches(base)
+        return answerer
 
     return make
 
@@ -105,7 +112,11 @@ def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Search
     """Load the index first (fails fast with a clear message), then the model unless one is given, then
     the reranker if one is configured."""
     index = load_index(settings.index_path, expected_model=settings.model)
-    encoder = encoder or SentenceTransformerEncoder(settings.model)
+    if encoder is None:
+        threads = settings.threads or default_threads(settings.workers)
+        encoder = make_encoder(settings.model, settings.backend, threads, settings.onnx_cache_path)
+        if settings.question_cache_size:
+            encoder = CachedEncoder(encoder, settings.question_cache_size)
     return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings))
 
 
@@ -121,7 +132,16 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
     """The answer layer over a searcher (built from the settings unless given), with its calibration."""
     searcher = searcher or build_searcher(settings)
     calibration = load_calibration(settings.calibration_path, expected_model=searcher.index.model_name)
-    return Answerer(searcher, calibration, settings.dedup)
+    answerer = Answerer(searcher, calibration, settings.dedup)
+    if settings.precompute_sentences:
+        from citeqa.sentence_vectors import precompute_sentence_vectors
+        from indexer.embedding_cache import EmbeddingCache
+
+        # Vectors of other backends differ a little: each backend has its own sentence cache.
+        folder = settings.embedding_cache_path
+        cache = EmbeddingCache(folder if settings.backend == "torch" else folder / settings.backend)
+        answerer.preload_sentences(precompute_sentence_vectors(searcher.encoder, searcher.index, cache))
+    return answerer
 
 
 def create_app(
@@ -139,7 +159,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         base = answerer or build_answerer(settings, searcher)
         opened = live or build_live(settings, base)
-        app.state.citeqa = AppState(opened, answerer_factory(base), (base.searcher.index, base))
+        app.state.citeqa = AppState(
+            opened,
+            answerer_factory(base),
+            (base.searcher.index, base),
+            ResponseCache(settings.response_cache_size),
+        )
         try:
             yield
         finally:
@@ -184,8 +209,13 @@ def get_answerer(request: Request) -> Answerer:
     return request.app.state.citeqa.answerer
 
 
+def get_responses(request: Request) -> ResponseCache:
+    return request.app.state.citeqa.responses
+
+
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
+ResponsesDep = Annotated[ResponseCache, Depends(get_responses)]
 
 
 def run_query(
@@ -195,9 +225,13 @@ def run_query(
     mode: SearchMode,
     offset: int = 0,
     filters: dict[str, list[str]] | None = None,
+    cache: ResponseCache | None = None,
 ) -> QueryResponse:
     started = time.perf_counter()
-    response = answerer.respond(question, top_k, mode, offset, filters)
+    if cache is None:
+        response = answerer.respond(question, top_k, mode, offset, filters)
+    else:
+        response = cache.respond(answerer, question, top_k, mode, offset, filters)
     took_ms = (time.perf_counter() - started) * 1000
     # The question is echoed as sent (the library strips it).
     return QueryResponse.from_response(response, round(took_ms, 3)).model_copy(update={"question": question})
@@ -210,8 +244,10 @@ def add_routes(app: FastAPI) -> None:
         responses={**ERROR_RESPONSES, **READ_RESPONSES, 413: {"model": ErrorOut}},
         dependencies=READ_ACCESS,
     )
-    def query(body: QueryRequest, answerer: AnswererDep) -> QueryResponse:
-        return run_query(answerer, body.question, body.top_k, body.mode, filters=body.filters)
+    def query(body: QueryRequest, answerer: AnswererDep, responses: ResponsesDep) -> QueryResponse:
+        return run_query(
+            answerer, body.question, body.top_k, body.mode, filters=body.filters, cache=responses
+        )
 
     @app.get(
         "/search",
@@ -221,6 +257,7 @@ def add_routes(app: FastAPI) -> None:
     )
     def search(
         answerer: AnswererDep,
+        responses: ResponsesDep,
         request: Request,
         response: Response,
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")],
@@ -232,7 +269,7 @@ def add_routes(app: FastAPI) -> None:
         if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
             return Response(status_code=304, headers=headers)
         response.headers.update(headers)
-        return run_query(answerer, q, k, mode, offset)
+        return run_query(answerer, q, k, mode, offset, cache=responses)
 
     @app.get("/documents", response_model=DocumentList, responses=READ_RESPONSES, dependencies=READ_ACCESS)
     def documents(searcher: SearcherDep) -> DocumentList:

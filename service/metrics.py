@@ -52,6 +52,25 @@ class IndexCollector(Collector):
         yield info
 
 
+class CacheCollector(Collector):
+    """Hits and misses of the in-memory caches (responses, question vectors), read at scrape time."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        state = getattr(self.app.state, "citeqa", None)
+        if state is None:
+            return
+        caches = {"response": state.responses, "question": state.searcher.encoder}
+        for kind in ("hits", "misses"):
+            family = CounterMetricFamily(f"citeqa_cache_{kind}", f"cache {kind} by cache", labels=["cache"])
+            for name, cache in caches.items():
+                if hasattr(cache, kind):
+                    family.add_metric([name], getattr(cache, kind))
+            yield family
+
+
 class ServiceMetrics:
     def __init__(self, app: FastAPI) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -76,6 +95,7 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.registry.register(IndexCollector(app))
+        self.registry.register(CacheCollector(app))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

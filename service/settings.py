@@ -14,6 +14,7 @@ from corpus import DEFAULT_CORPUS_DIR
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from eval import DEFAULT_CALIBRATION_PATH
 from indexer.embedding import DEFAULT_MODEL
+from indexer.onnx_encoder import DEFAULT_ONNX_CACHE, Backend
 
 DEFAULT_INDEX_DIR = Path("var/index")
 DEFAULT_FUSION = FusionSettings()
@@ -27,6 +28,10 @@ class Settings(BaseSettings):
     index_path: Path = Field(DEFAULT_INDEX_DIR, description="index folder to serve (built by citeqa index)")
     corpus_path: Path = Field(DEFAULT_CORPUS_DIR, description="corpus that make run / citeqa index builds")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path")
+    backend: Backend = Field("onnx", description="encoder backend: torch, onnx or onnx-int8 (see README)")
+    onnx_cache_path: Path = Field(DEFAULT_ONNX_CACHE, description="where ONNX exports of the model are kept")
+    workers: int = Field(1, ge=1, description="worker processes on this machine (sets the thread default)")
+    threads: int | None = Field(None, ge=1, description="encoder/FAISS threads per process (cores//workers)")
     host: str = Field("127.0.0.1", description="interface citeqa serve binds")
     port: int = Field(8000, ge=1, le=65535, description="port citeqa serve listens on")
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -70,6 +75,14 @@ class Settings(BaseSettings):
         100, ge=1, description="write the index folder (and trim the journal) every this many writes"
     )
     require_key_for_reads: bool = Field(False, description="also require an API key on the read endpoints")
+    precompute_sentences: bool = Field(
+        True, description="embed every passage sentence at start (through the embedding cache), not per query"
+    )
+    response_cache_size: int = Field(1024, ge=0, description="responses kept in memory (0: no cache)")
+    question_cache_size: int = Field(1024, ge=0, description="question vectors kept in memory (0: no cache)")
+    embedding_cache_path: Path = Field(
+        Path("var/cache/embeddings"), description="persistent embedding cache (passage and sentence vectors)"
+    )
 
     @field_validator("reranker", mode="before")
     @classmethod

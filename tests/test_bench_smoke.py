@@ -81,3 +81,20 @@ def test_beir_corpus_round_trips_through_load_corpus(tmp_path: Path) -> None:
         return (d.doc_id, d.title, d.text, d.author, d.publisher, d.url, d.metadata.get("condition"))
 
     assert [fields(d) for d in loaded] == [fields(d) for d in documents]
+
+
+def test_query_bench_smoke_reports_every_backend_against_its_floor(tmp_path: Path) -> None:
+    from eval import query_bench
+
+    assert query_bench.main(["--smoke", "--backends", "torch,onnx-int8", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert [b["backend"] for b in results["backends"]] == ["torch", "onnx-int8"]
+    for backend in results["backends"]:
+        assert min(backend["floor"]["p50"], backend["in_process"]["p50"], backend["http"]["p50"]) > 0
+        assert backend["in_process_over_floor"] > 0
+        assert 0 <= backend["quality"]["recall@5"] <= 1 and 0 <= backend["quality"]["mrr@10"] <= 1
+    assert results["backends"][0]["cosine_to_torch_min"] > 0.9999
+    assert 0.9 < results["backends"][1]["cosine_to_torch_min"] < 1.0
+    if results["txtai"] is not None:  # only where var/txtai-venv exists
+        assert {"dense", "hybrid"} <= results["txtai"].keys()
+    assert "| torch |" in (tmp_path / "report.md").read_text(encoding="utf-8")

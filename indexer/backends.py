@@ -1,0 +1,48 @@
+"""Choosing the encoder backend and its threads at the edge (service settings, CLI options).
+
+Threads: each uvicorn worker is a process with its own encoder, so a worker should use cores // workers
+threads (at least 1): more makes the workers' thread pools fight for the same cores (oversubscription),
+which costs more than it gains on a loaded machine. On N cores, run min(N, 4) workers... the single-question
+encode of a small model gains little past 2 threads, so for throughput prefer workers = N, threads = 1, and
+for the lowest latency of one user at a time workers = 1, threads = N.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from indexer.embedding import Encoder, SentenceTransformerEncoder
+from indexer.onnx_encoder import DEFAULT_ONNX_CACHE, Backend, OnnxEncoder
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_threads(workers: int = 1, cores: int | None = None) -> int:
+    """Threads per worker process: the cores shared out among the workers, at least one."""
+    return max(1, (cores or available_cores()) // max(1, workers))
+
+
+def limit_threads(threads: int) -> None:
+    """Intra-op threads of torch and FAISS in this process (ONNX Runtime takes them per session)."""
+    import faiss
+    import torch
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+
+
+def make_encoder(
+    model: str, backend: Backend = "torch", threads: int | None = None, onnx_cache: Path = DEFAULT_ONNX_CACHE
+) -> Encoder:
+    """The question/passage encoder of ``model`` on ``backend`` with ``threads`` (default: all cores)."""
+    threads = threads or default_threads()
+    limit_threads(threads)
+    if backend == "torch":
+        return SentenceTransformerEncoder(model)
+    return OnnxEncoder(model, backend, onnx_cache, threads)

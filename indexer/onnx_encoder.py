@@ -1,0 +1,172 @@
+"""The encoder on ONNX Runtime: the sentence-transformers model (transformer, mean pooling, L2 normalize)
+exported ONCE to ONNX from the local model into a cache folder, and an int8 dynamically quantized variant.
+
+sentence-transformers' own ``backend="onnx"`` needs optimum-onnx, whose only release (0.1.0) pins
+transformers < 4.58 while sentence-transformers 6.2 needs transformers 5: so the export is done here with
+``torch.onnx.export`` (the TorchScript exporter) and the quantization with
+``onnxruntime.quantization.quantize_dynamic``, the same two steps optimum runs.
+
+Layout: CACHE/<model-slug>-<hash>/model.onnx and model.int8.onnx, where the hash covers the model name
+and the size and modification time of its files, so a changed model is exported again and an unchanged
+one never is. Files are written to a temporary name and moved into place (a crash leaves no half file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from citeqa.errors import CiteqaError
+from indexer.embedding import resolve_model_path
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+DEFAULT_ONNX_CACHE = Path("var/cache/onnx")
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OPSET = 17
+
+
+def model_fingerprint(name: str, path: Path) -> str:
+    """A folder name for the exports of one model: readable, and changing whenever its files change."""
+    digest = hashlib.sha256(name.encode())
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[-60:]
+    return f"{readable}-{digest.hexdigest()[:16]}"
+
+
+def check_pipeline(path: Path) -> int:
+    """The max sequence length, after checking the model is transformer + mean pooling (+ normalize)."""
+    modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    pooling = json.loads((path / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
+    if kinds[:2] != ["Transformer", "Pooling"] or not pooling.get("pooling_mode_mean_tokens"):
+        raise CiteqaError(f"the ONNX backend supports transformer + mean pooling models; {path} has {kinds}")
+    config = json.loads((path / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    return int(config.get("max_seq_length", 256))
+
+
+def _replace_atomic(write: Any, target: Path) -> None:
+    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        write(temporary)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def export_onnx(model_path: Path, target: Path) -> None:
+    """Export transformer + mean pooling + normalize of a sentence-transformers folder to ``target``."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_path), device="cpu")
+
+    class Pipeline(torch.nn.Module):
+        def __init__(self, transformer: torch.nn.Module) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+    sample = model.tokenizer(["an example", "a second, longer example"], padding=True, return_tensors="pt")
+    axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS} | {"sentence_embedding": {0: "batch"}}
+
+    def write(path: Path) -> None:
+        torch.onnx.export(
+            Pipeline(model[0].auto_model).eval(),
+            tuple(sample[name] for name in INPUTS),
+            str(path),
+            input_names=list(INPUTS),
+            output_names=["sentence_embedding"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+    _replace_atomic(write, target)
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    def write(path: Path) -> None:
+        quantize_dynamic(str(source), str(path), weight_type=QuantType.QInt8)
+
+    _replace_atomic(write, target)
+
+
+def onnx_model_file(name: str, backend: Backend, cache: Path = DEFAULT_ONNX_CACHE) -> Path:
+    """The ONNX file of model ``name`` for ``backend``, exported (and quantized) only if not cached yet."""
+    path = Path(resolve_model_path(name))
+    check_pipeline(path)
+    folder = Path(cache) / model_fingerprint(name, path)
+    folder.mkdir(parents=True, exist_ok=True)
+    fp32 = folder / "model.onnx"
+    if not fp32.exists():
+        export_onnx(path, fp32)
+    if backend == "onnx":
+        return fp32
+    int8 = folder / "model.int8.onnx"
+    if not int8.exists():
+        quantize_int8(fp32, int8)
+    return int8
+
+
+class OnnxEncoder:
+    """The sentence-transformers model on ONNX Runtime (CPU), ``threads`` intra-op threads."""
+
+    def __init__(
+        self, name: str, backend: Backend = "onnx", cache: Path = DEFAULT_ONNX_CACHE, threads: int = 1
+    ) -> None:
+        if backend not in ("onnx", "onnx-int8"):
+            raise CiteqaError(f"unknown ONNX backend {backend!r}; use onnx or onnx-int8")
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        path = Path(resolve_model_path(name))
+        try:
+            self.max_length = check_pipeline(path)
+            self.file = onnx_model_file(name, backend, cache)
+            self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+        except (OSError, ValueError, KeyError) as err:
+            raise CiteqaError(f"cannot load embedding model {name!r} for {backend}: {err}") from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(self.file), options, providers=["CPUExecutionProvider"])
+        self.name, self.backend = name, backend
+        self.dimension = int(self._session.get_outputs()[0].shape[1] or self.encode(["x"]).shape[1])
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        batches = [
+            self._run(list(texts[begin : begin + batch_size])) for begin in range(0, len(texts), batch_size)
+        ]
+        if not batches:
+            return np.empty((0, getattr(self, "dimension", 0)), dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate(batches), dtype=np.float32)
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        tokens = self._tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
+        )
+        feed = {name: np.asarray(tokens[name], dtype=np.int64) for name in INPUTS}
+        return self._session.run(None, feed)[0]

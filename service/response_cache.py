@@ -1,0 +1,67 @@
+"""A bounded LRU of query responses in the service, so a repeated question costs a dictionary lookup.
+
+The key is (index_version, normalized question, top_k, mode, offset, filters): a new index version (the
+corpus changed) never serves a response of the old one. Normalization: whitespace runs become one space and
+the ends are stripped (the model's tokenizer and BM25 split on whitespace), and case is folded (lower())
+only when the encoder's tokenizer lower-cases its input (all-MiniLM-L6-v2 does; BM25 and the answer
+terms are lower-cased too), so two questions share an entry only when they get the same answer. The
+library's Response is cached, not the HTTP body: took_ms and the echoed question are per request.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from citeqa.answers import Answerer, Response
+
+
+def folds_case(encoder: Any) -> bool:
+    """True when the encoder's tokenizer lower-cases its input (so case cannot change a vector)."""
+    return bool(getattr(getattr(encoder, "tokenizer", None), "do_lower_case", False))
+
+
+def normalize_question(question: str, fold_case: bool) -> str:
+    collapsed = " ".join(question.split())
+    return collapsed.lower() if fold_case else collapsed
+
+
+class ResponseCache:
+    """The last ``size`` responses by request key; ``hits`` and ``misses`` count lookups."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = self.misses = 0
+        self._responses: OrderedDict[tuple[Any, ...], Response] = OrderedDict()
+        self._lock = threading.Lock()  # sync routes run in a thread pool
+
+    def respond(
+        self, answerer: Answerer, question: str, top_k: int, mode: Any, offset: int, filters: Any
+    ) -> Response:
+        """``answerer.respond(...)``, from the cache when the same request was answered on this index."""
+        if self.size < 1:
+            return answerer.respond(question, top_k, mode, offset, filters)
+        fold = folds_case(answerer.searcher.encoder)
+        key = (
+            answerer.index_version,
+            normalize_question(question, fold),
+            top_k,
+            mode,
+            offset,
+            json.dumps(filters, sort_keys=True),
+        )
+        with self._lock:
+            found = self._responses.get(key)
+            if found is not None:
+                self.hits += 1
+                self._responses.move_to_end(key)
+                return found
+            self.misses += 1
+        response = answerer.respond(question, top_k, mode, offset, filters)
+        with self._lock:
+            self._responses[key] = response
+            while len(self._responses) > self.size:
+                self._responses.popitem(last=False)
+        return response

@@ -1,0 +1,60 @@
+"""The ONNX Runtime encoder: exported once from the local model into the cache folder, vectors close to
+the torch encoder's (fp32: the same up to rounding; int8: close), and the backend and thread settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.backends import default_threads, make_encoder
+from indexer.embedding import SentenceTransformerEncoder
+from indexer.onnx_encoder import OnnxEncoder, onnx_model_file
+
+TEXTS = [
+    "what are milia",
+    "Milia are small, white bumps that appear on the nose, chin or cheeks.",
+    "how do i get rid of acne scars fast without seeing a dermatologist",
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.mark.parametrize(("backend", "least_cosine"), [("onnx", 0.9999), ("onnx-int8", 0.9)])
+def test_vectors_match_the_torch_encoder(
+    encoder: SentenceTransformerEncoder, onnx_cache: Path, backend: str, least_cosine: float
+) -> None:
+    onnx = OnnxEncoder(encoder.name, backend, onnx_cache)  # type: ignore[arg-type]
+    vectors = onnx.encode(TEXTS, batch_size=2)  # two batches of different padding
+    assert vectors.shape == (len(TEXTS), encoder.dimension) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    cosines = np.sum(vectors * encoder.encode(TEXTS), axis=1)
+    assert cosines.min() >= least_cosine, cosines
+    # One text alone gets the vector it gets in a padded batch (int8: activations are quantized with the
+    # ranges of the whole batch, so only nearly).
+    alone = onnx.encode(TEXTS[:1])[0]
+    assert float(alone @ vectors[0]) >= (0.99999 if backend == "onnx" else 0.95)
+
+
+def test_the_model_is_exported_once(encoder: SentenceTransformerEncoder, onnx_cache: Path) -> None:
+    first = onnx_model_file(encoder.name, "onnx", onnx_cache)
+    stamp = first.stat().st_mtime_ns
+    again = onnx_model_file(encoder.name, "onnx", onnx_cache)
+    assert again == first and again.stat().st_mtime_ns == stamp
+    assert [p.name for p in first.parent.iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+def test_threads_share_the_cores_among_workers() -> None:
+    assert default_threads(workers=1, cores=2) == 2
+    assert default_threads(workers=2, cores=2) == 1
+    assert default_threads(workers=3, cores=2) == 1
+    assert default_threads(workers=2, cores=8) == 4
+
+
+def test_make_encoder_picks_the_backend(encoder: SentenceTransformerEncoder, onnx_cache: Path) -> None:
+    made = make_encoder(encoder.name, "onnx", threads=1, onnx_cache=onnx_cache)
+    assert isinstance(made, OnnxEncoder) and made.name == encoder.name
