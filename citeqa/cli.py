@@ -55,6 +55,9 @@ def index(
         bool | None, typer.Option(help="index the document title with each passage in BM25 [default: on]")
     ] = None,
     if_stale: Annotated[bool, typer.Option(help="skip the build when the index is up to date")] = False,
+    index_type: Annotated[
+        str | None, typer.Option(help="FAISS index: auto (by size), flat, hnsw or ivf [default: auto]")
+    ] = None,
 ) -> None:
     """Build the index folder of a corpus (chunk, embed, FAISS + BM25), replacing the old one atomically."""
     from corpus.sources import load_corpus
@@ -65,6 +68,10 @@ def index(
     settings = settings_with(corpus_path=corpus, index_path=index, model=model)
     try:
         index_settings = index_settings_from((max_words, overlap_words, embed_title, bm25_title))
+        if index_type is not None:
+            from dataclasses import replace
+
+            index_settings = replace(index_settings, index_type=index_type)
         documents = load_corpus(settings.corpus_path)
         if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
             console.print(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
@@ -96,6 +103,21 @@ def index(
         f"indexed {report.documents} documents into {report.passages} passages in {report.seconds:.1f} s "
         f"({report.passages_per_second:.1f} passages/s) -> {report.path}"
     )
+
+
+@app.command()
+def verify(index: Annotated[Path | None, typer.Option(help="index folder to check")] = None) -> None:
+    """Check every index file against its sha256 in the manifest (the service may skip this at start-up:
+    CITEQA_INDEX_CHECKSUMS=false)."""
+    from indexer.index_folder import read_manifest, verify_files
+
+    settings = settings_with(index_path=index)
+    try:
+        manifest = read_manifest(settings.index_path)
+        verify_files(settings.index_path, manifest, checksums=True)
+    except CiteqaError as err:
+        fail(err)
+    typer.echo(f"{len(manifest.get('files', {}))} files match their checksums in {settings.index_path}")
 
 
 @app.command()

@@ -62,7 +62,10 @@ def load_index(
         )
     verify_files(folder, manifest, checksums=checksums)
     documents = {r["doc_id"]: document_from_record(r) for r in read_jsonl(folder / DOCUMENTS)}
-    passages = [Passage(**r) for r in read_jsonl(folder / PASSAGES)]
+    try:
+        passages = [Passage(**r) for r in read_jsonl(folder / PASSAGES)]
+    except TypeError:
+        raise IndexMismatchError(f"index at {folder}: bad passage record; {hint}") from None
     check_passages(passages, documents, folder)
     dimension = manifest["model"]["dimension"]
     dense = FaissIndex.load(

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
 
     index_path: Path = Field(DEFAULT_INDEX_DIR, description="index folder to serve (built by citeqa index)")
     corpus_path: Path = Field(DEFAULT_CORPUS_DIR, description="corpus that make run / citeqa index builds")
+    index_mmap: bool = Field(False, description="memory-map the FAISS shards instead of reading them in")
+    index_checksums: bool = Field(
+        True, description="sha256 every index file at start-up (false: sizes only; see citeqa verify)"
+    )
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path")
     host: str = Field("127.0.0.1", description="interface citeqa serve binds")
     port: int = Field(8000, ge=1, le=65535, description="port citeqa serve listens on")
