@@ -53,3 +53,15 @@ def test_embedding_like_vectors_are_unit_deterministic_and_near_their_base() -> 
     isotropic = np.random.default_rng(0).standard_normal((1_000, 16)).astype(np.float32)
     isotropic /= np.linalg.norm(isotropic, axis=1, keepdims=True)
     assert nearest_base.mean() > (isotropic @ base.T).max(axis=1).mean()  # structured, not uniform noise
+
+
+def test_build_profile_times_the_encoder_inside_a_real_build(encoder, tmp_path: Path) -> None:
+    from eval.build_profile import profile_build
+
+    result = profile_build(encoder, 60, tmp_path / "profile")
+    assert result["passages"] > 0
+    assert 0 < result["encode_seconds"] < result["build_seconds"]
+    assert 0 < result["encode_share"] < 1
+    assert result["warm_cache_build_seconds"] > 0
+    assert "build_index" in (tmp_path / "profile" / "profile.txt").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "profile" / "build_profile.json").read_text(encoding="utf-8")) == result
