@@ -273,6 +273,7 @@ def run_scale_bench(
     out.mkdir(parents=True, exist_ok=True)
     results: list[TypeResult] = []
     base: dict[str, np.ndarray] = {}
+    payload: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         for n in sizes:
             vectors, queries, label = vectors_for(n, config, smoke, base, out / "cache")
@@ -282,7 +283,19 @@ def run_scale_bench(
             del exact
             for kind in types:
                 results.append(bench_type(kind, vectors, queries, expected, label, config, Path(tmp)))
+                payload = write_outputs(out, results, sizes, types, config, smoke)  # rows kept if stopped
             del vectors
+    return payload
+
+
+def write_outputs(
+    out: Path,
+    results: Sequence[TypeResult],
+    sizes: Sequence[int],
+    types: Sequence[str],
+    config: ScaleConfig,
+    smoke: bool,
+) -> dict[str, Any]:
     payload = {
         "smoke": smoke,
         "sizes": list(sizes),
