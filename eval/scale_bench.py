@@ -243,10 +243,28 @@ def bench_type(
     return result
 
 
+def load_base(path: Path) -> np.ndarray:
+    """Real embeddings: an .npy file, or every *.vectors.npy of an embedding cache folder (name order)."""
+    files = [path] if path.is_file() else sorted(path.rglob("*.vectors.npy"))
+    if not files:
+        raise SystemExit(f"no embeddings (.npy) at {path}")
+    return unit_rows(np.concatenate([np.load(f) for f in files]))
+
+
 def vectors_for(
     n: int, config: ScaleConfig, smoke: bool, base: dict[str, np.ndarray], cache: Path
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """(passage vectors, query vectors, label) for size ``n``; ``base`` keeps the real vectors for reuse."""
+    """(passage vectors, query vectors, label) for size ``n``; ``base`` keeps the real vectors for reuse.
+
+    With ``base["given"]`` (real embeddings from --base), sizes up to its length take its rows (queries:
+    held-out embedding-like draws), and larger sizes are embedding-like vectors made from it."""
+    if "given" in base:
+        given = base["given"]
+        queries = embedding_like_vectors(given, config.queries, seed=n + 1)
+        if n <= len(given):
+            return given[:n], queries, f"real encoder (cached embeddings, {n} of {len(given)})"
+        data = embedding_like_vectors(given, n, seed=n)
+        return data, queries, f"random, embedding-like (from {len(given)} real)"
     if smoke:
         if "vectors" not in base:
             base["vectors"] = random_base(1000, config.dimension, seed=0)
@@ -263,7 +281,11 @@ def vectors_for(
 
 
 def run_scale_bench(
-    out: Path, sizes: Sequence[int] = DEFAULT_SIZES, smoke: bool = False, types: Sequence[str] = ALL_TYPES
+    out: Path,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    smoke: bool = False,
+    types: Sequence[str] = ALL_TYPES,
+    base_path: Path | None = None,
 ) -> dict[str, Any]:
     """Run each index type at each size; write report.md, results.json, latency.png into ``out``.
 
@@ -272,7 +294,7 @@ def run_scale_bench(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results: list[TypeResult] = []
-    base: dict[str, np.ndarray] = {}
+    base: dict[str, np.ndarray] = {"given": load_base(base_path)} if base_path else {}
     payload: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         for n in sizes:
@@ -403,6 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, random vectors, no model")
     parser.add_argument(
+        "--base", type=Path, default=None, help="real embeddings to use (.npy, or an embedding cache folder)"
+    )
+    parser.add_argument(
         "--types", default=",".join(ALL_TYPES), help="comma-separated index types (flat, hnsw, ivf)"
     )
     args = parser.parse_args(argv)
@@ -410,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     types = tuple(t for t in args.types.split(",") if t)
     if not types or set(types) - set(ALL_TYPES):
         parser.error(f"--types takes a comma-separated list of {', '.join(ALL_TYPES)}")
-    run_scale_bench(args.out, sizes, args.smoke, types)
+    run_scale_bench(args.out, sizes, args.smoke, types, args.base)
     log(f"wrote {args.out / 'report.md'}")
     return 0
 
