@@ -65,3 +65,13 @@ def test_build_profile_times_the_encoder_inside_a_real_build(encoder, tmp_path: 
     assert result["warm_cache_build_seconds"] > 0
     assert "build_index" in (tmp_path / "profile" / "profile.txt").read_text(encoding="utf-8")
     assert json.loads((tmp_path / "profile" / "build_profile.json").read_text(encoding="utf-8")) == result
+
+
+def test_given_base_is_used_as_real_rows_then_as_the_shape_of_larger_sizes(tmp_path: Path) -> None:
+    base_path = tmp_path / "base.npy"
+    np.save(base_path, random_base(800, 16, seed=2))
+    payload = run_scale_bench(tmp_path / "out", (500, 1_500), True, ("flat",), base_path)
+    small, large = payload["results"]
+    assert small["vectors"].startswith("real encoder")
+    assert large["vectors"].startswith("random, embedding-like")
+    assert (small["passages"], large["passages"]) == (500, 1_500)
