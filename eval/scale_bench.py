@@ -391,7 +391,7 @@ def report_markdown(results: Sequence[TypeResult], payload: dict[str, Any]) -> s
         )
     lines += [
         "",
-        f"`index_type=auto` picks flat up to {payload['flat_max_vectors']:,} vectors per shard, HNSW above.",
+        f"`index_type=auto` picks flat up to {payload['flat_max_vectors']:,} vectors per shard, IVF above.",
         "",
         "![p50 latency vs corpus size](latency.png)",
         "",

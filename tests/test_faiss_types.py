@@ -49,8 +49,10 @@ def test_choose_index_spec_by_size_and_by_name() -> None:
     assert choose_index_spec(10, 384).kind == "flat"
     assert choose_index_spec(FLAT_MAX_VECTORS, 384).kind == "flat"
     large = choose_index_spec(FLAT_MAX_VECTORS + 1, 384)
-    assert large.kind == "hnsw" and large.hnsw_m > 0 and large.ef_construction > 0
+    assert large.kind == "ivf" and large.nlist == ivf_nlist(FLAT_MAX_VECTORS + 1)
     assert large.search_parameter > 0
+    hnsw = choose_index_spec(10, 384, "hnsw")
+    assert hnsw.kind == "hnsw" and hnsw.hnsw_m > 0 and hnsw.ef_construction > 0 and hnsw.search_parameter > 0
     ivf = choose_index_spec(1_000_000, 384, "ivf")
     assert ivf.kind == "ivf" and ivf.nlist == 4000 and 0 < ivf.search_parameter <= ivf.nlist
     assert choose_index_spec(10, 8, "ivf").nlist == ivf_nlist(10) == 1
