@@ -9,7 +9,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser-deps run index test lint eval bench clean
+.PHONY: install browser-deps run index test lint eval bench bench-scale clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ eval: index
 
 bench: index
 	$(BIN)/python -m eval.bench
+
+# FAISS index types at 10k/100k/1M passages: var/bench/scale/report.md, results.json, latency.png.
+bench-scale: install
+	$(BIN)/python -m eval.scale_bench
 
 clean:
 	rm -rf var .pytest_cache

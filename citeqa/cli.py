@@ -66,6 +66,9 @@ def index(
             "--force", help="replace an index that writes have changed (its added documents are dropped)"
         ),
     ] = False,
+    index_type: Annotated[
+        str | None, typer.Option(help="FAISS index: auto (by size), flat, hnsw or ivf [default: auto]")
+    ] = None,
 ) -> None:
     """Build the index folder of a corpus (chunk, embed, FAISS + BM25), replacing the old one atomically.
 
@@ -80,6 +83,10 @@ def index(
     settings = settings_with(corpus_path=corpus, index_path=index, model=model)
     try:
         index_settings = index_settings_from((max_words, overlap_words, embed_title, bm25_title))
+        if index_type is not None:
+            from dataclasses import replace
+
+            index_settings = replace(index_settings, index_type=index_type)
         documents = load_corpus(settings.corpus_path)
         served = live_version(settings.index_path)
         if served > 1 and not force:
@@ -273,6 +280,21 @@ def rebuild(
         f"rebuilt {settings.index_path} from {len(result.doc_ids)} stored documents "
         f"({result.embedded_passages} passages) as index version {result.index_version}"
     )
+
+
+@app.command()
+def verify(index: Annotated[Path | None, typer.Option(help="index folder to check")] = None) -> None:
+    """Check every index file against its sha256 in the manifest (the service may skip this at start-up:
+    CITEQA_INDEX_CHECKSUMS=false)."""
+    from indexer.index_folder import read_manifest, verify_files
+
+    settings = settings_with(index_path=index)
+    try:
+        manifest = read_manifest(settings.index_path)
+        verify_files(settings.index_path, manifest, checksums=True)
+    except CiteqaError as err:
+        fail(err)
+    typer.echo(f"{len(manifest.get('files', {}))} files match their checksums in {settings.index_path}")
 
 
 @app.command()

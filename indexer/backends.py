@@ -28,13 +28,19 @@ def default_threads(workers: int = 1, cores: int | None = None) -> int:
     return max(1, (cores or available_cores()) // max(1, workers))
 
 
-def limit_threads(threads: int) -> None:
+# A served query searches FAISS with one vector: OpenMP threads only add barriers (measured on a busy
+# 2-core machine: exact search over 10k vectors 0.42 ms p50 with one thread, 64 ms with two; see
+# eval/scale_bench.py, which times single-query search with one thread for the same reason).
+SERVING_FAISS_THREADS = 1
+
+
+def limit_threads(threads: int, faiss_threads: int = SERVING_FAISS_THREADS) -> None:
     """Intra-op threads of torch and FAISS in this process (ONNX Runtime takes them per session)."""
     import faiss
     import torch
 
     torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
+    faiss.omp_set_num_threads(faiss_threads)
 
 
 def make_encoder(

@@ -9,6 +9,7 @@ from typing import Any
 from citeqa.errors import IndexMismatchError
 from citeqa.types import Document, Passage
 from indexer.bm25_index import Bm25Index
+from indexer.faiss_factory import IndexSpec
 from indexer.index_folder import (
     DOCUMENTS,
     PASSAGES,
@@ -41,7 +42,15 @@ class LoadedIndex:
         return int(self.manifest.get("version", 1))
 
 
-def load_index(folder: Path, expected_model: str | None = None) -> LoadedIndex:
+def load_index(
+    folder: Path, expected_model: str | None = None, mmap: bool = False, checksums: bool = True
+) -> LoadedIndex:
+    """Load and check an index folder.
+
+    ``mmap``: FAISS shards are memory-mapped read-only rather than read into memory (start-up in seconds
+    for a large index; pages come in as searches touch them). ``checksums=False`` checks each file's
+    presence and size only, skipping the sha256 of every byte (`citeqa verify` does the full check).
+    """
     folder = Path(folder)
     recover_interrupted_swap(folder)
     hint = REBUILD_HINT.format(path=folder)
@@ -51,11 +60,19 @@ def load_index(folder: Path, expected_model: str | None = None) -> LoadedIndex:
             f"index at {folder} was built with model {manifest['model']['name']!r} but the configured model "
             f"is {expected_model!r}; {hint}, or configure the index's model"
         )
-    verify_files(folder, manifest)
+    verify_files(folder, manifest, checksums=checksums)
     documents = {r["doc_id"]: document_from_record(r) for r in read_jsonl(folder / DOCUMENTS)}
-    passages = [Passage(**r) for r in read_jsonl(folder / PASSAGES)]
+    try:
+        passages = [Passage(**r) for r in read_jsonl(folder / PASSAGES)]
+    except TypeError:
+        raise IndexMismatchError(f"index at {folder}: bad passage record; {hint}") from None
     check_passages(passages, documents, folder)
-    dense = FaissIndex.load([folder / shard["faiss"] for shard in manifest["shards"]])
+    dimension = manifest["model"]["dimension"]
+    dense = FaissIndex.load(
+        [folder / shard["faiss"] for shard in manifest["shards"]],
+        [IndexSpec.from_manifest(shard.get("index"), dimension) for shard in manifest["shards"]],
+        mmap=mmap,
+    )
     bm25 = Bm25Index.load(folder / manifest["bm25"]["folder"])
     counts = manifest["counts"]
     if (len(documents), len(passages), len(dense), len(bm25)) != (

@@ -16,6 +16,9 @@ from typing import Protocol
 import faiss
 import numpy as np
 
+from indexer.faiss_factory import IndexSpec, build_typed, prepare_loaded, selector_parameters
+
+EXACT_ALLOWED_MAX = 20_000
 
 class VectorIndex(Protocol):
     dimension: int
@@ -93,8 +96,23 @@ class FaissIndex:
         return cls([index])
 
     @classmethod
-    def load(cls, paths: list[Path]) -> FaissIndex:
-        return cls([faiss.read_index(str(path)) for path in paths])
+    def build_typed(cls, matrix: np.ndarray, spec: IndexSpec) -> FaissIndex:
+        return cls([build_typed(matrix, spec)])
+
+    @classmethod
+    def load(
+        cls, paths: list[Path], specs: list[IndexSpec] | None = None, mmap: bool = False
+    ) -> FaissIndex:
+        """Read the shards; each shard's spec sets its search-time parameter; ``mmap`` maps the files
+        read-only instead of reading them into memory."""
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        shards = [faiss.read_index(str(path), flags) for path in paths]
+        for shard, spec in zip(shards, specs or [], strict=False):
+            prepare_loaded(shard, spec)
+        return cls(shards)
+
+    def shard(self, number: int) -> faiss.Index:
+        return self._shards[number]
 
     def save(self, path: Path) -> None:
         """Write a single-shard index to ``path``."""
@@ -126,8 +144,12 @@ class FaissIndex:
             local = allowed[(allowed >= first) & (allowed < end)] - first
             if not len(local):
                 continue
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(local))
-            scores, ids = shard.search(queries, min(k, len(local)), params=params)
+            approximate = not isinstance(faiss.downcast_index(shard), faiss.IndexFlat)
+            if approximate and len(local) <= EXACT_ALLOWED_MAX:
+                scores, ids = _exact_among(shard, queries, min(k, len(local)), np.unique(local))
+            else:
+                params = selector_parameters(shard, faiss.IDSelectorBatch(local))
+                scores, ids = shard.search(queries, min(k, len(local)), params=params)
             all_scores.append(scores)
             all_ids.append(np.where(ids >= 0, ids + first, -1))
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
@@ -149,3 +171,11 @@ class FaissIndex:
             shard = int(np.searchsorted(self._offsets, passage_id, side="right")) - 1
             out[row] = self._shards[shard].reconstruct(int(passage_id - self._offsets[shard]))
         return out
+
+
+def _exact_among(
+    shard: faiss.Index, queries: np.ndarray, k: int, local: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top k of ``queries`` among the shard-local ids ``local`` (sorted, unique), stored vectors."""
+    scores, rows = NumpyIndex(shard.reconstruct_batch(local)).search(queries, k)
+    return scores, local[rows]

@@ -111,7 +111,12 @@ def fusion_settings(settings: Settings) -> FusionSettings:
 def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Searcher:
     """Load the index first (fails fast with a clear message), then the model unless one is given, then
     the reranker if one is configured."""
-    index = load_index(settings.index_path, expected_model=settings.model)
+    index = load_index(
+        settings.index_path,
+        expected_model=settings.model,
+        mmap=settings.index_mmap,
+        checksums=settings.index_checksums,
+    )
     if encoder is None:
         threads = settings.threads or default_threads(settings.workers)
         encoder = make_encoder(settings.model, settings.backend, threads, settings.onnx_cache_path)
