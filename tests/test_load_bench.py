@@ -30,10 +30,11 @@ def test_load_bench_smoke_reports_every_level_without_errors(
         assert 0 < row["p50_ms"] <= row["p99_ms"]
     assert payload["best_workers"] in load_bench.DEFAULT_WORKERS
     [cold] = payload["cold_start"]
-    assert cold["label"] == "default" and len(cold["seconds"]) == 1 and cold["seconds"][0] > 0
+    assert cold["label"] == load_bench.DEFAULT_VARIANTS[0].label
+    assert len(cold["seconds"]) == 1 and cold["seconds"][0] > 0
     report = (out / "load.md").read_text(encoding="utf-8")
     assert report.count("\n| 1 | ") + report.count("\n| 2 | ") == len(expected)
-    assert "| default | - |" in report
+    assert f"| {load_bench.DEFAULT_VARIANTS[0].label} | - |" in report
 
 
 def test_a_server_that_cannot_start_is_reported_and_stopped(tmp_path: Path) -> None:
