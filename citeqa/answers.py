@@ -266,7 +266,7 @@ class Answerer:
         texts = [documents[d].text[s.start : s.end] for d, s in zip(doc_ids, spans, strict=True)]
         vectors = self.sentence_vectors(texts)
         cosine = np.array([vectors[t] @ query for t in texts], dtype=np.float64)
-        [question_terms] = self.terms.terms([question])
+        [question_terms] = self.sentence_terms([question])
         sentence_terms = self.sentence_terms(texts)
         overlap = np.array([term_overlap(question_terms, t) for t in sentence_terms], dtype=np.float64)
         candidate = np.zeros(len(spans), dtype=bool)
@@ -305,8 +305,9 @@ class Answerer:
         return found
 
     def sentence_terms(self, texts: Sequence[str]) -> list[frozenset[str]]:
-        """Content terms of each sentence: the ones not cached are tokenized in one call (LRU, like the
-        vectors: tokenizing costs about as much per query as the rest of the answer layer)."""
+        """Content terms of each text (sentences, and the question): the ones not cached are tokenized
+        in one call (LRU, like the vectors: tokenizing costs about as much per query as the rest of the
+        answer layer)."""
         cache = self._terms
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
         cache.update(zip(missing, self.terms.terms(missing), strict=True))
@@ -342,7 +343,7 @@ class Answerer:
         return self.searcher.index.dense.vectors(ids) @ query if len(ids) else np.empty(0)
 
     def question_coverage(self, question: str) -> float:
-        [terms] = self.terms.terms([question])
+        [terms] = self.sentence_terms([question])
         if not terms:
             return 0.0
         return sum(self.searcher.index.bm25.has_term(t) for t in terms) / len(terms)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -56,9 +57,14 @@ class TermExtractor:
         return [frozenset(t) for t in tokens]
 
 
-def passage_sentences(document_text: str, start: int, end: int) -> list[Span]:
+# A pure function of its arguments, memoized: the same passages recur in query after query, and splitting
+# them again cost more than the rest of sentence scoring (the key's text hashes once: str caches its hash).
+@lru_cache(maxsize=65_536)
+def passage_sentences(document_text: str, start: int, end: int) -> tuple[Span, ...]:
     """Sentences inside ``document_text[start:end]``, in document offsets."""
-    return [Span(start + s.start, start + s.end, s.words) for s in sentence_spans(document_text[start:end])]
+    return tuple(
+        Span(start + s.start, start + s.end, s.words) for s in sentence_spans(document_text[start:end])
+    )
 
 
 def term_overlap(question_terms: frozenset[str], sentence_terms: frozenset[str]) -> float:
