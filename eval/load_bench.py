@@ -137,10 +137,16 @@ def serve_command(index: Path, port: int, workers: int, extra_args: Sequence[str
     ]
 
 
+# The servers under load compute every answer: the response and question caches would otherwise answer
+# the rotating seed questions from memory after the warm-up pass, and the test would time a dict lookup.
+UNCACHED = {"CITEQA_RESPONSE_CACHE_SIZE": "0", "CITEQA_QUESTION_CACHE_SIZE": "0"}
+
+
 def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This environment without CITEQA_* settings (the CLI options decide), offline, plus ``extra``."""
+    """This environment without CITEQA_* settings (the CLI options decide), offline, caches off (see
+    UNCACHED), plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
-    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **UNCACHED})
     return {**env, **(extra or {})}
 
 
@@ -460,7 +466,8 @@ def report_markdown(payload: dict[str, Any], levels: Sequence[LevelResult], cold
         "",
         f"`{payload['command']}` on {payload['created_at']}: index `{payload['index']}`, "
         f"{payload['seconds']:g} s per level after a warm-up pass, the {payload['questions']} seed-set "
-        f"questions in turn (2 POST /query : 1 GET /search, hybrid, top_k {TOP_K}).",
+        f"questions in turn (2 POST /query : 1 GET /search, hybrid, top_k {TOP_K}), response and question "
+        "caches off so that every request is computed.",
         "",
         f"Machine: {m['cpu_model']}, {m['cpu_count']} logical CPUs ({m['cpus_usable']} usable), load average "
         f"{' '.join(f'{x:.2f}' for x in m['load_average'])} at the start and "
