@@ -122,7 +122,7 @@ class StagedFolder:
             old = self.destination.parent / f".{self.destination.name}.old-{time.time_ns()}"
             os.replace(self.destination, old)
         os.replace(self.path, self.destination)
-        _fsync_dir(self.destination.parent)
+        fsync_dir(self.destination.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -190,10 +190,10 @@ def _fsync_tree(folder: Path) -> None:
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
     for path in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
-        _fsync_dir(path)
+        fsync_dir(path)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from citeqa.errors import IndexMismatchError
+from indexer.index_folder import fsync_dir
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 
@@ -112,7 +113,7 @@ class Journal:
             raise JournalError(
                 f"{holder} holds the index journal {self.path}; send writes to it instead (citeqa add --url)"
             ) from None
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def append(self, entry: JournalEntry) -> None:
         """Write, flush and fsync one entry; if that fails (disk full), cut the file back so that a torn
@@ -137,7 +138,7 @@ class Journal:
         handle.flush()
         os.fsync(handle.fileno())
         os.replace(staged, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         self._handle.close()
         self._handle = handle
 
@@ -146,10 +147,3 @@ class Journal:
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
             self._handle.close()
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -3,18 +3,15 @@ running service with --url and a key (real uvicorn on loopback)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from support import one_line, run_cli, write_document
-from test_durability import free_port
 
 from citeqa.search import Searcher
+from eval.bench import loopback_server
 from indexer.embedding import DEFAULT_MODEL
 from indexer.journal import Journal, journal_path
 from indexer.load import load_index
@@ -80,23 +77,8 @@ def test_add_refuses_while_the_journal_is_held(index_copy: Path, tmp_path: Path)
 def service_url(index_copy: Path, encoder: Any) -> Iterator[str]:
     settings = Settings(index_path=index_copy, model=DEFAULT_MODEL, api_keys=[KEY])
     answerer = build_answerer(settings, Searcher(load_index(index_copy), encoder))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, answerer=answerer), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with loopback_server(create_app(settings, answerer=answerer)) as url:
+        yield url
 
 
 def test_add_and_remove_through_the_service(service_url: str, index_copy: Path, tmp_path: Path) -> None:

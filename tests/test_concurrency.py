@@ -6,15 +6,13 @@ version holds (the document set of each version is known from the write response
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from test_durability import free_port
 
 from citeqa.search import Searcher
+from eval.bench import loopback_server
 from indexer.embedding import DEFAULT_MODEL
 from indexer.load import load_index
 from service.app import build_answerer, create_app
@@ -38,68 +36,54 @@ def okapi(n: int) -> dict[str, Any]:
 def test_readers_during_writes_and_rebuild(index_copy: Path, encoder: Any) -> None:
     settings = Settings(index_path=index_copy, model=DEFAULT_MODEL, api_keys=[KEY], checkpoint_every=8)
     answerer = build_answerer(settings, Searcher(load_index(index_copy), encoder))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, answerer=answerer), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
     initial = set(answerer.searcher.index.documents)
     ops: dict[int, tuple[str, str | None]] = {}  # version -> (op, doc_id)
     responses: list[dict[str, Any]] = []
     failures: list[str] = []
     done = threading.Event()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
+    with loopback_server(create_app(settings, answerer=answerer)) as url:
+        try:
 
-        def read() -> None:
-            with httpx.Client(base_url=url, timeout=60, trust_env=False) as http:
-                while not done.is_set():
-                    for response in (
-                        http.post("/query", json={"question": QUESTION, "top_k": 10}),
-                        http.get("/search", params={"q": QUESTION, "k": 10, "mode": "bm25"}),
-                    ):
-                        if response.status_code != 200:
-                            failures.append(f"{response.status_code}: {response.text[:200]}")
-                        else:
-                            responses.append(response.json())
+            def read() -> None:
+                with httpx.Client(base_url=url, timeout=60, trust_env=False) as http:
+                    while not done.is_set():
+                        for response in (
+                            http.post("/query", json={"question": QUESTION, "top_k": 10}),
+                            http.get("/search", params={"q": QUESTION, "k": 10, "mode": "bm25"}),
+                        ):
+                            if response.status_code != 200:
+                                failures.append(f"{response.status_code}: {response.text[:200]}")
+                            else:
+                                responses.append(response.json())
 
-        def rebuild() -> None:
-            with httpx.Client(base_url=url, headers=AUTH, timeout=300, trust_env=False) as http:
-                response = http.post("/index/rebuild")
-                assert response.status_code == 200, response.text
-                ops[response.json()["index_version"]] = ("rebuild", None)
+            def rebuild() -> None:
+                with httpx.Client(base_url=url, headers=AUTH, timeout=300, trust_env=False) as http:
+                    response = http.post("/index/rebuild")
+                    assert response.status_code == 200, response.text
+                    ops[response.json()["index_version"]] = ("rebuild", None)
 
-        readers = [threading.Thread(target=read) for _ in range(READERS)]
-        for reader in readers:
-            reader.start()
-        rebuilder = threading.Thread(target=rebuild)
-        with httpx.Client(base_url=url, headers=AUTH, timeout=60, trust_env=False) as http:
-            for n in range(WRITES):
-                if n == WRITES // 3:
-                    rebuilder.start()
-                if n % 4 == 3:
-                    response = http.delete(f"/documents/okapi-{n - 2}")
-                    op = ("delete", f"okapi-{n - 2}")
-                else:
-                    response = http.post("/documents", json={"documents": [okapi(n)]})
-                    op = ("put", f"okapi-{n}")
-                assert response.status_code == 200, response.text
-                ops[response.json()["index_version"]] = op
-        rebuilder.join(timeout=300)
-        done.set()
-        for reader in readers:
-            reader.join(timeout=60)
-    finally:
-        done.set()
-        server.should_exit = True
-        thread.join(timeout=30)
+            readers = [threading.Thread(target=read) for _ in range(READERS)]
+            for reader in readers:
+                reader.start()
+            rebuilder = threading.Thread(target=rebuild)
+            with httpx.Client(base_url=url, headers=AUTH, timeout=60, trust_env=False) as http:
+                for n in range(WRITES):
+                    if n == WRITES // 3:
+                        rebuilder.start()
+                    if n % 4 == 3:
+                        response = http.delete(f"/documents/okapi-{n - 2}")
+                        op = ("delete", f"okapi-{n - 2}")
+                    else:
+                        response = http.post("/documents", json={"documents": [okapi(n)]})
+                        op = ("put", f"okapi-{n}")
+                    assert response.status_code == 200, response.text
+                    ops[response.json()["index_version"]] = op
+            rebuilder.join(timeout=300)
+            done.set()
+            for reader in readers:
+                reader.join(timeout=60)
+        finally:
+            done.set()
 
     assert not failures, failures[:3]
     versions = sorted(ops)
