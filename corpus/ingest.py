@@ -26,7 +26,7 @@ from citeqa.types import Document
 from corpus.cleaning import clean_text
 from corpus.html_text import HtmlText, html_text, markdown_text
 from corpus.loader import DOC_ID_PATTERN, OPTIONAL_FIELDS, check_unique_ids
-from indexer.index_folder import corpus_fingerprint
+from indexer.index_folder import content_hash  # noqa: F401  (part of this module's API)
 
 MAX_DOCUMENT_CHARS = 1_000_000
 MAX_UPLOAD_BYTES = 20_000_000
@@ -156,11 +156,6 @@ def document_from_file(path: Path) -> Document:
     except CorpusError as err:
         # Name the whole path, not just the file name the upload saw.
         raise CorpusError(str(err).replace(path.name, str(path), 1)) from None
-
-
-def content_hash(document: Document) -> str:
-    """sha256 of everything the document contributes to an index (the index's corpus fingerprint of it)."""
-    return corpus_fingerprint([document])
 
 
 def expand(path: Path) -> list[Path]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,31 +106,53 @@ def build_index(
     texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
     progress = on_passages(len(passages)) if on_passages else None
     vectors = embed_texts(encoder, texts, settings.batch_size, progress, cache)
+    bm25_texts = [embedding_text(p, titles[p.doc_id], settings.bm25_title) for p in passages]
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created_at": utc_now(),
+        "version": version,
+        "model": {"name": encoder.name, "dimension": encoder.dimension, "normalized": True},
+        **settings.manifest_view(),
+        "bm25": {"folder": BM25_FOLDER, "stopwords": STOPWORDS, "stemmer": STEMMER_LANGUAGE},
+        "corpus": {"source": source, "fingerprint": corpus_fingerprint(documents)},
+        "counts": {"documents": len(documents), "passages": len(passages)},
+    }
+    write_index_folder(
+        destination,
+        documents,
+        passages,
+        vectors,
+        Bm25Index.build(bm25_texts),
+        manifest,
+        settings.shard_size,
+        settings.index_type,
+    )
+    return BuildReport(Path(destination), len(documents), len(passages), time.perf_counter() - started)
+
+
+def write_index_folder(
+    destination: Path,
+    documents: Iterable[Document],
+    passages: Iterable[Passage],
+    vectors: np.ndarray,
+    bm25: Bm25Index,
+    manifest: dict[str, Any],
+    shard_size: int,
+    index_type: str = "flat",
+) -> None:
+    """Write an index folder at ``destination``: staged beside it, the manifest (completed with the shards
+    and the checksums of every file) written last, then swapped in; a failure leaves the old folder."""
     staged = StagedFolder.create(destination)
     try:
         write_jsonl(staged.path / DOCUMENTS, (document_record(d) for d in documents))
         write_jsonl(staged.path / PASSAGES, (passage_record(p) for p in passages))
-        shards = write_shards(staged.path, vectors, settings.shard_size, settings.index_type)
-        bm25_texts = [embedding_text(p, titles[p.doc_id], settings.bm25_title) for p in passages]
-        Bm25Index.build(bm25_texts).save(staged.path / BM25_FOLDER)
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "created_at": utc_now(),
-            "version": version,
-            "model": {"name": encoder.name, "dimension": encoder.dimension, "normalized": True},
-            **settings.manifest_view(),
-            "bm25": {"folder": BM25_FOLDER, "stopwords": STOPWORDS, "stemmer": STEMMER_LANGUAGE},
-            "corpus": {"source": source, "fingerprint": corpus_fingerprint(documents)},
-            "counts": {"documents": len(documents), "passages": len(passages)},
-            "shards": shards,
-            "files": checksums(staged.path),
-        }
-        staged.commit(manifest)
+        shards = write_shards(staged.path, vectors, shard_size, index_type)
+        bm25.save(staged.path / BM25_FOLDER)
+        staged.commit({**manifest, "shards": shards, "files": checksums(staged.path)})
     except BaseException:
         staged.abort()
         raise
-    return BuildReport(Path(destination), len(documents), len(passages), time.perf_counter() - started)
 
 
 def embed_texts(

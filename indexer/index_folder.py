@@ -47,6 +47,11 @@ def corpus_fingerprint(documents: Iterable[Document]) -> str:
     return digest.hexdigest()
 
 
+def content_hash(document: Document) -> str:
+    """sha256 of everything one document contributes to an index (its corpus fingerprint alone)."""
+    return corpus_fingerprint([document])
+
+
 def document_record(document: Document) -> dict[str, Any]:
     record = asdict(document)
     record["metadata"] = dict(document.metadata)

@@ -11,8 +11,6 @@ is unchanged, whatever the renumbering.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,29 +20,12 @@ import numpy as np
 
 from citeqa.types import Document, Passage
 from indexer.bm25_index import Bm25Index
-from indexer.build import IndexSettings, embed_texts, embedding_text, write_shards
+from indexer.build import IndexSettings, embed_texts, embedding_text, write_index_folder
 from indexer.chunking import ChunkerSettings, chunk_document
 from indexer.embedding import Encoder
-from indexer.index_folder import (
-    BM25_FOLDER,
-    DOCUMENTS,
-    PASSAGES,
-    StagedFolder,
-    checksums,
-    corpus_fingerprint,
-    document_record,
-    passage_record,
-    utc_now,
-    write_jsonl,
-)
+from indexer.index_folder import content_hash, corpus_fingerprint, utc_now
 from indexer.load import LoadedIndex
 from indexer.vector_index import FaissIndex
-
-
-def content_hash(document: Document) -> str:
-    """A hash of everything a document contributes to an index."""
-    canonical = json.dumps(document_record(document), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def passage_key(passage: Passage) -> str:
@@ -152,17 +133,13 @@ def bm25_of(texts: list[str], cache: dict[str, list[str]] | None) -> Bm25Index:
 
 def write_checkpoint(index: LoadedIndex, destination: Path) -> None:
     """Write ``index`` as an index folder at ``destination`` (staged beside it, swapped in at the end)."""
-    staged = StagedFolder.create(destination)
-    try:
-        write_jsonl(staged.path / DOCUMENTS, (document_record(d) for d in index.documents.values()))
-        write_jsonl(staged.path / PASSAGES, (passage_record(p) for p in index.passages))
-        vectors = all_vectors(index.dense)
-        shard_size = max(len(vectors), 1)
-        shards = write_shards(staged.path, vectors, shard_size)
-        index.bm25.save(staged.path / BM25_FOLDER)
-        manifest = {**index.manifest, "shards": shards}
-        manifest["files"] = checksums(staged.path)
-        staged.commit(manifest)
-    except BaseException:
-        staged.abort()
-        raise
+    vectors = all_vectors(index.dense)
+    write_index_folder(
+        destination,
+        index.documents.values(),
+        index.passages,
+        vectors,
+        index.bm25,
+        index.manifest,
+        shard_size=max(len(vectors), 1),
+    )
