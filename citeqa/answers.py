@@ -12,7 +12,6 @@ same query always gives the same results in the same order, and pages neither re
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from citeqa.highlight import (
     sentence_scores,
     term_overlap,
 )
+from citeqa.lru import LRU
 from citeqa.paging import PAGE_DEPTH, page_window
 from citeqa.search import Searcher, validate_request
 from citeqa.timing import stage
@@ -129,9 +129,9 @@ class Answerer:
         self.dedup = dedup
         self.similarity_weight = similarity_weight
         self.terms = TermExtractor()
-        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentence_vectors: LRU[str, np.ndarray] = LRU(SENTENCE_CACHE_SIZE)
         self._known_sentences: Mapping[str, np.ndarray] = {}
-        self._terms: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._terms: LRU[str, frozenset[str]] = LRU(SENTENCE_CACHE_SIZE)
 
     def share_caches(self, other: Answerer) -> None:
         """Use ``other``'s sentence vectors and term sets: they are keyed by text, so they hold for the
@@ -288,36 +288,21 @@ class Answerer:
     def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors of the given sentences: the ones neither preloaded nor cached are embedded in one encode
         call."""
-        known, cache = self._known_sentences, self._sentence_vectors
+        known = self._known_sentences
         found = {t: known[t] for t in texts if t in known}
-        texts = [t for t in texts if t not in found]
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        if missing:
-            for text, vector in zip(
-                missing, self.searcher.encoder.encode(missing, batch_size=64), strict=True
-            ):
-                cache[text] = vector
-        for text in texts:
-            cache.move_to_end(text)
-            found[text] = cache[text]
-        while len(cache) > SENTENCE_CACHE_SIZE:
-            cache.popitem(last=False)
+        rest = [t for t in texts if t not in found]
+        if rest:
+            vectors = self._sentence_vectors.get_many(
+                rest, lambda missing: list(self.searcher.encoder.encode(missing, batch_size=64))
+            )
+            found.update(zip(rest, vectors, strict=True))
         return found
 
     def sentence_terms(self, texts: Sequence[str]) -> list[frozenset[str]]:
         """Content terms of each text (sentences, and the question): the ones not cached are tokenized
         in one call (LRU, like the vectors: tokenizing costs about as much per query as the rest of the
         answer layer)."""
-        cache = self._terms
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        cache.update(zip(missing, self.terms.terms(missing), strict=True))
-        found = []
-        for text in texts:
-            cache.move_to_end(text)
-            found.append(cache[text])
-        while len(cache) > SENTENCE_CACHE_SIZE:
-            cache.popitem(last=False)
-        return found
+        return self._terms.get_many(texts, self.terms.terms)
 
     def highlights(self, sentences: Sentences, position: int) -> tuple[Highlight, ...]:
         mine = np.flatnonzero(sentences.result == position)

@@ -7,12 +7,12 @@ on the index, so the cache survives index changes.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from citeqa.lru import LRU
 from indexer.embedding import Encoder
 
 
@@ -25,8 +25,15 @@ class CachedEncoder:
             raise ValueError("size must be at least 1")
         self.inner, self.size = inner, size
         self.name, self.dimension = inner.name, inner.dimension
-        self.hits = self.misses = 0
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors: LRU[str, np.ndarray] = LRU(size)
+
+    @property
+    def hits(self) -> int:
+        return self._vectors.hits
+
+    @property
+    def misses(self) -> int:
+        return self._vectors.misses
 
     @property
     def tokenizer(self) -> Any:
@@ -38,13 +45,7 @@ class CachedEncoder:
         [text] = texts
         vector = self._vectors.get(text)
         if vector is None:
-            self.misses += 1
             vector = self.inner.encode([text], batch_size=batch_size)[0]
             vector.setflags(write=False)  # shared by every caller that asks for this text
-            self._vectors[text] = vector
-            if len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
-        else:
-            self.hits += 1
-            self._vectors.move_to_end(text)
+            self._vectors.put(text, vector)
         return vector[None, :]

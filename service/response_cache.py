@@ -11,11 +11,10 @@ library's Response is cached, not the HTTP body: took_ms and the echoed question
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from citeqa.answers import Answerer, Response
+from citeqa.lru import LRU
 
 
 def folds_case(encoder: Any) -> bool:
@@ -33,9 +32,15 @@ class ResponseCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.hits = self.misses = 0
-        self._responses: OrderedDict[tuple[Any, ...], Response] = OrderedDict()
-        self._lock = threading.Lock()  # sync routes run in a thread pool
+        self._responses: LRU[tuple[Any, ...], Response] = LRU(size)
+
+    @property
+    def hits(self) -> int:
+        return self._responses.hits
+
+    @property
+    def misses(self) -> int:
+        return self._responses.misses
 
     def respond(
         self, answerer: Answerer, question: str, top_k: int, mode: Any, offset: int, filters: Any
@@ -52,16 +57,9 @@ class ResponseCache:
             offset,
             json.dumps(filters, sort_keys=True),
         )
-        with self._lock:
-            found = self._responses.get(key)
-            if found is not None:
-                self.hits += 1
-                self._responses.move_to_end(key)
-                return found
-            self.misses += 1
+        found = self._responses.get(key)
+        if found is not None:
+            return found
         response = answerer.respond(question, top_k, mode, offset, filters)
-        with self._lock:
-            self._responses[key] = response
-            while len(self._responses) > self.size:
-                self._responses.popitem(last=False)
+        self._responses.put(key, response)
         return response
