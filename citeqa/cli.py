@@ -616,14 +616,21 @@ def evaluate_dataset_command(
     cache_dir: Path,
 ) -> None:
     from eval.beir_eval import evaluate_dataset, metrics_table
+    from indexer.backends import make_encoder
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.embedding_cache import EmbeddingCache
     from service.app import fusion_settings
 
     try:
+        encoder = SentenceTransformerEncoder(settings.model)  # passages, as citeqa index embeds them
+        questions = (
+            None
+            if settings.backend == "torch"
+            else make_encoder(settings.model, settings.backend, settings.threads, settings.onnx_cache_path)
+        )
         report = evaluate_dataset(
             dataset,
-            SentenceTransformerEncoder(settings.model),
+            encoder,
             fusion_settings(settings),
             index_settings_from(passages),
             out,
@@ -631,6 +638,7 @@ def evaluate_dataset_command(
             EmbeddingCache(cache_dir),
             group_by,
             log=lambda message: console.print(escape(message)),
+            query_encoder=questions,
         )
     except (CiteqaError, ValueError) as err:
         fail(err)

@@ -330,8 +330,11 @@ def evaluate_dataset(
     group_by: list[str] | None = None,
     min_documents: int = MIN_DOCUMENTS,
     log: Log | None = None,
+    query_encoder: Encoder | None = None,
 ) -> DatasetReport:
-    """Build or reuse the dataset's index, score every variant, and write the report folder."""
+    """Build or reuse the dataset's index, score every variant, and write the report folder.
+    ``query_encoder`` embeds the questions when it is not ``encoder`` (the service builds indexes on
+    PyTorch and runs questions on the configured backend; this measures that same pairing)."""
     say = log or (lambda _message: None)
     settings = settings or IndexSettings()
     dataset = load_beir_dataset(dataset_dir)
@@ -342,7 +345,7 @@ def evaluate_dataset(
     groups = group_by if group_by else detect_group_fields(queries)
     scores, runs = [], {}
     for variant in default_variants(fusion):
-        searcher = Searcher(prepared.index, encoder, variant.fusion)
+        searcher = Searcher(prepared.index, query_encoder or encoder, variant.fusion)
         run, ms = run_variant(searcher, queries, variant.mode, min_documents)
         means, intervals, per_query = score_run(dataset.qrels, run)
         subsets = {group: subset_means(per_query, queries, group) for group in groups}

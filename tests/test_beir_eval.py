@@ -243,6 +243,33 @@ def test_tiny_dataset_end_to_end(tiny_dataset: Path, tmp_path: Path, encoder: Co
     assert encoder.batch_texts == 0 and cache.misses == misses
 
 
+class QuestionCounter:
+    """The real encoder, counting the single questions it embeds."""
+
+    def __init__(self, inner: SentenceTransformerEncoder) -> None:
+        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
+        self.questions = 0
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        self.questions += len(texts) == 1
+        return self.inner.encode(texts, batch_size)
+
+
+def test_questions_go_to_the_query_encoder_when_one_is_given(
+    tiny_dataset: Path, tmp_path: Path, real_encoder: SentenceTransformerEncoder
+) -> None:
+    """The service embeds passages at build time and questions on its configured backend: the dataset
+    evaluation measures that pairing when given a query encoder, with the same metrics for the same model."""
+    options = dict(settings=SMALL_PASSAGES, index_root=tmp_path / "indexes")
+    plain = evaluate_dataset(tiny_dataset, real_encoder, FusionSettings(), out=tmp_path / "a", **options)
+    questions = QuestionCounter(real_encoder)
+    paired = evaluate_dataset(
+        tiny_dataset, real_encoder, FusionSettings(), out=tmp_path / "b", query_encoder=questions, **options
+    )
+    assert questions.questions > 0
+    assert [s.metrics for s in paired.scores] == [s.metrics for s in plain.scores]
+
+
 def test_group_by_is_detected_or_given(tiny_dataset: Path) -> None:
     queries = list(load_beir_dataset(tiny_dataset).queries.values())
     assert detect_group_fields(queries) == ["subset"]
