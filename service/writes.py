@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from citeqa.errors import CorpusError
+from citeqa.types import Document
 from corpus.ingest import document_from_upload, documents_from_jsonl
 from indexer.live import LiveIndex
 from service.auth import WriteAccess
@@ -21,6 +25,17 @@ UPLOAD_BODY = {
     "requestBody": {
         "required": True,
         "content": {media: {"schema": {"type": "string"}} for media in UPLOAD_TYPES},
+    }
+}
+# POST /documents takes a JSON batch or any upload type; the batch's schema is registered with the app's
+# components (see service.app), because this route reads its body itself to choose by Content-Type.
+DOCUMENTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentBatch"}},
+            **UPLOAD_BODY["requestBody"]["content"],
+        },
     }
 }
 
@@ -42,12 +57,71 @@ def get_live(request: Request) -> LiveIndex:
     return request.app.state.citeqa.live
 
 
+def media_type_of(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def parse_batch(content: bytes) -> list[Document]:
+    """A JSON {"documents": [...]} body, validated as FastAPI validates a declared body (same 422s)."""
+    try:
+        return DocumentBatch.model_validate_json(content).as_documents()
+    except ValidationError as err:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False)]
+        ) from None
+
+
+def register_schema(app: FastAPI, model: type[BaseModel]) -> None:
+    """Put ``model``'s JSON schema (and the schemas it uses) into the app's OpenAPI components, for a
+    route that documents a body it reads itself."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            own = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(own.pop("$defs", {}))
+            components[model.__name__] = own
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_write_routes(app: FastAPI, limits: WriteLimits) -> None:
-    @app.post("/documents", response_model=WriteOut, responses=WRITE_RESPONSES, dependencies=[WriteAccess])
-    def add_documents(body: DocumentBatch, request: Request) -> WriteOut:
-        """Add documents, or replace those with the same doc_id, in one write."""
-        live = get_live(request)
-        return WriteOut.of(live.put(body.as_documents(), limits.max_document_chars, limits.max_bulk))
+    register_schema(app, DocumentBatch)
+
+    @app.post(
+        "/documents",
+        response_model=WriteOut,
+        responses=WRITE_RESPONSES,
+        dependencies=[WriteAccess],
+        openapi_extra=DOCUMENTS_BODY,
+    )
+    async def add_documents(
+        request: Request,
+        doc_id: str | None = Query(
+            None, pattern=DOC_ID_REGEX, description="raw uploads: default from the title"
+        ),
+        title: str | None = Query(
+            None, description="raw uploads: default the HTML title, first heading or line"
+        ),
+        author: str | None = None,
+        publisher: str | None = None,
+        url: str | None = None,
+    ) -> WriteOut:
+        """Add documents, or replace those with the same doc_id, in one write: a JSON batch
+        ({"documents": [...]}), one document as the raw body (text/plain, text/markdown, text/html; its
+        metadata in the query), or many as JSON lines (application/x-ndjson)."""
+        content = await request.body()
+        if media_type_of(request) == "application/json":
+            documents = parse_batch(content)
+        else:
+            documents = parse_upload(request, content, doc_id, title, author, publisher, url)
+        result = await run_in_threadpool(
+            get_live(request).put, documents, limits.max_document_chars, limits.max_bulk
+        )
+        return WriteOut.of(result)
 
     @app.post(
         "/documents/upload",
@@ -65,30 +139,38 @@ def install_write_routes(app: FastAPI, limits: WriteLimits) -> None:
         url: str | None = None,
     ) -> WriteOut:
         """One document as the raw body (text/plain, text/markdown, text/html), or many as JSON lines
-        (application/x-ndjson: one {doc_id, title, text, ...} object a line)."""
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        (application/x-ndjson: one {doc_id, title, text, ...} object a line), as POST /documents takes
+        them too."""
         content = await request.body()
-        if media_type == "application/x-ndjson":
-            documents = documents_from_jsonl(content, max_documents=limits.max_bulk)
-        elif media_type in UPLOAD_TYPES:
-            fields = {"title": title, "author": author, "publisher": publisher, "url": url}
-            metadata = {k: v for k, v in fields.items() if v is not None}
-            documents = [
-                document_from_upload(
-                    content,
-                    media_type=request.headers.get("content-type"),
-                    doc_id=doc_id,
-                    metadata=metadata,
-                )
-            ]
-        else:
-            raise CorpusError(
-                f"Content-Type {media_type or '(none)'!r} is not accepted; send one of "
-                f"{', '.join(UPLOAD_TYPES)} (or JSON to POST /documents)"
-            )
+        documents = parse_upload(request, content, doc_id, title, author, publisher, url)
         live = get_live(request)
         result = await run_in_threadpool(live.put, documents, limits.max_document_chars, limits.max_bulk)
         return WriteOut.of(result)
+
+    def parse_upload(
+        request: Request,
+        content: bytes,
+        doc_id: str | None,
+        title: str | None,
+        author: str | None,
+        publisher: str | None,
+        url: str | None,
+    ) -> list[Document]:
+        media_type = media_type_of(request)
+        if media_type == "application/x-ndjson":
+            return documents_from_jsonl(content, max_documents=limits.max_bulk)
+        if media_type in UPLOAD_TYPES:
+            fields = {"title": title, "author": author, "publisher": publisher, "url": url}
+            metadata = {k: v for k, v in fields.items() if v is not None}
+            return [
+                document_from_upload(
+                    content, media_type=request.headers.get("content-type"), doc_id=doc_id, metadata=metadata
+                )
+            ]
+        raise CorpusError(
+            f"Content-Type {media_type or '(none)'!r} is not accepted; send application/json "
+            f'({{"documents": [...]}}) or one of {", ".join(UPLOAD_TYPES)}'
+        )
 
     @app.put(
         "/documents/{doc_id}",

@@ -149,6 +149,35 @@ def test_writes_survive_a_restart(index_copy: Path, encoder: Any) -> None:
         assert query(client, "harbor seals")["index_version"] == version
 
 
+def test_post_documents_takes_every_format_by_content_type(writer: TestClient) -> None:
+    """POST /documents itself takes a JSON batch, a raw .txt/.md/.html body and JSON lines."""
+    html = (
+        b"<html><head><title>Belugas</title></head>"
+        b"<body><nav>Home</nav><p>Belugas are white.</p></body></html>"
+    )
+    page = writer.post(
+        "/documents?doc_id=belugas&publisher=Sea%20Notes",
+        content=html,
+        headers={**AUTH, "Content-Type": "text/html; charset=utf-8"},
+    )
+    assert page.status_code == 200, page.text
+    stored = writer.get("/documents/belugas").json()
+    assert (stored["title"], stored["publisher"]) == ("Belugas", "Sea Notes")
+    assert "Belugas are white." in stored["text"] and "Home" not in stored["text"]
+    lines = (
+        b'{"doc_id": "b1", "title": "B1", "text": "One."}\n{"doc_id": "b2", "title": "B2", "text": "Two."}\n'
+    )
+    bulk = writer.post("/documents", content=lines, headers={**AUTH, "Content-Type": "application/x-ndjson"})
+    assert bulk.status_code == 200 and bulk.json()["doc_ids"] == ["b1", "b2"]
+    assert bulk.json()["index_version"] == page.json()["index_version"] + 1
+    bad_json = writer.post("/documents", content=b"{", headers={**AUTH, "Content-Type": "application/json"})
+    assert bad_json.status_code == 422 and "not valid JSON" in bad_json.json()["message"]
+    missing = writer.post("/documents", json={"documents": [{"doc_id": "x"}]}, headers=AUTH)
+    assert missing.status_code == 422 and "documents.0.title" in missing.json()["message"]
+    odd = writer.post("/documents", content=b"%PDF", headers={**AUTH, "Content-Type": "application/pdf"})
+    assert odd.status_code == 422 and "application/json" in odd.json()["message"]
+
+
 def test_uploads_of_markdown_html_and_json_lines(writer: TestClient) -> None:
     markdown = b"# Walrus tusks\n\nWalruses use their **tusks** to haul out onto ice.\n"
     added = writer.post(
