@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -57,6 +57,27 @@ def get_live(request: Request) -> LiveIndex:
     return request.app.state.citeqa.live
 
 
+class UploadFields:
+    """The query parameters of a raw upload: its doc_id and metadata (JSON bodies carry their own)."""
+
+    def __init__(
+        self,
+        doc_id: str | None = Query(None, pattern=DOC_ID_REGEX, description="default: from the title"),
+        title: str | None = Query(None, description="default: the HTML title, first heading or line"),
+        author: str | None = None,
+        publisher: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.doc_id = doc_id
+        self.fields = {"title": title, "author": author, "publisher": publisher, "url": url}
+
+    def metadata(self) -> dict[str, str]:
+        return {k: v for k, v in self.fields.items() if v is not None}
+
+
+UploadDep = Annotated[UploadFields, Depends()]
+
+
 def media_type_of(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
@@ -98,30 +119,14 @@ def install_write_routes(app: FastAPI, limits: WriteLimits) -> None:
         dependencies=[WriteAccess],
         openapi_extra=DOCUMENTS_BODY,
     )
-    async def add_documents(
-        request: Request,
-        doc_id: str | None = Query(
-            None, pattern=DOC_ID_REGEX, description="raw uploads: default from the title"
-        ),
-        title: str | None = Query(
-            None, description="raw uploads: default the HTML title, first heading or line"
-        ),
-        author: str | None = None,
-        publisher: str | None = None,
-        url: str | None = None,
-    ) -> WriteOut:
+    async def add_documents(request: Request, upload: UploadDep) -> WriteOut:
         """Add documents, or replace those with the same doc_id, in one write: a JSON batch
         ({"documents": [...]}), one document as the raw body (text/plain, text/markdown, text/html; its
         metadata in the query), or many as JSON lines (application/x-ndjson)."""
         content = await request.body()
         if media_type_of(request) == "application/json":
-            documents = parse_batch(content)
-        else:
-            documents = parse_upload(request, content, doc_id, title, author, publisher, url)
-        result = await run_in_threadpool(
-            get_live(request).put, documents, limits.max_document_chars, limits.max_bulk
-        )
-        return WriteOut.of(result)
+            return await write(request, parse_batch(content))
+        return await write(request, parse_upload(request, content, upload))
 
     @app.post(
         "/documents/upload",
@@ -130,41 +135,28 @@ def install_write_routes(app: FastAPI, limits: WriteLimits) -> None:
         dependencies=[WriteAccess],
         openapi_extra=UPLOAD_BODY,
     )
-    async def upload_documents(
-        request: Request,
-        doc_id: str | None = Query(None, pattern=DOC_ID_REGEX, description="default: from the title"),
-        title: str | None = Query(None, description="default: the HTML title, first heading or line"),
-        author: str | None = None,
-        publisher: str | None = None,
-        url: str | None = None,
-    ) -> WriteOut:
+    async def upload_documents(request: Request, upload: UploadDep) -> WriteOut:
         """One document as the raw body (text/plain, text/markdown, text/html), or many as JSON lines
         (application/x-ndjson: one {doc_id, title, text, ...} object a line), as POST /documents takes
         them too."""
-        content = await request.body()
-        documents = parse_upload(request, content, doc_id, title, author, publisher, url)
+        return await write(request, parse_upload(request, await request.body(), upload))
+
+    async def write(request: Request, documents: list[Document]) -> WriteOut:
         live = get_live(request)
         result = await run_in_threadpool(live.put, documents, limits.max_document_chars, limits.max_bulk)
         return WriteOut.of(result)
 
-    def parse_upload(
-        request: Request,
-        content: bytes,
-        doc_id: str | None,
-        title: str | None,
-        author: str | None,
-        publisher: str | None,
-        url: str | None,
-    ) -> list[Document]:
+    def parse_upload(request: Request, content: bytes, upload: UploadFields) -> list[Document]:
         media_type = media_type_of(request)
         if media_type == "application/x-ndjson":
             return documents_from_jsonl(content, max_documents=limits.max_bulk)
         if media_type in UPLOAD_TYPES:
-            fields = {"title": title, "author": author, "publisher": publisher, "url": url}
-            metadata = {k: v for k, v in fields.items() if v is not None}
             return [
                 document_from_upload(
-                    content, media_type=request.headers.get("content-type"), doc_id=doc_id, metadata=metadata
+                    content,
+                    media_type=request.headers.get("content-type"),
+                    doc_id=upload.doc_id,
+                    metadata=upload.metadata(),
                 )
             ]
         raise CorpusError(
