@@ -25,6 +25,9 @@ import numpy as np
 
 from citeqa.errors import CalibrationError
 
+# The calibration the service loads by default (written by `citeqa eval --calibrate`).
+DEFAULT_CALIBRATION_PATH = Path(__file__).resolve().parent / "calibration.json"
+
 # Features of a response, computed by citeqa.answers over the sentences of its first results.
 FEATURES = (
     "best_sentence_cosine",  # highest cosine of question vs any candidate sentence

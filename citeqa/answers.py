@@ -30,12 +30,12 @@ from citeqa.highlight import (
     sentence_scores,
     term_overlap,
 )
-from citeqa.lru import LRU
 from citeqa.paging import PAGE_DEPTH, page_window
 from citeqa.search import Searcher, validate_request
 from citeqa.timing import stage
 from citeqa.types import Citation, SearchMode
 from indexer.chunking import Span
+from indexer.lru import LRU
 
 # Answerability features look at the sentences of the first SIGNAL_DEPTH results whatever top_k is, so
 # the decision for a question does not change with the number of results asked for.

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from citeqa.errors import CiteqaError, CorpusError
 from citeqa.types import SEARCH_MODES
+from corpus.errors import CiteqaError, CorpusError
 
 app = typer.Typer(help="citeqa: questions in, passages with exact citations out.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -331,7 +331,7 @@ def serve(
         serve_workers(settings, index, workers)
         return
     try:
-        from service.app import build_answerer, build_live
+        from service.wiring import build_answerer, build_live
 
         answerer = build_answerer(settings)
         live = build_live(settings, answerer)
@@ -385,7 +385,8 @@ def ask(
     from rich.text import Text
 
     from citeqa.render import marked_segments, plain_marked
-    from service.app import build_answerer, run_query
+    from service.app import run_query
+    from service.wiring import build_answerer
 
     settings = settings_with(index_path=index)
     try:
@@ -528,7 +529,7 @@ def evaluate_seed_command(settings, questions: Path | None, out: Path, baseline:
     from eval.harness import SEED_METRICS, markdown_table
     from eval.seed_report import run_seed_evaluation, seed_context
     from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
-    from service.app import build_answerer
+    from service.wiring import build_answerer
 
     try:
         eval_set = load_eval_set(questions or DEFAULT_SEED_SET)
@@ -554,7 +555,7 @@ def answer_eval_command(
 ) -> None:
     from eval import answer_eval
     from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
-    from service.app import build_searcher
+    from service.wiring import build_searcher
 
     path = questions or DEFAULT_SEED_SET
     try:
@@ -619,7 +620,7 @@ def evaluate_dataset_command(
     from indexer.backends import make_encoder
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.embedding_cache import EmbeddingCache
-    from service.app import fusion_settings
+    from service.wiring import fusion_settings
 
     try:
         encoder = SentenceTransformerEncoder(settings.model)  # passages, as citeqa index embeds them

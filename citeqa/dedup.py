@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, get_args
 
-from citeqa.types import Passage
+from indexer.types import Passage
 
 DedupRule = Literal["merge", "merge_chain", "contained", "any_overlap", "none"]
 DEDUP_RULES: tuple[DedupRule, ...] = get_args(DedupRule)

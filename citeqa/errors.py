@@ -1,24 +1,10 @@
-"""Domain errors raised by the library; the service maps them to HTTP codes in one place."""
+"""Errors of the query core; the service maps every domain error to an HTTP code in one place."""
 
-
-class CiteqaError(Exception):
-    """Base class: the message says what went wrong and what to do."""
-
-
-class CorpusError(CiteqaError):
-    """A document or dataset file is invalid (the message names the file and the field)."""
-
-
-class IndexMismatchError(CiteqaError):
-    """An index folder is missing, corrupt, or built for other settings: rebuild it."""
+from corpus.errors import CiteqaError
 
 
 class InvalidQueryError(CiteqaError):
     """A question or search parameter is unusable."""
-
-
-class DocumentNotFoundError(CiteqaError):
-    """No document has the requested doc_id."""
 
 
 class RerankerError(CiteqaError):
@@ -27,8 +13,3 @@ class RerankerError(CiteqaError):
 
 class CalibrationError(CiteqaError):
     """The answerability calibration file is missing, malformed, or fitted for another model."""
-
-
-class InvalidDocumentIdError(InvalidQueryError):
-    """A doc_id in a request is not one a document could have (path separators, '..', control
-    characters, or outside the loader's pattern)."""

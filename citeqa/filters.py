@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from citeqa.errors import InvalidQueryError
-from citeqa.types import Document, Passage
+from corpus.types import Document
+from indexer.types import Passage
 
 DOCUMENT_FIELDS = ("doc_id", "title", "author", "publisher", "url")
 CACHE_SIZE = 256

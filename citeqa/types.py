@@ -1,38 +1,16 @@
-"""The typed data contracts passed between stages: corpus -> passages -> hits."""
+"""The query core's contracts: search modes, citations and hits (documents and passages come from the
+layers below: ``corpus.types``, ``indexer.types``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+from corpus.types import Document
+from indexer.types import Passage
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "bm25")
-
-
-@dataclass(frozen=True)
-class Document:
-    """A cleaned source document; citations index into ``text``."""
-
-    doc_id: str
-    title: str
-    text: str
-    author: str | None = None
-    publisher: str | None = None
-    url: str | None = None
-    provenance: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A span of one document: ``document.text[start:end] == text``."""
-
-    passage_id: int
-    doc_id: str
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Uploads -> validated, cleaned ``Document``s: single files (.txt, .md, .html), JSONL batches and paths.
 
 Every document goes through the loader's checks: the text is cleaned by ``corpus.cleaning.clean_text`` and
-must not be empty, the doc_id must match ``corpus.loader.DOC_ID_PATTERN``, the title must be non-empty, and
+must not be empty, the doc_id must match the rule of ``corpus.doc_ids``, the title must be non-empty, and
 author/publisher/url/provenance are strings. Errors are ``CorpusError``s naming the file (or JSONL line) and
 the field, and saying what to fix.
 
@@ -21,11 +21,12 @@ from email.message import Message
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
-from citeqa.errors import CorpusError
-from citeqa.types import Document
 from corpus.cleaning import clean_text
+from corpus.doc_ids import check_doc_id
+from corpus.errors import CorpusError
 from corpus.html_text import HtmlText, html_text, markdown_text
-from corpus.loader import DOC_ID_PATTERN, OPTIONAL_FIELDS, check_unique_ids
+from corpus.loader import OPTIONAL_FIELDS, check_unique_ids
+from corpus.types import Document
 from indexer.index_folder import content_hash  # noqa: F401  (part of this module's API)
 
 MAX_DOCUMENT_CHARS = 1_000_000
@@ -229,11 +230,7 @@ def build_document(
     title = (fields.get("title") or "").strip() or derived_title or first_line(cleaned)
     doc_id = fields.get("doc_id")
     doc_id = hashed_id(cleaned) if doc_id is None else doc_id
-    if not isinstance(doc_id, str) or not DOC_ID_PATTERN.fullmatch(doc_id):
-        raise CorpusError(
-            f"{source}: field 'doc_id' {doc_id!r} is invalid; use 1-128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
+    check_doc_id(doc_id, source)
     nested = fields.get("metadata") or {}
     if not isinstance(nested, Mapping):
         raise CorpusError(f"{source}: field 'metadata' must be an object of string values")
@@ -247,9 +244,11 @@ def build_document(
 
 
 def slug(name: str) -> str:
-    """``name`` made to fit DOC_ID_PATTERN: accents folded, runs of other characters -> '-' (may be '')."""
+    """``name`` made to fit the doc_id rule (``corpus.doc_ids``): accents folded, runs of other characters
+    -> '-' (may be '')."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name).lstrip("._-").rstrip("-")[:128].rstrip("-")
+    dashed = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name))
+    return dashed.lstrip("._-").rstrip("-")[:128].rstrip("-")
 
 
 def hashed_id(text: str) -> str:

@@ -8,16 +8,15 @@ A ``.txt`` without a ``.json`` is an error: a document without a title cannot be
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from citeqa.errors import CorpusError
-from citeqa.types import Document
 from corpus.cleaning import clean_text
+from corpus.doc_ids import check_doc_id
+from corpus.errors import CorpusError
+from corpus.types import Document
 
-DOC_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 OPTIONAL_FIELDS = ("author", "publisher", "url", "provenance")
 
 
@@ -42,7 +41,7 @@ def load_document(text_path: Path) -> Document:
     if not text.strip():
         raise CorpusError(f"{text_path}: field 'text' is empty (after cleaning); add the article text")
     doc_id = meta.get("doc_id", text_path.stem)
-    _check_doc_id(doc_id, meta_path)
+    check_doc_id(doc_id, meta_path)
     title = meta.get("title")
     if not isinstance(title, str) or not title.strip():
         raise CorpusError(f"{meta_path}: field 'title' is missing or empty; every document needs a title")
@@ -95,9 +94,3 @@ def _read_metadata(path: Path) -> dict[str, Any]:
         raise CorpusError(f"{path}: metadata must be a JSON object")
     return meta
 
-
-def _check_doc_id(doc_id: object, source: Path) -> None:
-    if not isinstance(doc_id, str) or not DOC_ID_PATTERN.fullmatch(doc_id):
-        raise CorpusError(
-            f"{source}: field 'doc_id' {doc_id!r} is invalid; use 1-128 letters, digits, '.', '_' or '-'"
-        )

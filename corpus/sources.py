@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from citeqa.errors import CorpusError
-from citeqa.types import Document
+from corpus.beir import load_beir_corpus
+from corpus.errors import CorpusError
 from corpus.loader import load_documents
+from corpus.types import Document
 
 
 def is_beir_corpus(path: Path) -> bool:
@@ -19,7 +20,5 @@ def load_corpus(path: Path) -> list[Document]:
     if not path.exists():
         raise CorpusError(f"{path}: no such file or folder; pass a documents folder or a BEIR corpus.jsonl")
     if is_beir_corpus(path):
-        from eval.beir import load_beir_corpus
-
         return load_beir_corpus(path)
     return load_documents(path)

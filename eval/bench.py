@@ -38,8 +38,9 @@ import numpy as np
 
 from citeqa.fusion import FusionSettings
 from citeqa.search import Searcher
-from citeqa.types import SEARCH_MODES, Document, SearchMode
+from citeqa.types import SEARCH_MODES, SearchMode
 from corpus import DEFAULT_CORPUS_DIR
+from corpus.types import Document
 from indexer.build import IndexSettings, build_index, embedding_text
 from indexer.chunking import chunk_corpus
 from indexer.embedding import DEFAULT_MODEL, Encoder, embed_batches

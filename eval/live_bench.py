@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citeqa.types import Document
+from corpus.types import Document
 from indexer.bm25_index import Bm25Index
 from indexer.build import IndexSettings
 from indexer.chunking import chunk_corpus

@@ -104,8 +104,9 @@ def bench_backend(
 ) -> BackendResult:
     import httpx
 
-    from service.app import build_answerer, create_app
+    from service.app import create_app
     from service.settings import Settings
+    from service.wiring import build_answerer
 
     threads = args.threads or default_threads()
     encoder = make_encoder(args.model, backend, threads)  # type: ignore[arg-type]

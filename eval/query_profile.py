@@ -19,8 +19,8 @@ from pathlib import Path
 from pyinstrument import Profiler
 
 from eval.seed_set import load_eval_set
-from service.app import build_answerer
 from service.settings import Settings
+from service.wiring import build_answerer
 
 DEFAULT_OUT = Path("var/bench/query-profile")
 

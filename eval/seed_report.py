@@ -276,7 +276,7 @@ def answerability_section(view: AnswerabilityView, questions: Sequence[EvalQuest
     ]
     if view.calibrated_cv:
         lines.append(
-            f"Cross-validated when fitted (eval/calibration.json): "
+            f"Cross-validated when fitted (citeqa/calibration.json): "
             f"{view.calibrated_cv.get('unanswerable_flagged', float('nan')):.3f} flagged, "
             f"{view.calibrated_cv.get('answerable_flagged', float('nan')):.3f} wrongly flagged."
         )

@@ -12,9 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from citeqa.errors import CorpusError
-from citeqa.types import Document, Passage
+from corpus.errors import CorpusError
+from corpus.types import Document
 from eval.metrics import Qrels
+from indexer.types import Passage
 
 DEFAULT_SEED_SET = Path(__file__).resolve().parent / "sets" / "seed.jsonl"
 

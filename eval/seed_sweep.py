@@ -25,7 +25,7 @@ import numpy as np
 
 from citeqa.fusion import FusionSettings
 from citeqa.search import Searcher
-from citeqa.types import Document
+from corpus.types import Document
 from eval.cv import (
     SELECT_METRIC,
     WEIGHTS,

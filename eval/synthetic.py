@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from citeqa.types import Document
+from corpus.types import Document
 
 GENERATOR = "eval.synthetic"
 CORPUS_FILE = "corpus.jsonl"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from citeqa.types import Document, Passage
+from corpus.types import Document
 from indexer.bm25_index import STEMMER_LANGUAGE, STOPWORDS, Bm25Index
 from indexer.chunking import ChunkerSettings, chunk_corpus
 from indexer.embedding import Encoder, embed_batches
@@ -29,6 +29,7 @@ from indexer.index_folder import (
     utc_now,
     write_jsonl,
 )
+from indexer.types import Passage
 
 if TYPE_CHECKING:
     from indexer.embedding_cache import EmbeddingCache

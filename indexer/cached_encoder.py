@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from citeqa.lru import LRU
 from indexer.embedding import Encoder
+from indexer.lru import LRU
 
 
 class CachedEncoder:

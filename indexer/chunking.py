@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from citeqa.types import Document, Passage
+from corpus.types import Document
+from indexer.types import Passage
 
 # A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before whitespace,
 # or at a line break: captured web text uses lines for headings and list items.

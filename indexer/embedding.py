@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from citeqa.errors import CiteqaError
+from indexer.errors import EncoderError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -54,7 +54,7 @@ class SentenceTransformerEncoder:
             self._model = SentenceTransformer(path, device=device)
         except Exception as err:  # sentence-transformers raises many types for a missing model
             hint = "a local folder" if not Path(path).exists() else "a valid sentence-transformers folder"
-            raise CiteqaError(f"cannot load embedding model {name!r}: {err}. Configure {hint}.") from None
+            raise EncoderError(f"cannot load embedding model {name!r}: {err}. Configure {hint}.") from None
         self.name = name
         self.dimension = int(self._model.get_embedding_dimension())
 

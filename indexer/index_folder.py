@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from citeqa.errors import IndexMismatchError
-from citeqa.types import Document, Passage
+from corpus.types import Document
+from indexer.errors import IndexMismatchError
+from indexer.types import Passage
 
 FORMAT = "citeqa-index"
 FORMAT_VERSION = 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citeqa.errors import IndexMismatchError
+from indexer.errors import IndexMismatchError
 from indexer.index_folder import fsync_dir
 
 JOURNAL_SUFFIX = ".journal.jsonl"

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from citeqa.errors import CorpusError, DocumentNotFoundError, InvalidDocumentIdError
-from citeqa.types import Document
+from corpus.doc_ids import check_doc_id
+from corpus.errors import CorpusError
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
-from corpus.loader import DOC_ID_PATTERN
+from corpus.types import Document
 from indexer.embedding import Encoder
+from indexer.errors import DocumentNotFoundError
 from indexer.index_folder import document_from_record, document_record
 from indexer.journal import Journal, JournalEntry, journal_path, read_journal
 from indexer.load import LoadedIndex, load_index
@@ -42,11 +43,7 @@ class WriteResult:
 
 
 def validate_document(document: Document, max_chars: int = MAX_DOCUMENT_CHARS) -> Document:
-    if not DOC_ID_PATTERN.fullmatch(document.doc_id or ""):
-        raise InvalidDocumentIdError(
-            f"doc_id {document.doc_id[:80]!r} is not valid: use 1 to 128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
+    check_doc_id(document.doc_id)
     if not document.title.strip():
         raise CorpusError(f"document {document.doc_id!r}: title is empty; every document needs a title")
     if not document.text.strip():

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citeqa.errors import IndexMismatchError
-from citeqa.types import Document, Passage
+from corpus.types import Document
 from indexer.bm25_index import Bm25Index
+from indexer.errors import IndexMismatchError
 from indexer.faiss_factory import IndexSpec
 from indexer.index_folder import (
     DOCUMENTS,
@@ -20,6 +20,7 @@ from indexer.index_folder import (
     recover_interrupted_swap,
     verify_files,
 )
+from indexer.types import Passage
 from indexer.vector_index import FaissIndex
 
 

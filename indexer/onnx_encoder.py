@@ -23,8 +23,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from citeqa.errors import CiteqaError
 from indexer.embedding import resolve_model_path
+from indexer.errors import EncoderError
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
@@ -49,7 +49,7 @@ def check_pipeline(path: Path) -> int:
     kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
     pooling = json.loads((path / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
     if kinds[:2] != ["Transformer", "Pooling"] or not pooling.get("pooling_mode_mean_tokens"):
-        raise CiteqaError(f"the ONNX backend supports transformer + mean pooling models; {path} has {kinds}")
+        raise EncoderError(f"the ONNX backend supports transformer + mean pooling models; {path} has {kinds}")
     config = json.loads((path / "sentence_bert_config.json").read_text(encoding="utf-8"))
     return int(config.get("max_seq_length", 256))
 
@@ -134,7 +134,7 @@ class OnnxEncoder:
         self, name: str, backend: Backend = "onnx", cache: Path = DEFAULT_ONNX_CACHE, threads: int = 1
     ) -> None:
         if backend not in ("onnx", "onnx-int8"):
-            raise CiteqaError(f"unknown ONNX backend {backend!r}; use onnx or onnx-int8")
+            raise EncoderError(f"unknown ONNX backend {backend!r}; use onnx or onnx-int8")
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -144,7 +144,7 @@ class OnnxEncoder:
             self.file = onnx_model_file(name, backend, cache)
             self._tokenizer = AutoTokenizer.from_pretrained(str(path))
         except (OSError, ValueError, KeyError) as err:
-            raise CiteqaError(f"cannot load embedding model {name!r} for {backend}: {err}") from None
+            raise EncoderError(f"cannot load embedding model {name!r} for {backend}: {err}") from None
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from citeqa.errors import IndexMismatchError
-from citeqa.types import Document
+from corpus.types import Document
 from indexer.embedding import Encoder
+from indexer.errors import IndexMismatchError
 from indexer.index_folder import DOCUMENTS, document_from_record, read_manifest, sha256_file
 from indexer.journal import Journal, journal_path, read_journal
 from indexer.live import WriteResult, apply_op

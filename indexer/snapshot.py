@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from citeqa.types import Document, Passage
+from corpus.types import Document
 from indexer.bm25_index import Bm25Index
 from indexer.build import IndexSettings, embed_texts, embedding_text, write_index_folder
 from indexer.chunking import ChunkerSettings, chunk_document
 from indexer.embedding import Encoder
 from indexer.index_folder import content_hash, corpus_fingerprint, utc_now
 from indexer.load import LoadedIndex
+from indexer.types import Passage
 from indexer.vector_index import FaissIndex
 
 

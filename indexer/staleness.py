@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from citeqa.errors import IndexMismatchError
-from citeqa.types import Document
+from corpus.types import Document
 from indexer.build import IndexSettings
+from indexer.errors import IndexMismatchError
 from indexer.index_folder import corpus_fingerprint, read_manifest, verify_files
 from indexer.journal import journal_path, read_journal
 

@@ -12,19 +12,13 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from citeqa import __version__
-from citeqa.answerability import load_calibration
 from citeqa.answers import Answerer
-from citeqa.errors import DocumentNotFoundError
-from citeqa.fusion import FusionSettings
 from citeqa.paging import PAGE_DEPTH
-from citeqa.rerank import Reranker
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K, Searcher
 from citeqa.types import SearchMode
-from indexer.backends import default_threads, make_encoder
-from indexer.cached_encoder import CachedEncoder
-from indexer.embedding import Encoder
+from indexer.errors import DocumentNotFoundError
 from indexer.live import LiveIndex
-from indexer.load import LoadedIndex, load_index
+from indexer.load import LoadedIndex
 from service.auth import ReadAccess, install_access_policy
 from service.caching import SEARCH_CACHE_CONTROL, etag_matches, search_etag
 from service.errors import install_error_handlers
@@ -44,6 +38,7 @@ from service.schemas import (
     QueryResponse,
 )
 from service.settings import Settings
+from service.wiring import answerer_factory, build_answerer, build_live
 from service.writes import WriteLimits, install_write_routes
 
 ERROR_RESPONSES = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
@@ -75,78 +70,6 @@ class AppState:
     @property
     def searcher(self) -> Searcher:
         return self.answerer.searcher
-
-
-def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
-    """Answerers of new snapshots share ``base``'s encoder, fusion, reranker, calibration and dedup."""
-
-    def make(index: LoadedIndex) -> Answerer:
-        searcher = Searcher(index, base.searcher.encoder, base.searcher.fusion, base.searcher.reranker)
-        answerer = Answerer(searcher, base.calibration, base.dedup, base.similarity_weight)
-        answerer.share_caches(base)
-        return answerer
-
-    return make
-
-
-def build_live(settings: Settings, answerer: Answerer) -> LiveIndex:
-    """The live index over the answerer's index, its journal replayed. Writable (the journal locked by
-    this process) only when API keys are configured: without a key no write can be accepted."""
-    return LiveIndex.open(
-        answerer.searcher.index.path,
-        answerer.searcher.encoder,
-        writable=bool(settings.api_keys),
-        checkpoint_every=settings.checkpoint_every,
-        holder=f"the service at http://{settings.host}:{settings.port}",
-        index=answerer.searcher.index,
-    )
-
-
-def fusion_settings(settings: Settings) -> FusionSettings:
-    return FusionSettings(
-        method=settings.fusion_method, rrf_k=settings.fusion_rrf_k, dense_weight=settings.fusion_dense_weight
-    )
-
-
-def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Searcher:
-    """Load the index first (fails fast with a clear message), then the model unless one is given, then
-    the reranker if one is configured."""
-    index = load_index(
-        settings.index_path,
-        expected_model=settings.model,
-        mmap=settings.index_mmap,
-        checksums=settings.index_checksums,
-    )
-    if encoder is None:
-        threads = settings.threads or default_threads(settings.workers)
-        encoder = make_encoder(settings.model, settings.backend, threads, settings.onnx_cache_path)
-        if settings.question_cache_size:
-            encoder = CachedEncoder(encoder, settings.question_cache_size)
-    return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings))
-
-
-def build_reranker(settings: Settings) -> Reranker | None:
-    if settings.reranker is None:
-        return None
-    from citeqa.rerank import CrossEncoderReranker
-
-    return CrossEncoderReranker(settings.reranker, settings.rerank_depth)
-
-
-def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answerer:
-    """The answer layer over a searcher (built from the settings unless given), with its calibration."""
-    searcher = searcher or build_searcher(settings)
-    calibration = load_calibration(settings.calibration_path, expected_model=searcher.index.model_name)
-    answerer = Answerer(searcher, calibration, settings.dedup)
-    if settings.precompute_sentences:
-        from citeqa.sentence_vectors import precompute_sentence_vectors
-        from indexer.embedding_cache import EmbeddingCache
-
-        # Vectors of other backends differ a little: each backend has its own sentence cache.
-        folder = settings.embedding_cache_path
-        cache = EmbeddingCache(folder if settings.backend == "torch" else folder / settings.backend)
-        answerer.preload_sentences(precompute_sentence_vectors(searcher.encoder, searcher.index, cache))
-    return answerer
 
 
 def create_app(

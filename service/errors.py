@@ -9,15 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from citeqa.errors import (
-    CalibrationError,
-    CiteqaError,
-    CorpusError,
-    DocumentNotFoundError,
-    IndexMismatchError,
-    InvalidDocumentIdError,
-    InvalidQueryError,
-)
+from citeqa.errors import CalibrationError, InvalidQueryError
+from corpus.errors import CiteqaError, CorpusError, InvalidDocumentIdError
+from indexer.errors import DocumentNotFoundError, IndexMismatchError
 
 logger = logging.getLogger("citeqa.service")
 

@@ -7,27 +7,15 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from citeqa.errors import InvalidDocumentIdError
-from corpus.loader import DOC_ID_PATTERN
+from corpus.doc_ids import check_doc_id
 from service.errors import error_body
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
-SHOWN_DOC_ID_CHARS = 80
 
 
 def valid_doc_id(doc_id: str) -> str:
     """Dependency for routes with a {doc_id} path parameter."""
-    if "/" in doc_id or "\\" in doc_id or ".." in doc_id or not doc_id.isprintable():
-        raise InvalidDocumentIdError(
-            "doc_id must not contain path separators, '..' or control characters; GET /documents lists them"
-        )
-    if not DOC_ID_PATTERN.fullmatch(doc_id):
-        shown = doc_id[:SHOWN_DOC_ID_CHARS] + ("..." if len(doc_id) > SHOWN_DOC_ID_CHARS else "")
-        raise InvalidDocumentIdError(
-            f"doc_id {shown!r} is not valid: use 1 to 128 letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit; GET /documents lists them"
-        )
-    return doc_id
+    return check_doc_id(doc_id, "the URL path")
 
 
 def too_large(limit: int) -> JSONResponse:

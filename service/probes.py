@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from citeqa.errors import CiteqaError
+from corpus.errors import CiteqaError
 
 PROBE_QUESTION = "ready"
 logger = logging.getLogger("citeqa.service")

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from citeqa.answers import Answerer, Response
-from citeqa.lru import LRU
+from indexer.lru import LRU
 
 
 def folds_case(encoder: Any) -> bool:

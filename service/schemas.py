@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from citeqa.answers import Answer, Response, Result
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K
-from citeqa.types import Citation, Document, SearchMode
+from citeqa.types import Citation, SearchMode
+from corpus.types import Document
 
 
 class QueryRequest(BaseModel):

@@ -8,12 +8,13 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from citeqa.answerability import DEFAULT_CALIBRATION_PATH
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
 from corpus import DEFAULT_CORPUS_DIR
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
-from eval import DEFAULT_CALIBRATION_PATH
 from indexer.embedding import DEFAULT_MODEL
+from indexer.embedding_cache import DEFAULT_CACHE_DIR
 from indexer.onnx_encoder import DEFAULT_ONNX_CACHE, Backend
 
 DEFAULT_INDEX_DIR = Path("var/index")
@@ -85,7 +86,7 @@ class Settings(BaseSettings):
     response_cache_size: int = Field(1024, ge=0, description="responses kept in memory (0: no cache)")
     question_cache_size: int = Field(1024, ge=0, description="question vectors kept in memory (0: no cache)")
     embedding_cache_path: Path = Field(
-        Path("var/cache/embeddings"), description="persistent embedding cache (passage and sentence vectors)"
+        DEFAULT_CACHE_DIR, description="persistent embedding cache (passage and sentence vectors)"
     )
 
     @field_validator("reranker", mode="before")

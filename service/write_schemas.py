@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from citeqa.types import Document
+from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE
+from corpus.types import Document
 
-DOC_ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 KNOWN_FIELDS = {"doc_id", "title", "text", "author", "publisher", "url", "metadata"}
 
 
@@ -47,7 +47,7 @@ class DocumentBody(BaseModel):
 
 
 class NewDocument(DocumentBody):
-    doc_id: str = Field(..., pattern=DOC_ID_REGEX, description="1-128 letters, digits, '.', '_' or '-'")
+    doc_id: str = Field(..., pattern=DOC_ID_REGEX, max_length=DOC_ID_MAX_CHARS, description=DOC_ID_RULE)
 
 
 class DocumentBatch(BaseModel):

@@ -11,14 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from citeqa.errors import CorpusError
-from citeqa.types import Document
+from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX
+from corpus.errors import CorpusError
 from corpus.ingest import document_from_upload, documents_from_jsonl
+from corpus.types import Document
 from indexer.live import LiveIndex
 from service.auth import WriteAccess
 from service.limits import valid_doc_id
 from service.schemas import ErrorOut
-from service.write_schemas import DOC_ID_REGEX, DocumentBatch, DocumentBody, WriteOut
+from service.write_schemas import DocumentBatch, DocumentBody, WriteOut
 
 UPLOAD_TYPES = ("text/plain", "text/markdown", "text/html", "application/x-ndjson")
 UPLOAD_BODY = {
@@ -62,7 +63,9 @@ class UploadFields:
 
     def __init__(
         self,
-        doc_id: str | None = Query(None, pattern=DOC_ID_REGEX, description="default: from the title"),
+        doc_id: str | None = Query(
+            None, pattern=DOC_ID_REGEX, max_length=DOC_ID_MAX_CHARS, description="default: from the title"
+        ),
         title: str | None = Query(None, description="default: the HTML title, first heading or line"),
         author: str | None = None,
         publisher: str | None = None,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from citeqa.answers import Answerer
     from citeqa.search import Searcher
-    from citeqa.types import Document
+    from corpus.types import Document
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.load import LoadedIndex
     from service.settings import Settings
@@ -93,7 +93,7 @@ def searcher(app_settings: Settings, loaded_index: LoadedIndex) -> Searcher:
 
     The model is already loaded by the ``encoder`` fixture, so loading it again here is instant.
     """
-    from service.app import build_searcher
+    from service.wiring import build_searcher
 
     built = build_searcher(app_settings)
     assert built.index.manifest == loaded_index.manifest
@@ -103,7 +103,7 @@ def searcher(app_settings: Settings, loaded_index: LoadedIndex) -> Searcher:
 @pytest.fixture(scope="session")
 def answerer(app_settings: Settings, searcher: Searcher) -> Answerer:
     """The answer layer exactly as the service builds it (calibration and dedup from the settings)."""
-    from service.app import build_answerer
+    from service.wiring import build_answerer
 
     return build_answerer(app_settings, searcher)
 

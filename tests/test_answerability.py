@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from citeqa.answerability import (
+    DEFAULT_CALIBRATION_PATH,
     Calibration,
     budget_threshold,
     cross_validated_rates,
@@ -21,7 +22,6 @@ from citeqa.answerability import (
     stratified_folds,
 )
 from citeqa.errors import CalibrationError
-from eval import DEFAULT_CALIBRATION_PATH
 from indexer.embedding import DEFAULT_MODEL
 
 CALIBRATION = Calibration(

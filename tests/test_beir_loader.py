@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from citeqa.errors import CorpusError
-from citeqa.types import Document
+from corpus.errors import CorpusError
+from corpus.types import Document
 from eval.beir import Query, load_beir_corpus, load_beir_dataset, load_qrels, load_queries
 
 MEDQUAD_DEV = Path("/work/shared/benchmarks/medquad-dev")

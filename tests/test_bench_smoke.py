@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from citeqa.types import SEARCH_MODES, Document
+from citeqa.types import SEARCH_MODES
 from corpus.sources import load_corpus
+from corpus.types import Document
 from eval import bench
 from eval.synthetic import synthetic_documents, synthetic_questions, write_beir_corpus
 from indexer.chunking import ChunkerSettings, chunk_corpus

@@ -19,11 +19,12 @@ import pytest
 from browser_support import PHONE, REPO, Tab, chromium, screenshot, static_server
 
 from citeqa.search import Searcher
-from citeqa.types import Document
+from corpus.types import Document
 from eval.bench import loopback_server
 from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
-from service.app import build_searcher, create_app
+from service.app import create_app
 from service.settings import Settings
+from service.wiring import build_searcher
 
 BABY_QUESTION = "my 5 month old son has milia on his chin, will they go away?"
 BAILEY_TITLE = "Baby Milia from Baby Acne"

@@ -11,10 +11,11 @@ from itertools import pairwise
 
 import pytest
 
-from citeqa.types import Document, Passage
+from corpus.types import Document
 from indexer.build import IndexSettings
 from indexer.chunking import ChunkerSettings, chunk_corpus, chunk_document, chunk_spans, sentence_spans
 from indexer.load import LoadedIndex
+from indexer.types import Passage
 
 WORD = re.compile(r"\S+")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from support import BAILEY_ID, CITEQA_BIN, folder_digest, one_line, run_cli
 
-from citeqa.types import Document
 from corpus import DEFAULT_CORPUS_DIR
+from corpus.types import Document
 from indexer.embedding import DEFAULT_MODEL
 from indexer.load import load_index
 

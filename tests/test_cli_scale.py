@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support import run_cli
 
-from citeqa.errors import IndexMismatchError
 from corpus import DEFAULT_CORPUS_DIR
+from indexer.errors import IndexMismatchError
 from indexer.load import load_index
 
 

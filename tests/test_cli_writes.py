@@ -15,8 +15,9 @@ from eval.bench import loopback_server
 from indexer.embedding import DEFAULT_MODEL
 from indexer.journal import Journal, journal_path
 from indexer.load import load_index
-from service.app import build_answerer, create_app
+from service.app import create_app
 from service.settings import Settings
+from service.wiring import build_answerer
 
 KEY = "cli-key"
 

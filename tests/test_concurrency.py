@@ -15,8 +15,9 @@ from citeqa.search import Searcher
 from eval.bench import loopback_server
 from indexer.embedding import DEFAULT_MODEL
 from indexer.load import load_index
-from service.app import build_answerer, create_app
+from service.app import create_app
 from service.settings import Settings
+from service.wiring import build_answerer
 
 KEY = "concurrency-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from support import BAILEY_ID, BANNER, OVERVIEW_ID, write_document
 
-from citeqa.errors import CorpusError
-from citeqa.types import Document
 from corpus import DEFAULT_CORPUS_DIR
 from corpus.cleaning import CHROME_RULES, clean_text
+from corpus.errors import CorpusError
 from corpus.loader import load_documents
 from corpus.sources import load_corpus
+from corpus.types import Document
 
 BAILEY_FILE = "000_7a5470b6ae1179cf"
 OVERVIEW_FILE = "004_b2c84083b616529b"

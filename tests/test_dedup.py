@@ -7,8 +7,9 @@ import itertools
 import pytest
 
 from citeqa.dedup import DEDUP_RULES, Group, group_passages, is_near_duplicate, normalized_text, shared_chars
-from citeqa.types import Document, Passage
+from corpus.types import Document
 from indexer.chunking import ChunkerSettings, chunk_document
+from indexer.types import Passage
 
 TEXT = "".join(f"Sentence number {i} says something. " for i in range(40))
 

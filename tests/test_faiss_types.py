@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 import pytest
 
-from citeqa.types import Document
+from corpus.types import Document
 from indexer import vector_index
 from indexer.build import IndexSettings, build_index, write_shards
 from indexer.embedding import DEFAULT_MODEL

@@ -14,7 +14,9 @@ from support import BAILEY_ID, OVERVIEW_ID
 from citeqa.errors import InvalidQueryError
 from citeqa.filters import PassageFilter, allowed_passages, known_filter_keys
 from citeqa.search import Searcher
-from citeqa.types import SEARCH_MODES, Document, Passage
+from citeqa.types import SEARCH_MODES
+from corpus.types import Document
+from indexer.types import Passage
 from indexer.vector_index import FaissIndex, NumpyIndex
 
 QUESTION = "what are milia and how do you treat them in a baby"

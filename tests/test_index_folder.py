@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from support import BAILEY_ID, FailingEncoder, folder_digest, swap_leftovers
 
-from citeqa.errors import IndexMismatchError
-from citeqa.types import Document
+from corpus.types import Document
 from indexer import index_folder
 from indexer.build import IndexSettings, build_index
 from indexer.chunking import ChunkerSettings
 from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
+from indexer.errors import IndexMismatchError
 from indexer.index_folder import corpus_fingerprint, recover_interrupted_swap, sha256_file
 from indexer.load import LoadedIndex, load_index
 from indexer.staleness import index_is_current

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from support import BANNER, write_document
 
-from citeqa.errors import CorpusError
-from citeqa.types import Document
 from corpus import DEFAULT_CORPUS_DIR
+from corpus.doc_ids import DOC_ID_PATTERN
+from corpus.errors import CorpusError
 from corpus.ingest import (
     MAX_BULK_DOCUMENTS,
     MAX_DOCUMENT_CHARS,
@@ -19,7 +19,8 @@ from corpus.ingest import (
     documents_from_jsonl,
     documents_from_paths,
 )
-from corpus.loader import DOC_ID_PATTERN, load_documents
+from corpus.loader import load_documents
+from corpus.types import Document
 from indexer.chunking import ChunkerSettings, chunk_document
 from indexer.index_folder import corpus_fingerprint
 

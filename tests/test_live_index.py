@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from citeqa.errors import CorpusError, DocumentNotFoundError, InvalidDocumentIdError
-from citeqa.types import Document
+from corpus.errors import CorpusError, InvalidDocumentIdError
+from corpus.types import Document
 from indexer.build import IndexSettings, build_index
+from indexer.errors import DocumentNotFoundError
 from indexer.journal import Journal, JournalEntry, JournalError, journal_path, read_journal
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index

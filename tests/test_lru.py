@@ -1,4 +1,4 @@
-"""citeqa.lru.LRU: bounded, least recently used out first, misses computed once, safe under threads."""
+"""indexer.lru.LRU: bounded, least recently used out first, misses computed once, safe under threads."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from citeqa.lru import LRU
+from indexer.lru import LRU
 
 
 def test_least_recently_used_goes_first_and_lookups_are_counted() -> None:

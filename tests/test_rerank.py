@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from citeqa.answers import Answerer
 from citeqa.rerank import CrossEncoderReranker, RerankerError, rerank_order
 from citeqa.search import Searcher
-from service.app import build_searcher, create_app
+from service.app import create_app
 from service.settings import Settings
+from service.wiring import build_searcher
 
 QUESTION = "what are milia and how do you treat them in a baby"
 WORDS = (

@@ -12,7 +12,8 @@ from support import BAILEY_ID, OVERVIEW_ID
 from citeqa.errors import InvalidQueryError
 from citeqa.fusion import FusionMethod, FusionSettings, convex_fusion, reciprocal_rank_fusion, zscore
 from citeqa.search import MAX_QUESTION_CHARS, Searcher
-from citeqa.types import SEARCH_MODES, Document, Hit, SearchMode
+from citeqa.types import SEARCH_MODES, Hit, SearchMode
+from corpus.types import Document
 from eval.seed_set import EvalQuestion, load_eval_set
 from indexer.embedding import SentenceTransformerEncoder
 from indexer.load import LoadedIndex

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from support import BAILEY_ID, OVERVIEW_ID
 
-from citeqa.errors import CorpusError
-from citeqa.types import Document
+from corpus.errors import CorpusError
+from corpus.types import Document
 from eval.seed_set import (
     DEFAULT_SEED_SET,
     EvalQuestion,

@@ -10,7 +10,7 @@ import pytest
 
 from citeqa.fusion import FusionSettings
 from citeqa.search import Searcher
-from citeqa.types import Document
+from corpus.types import Document
 from eval.cv import PassageSetting, Sweep, table_key
 from eval.harness import SEED_METRICS, evaluate_seed
 from eval.seed_set import load_eval_set

@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 import pytest
 
-from citeqa.errors import CiteqaError
+from corpus.errors import CiteqaError
 from eval.seed_set import load_eval_set
 from indexer.build import IndexSettings, embedding_text
 from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder, embed_batches

@@ -27,7 +27,8 @@ SEALS = {
 def writable_client(index: Path, encoder: Any, **settings: Any) -> TestClient:
     from citeqa.search import Searcher
     from indexer.load import load_index
-    from service.app import build_answerer, create_app
+    from service.app import create_app
+    from service.wiring import build_answerer
 
     config = Settings(index_path=index, model=DEFAULT_MODEL, **settings)
     answerer = build_answerer(config, Searcher(load_index(index), encoder))

@@ -1,0 +1,13 @@
+"""Errors of the lowest layer; ``CiteqaError`` is the base class of every domain error in the product."""
+
+
+class CiteqaError(Exception):
+    """Base class: the message says what went wrong and what to do."""
+
+
+class CorpusError(CiteqaError):
+    """A document or dataset file is invalid (the message names the file and the field)."""
+
+
+class InvalidDocumentIdError(CorpusError):
+    """A doc_id is not one a document could have (see ``corpus.doc_ids``)."""
