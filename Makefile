@@ -9,7 +9,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser-deps run index test lint eval bench bench-scale clean
+.PHONY: install browser-deps run index test test-fast lint eval bench bench-scale clean
 
 install: $(STAMP)
 
@@ -35,9 +35,17 @@ browser-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "chromium is missing: as root run apt-get update && apt-get install -y chromium" >&2; fi
 
-test: install browser-deps
+lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: lint browser-deps
 	$(BIN)/python -m pytest
+
+# The unit tests alone (tests/unit: real model, real FAISS, in-process HTTP), for the edit-test loop;
+# tests/integration (servers, Chromium, subprocesses, kills, bench smokes) is marked slow and skipped.
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow"
 
 eval: index
 	$(BIN)/citeqa eval

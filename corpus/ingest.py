@@ -27,7 +27,6 @@ from corpus.errors import CorpusError
 from corpus.html_text import HtmlText, html_text, markdown_text
 from corpus.loader import OPTIONAL_FIELDS, check_unique_ids
 from corpus.types import Document
-from indexer.index_folder import content_hash  # noqa: F401  (part of this module's API)
 
 MAX_DOCUMENT_CHARS = 1_000_000
 MAX_UPLOAD_BYTES = 20_000_000

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+
 # The model must load from the installed package, never from the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -125,3 +127,10 @@ def index_copy(default_index_path: Path, tmp_path: Path) -> Path:
     path = tmp_path / "index"
     shutil.copytree(default_index_path, path)
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration/ is ``slow``: ``pytest -m "not slow"`` runs the unit tests alone."""
+    for item in items:
+        if INTEGRATION in item.path.parents:
+            item.add_marker(pytest.mark.slow)

@@ -88,3 +88,15 @@ def run_cli(
 def one_line(text: str) -> str:
     """Collapse whitespace (rich wraps long messages)."""
     return " ".join(text.split())
+
+
+class CountingEncoder:
+    """The real encoder, counting its calls and texts."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
+        self.calls: list[int] = []
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        self.calls.append(len(texts))
+        return self.inner.encode(texts, batch_size=batch_size)

@@ -51,8 +51,8 @@ from indexer.embedding import SentenceTransformerEncoder
 from indexer.embedding_cache import EmbeddingCache, text_key
 from indexer.load import LoadedIndex
 
-MEDQUAD_DEV = Path("/work/shared/benchmarks/medquad-dev")
-SHARED_CACHE = Path(__file__).resolve().parents[1] / "var" / "cache" / "embeddings"
+MEDQUAD_DEV = Path(__file__).resolve().parents[4] / "shared" / "benchmarks" / "medquad-dev"
+SHARED_CACHE = Path(__file__).resolve().parents[3] / "var" / "cache" / "embeddings"
 SMALL_PASSAGES = IndexSettings(ChunkerSettings(max_words=12, overlap_words=4), embed_title=True)
 
 TINY_DOCUMENTS = [

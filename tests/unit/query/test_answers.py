@@ -3,12 +3,11 @@ documents exactly, answerability on clear cases, no near-duplicates, one encode 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from support import CountingEncoder
 
 from citeqa.answers import SIGNAL_DEPTH, Answerer
 from citeqa.search import Searcher
@@ -116,18 +115,6 @@ def test_answerability_does_not_depend_on_top_k(answerer: Answerer) -> None:
 def test_top_k_results_when_enough_distinct_passages_exist(answerer: Answerer) -> None:
     for k in (1, 3, 6):
         assert len(answerer.respond("how do i get rid of milia", k, "hybrid").results) == k
-
-
-class CountingEncoder:
-    """The real encoder, counting its calls and texts."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
-        self.calls: list[int] = []
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        self.calls.append(len(texts))
-        return self.inner.encode(texts, batch_size=batch_size)
 
 
 @pytest.mark.parametrize("mode", SEARCH_MODES)

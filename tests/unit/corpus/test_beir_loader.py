@@ -12,7 +12,7 @@ from corpus.errors import CorpusError
 from corpus.types import Document
 from eval.beir import Query, load_beir_corpus, load_beir_dataset, load_qrels, load_queries
 
-MEDQUAD_DEV = Path("/work/shared/benchmarks/medquad-dev")
+MEDQUAD_DEV = Path(__file__).resolve().parents[4] / "shared" / "benchmarks" / "medquad-dev"
 HEADER = "query-id\tcorpus-id\tscore"
 GOOD_DOC = '{"_id": "d1", "title": "T", "text": "ok"}'
 GOOD_QUERY = '{"_id": "q1", "text": "why?"}'

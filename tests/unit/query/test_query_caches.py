@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from support import CountingEncoder
 
 from citeqa.answers import Answerer
 from citeqa.search import Searcher
@@ -17,7 +18,6 @@ from indexer.cached_encoder import CachedEncoder
 from service.app import create_app
 from service.response_cache import normalize_question
 from service.settings import Settings
-from tests.test_answers import CountingEncoder
 
 QUESTION = "what are milia"
 

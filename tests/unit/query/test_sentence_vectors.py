@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import CountingEncoder
 
 from citeqa.answers import Answerer
 from citeqa.search import Searcher
 from citeqa.sentence_vectors import index_sentences, precompute_sentence_vectors
 from citeqa.types import SEARCH_MODES
 from indexer.embedding_cache import EmbeddingCache
-from tests.test_answers import CountingEncoder
 
 
 def test_every_passage_sentence_is_listed_once(answerer: Answerer) -> None:
