@@ -28,7 +28,7 @@ from citeqa.errors import CalibrationError
 # The calibration the service loads by default (written by `citeqa eval --calibrate`).
 DEFAULT_CALIBRATION_PATH = Path(__file__).resolve().parent / "calibration.json"
 
-# Features of a response, computed by citeqa.answers over the sentences of its first results.
+# Features of a response, computed by citeqa.answerability_features over the sentences of its first results.
 FEATURES = (
     "best_sentence_cosine",  # highest cosine of question vs any candidate sentence
     "best_sentence_overlap",  # highest share of the question's content terms found in one sentence
@@ -78,6 +78,11 @@ class Calibration:
 
     def answerable(self, signal: float) -> bool:
         return signal >= self.threshold
+
+    def decide(self, features: Mapping[str, float]) -> tuple[bool, float]:
+        """(answerable, confidence) of a response with these features."""
+        signal = self.signal_of(features)
+        return self.answerable(signal), self.confidence(signal)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,33 @@
-"""Stable paging: every page of one query is cut from the same fixed-depth ranking.
+"""Stable paging: every page of one query is cut from the same fixed-depth ranking, grouped once.
 
 A ranking of depth N is not always a prefix of a deeper one (hybrid fusion past its head, ties at a
 retriever's cut-off), and near-duplicate grouping lets a lower passage join a better result, so pages cut
 from rankings of different depths could repeat or skip passages. Every request ranks PAGE_DEPTH passages
-and groups all of them (citeqa.answers), so the pages of one query are disjoint and gap-free, and page 0
-of GET /search is POST /query.
+and groups all of them into distinct results (``distinct_results``; dedup is greedy in rank order, see
+citeqa.dedup), then cuts the page (``page_window``). So the same query always gives the same results in the
+same order, the pages of one query are disjoint and gap-free, and page 0 of GET /search is POST /query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from citeqa.dedup import DedupRule, Group, group_passages
 from citeqa.errors import InvalidQueryError
+from citeqa.search import ScoredIds
+from citeqa.types import Citation, Result
+from corpus.types import Document
+from indexer.load import LoadedIndex
 
 PAGE_DEPTH = 200  # how deep a search box can page: the results of a query's best PAGE_DEPTH passages
+
+
+def validate_offset(offset: int) -> None:
+    if not 0 <= offset <= PAGE_DEPTH:
+        raise InvalidQueryError(
+            f"offset {offset} is out of range; use 0 to {PAGE_DEPTH} "
+            f"(results page through the best {PAGE_DEPTH} passages)"
+        )
 
 
 def page_window(available: int, offset: int, k: int) -> tuple[int, int, bool]:
@@ -21,3 +37,23 @@ def page_window(available: int, offset: int, k: int) -> tuple[int, int, bool]:
     start = min(offset, available)
     stop = min(offset + k, available)
     return start, stop, stop < available
+
+
+def distinct_results(ranked: ScoredIds, index: LoadedIndex, dedup: DedupRule) -> list[Result]:
+    """The distinct results (no highlights) of a ranking of ``index``'s passages, best first."""
+    passages = [index.passages[int(i)] for i in ranked.ids]
+    groups = group_passages(passages, len(passages), dedup)
+    return [group_result(rank, group, ranked, index.documents) for rank, group in enumerate(groups, 1)]
+
+
+def group_result(rank: int, group: Group, ranked: ScoredIds, documents: Mapping[str, Document]) -> Result:
+    """The result of a group of ``ranked`` passages: its text, citation and passage ids, and the score of
+    its best passage."""
+    document = documents[group.doc_id]
+    return Result(
+        rank=rank,
+        score=float(ranked.scores[group.members[0]]),
+        text=document.text[group.start : group.end],
+        citation=Citation.of(document, group.start, group.end),
+        passage_ids=tuple(int(ranked.ids[m]) for m in group.members),
+    )

@@ -1,18 +1,18 @@
 """Sentence vectors of a whole index, computed ahead of queries for the answer layer.
 
-Answers score every sentence of a response's first results against the question (citeqa.answers). Embedding
-those sentences at query time costs several times the question's own encoding whenever the results are new,
-so the service embeds every sentence of every passage once, through the persistent embedding cache (keyed by
-model and text, see indexer.embedding_cache): the first start of a new index embeds its sentences, later
-starts only read them. A sentence of a merged or trimmed result that is not a passage sentence is still
-embedded at query time (and kept in the answerer's LRU).
+Answers score every sentence of a response's first results against the question (citeqa.sentence_scoring).
+Embedding those sentences at query time costs several times the question's own encoding whenever the results
+are new, so the service embeds every sentence of every passage once, through the persistent embedding cache
+(keyed by model and text, see indexer.embedding_cache): the first start of a new index embeds its sentences,
+later starts only read them. A sentence of a merged or trimmed result that is not a passage sentence is
+still embedded at query time (and kept in the answerer's LRU, see citeqa.sentence_caches).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from citeqa.highlight import passage_sentences
+from citeqa.sentence_scoring import passage_sentences
 from indexer.embedding import Encoder
 from indexer.embedding_cache import EmbeddingCache
 from indexer.load import LoadedIndex

@@ -11,3 +11,7 @@ class CorpusError(CiteqaError):
 
 class InvalidDocumentIdError(CorpusError):
     """A doc_id is not one a document could have (see ``corpus.doc_ids``)."""
+
+
+class UnsupportedFormatError(CorpusError):
+    """A file or upload is of a type citeqa does not read (HTTP 415); the message lists the ones it does."""

@@ -1,60 +1,115 @@
-"""Uploads -> validated, cleaned ``Document``s: single files (.txt, .md, .html), JSONL batches and paths.
+"""The one ingestion path: files, folders and uploads -> validated, cleaned ``Document``s.
 
-Every document goes through the loader's checks: the text is cleaned by ``corpus.cleaning.clean_text`` and
-must not be empty, the doc_id must match the rule of ``corpus.doc_ids``, the title must be non-empty, and
-author/publisher/url/provenance are strings. Errors are ``CorpusError``s naming the file (or JSONL line) and
-the field, and saying what to fix.
+``citeqa index`` (through ``corpus.sources.load_corpus``), ``citeqa add`` and uploads all come here, so
+they read the same file types with the same metadata rule and the same errors:
 
-Metadata, for every entry point, is the loader's sidecar format: ``doc_id``, ``title``, ``author``,
-``publisher``, ``url``, ``provenance``, a ``metadata`` object, and any other key, which goes into
-``Document.metadata`` (non-string values JSON-encoded).
+* formats (``corpus.formats``): .txt, .md, .html/.htm, .pdf and .docx files, and .jsonl batches of
+  ``{doc_id, title, text, ...}`` lines (``corpus.jsonl``);
+* metadata (``corpus.records``): a ``NAME.json`` beside ``NAME.pdf`` (or .txt, .md, ...) is that file's
+  record and is taken as written; what it leaves out comes from the file itself. A file without one also
+  gets ``source_format`` and ``source_file`` in its metadata, and its doc_id is its slugged name;
+* folders are read recursively in sorted order; hidden files and folders are ignored, and every other
+  file that is not a document (or the metadata of one) is skipped and reported with the reason.
+
+Errors are ``CorpusError``s naming the file (or JSONL line) and the field, and saying what to fix;
+``UnsupportedFormatError`` (a ``CorpusError``) for a file type citeqa does not read.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import unicodedata
+import os
 from collections.abc import Mapping, Sequence
 from email.message import Message
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
-from corpus.cleaning import clean_text
-from corpus.doc_ids import check_doc_id
-from corpus.errors import CorpusError
-from corpus.html_text import HtmlText, html_text, markdown_text
-from corpus.loader import OPTIONAL_FIELDS, check_unique_ids
+from corpus.errors import CorpusError, UnsupportedFormatError
+from corpus.formats import (
+    MEDIA_TYPE_FORMATS,
+    SUFFIX_FORMATS,
+    SUPPORTED_MEDIA_TYPES,
+    SUPPORTED_SUFFIXES,
+    Format,
+    extract,
+)
+from corpus.jsonl import MAX_BULK_DOCUMENTS, documents_from_jsonl
+from corpus.loader import check_unique_ids
+from corpus.records import MAX_DOCUMENT_CHARS, build_document, read_bytes, read_sidecar, slug
+from corpus.report import Ingested, IngestReport, ReportBuilder, Skip, suffix_of
 from corpus.types import Document
 
-MAX_DOCUMENT_CHARS = 1_000_000
-MAX_UPLOAD_BYTES = 20_000_000
-MAX_BULK_DOCUMENTS = 1_000
-MAX_DERIVED_TITLE_CHARS = 200
+__all__ = [
+    "MAX_BULK_DOCUMENTS", "MAX_DOCUMENT_CHARS", "MAX_UPLOAD_BYTES", "IngestReport", "Ingested", "Skip",
+    "document_from_file", "document_from_upload", "documents_from_jsonl", "documents_from_paths",
+    "ingest_paths", "upload_format",
+]
 
-Format = Literal["text", "markdown", "html"]
-SUFFIX_FORMATS: dict[str, Format] = {
-    ".txt": "text",
-    ".text": "text",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".xhtml": "html",
-}
-MEDIA_TYPE_FORMATS: dict[str, Format] = {
-    "text/plain": "text",
-    "text/markdown": "markdown",
-    "text/x-markdown": "markdown",
-    "text/html": "html",
-    "application/xhtml+xml": "html",
-}
+MAX_UPLOAD_BYTES = 20_000_000
 # Media types that say nothing about the content: the filename's suffix decides.
 GENERIC_MEDIA_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 JSONL_SUFFIX = ".jsonl"
-RESERVED_FIELDS = ("doc_id", "title", "text", "metadata", *OPTIONAL_FIELDS)
-SUPPORTED = "a .txt, .md or .html file (text/plain, text/markdown or text/html)"
+SIDECAR_SUFFIX = ".json"
+SUPPORTED = f"a {SUPPORTED_SUFFIXES} file ({SUPPORTED_MEDIA_TYPES})"
+SUPPORTED_FILES = SUPPORTED_SUFFIXES.replace(" or ", ", ") + " or .jsonl"
+OnError = Literal["raise", "skip"]
+
+
+def ingest_paths(paths: Sequence[Path], *, errors: OnError = "raise") -> Ingested:
+    """The documents of files and folders, and a report of what was taken and skipped, by file type.
+
+    A file that cannot be read (a scanned PDF, empty text, a bad sidecar) raises its ``CorpusError``, or
+    with ``errors="skip"`` is skipped with that message as the reason. A path that does not exist, a file
+    named directly that is not a document, a folder without documents, no documents at all, or a doc_id
+    twice always raise.
+    """
+    report = ReportBuilder()
+    documents: list[Document] = []
+    sources: list[str] = []
+    failures: list[str] = []
+    for path in map(Path, paths):
+        for file in _documents_under(path, report):
+            try:
+                batch = _read(file)
+            except CorpusError as err:
+                if errors == "raise":
+                    raise
+                report.skip(file, str(err))
+                failures.append(str(err))
+                continue
+            report.take(file)
+            documents += batch
+            sources += [f"{file} ({d.doc_id})" for d in batch] if suffix_of(file) == JSONL_SUFFIX else [
+                str(file)
+            ]
+    check_unique_ids(documents, sources)
+    if not documents:
+        skipped = len(report.skips)
+        raise CorpusError(
+            f"no documents could be read from {', '.join(map(str, paths))}: {skipped} file(s) skipped"
+            + (f"; the first that failed: {failures[0]}" if failures else "")
+        )
+    return Ingested(tuple(documents), report.build(len(documents)))
+
+
+def documents_from_paths(paths: Sequence[Path]) -> list[Document]:
+    """``ingest_paths(paths).documents`` as a list (errors raise)."""
+    return list(ingest_paths(paths).documents)
+
+
+def document_from_file(path: Path) -> Document:
+    """One file; a ``NAME.json`` beside it is its metadata, taken as written."""
+    path = Path(path)
+    kind = file_format(path)
+    sidecar = path.with_suffix(SIDECAR_SUFFIX)
+    fields: dict[str, Any] | None = read_sidecar(sidecar) if sidecar.is_file() else None
+    meta = dict(fields or {})
+    if "doc_id" not in meta:
+        meta["doc_id"] = slug(path.stem) or None
+    extra = {} if fields is not None else {"source_format": kind, "source_file": path.name}
+    content = _checked_size(read_bytes(path), str(path))
+    named = str(sidecar) if fields is not None else None
+    extracted = extract(content, kind, None, str(path))
+    return build_document(str(path), extracted, meta, extra=extra, fields_source=named)
 
 
 def document_from_upload(
@@ -65,116 +120,18 @@ def document_from_upload(
     doc_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Document:
-    """One uploaded file as a Document; its format comes from ``media_type``, else from the filename."""
+    """One uploaded file as a Document; its format comes from ``media_type``, else from the filename
+    (``UnsupportedFormatError`` when neither names one citeqa reads)."""
     source = filename or "upload"
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise CorpusError(
-            f"{source}: field 'content' is {len(content):,} bytes, more than the {MAX_UPLOAD_BYTES:,} "
-            "allowed; split the document"
-        )
+    _checked_size(content, source)
     kind, charset = upload_format(filename, media_type)
-    if kind == "html":
-        parsed = html_text(content, charset)
-    else:
-        text = normalize_newlines(decode(content, charset, source))
-        parsed = markdown_text(text) if kind == "markdown" else HtmlText(text, None)
     meta = dict(metadata or {})
     if doc_id is not None:
         meta["doc_id"] = doc_id
     elif "doc_id" not in meta and filename:
         meta["doc_id"] = slug(PurePath(filename).stem) or None
     extra = {"source_format": kind, **({"source_file": PurePath(filename).name} if filename else {})}
-    return build_document(source, parsed.text, meta, derived_title=parsed.title, extra=extra)
-
-
-def documents_from_jsonl(
-    data: bytes | str, *, max_documents: int = MAX_BULK_DOCUMENTS, source: str = "JSONL"
-) -> list[Document]:
-    """One document a line: {doc_id, title, text, author?, publisher?, url?, provenance?, metadata?, ...}.
-
-    Blank lines are skipped; more than ``max_documents`` documents, or a doc_id twice, is an error.
-    """
-    lines = data.split(b"\n") if isinstance(data, bytes) else data.split("\n")
-    documents: list[Document] = []
-    first_line: dict[str, int] = {}
-    for number, raw in enumerate(lines, 1):
-        where = f"{source}, line {number}"
-        line = decode(raw, "utf-8-sig" if number == 1 else None, where) if isinstance(raw, bytes) else raw
-        if not line.strip():
-            continue
-        if len(documents) == max_documents:
-            raise CorpusError(
-                f"{where}: more than {max_documents:,} documents in one batch; split it into smaller batches"
-            )
-        record = parse_json_object(line, where)
-        for name in ("doc_id", "title", "text"):
-            if name not in record:
-                raise CorpusError(f"{where}: field '{name}' is missing; every line needs doc_id, title, text")
-        text = record.pop("text")
-        for name, value in (("text", text), ("title", record["title"])):
-            if not isinstance(value, str) or not value.strip():
-                found = "an empty string" if isinstance(value, str) else json_type(value)
-                raise CorpusError(f"{where}: field '{name}' must be a non-empty string, found {found}")
-        document = build_document(where, text, record, extra={})
-        if document.doc_id in first_line:
-            raise CorpusError(
-                f"{where}: field 'doc_id' {document.doc_id!r} duplicates line {first_line[document.doc_id]}; "
-                "doc_ids must be unique in a batch"
-            )
-        first_line[document.doc_id] = number
-        documents.append(document)
-    if not documents:
-        raise CorpusError(f"{source}: no documents; write one JSON object per line")
-    return documents
-
-
-def documents_from_paths(paths: Sequence[Path]) -> list[Document]:
-    """Files (.txt, .md, .html, .htm, .jsonl) and folders (searched recursively, in sorted order).
-
-    A ``NAME.json`` beside ``NAME.txt`` (or .md, .html) supplies that file's metadata.
-    """
-    documents: list[Document] = []
-    sources: list[str] = []
-    for path in map(Path, paths):
-        for file in expand(path):
-            if file.suffix.lower() == JSONL_SUFFIX:
-                batch = documents_from_jsonl(read_bytes(file), max_documents=10**9, source=str(file))
-                documents += batch
-                sources += [f"{file} ({d.doc_id})" for d in batch]
-            else:
-                documents.append(document_from_file(file))
-                sources.append(str(file))
-    check_unique_ids(documents, sources)
-    return documents
-
-
-def document_from_file(path: Path) -> Document:
-    sidecar = path.with_suffix(".json")
-    metadata = read_sidecar(sidecar) if sidecar.is_file() else None
-    try:
-        return document_from_upload(read_bytes(path), filename=path.name, metadata=metadata)
-    except CorpusError as err:
-        # Name the whole path, not just the file name the upload saw.
-        raise CorpusError(str(err).replace(path.name, str(path), 1)) from None
-
-
-def expand(path: Path) -> list[Path]:
-    """``path`` itself (a supported file), or the supported files under a folder, sorted."""
-    suffixes = {*SUFFIX_FORMATS, JSONL_SUFFIX}
-    if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".")
-        )
-        if not files:
-            raise CorpusError(f"{path}: no .txt, .md, .html or .jsonl documents in this folder")
-        return files
-    if not path.is_file():
-        raise CorpusError(f"{path}: no such file or folder")
-    if path.suffix.lower() not in suffixes:
-        raise CorpusError(f"{path}: unsupported file type {path.suffix!r}; use .txt, .md, .html or .jsonl")
-    return [path]
+    return build_document(source, extract(content, kind, charset, source), meta, extra=extra)
 
 
 def upload_format(filename: str | None, media_type: str | None) -> tuple[Format, str | None]:
@@ -189,139 +146,74 @@ def upload_format(filename: str | None, media_type: str | None) -> tuple[Format,
     if essence not in GENERIC_MEDIA_TYPES:
         kind = MEDIA_TYPE_FORMATS.get(essence)
         if kind is None:
-            raise CorpusError(
+            raise UnsupportedFormatError(
                 f"{filename or 'upload'}: field 'media_type' {essence!r} is not supported; upload {SUPPORTED}"
             )
         # Markdown is plain text: browsers often send .md files as text/plain.
         return ("markdown" if kind == "text" and by_suffix == "markdown" else kind), charset
     if by_suffix is None:
         named = f"suffix {suffix!r}" if suffix else "no suffix"
-        raise CorpusError(
+        raise UnsupportedFormatError(
             f"{filename or 'upload'}: field 'filename' has {named} and no media type says the format; "
             f"upload {SUPPORTED}"
         )
     return by_suffix, charset
 
 
-def build_document(
-    source: str,
-    text: str,
-    fields: Mapping[str, Any],
-    *,
-    derived_title: str | None = None,
-    extra: Mapping[str, str],
-) -> Document:
-    """Validate ``fields`` (the sidecar format) and clean ``text`` into a Document."""
-    if len(text) > MAX_DOCUMENT_CHARS:
+def file_format(path: Path) -> Format:
+    kind = SUFFIX_FORMATS.get(suffix_of(path))
+    if kind is None:
+        raise UnsupportedFormatError(
+            f"{path}: unsupported file type {path.suffix!r}; use {SUPPORTED_FILES}"
+        )
+    return kind
+
+
+def _checked_size(content: bytes, source: str) -> bytes:
+    if len(content) > MAX_UPLOAD_BYTES:
         raise CorpusError(
-            f"{source}: field 'text' has {len(text):,} characters, more than the {MAX_DOCUMENT_CHARS:,} "
+            f"{source}: field 'content' is {len(content):,} bytes, more than the {MAX_UPLOAD_BYTES:,} "
             "allowed; split the document"
         )
-    cleaned, fired_rules = clean_text(text)
-    if not cleaned.strip():
-        raise CorpusError(
-            f"{source}: field 'text' is empty (after conversion and cleaning); add the article text"
-        )
-    for name in ("title", *OPTIONAL_FIELDS):
-        value = fields.get(name)
-        if value is not None and not isinstance(value, str):
-            raise CorpusError(f"{source}: field '{name}' must be a string or null, not {json_type(value)}")
-    title = (fields.get("title") or "").strip() or derived_title or first_line(cleaned)
-    doc_id = fields.get("doc_id")
-    doc_id = hashed_id(cleaned) if doc_id is None else doc_id
-    check_doc_id(doc_id, source)
-    nested = fields.get("metadata") or {}
-    if not isinstance(nested, Mapping):
-        raise CorpusError(f"{source}: field 'metadata' must be an object of string values")
-    others = {k: v for k, v in fields.items() if k not in RESERVED_FIELDS}
-    metadata = {str(k): as_string(v) for k, v in {**nested, **others}.items() if v is not None}
-    metadata.update(extra)
-    if fired_rules:
-        metadata["cleaning_rules"] = ",".join(fired_rules)
-    optional = {name: (fields.get(name) or "").strip() or None for name in OPTIONAL_FIELDS}
-    return Document(doc_id=doc_id, title=title, text=cleaned, metadata=metadata, **optional)
+    return content
 
 
-def slug(name: str) -> str:
-    """``name`` made to fit the doc_id rule (``corpus.doc_ids``): accents folded, runs of other characters
-    -> '-' (may be '')."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    dashed = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name))
-    return dashed.lstrip("._-").rstrip("-")[:128].rstrip("-")
+def _read(file: Path) -> list[Document]:
+    if suffix_of(file) == JSONL_SUFFIX:
+        return documents_from_jsonl(read_bytes(file), max_documents=10**9, source=str(file))
+    return [document_from_file(file)]
 
 
-def hashed_id(text: str) -> str:
-    return "doc-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+def _documents_under(path: Path, report: ReportBuilder) -> list[Path]:
+    """``path`` itself (a document file), or the document files under a folder, sorted; the folder's
+    other files are skipped into ``report``."""
+    if path.is_dir():
+        files = _walk(path)
+        stems = {(f.parent, f.stem) for f in files if suffix_of(f) in SUFFIX_FORMATS}
+        documents = []
+        for file in files:
+            suffix = suffix_of(file)
+            if suffix in SUFFIX_FORMATS or suffix == JSONL_SUFFIX:
+                documents.append(file)
+            elif suffix == SIDECAR_SUFFIX and (file.parent, file.stem) in stems:
+                report.sidecars += 1
+            elif suffix == SIDECAR_SUFFIX:
+                report.skip(file, f"metadata without a document: no {file.stem}.txt, .md, .html, .pdf, .docx")
+            else:
+                report.skip(file, f"unsupported file type {file.suffix!r}" if suffix else "no file suffix")
+        if not documents:
+            raise CorpusError(f"{path}: no {SUPPORTED_FILES} documents in this folder")
+        return documents
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such file or folder")
+    if suffix_of(path) != JSONL_SUFFIX:
+        file_format(path)
+    return [path]
 
 
-def first_line(text: str) -> str:
-    line = next(line.strip() for line in text.splitlines() if line.strip())
-    if len(line) <= MAX_DERIVED_TITLE_CHARS:
-        return line
-    cut = line[:MAX_DERIVED_TITLE_CHARS].rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:") + "\u2026"
-
-
-def decode(data: bytes, charset: str | None, source: str) -> str:
-    try:
-        return data.decode(charset or "utf-8-sig")
-    except LookupError:
-        raise CorpusError(
-            f"{source}: field 'charset' {charset!r} is not a known encoding; use utf-8"
-        ) from None
-    except UnicodeDecodeError as err:
-        raise CorpusError(
-            f"{source}: field 'text' is not valid {charset or 'UTF-8'} (byte {err.start}); "
-            "save the file as UTF-8"
-        ) from None
-
-
-def normalize_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def parse_json_object(line: str, where: str) -> dict[str, Any]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise CorpusError(
-            f"{where}: invalid JSON ({err.msg} at column {err.colno}); write one JSON object per line"
-        ) from None
-    except RecursionError:
-        raise CorpusError(
-            f"{where}: invalid JSON (nested too deeply); write one JSON object per line"
-        ) from None
-    if not isinstance(record, dict):
-        raise CorpusError(f"{where}: expected a JSON object, found {json_type(record)}; write one per line")
-    return record
-
-
-def read_sidecar(path: Path) -> dict[str, Any]:
-    text = decode(read_bytes(path), None, str(path))
-    try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise CorpusError(
-            f"{path}: invalid JSON at line {err.lineno}: {err.msg}; fix the metadata file"
-        ) from None
-    if not isinstance(meta, dict):
-        raise CorpusError(f"{path}: metadata must be a JSON object, not {json_type(meta)}")
-    return meta
-
-
-def read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise CorpusError(
-            f"{path}: cannot be read ({err.strerror}); check the path and permissions"
-        ) from None
-
-
-def as_string(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def json_type(value: object) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number")
+def _walk(folder: Path) -> list[Path]:
+    files: list[Path] = []
+    for root, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        files += [Path(root, name) for name in names if not name.startswith(".")]
+    return sorted(files)

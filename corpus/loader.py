@@ -1,4 +1,6 @@
-"""Load and validate a folder of documents: ``NAME.txt`` (UTF-8 text) beside ``NAME.json`` (metadata).
+"""The strict reader of citeqa's native corpus format: ``NAME.txt`` (UTF-8 text) beside ``NAME.json``
+(metadata). ``citeqa index`` reads folders through ``corpus.ingest`` (every format, derived titles), which
+reads a folder in this format to the same Documents; this reader stays for callers that want the strict rule.
 
 The metadata file holds ``title`` (required), and optionally ``doc_id`` (defaults to NAME),
 ``author``, ``publisher``, ``url``, ``provenance`` and a ``metadata`` object of extra string keys.

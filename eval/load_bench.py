@@ -127,7 +127,7 @@ def serve_command(index: Path, port: int, workers: int, extra_args: Sequence[str
     program = (
         [str(CITEQA_BIN)]
         if CITEQA_BIN.exists()
-        else [sys.executable, "-c", "from citeqa.cli import main; main()"]
+        else [sys.executable, "-c", "from service.cli.app import main; main()"]
     )
     return [
         *program,

@@ -54,13 +54,25 @@ def content_hash(document: Document) -> str:
 
 
 def document_record(document: Document) -> dict[str, Any]:
+    """The JSON record of a document; ``page_starts`` only when it has pages, so the record (and the
+    corpus fingerprint) of a document without pages is what it was before pages existed."""
     record = asdict(document)
     record["metadata"] = dict(document.metadata)
+    if document.page_starts:
+        record["page_starts"] = list(document.page_starts)
+    else:
+        del record["page_starts"]
     return record
 
 
 def document_from_record(record: dict[str, Any]) -> Document:
-    return Document(**{**record, "metadata": dict(record.get("metadata") or {})})
+    return Document(
+        **{
+            **record,
+            "metadata": dict(record.get("metadata") or {}),
+            "page_starts": tuple(record.get("page_starts") or ()),
+        }
+    )
 
 
 def passage_record(passage: Passage) -> dict[str, Any]:

@@ -4,13 +4,14 @@ The ETag is weak (W/"..."): two answers with the same tag hold the same passages
 but took_ms differs from one computation to the next. It hashes the index manifest (which changes with
 every build: checksums, counts, creation time), everything else that decides an answer (fusion, reranker,
 calibration, near-duplicate rule: Answerer.settings_view), the package version (the response format) and
-the normalized request, so it changes whenever the index or the answer could.
+the normalized request (filters included), so it changes whenever the index or the answer could.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from citeqa import __version__
@@ -25,7 +26,16 @@ def index_identity(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def search_etag(answerer: Answerer, question: str, k: int, mode: str, offset: int) -> str:
+def search_etag(
+    answerer: Answerer,
+    question: str,
+    k: int,
+    mode: str,
+    offset: int,
+    filters: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    # Filters in a canonical form: the order of keys, and of values within a key, changes nothing.
+    canonical = sorted((key, sorted(set(values))) for key, values in (filters or {}).items())
     key = [
         __version__,
         index_identity(answerer.searcher.index.manifest),
@@ -35,6 +45,7 @@ def search_etag(answerer: Answerer, question: str, k: int, mode: str, offset: in
         k,
         mode,
         offset,
+        canonical,
     ]
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return f'W/"{digest[:32]}"'

@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import CalibrationError, InvalidQueryError
-from corpus.errors import CiteqaError, CorpusError, InvalidDocumentIdError
+from corpus.errors import CiteqaError, CorpusError, InvalidDocumentIdError, UnsupportedFormatError
 from indexer.errors import DocumentNotFoundError, IndexMismatchError
 
 logger = logging.getLogger("citeqa.service")
 
 STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
     (InvalidDocumentIdError, 422, "invalid_doc_id"),
+    (UnsupportedFormatError, 415, "unsupported_media_type"),
     (InvalidQueryError, 422, "invalid_query"),
     (DocumentNotFoundError, 404, "not_found"),
     (CorpusError, 422, "invalid_corpus"),
@@ -33,6 +34,7 @@ HTTP_ERROR_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    415: "unsupported_media_type",
 }
 
 

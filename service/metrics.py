@@ -1,16 +1,16 @@
 """Prometheus metrics of one app, in a registry the app owns (several apps in one process do not
 collide): requests by route template and status, request latency per route, per-stage query latency
-(reported by the library through citeqa.timing), and the size and identity of the served index."""
+(reported by the library through citeqa.timing), and the size and identity of the served index.
+GET /metrics (service/routes/ops.py) serves them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import APIRouter, FastAPI, Request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
-from starlette.responses import Response
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -103,19 +103,3 @@ class ServiceMetrics:
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         self.stages.labels(stage).observe(seconds)
-
-
-router = APIRouter()
-
-
-@router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
-    """Prometheus text exposition of this app's registry."""
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def install_metrics(app: FastAPI) -> ServiceMetrics:
-    app.state.metrics = ServiceMetrics(app)
-    app.include_router(router)
-    return app.state.metrics

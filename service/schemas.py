@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
 from citeqa.answers import Answer, Response, Result
-from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K
 from citeqa.types import Citation, SearchMode
 from corpus.types import Document
-
-
-class QueryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    question: str = Field(..., description="the question, 1 to 2,000 characters")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="how many passages to return")
-    mode: SearchMode = Field("hybrid", description="hybrid (default), dense or bm25")
-    filters: dict[str, list[str]] | None = Field(
-        None,
-        description="only passages of documents whose value for every key is one of the listed values; "
-        "keys: doc_id, title, author, publisher, url, or a metadata key of the index",
-        examples=[{"doc_id": ["bailey-baby-milia"]}],
-    )
-
-    @field_validator("question")
-    @classmethod
-    def question_has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty or only spaces; type a question")
-        if len(value) > MAX_QUESTION_CHARS:
-            raise ValueError(f"is {len(value)} characters long; shorten it to at most {MAX_QUESTION_CHARS}")
-        return value
 
 
 class CitationOut(BaseModel):
@@ -43,18 +20,17 @@ class CitationOut(BaseModel):
     publisher: str | None
     start: int
     end: int
+    page: int | None = Field(
+        None, description="PDF: the page (from 1) that holds the first cited character; null without pages"
+    )
+    page_end: int | None = Field(
+        None, description="PDF: the page of the last cited character when it is a later page, else null"
+    )
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
-        return cls(
-            doc_id=c.doc_id,
-            title=c.title,
-            url=c.url,
-            author=c.author,
-            publisher=c.publisher,
-            start=c.start,
-            end=c.end,
-        )
+        # The fields are Citation's, name for name (tests/unit/service/test_schemas.py holds them equal).
+        return cls(**asdict(c))
 
 
 class HighlightOut(BaseModel):
@@ -64,7 +40,16 @@ class HighlightOut(BaseModel):
 
 class ResultOut(BaseModel):
     rank: int
-    score: float
+    score: float = Field(
+        ..., description="fused ranking score: orders one question's results; not comparable across questions"
+    )
+    relevance: float = Field(
+        ...,
+        ge=0.0,
+        le=1.0,
+        description="calibrated probability that this result answers the question (the answerability "
+        "model applied to this result alone; 0.5 or more: it would be judged answering)",
+    )
     text: str
     citation: CitationOut
     highlights: list[HighlightOut] = Field(..., description="the sentences that best answer the question")
@@ -74,6 +59,7 @@ class ResultOut(BaseModel):
         return cls(
             rank=result.rank,
             score=result.score,
+            relevance=0.0 if result.relevance is None else result.relevance,
             text=result.text,
             citation=CitationOut.from_citation(result.citation),
             highlights=[HighlightOut(start=h.start, end=h.end) for h in result.highlights],
@@ -97,7 +83,7 @@ class QueryResponse(BaseModel):
     answerable: bool = Field(..., description="whether the corpus answers the question (calibrated)")
     confidence: float = Field(..., ge=0.0, le=1.0, description="confidence that it does")
     answer: AnswerOut | None = Field(..., description="the best answering sentence, or null if unanswerable")
-    offset: int = Field(0, description="results skipped before these (always 0 for POST /query)")
+    offset: int = Field(0, description="results skipped before these (the request's offset)")
     has_more: bool = Field(False, description="true when a next page (offset + k) has results")
     index_version: int = Field(..., ge=1, description="the version of the index this response came from")
     results: list[ResultOut]
@@ -148,11 +134,23 @@ class DocumentList(BaseModel):
 
 class DocumentOut(DocumentSummary):
     text: str = Field(..., description="the cleaned text that citation offsets index into")
+    page_starts: list[int] = Field(
+        default_factory=list,
+        description="PDF: the offset in text where each page begins (page 1 first); empty without pages",
+    )
 
 
 class HealthOut(BaseModel):
     status: str
     index: dict[str, Any]
+
+
+class ReadyOut(BaseModel):
+    status: str
+    message: str
+    documents: int | None = None
+    passages: int | None = None
+    took_ms: float | None = None
 
 
 class ErrorOut(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE
 from corpus.types import Document
 
-KNOWN_FIELDS = {"doc_id", "title", "text", "author", "publisher", "url", "metadata"}
+KNOWN_FIELDS = {"doc_id", "title", "text", "author", "publisher", "url", "metadata", "page_starts"}
 
 
 class DocumentBody(BaseModel):
@@ -23,6 +23,11 @@ class DocumentBody(BaseModel):
     publisher: str | None = None
     url: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict, description="any extra string fields")
+    page_starts: list[int] | None = Field(
+        None,
+        description="a paged document's (a PDF's) offsets in text where each page begins, from 0, never "
+        "decreasing; citations then name their pages (citeqa add --url sends them)",
+    )
 
     @model_validator(mode="after")
     def extras_to_metadata(self) -> DocumentBody:
@@ -43,6 +48,7 @@ class DocumentBody(BaseModel):
             url=self.url,
             provenance="api",
             metadata=dict(self.metadata),
+            page_starts=tuple(self.page_starts or ()),
         )
 
 

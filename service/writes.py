@@ -1,5 +1,6 @@
-"""The write endpoints: add, replace and remove documents, rebuild the index. Every one needs an API key
-(service.auth.WriteAccess) and answers with the index version that contains the write."""
+"""How write requests are read: the limits, the upload query fields, bodies by Content-Type, and the
+request bodies the write routes document themselves (the routes are in service/routes/documents.py;
+multipart/form-data uploads are read by service/uploads.py)."""
 
 from __future__ import annotations
 
@@ -12,24 +13,31 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX
-from corpus.errors import CorpusError
+from corpus.errors import UnsupportedFormatError
+from corpus.formats import DOCX_MEDIA_TYPE
 from corpus.ingest import document_from_upload, documents_from_jsonl
 from corpus.types import Document
-from indexer.live import LiveIndex
-from service.auth import WriteAccess
-from service.limits import valid_doc_id
 from service.schemas import ErrorOut
-from service.write_schemas import DocumentBatch, DocumentBody, WriteOut
+from service.uploads import MULTIPART, MULTIPART_BODY, documents_from_form, read_form
+from service.write_schemas import DocumentBatch
 
-UPLOAD_TYPES = ("text/plain", "text/markdown", "text/html", "application/x-ndjson")
+TEXT_TYPES = ("text/plain", "text/markdown", "text/html")
+BINARY_TYPES = ("application/pdf", DOCX_MEDIA_TYPE)
+JSON_LINES = "application/x-ndjson"
+UPLOAD_TYPES = (*TEXT_TYPES, *BINARY_TYPES, JSON_LINES)
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
-        "content": {media: {"schema": {"type": "string"}} for media in UPLOAD_TYPES},
+        "content": {
+            **{media: {"schema": {"type": "string"}} for media in (*TEXT_TYPES, JSON_LINES)},
+            **{media: {"schema": {"type": "string", "format": "binary"}} for media in BINARY_TYPES},
+            MULTIPART: MULTIPART_BODY,
+        },
     }
 }
-# POST /documents takes a JSON batch or any upload type; the batch's schema is registered with the app's
-# components (see service.app), because this route reads its body itself to choose by Content-Type.
+# POST /documents takes a JSON batch or any upload type (multipart/form-data files among them); the batch's
+# schema is registered with the app's components (register_schema, called by service.app), because this
+# route reads its body itself to choose by Content-Type.
 DOCUMENTS_BODY = {
     "requestBody": {
         "required": True,
@@ -46,6 +54,10 @@ WRITE_RESPONSES = {
     413: {"model": ErrorOut, "description": "request body too large"},
     422: {"model": ErrorOut, "description": "invalid document or doc_id, or a limit exceeded"},
 }
+UPLOAD_RESPONSES = {
+    **WRITE_RESPONSES,
+    415: {"model": ErrorOut, "description": "a Content-Type or file type citeqa does not read"},
+}
 
 
 @dataclass(frozen=True)
@@ -54,19 +66,18 @@ class WriteLimits:
     max_bulk: int
 
 
-def get_live(request: Request) -> LiveIndex:
-    return request.app.state.citeqa.live
-
-
 class UploadFields:
-    """The query parameters of a raw upload: its doc_id and metadata (JSON bodies carry their own)."""
+    """The query parameters of an upload: its doc_id and metadata (JSON bodies carry their own; the fields
+    of a multipart form win over these)."""
 
     def __init__(
         self,
         doc_id: str | None = Query(
             None, pattern=DOC_ID_REGEX, max_length=DOC_ID_MAX_CHARS, description="default: from the title"
         ),
-        title: str | None = Query(None, description="default: the HTML title, first heading or line"),
+        title: str | None = Query(
+            None, description="default: the file's own title (PDF, Word, HTML), else first heading or line"
+        ),
         author: str | None = None,
         publisher: str | None = None,
         url: str | None = None,
@@ -76,6 +87,10 @@ class UploadFields:
 
     def metadata(self) -> dict[str, str]:
         return {k: v for k, v in self.fields.items() if v is not None}
+
+    def fields_given(self) -> dict[str, str]:
+        """The metadata and the doc_id that were given."""
+        return {**({"doc_id": self.doc_id} if self.doc_id is not None else {}), **self.metadata()}
 
 
 UploadDep = Annotated[UploadFields, Depends()]
@@ -95,6 +110,36 @@ def parse_batch(content: bytes) -> list[Document]:
         ) from None
 
 
+async def read_upload(request: Request, upload: UploadFields, max_bulk: int) -> list[Document]:
+    """The documents of an upload: multipart/form-data files (service.uploads), or one raw body by its
+    Content-Type (``parse_upload``); files are read in the thread pool."""
+    if media_type_of(request) == MULTIPART:
+        form = await read_form(request, max_bulk)
+        return await run_in_threadpool(documents_from_form, form, upload.fields_given())
+    content = await request.body()
+    content_type = request.headers.get("content-type", "")
+    return await run_in_threadpool(parse_upload, content_type, content, upload, max_bulk)
+
+
+def parse_upload(content_type: str, content: bytes, upload: UploadFields, max_bulk: int) -> list[Document]:
+    """One document as a raw text, Markdown, HTML, PDF or Word body, or many as JSON lines
+    (``UnsupportedFormatError`` for any other Content-Type). Synchronous: PDF and Word extraction is CPU
+    work, so routes run it in the thread pool."""
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == JSON_LINES:
+        return documents_from_jsonl(content, max_documents=max_bulk)
+    if media_type in UPLOAD_TYPES:
+        return [
+            document_from_upload(
+                content, media_type=content_type, doc_id=upload.doc_id, metadata=upload.metadata()
+            )
+        ]
+    raise UnsupportedFormatError(
+        f"Content-Type {media_type or '(none)'!r} is not accepted; send application/json "
+        f'({{"documents": [...]}}), {MULTIPART} files (the field "file") or one of ' + ", ".join(UPLOAD_TYPES)
+    )
+
+
 def register_schema(app: FastAPI, model: type[BaseModel]) -> None:
     """Put ``model``'s JSON schema (and the schemas it uses) into the app's OpenAPI components, for a
     route that documents a body it reads itself."""
@@ -110,86 +155,3 @@ def register_schema(app: FastAPI, model: type[BaseModel]) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def install_write_routes(app: FastAPI, limits: WriteLimits) -> None:
-    register_schema(app, DocumentBatch)
-
-    @app.post(
-        "/documents",
-        response_model=WriteOut,
-        responses=WRITE_RESPONSES,
-        dependencies=[WriteAccess],
-        openapi_extra=DOCUMENTS_BODY,
-    )
-    async def add_documents(request: Request, upload: UploadDep) -> WriteOut:
-        """Add documents, or replace those with the same doc_id, in one write: a JSON batch
-        ({"documents": [...]}), one document as the raw body (text/plain, text/markdown, text/html; its
-        metadata in the query), or many as JSON lines (application/x-ndjson)."""
-        content = await request.body()
-        if media_type_of(request) == "application/json":
-            return await write(request, parse_batch(content))
-        return await write(request, parse_upload(request, content, upload))
-
-    @app.post(
-        "/documents/upload",
-        response_model=WriteOut,
-        responses=WRITE_RESPONSES,
-        dependencies=[WriteAccess],
-        openapi_extra=UPLOAD_BODY,
-    )
-    async def upload_documents(request: Request, upload: UploadDep) -> WriteOut:
-        """One document as the raw body (text/plain, text/markdown, text/html), or many as JSON lines
-        (application/x-ndjson: one {doc_id, title, text, ...} object a line), as POST /documents takes
-        them too."""
-        return await write(request, parse_upload(request, await request.body(), upload))
-
-    async def write(request: Request, documents: list[Document]) -> WriteOut:
-        live = get_live(request)
-        result = await run_in_threadpool(live.put, documents, limits.max_document_chars, limits.max_bulk)
-        return WriteOut.of(result)
-
-    def parse_upload(request: Request, content: bytes, upload: UploadFields) -> list[Document]:
-        media_type = media_type_of(request)
-        if media_type == "application/x-ndjson":
-            return documents_from_jsonl(content, max_documents=limits.max_bulk)
-        if media_type in UPLOAD_TYPES:
-            return [
-                document_from_upload(
-                    content,
-                    media_type=request.headers.get("content-type"),
-                    doc_id=upload.doc_id,
-                    metadata=upload.metadata(),
-                )
-            ]
-        raise CorpusError(
-            f"Content-Type {media_type or '(none)'!r} is not accepted; send application/json "
-            f'({{"documents": [...]}}) or one of {", ".join(UPLOAD_TYPES)}'
-        )
-
-    @app.put(
-        "/documents/{doc_id}",
-        response_model=WriteOut,
-        responses=WRITE_RESPONSES,
-        dependencies=[WriteAccess, Depends(valid_doc_id)],
-    )
-    def put_document(doc_id: str, body: DocumentBody, request: Request) -> WriteOut:
-        """Add or replace the document ``doc_id``."""
-        return WriteOut.of(get_live(request).put([body.document(doc_id)], limits.max_document_chars))
-
-    @app.delete(
-        "/documents/{doc_id}",
-        response_model=WriteOut,
-        responses={**WRITE_RESPONSES, 404: {"model": ErrorOut, "description": "no such document"}},
-        dependencies=[WriteAccess, Depends(valid_doc_id)],
-    )
-    def delete_document(doc_id: str, request: Request) -> WriteOut:
-        return WriteOut.of(get_live(request).delete([doc_id]))
-
-    @app.post(
-        "/index/rebuild", response_model=WriteOut, responses=WRITE_RESPONSES, dependencies=[WriteAccess]
-    )
-    def rebuild_index(request: Request) -> WriteOut:
-        """Re-embed every stored document beside the live index and swap the result in; queries and
-        writes carry on meanwhile."""
-        return WriteOut.of(get_live(request).rebuild())

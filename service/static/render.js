@@ -44,15 +44,32 @@ export function segments(length, ranges) {
   return pieces;
 }
 
-// ``text`` starts at document offset ``base``; ``highlights`` are document offsets.
+// The API's offsets count Unicode code points (as Python's str does); JavaScript strings count UTF-16
+// units, so an emoji or any character outside the Basic Multilingual Plane is two. Slicing the array of
+// code points keeps every offset exact.
+export function codePoints(text) {
+  return Array.from(text);
+}
+
+// ``text`` starts at document offset ``base``; ``highlights`` are document offsets (code points).
 export function markedText(text, base, highlights, markProps = {}) {
+  const chars = codePoints(text);
   const relative = (highlights || []).map((h) => ({ start: h.start - base, end: h.end - base }));
   const fragment = document.createDocumentFragment();
-  for (const piece of segments(text.length, relative)) {
-    const part = text.slice(piece.start, piece.end);
+  for (const piece of segments(chars.length, relative)) {
+    const part = chars.slice(piece.start, piece.end).join("");
     fragment.append(piece.marked ? el("mark", markProps, part) : document.createTextNode(part));
   }
   return fragment;
+}
+
+// "p. 12", or "pp. 12–13" when the cited span crosses pages; "" for a document without pages (the API
+// sends page and page_end only for a paged document, a PDF: page holds the first cited character).
+export function pageLabel(citation) {
+  const page = citation ? citation.page : null;
+  if (!Number.isInteger(page) || page < 1) return "";
+  const last = citation.page_end;
+  return Number.isInteger(last) && last > page ? `pp. ${page}\u2013${last}` : `p. ${page}`;
 }
 
 export function sourceText(citation) {
@@ -85,10 +102,17 @@ export function resultItem(result, id) {
   const c = result.citation;
   const titleId = `${id}-title`;
   const source = sourceText(c);
+  const pages = pageLabel(c);
   const article = el(
     "article",
     { className: "result", tabindex: "-1", "aria-labelledby": titleId, dataset: { rank: result.rank } },
-    el("h2", { className: "result-title", id: titleId }, c.title || c.doc_id),
+    el(
+      "h2",
+      { className: "result-title", id: titleId },
+      c.title || c.doc_id,
+      pages ? " " : null,
+      pages ? el("span", { className: "page" }, pages) : null,
+    ),
     source ? el("p", { className: "source" }, source) : null,
     el("blockquote", { className: "passage" }, markedText(result.text, c.start, result.highlights)),
     el(
@@ -125,6 +149,7 @@ export function noticeFor(body) {
   }
   const answer = body.answer;
   if (answer && typeof answer.text === "string" && answer.citation) {
+    const pages = pageLabel(answer.citation);
     return el(
       "div",
       { className: "answer" },
@@ -135,6 +160,7 @@ export function noticeFor(body) {
         { className: "answer-cite" },
         "From ",
         el("a", { href: viewUrl(answer.citation) }, answer.citation.title || answer.citation.doc_id),
+        pages ? el("span", { className: "page" }, `, ${pages}`) : null,
         confidence ? ` · confidence ${confidence}` : "",
       ),
     );

@@ -1,9 +1,10 @@
 // The article page: the whole document, with the cited characters text[start:end] in one <mark>.
+// Offsets count code points, as the API's do (see codePoints in render.js).
 // The text is rendered as three text nodes (before, the mark's, after), so the mark holds exactly
 // the cited characters, whatever they contain.
 
 import { getJson } from "./api.js";
-import { el, originalLink, sourceText } from "./render.js";
+import { codePoints, el, originalLink, pageLabel, sourceText } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -31,6 +32,18 @@ function backLink() {
   } catch {
     // no referrer: keep "/"
   }
+}
+
+// The pages of [start, end) from the document's page_starts (code point offsets where each page
+// begins; empty without pages), as the API computes them: the page of the first character, and the page
+// of the last when it is a later one.
+function pagesOf(pageStarts, start, end) {
+  const starts = Array.isArray(pageStarts) ? pageStarts.filter(Number.isInteger) : [];
+  if (!starts.length) return {};
+  const pageAt = (offset) => starts.filter((s) => s <= offset).length;
+  const page = pageAt(start);
+  const last = pageAt(Math.max(start, end - 1));
+  return { page, page_end: last > page ? last : null };
 }
 
 function citedSpan(params, length) {
@@ -64,7 +77,9 @@ async function main() {
     return;
   }
   const text = typeof doc.text === "string" ? doc.text : "";
-  const { span, problem } = citedSpan(new URLSearchParams(location.search), text.length);
+  const chars = codePoints(text);
+  const slice = (start, end) => chars.slice(start, end).join("");
+  const { span, problem } = citedSpan(new URLSearchParams(location.search), chars.length);
 
   document.title = `${doc.title || doc.doc_id}: citeqa`;
   $("article-title").textContent = doc.title || doc.doc_id;
@@ -76,9 +91,12 @@ async function main() {
   const note = $("cite-note");
   let mark = null;
   if (span) {
-    mark = el("mark", { id: "cited", tabindex: "-1" }, text.slice(span.start, span.end));
-    body.append(document.createTextNode(text.slice(0, span.start)), mark, document.createTextNode(text.slice(span.end)));
-    note.textContent = `The highlighted passage is the citation: characters ${span.start} to ${span.end} of this article.`;
+    mark = el("mark", { id: "cited", tabindex: "-1" }, slice(span.start, span.end));
+    body.append(document.createTextNode(slice(0, span.start)), mark, document.createTextNode(slice(span.end)));
+    const pages = pageLabel(pagesOf(doc.page_starts, span.start, span.end));
+    note.textContent =
+      `The highlighted passage is the citation: characters ${span.start} to ${span.end} of this article` +
+      (pages ? `, on ${pages}.` : ".");
     note.hidden = false;
   } else {
     body.append(document.createTextNode(text));

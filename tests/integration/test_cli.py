@@ -125,7 +125,7 @@ def test_index_with_an_invalid_document(workdir: Path, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "doc.txt").write_text("Some text.", encoding="utf-8")
-    (corpus / "doc.json").write_text('{"author": "no title"}', encoding="utf-8")
+    (corpus / "doc.json").write_text('{"title": ["not", "a", "string"]}', encoding="utf-8")
     done = run_cli(["index", "--corpus", str(corpus), "--index", str(tmp_path / "index")], cwd=workdir)
     assert done.returncode == 2
     message = one_line(done.stderr)

@@ -14,7 +14,6 @@ from corpus.errors import CorpusError
 from corpus.ingest import (
     MAX_BULK_DOCUMENTS,
     MAX_DOCUMENT_CHARS,
-    content_hash,
     document_from_upload,
     documents_from_jsonl,
     documents_from_paths,
@@ -22,7 +21,7 @@ from corpus.ingest import (
 from corpus.loader import load_documents
 from corpus.types import Document
 from indexer.chunking import ChunkerSettings, chunk_document
-from indexer.index_folder import corpus_fingerprint
+from indexer.index_folder import content_hash, corpus_fingerprint
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -247,8 +246,8 @@ def test_the_format_comes_from_the_media_type_else_the_suffix(
 @pytest.mark.parametrize(
     ("filename", "media_type", "message"),
     [
-        ("a.pdf", "application/pdf", r"a\.pdf: field 'media_type' 'application/pdf' is not supported"),
-        ("a.pdf", None, r"a\.pdf: field 'filename' has suffix '\.pdf'.*upload a \.txt, \.md or \.html"),
+        ("a.png", "image/png", r"a\.png: field 'media_type' 'image/png' is not supported"),
+        ("a.png", None, r"a\.png: field 'filename' has suffix '\.png'.*upload a \.txt, \.md, \.html"),
         (None, None, r"upload: field 'filename' has no suffix"),
     ],
 )
@@ -445,13 +444,13 @@ def test_paths_errors(tmp_path: Path) -> None:
     (tmp_path / "empty.md").write_text("   \n", encoding="utf-8")
     with pytest.raises(CorpusError, match=rf"{tmp_path}/empty\.md: field 'text' is empty"):
         documents_from_paths([tmp_path / "empty.md"])
-    with pytest.raises(CorpusError, match=r"unsupported file type '\.pdf'"):
-        (tmp_path / "a.pdf").write_bytes(b"%PDF")
-        documents_from_paths([tmp_path / "a.pdf"])
+    with pytest.raises(CorpusError, match=r"unsupported file type '\.png'"):
+        (tmp_path / "a.png").write_bytes(b"\x89PNG")
+        documents_from_paths([tmp_path / "a.png"])
     with pytest.raises(CorpusError, match=r"no such file or folder"):
         documents_from_paths([tmp_path / "missing"])
     (tmp_path / "images").mkdir()
-    with pytest.raises(CorpusError, match=r"no \.txt, \.md, \.html or \.jsonl documents"):
+    with pytest.raises(CorpusError, match=r"no \.txt, \.md, \.html, \.pdf, \.docx or \.jsonl documents"):
         documents_from_paths([tmp_path / "images"])
 
 

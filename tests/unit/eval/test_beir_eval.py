@@ -283,7 +283,7 @@ def test_cli_eval_and_sweep_on_a_dataset(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import indexer.embedding
-    from citeqa.cli import app
+    from service.cli.app import app
 
     monkeypatch.setattr(indexer.embedding, "SentenceTransformerEncoder", lambda name: real_encoder)
     common = [
@@ -351,6 +351,7 @@ def test_cli_eval_and_sweep_on_a_dataset(
 # The medquad-dev smoke slice.
 
 
+@pytest.mark.slow  # embeds a slice of the benchmark
 @pytest.mark.skipif(not MEDQUAD_DEV.is_dir(), reason="medquad-dev benchmark not present")
 def test_medquad_slice_end_to_end(tmp_path: Path, encoder: CountingEncoder) -> None:
     dataset_dir = medquad_slice(tmp_path / "medquad-slice")

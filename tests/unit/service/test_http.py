@@ -30,7 +30,7 @@ RESPONSE_KEYS = {
     "results",
 }
 RESULT_KEYS = {"rank", "score", "text", "citation", "highlights"}
-CITATION_KEYS = {"doc_id", "title", "url", "author", "publisher", "start", "end"}
+CITATION_KEYS = {"doc_id", "title", "url", "author", "publisher", "start", "end", "page", "page_end"}
 QUESTIONS = [
     "what are milia",
     "is it safe to pop milia with a needle",

@@ -18,8 +18,9 @@ from support import BAILEY_ID
 
 from citeqa.answers import Answerer
 from citeqa.timing import STAGES, listen_to_stages
-from service.app import create_app, get_answerer
+from service.app import create_app
 from service.auth import WriteAccess
+from service.deps import get_answerer
 from service.limits import BodySizeLimit
 from service.requestlog import JsonFormatter, request_id_from
 from service.settings import Settings

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import BAILEY_ID
 
-from service.pages import STATIC_DIR
+from service.routes.pages import STATIC_DIR
 
 PAGES = ["/", f"/documents/{BAILEY_ID}/view?start=0&end=10"]
 

@@ -175,8 +175,11 @@ def test_post_documents_takes_every_format_by_content_type(writer: TestClient) -
     assert bad_json.status_code == 422 and "not valid JSON" in bad_json.json()["message"]
     missing = writer.post("/documents", json={"documents": [{"doc_id": "x"}]}, headers=AUTH)
     assert missing.status_code == 422 and "documents.0.title" in missing.json()["message"]
-    odd = writer.post("/documents", content=b"%PDF", headers={**AUTH, "Content-Type": "application/pdf"})
-    assert odd.status_code == 422 and "application/json" in odd.json()["message"]
+    odd = writer.post("/documents", content=b"GIF89a", headers={**AUTH, "Content-Type": "image/gif"})
+    assert odd.status_code == 415 and odd.json()["error"] == "unsupported_media_type"
+    assert "application/json" in odd.json()["message"]
+    broken = writer.post("/documents", content=b"%PDF", headers={**AUTH, "Content-Type": "application/pdf"})
+    assert broken.status_code == 422 and "not a readable PDF" in broken.json()["message"]
 
 
 def test_uploads_of_markdown_html_and_json_lines(writer: TestClient) -> None:
@@ -208,9 +211,7 @@ def test_uploads_of_markdown_html_and_json_lines(writer: TestClient) -> None:
     assert bulk.status_code == 200 and bulk.json()["doc_ids"] == ["a1", "a2"]
     assert bulk.json()["index_version"] == page.json()["index_version"] + 1
 
-    odd = writer.post(
-        "/documents/upload", content=b"%PDF", headers={**AUTH, "Content-Type": "application/pdf"}
-    )
-    assert odd.status_code == 422 and "text/markdown" in odd.json()["message"]
+    odd = writer.post("/documents/upload", content=b"GIF89a", headers={**AUTH, "Content-Type": "image/gif"})
+    assert odd.status_code == 415 and "text/markdown" in odd.json()["message"]
     unauthorized = writer.post("/documents/upload", content=markdown, headers={"Content-Type": "text/plain"})
     assert unauthorized.status_code == 401

@@ -30,7 +30,7 @@ from eval.seed_report import (
 )
 from eval.seed_set import EvalQuestion, load_eval_set
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 BASELINE = REPO / "eval" / "baseline.json"
 
 

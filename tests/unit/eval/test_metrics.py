@@ -215,6 +215,7 @@ def _random_qrels_and_run(seed: int) -> tuple[Qrels, Run]:
 
 
 # ranx's own numba kernels warn about an internal integer cast; that is not ours to fix.
+@pytest.mark.slow  # numba compiles ranx's kernels: over a minute on 2 cores
 @pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaTypeSafetyWarning")
 def test_matches_ranx_on_a_random_run() -> None:
     qrels, run = _random_qrels_and_run(seed=42)

@@ -10,14 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from service.deps import DocumentsDep
 from service.limits import valid_doc_id
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parent.parent / "static"
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -60,7 +61,7 @@ def search_page() -> FileResponse:
 @router.get("/documents/{doc_id}/view", dependencies=[Depends(valid_doc_id)])
 def document_view(
     doc_id: str,
-    request: Request,
+    documents: DocumentsDep,
     start: Annotated[int | None, Query(ge=0, description="first cited character")] = None,
     end: Annotated[int | None, Query(ge=0, description="one past the last cited character")] = None,
 ) -> FileResponse:
@@ -68,7 +69,6 @@ def document_view(
 
     An unknown document gets the same page with status 404: the page then explains what happened.
     """
-    documents = request.app.state.citeqa.searcher.index.documents
     return page("view.html", 200 if doc_id in documents else 404)
 
 
@@ -81,6 +81,4 @@ class StaticPageFiles(StaticFiles):
         return response
 
 
-def install_pages(app: FastAPI) -> None:
-    app.include_router(router)
-    app.mount("/static", StaticPageFiles(directory=STATIC_DIR), name="static")
+router.mount("/static", StaticPageFiles(directory=STATIC_DIR), name="static")

@@ -1,4 +1,5 @@
-"""Text rendering of answers for the terminal: the answering sentences of a result marked inline."""
+"""Text rendering of answers for the terminal: the answering sentences of a result marked inline, and the
+span (and pages) a citation names."""
 
 from __future__ import annotations
 
@@ -12,6 +13,30 @@ CLOSE_MARK = "\u00ab"  # «
 class SpanLike(Protocol):
     start: int
     end: int
+
+
+class PagedLike(Protocol):
+    page: int | None
+    page_end: int | None
+
+
+class CitedLike(PagedLike, Protocol):
+    doc_id: str
+    start: int
+    end: int
+
+
+def page_label(citation: PagedLike) -> str:
+    """The pages of a citation into a paged document (a PDF): "p. 12", "pp. 12-13" (an en dash); else ""."""
+    if citation.page is None:
+        return ""
+    return f"pp. {citation.page}\u2013{citation.page_end}" if citation.page_end else f"p. {citation.page}"
+
+
+def cited_span(citation: CitedLike) -> str:
+    """The span of a citation: "doc-id 120:480", and ", p. 3" for a paged document."""
+    label = page_label(citation)
+    return f"{citation.doc_id} {citation.start}:{citation.end}" + (f", {label}" if label else "")
 
 
 def marked_segments(text: str, offset: int, highlights: Sequence[SpanLike]) -> list[tuple[str, bool]]:

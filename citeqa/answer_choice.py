@@ -1,0 +1,102 @@
+"""Answer choice: which sentences may answer, which of them a result highlights, and which one is the
+answer to the question. Everything that decides the answer sentence is here; the sentence scores it
+chooses by come from citeqa.sentence_scoring.
+
+- A sentence may answer when it is sentence-like (``is_sentence_like``): headings and fragments answer
+  nothing on their own, so they count only in a result that has nothing sentence-like.
+- A result highlights its best candidate sentence and the others within ``HIGHLIGHT_MARGIN`` of it, at
+  most ``MAX_HIGHLIGHTS``, in text order.
+- The answer is the best-scoring candidate sentence of the first results (so it is always a highlight of
+  one of them); none when they have no sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from citeqa.types import Answer, Citation, Highlight
+from corpus.types import Document
+from indexer.chunking import Span
+
+if TYPE_CHECKING:
+    from citeqa.sentence_scoring import Sentences
+
+# A sentence is highlighted when it scores within this margin of the result's best sentence.
+HIGHLIGHT_MARGIN = 0.05
+MAX_HIGHLIGHTS = 2
+# Shorter "sentences" are headings or fragments ("Bumps on your face?"), and so are short lines without a
+# full stop ("Baby Milia from Baby Acne"): they answer nothing on their own, so they are highlighted only
+# when a passage has nothing sentence-like.
+MIN_ANSWER_WORDS = 5
+UNPUNCTUATED_ANSWER_WORDS = 8
+
+
+def is_sentence_like(span: Span, text: str) -> bool:
+    """At least MIN_ANSWER_WORDS words ending like a sentence, or a long line (a list item without a full
+    stop): a heading ("Baby Milia from Baby Acne") or a fragment does not answer."""
+    ends = text.rstrip("\"'\u201d\u2019)]").endswith((".", "!", "?", ":"))
+    return span.words >= UNPUNCTUATED_ANSWER_WORDS or (span.words >= MIN_ANSWER_WORDS and ends)
+
+
+def answer_candidates(spans: Sequence[Span], texts: Sequence[str]) -> np.ndarray:
+    """Mask of the sentences (of one result) that may answer: sentence-like, or all of them when none is."""
+    fit = np.array([is_sentence_like(s, t) for s, t in zip(spans, texts, strict=True)], dtype=bool)
+    return fit if fit.any() else np.ones(len(spans), dtype=bool)
+
+
+def candidates_by_result(spans: Sequence[Span], texts: Sequence[str], results: np.ndarray) -> np.ndarray:
+    """``answer_candidates`` of the sentences of several results (``results``: each one's result), each
+    result decided on its own sentences."""
+    candidate = np.zeros(len(spans), dtype=bool)
+    for position in np.unique(results):
+        mine = np.flatnonzero(results == position)
+        candidate[mine] = answer_candidates([spans[i] for i in mine], [texts[i] for i in mine])
+    return candidate
+
+
+def pick_highlights(
+    spans: Sequence[Span],
+    scores: np.ndarray,
+    candidates: np.ndarray,
+    margin: float = HIGHLIGHT_MARGIN,
+    limit: int = MAX_HIGHLIGHTS,
+) -> list[Highlight]:
+    """The best candidate sentence and others within ``margin`` of it (at most ``limit``), in text order;
+    ``candidates`` masks the sentences that may be picked (see answer_candidates)."""
+    if len(spans) == 0:
+        return []
+    masked = np.where(candidates, np.asarray(scores, dtype=np.float64), -np.inf)
+    best = float(masked.max())
+    order = np.argsort(-masked, kind="stable")[:limit]
+    chosen = [int(i) for i in order if masked[i] >= best - margin]
+    return [Highlight(spans[i].start, spans[i].end, float(scores[i])) for i in sorted(chosen)]
+
+
+def result_highlights(sentences: Sentences, position: int) -> tuple[Highlight, ...]:
+    """The highlights of the result at ``position`` (of the scored results)."""
+    mine = np.flatnonzero(sentences.result == position)
+    spans = [sentences.spans[i] for i in mine]
+    return tuple(pick_highlights(spans, sentences.score[mine], sentences.candidate[mine]))
+
+
+def answer_sentence(
+    scores: np.ndarray, candidates: np.ndarray, results: np.ndarray, first: int
+) -> int | None:
+    """Index of the best-scoring candidate sentence of the ``first`` results, or None when they have none."""
+    eligible = candidates & (results < first)
+    if not eligible.any():
+        return None
+    return int(np.argmax(np.where(eligible, scores, -np.inf)))
+
+
+def best_answer(sentences: Sentences, first: int, documents: Mapping[str, Document]) -> Answer | None:
+    """The answer among the sentences of the ``first`` scored results, cited to its sentence only."""
+    best = answer_sentence(sentences.score, sentences.candidate, sentences.result, first)
+    if best is None:
+        return None
+    span = sentences.spans[best]
+    citation = Citation.of(documents[sentences.doc_ids[best]], span.start, span.end)
+    return Answer(sentences.texts[best], float(sentences.score[best]), citation)

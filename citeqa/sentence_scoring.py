@@ -1,0 +1,152 @@
+"""Sentence scoring: how well each sentence of a response's results answers the question.
+
+A sentence's score mixes its embedding similarity to the question and the share of the question's content
+terms it contains (both in [0, 1]): ``similarity_weight`` * cosine (clipped) + the rest * term overlap.
+The arithmetic is pure functions over arrays and term sets; ``SentenceScorer`` feeds them, taking vectors
+and term sets from the caches (citeqa.sentence_caches), so all new sentences of a response are embedded in
+one encode call. Which sentence answers, and which are highlighted, is citeqa.answer_choice's decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from citeqa.answer_choice import candidates_by_result
+from citeqa.sentence_caches import SentenceCaches
+from citeqa.types import Result
+from corpus.types import Document
+from indexer.chunking import Span, sentence_spans
+from indexer.embedding import Encoder
+
+SIMILARITY_WEIGHT = 0.7
+# Question words (what, how, my, ...) are stopwords here, unlike in the BM25 index: they say nothing about
+# whether a sentence answers. The NLTK English list, as shipped by bm25s.
+TERM_STOPWORDS = "en_plus"
+
+
+@dataclass(frozen=True)
+class Sentences:
+    """Every sentence of a response's results, as aligned arrays; ``result`` is the position of its result
+    in the scored list, ``candidate`` whether it may answer (see citeqa.answer_choice)."""
+
+    doc_ids: tuple[str, ...]
+    spans: tuple[Span, ...]
+    texts: tuple[str, ...]
+    result: np.ndarray
+    cosine: np.ndarray
+    overlap: np.ndarray
+    score: np.ndarray
+    candidate: np.ndarray
+
+
+class TermExtractor:
+    """Content terms of texts: lower-cased, English stopwords removed, Snowball-stemmed (as BM25 stems)."""
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def terms(self, texts: Sequence[str]) -> list[frozenset[str]]:
+        if not texts:
+            return []
+        tokens = bm25s.tokenize(
+            list(texts),
+            stopwords=TERM_STOPWORDS,
+            stemmer=self._stemmer,
+            return_ids=False,
+            show_progress=False,
+        )
+        return [frozenset(t) for t in tokens]
+
+
+@dataclass(frozen=True)
+class SentenceScorer:
+    """Scores the sentences of results against a question, with vectors and term sets from ``caches``
+    (the ones missing computed by ``encoder`` and ``extractor``)."""
+
+    caches: SentenceCaches
+    encoder: Encoder
+    extractor: TermExtractor
+    similarity_weight: float = SIMILARITY_WEIGHT
+
+    def question_terms(self, question: str) -> frozenset[str]:
+        [terms] = self.caches.term_sets([question], self.extractor.terms)
+        return terms
+
+    def score(
+        self, question: str, query: np.ndarray, results: Sequence[Result], documents: Mapping[str, Document]
+    ) -> Sentences:
+        """Every sentence of ``results`` scored against the question (``query`` is its vector)."""
+        doc_ids, spans, owners = result_sentences(results, documents)
+        texts = [documents[d].text[s.start : s.end] for d, s in zip(doc_ids, spans, strict=True)]
+        cosine = cosines(self.caches.sentence_vectors(texts, self.encoder), texts, query)
+        question_terms = self.question_terms(question)
+        overlap = term_overlaps(question_terms, self.caches.term_sets(texts, self.extractor.terms))
+        result = np.asarray(owners, dtype=np.int64)
+        return Sentences(
+            doc_ids=tuple(doc_ids),
+            spans=tuple(spans),
+            texts=tuple(texts),
+            result=result,
+            cosine=cosine,
+            overlap=overlap,
+            score=sentence_scores(cosine, overlap, self.similarity_weight),
+            candidate=candidates_by_result(spans, texts, result),
+        )
+
+
+# A pure function of its arguments, memoized: the same passages recur in query after query, and splitting
+# them again cost more than the rest of sentence scoring (the key's text hashes once: str caches its hash).
+@lru_cache(maxsize=65_536)
+def passage_sentences(document_text: str, start: int, end: int) -> tuple[Span, ...]:
+    """Sentences inside ``document_text[start:end]``, in document offsets."""
+    return tuple(
+        Span(start + s.start, start + s.end, s.words) for s in sentence_spans(document_text[start:end])
+    )
+
+
+def result_sentences(
+    results: Sequence[Result], documents: Mapping[str, Document]
+) -> tuple[list[str], list[Span], list[int]]:
+    """(document ids, spans, positions of their results) of every sentence of ``results``, in order."""
+    doc_ids: list[str] = []
+    spans: list[Span] = []
+    owners: list[int] = []
+    for position, result in enumerate(results):
+        citation = result.citation
+        for span in passage_sentences(documents[citation.doc_id].text, citation.start, citation.end):
+            doc_ids.append(citation.doc_id)
+            spans.append(span)
+            owners.append(position)
+    return doc_ids, spans, owners
+
+
+def cosines(vectors: Mapping[str, np.ndarray], texts: Sequence[str], query: np.ndarray) -> np.ndarray:
+    """Cosine of each text's (normalized) vector with the question's."""
+    return np.array([vectors[t] @ query for t in texts], dtype=np.float64)
+
+
+def term_overlap(question_terms: frozenset[str], sentence_terms: frozenset[str]) -> float:
+    """Share of the question's terms that the sentence contains."""
+    if not question_terms:
+        return 0.0
+    return len(question_terms & sentence_terms) / len(question_terms)
+
+
+def term_overlaps(question_terms: frozenset[str], sentence_terms: Sequence[frozenset[str]]) -> np.ndarray:
+    return np.array([term_overlap(question_terms, t) for t in sentence_terms], dtype=np.float64)
+
+
+def sentence_scores(
+    similarities: np.ndarray,
+    overlaps: Sequence[float] | np.ndarray,
+    similarity_weight: float = SIMILARITY_WEIGHT,
+) -> np.ndarray:
+    """weight * cosine (clipped to [0, 1]) + (1 - weight) * term overlap, per sentence."""
+    similarity = np.clip(np.asarray(similarities, dtype=np.float64), 0.0, 1.0)
+    return similarity_weight * similarity + (1.0 - similarity_weight) * np.asarray(overlaps, dtype=np.float64)

@@ -1,0 +1,84 @@
+"""File formats a document can come in, and what is extracted from each: its text (with page starts
+for paged formats) and the metadata the file itself carries.
+
+One module a format: ``text`` (plain text and Markdown), ``html`` (web pages, by trafilatura), ``pdf``
+(pypdf) and ``docx`` (python-docx). Libraries are imported when a file of their format is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Format = Literal["text", "markdown", "html", "pdf", "docx"]
+SUFFIX_FORMATS: dict[str, Format] = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
+DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MEDIA_TYPE_FORMATS: dict[str, Format] = {
+    "text/plain": "text",
+    "text/markdown": "markdown",
+    "text/x-markdown": "markdown",
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "application/pdf": "pdf",
+    DOCX_MEDIA_TYPE: "docx",
+}
+SUPPORTED_SUFFIXES = ".txt, .md, .html, .pdf or .docx"
+SUPPORTED_MEDIA_TYPES = "text/plain, text/markdown, text/html, application/pdf or " + DOCX_MEDIA_TYPE
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What a file gives: its text and the metadata it states itself (None or empty when it does not).
+
+    ``title`` is the file's own title (PDF info, DOCX core properties, HTML <title>/og:title);
+    ``heading`` its first heading; ``metadata`` extra facts such as ``date``.
+    """
+
+    text: str
+    title: str | None = None
+    heading: str | None = None
+    author: str | None = None
+    publisher: str | None = None
+    url: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    page_starts: tuple[int, ...] = ()
+
+
+def extract(content: bytes, kind: Format, charset: str | None, source: str) -> Extracted:
+    """The text and metadata of ``content`` read as ``kind``; ``source`` names it in errors."""
+    if kind == "pdf":
+        from corpus.formats.pdf import pdf_extract
+
+        return pdf_extract(content, source)
+    if kind == "docx":
+        from corpus.formats.docx import docx_extract
+
+        return docx_extract(content, source)
+    if kind == "html":
+        from corpus.formats.html import html_extract
+
+        return html_extract(content, charset, source)
+    from corpus.formats.text import markdown_extract, text_extract
+
+    return (
+        markdown_extract(content, charset, source)
+        if kind == "markdown"
+        else text_extract(content, charset, source)
+    )
+
+
+def optional(value: object) -> str | None:
+    """A metadata value as a stripped, non-empty string, or None."""
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text or None

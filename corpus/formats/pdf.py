@@ -1,0 +1,97 @@
+"""PDF by pypdf: the text layer of each page, the pages joined by a blank line, where each page begins
+kept in ``page_starts``; title and author from the document information.
+
+A page's text is normalized before offsets are taken (so they index the final text): Unicode NFKC (the
+``ﬁ`` ligature becomes ``fi``), control characters dropped, trailing spaces and runs of blank lines removed,
+and a line break inside a sentence (the next line starts with a lower-case letter) becomes a space, so the
+chunker's sentences are the PDF's sentences. There is no OCR: a PDF without a text layer is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from io import BytesIO
+from typing import Any
+
+from corpus.errors import CorpusError
+from corpus.formats import Extracted, optional
+from corpus.pages import join_pages
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_TRAILING_SPACE = re.compile(r"[ \t\u00a0]+\n")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_WRAPPED_LINE = re.compile(r"(?<=[^\s-])\n(?=[^\W\d_])")
+
+
+def pdf_extract(content: bytes, source: str) -> Extracted:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(BytesIO(content))
+        if reader.is_encrypted:
+            _decrypt(reader, source)
+        pages = list(reader.pages)
+    except CorpusError:
+        raise
+    except Exception as err:
+        raise CorpusError(
+            f"{source}: not a readable PDF ({_reason(err)}); check that the file is a PDF"
+        ) from None
+    texts = [_page_text(page, number, source) for number, page in enumerate(pages, 1)]
+    if not any(texts):
+        raise CorpusError(
+            f"{source}: no text layer on any of its {len(pages)} page(s): a scanned PDF? citeqa does not run "
+            "OCR; add a PDF with a text layer (e.g. made by ocrmypdf)"
+        )
+    text, page_starts = join_pages(texts)
+    info = _info(reader)
+    empty = [str(number) for number, page_text in enumerate(texts, 1) if not page_text]
+    return Extracted(
+        text,
+        title=optional(info.get("/Title")),
+        author=optional(info.get("/Author")),
+        metadata={"pages_without_text": ",".join(empty)} if empty else {},
+        page_starts=page_starts,
+    )
+
+
+def clean_page(raw: str) -> str:
+    text = unicodedata.normalize("NFKC", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _TRAILING_SPACE.sub("\n", _CONTROL.sub("", text.replace("\t", " ")) + "\n")
+    text = _BLANK_LINES.sub("\n\n", text).strip()
+    return _WRAPPED_LINE.sub(lambda m: " " if text[m.end()].islower() else "\n", text)
+
+
+def _page_text(page: Any, number: int, source: str) -> str:
+    try:
+        return clean_page(page.extract_text() or "")
+    except Exception as err:
+        raise CorpusError(f"{source}: page {number} cannot be read ({_reason(err)})") from None
+
+
+def _decrypt(reader: Any, source: str) -> None:
+    from pypdf.errors import DependencyError
+
+    try:
+        opened = reader.decrypt("")
+    except DependencyError:
+        raise CorpusError(
+            f"{source}: the PDF is encrypted (AES) and cannot be opened here; save an unencrypted copy "
+            "(e.g. print it to PDF) and add that"
+        ) from None
+    if not opened:
+        raise CorpusError(
+            f"{source}: the PDF is encrypted with a password; save a copy without the password and add that"
+        )
+
+
+def _info(reader: Any) -> dict[str, Any]:
+    try:
+        return dict(reader.metadata or {})
+    except Exception:  # a broken information dictionary: the text is still good
+        return {}
+
+
+def _reason(err: Exception) -> str:
+    return str(err).strip() or type(err).__name__

@@ -1,0 +1,232 @@
+"""The evaluation commands of `citeqa`: eval, sweep and seed-sweep. The product does not import eval: these
+reach the command line as a plugin (the `citeqa.commands` entry point `eval = "eval.cli:register"` in
+pyproject.toml, which service.cli.app loads and calls with its app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from corpus.errors import CiteqaError
+from eval.sweep_cli import seed_sweep_command, sweep_command
+from service.cli.common import (
+    DEFAULT_CACHE_DIR,
+    BackendOption,
+    CacheDirOption,
+    ModelOption,
+    PassageOptions,
+    fail,
+    index_settings_from,
+    log,
+    settings_with,
+)
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+
+def register(app: typer.Typer) -> None:
+    """Add the evaluation commands to the citeqa app."""
+    app.command("eval")(evaluate_command)
+    app.command("sweep")(sweep_command)
+    app.command("seed-sweep")(seed_sweep_command)
+
+
+def evaluate_command(
+    questions: Annotated[
+        Path | None, typer.Option(help="evaluation set (JSONL); default: the seed set")
+    ] = None,
+    index: Annotated[Path | None, typer.Option(help="index folder to evaluate (seed set)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="report folder (default var/eval/seed or var/eval/<dataset>)")
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): evaluate on it instead"
+        ),
+    ] = None,
+    group_by: Annotated[
+        list[str] | None,
+        typer.Option(help="query metadata field for per-subset rows (repeatable; default: auto-detect)"),
+    ] = None,
+    model: ModelOption = None,
+    backend: BackendOption = None,
+    max_words: Annotated[int | None, typer.Option(help="passage size in words (dataset index)")] = None,
+    overlap_words: Annotated[
+        int | None, typer.Option(help="passage overlap in words (dataset index)")
+    ] = None,
+    embed_title: Annotated[
+        bool | None, typer.Option(help="embed the document title with each passage (dataset index)")
+    ] = None,
+    bm25_title: Annotated[
+        bool | None, typer.Option(help="index the document title with each passage in BM25 (dataset index)")
+    ] = None,
+    fusion: Annotated[str | None, typer.Option(help="hybrid fusion method (default: the settings')")] = None,
+    dense_weight: Annotated[float | None, typer.Option(help="dense weight of the fusion")] = None,
+    rrf_k: Annotated[float | None, typer.Option(help="k of reciprocal-rank fusion")] = None,
+    index_root: Annotated[Path, typer.Option(help="where dataset indexes are kept")] = Path(
+        "var/eval/indexes"
+    ),
+    cache_dir: CacheDirOption = DEFAULT_CACHE_DIR,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="results.json to compare with (seed set): print the metrics that got worse, exit 1 when one "
+            "fell below the baseline's 95% CI lower bound"
+        ),
+    ] = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="fit the answerability decision on the evaluation set (cross-validated) and write it "
+            "to --calibration",
+        ),
+    ] = False,
+    calibration: Annotated[
+        Path | None, typer.Option(help="calibration file to write (default: CITEQA_CALIBRATION_PATH)")
+    ] = None,
+    dedup: Annotated[
+        bool, typer.Option("--dedup", help="compare the near-duplicate rules on the evaluation set")
+    ] = False,
+    max_false_flag: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.99,
+            help="with --calibrate: the largest share of answerable questions the threshold may flag as "
+            "unanswerable (the error budget; it flags as many unanswerable questions as it allows)",
+        ),
+    ] = 0.05,
+) -> None:
+    """Score every mode (hybrid, dense, bm25) on the seed set, or on a BEIR dataset with --dataset;
+    write summary.md and results.json (and TREC runs for a dataset; per-question table, plots and paired
+    comparison for the seed set). --calibrate fits answerability, --dedup compares near-duplicate rules."""
+    settings = settings_with(
+        index_path=index,
+        model=model,
+        backend=backend,
+        fusion_method=fusion,
+        fusion_dense_weight=dense_weight,
+        fusion_rrf_k=rrf_k,
+    )
+    if calibrate or dedup:
+        answer_eval_command(
+            settings, questions, calibrate, calibration or settings.calibration_path, dedup, max_false_flag
+        )
+        return
+    if dataset is not None:
+        if baseline is not None:
+            fail(ValueError("--baseline compares seed-set results; leave out --dataset"))
+        passages = (max_words, overlap_words, embed_title, bm25_title)
+        evaluate_dataset_command(settings, dataset, out, group_by, passages, index_root, cache_dir)
+        return
+    evaluate_seed_command(settings, questions, out or Path("var/eval/seed"), baseline)
+
+
+def evaluate_seed_command(
+    settings: Settings, questions: Path | None, out: Path, baseline: Path | None = None
+) -> None:
+    from eval.baseline import comparison_text
+    from eval.harness import SEED_METRICS, markdown_table
+    from eval.seed_report import run_seed_evaluation, seed_context
+    from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
+    from service.wiring import build_answerer
+
+    try:
+        eval_set = load_eval_set(questions or DEFAULT_SEED_SET)
+        answerer = build_answerer(settings)
+        searcher = answerer.searcher
+        context = seed_context(searcher, eval_set, str(settings.index_path))
+        evaluation = run_seed_evaluation(searcher, eval_set, out, context, baseline, answerer)
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    typer.echo(markdown_table(evaluation.scores, SEED_METRICS))
+    typer.echo(
+        f"report: {out / 'summary.md'}, {out / 'results.json'}, {out / 'questions.md'}, plots in {out}"
+    )
+    if evaluation.comparison is not None:
+        typer.echo("")
+        typer.echo(comparison_text(evaluation.comparison, baseline or ""))
+        if not evaluation.comparison.passed:
+            raise typer.Exit(code=1)
+
+
+def answer_eval_command(
+    settings: Settings, questions: Path | None, calibrate: bool, out: Path, dedup: bool, max_false_flag: float
+) -> None:
+    from eval import answer_eval
+    from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
+    from service.wiring import build_searcher
+
+    path = questions or DEFAULT_SEED_SET
+    try:
+        searcher = build_searcher(settings)
+        eval_set = load_eval_set(path)
+        if dedup:
+            typer.echo(
+                "hybrid retrieval of the answerable questions, as the service returns it, per dedup rule:"
+            )
+            typer.echo(answer_eval.dedup_table(answer_eval.dedup_comparison(searcher, eval_set)))
+        if calibrate:
+            fitted, compared, rows = answer_eval.calibrate(
+                searcher, eval_set, out, path.name, max_false_flag
+            )
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    if calibrate:
+        typer.echo("\nanswerability signals, held-out flag rates (mean [min, max] over repeats):")
+        typer.echo(answer_eval.signals_table(compared))
+        typer.echo(
+            f"\nanswer sentence overlaps a gold quote: {answer_eval.answer_accuracy(rows):.3f} "
+            "of answerable questions"
+        )
+        typer.echo(
+            f"wrote {out}: features {', '.join(fitted.features)}, threshold {fitted.threshold:.4f}; "
+            f"cross-validated: {fitted.cv['unanswerable_flagged']:.3f} of unanswerable flagged, "
+            f"{fitted.cv['answerable_flagged']:.3f} of answerable wrongly flagged"
+        )
+
+
+def evaluate_dataset_command(
+    settings: Settings,
+    dataset: Path,
+    out: Path | None,
+    group_by: list[str] | None,
+    passages: PassageOptions,
+    index_root: Path,
+    cache_dir: Path,
+) -> None:
+    from eval.beir_eval import evaluate_dataset, metrics_table
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.embedding_cache import EmbeddingCache
+    from service.wiring import build_encoder, fusion_settings
+
+    try:
+        encoder = SentenceTransformerEncoder(settings.model)  # passages, as citeqa index embeds them
+        # Questions on the configured backend, as the service runs them, without the question cache: each
+        # variant encodes its questions again, so its ms/query counts the encoding.
+        questions = (
+            None
+            if settings.backend == "torch"
+            else build_encoder(settings.model_copy(update={"question_cache_size": 0}))
+        )
+        report = evaluate_dataset(
+            dataset,
+            encoder,
+            fusion_settings(settings),
+            index_settings_from(passages),
+            out,
+            index_root,
+            EmbeddingCache(cache_dir),
+            group_by,
+            log=log,
+            query_encoder=questions,
+        )
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    typer.echo(metrics_table(report.scores))
+    typer.echo(f"report: {report.out / 'summary.md'}, {report.out / 'results.json'}, {report.out / 'runs'}/")

@@ -1,0 +1,145 @@
+"""`citeqa sweep` (a BEIR dataset) and `citeqa seed-sweep` (the seed set): one implementation of what they
+share, each with its own options and outputs. Registered by eval.cli."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from corpus.errors import CiteqaError
+from service.cli.common import DEFAULT_CACHE_DIR, CacheDirOption, ModelOption, fail, log, settings_with
+
+if TYPE_CHECKING:
+    from eval.cv import Choice, PassageSetting, Sweep
+
+FoldsOption = Annotated[int, typer.Option(help="number of folds")]
+SeedOption = Annotated[int, typer.Option(help="seed of the fold shuffle")]
+
+
+def sweep_command(
+    dataset: Annotated[Path, typer.Option(help="BEIR folder to cross-validate on")],
+    passages: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="passage setting MAX_WORDS:OVERLAP:title|notitle[:bm25title|bm25text] "
+            "(repeatable; default: a grid)"
+        ),
+    ] = None,
+    keep_passages: Annotated[
+        str | None,
+        typer.Option(help="pin the chosen passage setting (e.g. the default, when a check elsewhere vetoes)"),
+    ] = None,
+    folds: FoldsOption = 5,
+    seed: SeedOption = 0,
+    out: Annotated[Path, typer.Option(help="Markdown table to write")] = Path("eval/fusion_sweep.md"),
+    details: Annotated[
+        Path | None, typer.Option(help="JSON details (default var/eval/sweep/<dataset>.json)")
+    ] = None,
+    model: ModelOption = None,
+    index_root: Annotated[Path, typer.Option(help="where dataset indexes are kept")] = Path(
+        "var/eval/indexes"
+    ),
+    cache_dir: CacheDirOption = DEFAULT_CACHE_DIR,
+) -> None:
+    """Cross-validate fusion methods, their parameters and passage settings on a BEIR dataset."""
+    from eval.cv import DEFAULT_PASSAGE_GRID, PassageSetting, run_sweep, write_sweep
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.embedding_cache import EmbeddingCache
+
+    settings = settings_with(model=model)
+    try:
+        pinned = PassageSetting.parse(keep_passages) if keep_passages else None
+    except ValueError as err:
+        fail(err)
+
+    def details_path(sweep: Sweep) -> Path:
+        return details or Path("var/eval/sweep") / f"{sweep.dataset}.json"
+
+    def run(grid: list[PassageSetting]) -> Sweep:
+        encoder = SentenceTransformerEncoder(settings.model)
+        return run_sweep(dataset, encoder, grid, folds, seed, index_root, EmbeddingCache(cache_dir), log=log)
+
+    def write(sweep: Sweep, command: str, seconds: float) -> Choice:
+        return write_sweep(sweep, out, details_path(sweep), command, seconds, pinned)
+
+    sweep, choice = run_sweep_command("sweep", passages, DEFAULT_PASSAGE_GRID, run, write, out)
+    typer.echo(
+        f"chosen: passages {choice.setting.label}, fusion {choice.fusion.label()}; "
+        f"tables: {out}, details: {details_path(sweep)}"
+    )
+
+
+def seed_sweep_command(
+    passages: Annotated[
+        list[str] | None,
+        typer.Option(help="passage setting MAX_WORDS:OVERLAP:title|notitle (repeatable; default: a grid)"),
+    ] = None,
+    folds: FoldsOption = 5,
+    seed: SeedOption = 0,
+    out: Annotated[Path, typer.Option(help="Markdown report to write")] = Path("eval/seed_sweep.md"),
+    corpus: Annotated[
+        Path | None, typer.Option(help="documents folder (default: the default corpus)")
+    ] = None,
+    model: ModelOption = None,
+    index_root: Annotated[Path, typer.Option(help="where the sweep's indexes are kept")] = Path(
+        "var/eval/indexes/seed"
+    ),
+    cache_dir: CacheDirOption = DEFAULT_CACHE_DIR,
+) -> None:
+    """Cross-validate passage size, overlap and the fusion weight on the seed set; print the tables."""
+    from corpus.sources import load_corpus
+    from eval.seed_set import load_eval_set
+    from eval.seed_sweep import SEED_PASSAGE_GRID, run_seed_sweep, write_seed_sweep
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.embedding_cache import EmbeddingCache
+
+    settings = settings_with(corpus_path=corpus, model=model)
+
+    def run(grid: list[PassageSetting]) -> Sweep:
+        documents, questions = load_corpus(settings.corpus_path), load_eval_set()
+        encoder = SentenceTransformerEncoder(settings.model)
+        cache = EmbeddingCache(cache_dir)
+        return run_seed_sweep(documents, questions, encoder, grid, folds, seed, index_root, cache, log=log)
+
+    def write(sweep: Sweep, command: str, seconds: float) -> Choice:
+        return write_seed_sweep(sweep, out, command, seconds)
+
+    _, choice = run_sweep_command("seed-sweep", passages, SEED_PASSAGE_GRID, run, write, out)
+    typer.echo(f"chosen: passages {choice.setting.label}, fusion {choice.fusion.label()}; report: {out}")
+
+
+def run_sweep_command(
+    name: str,
+    passages: list[str] | None,
+    default_grid: Sequence[PassageSetting],
+    run: Callable[[list[PassageSetting]], Sweep],
+    write: Callable[[Sweep, str, float], Choice],
+    out: Path,
+) -> tuple[Sweep, Choice]:
+    """What both sweeps do: parse the passage settings (the default grid when none is given), run the
+    sweep, write its report (with the command that made it and the seconds it took) and print it. An error
+    of any step fails the command."""
+    import time
+
+    from eval.cv import PassageSetting
+
+    started = time.perf_counter()
+    try:
+        grid = [PassageSetting.parse(p) for p in passages] if passages else list(default_grid)
+        sweep = run(grid)
+        choice = write(sweep, command_line(name), time.perf_counter() - started)
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    typer.echo(out.read_text(encoding="utf-8"))
+    return sweep, choice
+
+
+def command_line(name: str) -> str:
+    """The command as typed, for the report: ``citeqa NAME`` and the arguments after the command name."""
+    import shlex
+    import sys
+
+    return shlex.join(["citeqa", name, *sys.argv[2:]])

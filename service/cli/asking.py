@@ -1,0 +1,78 @@
+"""The ask command: a question answered in process, printed for a terminal or as the API's JSON body."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from citeqa.types import SEARCH_MODES
+from corpus.errors import CiteqaError
+from service.cli.common import fail, settings_with
+
+if TYPE_CHECKING:
+    from service.schemas import QueryResponse
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    k: Annotated[int, typer.Option("--k", "-k", help="how many passages", min=1, max=50)] = 5,
+    mode: Annotated[str, typer.Option(help=f"one of {', '.join(SEARCH_MODES)}")] = "hybrid",
+    index: Annotated[Path | None, typer.Option(help="index folder")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON body")] = False,
+) -> None:
+    """Ask a question of the index, in process: the answer sentence (or that the corpus has none), then the
+    ranked passages with their citations and the answering sentences marked (bold on a terminal, »…«
+    otherwise)."""
+    from service.querying import run_query
+    from service.wiring import build_answerer
+
+    settings = settings_with(index_path=index)
+    try:
+        response = run_query(build_answerer(settings), question, k, mode)  # type: ignore[arg-type]
+    except CiteqaError as err:
+        fail(err)
+    if as_json:
+        typer.echo(json.dumps(response.model_dump(), indent=2, ensure_ascii=False))
+        return
+    print_response(response, sys.stdout.isatty())
+
+
+def print_response(response: QueryResponse, tty: bool) -> None:
+    """The answer, then each result with its citation and marked sentences, on stdout."""
+    from rich.text import Text
+
+    from service.cli.render import cited_span, marked_segments, plain_marked
+
+    out = Console(highlight=False, force_terminal=tty)
+    state = "yes" if response.answerable else "no"
+    out.print(f"answerable: {state} (confidence {response.confidence:.2f})", markup=False)
+    if response.answer is None:
+        out.print(
+            "answer: none: the corpus does not seem to answer this; the passages below are low confidence"
+        )
+    else:
+        a = response.answer.citation
+        out.print(Text.assemble("answer: ", (response.answer.text, "bold green" if tty else "")))
+        out.print(escape(f"   [{cited_span(a)}] {a.title}"))
+    out.print()
+    for result in response.results:
+        c = result.citation
+        source = ", ".join(x for x in (c.author, c.publisher) if x) or "source unknown"
+        title = f"[cyan]{escape(c.title)}[/cyan] ({escape(source)})"
+        out.print(f"[bold]{result.rank}.[/bold] score {result.score:.4f}  {title}")
+        out.print(escape(f"   {c.url or 'no URL known'}  [{cited_span(c)}]"))
+        if tty:
+            body = Text("   ")
+            for piece, marked in marked_segments(result.text, c.start, result.highlights):
+                body.append(piece.replace("\n", "\n   "), style="bold yellow" if marked else "")
+            out.print(body)
+        else:
+            marked = plain_marked(result.text, c.start, result.highlights)
+            out.print("   " + marked.replace("\n", "\n   "), markup=False)
+        out.print()

@@ -1,0 +1,73 @@
+"""What the commands share: the console, the options several commands take, settings and failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+if TYPE_CHECKING:
+    from indexer.build import IndexSettings
+    from service.settings import Settings
+
+console = Console(stderr=True)
+
+# Options shared by several commands (the evaluation commands of eval/ take them too).
+ModelOption = Annotated[str | None, typer.Option(help="sentence-transformers model name or path")]
+BackendOption = Annotated[
+    str | None, typer.Option(help="question encoder backend: torch, onnx or onnx-int8 (CITEQA_BACKEND)")
+]
+CacheDirOption = Annotated[Path, typer.Option(help="embedding cache folder")]
+DEFAULT_CACHE_DIR = Path("var/cache/embeddings")
+
+# Passage options as given on the command line: max words, overlap words, embed title, BM25 title.
+PassageOptions = tuple[int | None, int | None, bool | None, bool | None]
+
+
+def fail(error: Exception) -> NoReturn:
+    console.print(f"[red]error:[/red] {error}")
+    raise typer.Exit(code=2)
+
+
+def log(message: str) -> None:
+    """A progress line on stderr (the message printed as it is, not as rich markup)."""
+    console.print(escape(message))
+
+
+def settings_with(**overrides: object) -> Settings:
+    """The settings (CITEQA_* environment) with the options that were given on the command line."""
+    from service.settings import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def index_settings_from(passages: PassageOptions) -> IndexSettings:
+    """IndexSettings with the given passage options, the defaults for the others."""
+    from dataclasses import replace
+
+    from indexer.build import IndexSettings
+    from indexer.chunking import ChunkerSettings
+
+    max_words, overlap_words, embed_title, bm25_title = passages
+    base = IndexSettings()
+    chunker = ChunkerSettings(
+        max_words if max_words is not None else base.chunker.max_words,
+        overlap_words if overlap_words is not None else base.chunker.overlap_words,
+    )
+    return replace(
+        base,
+        chunker=chunker,
+        embed_title=base.embed_title if embed_title is None else embed_title,
+        bm25_title=base.bm25_title if bm25_title is None else bm25_title,
+    )
+
+
+def progress_bar(label: str) -> Progress:
+    """A progress bar on stderr: the label, the bar, done of total, the time remaining."""
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    )

@@ -1,0 +1,250 @@
+"""Commands over an index folder and serving it: index, rebuild, verify, serve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from corpus.errors import CiteqaError, CorpusError
+from service.cli.common import (
+    BackendOption,
+    ModelOption,
+    console,
+    fail,
+    index_settings_from,
+    progress_bar,
+    settings_with,
+)
+from service.cli.report import SKIP_BAD_HINT, SkipBadOption, print_ingest_report
+
+if TYPE_CHECKING:
+    from corpus.types import Document
+    from indexer.build import BuildReport, IndexSettings
+    from service.settings import Settings
+
+
+def index(
+    corpus: Annotated[
+        Path | None, typer.Option(help="documents folder, or a BEIR corpus.jsonl / its folder")
+    ] = None,
+    index: Annotated[Path | None, typer.Option(help="index folder to write")] = None,
+    model: ModelOption = None,
+    max_words: Annotated[int | None, typer.Option(help="target passage size in words [default: 120]")] = None,
+    overlap_words: Annotated[
+        int | None, typer.Option(help="overlap between passages in words [default: 30]")
+    ] = None,
+    embed_title: Annotated[
+        bool | None, typer.Option(help="embed the document title with each passage [default: on]")
+    ] = None,
+    bm25_title: Annotated[
+        bool | None, typer.Option(help="index the document title with each passage in BM25 [default: on]")
+    ] = None,
+    if_stale: Annotated[bool, typer.Option(help="skip the build when the index is up to date")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="replace an index that writes have changed (its added documents are dropped)"
+        ),
+    ] = False,
+    index_type: Annotated[
+        str | None, typer.Option(help="FAISS index: auto (by size), flat, hnsw or ivf [default: auto]")
+    ] = None,
+    skip_bad: SkipBadOption = False,
+) -> None:
+    """Build the index folder of a corpus (chunk, embed, FAISS + BM25), replacing the old one atomically.
+
+    A folder's .txt, .md, .html, .pdf, .docx and .jsonl files are read (a NAME.json beside a file is its
+    metadata); the files taken and skipped are listed by type, every skip with its reason. A file that
+    cannot be read fails the build (exit 2) unless --skip-bad is given.
+
+    An index changed by writes (citeqa add, POST /documents) is not replaced from the corpus unless
+    --force is given: with --if-stale it is kept as it is, without it the command refuses."""
+    from indexer.staleness import index_is_current, live_version
+
+    settings = settings_with(corpus_path=corpus, index_path=index, model=model)
+    try:
+        index_settings = index_settings_from((max_words, overlap_words, embed_title, bm25_title))
+        if index_type is not None:
+            from dataclasses import replace
+
+            index_settings = replace(index_settings, index_type=index_type)
+        documents = read_corpus(settings.corpus_path, skip_bad)
+        served = live_version(settings.index_path)
+        if served > 1 and not force:
+            changed = (
+                f"index at {settings.index_path} has been changed by writes (version {served}); "
+                "rebuilding it from the corpus would drop them"
+            )
+            if if_stale:
+                console.print(f"{changed}: kept as it is (--force replaces it)")
+                return
+            raise CorpusError(
+                f"{changed}. Use --force to replace it anyway, or `citeqa rebuild --index "
+                f"{settings.index_path}` to rebuild it from its stored documents"
+            )
+        if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
+            console.print(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
+            return
+        report = build_over_journal(settings, documents, index_settings, served)
+    except (CiteqaError, ValueError) as err:
+        fail(err)
+    typer.echo(
+        f"indexed {report.documents} documents into {report.passages} passages in {report.seconds:.1f} s "
+        f"({report.passages_per_second:.1f} passages/s) -> {report.path}"
+    )
+
+
+def read_corpus(path: Path, skip_bad: bool) -> list[Document]:
+    """The documents of the corpus, after the report of the files read; a file that cannot be read fails
+    (with the hint of --skip-bad) unless ``skip_bad``."""
+    from corpus.sources import ingest_corpus
+
+    try:
+        ingested = ingest_corpus(path, errors="skip" if skip_bad else "raise")
+    except CorpusError as err:
+        fail(err if skip_bad or not path.exists() else CorpusError(f"{err} {SKIP_BAD_HINT}"))
+    print_ingest_report(ingested.report)
+    return list(ingested.documents)
+
+
+def build_over_journal(
+    settings: Settings, documents: Sequence[Document], index_settings: IndexSettings, served: int
+) -> BuildReport:
+    """Build the index folder with the journal lock held: refused while a service writes this index; the
+    new build holds what the old journal led to, so its entries are dropped after the swap."""
+    from indexer.build import build_index
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.journal import Journal, journal_path
+
+    journal = Journal(journal_path(settings.index_path), "a running service")
+    encoder = SentenceTransformerEncoder(settings.model)
+    with progress_bar("embedding passages") as bar:
+
+        def on_passages(total: int) -> Callable[[int], None]:
+            task = bar.add_task("embed", total=total)
+            return lambda n: bar.advance(task, n)
+
+        try:
+            report = build_index(
+                documents,
+                encoder,
+                settings.index_path,
+                index_settings,
+                str(settings.corpus_path),
+                on_passages,
+                version=served + 1 if served else 1,
+            )
+            journal.trim(served + 1)
+        finally:
+            journal.close()
+    return report
+
+
+def rebuild(
+    index: Annotated[Path | None, typer.Option(help="index folder to rebuild")] = None,
+    model: ModelOption = None,
+) -> None:
+    """Rebuild an index folder from its stored documents (and write journal): for a damaged index file."""
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.recover import rebuild_from_stored, stored_documents
+
+    settings = settings_with(index_path=index, model=model)
+    try:
+        stored_documents(settings.index_path)  # damage to the documents themselves is said before any work
+        result = rebuild_from_stored(settings.index_path, SentenceTransformerEncoder(settings.model))
+    except CiteqaError as err:
+        fail(err)
+    typer.echo(
+        f"rebuilt {settings.index_path} from {len(result.doc_ids)} stored documents "
+        f"({result.embedded_passages} passages) as index version {result.index_version}"
+    )
+
+
+def verify(index: Annotated[Path | None, typer.Option(help="index folder to check")] = None) -> None:
+    """Check every index file against its sha256 in the manifest (the service may skip this at start-up:
+    CITEQA_INDEX_CHECKSUMS=false)."""
+    from indexer.index_folder import read_manifest, verify_files
+
+    settings = settings_with(index_path=index)
+    try:
+        manifest = read_manifest(settings.index_path)
+        verify_files(settings.index_path, manifest, checksums=True)
+    except CiteqaError as err:
+        fail(err)
+    typer.echo(f"{len(manifest.get('files', {}))} files match their checksums in {settings.index_path}")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    index: Annotated[Path | None, typer.Option(help="index folder to serve")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes; each loads the model and index once")
+    ] = 1,
+    backend: BackendOption = None,
+    threads: Annotated[
+        int | None, typer.Option(help="encoder threads per process (default: cores // workers)")
+    ] = None,
+) -> None:
+    """Serve the HTTP API (FastAPI on uvicorn)."""
+    import uvicorn
+
+    from service.app import create_app
+    from service.requestlog import configure_json_logging
+
+    configure_json_logging()
+    settings = settings_with(
+        host=host, port=port, index_path=index, backend=backend, threads=threads, workers=workers
+    )
+    if workers > 1:
+        if settings.api_keys:
+            fail(
+                ValueError(
+                    "writes need one process that owns the index journal: serve with --workers 1 "
+                    "when CITEQA_API_KEYS is set"
+                )
+            )
+        serve_workers(settings, index, workers)
+        return
+    try:
+        from service.wiring import build_answerer, build_live
+
+        answerer = build_answerer(settings)
+        live = build_live(settings, answerer)
+    except CiteqaError as err:
+        fail(err)
+    # log_config=None keeps the JSON logging set up above (uvicorn would replace it with its own).
+    uvicorn.run(
+        create_app(settings, answerer=answerer, live=live),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+    )
+
+
+def serve_workers(settings: Settings, index: Path | None, workers: int) -> None:
+    """uvicorn's process manager over an import string: the workers read their settings from CITEQA_*."""
+    import os
+
+    import uvicorn
+
+    from indexer.load import load_index
+    from service.workers import WORKER_APP
+
+    try:
+        load_index(settings.index_path, expected_model=settings.model)  # fail fast, before forking
+    except CiteqaError as err:
+        fail(err)
+    if index is not None:
+        os.environ["CITEQA_INDEX_PATH"] = str(index.resolve())
+    # Each worker splits the cores with the others (see indexer.backends): it reads these at start.
+    os.environ["CITEQA_WORKERS"] = str(workers)
+    os.environ["CITEQA_BACKEND"] = settings.backend
+    if settings.threads is not None:
+        os.environ["CITEQA_THREADS"] = str(settings.threads)
+    uvicorn.run(
+        WORKER_APP, factory=True, workers=workers, host=settings.host, port=settings.port, log_config=None
+    )

@@ -1,0 +1,136 @@
+"""Commands that change an index: add and remove documents, in the index folder or through a running
+service (--url)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from corpus.errors import CiteqaError, CorpusError
+from service.cli.common import fail, progress_bar, settings_with
+from service.cli.report import SKIP_BAD_HINT, SkipBadOption, print_ingest_report
+
+if TYPE_CHECKING:
+    from indexer.live import LiveIndex, WriteResult
+
+UrlOption = Annotated[
+    str | None, typer.Option(help="send the write to the service at this URL instead of the index folder")
+]
+KeyOption = Annotated[
+    str | None, typer.Option(envvar="CITEQA_API_KEY", help="API key for --url [env: CITEQA_API_KEY]")
+]
+ADD_BATCH = 32
+
+
+def add(
+    paths: Annotated[
+        list[Path], typer.Argument(help=".txt, .md, .html, .pdf, .docx, .jsonl files or folders")
+    ],
+    index: Annotated[Path | None, typer.Option(help="index folder to add to")] = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
+    skip_bad: SkipBadOption = False,
+) -> None:
+    """Add (or replace, by doc_id) documents: into the index folder, or through a running service (--url).
+
+    Files are read as `citeqa index` reads them, with the same report of the files taken and skipped by
+    type; a file that cannot be read fails the command (nothing is added) unless --skip-bad is given."""
+    from corpus.ingest import ingest_paths
+    from indexer.index_folder import document_record
+
+    try:
+        ingested = ingest_paths(paths, errors="skip" if skip_bad else "raise")
+    except CorpusError as err:
+        fail(err if skip_bad or not all(p.exists() for p in paths) else CorpusError(f"{err} {SKIP_BAD_HINT}"))
+    print_ingest_report(ingested.report)
+    documents = list(ingested.documents)
+    batches = [documents[i : i + ADD_BATCH] for i in range(0, len(documents), ADD_BATCH)]
+    version = 0
+    with progress_bar("adding documents") as bar:
+        task = bar.add_task("add", total=len(documents))
+        if url:
+            for batch in batches:
+                records = [document_record(d) for d in batch]
+                body = {"documents": [{k: v for k, v in r.items() if k != "provenance"} for r in records]}
+                version = send_write(url, key, "POST", "/documents", body)
+                bar.advance(task, len(batch))
+        else:
+            with open_live_index(index) as live:
+                for batch in batches:
+                    version = run_write(lambda b=batch: live.put(b))
+                    bar.advance(task, len(batch))
+    typer.echo(f"added {len(documents)} documents; index version {version}")
+
+
+def remove(
+    doc_ids: Annotated[list[str], typer.Argument(help="doc_ids of the documents to remove")],
+    index: Annotated[Path | None, typer.Option(help="index folder to remove from")] = None,
+    url: UrlOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Remove documents: from the index folder, or through a running service (--url)."""
+    if url:
+        version = 0
+        for doc_id in doc_ids:
+            version = send_write(url, key, "DELETE", f"/documents/{doc_id}", None)
+    else:
+        with open_live_index(index) as live:
+            version = run_write(lambda: live.delete(doc_ids))
+    typer.echo(f"removed {len(doc_ids)} documents; index version {version}")
+
+
+def run_write(write: Callable[[], WriteResult]) -> int:
+    try:
+        return write().index_version
+    except CiteqaError as err:
+        fail(err)
+
+
+@contextmanager
+def open_live_index(index: Path | None) -> Iterator[LiveIndex]:
+    """The index folder opened for writing (journal locked first, before the model loads); closed with a
+    checkpoint."""
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.journal import Journal, journal_path
+    from indexer.live import LiveIndex
+
+    settings = settings_with(index_path=index)
+    holder = "a running service (or another citeqa command)"
+    try:
+        Journal(journal_path(settings.index_path), holder).close()
+        encoder = SentenceTransformerEncoder(settings.model)
+        live = LiveIndex.open(settings.index_path, encoder, settings.model, holder=holder)
+    except CiteqaError as err:
+        fail(err)
+    try:
+        yield live
+    finally:
+        live.close()
+
+
+def send_write(url: str, key: str | None, method: str, path: str, body: dict[str, Any] | None) -> int:
+    """One write request to a running service; its answer's index_version, or a clear failure."""
+    import httpx
+
+    if not key:
+        fail(ValueError("--url needs an API key: pass --key or set CITEQA_API_KEY"))
+    try:
+        response = httpx.request(
+            method, url.rstrip("/") + path, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=600
+        )
+    except httpx.HTTPError as err:
+        fail(ValueError(f"cannot reach the service at {url}: {err}"))
+    payload = (
+        response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    )
+    if response.status_code != 200:
+        fail(
+            ValueError(
+                f"the service refused ({response.status_code}): {payload.get('message', response.text)}"
+            )
+        )
+    return int(payload["index_version"])

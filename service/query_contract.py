@@ -1,0 +1,132 @@
+"""The one query contract of POST /query (a JSON body) and GET /search (a URL): the same parameters with
+the same rules, each defined once below and used by both models.
+
+==========  ==============  =============  ======================================================
+POST body   GET parameter   default        rule
+==========  ==============  =============  ======================================================
+question    q               (required)     1 to 2,000 characters, at least one that is not a space
+top_k       k               5              1 to 50 results
+mode        mode            hybrid         hybrid, dense or bm25
+offset      offset          0              results to skip, 0 to 200 (paging)
+filters     filter          none           POST: {"key": ["value", ...]}; GET: filter=key:value,
+                                           repeatable (values of one key OR, keys AND)
+==========  ==============  =============  ======================================================
+
+Any other body key or query parameter is refused with a 422 that names it. GET's ``filter`` is split at
+its first colon, so a value may hold colons (``filter=url:https://example.org/a``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from citeqa.paging import PAGE_DEPTH
+from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K
+from citeqa.types import SearchMode
+
+# Python's regular expressions: \S is exactly a character str.strip() keeps (the library strips questions).
+NOT_ONLY_SPACES = r"\S"
+FILTER_PARAM = r"^[^:]+:"  # key:value, split at the first colon
+
+
+def has_text(value: str) -> str:
+    if not re.search(NOT_ONLY_SPACES, value):
+        raise ValueError("must not be empty or only spaces; type a question")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ValueError(f"is {len(value)} characters long; shorten it to at most {MAX_QUESTION_CHARS}")
+    return value
+
+
+# The checks are the validator's (with messages that say what to do); the schema states the same rules.
+Question = Annotated[
+    str,
+    AfterValidator(has_text),
+    Field(json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": NOT_ONLY_SPACES}),
+]
+TopK = Annotated[int, Field(ge=1, le=MAX_TOP_K)]
+Offset = Annotated[int, Field(ge=0, le=PAGE_DEPTH)]
+Filters = dict[str, list[str]]
+
+QUESTION_DOC = "the question: 1 to 2,000 characters (code points), at least one not a space"
+TOP_K_DOC = "how many results to return"
+MODE_DOC = "hybrid (default), dense or bm25"
+OFFSET_DOC = f"results to skip before these (paging through the best {PAGE_DEPTH} passages)"
+FILTER_KEYS_DOC = "keys: doc_id, title, author, publisher, url, or a metadata key of the index"
+
+
+class KnownParameters(BaseModel):
+    """Refuses any input name that is not a field, naming all of them and the ones that are known."""
+
+    model_config = ConfigDict(extra="forbid")
+    where: ClassVar[str] = "parameter"
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_unknown_names(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = [field.alias or name for name, field in cls.model_fields.items()]
+        unknown = [str(name) for name in data if name not in known]
+        if unknown:
+            names = ", ".join(repr(name) for name in unknown)
+            plural = "s" if len(unknown) > 1 else ""
+            raise PydanticCustomError(
+                "unknown_parameter",
+                "unknown {where}{plural} {names}; known: {known}",
+                {"where": cls.where, "plural": plural, "names": names, "known": ", ".join(known)},
+            )
+        return data
+
+
+class QueryRequest(KnownParameters):
+    """POST /query's body."""
+
+    where: ClassVar[str] = "field"
+
+    question: Question = Field(..., description=QUESTION_DOC)
+    top_k: TopK = Field(5, description=TOP_K_DOC)
+    mode: SearchMode = Field("hybrid", description=MODE_DOC)
+    offset: Offset = Field(0, description=OFFSET_DOC)
+    filters: Filters | None = Field(
+        None,
+        description="only passages of documents whose value for every key is one of the listed values; "
+        + FILTER_KEYS_DOC,
+        examples=[{"doc_id": ["bailey-baby-milia"]}],
+    )
+
+
+class SearchQuery(KnownParameters):
+    """GET /search's query parameters: POST /query's, named for URLs."""
+
+    q: Question = Field(..., description=QUESTION_DOC)
+    k: TopK = Field(5, description=TOP_K_DOC)
+    mode: SearchMode = Field("hybrid", description=MODE_DOC)
+    offset: Offset = Field(0, description=OFFSET_DOC)
+    filter: list[Annotated[str, Field(pattern=FILTER_PARAM)]] = Field(
+        default_factory=list,
+        description="key:value, repeatable: only passages of documents whose value for every key is one of "
+        "the values given for it; " + FILTER_KEYS_DOC,
+        examples=[["publisher:Dr. Bailey Skin Care"]],
+    )
+
+    @field_validator("filter", mode="before")
+    @classmethod
+    def key_and_value(cls, value: Any) -> Any:
+        for item in value if isinstance(value, list) else []:
+            if isinstance(item, str) and not re.match(FILTER_PARAM, item):
+                raise ValueError(f"{item!r} is not key:value; write e.g. filter=doc_id:my-doc")
+        return value
+
+    def request(self) -> QueryRequest:
+        """The same query as POST /query's body (already valid: the fields share their rules)."""
+        filters: Filters = {}
+        for item in self.filter:
+            key, _, value = item.partition(":")
+            filters.setdefault(key, []).append(value)
+        return QueryRequest.model_construct(
+            question=self.q, top_k=self.k, mode=self.mode, offset=self.offset, filters=filters or None
+        )

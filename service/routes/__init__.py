@@ -1,0 +1,12 @@
+"""The HTTP routes, one APIRouter per area (query, documents, pages, ops), included by service.app, and
+the response documentation and access rule the read routes share."""
+
+from __future__ import annotations
+
+from service.auth import ReadAccess
+from service.schemas import ErrorOut
+
+ERROR_RESPONSES = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+READ_RESPONSES = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+READ_ACCESS = [ReadAccess]  # a key is needed only with CITEQA_REQUIRE_KEY_FOR_READS (see service/auth.py)
+NOT_MODIFIED = {304: {"description": "not modified: If-None-Match named the current ETag"}}

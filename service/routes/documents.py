@@ -1,0 +1,118 @@
+"""The document routes: list and read (GET), and the writes (add, replace, remove, rebuild). Every write
+needs an API key (service.auth.WriteAccess) and answers with the index version that contains it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from corpus.types import Document
+from indexer.errors import DocumentNotFoundError
+from indexer.live import LiveIndex
+from service.auth import WriteAccess
+from service.deps import DocumentsDep, LiveDep, WriteLimitsDep
+from service.limits import valid_doc_id
+from service.routes import ERROR_RESPONSES, READ_ACCESS, READ_RESPONSES
+from service.schemas import DocumentList, DocumentOut, DocumentSummary, ErrorOut
+from service.write_schemas import DocumentBody, WriteOut
+from service.writes import (
+    DOCUMENTS_BODY,
+    UPLOAD_BODY,
+    UPLOAD_RESPONSES,
+    WRITE_RESPONSES,
+    UploadDep,
+    WriteLimits,
+    media_type_of,
+    parse_batch,
+    read_upload,
+)
+
+router = APIRouter()
+
+
+@router.get("/documents", response_model=DocumentList, responses=READ_RESPONSES, dependencies=READ_ACCESS)
+def documents(found: DocumentsDep) -> DocumentList:
+    return DocumentList(documents=[DocumentSummary.from_document(d) for d in found.values()])
+
+
+@router.get(
+    "/documents/{doc_id}",
+    response_model=DocumentOut,
+    responses={**ERROR_RESPONSES, **READ_RESPONSES},
+    dependencies=[*READ_ACCESS, Depends(valid_doc_id)],
+)
+def document(doc_id: str, found: DocumentsDep) -> DocumentOut:
+    one = found.get(doc_id)
+    if one is None:
+        raise DocumentNotFoundError(f"no document with doc_id {doc_id!r}; GET /documents lists them")
+    summary = DocumentSummary.from_document(one).model_dump()
+    return DocumentOut(**summary, text=one.text, page_starts=list(one.page_starts))
+
+
+async def write(live: LiveIndex, batch: list[Document], limits: WriteLimits) -> WriteOut:
+    result = await run_in_threadpool(live.put, batch, limits.max_document_chars, limits.max_bulk)
+    return WriteOut.of(result)
+
+
+@router.post(
+    "/documents",
+    response_model=WriteOut,
+    responses=UPLOAD_RESPONSES,
+    dependencies=[WriteAccess],
+    openapi_extra=DOCUMENTS_BODY,
+)
+async def add_documents(
+    request: Request, upload: UploadDep, live: LiveDep, limits: WriteLimitsDep
+) -> WriteOut:
+    """Add documents, or replace those with the same doc_id, in one write: a JSON batch
+    ({"documents": [...]}); files as multipart/form-data (field `file`, repeatable: .txt, .md, .html,
+    .pdf, .docx; for one file the fields doc_id, title, author, publisher, url); one document as the raw
+    body (text/plain, text/markdown, text/html, application/pdf, Word .docx; its metadata in the query);
+    or many as JSON lines (application/x-ndjson). A file type citeqa does not read: 415."""
+    if media_type_of(request) == "application/json":
+        return await write(live, parse_batch(await request.body()), limits)
+    return await write(live, await read_upload(request, upload, limits.max_bulk), limits)
+
+
+@router.post(
+    "/documents/upload",
+    response_model=WriteOut,
+    responses=UPLOAD_RESPONSES,
+    dependencies=[WriteAccess],
+    openapi_extra=UPLOAD_BODY,
+)
+async def upload_documents(
+    request: Request, upload: UploadDep, live: LiveDep, limits: WriteLimitsDep
+) -> WriteOut:
+    """Files as multipart/form-data, one document as the raw body (text/plain, text/markdown, text/html,
+    application/pdf, Word .docx), or many as JSON lines (application/x-ndjson: one {doc_id, title, text,
+    ...} object a line), as POST /documents takes them too."""
+    return await write(live, await read_upload(request, upload, limits.max_bulk), limits)
+
+
+@router.put(
+    "/documents/{doc_id}",
+    response_model=WriteOut,
+    responses=WRITE_RESPONSES,
+    dependencies=[WriteAccess, Depends(valid_doc_id)],
+)
+def put_document(doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLimitsDep) -> WriteOut:
+    """Add or replace the document ``doc_id``."""
+    return WriteOut.of(live.put([body.document(doc_id)], limits.max_document_chars))
+
+
+@router.delete(
+    "/documents/{doc_id}",
+    response_model=WriteOut,
+    responses={**WRITE_RESPONSES, 404: {"model": ErrorOut, "description": "no such document"}},
+    dependencies=[WriteAccess, Depends(valid_doc_id)],
+)
+def delete_document(doc_id: str, live: LiveDep) -> WriteOut:
+    return WriteOut.of(live.delete([doc_id]))
+
+
+@router.post("/index/rebuild", response_model=WriteOut, responses=WRITE_RESPONSES, dependencies=[WriteAccess])
+def rebuild_index(live: LiveDep) -> WriteOut:
+    """Re-embed every stored document beside the live index and swap the result in; queries and
+    writes carry on meanwhile."""
+    return WriteOut.of(live.rebuild())

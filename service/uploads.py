@@ -1,0 +1,120 @@
+"""multipart/form-data uploads (``curl -F file=@report.pdf``, an HTML form): one or many files in the
+field ``file``, and for one file the optional metadata fields doc_id, title, author, publisher and url.
+
+Each file becomes a document through ``corpus.ingest.document_from_upload``: its type comes from the
+part's Content-Type, else from its filename's suffix (``UnsupportedFormatError``, HTTP 415, when neither
+names a type citeqa reads). Fields not given come from the file (see corpus.records). The body size limit
+(413) applies to the whole request before anything is parsed (service.limits.BodySizeLimit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX
+from corpus.errors import CorpusError
+from corpus.ingest import document_from_upload
+from corpus.types import Document
+
+MULTIPART = "multipart/form-data"
+FILE_FIELD = "file"
+METADATA_FIELDS = ("doc_id", "title", "author", "publisher", "url")
+HOW = "send each file as a part named 'file' (curl -F file=@report.pdf)"
+
+MULTIPART_BODY = {
+    "schema": {
+        "type": "object",
+        "required": [FILE_FIELD],
+        "properties": {
+            FILE_FIELD: {
+                "type": "array",
+                "items": {"type": "string", "format": "binary"},
+                "description": "one or more files (.txt, .md, .html, .pdf, .docx), the field repeated",
+            },
+            "doc_id": {
+                "type": "string",
+                "pattern": DOC_ID_REGEX,
+                "maxLength": DOC_ID_MAX_CHARS,
+                "description": "one file only; default: from the filename",
+            },
+            "title": {
+                "type": "string",
+                "description": "one file only; default: the file's own title, else its first heading or line",
+            },
+            **{
+                name: {"type": "string", "description": "one file only; default: from the file when it says"}
+                for name in ("author", "publisher", "url")
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class FilePart:
+    content: bytes
+    filename: str | None
+    media_type: str | None
+
+
+@dataclass(frozen=True)
+class Form:
+    files: tuple[FilePart, ...]
+    fields: Mapping[str, str]
+
+
+async def read_form(request: Request, max_files: int) -> Form:
+    """The files and metadata fields of a multipart/form-data body; ``CorpusError`` (422) for a body that
+    cannot be parsed, a field citeqa does not know, a field given twice, or more than ``max_files`` files."""
+    files: list[FilePart] = []
+    fields: dict[str, str] = {}
+    try:
+        async with request.form(max_files=max_files, max_fields=2 * len(METADATA_FIELDS)) as form:
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    if name != FILE_FIELD:
+                        raise CorpusError(f"multipart field {name!r} is a file; {HOW}")
+                    files.append(FilePart(await value.read(), value.filename, value.content_type))
+                elif name == FILE_FIELD:
+                    raise CorpusError(f"multipart field 'file' is text, not a file; {HOW}")
+                elif name not in METADATA_FIELDS:
+                    raise CorpusError(
+                        f"multipart field {name!r} is not known; the fields are 'file' and "
+                        f"{', '.join(METADATA_FIELDS)}"
+                    )
+                elif name in fields:
+                    raise CorpusError(f"multipart field {name!r} is given twice; give it once")
+                elif value.strip():  # a form's empty field is a field not given
+                    fields[name] = value
+    except HTTPException as err:  # starlette's parser: a malformed body, too many files or fields
+        raise CorpusError(f"the {MULTIPART} body cannot be read: {err.detail}; {HOW}") from None
+    return Form(tuple(files), fields)
+
+
+def documents_from_form(form: Form, defaults: Mapping[str, str]) -> list[Document]:
+    """The documents of the files, in order; ``defaults`` (the query's fields) yield to the form's.
+    Synchronous: PDF and Word extraction is CPU work, run it in the thread pool."""
+    if not form.files:
+        raise CorpusError(f"the {MULTIPART} body has no file; {HOW}")
+    fields = {**defaults, **form.fields}
+    if len(form.files) > 1 and fields:
+        raise CorpusError(
+            f"{', '.join(sorted(fields))} describe one file, and {len(form.files)} files were sent; send a "
+            "file with its own metadata in a request of its own"
+        )
+    metadata = {k: v for k, v in fields.items() if k != "doc_id"}
+    return [
+        document_from_upload(
+            part.content,
+            filename=part.filename,
+            media_type=part.media_type,
+            doc_id=fields.get("doc_id"),
+            metadata=metadata,
+        )
+        for part in form.files
+    ]

@@ -1,0 +1,64 @@
+"""Real PDF (fpdf2) and Word (python-docx) files made by the tests themselves: no binary fixtures.
+Imported as ``document_files`` (pytest puts tests/ on sys.path); tests/unit/corpus/conftest.py makes
+fixtures of them."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+
+def pdf_bytes(
+    pages: Sequence[str],
+    *,
+    title: str | None = None,
+    author: str | None = None,
+    user_password: str | None = None,
+    owner_password: str | None = None,
+) -> bytes:
+    """A PDF with one page per item of ``pages`` (an empty item is a page without text)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    if author:
+        pdf.set_author(author)
+    if owner_password or user_password:
+        pdf.set_encryption(owner_password=owner_password or "owner", user_password=user_password)
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        if text:
+            pdf.multi_cell(0, 5, text)
+        else:
+            pdf.rect(20, 20, 60, 40)  # something on the page, but no text: a scan looks like this
+    return bytes(pdf.output())
+
+
+def docx_bytes(
+    blocks: Sequence[tuple[str, str | list[list[str]]]],
+    *,
+    title: str | None = None,
+    author: str | None = None,
+) -> bytes:
+    """A .docx of (kind, content) blocks: ("Heading 1", text), ("Title", text), ("p", text),
+    ("List Bullet", text), ("table", rows)."""
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = title or ""
+    document.core_properties.author = author or ""
+    for kind, content in blocks:
+        if kind == "table":
+            assert isinstance(content, list)
+            table = document.add_table(rows=len(content), cols=len(content[0]))
+            for row, values in zip(table.rows, content, strict=True):
+                for cell, value in zip(row.cells, values, strict=True):
+                    cell.text = value
+        else:
+            assert isinstance(content, str)
+            document.add_paragraph(content, style=None if kind == "p" else kind)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()

@@ -1,0 +1,207 @@
+"""File uploads over real HTTP (TestClient of the real app, real model and FAISS): multipart/form-data
+with PDF, Word, HTML and text files made by the tests, citations that name the PDF page, 415 for a type
+citeqa does not read, 413 past the write body limit, and page numbers through the JSON batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from document_files import docx_bytes, pdf_bytes
+from fastapi.testclient import TestClient
+
+from indexer.embedding import DEFAULT_MODEL
+from service.settings import Settings
+
+KEY = "upload-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+GESTATION = "Porpoise calves are born in early summer after a gestation of about eleven months."
+PDF_PAGES = [
+    "Harbour porpoises are small toothed whales of cold coastal waters. They are shy, rarely leap, and are "
+    "most often seen as a dark back and a small triangular fin that rolls briefly above the surface. "
+    "Adults are about one and a half metres long and weigh around sixty kilograms. " * 2,
+    "Porpoises feed on small schooling fish such as herring and sand eels, which they find by "
+    "echolocation, sending out rapid clicks and listening for the echoes. " + GESTATION + " The calf "
+    "nurses for eight to twelve months and stays close to its mother through its first winter.",
+    "Fishing nets are the greatest threat to porpoises: many drown as bycatch every year. Acoustic "
+    "deterrents on nets and closed areas help; noise from shipping and construction also drives them "
+    "away from their feeding grounds. " * 2,
+]
+HTML = (
+    b"<html><head><title>Puffin burrows</title><meta name='author' content='Ann Auk'></head><body>"
+    b"<nav><a href='/'>Home</a> | <a href='/birds'>Birds</a></nav><article><h1>Puffin burrows</h1>"
+    b"<p>Atlantic puffins dig burrows up to a metre deep in the soft soil of cliff tops, where a single "
+    b"egg is laid each spring and both parents share the incubation.</p>"
+    b"<p>The chick, called a puffling, leaves the burrow at night about six weeks after hatching.</p>"
+    b"</article></body></html>"
+)
+
+
+def writable_client(index: Path, encoder: Any, **settings: Any) -> TestClient:
+    from citeqa.search import Searcher
+    from indexer.load import load_index
+    from service.app import create_app
+    from service.wiring import build_answerer
+
+    config = Settings(index_path=index, model=DEFAULT_MODEL, api_keys=[KEY], **settings)
+    answerer = build_answerer(config, Searcher(load_index(index), encoder))
+    return TestClient(create_app(config, answerer=answerer))
+
+
+@pytest.fixture
+def writer(index_copy: Path, encoder: Any) -> Iterator[TestClient]:
+    with writable_client(index_copy, encoder, max_write_body_bytes=100_000, max_bulk_documents=5) as client:
+        yield client
+
+
+def every_type() -> list[tuple[str, tuple[str, bytes, str]]]:
+    docx = docx_bytes(
+        [
+            ("Heading 1", "Gannet dives"),
+            (
+                "p",
+                "Northern gannets dive from thirty metres, folding their wings just before they hit the sea.",
+            ),
+        ],
+        author="Gus Sula",
+    )
+    return [
+        ("file", ("porpoises.pdf", pdf_bytes(PDF_PAGES, title="Harbour porpoises"), "application/pdf")),
+        ("file", ("gannets.docx", docx, "application/octet-stream")),  # the suffix says the type
+        ("file", ("puffins.html", HTML, "text/html")),
+        ("file", ("seals.txt", b"Grey seals haul out on sandbanks to rest and moult.\n", "text/plain")),
+    ]
+
+
+def query(client: TestClient, question: str) -> dict[str, Any]:
+    response = client.post("/query", json={"question": question, "top_k": 5})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def expected_pages(page_starts: list[int], start: int, end: int) -> tuple[int | None, int | None]:
+    """The page of the first and (when later) of the last cited character, counted here on their own."""
+    first = sum(1 for s in page_starts if s <= start)
+    last = sum(1 for s in page_starts if s <= max(start, end - 1))
+    return first, (last if last > first else None)
+
+
+def test_multipart_upload_of_every_type_and_a_citation_with_its_page(writer: TestClient) -> None:
+    added = writer.post("/documents", files=every_type(), headers=AUTH)
+    assert added.status_code == 200, added.text
+    assert added.json()["doc_ids"] == ["porpoises", "gannets", "puffins", "seals"]
+
+    pdf = writer.get("/documents/porpoises").json()
+    assert pdf["title"] == "Harbour porpoises" and len(pdf["page_starts"]) == 3
+    page_two = pdf["text"].index(GESTATION)
+    assert pdf["page_starts"][1] <= page_two < pdf["page_starts"][2]
+    assert writer.get("/documents/gannets").json()["title"] == "Gannet dives"
+    puffins = writer.get("/documents/puffins").json()
+    assert (puffins["title"], puffins["author"]) == ("Puffin burrows", "Ann Auk")
+    assert "Home" not in puffins["text"] and writer.get("/documents/seals").json()["page_starts"] == []
+
+    body = query(writer, "how long is the gestation of a porpoise calf")
+    top = body["results"][0]
+    citation = top["citation"]
+    assert citation["doc_id"] == "porpoises"
+    assert top["text"] == pdf["text"][citation["start"] : citation["end"]]
+    assert (citation["page"], citation["page_end"]) == expected_pages(
+        pdf["page_starts"], citation["start"], citation["end"]
+    )
+    assert citation["page"] is not None
+    answer = body["answer"]
+    assert answer is not None and answer["text"] == GESTATION
+    assert answer["citation"]["page"] == 2 and answer["citation"]["page_end"] is None
+    assert pdf["text"][answer["citation"]["start"] : answer["citation"]["end"]] == GESTATION
+    for result in body["results"]:
+        c = result["citation"]
+        if c["doc_id"] != "porpoises":
+            assert (c["page"], c["page_end"]) == (None, None)
+    search = writer.get("/search", params={"q": "porpoise gestation", "k": 1}).json()
+    assert search["results"][0]["citation"]["page"] is not None
+
+
+def test_one_file_with_its_metadata_fields(writer: TestClient) -> None:
+    pdf = pdf_bytes(["Walrus tusks are elongated canine teeth used to haul out onto the ice."], title="Own")
+    added = writer.post(
+        "/documents",
+        files={"file": ("scan 1.pdf", pdf, "application/pdf")},
+        data={
+            "doc_id": "walrus-tusks",
+            "title": "Walrus tusks",
+            "author": "W. Odobenus",
+            "url": "https://x.test/w",
+        },
+        headers=AUTH,
+    )
+    assert added.status_code == 200, added.text
+    stored = writer.get("/documents/walrus-tusks").json()
+    assert (stored["title"], stored["author"], stored["url"]) == (
+        "Walrus tusks",
+        "W. Odobenus",
+        "https://x.test/w",
+    )
+    assert stored["metadata"]["source_format"] == "pdf"
+    # The same route takes files on /documents/upload too; the doc_id comes from the filename.
+    again = writer.post(
+        "/documents/upload", files={"file": ("Walrus Notes.md", b"# Walrus\n\nTusks.\n")}, headers=AUTH
+    )
+    assert again.status_code == 200 and again.json()["doc_ids"] == ["Walrus-Notes"]
+
+
+def test_unsupported_file_types_are_415(writer: TestClient) -> None:
+    version = query(writer, "milia")["index_version"]
+    image = writer.post(
+        "/documents", files={"file": ("photo.png", b"\x89PNG\r\n\x1a\n", "image/png")}, headers=AUTH
+    )
+    assert image.status_code == 415, image.text
+    assert image.json()["error"] == "unsupported_media_type"
+    assert "image/png" in image.json()["message"] and "application/pdf" in image.json()["message"]
+    mixed = [*every_type(), ("file", ("notes.odt", b"PK\x03\x04", "application/octet-stream"))]
+    refused = writer.post("/documents", files=mixed, headers=AUTH)
+    assert refused.status_code == 415 and "'.odt'" in refused.json()["message"]
+    raw = writer.post("/documents", content=b"GIF89a", headers={**AUTH, "Content-Type": "image/gif"})
+    assert raw.status_code == 415 and raw.json()["error"] == "unsupported_media_type"
+    assert query(writer, "milia")["index_version"] == version  # nothing was written
+
+
+def test_a_multipart_body_over_the_write_limit_is_413(writer: TestClient) -> None:
+    big = b"Seals rest on rocks. " * 7_000  # about 147 KB, over the 100,000 bytes of this writer
+    response = writer.post("/documents", files={"file": ("seals.txt", big, "text/plain")}, headers=AUTH)
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large" and "100000 bytes" in response.json()["message"]
+
+
+def test_bad_multipart_forms_are_422(writer: TestClient) -> None:
+    two = every_type()[2:]
+    titled = writer.post("/documents", files=two, data={"title": "One title"}, headers=AUTH)
+    assert titled.status_code == 422 and "describe one file" in titled.json()["message"]
+    odd = writer.post("/documents", files=two, data={"tags": "x"}, headers=AUTH)
+    assert odd.status_code == 422 and "'tags' is not known" in odd.json()["message"]
+    fileless = writer.post(
+        "/documents",
+        content=b'--b\r\nContent-Disposition: form-data; name="title"\r\n\r\nT\r\n--b--\r\n',
+        headers={**AUTH, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert fileless.status_code == 422 and "no file" in fileless.json()["message"]
+    scan = writer.post(
+        "/documents", files={"file": ("scan.pdf", pdf_bytes(["", ""]), "application/pdf")}, headers=AUTH
+    )
+    assert scan.status_code == 422 and "no text layer" in scan.json()["message"]
+    unauthorized = writer.post("/documents", files=two)
+    assert unauthorized.status_code == 401
+
+
+def test_page_starts_through_the_json_batch(writer: TestClient) -> None:
+    """`citeqa add --url` sends a PDF's page starts in the JSON batch; citations then name pages."""
+    text = "Page one is about krill swarms.\n\nPage two says krill feed on phytoplankton at night."
+    document = {"doc_id": "krill", "title": "Krill", "text": text, "page_starts": [0, text.index("Page two")]}
+    assert writer.post("/documents", json={"documents": [document]}, headers=AUTH).status_code == 200
+    assert writer.get("/documents/krill").json()["page_starts"] == document["page_starts"]
+    top = query(writer, "what do krill feed on at night")["results"][0]
+    assert top["citation"]["doc_id"] == "krill"
+    assert (top["citation"]["page"], top["citation"]["page_end"]) == (1, 2)  # the passage is both pages
+    bad = writer.post("/documents", json={"documents": [{**document, "page_starts": [5]}]}, headers=AUTH)
+    assert bad.status_code == 422 and "page_starts" in bad.json()["message"]
