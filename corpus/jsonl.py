@@ -3,13 +3,10 @@ metadata?, ...}``, through the same checks as every other document (``corpus.rec
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from corpus.errors import CorpusError
 from corpus.formats import Extracted
 from corpus.formats.text import decode
-from corpus.records import build_document, json_type
+from corpus.records import build_document, json_object, json_type
 from corpus.types import Document
 
 MAX_BULK_DOCUMENTS = 1_000
@@ -31,7 +28,7 @@ def documents_from_jsonl(
             raise CorpusError(
                 f"{where}: more than {max_documents:,} documents in one batch; split it into smaller batches"
             )
-        record = parse_json_object(line, where)
+        record = json_object(line, where, "write one JSON object per line")
         for name in ("doc_id", "title", "text"):
             if name not in record:
                 raise CorpusError(f"{where}: field '{name}' is missing; every line needs doc_id, title, text")
@@ -51,19 +48,3 @@ def documents_from_jsonl(
     if not documents:
         raise CorpusError(f"{source}: no documents; write one JSON object per line")
     return documents
-
-
-def parse_json_object(line: str, where: str) -> dict[str, Any]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise CorpusError(
-            f"{where}: invalid JSON ({err.msg} at column {err.colno}); write one JSON object per line"
-        ) from None
-    except RecursionError:
-        raise CorpusError(
-            f"{where}: invalid JSON (nested too deeply); write one JSON object per line"
-        ) from None
-    if not isinstance(record, dict):
-        raise CorpusError(f"{where}: expected a JSON object, found {json_type(record)}; write one per line")
-    return record

@@ -108,16 +108,21 @@ def short_title(title: str) -> str:
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:
-    text = decode(read_bytes(path), None, str(path))
+    return json_object(decode(read_bytes(path), None, str(path)), str(path), "fix the metadata file")
+
+
+def json_object(text: str, where: str, fix: str) -> dict[str, Any]:
+    """``text`` parsed as one JSON object; a ``CorpusError`` naming ``where`` and saying ``fix`` otherwise."""
     try:
-        meta = json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as err:
-        raise CorpusError(
-            f"{path}: invalid JSON at line {err.lineno}: {err.msg}; fix the metadata file"
-        ) from None
-    if not isinstance(meta, dict):
-        raise CorpusError(f"{path}: metadata must be a JSON object, not {json_type(meta)}")
-    return meta
+        problem = f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+        raise CorpusError(f"{where}: {problem}; {fix}") from None
+    except RecursionError:
+        raise CorpusError(f"{where}: invalid JSON (nested too deeply); {fix}") from None
+    if not isinstance(value, dict):
+        raise CorpusError(f"{where}: expected a JSON object, found {json_type(value)}; {fix}")
+    return value
 
 
 def read_bytes(path: Path) -> bytes:

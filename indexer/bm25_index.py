@@ -13,6 +13,17 @@ STOPWORDS = "en"
 STEMMER_LANGUAGE = "english"
 
 
+def indexed(ids: list[list[int]], vocab: dict[str, int]) -> bm25s.BM25:
+    """A bm25s retriever over token ids. Passages with no term at all (punctuation, symbols only) are
+    valid: bm25s needs a vocabulary, so an empty one gets the empty token bm25s itself adds for them."""
+    if not vocab:
+        vocab = {"": 0}
+    retriever = bm25s.BM25()
+    with np.errstate(divide="ignore", invalid="ignore"):  # no term anywhere: an average length of 0
+        retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    return retriever
+
+
 class Bm25Index:
     def __init__(self, retriever: bm25s.BM25) -> None:
         self._retriever = retriever
@@ -23,9 +34,7 @@ class Bm25Index:
     def build(cls, texts: Sequence[str]) -> Bm25Index:
         stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
         tokens = bm25s.tokenize(list(texts), stopwords=STOPWORDS, stemmer=stemmer, show_progress=False)
-        retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=False)
-        return cls(retriever)
+        return cls(indexed(tokens.ids, dict(tokens.vocab)))
 
     @classmethod
     def build_from_tokens(cls, token_lists: Sequence[list[str]]) -> Bm25Index:
@@ -33,9 +42,7 @@ class Bm25Index:
         unchanged passages only tokenizes the new ones."""
         vocab: dict[str, int] = {}
         ids = [[vocab.setdefault(token, len(vocab)) for token in tokens] for tokens in token_lists]
-        retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
-        return cls(retriever)
+        return cls(indexed(ids, vocab))
 
     @staticmethod
     def tokenize(texts: Sequence[str]) -> list[list[str]]:

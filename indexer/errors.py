@@ -1,6 +1,6 @@
 """Errors of the index layer."""
 
-from corpus.errors import CiteqaError
+from corpus.errors import CiteqaError, CorpusError
 
 
 class IndexMismatchError(CiteqaError):
@@ -13,3 +13,7 @@ class DocumentNotFoundError(CiteqaError):
 
 class EncoderError(CiteqaError):
     """The embedding model cannot be loaded or exported."""
+
+
+class LastDocumentError(CorpusError):
+    """A write would leave the index without any document."""

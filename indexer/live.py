@@ -22,7 +22,7 @@ from corpus.errors import CorpusError
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from corpus.types import Document
 from indexer.embedding import Encoder
-from indexer.errors import DocumentNotFoundError
+from indexer.errors import DocumentNotFoundError, LastDocumentError
 from indexer.index_folder import document_from_record, document_record
 from indexer.journal import Journal, JournalEntry, journal_path, read_journal
 from indexer.load import LoadedIndex, load_index
@@ -173,7 +173,7 @@ class LiveIndex:
                     raise DocumentNotFoundError(f"no document with doc_id {op['doc_id']!r}")
                 apply_op(documents, op)
             if not documents:
-                raise CorpusError(
+                raise LastDocumentError(
                     "an index needs at least one document; add another before removing the last"
                 )
             version = base.version + 1

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Router
 
 from citeqa import __version__
 from citeqa.answers import Answerer
@@ -18,14 +19,19 @@ from service.deps import AppState
 from service.errors import install_error_handlers
 from service.head import HeadAsGet
 from service.limits import BodySizeLimit, SecurityHeaders
+from service.methods import MethodGuard
 from service.metrics import ServiceMetrics
+from service.openapi_filters import install_filter_keys_documentation
+from service.openapi_security import install_access_documentation
 from service.requestlog import RequestObserver
 from service.response_cache import ResponseCache
-from service.routes import documents, ops, pages, query
+from service.routes import docs, documents, examples, ops, pages, query
 from service.settings import Settings
 from service.wiring import answerer_factory, build_answerer, build_live
 from service.write_schemas import DocumentBatch
 from service.writes import register_schema
+
+AREAS = (ops, query, examples, documents, pages, docs)
 
 
 def create_app(
@@ -59,12 +65,25 @@ def create_app(
         version=__version__,
         summary="Questions in, passages with exact citations out.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: service/routes/docs.py, served with no network
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = ServiceMetrics(app)
     install_access_policy(app, settings)
     install_error_handlers(app)
-    # Added first runs last: HEAD is served as GET right before routing, so everything outside sees HEAD.
+    builtin = list(app.router.routes)  # /openapi.json, /docs, /redoc
+    for area in AREAS:
+        app.include_router(area.router)
+    register_schema(app, DocumentBatch)
+    install_access_documentation(app, settings.require_key_for_reads)
+    install_filter_keys_documentation(app)
+    # FastAPI keeps an included router as one opaque route; the request log names a request refused before
+    # routing (a 413) by matching it against the routes themselves.
+    templates = Router([*builtin, *(route for area in AREAS for route in area.router.routes)])
+    # Added first runs last: a method the path does not take is refused (405 with Allow) right before
+    # routing, after HEAD became GET, so everything outside sees HEAD.
+    app.add_middleware(MethodGuard, routes=app.router.routes)
     app.add_middleware(HeadAsGet)
     if settings.cors_origins:
         app.add_middleware(
@@ -79,9 +98,6 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, limit=settings.max_body_bytes, write_limit=settings.max_write_body_bytes
     )
-    app.add_middleware(RequestObserver, metrics=app.state.metrics, router=app.router)
+    app.add_middleware(RequestObserver, metrics=app.state.metrics, router=templates)
     app.add_middleware(SecurityHeaders)
-    for area in (ops, query, documents, pages):
-        app.include_router(area.router)
-    register_schema(app, DocumentBatch)
     return app

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import CalibrationError, InvalidQueryError
 from corpus.errors import CiteqaError, CorpusError, InvalidDocumentIdError, UnsupportedFormatError
-from indexer.errors import DocumentNotFoundError, IndexMismatchError
+from indexer.errors import DocumentNotFoundError, IndexMismatchError, LastDocumentError
 
 logger = logging.getLogger("citeqa.service")
 
@@ -20,6 +20,7 @@ STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
     (UnsupportedFormatError, 415, "unsupported_media_type"),
     (InvalidQueryError, 422, "invalid_query"),
     (DocumentNotFoundError, 404, "not_found"),
+    (LastDocumentError, 409, "conflict"),
     (CorpusError, 422, "invalid_corpus"),
     (IndexMismatchError, 503, "index_unavailable"),
     (CalibrationError, 503, "calibration_unavailable"),

@@ -1,19 +1,27 @@
 """Request limits and protective headers: the body size limit (413), doc_id checks on document paths,
-and security headers on every response (pages add their CSP themselves, see service/pages.py)."""
+and security headers on every response (pages add their CSP themselves, see service/routes/pages.py)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from corpus.doc_ids import check_doc_id
+from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE, check_doc_id
 from service.errors import error_body
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+# The rule is stated in the OpenAPI document; valid_doc_id says what is wrong in its own words.
+DOC_ID_SCHEMA = {"pattern": DOC_ID_REGEX, "maxLength": DOC_ID_MAX_CHARS}
+DocIdPath = Annotated[
+    str, Path(description=f"the document's id: {DOC_ID_RULE}", json_schema_extra=DOC_ID_SCHEMA)
+]
 
 
-def valid_doc_id(doc_id: str) -> str:
+def valid_doc_id(doc_id: DocIdPath) -> str:
     """Dependency for routes with a {doc_id} path parameter."""
     return check_doc_id(doc_id, "the URL path")
 

@@ -21,7 +21,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from citeqa.paging import PAGE_DEPTH
@@ -47,9 +55,19 @@ Question = Annotated[
     AfterValidator(has_text),
     Field(json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": NOT_ONLY_SPACES}),
 ]
+def json_number(value: Any) -> Any:
+    """A JSON body's whole number is a number (2 or 2.0): pydantic would also read true, false and "2"."""
+    if isinstance(value, bool | str):
+        raise ValueError(f"must be a whole number, not {type(value).__name__} {value!r}")
+    return value
+
+
+JsonNumber = BeforeValidator(json_number)  # for JSON bodies; a URL's numbers are text
 TopK = Annotated[int, Field(ge=1, le=MAX_TOP_K)]
 Offset = Annotated[int, Field(ge=0, le=PAGE_DEPTH)]
-Filters = dict[str, list[str]]
+# An empty list matches no document: citeqa.filters refuses it with its own message; the schema says so.
+FilterValues = Annotated[list[str], Field(json_schema_extra={"minItems": 1})]
+Filters = dict[str, FilterValues]
 
 QUESTION_DOC = "the question: 1 to 2,000 characters (code points), at least one not a space"
 TOP_K_DOC = "how many results to return"
@@ -88,9 +106,9 @@ class QueryRequest(KnownParameters):
     where: ClassVar[str] = "field"
 
     question: Question = Field(..., description=QUESTION_DOC)
-    top_k: TopK = Field(5, description=TOP_K_DOC)
+    top_k: Annotated[TopK, JsonNumber] = Field(5, description=TOP_K_DOC)
     mode: SearchMode = Field("hybrid", description=MODE_DOC)
-    offset: Offset = Field(0, description=OFFSET_DOC)
+    offset: Annotated[Offset, JsonNumber] = Field(0, description=OFFSET_DOC)
     filters: Filters | None = Field(
         None,
         description="only passages of documents whose value for every key is one of the listed values; "

@@ -107,6 +107,8 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # A mount (/static) rewrites the scope's path on the way in: match routes on the path as it arrived.
+        arrived = dict(scope)
         request_id = request_id_from(Headers(scope=scope).get(REQUEST_ID_HEADER))
         token = current_request_id.set(request_id)
         status = 500
@@ -132,7 +134,7 @@ class RequestObserver:
                 await internal_error_response()(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = route_template(scope, self.router)
+            route = route_template({**arrived, "route": scope.get("route")}, self.router)
             self.metrics.observe_request(route, scope["method"], status, seconds)
             logger.info(
                 "%s %s %s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -88,6 +89,12 @@ class Settings(BaseSettings):
     embedding_cache_path: Path = Field(
         DEFAULT_CACHE_DIR, description="persistent embedding cache (passage and sentence vectors)"
     )
+    example_questions: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="the search page's example questions, separated by | (or a JSON list); empty: none "
+        "(unset: examples.json beside the index folder, see service/examples.py)",
+    )
+    corpus_name: str | None = Field(None, description="the corpus's name, shown in the search page's title")
 
     @field_validator("reranker", mode="before")
     @classmethod
@@ -99,6 +106,15 @@ class Settings(BaseSettings):
     def split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("example_questions", mode="before")
+    @classmethod
+    def split_questions(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [question.strip() for question in value.split("|") if question.strip()]
         return value
 
     @field_validator("cors_origins", mode="before")

@@ -33,6 +33,7 @@ MULTIPART_BODY = {
         "properties": {
             FILE_FIELD: {
                 "type": "array",
+                "minItems": 1,
                 "items": {"type": "string", "format": "binary"},
                 "description": "one or more files (.txt, .md, .html, .pdf, .docx), the field repeated",
             },

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE
 from corpus.types import Document
+from service.query_contract import JsonNumber
 
 KNOWN_FIELDS = {"doc_id", "title", "text", "author", "publisher", "url", "metadata", "page_starts"}
 
@@ -15,7 +16,11 @@ KNOWN_FIELDS = {"doc_id", "title", "text", "author", "publisher", "url", "metada
 class DocumentBody(BaseModel):
     """A document to store. Keys other than the named fields go into ``metadata`` (as strings)."""
 
-    model_config = ConfigDict(extra="allow")
+    # Extra keys are scalars (they become metadata strings); the schema says so.
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+    )
 
     title: str = Field(..., min_length=1, description="the document's title")
     text: str = Field(..., min_length=1, description="the document's text; citations index into it")
@@ -23,7 +28,7 @@ class DocumentBody(BaseModel):
     publisher: str | None = None
     url: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict, description="any extra string fields")
-    page_starts: list[int] | None = Field(
+    page_starts: list[Annotated[int, JsonNumber]] | None = Field(
         None,
         description="a paged document's (a PDF's) offsets in text where each page begins, from 0, never "
         "decreasing; citations then name their pages (citeqa add --url sends them)",

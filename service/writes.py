@@ -29,7 +29,9 @@ UPLOAD_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            **{media: {"schema": {"type": "string"}} for media in (*TEXT_TYPES, JSON_LINES)},
+            **{media: {"schema": {"type": "string"}} for media in ("text/plain", JSON_LINES)},
+            # Markdown and HTML read any text, a JSON-looking body too: nothing sent as them is malformed.
+            **{media: {"schema": {"description": f"the document as {media}"}} for media in TEXT_TYPES[1:]},
             **{media: {"schema": {"type": "string", "format": "binary"}} for media in BINARY_TYPES},
             MULTIPART: MULTIPART_BODY,
         },

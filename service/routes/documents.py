@@ -104,7 +104,11 @@ def put_document(doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLi
 @router.delete(
     "/documents/{doc_id}",
     response_model=WriteOut,
-    responses={**WRITE_RESPONSES, 404: {"model": ErrorOut, "description": "no such document"}},
+    responses={
+        **WRITE_RESPONSES,
+        404: {"model": ErrorOut, "description": "no such document"},
+        409: {"model": ErrorOut, "description": "the index's last document (an index needs one)"},
+    },
     dependencies=[WriteAccess, Depends(valid_doc_id)],
 )
 def delete_document(doc_id: str, live: LiveDep) -> WriteOut:

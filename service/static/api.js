@@ -41,9 +41,15 @@ export function searchUrl(question, { k, offset = 0, mode } = {}) {
   return `/search?${params}`;
 }
 
-export function viewUrl(citation) {
+// The article view of a citation; ``highlights`` (the answering sentences, document offsets in code points
+// like start and end) go along as hl=120-180,200-240 for the view to mark more strongly.
+export function viewUrl(citation, highlights = []) {
   const params = new URLSearchParams({ start: String(citation.start), end: String(citation.end) });
-  return `/documents/${encodeURIComponent(citation.doc_id)}/view?${params}#cited`;
+  const spans = (Array.isArray(highlights) ? highlights : [])
+    .filter((h) => h && Number.isInteger(h.start) && Number.isInteger(h.end) && h.start < h.end)
+    .map((h) => `${h.start}-${h.end}`);
+  const hl = spans.length ? `&hl=${spans.join(",")}` : "";
+  return `/documents/${encodeURIComponent(citation.doc_id)}/view?${params}${hl}#cited`;
 }
 
 // Only http(s) links from document metadata become hrefs: a "javascript:" URL must never be clickable.

@@ -118,11 +118,21 @@ export function resultItem(result, id) {
     el(
       "p",
       { className: "links" },
-      el("a", { className: "view", href: viewUrl(c) }, "View in article"),
+      el("a", { className: "view", href: viewUrl(c, result.highlights) }, "View in article"),
       originalLink(c),
+      relevanceBadge(result.relevance),
     ),
   );
   return el("li", {}, article);
+}
+
+// The calibrated chance that this passage answers the question (the API's ``relevance``), as a percentage;
+// the raw ranking ``score`` means nothing outside one result list, so it is never shown.
+function relevanceBadge(relevance) {
+  const shown = percent(relevance);
+  if (!shown) return null;
+  const title = "How likely this passage answers the question (calibrated on labelled questions)";
+  return el("span", { className: "relevance", title }, `relevance ${shown}`);
 }
 
 function percent(value) {

@@ -3,6 +3,7 @@
 // a response that arrives for an older request is dropped anyway.
 
 import { getJson, searchUrl } from "./api.js";
+import { loadExamples } from "./examples.js";
 import { noticeFor, resultItem } from "./render.js";
 
 const PAGE_SIZE = 5;
@@ -27,6 +28,7 @@ let controller = null;
 let debounceTimer = null;
 let question = "";
 let retry = null;
+let hasExamples = false; // set once GET /examples answered with questions
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -60,7 +62,7 @@ function clearAll() {
   notice.hidden = true;
   errorBox.hidden = true;
   moreButton.hidden = true;
-  examples.hidden = false;
+  examples.hidden = !hasExamples;
   status.textContent = "";
   showUrl("");
   setState("empty");
@@ -121,8 +123,9 @@ function render(body, text, append) {
   const count = resultItems().length;
   moreButton.hidden = !body.has_more;
   if (count === 0) {
-    status.textContent = `No passages match “${text}”: try other words, or one of the examples.`;
-    examples.hidden = false;
+    const hint = hasExamples ? ", or one of the examples" : "";
+    status.textContent = `No passages match “${text}”: try other words${hint}.`;
+    examples.hidden = !hasExamples;
     setState("none");
     return;
   }
@@ -198,10 +201,13 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// The examples first, so that the page is "empty" only once they are in place.
+hasExamples = await loadExamples($("example-list"), input);
 const initial = new URLSearchParams(location.search).get("q");
 if (initial && initial.trim()) {
   input.value = initial;
   run(initial.trim());
 } else {
+  examples.hidden = !hasExamples;
   setState("empty");
 }

@@ -1,10 +1,10 @@
 // The article page: the whole document, with the cited characters text[start:end] in one <mark>.
 // Offsets count code points, as the API's do (see codePoints in render.js).
-// The text is rendered as three text nodes (before, the mark's, after), so the mark holds exactly
-// the cited characters, whatever they contain.
+// The text is rendered as three parts (before, the mark, after), so the mark holds exactly the cited
+// characters, whatever they contain; the answering sentences (hl=) are marked more strongly inside it.
 
 import { getJson } from "./api.js";
-import { codePoints, el, originalLink, pageLabel, sourceText } from "./render.js";
+import { codePoints, el, markedText, originalLink, pageLabel, sourceText } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -62,6 +62,17 @@ function citedSpan(params, length) {
   return { span: { start, end } };
 }
 
+// hl=120-180,200-240: the answering sentences, document offsets (code points); those inside the cited
+// span are kept, cut to it.
+function answerSpans(value, span) {
+  return (value || "")
+    .split(",")
+    .map((part) => /^(\d+)-(\d+)$/.exec(part.trim()))
+    .filter(Boolean)
+    .map((m) => ({ start: Math.max(Number(m[1]), span.start), end: Math.min(Number(m[2]), span.end) }))
+    .filter((h) => h.start < h.end);
+}
+
 async function main() {
   backLink();
   const docId = docIdFromPath(location.pathname);
@@ -79,7 +90,8 @@ async function main() {
   const text = typeof doc.text === "string" ? doc.text : "";
   const chars = codePoints(text);
   const slice = (start, end) => chars.slice(start, end).join("");
-  const { span, problem } = citedSpan(new URLSearchParams(location.search), chars.length);
+  const params = new URLSearchParams(location.search);
+  const { span, problem } = citedSpan(params, chars.length);
 
   document.title = `${doc.title || doc.doc_id}: citeqa`;
   $("article-title").textContent = doc.title || doc.doc_id;
@@ -91,12 +103,16 @@ async function main() {
   const note = $("cite-note");
   let mark = null;
   if (span) {
-    mark = el("mark", { id: "cited", tabindex: "-1" }, slice(span.start, span.end));
+    // The answering sentences (hl=) are marks inside the cited one: its text stays exactly the passage.
+    const answers = answerSpans(params.get("hl"), span);
+    const cited = markedText(slice(span.start, span.end), span.start, answers, { className: "answering" });
+    mark = el("mark", { id: "cited", tabindex: "-1" }, cited);
     body.append(document.createTextNode(slice(0, span.start)), mark, document.createTextNode(slice(span.end)));
     const pages = pageLabel(pagesOf(doc.page_starts, span.start, span.end));
     note.textContent =
       `The highlighted passage is the citation: characters ${span.start} to ${span.end} of this article` +
-      (pages ? `, on ${pages}.` : ".");
+      (pages ? `, on ${pages}.` : ".") +
+      (answers.length ? " The sentences that best answer the question are marked more strongly." : "");
     note.hidden = false;
   } else {
     body.append(document.createTextNode(text));

@@ -128,7 +128,9 @@ def test_typing_a_question_shows_its_cited_passages(tab: Tab, live_url: str, sea
             == result["text"]
             == searcher.index.documents[c["doc_id"]].text[c["start"] : c["end"]]
         )
-        assert row["view"] == f"/documents/{c['doc_id']}/view?start={c['start']}&end={c['end']}#cited"
+        hl = ",".join(f"{h['start']}-{h['end']}" for h in result["highlights"])
+        span = f"start={c['start']}&end={c['end']}" + (f"&hl={hl}" if hl else "")
+        assert row["view"] == f"/documents/{c['doc_id']}/view?{span}#cited"
         assert row["original"] == c["url"], "the original article is linked exactly when its URL is known"
         if c["author"]:
             assert c["author"] in row["source"]
@@ -172,17 +174,22 @@ def test_view_in_article_marks_exactly_the_cited_characters(
     assert match, tab.page.url
     doc_id, start, end = match.group(1), int(match.group(2)), int(match.group(3))
     document = searcher.index.documents[doc_id]
-    marks = tab.page.locator("#article-text mark")
+    marks = tab.page.locator("#article-text > mark")
     assert marks.count() == 1
     assert marks.text_content() == document.text[start:end]
     parts = tab.page.eval_on_selector(
-        "#article-text", "el => [...el.childNodes].map(n => [n.nodeName, n.textContent])"
+        "#article-text", "el => [...el.childNodes].map(n => [n.nodeName, n.id, n.textContent])"
     )
     assert parts == [
-        ["#text", document.text[:start]],
-        ["MARK", document.text[start:end]],
-        ["#text", document.text[end:]],
+        ["#text", None, document.text[:start]],
+        ["MARK", "cited", document.text[start:end]],
+        ["#text", None, document.text[end:]],
     ]
+    # The answering sentences (hl=) are marked inside the cited passage, exactly.
+    hl = re.search(r"[?&]hl=([\d,-]+)", tab.page.url)
+    answers = [tuple(map(int, span.split("-"))) for span in hl.group(1).split(",")] if hl else []
+    strong = tab.page.locator("#cited mark.answering").all_text_contents()
+    assert answers and strong == [document.text[a:b] for a, b in answers]
     assert tab.page.text_content("#article-title") == document.title
     in_view = "(() => { const r = document.getElementById('cited').getBoundingClientRect();"
     in_view += " return r.top < window.innerHeight && r.bottom > 0; })()"

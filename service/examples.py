@@ -1,0 +1,103 @@
+"""What the search page offers before a question: example questions, the search box's placeholder and the
+corpus's name (GET /examples), so the page fits whatever corpus is served.
+
+They come from the first of:
+
+1. the settings: CITEQA_EXAMPLE_QUESTIONS (questions separated by ``|``, or a JSON list; empty: none) and
+   CITEQA_CORPUS_NAME;
+2. ``examples.json`` beside the index folder (``var/examples.json`` for ``var/index``):
+   ``{"corpus": "Bread notes", "questions": ["How long does rye bake?"], "placeholder": "e.g. rye"}``, every
+   field optional;
+3. the bundled default corpus's own questions, when the index was built from it (its manifest names the
+   corpus folder);
+4. nothing: the page then hides its examples and shows a neutral placeholder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from corpus import DEFAULT_CORPUS_DIR
+
+EXAMPLES_FILE = "examples.json"
+MAX_EXAMPLES = 8
+DEFAULT_CORPUS_EXAMPLES = (
+    "What are milia?",
+    "Do milia go away on their own in babies?",
+    "Is it safe to pop milia with a needle?",
+    "How are milia different from baby acne?",
+)
+DEFAULT_CORPUS_PLACEHOLDER = "e.g. what are milia?"
+NEUTRAL_PLACEHOLDER = "Type a question"
+
+logger = logging.getLogger("citeqa.service")
+
+
+class ExamplesOut(BaseModel):
+    corpus: str | None = Field(None, description="the corpus's name, for the page title (CITEQA_CORPUS_NAME)")
+    placeholder: str = Field(..., description="the search box's placeholder")
+    questions: list[str] = Field(..., description="example questions; empty: the page shows none")
+
+
+def examples_file(index_path: Path) -> Path:
+    return Path(index_path).parent / EXAMPLES_FILE
+
+
+def read_examples_file(path: Path) -> dict[str, Any] | None:
+    """The file's fields, or None when there is no file or it is not a JSON object (logged)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        logger.warning("ignoring %s: not readable JSON (%s)", path, err)
+        return None
+    if isinstance(record, list):
+        record = {"questions": record}
+    if not isinstance(record, dict):
+        logger.warning("ignoring %s: expected an object with a 'questions' list", path)
+        return None
+    return record
+
+
+def clean_questions(values: Any) -> list[str]:
+    if not isinstance(values, list):
+        return []
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()][:MAX_EXAMPLES]
+
+
+def built_from_default_corpus(manifest: Mapping[str, Any]) -> bool:
+    source = (manifest.get("corpus") or {}).get("source")
+    try:
+        return bool(source) and Path(source).resolve() == DEFAULT_CORPUS_DIR.resolve()
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def page_examples(
+    questions: list[str] | None, corpus_name: str | None, index_path: Path, manifest: Mapping[str, Any]
+) -> ExamplesOut:
+    """The examples of the served index (see the module's docstring for the order)."""
+    found: dict[str, Any] = {}
+    if questions is not None:
+        found = {"questions": questions}
+    else:
+        found = read_examples_file(examples_file(index_path)) or {}
+        if not found and built_from_default_corpus(manifest):
+            found = {"questions": list(DEFAULT_CORPUS_EXAMPLES), "placeholder": DEFAULT_CORPUS_PLACEHOLDER}
+    chosen = clean_questions(found.get("questions"))
+    placeholder = found.get("placeholder")
+    if not isinstance(placeholder, str) or not placeholder.strip():
+        placeholder = f"e.g. {chosen[0]}" if chosen else NEUTRAL_PLACEHOLDER
+    name = corpus_name or found.get("corpus")
+    return ExamplesOut(
+        corpus=name.strip() if isinstance(name, str) and name.strip() else None,
+        placeholder=placeholder.strip(),
+        questions=chosen,
+    )

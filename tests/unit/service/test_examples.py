@@ -1,0 +1,67 @@
+"""GET /examples: the search page's questions, placeholder and corpus name come from the settings, an
+examples.json beside the index, or the bundled corpus; none for any other corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from corpus import DEFAULT_CORPUS_DIR
+from service.examples import DEFAULT_CORPUS_EXAMPLES, NEUTRAL_PLACEHOLDER, page_examples
+from service.settings import Settings
+
+DEFAULT_MANIFEST = {"corpus": {"source": str(DEFAULT_CORPUS_DIR)}}
+OTHER_MANIFEST = {"corpus": {"source": "/data/bread-notes"}}
+
+
+def test_the_default_corpus_keeps_its_examples(client: TestClient) -> None:
+    body = client.get("/examples").json()
+    assert body == {
+        "corpus": None,
+        "placeholder": "e.g. what are milia?",
+        "questions": list(DEFAULT_CORPUS_EXAMPLES),
+    }
+
+
+def test_another_corpus_has_none(tmp_path: Path) -> None:
+    found = page_examples(None, None, tmp_path / "index", OTHER_MANIFEST)
+    assert found.questions == [] and found.placeholder == NEUTRAL_PLACEHOLDER and found.corpus is None
+
+
+def test_examples_json_beside_the_index(tmp_path: Path) -> None:
+    record = {"corpus": "Bread notes", "questions": ["How long does rye bake?", "  ", 7, "Why steam?"]}
+    (tmp_path / "examples.json").write_text(json.dumps(record), encoding="utf-8")
+    found = page_examples(None, None, tmp_path / "index", DEFAULT_MANIFEST)
+    assert found.questions == ["How long does rye bake?", "Why steam?"]
+    assert found.placeholder == "e.g. How long does rye bake?" and found.corpus == "Bread notes"
+    (tmp_path / "examples.json").write_text('["Only a list?"]', encoding="utf-8")
+    assert page_examples(None, "Named", tmp_path / "index", OTHER_MANIFEST).model_dump() == {
+        "corpus": "Named",
+        "placeholder": "e.g. Only a list?",
+        "questions": ["Only a list?"],
+    }
+
+
+@pytest.mark.parametrize("content", ["{not json", '"a string"', "\xff"])
+def test_an_unreadable_examples_json_is_ignored(tmp_path: Path, content: str) -> None:
+    (tmp_path / "examples.json").write_text(content, encoding="latin-1")
+    assert page_examples(None, None, tmp_path / "index", OTHER_MANIFEST).questions == []
+
+
+def test_the_settings_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "examples.json").write_text('["From the file"]', encoding="utf-8")
+    monkeypatch.setenv("CITEQA_EXAMPLE_QUESTIONS", "How long does rye bake? | Why steam the oven?")
+    monkeypatch.setenv("CITEQA_CORPUS_NAME", "Bread notes")
+    settings = Settings(index_path=tmp_path / "index")
+    assert settings.example_questions == ["How long does rye bake?", "Why steam the oven?"]
+    found = page_examples(settings.example_questions, settings.corpus_name, settings.index_path, {})
+    assert found.questions == ["How long does rye bake?", "Why steam the oven?"]
+    assert found.corpus == "Bread notes"
+    monkeypatch.setenv("CITEQA_EXAMPLE_QUESTIONS", '["a | b", "c"]')
+    assert Settings().example_questions == ["a | b", "c"]
+    monkeypatch.setenv("CITEQA_EXAMPLE_QUESTIONS", "")
+    none = Settings(index_path=tmp_path / "index")
+    assert page_examples(none.example_questions, None, none.index_path, DEFAULT_MANIFEST).questions == []

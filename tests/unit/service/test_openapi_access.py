@@ -1,0 +1,116 @@
+"""The OpenAPI document says what the server does: security per operation as service.auth enforces it,
+the methods of every path (405 with a full Allow header, OPTIONS answered), the doc_id rule, and 409 for
+removing the last document."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from support import BAILEY_ID, OVERVIEW_ID
+
+from citeqa.answers import Answerer
+from service.app import create_app
+from service.settings import Settings
+
+KEY = "test-key"
+READS = {("/query", "post"), ("/search", "get"), ("/examples", "get"), ("/documents", "get")}
+READS |= {("/documents/{doc_id}", "get")}
+WRITES = {("/documents", "post"), ("/documents/upload", "post"), ("/index/rebuild", "post")}
+WRITES |= {("/documents/{doc_id}", "put"), ("/documents/{doc_id}", "delete")}
+
+
+def operations(client: TestClient) -> dict[tuple[str, str], dict[str, Any]]:
+    paths = client.get("/openapi.json").json()["paths"]
+    return {(path, method): op for path, ops in paths.items() for method, op in ops.items()}
+
+
+@pytest.fixture(scope="module")
+def keyed_reads(app_settings: Settings, answerer: Answerer) -> Iterator[TestClient]:
+    settings = app_settings.model_copy(update={"require_key_for_reads": True, "api_keys": [SecretStr(KEY)]})
+    with TestClient(create_app(settings, answerer=answerer)) as client:
+        yield client
+
+
+def test_public_reads_declare_no_key_and_writes_do(client: TestClient) -> None:
+    ops = operations(client)
+    assert set(ops) == READS | WRITES | {("/health", "get"), ("/ready", "get")}
+    for read in READS:
+        assert "security" not in ops[read], read
+        assert not {"401", "403"} & set(ops[read]["responses"]), read
+        assert client.request(read[1].upper(), read[0].replace("{doc_id}", BAILEY_ID), params={"q": "x"})
+    for write in WRITES:
+        assert ops[write]["security"] == [{"HTTPBearer": []}], write
+        assert {"401", "403"} <= set(ops[write]["responses"]), write
+
+
+def test_keyed_reads_declare_the_key_and_enforce_it(keyed_reads: TestClient) -> None:
+    ops = operations(keyed_reads)
+    for read in READS:
+        assert ops[read]["security"] == [{"HTTPBearer": []}], read
+        assert {"401", "403"} <= set(ops[read]["responses"]), read
+    assert keyed_reads.get("/search", params={"q": "milia"}).status_code == 401
+    wrong = keyed_reads.get("/search", params={"q": "milia"}, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403
+    right = keyed_reads.get("/search", params={"q": "milia"}, headers={"Authorization": f"Bearer {KEY}"})
+    assert right.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", "/documents/upload", "POST, OPTIONS"),
+        ("GET", "/documents/upload", "POST, OPTIONS"),
+        ("PUT", "/documents/upload", "POST, OPTIONS"),
+        ("OPTIONS", "/query", "POST, OPTIONS"),
+        ("GET", "/query", "POST, OPTIONS"),
+        ("OPTIONS", "/search", "GET, HEAD, OPTIONS"),
+        ("POST", "/search", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/documents", "GET, HEAD, POST, OPTIONS"),
+        ("PATCH", f"/documents/{BAILEY_ID}", "GET, HEAD, PUT, DELETE, OPTIONS"),
+        ("OPTIONS", f"/documents/{BAILEY_ID}", "GET, HEAD, PUT, DELETE, OPTIONS"),
+        ("TRACE", "/health", "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_every_path_names_its_methods(client: TestClient, method: str, path: str, allow: str) -> None:
+    response = client.request(method, path)
+    assert response.headers["allow"] == allow
+    if method == "OPTIONS":
+        assert response.status_code == 204 and response.content == b""
+    else:
+        assert response.status_code == 405
+        body = response.json()
+        assert body["error"] == "method_not_allowed"
+        assert method in body["message"] and allow in body["message"]
+
+
+def test_a_path_no_route_serves_is_still_404(client: TestClient) -> None:
+    assert client.request("PATCH", "/no/such/path").status_code == 404
+    assert client.get("/static/no-such-file.css").status_code == 404
+
+
+def test_the_doc_id_rule_is_in_the_schema(client: TestClient) -> None:
+    ops = operations(client)
+    for key in [("/documents/{doc_id}", "get"), ("/documents/{doc_id}", "put")]:
+        (param,) = [p for p in ops[key]["parameters"] if p["name"] == "doc_id"]
+        assert param["schema"]["pattern"].startswith("^[A-Za-z0-9]") and param["schema"]["maxLength"] == 128
+
+
+def test_removing_the_last_document_is_a_409(index_copy: Path, encoder: Any) -> None:
+    from citeqa.search import Searcher
+    from indexer.embedding import DEFAULT_MODEL
+    from indexer.load import load_index
+    from service.wiring import build_answerer
+
+    settings = Settings(index_path=index_copy, model=DEFAULT_MODEL, api_keys=[KEY])
+    answerer = build_answerer(settings, Searcher(load_index(index_copy), encoder))
+    with TestClient(create_app(settings, answerer=answerer)) as writer:
+        auth = {"Authorization": f"Bearer {KEY}"}
+        assert writer.delete(f"/documents/{BAILEY_ID}", headers=auth).status_code == 200
+        last = writer.delete(f"/documents/{OVERVIEW_ID}", headers=auth)
+        assert last.status_code == 409 and last.json()["error"] == "conflict"
+        assert "409" in operations(writer)[("/documents/{doc_id}", "delete")]["responses"]

@@ -1,0 +1,166 @@
+"""One query contract for POST /query and GET /search: the same parameters (offset and filters in both),
+unknown names refused with a 422 that names them, an ETag that covers the filters, and an OpenAPI document
+that states the rules the server enforces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from support import BAILEY_ID, OVERVIEW_ID
+
+from service.query_contract import QueryRequest, SearchQuery
+
+QUESTION = "how do you get rid of milia"
+
+
+def keys(body: dict[str, Any]) -> list[tuple[str, int, int]]:
+    return [(r["citation"]["doc_id"], r["citation"]["start"], r["citation"]["end"]) for r in body["results"]]
+
+
+def without_timing(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "took_ms"}
+
+
+@pytest.mark.parametrize("offset", [0, 3, 7])
+def test_get_and_post_answer_the_same_page(client: TestClient, offset: int) -> None:
+    get = client.get("/search", params={"q": QUESTION, "k": 3, "offset": offset, "mode": "dense"})
+    post = client.post("/query", json={"question": QUESTION, "top_k": 3, "offset": offset, "mode": "dense"})
+    assert get.status_code == post.status_code == 200
+    assert without_timing(get.json()) == without_timing(post.json())
+    assert post.json()["offset"] == offset
+
+
+def test_post_offset_pages_follow_has_more(client: TestClient) -> None:
+    first = client.post("/query", json={"question": QUESTION, "top_k": 4}).json()
+    assert first["has_more"] is True
+    second = client.post("/query", json={"question": QUESTION, "top_k": 4, "offset": 4}).json()
+    assert [r["rank"] for r in second["results"]] == [5, 6, 7, 8]
+    assert not set(keys(first)) & set(keys(second))
+
+
+def test_get_takes_repeatable_filters_like_post(client: TestClient) -> None:
+    bailey, overview = ("filter", f"doc_id:{BAILEY_ID}"), ("filter", f"doc_id:{OVERVIEW_ID}")
+    only_bailey = client.get("/search", params=[("q", QUESTION), ("k", 10), bailey])
+    assert only_bailey.status_code == 200, only_bailey.text
+    assert {key[0] for key in keys(only_bailey.json())} == {BAILEY_ID}
+    post = client.post("/query", json={"question": QUESTION, "top_k": 10, "filters": {"doc_id": [BAILEY_ID]}})
+    assert keys(post.json()) == keys(only_bailey.json())
+    both = client.get("/search", params=[("q", QUESTION), ("k", 10), bailey, overview]).json()
+    assert {key[0] for key in keys(both)} == {BAILEY_ID, OVERVIEW_ID}
+    publisher = client.get("/search", params={"q": QUESTION, "filter": "publisher:Dr. Bailey Skin Care"})
+    publisher = publisher.json()
+    assert publisher["results"] and {key[0] for key in keys(publisher)} == {BAILEY_ID}
+
+
+def test_a_filter_value_may_hold_colons(client: TestClient) -> None:
+    url = client.get(f"/documents/{BAILEY_ID}").json()["url"]
+    body = client.get("/search", params={"q": QUESTION, "filter": f"url:{url}"}).json()
+    assert {key[0] for key in keys(body)} == {BAILEY_ID}
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"q": "milia", "doc_id": "storage"}, ["'doc_id'"]),
+        ({"q": "milia", "top_k": "3", "question": "x"}, ["'top_k'", "'question'"]),
+        ({"q": "milia", "Filter": "doc_id:x"}, ["'Filter'"]),
+    ],
+)
+def test_unknown_get_parameters_are_refused_by_name(
+    client: TestClient, params: dict[str, str], named: list[str]
+) -> None:
+    response = client.get("/search", params=params)
+    assert response.status_code == 422
+    message = response.json()["message"]
+    assert all(name in message for name in named), message
+    assert "known: q, k, mode, offset, filter" in message
+
+
+def test_unknown_post_fields_are_refused_by_name(client: TestClient) -> None:
+    response = client.post("/query", json={"question": "milia", "q": "milia", "k": 3})
+    assert response.status_code == 422
+    message = response.json()["message"]
+    assert "'q'" in message and "'k'" in message
+    assert "known: question, top_k, mode, offset, filters" in message
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"filter": "no-colon"}, "not key:value"),
+        ({"filter": ":value"}, "not key:value"),
+        ({"filter": "colour:red"}, "unknown filter key 'colour'"),
+    ],
+)
+def test_bad_get_filters_say_what_to_fix(client: TestClient, params: dict[str, str], fragment: str) -> None:
+    response = client.get("/search", params={"q": "milia", **params})
+    assert response.status_code == 422
+    assert fragment in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"offset": -1},
+        {"offset": 201},
+        {"offset": False},
+        {"top_k": True},
+        {"offset": "2"},
+        {"question": "\t \n"},
+    ],
+)
+def test_post_refuses_what_the_schema_refuses(client: TestClient, body: dict[str, Any]) -> None:
+    response = client.post("/query", json={"question": "milia", **body})
+    assert response.status_code == 422, response.text
+
+
+def test_whole_floats_are_whole_numbers(client: TestClient) -> None:
+    response = client.post("/query", json={"question": "milia", "top_k": 2.0, "offset": 1.0})
+    assert response.status_code == 200
+    assert [r["rank"] for r in response.json()["results"]] == [2, 3]
+
+
+def test_the_etag_covers_the_filters(client: TestClient) -> None:
+    def etag(*filters: str) -> str:
+        params = [("q", QUESTION), *(("filter", f) for f in filters)]
+        return client.get("/search", params=params).headers["etag"]
+
+    plain = etag()
+    bailey = etag(f"doc_id:{BAILEY_ID}")
+    both = etag(f"doc_id:{BAILEY_ID}", f"doc_id:{OVERVIEW_ID}")
+    assert len({plain, bailey, both}) == 3
+    assert etag(f"doc_id:{OVERVIEW_ID}", f"doc_id:{BAILEY_ID}") == both, "value order changes nothing"
+    params = [("q", QUESTION), ("filter", f"doc_id:{BAILEY_ID}")]
+    cached = client.get("/search", params=params, headers={"If-None-Match": bailey})
+    assert cached.status_code == 304
+    other = client.get("/search", params={"q": QUESTION}, headers={"If-None-Match": bailey})
+    assert other.status_code == 200
+
+
+def test_the_schema_states_the_rules(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    body = schema["components"]["schemas"]["QueryRequest"]
+    question = body["properties"]["question"]
+    assert question["pattern"] == r"\S" and question["minLength"] == 1 and question["maxLength"] == 2000
+    assert body["additionalProperties"] is False
+    assert body["properties"]["offset"]["maximum"] == 200
+    filters = next(o for o in body["properties"]["filters"]["anyOf"] if o.get("type") == "object")
+    known = filters["propertyNames"]["enum"]
+    assert known[:5] == ["doc_id", "title", "author", "publisher", "url"] and "kind" in known
+    assert filters["additionalProperties"]["minItems"] == 1
+    params = {p["name"]: p for p in schema["paths"]["/search"]["get"]["parameters"]}
+    assert set(params) == {"q", "k", "mode", "offset", "filter"}
+    assert params["q"]["schema"]["pattern"] == r"\S"
+    assert params["filter"]["schema"]["type"] == "array"
+    assert params["filter"]["schema"]["items"]["pattern"].startswith("^(?:doc_id|title|author|publisher|url|")
+
+
+def test_both_models_state_the_same_rules() -> None:
+    """The GET model is the POST model's fields under URL names: the same rules, field for field."""
+    pairs = {"q": "question", "k": "top_k", "mode": "mode", "offset": "offset"}
+    get_schema = SearchQuery.model_json_schema()["properties"]
+    post_schema = QueryRequest.model_json_schema()["properties"]
+    for get_name, post_name in pairs.items():
+        assert {**get_schema[get_name], "title": ""} == {**post_schema[post_name], "title": ""}, get_name
