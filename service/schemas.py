@@ -2,35 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from dataclasses import MISSING, asdict, fields
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from citeqa.answers import Answer, Response, Result
 from citeqa.types import Citation, SearchMode
 from corpus.types import Document
 
 
-class CitationOut(BaseModel):
-    doc_id: str
-    title: str
-    url: str | None
-    author: str | None
-    publisher: str | None
-    start: int
-    end: int
-    page: int | None = Field(
-        None, description="PDF: the page (from 1) that holds the first cited character; null without pages"
-    )
-    page_end: int | None = Field(
-        None, description="PDF: the page of the last cited character when it is a later page, else null"
-    )
-
+class _CitationBase(BaseModel):
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
-        # The fields are Citation's, name for name (tests/unit/service/test_schemas.py holds them equal).
-        return cls(**asdict(c))
+        return cls(**asdict(c))  # type: ignore[return-value]
+
+
+CITATION_DESCRIPTIONS = {
+    "start": "offset in Unicode code points of the first cited character in the document's text",
+    "end": "offset in code points just after the last cited character: text[start:end] is the citation",
+    "page": "PDF: the page (from 1) that holds the first cited character; null without pages",
+    "page_end": "PDF: the page of the last cited character when it is a later page, else null",
+}
+# The API's citation is the query core's Citation, field for field (derived, so the two cannot drift).
+CitationOut = create_model(
+    "CitationOut",
+    __base__=_CitationBase,
+    **{
+        f.name: (
+            get_type_hints(Citation)[f.name],
+            Field(... if f.default is MISSING else f.default, description=CITATION_DESCRIPTIONS.get(f.name)),
+        )
+        for f in fields(Citation)
+    },
+)
 
 
 class HighlightOut(BaseModel):
