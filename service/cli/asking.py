@@ -1,4 +1,5 @@
-"""The ask command: a question answered in process, printed for a terminal or as the API's JSON body."""
+"""The ask command: a question answered in process (or by a running service, --url), printed for a
+terminal or as the API's JSON body."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from corpus.errors import CiteqaError
 from service.cli.common import fail, settings_with
 
 if TYPE_CHECKING:
+    from citeqa.types import Response
     from service.schemas import QueryResponse
 
 
@@ -25,10 +27,17 @@ def ask(
     mode: Annotated[str, typer.Option(help=f"one of {', '.join(SEARCH_MODES)}")] = "hybrid",
     index: Annotated[Path | None, typer.Option(help="index folder")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON body")] = False,
+    url: Annotated[str | None, typer.Option(help="ask the service at this URL instead of the index")] = None,
+    key: Annotated[
+        str | None, typer.Option(envvar="CITEQA_API_KEY", help="API key for --url [env: CITEQA_API_KEY]")
+    ] = None,
 ) -> None:
-    """Ask a question of the index, in process: the answer sentence (or that the corpus has none), then the
-    ranked passages with their citations and the answering sentences marked (bold on a terminal, »…«
-    otherwise)."""
+    """Ask a question of the index, in process (or of a running service, --url): the answer sentence (or
+    that the corpus has none), then the ranked passages with their citations and the answering sentences
+    marked (bold on a terminal, »…« otherwise)."""
+    if url:
+        ask_service(url, key, question, k, mode, as_json)
+        return
     from service.querying import run_query
     from service.wiring import build_answerer
 
@@ -43,7 +52,27 @@ def ask(
     print_response(response, sys.stdout.isatty())
 
 
-def print_response(response: QueryResponse, tty: bool) -> None:
+def ask_service(url: str, key: str | None, question: str, k: int, mode: str, as_json: bool) -> None:
+    """The same question through citeqa.client: the same output, or the service's JSON body as it is."""
+    import httpx
+
+    from citeqa.client import CiteqaClient, CiteqaClientError, parse_response
+
+    body = {"question": question, "top_k": k, "mode": mode}
+    try:
+        with CiteqaClient(url, api_key=key) as client:
+            payload = client.request("POST", "/query", json=body)
+    except CiteqaClientError as err:
+        fail(ValueError(f"the service refused ({err.status}): {err.message}"))
+    except httpx.HTTPError as err:
+        fail(ValueError(f"cannot reach the service at {url}: {err}"))
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    print_response(parse_response(payload), sys.stdout.isatty())
+
+
+def print_response(response: QueryResponse | Response, tty: bool) -> None:
     """The answer, then each result with its citation and marked sentences, on stdout."""
     from rich.text import Text
 

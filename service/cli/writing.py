@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,7 @@ from service.cli.common import fail, progress_bar, settings_with
 from service.cli.report import SKIP_BAD_HINT, SkipBadOption, print_ingest_report
 
 if TYPE_CHECKING:
+    from citeqa.client import CiteqaClient, WriteInfo
     from indexer.live import LiveIndex, WriteResult
 
 UrlOption = Annotated[
@@ -24,6 +25,7 @@ KeyOption = Annotated[
     str | None, typer.Option(envvar="CITEQA_API_KEY", help="API key for --url [env: CITEQA_API_KEY]")
 ]
 ADD_BATCH = 32
+WRITE_TIMEOUT = 600.0
 
 
 def add(
@@ -40,7 +42,6 @@ def add(
     Files are read as `citeqa index` reads them, with the same report of the files taken and skipped by
     type; a file that cannot be read fails the command (nothing is added) unless --skip-bad is given."""
     from corpus.ingest import ingest_paths
-    from indexer.index_folder import document_record
 
     try:
         ingested = ingest_paths(paths, errors="skip" if skip_bad else "raise")
@@ -54,9 +55,7 @@ def add(
         task = bar.add_task("add", total=len(documents))
         if url:
             for batch in batches:
-                records = [document_record(d) for d in batch]
-                body = {"documents": [{k: v for k, v in r.items() if k != "provenance"} for r in records]}
-                version = send_write(url, key, "POST", "/documents", body)
+                version = send_write(url, key, lambda client, b=batch: client.add(b))
                 bar.advance(task, len(batch))
         else:
             with open_live_index(index) as live:
@@ -74,9 +73,7 @@ def remove(
 ) -> None:
     """Remove documents: from the index folder, or through a running service (--url)."""
     if url:
-        version = 0
-        for doc_id in doc_ids:
-            version = send_write(url, key, "DELETE", f"/documents/{doc_id}", None)
+        version = send_write(url, key, lambda client: client.remove(doc_ids))
     else:
         with open_live_index(index) as live:
             version = run_write(lambda: live.delete(doc_ids))
@@ -112,25 +109,19 @@ def open_live_index(index: Path | None) -> Iterator[LiveIndex]:
         live.close()
 
 
-def send_write(url: str, key: str | None, method: str, path: str, body: dict[str, Any] | None) -> int:
-    """One write request to a running service; its answer's index_version, or a clear failure."""
+def send_write(url: str, key: str | None, write: Callable[[CiteqaClient], WriteInfo]) -> int:
+    """One write through a running service (citeqa.client); its answer's index_version, or a clear
+    failure."""
     import httpx
+
+    from citeqa.client import CiteqaClient, CiteqaClientError
 
     if not key:
         fail(ValueError("--url needs an API key: pass --key or set CITEQA_API_KEY"))
     try:
-        response = httpx.request(
-            method, url.rstrip("/") + path, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=600
-        )
+        with CiteqaClient(url, api_key=key, timeout=WRITE_TIMEOUT) as client:
+            return write(client).index_version
+    except CiteqaClientError as err:
+        fail(ValueError(f"the service refused ({err.status}): {err.message}"))
     except httpx.HTTPError as err:
         fail(ValueError(f"cannot reach the service at {url}: {err}"))
-    payload = (
-        response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-    )
-    if response.status_code != 200:
-        fail(
-            ValueError(
-                f"the service refused ({response.status_code}): {payload.get('message', response.text)}"
-            )
-        )
-    return int(payload["index_version"])

@@ -1,0 +1,265 @@
+"""A small typed Python client of a running citeqa service (httpx, synchronous).
+
+    with CiteqaClient("http://127.0.0.1:8000") as client:
+        response = client.query("how do I treat milia?", top_k=3)
+        for result in response.results:
+            print(result.rank, result.citation.doc_id, result.text[:60])
+
+Results are the query core's dataclasses (citeqa.types) and documents corpus.types.Document, parsed from
+the API's JSON (same field names). The API sends neither the answerability features nor highlight scores:
+a parsed ``Response`` has empty ``features`` and each ``Highlight`` a ``score`` of 0.0. A 4xx or 5xx answer
+raises ``CiteqaClientError`` with the server's ``{"error", "message"}``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from citeqa.types import Answer, Citation, Highlight, Response, Result, SearchMode
+from corpus.types import Document
+
+DEFAULT_TIMEOUT = 60.0
+Filters = Mapping[str, Sequence[str]]
+
+
+class CiteqaClientError(Exception):
+    """The service answered ``status`` (4xx or 5xx) with ``{"error": error, "message": message}``."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(f"{status} {error}: {message}")
+        self.status = status
+        self.error = error
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One entry of GET /documents: a document without its text (``chars`` is the text's length)."""
+
+    doc_id: str
+    title: str
+    author: str | None
+    publisher: str | None
+    url: str | None
+    provenance: str | None
+    chars: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriteInfo:
+    """The answer to a write: the first index version that contains it."""
+
+    index_version: int
+    op: str
+    doc_ids: tuple[str, ...]
+    embedded_passages: int
+
+
+def parse_citation(data: Mapping[str, Any]) -> Citation:
+    return Citation(
+        doc_id=data["doc_id"],
+        title=data["title"],
+        url=data.get("url"),
+        author=data.get("author"),
+        publisher=data.get("publisher"),
+        start=data["start"],
+        end=data["end"],
+        page=data.get("page"),
+        page_end=data.get("page_end"),
+    )
+
+
+def parse_highlight(data: Mapping[str, Any]) -> Highlight:
+    return Highlight(start=data["start"], end=data["end"], score=float(data.get("score", 0.0)))
+
+
+def parse_result(data: Mapping[str, Any]) -> Result:
+    return Result(
+        rank=data["rank"],
+        score=data["score"],
+        text=data["text"],
+        citation=parse_citation(data["citation"]),
+        passage_ids=(),  # the API does not expose passage ids
+        highlights=tuple(parse_highlight(h) for h in data.get("highlights", ())),
+        relevance=data.get("relevance"),
+    )
+
+
+def parse_answer(data: Mapping[str, Any]) -> Answer:
+    return Answer(text=data["text"], score=data["score"], citation=parse_citation(data["citation"]))
+
+
+def parse_response(data: Mapping[str, Any]) -> Response:
+    return Response(
+        question=data["question"],
+        mode=data["mode"],
+        results=tuple(parse_result(r) for r in data["results"]),
+        answer=parse_answer(data["answer"]) if data.get("answer") else None,
+        answerable=data["answerable"],
+        confidence=data["confidence"],
+        features={},
+        offset=data.get("offset", 0),
+        has_more=data.get("has_more", False),
+        index_version=data.get("index_version", 1),
+    )
+
+
+def parse_document_info(data: Mapping[str, Any]) -> DocumentInfo:
+    return DocumentInfo(
+        doc_id=data["doc_id"],
+        title=data["title"],
+        author=data.get("author"),
+        publisher=data.get("publisher"),
+        url=data.get("url"),
+        provenance=data.get("provenance"),
+        chars=data["chars"],
+        metadata=dict(data.get("metadata") or {}),
+    )
+
+
+def parse_document(data: Mapping[str, Any]) -> Document:
+    return Document(
+        doc_id=data["doc_id"],
+        title=data["title"],
+        text=data["text"],
+        author=data.get("author"),
+        publisher=data.get("publisher"),
+        url=data.get("url"),
+        provenance=data.get("provenance"),
+        metadata=dict(data.get("metadata") or {}),
+        page_starts=tuple(data.get("page_starts") or ()),
+    )
+
+
+def parse_write(data: Mapping[str, Any]) -> WriteInfo:
+    return WriteInfo(
+        index_version=data["index_version"],
+        op=data["op"],
+        doc_ids=tuple(data["doc_ids"]),
+        embedded_passages=data["embedded_passages"],
+    )
+
+
+def document_body(document: Document) -> dict[str, Any]:
+    """POST /documents' record of ``document`` (the server sets provenance itself)."""
+    body: dict[str, Any] = {
+        "doc_id": document.doc_id,
+        "title": document.title,
+        "text": document.text,
+        "author": document.author,
+        "publisher": document.publisher,
+        "url": document.url,
+        "metadata": dict(document.metadata),
+    }
+    if document.page_starts:
+        body["page_starts"] = list(document.page_starts)
+    return body
+
+
+def error_of(response: httpx.Response) -> CiteqaClientError:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return CiteqaClientError(response.status_code, "http_error", response.text or response.reason_phrase)
+    return CiteqaClientError(
+        response.status_code, str(payload.get("error", "http_error")), str(payload.get("message", ""))
+    )
+
+
+class CiteqaClient:
+    """A running citeqa service at ``base_url``; ``api_key`` is sent as ``Authorization: Bearer`` (writes
+    need one; reads too when the service sets CITEQA_REQUIRE_KEY_FOR_READS). Network failures raise
+    ``httpx.HTTPError``; the service's refusals ``CiteqaClientError``."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> CiteqaClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request; its JSON answer, or ``CiteqaClientError`` for a 4xx or 5xx."""
+        response = self.http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise error_of(response)
+        return response.json()
+
+    def query(
+        self,
+        question: str,
+        top_k: int = 5,
+        mode: SearchMode = "hybrid",
+        offset: int = 0,
+        filters: Filters | None = None,
+    ) -> Response:
+        """POST /query; ``filters`` maps a key to its allowed values."""
+        body: dict[str, Any] = {"question": question, "top_k": top_k, "mode": mode, "offset": offset}
+        if filters is not None:
+            body["filters"] = {key: list(values) for key, values in filters.items()}
+        return parse_response(self.request("POST", "/query", json=body))
+
+    def search(
+        self, q: str, k: int = 5, mode: SearchMode = "hybrid", offset: int = 0, filters: Filters | None = None
+    ) -> Response:
+        """GET /search: the same query as a URL (filters sent as repeated ``filter=key:value``)."""
+        params: list[tuple[str, str | int]] = [("q", q), ("k", k), ("mode", mode), ("offset", offset)]
+        for key, values in (filters or {}).items():
+            params.extend(("filter", f"{key}:{value}") for value in values)
+        return parse_response(self.request("GET", "/search", params=params))
+
+    def documents(self) -> list[DocumentInfo]:
+        return [parse_document_info(d) for d in self.request("GET", "/documents")["documents"]]
+
+    def document(self, doc_id: str) -> Document:
+        return parse_document(self.request("GET", f"/documents/{doc_id}"))
+
+    def add(self, items: Sequence[Document] | Sequence[Path]) -> WriteInfo:
+        """Add (or replace, by doc_id) documents in one write: ``Document``s as a JSON batch, or files
+        (.txt, .md, .html, .pdf, .docx) uploaded as multipart form parts that the service reads."""
+        if all(isinstance(item, Document) for item in items):
+            batch = [document_body(d) for d in items if isinstance(d, Document)]
+            return parse_write(self.request("POST", "/documents", json={"documents": batch}))
+        paths = [Path(item) for item in items if not isinstance(item, Document)]
+        if len(paths) != len(items):
+            raise TypeError("add takes Documents or file paths, not both")
+        files = [
+            ("file", (p.name, p.read_bytes(), mimetypes.guess_type(p.name)[0] or "application/octet-stream"))
+            for p in paths
+        ]
+        return parse_write(self.request("POST", "/documents", files=files))
+
+    def remove(self, doc_ids: Sequence[str]) -> WriteInfo:
+        """Remove documents, one DELETE each; the last write's answer."""
+        if isinstance(doc_ids, str) or not doc_ids:
+            raise ValueError("remove takes a non-empty list of doc_ids")
+        written = [parse_write(self.request("DELETE", f"/documents/{d}")) for d in doc_ids]
+        return WriteInfo(
+            index_version=written[-1].index_version,
+            op="delete",
+            doc_ids=tuple(d for w in written for d in w.doc_ids),
+            embedded_passages=sum(w.embedded_passages for w in written),
+        )
+
+    def health(self) -> dict[str, Any]:
+        """GET /health: ``{"status": "ok", "index": {...}}``."""
+        return dict(self.request("GET", "/health"))

@@ -1,0 +1,183 @@
+"""citeqa.client against the real app served by uvicorn on loopback (the session index): typed results,
+filters and paging on both question routes, exact citations, the server's errors, and writes with a key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from citeqa.client import CiteqaClient, CiteqaClientError, parse_response
+from citeqa.search import Searcher
+from citeqa.types import Citation, Response, Result
+from corpus.types import Document
+from eval.bench import loopback_server
+from indexer.embedding import DEFAULT_MODEL
+from indexer.load import load_index
+from service.app import create_app
+from service.settings import Settings
+from service.wiring import build_answerer
+
+QUESTION = "how do you get rid of milia"
+KEY = "client-key"
+
+
+@pytest.fixture(scope="module")
+def server(app_settings: Settings, searcher: Searcher) -> Iterator[str]:
+    with loopback_server(create_app(app_settings, searcher)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(server: str) -> Iterator[CiteqaClient]:
+    with CiteqaClient(server) as one:
+        yield one
+
+
+def spans(response: Response) -> list[tuple[str, int, int]]:
+    return [(r.citation.doc_id, r.citation.start, r.citation.end) for r in response.results]
+
+
+def test_query_is_typed_and_its_citations_are_exact(client: CiteqaClient) -> None:
+    response = client.query(QUESTION, top_k=3)
+    assert isinstance(response, Response) and response.question == QUESTION and response.mode == "hybrid"
+    assert [r.rank for r in response.results] == [1, 2, 3] and response.has_more
+    assert all(isinstance(r, Result) and isinstance(r.citation, Citation) for r in response.results)
+    texts = {}
+    for result in response.results:
+        c = result.citation
+        texts.setdefault(c.doc_id, client.document(c.doc_id).text)
+        assert texts[c.doc_id][c.start : c.end] == result.text
+        assert all(c.start <= h.start < h.end <= c.end for h in result.highlights)
+        assert result.relevance is not None and 0.0 <= result.relevance <= 1.0
+    if response.answer is not None:
+        a = response.answer.citation
+        assert client.document(a.doc_id).text[a.start : a.end] == response.answer.text
+
+
+def test_search_pages_and_matches_query(client: CiteqaClient) -> None:
+    whole = client.search(QUESTION, k=6, mode="bm25")
+    first, second = (
+        client.search(QUESTION, k=3, mode="bm25"),
+        client.search(QUESTION, k=3, mode="bm25", offset=3),
+    )
+    assert second.offset == 3 and [r.rank for r in second.results] == [4, 5, 6]
+    assert spans(first) + spans(second) == spans(whole)
+    assert spans(client.query(QUESTION, top_k=6, mode="bm25")) == spans(whole)
+
+
+def test_filters_on_both_routes(client: CiteqaClient) -> None:
+    listed = client.documents()
+    assert listed and all(d.chars > 0 for d in listed)
+    chosen = listed[-1]
+    by_post = client.query(QUESTION, top_k=5, filters={"doc_id": [chosen.doc_id]})
+    by_get = client.search(QUESTION, k=5, filters={"doc_id": [chosen.doc_id]})
+    assert by_post.results and {r.citation.doc_id for r in by_post.results} == {chosen.doc_id}
+    assert spans(by_get) == spans(by_post)
+    two = [d.doc_id for d in listed[:2]]
+    either = client.search(QUESTION, k=10, filters={"doc_id": two})
+    assert {r.citation.doc_id for r in either.results} <= set(two)
+
+
+def test_document_and_health(client: CiteqaClient) -> None:
+    summary = client.documents()[0]
+    document = client.document(summary.doc_id)
+    assert isinstance(document, Document) and len(document.text) == summary.chars
+    assert document.title == summary.title and dict(document.metadata) == dict(summary.metadata)
+    health = client.health()
+    assert health["status"] == "ok" and health["index"]["documents"] == len(client.documents())
+
+
+def test_refusals_carry_the_servers_error(client: CiteqaClient) -> None:
+    with pytest.raises(CiteqaClientError) as blank:
+        client.query("   ")
+    assert blank.value.status == 422 and blank.value.error == "invalid_request"
+    assert "must not be empty or only spaces" in blank.value.message
+    with pytest.raises(CiteqaClientError) as unknown:
+        client.search("milia", filters={"colour": ["red"]})
+    assert unknown.value.status == 422 and "unknown filter key 'colour'" in unknown.value.message
+    with pytest.raises(CiteqaClientError) as missing:
+        client.document("nope")
+    assert missing.value.status == 404 and missing.value.error == "not_found"
+    with pytest.raises(CiteqaClientError) as no_key:
+        client.remove(["nope"])
+    assert no_key.value.status in (401, 403)
+
+
+def test_unreachable_service_is_an_http_error() -> None:
+    with CiteqaClient("http://127.0.0.1:9", timeout=2) as client, pytest.raises(httpx.HTTPError):
+        client.health()
+
+
+def test_parse_response_of_an_unanswerable_body() -> None:
+    body: dict[str, Any] = {
+        "question": "q", "mode": "dense", "took_ms": 1.0, "answerable": False, "confidence": 0.1,
+        "answer": None, "offset": 0, "has_more": False, "index_version": 4, "results": [],
+    }  # fmt: skip
+    parsed = parse_response(body)
+    assert parsed.answer is None and parsed.results == () and parsed.index_version == 4
+
+
+@pytest.fixture
+def writable(index_copy: Path, encoder: Any) -> Iterator[str]:
+    settings = Settings(index_path=index_copy, model=DEFAULT_MODEL, api_keys=[KEY])
+    answerer = build_answerer(settings, Searcher(load_index(index_copy), encoder))
+    with loopback_server(create_app(settings, answerer=answerer)) as url:
+        yield url
+
+
+def test_add_documents_and_files_then_remove(writable: str, tmp_path: Path) -> None:
+    seals = Document(
+        doc_id="harbor-seals",
+        title="Harbor seals",
+        text="Harbor seals can hold their breath for up to thirty minutes. Pups swim within hours of birth.",
+        author="A. Writer",
+        metadata={"habitat": "coast"},
+    )
+    note = tmp_path / "gannets.md"
+    note.write_text("# Gannets\n\nGannets dive into the sea from thirty metres.\n", encoding="utf-8")
+    with CiteqaClient(writable, api_key=KEY) as client:
+        start = client.query("harbor seals").index_version
+        added = client.add([seals])
+        assert added.index_version == start + 1 and added.doc_ids == ("harbor-seals",)
+        assert added.op == "put" and added.embedded_passages >= 1
+        stored = client.document("harbor-seals")
+        assert stored.text == seals.text and dict(stored.metadata) == {"habitat": "coast"}
+        found = client.query(
+            "how long can seals hold their breath", top_k=1, filters={"doc_id": ["harbor-seals"]}
+        )
+        assert found.index_version == added.index_version and "thirty minutes" in found.results[0].text
+
+        uploaded = client.add([note])
+        assert uploaded.index_version == added.index_version + 1 and uploaded.doc_ids == ("gannets",)
+        assert "Gannets dive" in client.document("gannets").text
+
+        removed = client.remove(["harbor-seals", "gannets"])
+        assert removed.doc_ids == ("harbor-seals", "gannets") and removed.index_version == start + 4
+        assert {"harbor-seals", "gannets"}.isdisjoint(d.doc_id for d in client.documents())
+        with pytest.raises(CiteqaClientError) as gone:
+            client.remove(["gannets"])
+        assert gone.value.status == 404 and "no document with doc_id 'gannets'" in gone.value.message
+
+    with CiteqaClient(writable, api_key="wrong") as stranger, pytest.raises(CiteqaClientError) as refused:
+        stranger.add([seals])
+    assert refused.value.status == 403 and refused.value.error == "forbidden"
+
+
+def test_ask_url_prints_what_ask_prints(
+    server: str, client: CiteqaClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from support import one_line, run_cli
+
+    from service.cli.asking import print_response
+
+    done = run_cli(["ask", QUESTION, "-k", "2", "--url", server], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    print_response(client.query(QUESTION, top_k=2), tty=False)
+    assert "\n2. score " in done.stdout
+    assert done.stdout.split() == capsys.readouterr().out.split()  # the same words (wrapped at other widths)
+    refused = run_cli(["ask", "  ", "--url", server], cwd=tmp_path)
+    assert refused.returncode == 2 and "the service refused (422)" in one_line(refused.stderr)
