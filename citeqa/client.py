@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from citeqa.types import Answer, Citation, Highlight, Response, Result, SearchMode
+from citeqa.types import Answer, Citation, DocumentInfo, Highlight, Response, Result, SearchMode
 from corpus.types import Document
 
 DEFAULT_TIMEOUT = 60.0
@@ -37,20 +37,6 @@ class CiteqaClientError(Exception):
         self.status = status
         self.error = error
         self.message = message
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """One entry of GET /documents: a document without its text (``chars`` is the text's length)."""
-
-    doc_id: str
-    title: str
-    author: str | None
-    publisher: str | None
-    url: str | None
-    provenance: str | None
-    chars: int
-    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,16 +99,8 @@ def parse_response(data: Mapping[str, Any]) -> Response:
 
 
 def parse_document_info(data: Mapping[str, Any]) -> DocumentInfo:
-    return DocumentInfo(
-        doc_id=data["doc_id"],
-        title=data["title"],
-        author=data.get("author"),
-        publisher=data.get("publisher"),
-        url=data.get("url"),
-        provenance=data.get("provenance"),
-        chars=data["chars"],
-        metadata=dict(data.get("metadata") or {}),
-    )
+    values = {f.name: data.get(f.name) for f in fields(DocumentInfo)}
+    return DocumentInfo(**{**values, "metadata": dict(data.get("metadata") or {})})
 
 
 def parse_document(data: Mapping[str, Any]) -> Document:

@@ -102,3 +102,30 @@ class Response:
     offset: int = 0
     has_more: bool = False
     index_version: int = 1
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document without its text, as GET /documents lists it (``chars`` is the text's length)."""
+
+    doc_id: str
+    title: str
+    author: str | None
+    publisher: str | None
+    url: str | None
+    provenance: str | None
+    metadata: Mapping[str, str]
+    chars: int
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentInfo:
+        return cls(
+            doc_id=document.doc_id,
+            title=document.title,
+            author=document.author,
+            publisher=document.publisher,
+            url=document.url,
+            provenance=document.provenance,
+            metadata=dict(document.metadata),
+            chars=len(document.text),
+        )

@@ -8,7 +8,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, Field, create_model
 
 from citeqa.answers import Answer, Response, Result
-from citeqa.types import Citation, SearchMode
+from citeqa.types import Citation, DocumentInfo, SearchMode
 from corpus.types import Document
 
 
@@ -109,28 +109,19 @@ class QueryResponse(BaseModel):
         )
 
 
-class DocumentSummary(BaseModel):
-    doc_id: str
-    title: str
-    author: str | None
-    publisher: str | None
-    url: str | None
-    provenance: str | None
-    metadata: dict[str, str]
-    chars: int
-
+class _DocumentSummaryBase(BaseModel):
     @classmethod
     def from_document(cls, document: Document) -> DocumentSummary:
-        return cls(
-            doc_id=document.doc_id,
-            title=document.title,
-            author=document.author,
-            publisher=document.publisher,
-            url=document.url,
-            provenance=document.provenance,
-            metadata=dict(document.metadata),
-            chars=len(document.text),
-        )
+        return cls(**asdict(DocumentInfo.of(document)))  # type: ignore[return-value]
+
+
+# The API's document summary is the query core's DocumentInfo, field for field (derived, so they agree).
+DocumentSummary = create_model(
+    "DocumentSummary",
+    __base__=_DocumentSummaryBase,
+    **{f.name: (dict[str, str] if f.name == "metadata" else get_type_hints(DocumentInfo)[f.name], ...)
+       for f in fields(DocumentInfo)},
+)
 
 
 class DocumentList(BaseModel):
