@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_support import PHONE, REPO, Tab, chromium, screenshot, static_server
+from browser_support import PHONE, REPO, Tab, screenshot, static_server
 
 from citeqa.search import Searcher
 from corpus.types import Document
@@ -35,22 +35,9 @@ RESOURCE_ERROR = "Failed to load resource"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
 def live_url(app_settings: Settings, searcher: Searcher) -> Iterator[str]:
     with loopback_server(create_app(app_settings, searcher)) as url:
         yield url
-
-
-@pytest.fixture
-def tab(browser: Any) -> Iterator[Tab]:
-    opened = Tab.open(browser)
-    yield opened
-    opened.close()
 
 
 def api_search(base: str, question: str, **params: Any) -> dict[str, Any]:

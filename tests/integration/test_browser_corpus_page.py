@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_support import Tab, chromium, screenshot
+from browser_support import Tab, screenshot
 
 from citeqa.search import Searcher
 from corpus.types import Document
@@ -34,19 +34,6 @@ BREAD = [
     ),
 ]
 BREAD_QUESTIONS = ["How long does a rye loaf bake?", "What gives the crust its shine?"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def tab(browser: Any) -> Iterator[Tab]:
-    opened = Tab.open(browser)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ no inline script, and nothing is logged as an error. Real app on uvicorn (loopba
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from browser_support import Tab, chromium, screenshot
+from browser_support import Tab, screenshot
 
 from citeqa.search import Searcher
 from eval.bench import loopback_server
@@ -21,19 +20,6 @@ from service.settings import Settings
 def live_url(app_settings: Settings, searcher: Searcher) -> Iterator[str]:
     with loopback_server(create_app(app_settings, searcher)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def tab(browser: Any) -> Iterator[Tab]:
-    opened = Tab.open(browser)
-    yield opened
-    opened.close()
 
 
 def operation_count(base: str) -> int:

@@ -9,11 +9,10 @@ mark the wrong characters. Real app on uvicorn (loopback), real index, headless 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from browser_support import Tab, chromium
+from browser_support import Tab
 
 from corpus.types import Document
 from eval.bench import loopback_server
@@ -65,19 +64,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, encoder: SentenceTransforme
     settings = Settings(index_path=path, model=DEFAULT_MODEL)
     with loopback_server(create_app(settings, build_searcher(settings, encoder))) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def tab(browser: Any) -> Iterator[Tab]:
-    opened = Tab.open(browser)
-    yield opened
-    opened.close()
 
 
 def test_the_documents_need_code_point_offsets() -> None:

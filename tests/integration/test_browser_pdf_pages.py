@@ -10,7 +10,7 @@ from urllib.parse import quote_plus
 
 import httpx
 import pytest
-from browser_support import Tab, chromium
+from browser_support import Tab
 from document_files import pdf_bytes
 
 from corpus.ingest import document_from_upload
@@ -51,19 +51,6 @@ def server(
     settings = Settings(index_path=path, model=DEFAULT_MODEL)
     with loopback_server(create_app(settings, build_searcher(settings, encoder))) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def tab(browser: Any) -> Iterator[Tab]:
-    opened = Tab.open(browser)
-    yield opened
-    opened.close()
 
 
 def label(citation: dict[str, Any]) -> str:
