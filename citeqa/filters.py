@@ -88,6 +88,9 @@ def _allowed(
     filters: NormalizedFilters, documents: Mapping[str, Document], passages: Sequence[Passage]
 ) -> np.ndarray:
     docs = matching_documents(filters, documents)
+    ids_of_documents = getattr(passages, "ids_of_documents", None)
+    if ids_of_documents is not None:  # a segmented index finds them per segment, vectorized
+        return ids_of_documents(docs)
     return np.asarray([p.passage_id for p in passages if p.doc_id in docs], dtype=np.int64)
 
 
@@ -98,9 +101,16 @@ class PassageFilter:
     def __init__(self, documents: Mapping[str, Document], passages: Sequence[Passage]) -> None:
         self._documents = documents
         self._passages = passages
-        self.known_keys = known_filter_keys(documents)
+        self._known_keys: tuple[str, ...] | None = None
         self._cache: OrderedDict[NormalizedFilters, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def known_keys(self) -> tuple[str, ...]:
+        """The filter keys of the index, found on first use (a commit's searcher is made per write)."""
+        if self._known_keys is None:
+            self._known_keys = known_filter_keys(self._documents)
+        return self._known_keys
 
     def allowed(self, filters: Any) -> np.ndarray | None:
         """Allowed passage ids, or None when ``filters`` is None or empty (every passage is allowed)."""

@@ -12,8 +12,8 @@ from citeqa.filters import PassageFilter
 from citeqa.fusion import Candidates, FusionSettings, fuse_ranking, sort_by_score
 from citeqa.timing import stage
 from citeqa.types import SEARCH_MODES, Citation, Hit, SearchMode
-from indexer.bm25_index import top_positive
 from indexer.embedding import Encoder
+from indexer.lexical import top_positive
 from indexer.load import LoadedIndex
 
 if TYPE_CHECKING:

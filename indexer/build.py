@@ -1,70 +1,45 @@
-"""Build an index folder from documents: chunk, embed, FAISS + BM25, manifest; atomically."""
+"""Build an index folder (format 2) from documents: chunk, embed, tokenize, write segments, commit.
+
+Into a folder that already holds a segmented index, a build is one commit that replaces every segment
+(under the write lock, so a service serving the folder carries on and reopens); anywhere else the new
+folder is staged beside the destination and swapped in. Either way a crash leaves the previous index.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from corpus.types import Document
-from indexer.bm25_index import STEMMER_LANGUAGE, STOPWORDS, Bm25Index
-from indexer.chunking import ChunkerSettings, chunk_corpus
+from indexer.bm25_index import STEMMER_LANGUAGE, STOPWORDS
+from indexer.commit_point import write_lock
 from indexer.embedding import Encoder, embed_batches
-from indexer.faiss_factory import INDEX_TYPES, choose_index_spec, tune_search_parameter
+from indexer.errors import IndexMismatchError
 from indexer.index_folder import (
-    BM25_FOLDER,
-    DOCUMENTS,
     FORMAT,
     FORMAT_VERSION,
-    PASSAGES,
     StagedFolder,
-    checksums,
     corpus_fingerprint,
-    document_record,
-    passage_record,
+    read_manifest,
     utc_now,
-    write_jsonl,
 )
-from indexer.types import Passage
+from indexer.index_settings import IndexSettings, embedding_text
+from indexer.lexical import K1, B
+from indexer.load import SegmentCache
+from indexer.segment import SegmentContent, publish_segment
+from indexer.writer import Changes, NewSegment, commit_changes, prepare_segment, write_new_segment
 
 if TYPE_CHECKING:
     from indexer.embedding_cache import EmbeddingCache
 
 ProgressCallback = Callable[[int], None]
 
-
-@dataclass(frozen=True)
-class IndexSettings:
-    """Everything that decides an index's contents besides the corpus itself.
-
-    ``embed_title`` / ``bm25_title``: the document title is put before each passage's text in what is
-    embedded / what BM25 indexes (citations always quote the passage's own text).
-    ``index_type``: the FAISS index of each shard, "auto" (by size: indexer/faiss_factory.py), "flat", "hnsw"
-    or "ivf"; the parameters chosen are recorded per shard in the manifest.
-    """
-
-    chunker: ChunkerSettings = field(default_factory=ChunkerSettings)
-    embed_title: bool = True
-    bm25_title: bool = True
-    shard_size: int = 1_000_000
-    batch_size: int = 64
-    index_type: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.index_type not in INDEX_TYPES:
-            raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, not {self.index_type!r}")
-
-    def manifest_view(self) -> dict[str, Any]:
-        return {
-            "chunker": asdict(self.chunker),
-            "embed_title": self.embed_title,
-            "bm25_title": self.bm25_title,
-            "index_type": self.index_type,
-        }
+__all__ = ["BuildReport", "IndexSettings", "build_index", "embed_texts", "embedding_text", "new_manifest"]
 
 
 @dataclass(frozen=True)
@@ -79,81 +54,152 @@ class BuildReport:
         return self.passages / self.seconds if self.seconds > 0 else float("inf")
 
 
-def embedding_text(passage: Passage, title: str, embed_title: bool) -> str:
-    """What is embedded for a passage; citations always use the passage's own text and offsets."""
-    return f"{title}\n{passage.text}" if embed_title and title else passage.text
+def new_manifest(encoder_name: str, dimension: int, settings: IndexSettings, source: str) -> dict[str, Any]:
+    """The manifest of an empty index (no segments) with these model and settings."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created_at": utc_now(),
+        "version": 0,
+        "generation": 0,
+        "model": {"name": encoder_name, "dimension": dimension, "normalized": True},
+        **settings.manifest_view(),
+        "bm25": {"method": "lucene", "k1": K1, "b": B, "stopwords": STOPWORDS, "stemmer": STEMMER_LANGUAGE},
+        "corpus": {"source": source, "fingerprint": None},
+        "counts": {"documents": 0, "passages": 0},
+        "segments": [],
+        "files": {},
+    }
 
 
 def build_index(
     documents: Sequence[Document],
     encoder: Encoder,
     destination: Path,
-    settings: IndexSettings = IndexSettings(),
+    settings: IndexSettings | None = None,
     source: str = "",
     on_passages: Callable[[int], ProgressCallback] | None = None,
     cache: EmbeddingCache | None = None,
-    version: int = 1,
+    version: int | None = None,
 ) -> BuildReport:
     """Build the index of ``documents`` into ``destination``, replacing any index there only at the end.
-    ``version`` is the index version it is written as (above any version the old index had served).
+    ``version`` is the index version it is written as (default: one above the index it replaces, or 1).
 
     ``on_passages(total)`` is called once the passages are known and returns a callback that is
     told how many passages each embedded batch held (for a progress bar). With ``cache``, passages whose
     embedded text is cached for the encoder's model are not embedded again.
     """
     started = time.perf_counter()
-    titles = {d.doc_id: d.title for d in documents}
-    passages = list(chunk_corpus(list(documents), settings.chunker))
-    texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
-    progress = on_passages(len(passages)) if on_passages else None
-    vectors = embed_texts(encoder, texts, settings.batch_size, progress, cache)
-    bm25_texts = [embedding_text(p, titles[p.doc_id], settings.bm25_title) for p in passages]
+    settings = settings or IndexSettings()
+    destination = Path(destination)
+
+    def cached_vectors(texts: list[str]) -> np.ndarray:
+        progress = on_passages(len(texts)) if on_passages else None
+        return embed_texts(encoder, texts, settings.batch_size, progress, cache)
+
+    vectors_of = cached_vectors if cache is not None else None
+    content = prepare_segment(list(documents), encoder, settings, on_passages, vectors_of)
     manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "created_at": utc_now(),
-        "version": version,
-        "model": {"name": encoder.name, "dimension": encoder.dimension, "normalized": True},
-        **settings.manifest_view(),
-        "bm25": {"folder": BM25_FOLDER, "stopwords": STOPWORDS, "stemmer": STEMMER_LANGUAGE},
+        **new_manifest(encoder.name, encoder.dimension, settings, source),
         "corpus": {"source": source, "fingerprint": corpus_fingerprint(documents)},
-        "counts": {"documents": len(documents), "passages": len(passages)},
     }
-    write_index_folder(
-        destination,
-        documents,
-        passages,
-        vectors,
-        Bm25Index.build(bm25_texts),
-        manifest,
-        settings.shard_size,
-        settings.index_type,
-    )
-    return BuildReport(Path(destination), len(documents), len(passages), time.perf_counter() - started)
+    if has_segmented_index(destination):
+        with write_lock(destination):
+            old = read_manifest(destination)
+            parts = [
+                write_new_segment(destination, part, int(old.get("generation", 0)), settings.index_type)
+                for part in split_content(content, settings.shard_size)
+            ]
+            updates = {
+                k: v for k, v in manifest.items() if k not in ("version", "generation", "segments", "files")
+            }
+            changes = Changes(
+                add=tuple(parts),
+                drop=frozenset(e["name"] for e in old.get("segments", [])),
+                manifest_updates=updates,
+            )
+            commit_changes(destination, changes, SegmentCache(destination), version=version)
+    else:
+        write_fresh(destination, content, manifest, settings, version or 1)
+    return BuildReport(destination, len(documents), len(content.passages), time.perf_counter() - started)
 
 
-def write_index_folder(
+def has_segmented_index(folder: Path) -> bool:
+    try:
+        read_manifest(folder)
+    except IndexMismatchError:
+        return False
+    return True
+
+
+def write_fresh(
     destination: Path,
-    documents: Iterable[Document],
-    passages: Iterable[Passage],
-    vectors: np.ndarray,
-    bm25: Bm25Index,
+    content: SegmentContent,
     manifest: dict[str, Any],
-    shard_size: int,
-    index_type: str = "flat",
+    settings: IndexSettings,
+    version: int,
 ) -> None:
-    """Write an index folder at ``destination``: staged beside it, the manifest (completed with the shards
-    and the checksums of every file) written last, then swapped in; a failure leaves the old folder."""
+    """A new index folder staged beside ``destination`` and swapped in (replacing a format-1 index or
+    anything else there)."""
     staged = StagedFolder.create(destination)
     try:
-        write_jsonl(staged.path / DOCUMENTS, (document_record(d) for d in documents))
-        write_jsonl(staged.path / PASSAGES, (passage_record(p) for p in passages))
-        shards = write_shards(staged.path, vectors, shard_size, index_type)
-        bm25.save(staged.path / BM25_FOLDER)
-        staged.commit({**manifest, "shards": shards, "files": checksums(staged.path)})
+        parts = [
+            write_new_segment(staged.path, part, 0, settings.index_type)
+            for part in split_content(content, settings.shard_size)
+        ]
+        for part in parts:
+            publish_segment(staged.path, part.entry["name"])
+        staged.commit(manifest_with(manifest, parts, version))
     except BaseException:
         staged.abort()
         raise
+
+
+def manifest_with(manifest: dict[str, Any], parts: Sequence[NewSegment], version: int) -> dict[str, Any]:
+    files: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        files.update(part.files)
+    entries = [part.entry for part in parts]
+    return {
+        **manifest,
+        "version": version,
+        "generation": 1,
+        "counts": {
+            "documents": sum(e["documents"] for e in entries),
+            "passages": sum(e["passages"] for e in entries),
+        },
+        "segments": entries,
+        "files": files,
+    }
+
+
+def split_content(content: SegmentContent, shard_size: int) -> list[SegmentContent]:
+    """One segment's content per ``shard_size`` passages or so (a document is never split); an empty
+    corpus gives no segment."""
+    if not content.documents:
+        return []
+    by_doc: dict[str, list[int]] = {}
+    for position, passage in enumerate(content.passages):
+        by_doc.setdefault(passage.doc_id, []).append(position)
+    parts, documents, rows = [], [], []
+    for document in content.documents:
+        documents.append(document)
+        rows.extend(by_doc.get(document.doc_id, []))
+        if len(rows) >= shard_size:
+            parts.append(subset(content, documents, rows))
+            documents, rows = [], []
+    if documents:
+        parts.append(subset(content, documents, rows))
+    return parts
+
+
+def subset(content: SegmentContent, documents: list[Document], rows: list[int]) -> SegmentContent:
+    return SegmentContent(
+        documents,
+        [content.passages[r] for r in rows],
+        content.vectors[rows] if rows else content.vectors[:0],
+        [content.tokens[r] for r in rows],
+    )
 
 
 def embed_texts(
@@ -169,34 +215,3 @@ def embed_texts(
     if cache is None:
         return embed_batches(encoder, texts, batch_size, progress)
     return cache.embed(encoder, texts, batch_size, progress)
-
-
-def write_shards(
-    folder: Path, vectors: np.ndarray, shard_size: int, index_type: str = "flat"
-) -> list[dict[str, Any]]:
-    """One FAISS file per ``shard_size`` vectors, of the type ``index_type`` picks for the shard's size;
-    an approximate shard's efSearch / nprobe is tuned to recall@10 >= 0.95 and recorded with the recall."""
-    from indexer.vector_index import FaissIndex
-
-    (folder / "shards").mkdir()
-    shards = []
-    for number, first in enumerate(range(0, max(len(vectors), 1), shard_size)):
-        part = vectors[first : first + shard_size].reshape(-1, vectors.shape[1])
-        name = f"shards/dense-{number:03d}.faiss"
-        spec = choose_index_spec(len(part), vectors.shape[1], index_type)
-        if spec.kind == "flat":
-            index, recall = FaissIndex.build(part), 1.0
-        else:
-            index = FaissIndex.build_typed(part, spec)
-            spec, recall = tune_search_parameter(index.shard(0), part, spec)
-        index.save(folder / name)
-        shards.append(
-            {
-                "faiss": name,
-                "first_passage_id": first,
-                "passages": len(part),
-                "index": spec.manifest_view(),
-                "tuned_recall_at_10": round(recall, 4),
-            }
-        )
-    return shards

@@ -1,6 +1,6 @@
 """Errors of the index layer."""
 
-from corpus.errors import CiteqaError, CorpusError
+from corpus.errors import CiteqaError
 
 
 class IndexMismatchError(CiteqaError):
@@ -15,5 +15,5 @@ class EncoderError(CiteqaError):
     """The embedding model cannot be loaded or exported."""
 
 
-class LastDocumentError(CorpusError):
-    """A write would leave the index without any document."""
+class VersionNotReachedError(CiteqaError):
+    """A reader asked for an index version that no commit has reached yet."""

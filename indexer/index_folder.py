@@ -28,7 +28,8 @@ from indexer.errors import IndexMismatchError
 from indexer.types import Passage
 
 FORMAT = "citeqa-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FORMAT1 = 1
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"
@@ -158,7 +159,9 @@ def recover_interrupted_swap(destination: Path) -> None:
         os.replace(leftovers[-1], destination)
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
+def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> dict[str, Any]:
+    """The manifest of an index folder of one of ``formats``; a format-1 folder (one block, before
+    segments) is refused with the command that upgrades it unless ``formats`` admits it."""
     folder = Path(folder)
     hint = REBUILD_HINT.format(path=folder)
     path = folder / MANIFEST
@@ -170,21 +173,42 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise IndexMismatchError(f"{path} is not valid JSON; {hint}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexMismatchError(f"{path} is not a citeqa index manifest; {hint}")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") == FORMAT1 and FORMAT1 not in formats:
+        raise IndexMismatchError(
+            f"index at {folder} is in format 1 (one block, before segments); upgrade it in place, without "
+            f"embedding anything again, with `citeqa upgrade --index {folder}` (`make run` and `citeqa "
+            "serve` upgrade it themselves)"
+        )
+    if manifest.get("format_version") not in formats:
         raise IndexMismatchError(
             f"{path} has format_version {manifest.get('format_version')}, "
-            f"this citeqa reads {FORMAT_VERSION}; {hint}"
+            f"this citeqa reads {' or '.join(map(str, formats))} here; {hint}"
         )
     return manifest
 
 
 def verify_files(folder: Path, manifest: dict[str, Any], checksums: bool = True) -> None:
-    """Every file the manifest lists exists with its size and sha256 (size only without ``checksums``),
-    and no data file is unlisted."""
-    hint = REBUILD_HINT.format(path=folder)
+    """Every file the manifest lists exists with its size and sha256 (size only without ``checksums``);
+    in format 1, also no data file is unlisted."""
     listed: dict[str, dict[str, Any]] = manifest.get("files", {})
+    verify_listed(folder, listed, checksums)
+    if manifest.get("format_version") != FORMAT1:
+        return
+    hint = REBUILD_HINT.format(path=folder)
+    required = [DOCUMENTS, PASSAGES] + [shard["faiss"] for shard in manifest.get("shards", [])]
+    on_disk = {
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST
+    }
+    for name in [*required, *sorted(on_disk)]:
+        if name not in listed:
+            raise IndexMismatchError(f"manifest.json in {folder} does not list {name}; {hint}")
+
+
+def verify_listed(folder: Path, listed: dict[str, dict[str, Any]], checksums: bool = True) -> None:
+    """Each file of ``listed`` (relative path -> sha256 and bytes) exists with its size and checksum."""
+    hint = REBUILD_HINT.format(path=folder)
     for name, expected in listed.items():
-        path = folder / name
+        path = Path(folder) / name
         if not path.is_file():
             raise IndexMismatchError(f"index file {path} is missing; {hint}")
         if path.stat().st_size != expected["bytes"] or (
@@ -193,13 +217,6 @@ def verify_files(folder: Path, manifest: dict[str, Any], checksums: bool = True)
             raise IndexMismatchError(
                 f"index file {path} does not match its checksum in manifest.json; {hint}"
             )
-    required = [DOCUMENTS, PASSAGES] + [shard["faiss"] for shard in manifest.get("shards", [])]
-    on_disk = {
-        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST
-    }
-    for name in [*required, *sorted(on_disk)]:
-        if name not in listed:
-            raise IndexMismatchError(f"manifest.json in {folder} does not list {name}; {hint}")
 
 
 def _fsync_tree(folder: Path) -> None:

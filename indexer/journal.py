@@ -1,6 +1,6 @@
-"""The write-ahead journal of an index: one JSON line per acknowledged write batch, fsync'ed before the
-write is acknowledged, kept beside the index folder (``<index>.journal.jsonl``) so that it survives a
-rebuild of the folder and damage to the folder's files.
+"""The write-ahead journal of a format-1 index (before segments), read once when the folder is upgraded
+(indexer.upgrade): one JSON line per acknowledged write batch, kept beside the index folder
+(``<index>.journal.jsonl``). Format 2 needs no journal: every write is a commit.
 
 A line is ``{"version": v, "ops": [...], "sha256": <of the canonical JSON of version and ops>}`` with ops
 ``{"op": "put", "document": {...}}`` or ``{"op": "delete", "doc_id": "..."}``. On replay, a torn or
@@ -10,7 +10,6 @@ off. A bad line anywhere else means the file was damaged after the fact: replay 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import IndexMismatchError
-from indexer.index_folder import fsync_dir
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 
@@ -96,54 +94,3 @@ def read_journal(path: Path, repair: bool = False) -> list[JournalEntry]:
             handle.flush()
             os.fsync(handle.fileno())
     return entries
-
-
-class Journal:
-    """An open journal file: appends are flushed and fsync'ed; the file is locked (flock) so that only
-    one process writes an index at a time."""
-
-    def __init__(self, path: Path, holder: str = "another process") -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = self.path.open("ab")
-        try:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._handle.close()
-            raise JournalError(
-                f"{holder} holds the index journal {self.path}; send writes to it instead (citeqa add --url)"
-            ) from None
-        fsync_dir(self.path.parent)
-
-    def append(self, entry: JournalEntry) -> None:
-        """Write, flush and fsync one entry; if that fails (disk full), cut the file back so that a torn
-        line never sits before a later entry."""
-        end = self._handle.seek(0, os.SEEK_END)
-        try:
-            self._handle.write(encode_entry(entry))
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-        except BaseException:
-            self._handle.truncate(end)
-            raise
-
-    def trim(self, up_to_version: int) -> None:
-        """Drop the entries a checkpoint of ``up_to_version`` already holds: the rest go to a new file,
-        locked and fsync'ed before it replaces the old one (a crash leaves one or the other, whole)."""
-        remaining = [e for e in read_journal(self.path) if e.version > up_to_version]
-        staged = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        handle = staged.open("wb")
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        handle.write(b"".join(encode_entry(e) for e in remaining))
-        handle.flush()
-        os.fsync(handle.fileno())
-        os.replace(staged, self.path)
-        fsync_dir(self.path.parent)
-        self._handle.close()
-        self._handle = handle
-
-    def close(self) -> None:
-        if not self._handle.closed:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-            self._handle.close()
-

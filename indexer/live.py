@@ -1,12 +1,13 @@
-"""The living index: the current immutable snapshot, one writer at a time, a write-ahead journal.
+"""The living index: the current commit, writes from any thread or process, merges in the background.
 
-Readers take ``live.current`` once and use only that snapshot: they never wait on a writer, and every
-answer comes from one version. A write builds the next snapshot from the current one (see
-indexer.snapshot.compose: only new or changed documents are embedded), appends the batch to the journal
-with fsync (durable), then swaps the reference in one assignment and returns the new version.
+Readers take ``live.current`` once and use only that commit: they never wait on a writer or a merge, and
+every answer comes from one version. ``current`` notices a commit made by another process (the manifest
+changed) and opens it, reusing the segments already open.
 
-Every ``checkpoint_every`` writes, and on ``close``, the snapshot is written as the index folder
-(staged beside it, swapped in) and the journal keeps only what the folder does not hold.
+A write prepares its segment (chunk, embed, tokenize) without any lock, then, under the index's write
+lock, commits it on top of the newest commit: one new segment plus the deletes of the documents it
+replaces. It is durable when it returns (every file and the manifest are fsync'ed before the rename that
+commits). After each commit the background merger looks for segments to merge (see indexer.merging).
 """
 
 from __future__ import annotations
@@ -15,20 +16,19 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from corpus.doc_ids import check_doc_id
 from corpus.errors import CorpusError
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from corpus.types import Document
+from indexer.commit_point import manifest_stamp, write_lock
 from indexer.embedding import Encoder
-from indexer.errors import DocumentNotFoundError, LastDocumentError
-from indexer.index_folder import document_from_record, document_record
-from indexer.journal import Journal, JournalEntry, journal_path, read_journal
-from indexer.load import LoadedIndex, load_index
-from indexer.snapshot import compose, write_checkpoint
-
-DEFAULT_CHECKPOINT_EVERY = 100
+from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
+from indexer.index_settings import IndexSettings
+from indexer.load import LoadedIndex, SegmentCache, check_model, load_index, open_commit
+from indexer.merging import BackgroundMerger, TieredMergePolicy
+from indexer.writer import Changes, changed_documents, commit_changes, prepare_segment, write_new_segment
 
 OpName = Literal["put", "delete", "rebuild"]
 
@@ -56,47 +56,34 @@ def validate_document(document: Document, max_chars: int = MAX_DOCUMENT_CHARS) -
     return document
 
 
-def replay(index: LoadedIndex, entries: Sequence[JournalEntry], encoder: Encoder) -> LoadedIndex:
-    """``index`` with the journal entries it does not hold yet applied, as one snapshot."""
-    pending = [e for e in entries if e.version > index.version]
-    if not pending:
-        return index
-    documents = dict(index.documents)
-    for entry in pending:
-        for op in entry.ops:
-            apply_op(documents, op)
-    latest = pending[-1].version
-    return compose(list(documents.values()), index, encoder, index.manifest, latest, index.path).index
-
-
-def apply_op(documents: dict[str, Document], op: dict[str, Any]) -> None:
-    if op["op"] == "put":
-        document = document_from_record(op["document"])
-        documents[document.doc_id] = document
-    elif op["op"] == "delete":
-        documents.pop(op["doc_id"], None)
-    else:
-        raise CorpusError(f"unknown journal op {op['op']!r}")
-
-
 class LiveIndex:
     def __init__(
         self,
         index: LoadedIndex,
         encoder: Encoder,
-        journal: Journal | None,
-        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        cache: SegmentCache,
+        writable: bool = True,
+        policy: TieredMergePolicy | None = None,
+        background_merges: bool = True,
     ) -> None:
-        self._current = index
-        self.encoder = encoder
-        self.journal = journal
-        self.checkpoint_every = checkpoint_every
         self.folder = index.path
-        self._write_lock = threading.Lock()
-        self._rebuild_lock = threading.Lock()
-        self._since_checkpoint = 0
+        self.encoder = encoder
+        self.writable = writable
+        self.policy = policy or TieredMergePolicy()
+        self._cache = cache
+        self._current = index
+        self._stamp = manifest_stamp(self.folder)
+        self._reopen_lock = threading.Lock()
+        self._take_lock = threading.Lock()
         self.writes: dict[str, int] = {"put": 0, "delete": 0, "rebuild": 0}
-        self._tokens: dict[str, list[str]] = {}  # BM25 tokens of the current passages, for the next write
+        self.merge_errors: list[str] = []
+        self.merger = (
+            BackgroundMerger(self.folder, cache, self.policy, self._take, self._merge_failed)
+            if writable and background_merges
+            else None
+        )
+        if self.merger is not None:
+            self.merger.wake()  # segments left unmerged by a previous run
 
     @classmethod
     def open(
@@ -105,35 +92,69 @@ class LiveIndex:
         encoder: Encoder,
         expected_model: str | None = None,
         writable: bool = True,
-        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
-        holder: str = "another process",
         index: LoadedIndex | None = None,
+        policy: TieredMergePolicy | None = None,
+        background_merges: bool = True,
+        mmap: bool = False,
+        checksums: bool = True,
     ) -> LiveIndex:
-        """The checkpoint at ``folder`` (or ``index``, already loaded from it) with its journal replayed.
-        ``writable`` locks the journal (one writer per index) and cuts off a torn last line."""
+        """The index at ``folder`` at its newest commit (``index``: already opened from it)."""
         folder = Path(folder)
-        journal = Journal(journal_path(folder), holder) if writable else None
-        try:
-            loaded = index if index is not None else load_index(folder, expected_model)
-            entries = read_journal(journal_path(folder), repair=writable)
-            return cls(replay(loaded, entries, encoder), encoder, journal, checkpoint_every)
-        except BaseException:
-            if journal is not None:
-                journal.close()
-            raise
+        cache = SegmentCache(folder, mmap, checksums)
+        if index is not None:
+            cache.adopt(index)
+        else:
+            index = load_index(folder, expected_model, mmap, checksums, cache)
+        return cls(index, encoder, cache, writable, policy, background_merges)
 
     @property
     def current(self) -> LoadedIndex:
+        """The newest commit: a stat of the manifest per call; a changed manifest is opened once."""
+        if manifest_stamp(self.folder) != self._stamp:
+            self._reopen()
         return self._current
 
     @property
     def version(self) -> int:
-        return self._current.version
+        return self.current.version
 
-    def _require_journal(self) -> Journal:
-        if self.journal is None:
+    def at_least(self, version: int) -> LoadedIndex:
+        """The current commit, which holds ``version`` or a later one (a client that wrote ``version``
+        never reads older data); VersionNotReachedError when no commit has reached it yet."""
+        index = self.current
+        if index.version < version:
+            self._reopen(force=True)
+            index = self._current
+        if index.version < version:
+            raise VersionNotReachedError(
+                f"index version {version} does not exist yet (the newest is {index.version}); ask for "
+                "a version a write returned"
+            )
+        return index
+
+    def _reopen(self, force: bool = False) -> None:
+        with self._reopen_lock:
+            stamp = manifest_stamp(self.folder)
+            if stamp == self._stamp and not force:
+                return
+            index = load_index(self.folder, cache=self._cache)
+            self._take(index, stamp)
+
+    def _take(self, index: LoadedIndex, stamp: tuple[int, int] | None = None) -> None:
+        """Make ``index`` current unless a newer commit already is (merges and writes race to here).
+        ``stamp``: the manifest's stamp of that commit, known under the write lock; without it the next
+        ``current`` looks at the manifest again (another commit may have followed)."""
+        with self._take_lock:
+            if index.generation >= self._current.generation:
+                self._current = index
+                self._stamp = stamp
+
+    def _merge_failed(self, error: BaseException) -> None:
+        self.merge_errors.append(f"{type(error).__name__}: {error}")
+
+    def _require_writable(self) -> None:
+        if not self.writable:
             raise CorpusError("this index is open read-only; writes need a writable LiveIndex")
-        return self.journal
 
     def put(
         self,
@@ -141,7 +162,8 @@ class LiveIndex:
         max_chars: int = MAX_DOCUMENT_CHARS,
         max_documents: int = MAX_BULK_DOCUMENTS,
     ) -> WriteResult:
-        """Add or replace ``documents`` (by doc_id) in one write."""
+        """Add or replace ``documents`` (by doc_id) in one commit."""
+        self._require_writable()
         if not documents:
             raise CorpusError("no documents to add; send at least one")
         if len(documents) > max_documents:
@@ -153,91 +175,86 @@ class LiveIndex:
             raise CorpusError("the same doc_id appears twice in one write; send each document once")
         for document in documents:
             validate_document(document, max_chars)
-        ops = [{"op": "put", "document": document_record(d)} for d in documents]
-        return self._write("put", ops, tuple(d.doc_id for d in documents))
+        settings = IndexSettings.of_manifest(self.current.manifest)
+        changed = changed_documents(documents, self.current)
+        content = prepare_segment(changed, self.encoder, settings)
+        with write_lock(self.folder):
+            latest = self._latest_locked()
+            still = changed_documents(documents, latest)
+            if {d.doc_id for d in still} != {d.doc_id for d in changed}:  # another writer came between
+                content = prepare_segment(still, self.encoder, settings)
+            parts = (
+                (write_new_segment(self.folder, content, latest.generation, settings.index_type),)
+                if still
+                else ()
+            )
+            changes = Changes(add=parts, delete=frozenset(d.doc_id for d in still))
+            index = commit_changes(self.folder, changes, self._cache, current=latest)
+            self._take(index, manifest_stamp(self.folder))
+        self.writes["put"] += 1
+        self._wake_merger()
+        doc_ids = tuple(d.doc_id for d in documents)
+        return WriteResult(index.version, "put", doc_ids, len(still), len(content.passages) if still else 0)
 
     def delete(self, doc_ids: Sequence[str]) -> WriteResult:
-        current = self._current.documents
+        self._require_writable()
         for doc_id in doc_ids:
-            if doc_id not in current:
+            if doc_id not in self.current.documents:
                 raise DocumentNotFoundError(f"no document with doc_id {doc_id!r}; GET /documents lists them")
-        return self._write("delete", [{"op": "delete", "doc_id": d} for d in doc_ids], tuple(doc_ids))
-
-    def _write(self, name: OpName, ops: list[dict[str, Any]], doc_ids: tuple[str, ...]) -> WriteResult:
-        journal = self._require_journal()
-        with self._write_lock:
-            base = self._current
-            documents = dict(base.documents)
-            for op in ops:
-                if op["op"] == "delete" and op["doc_id"] not in documents:
-                    raise DocumentNotFoundError(f"no document with doc_id {op['doc_id']!r}")
-                apply_op(documents, op)
-            if not documents:
-                raise LastDocumentError(
-                    "an index needs at least one document; add another before removing the last"
-                )
-            version = base.version + 1
-            composed = compose(
-                list(documents.values()),
-                base,
-                self.encoder,
-                base.manifest,
-                version,
-                self.folder,
-                self._tokens,
-            )
-            journal.append(JournalEntry(version, tuple(ops)))
-            self._current = composed.index
-            self.writes[name] += 1
-            self._since_checkpoint += 1
-            if self._since_checkpoint >= self.checkpoint_every:
-                self._checkpoint_locked()
-        return WriteResult(version, name, doc_ids, composed.embedded_documents, composed.embedded_passages)
+        with write_lock(self.folder):
+            latest = self._latest_locked()
+            for doc_id in doc_ids:
+                if doc_id not in latest.documents:
+                    raise DocumentNotFoundError(f"no document with doc_id {doc_id!r}")
+            changes = Changes(delete=frozenset(doc_ids))
+            index = commit_changes(self.folder, changes, self._cache, current=latest)
+            self._take(index, manifest_stamp(self.folder))
+        self.writes["delete"] += 1
+        self._wake_merger()
+        return WriteResult(index.version, "delete", tuple(doc_ids), 0, 0)
 
     def rebuild(self) -> WriteResult:
-        """Re-embed every document beside the live snapshot (readers and writers carry on), apply the writes
-        that landed meanwhile on top, swap it in, and write it as the checkpoint."""
-        journal = self._require_journal()
-        with self._rebuild_lock:
-            start = self._current
-            built = compose(
-                list(start.documents.values()), None, self.encoder, start.manifest, start.version, self.folder
-            )
-            with self._write_lock:
-                now = self._current
-                version = now.version + 1
-                composed = compose(
-                    list(now.documents.values()),
-                    built.index,
-                    self.encoder,
-                    now.manifest,
-                    version,
-                    self.folder,
-                )
-                # An empty batch records the new version, so it survives a crash before the checkpoint.
-                journal.append(JournalEntry(version, ()))
-                self._current = composed.index
-                self.writes["rebuild"] += 1
-                self._checkpoint_locked()
-        embedded = built.embedded_passages + composed.embedded_passages
-        return WriteResult(version, "rebuild", (), len(now.documents), embedded)
+        """Re-chunk and re-embed every document beside the live index (readers and writers carry on),
+        then commit the result in place of the segments it was made from; writes that landed meanwhile
+        are kept (their deletes carried over, their segments left as they are)."""
+        self._require_writable()
+        start = self.current
+        settings = IndexSettings.of_manifest(start.manifest)
+        origins = []
+        for segment in start.segments:
+            origins.extend((segment.reader.name, int(row)) for row in segment.doc_live.nonzero()[0])
+        documents = [start.documents[doc_id] for doc_id in start.documents]
+        content = prepare_segment(documents, self.encoder, settings)
+        with write_lock(self.folder):
+            latest = self._latest_locked()
+            new = write_new_segment(self.folder, content, latest.generation, settings.index_type, origins)
+            dropped = frozenset(s.reader.name for s in start.segments)
+            changes = Changes(add=(new,), drop=dropped)
+            index = commit_changes(self.folder, changes, self._cache, current=latest)
+            self._take(index, manifest_stamp(self.folder))
+        self.writes["rebuild"] += 1
+        return WriteResult(index.version, "rebuild", (), len(documents), len(content.passages))
+
+    def _latest_locked(self) -> LoadedIndex:
+        index = load_index(self.folder, cache=self._cache)
+        check_model(self.folder, index.manifest, self._current.model_name)
+        return index
+
+    def _wake_merger(self) -> None:
+        if self.merger is not None:
+            self.merger.wake()
+
+    def wait_for_merges(self, timeout: float | None = None) -> bool:
+        """Wait until no merge runs or is due (tests and benchmarks); True if idle."""
+        return True if self.merger is None else self.merger.wait_idle(timeout)
 
     def checkpoint(self) -> None:
-        with self._write_lock:
-            self._checkpoint_locked()
-
-    def _checkpoint_locked(self) -> None:
-        journal = self._require_journal()
-        snapshot = self._current
-        write_checkpoint(snapshot, self.folder)
-        journal.trim(snapshot.version)
-        self._since_checkpoint = 0
+        """Every write is a commit; kept for callers of the format-1 API (nothing to write)."""
 
     def close(self) -> None:
-        """Write a checkpoint if writes happened since the last one, and release the journal."""
-        if self.journal is None:
-            return
-        with self._write_lock:
-            if self._since_checkpoint:
-                self._checkpoint_locked()
-            self.journal.close()
+        """Stop the background merger (a merge under way finishes first; its commit is whole or absent)."""
+        if self.merger is not None:
+            self.merger.close()
+
+
+__all__ = ["IndexMismatchError", "LiveIndex", "WriteResult", "open_commit", "validate_document"]

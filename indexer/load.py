@@ -1,37 +1,39 @@
-"""Load an index folder, refusing one whose files or settings do not match its manifest."""
+"""Open a segmented index folder (format 2) at its current commit point, as one LoadedIndex.
+
+A process keeps its open segments in a ``SegmentCache``: reopening after a commit opens only the segments
+that are new (a write adds one small segment; a merge one larger), and checks each segment's files once.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.types import Document
-from indexer.bm25_index import Bm25Index
 from indexer.errors import IndexMismatchError
-from indexer.faiss_factory import IndexSpec
-from indexer.index_folder import (
-    DOCUMENTS,
-    PASSAGES,
-    REBUILD_HINT,
-    document_from_record,
-    read_jsonl,
-    read_manifest,
-    recover_interrupted_swap,
-    verify_files,
-)
+from indexer.index_folder import REBUILD_HINT, read_manifest, recover_interrupted_swap, verify_listed
+from indexer.lexical import LexicalIndex
+from indexer.segment import SEGMENTS, SegmentReader, read_deletes
+from indexer.segment_views import DocumentsView, LiveSegment, PassagesView, SegmentedVectors, live_segments
 from indexer.types import Passage
-from indexer.vector_index import FaissIndex
+
+MAX_REOPEN_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
 class LoadedIndex:
+    """One commit of an index: live documents and passages under compact ids 0..n-1, the vector and
+    lexical indexes over them, and the manifest that names its segments."""
+
     path: Path
     manifest: dict[str, Any]
-    documents: dict[str, Document]
-    passages: list[Passage]
-    dense: FaissIndex
-    bm25: Bm25Index
+    documents: DocumentsView
+    passages: Sequence[Passage]
+    dense: SegmentedVectors
+    bm25: LexicalIndex
+    segments: tuple[LiveSegment, ...] = ()
 
     @property
     def model_name(self) -> str:
@@ -39,65 +41,116 @@ class LoadedIndex:
 
     @property
     def version(self) -> int:
-        """The index version: every change to the corpus makes a higher one (a fresh build is 1)."""
+        """The index version: every change to the documents makes a higher one (a fresh build is 1)."""
         return int(self.manifest.get("version", 1))
+
+    @property
+    def generation(self) -> int:
+        """The commit generation: every commit (a write, a merge) makes a higher one."""
+        return int(self.manifest.get("generation", self.version))
+
+
+class SegmentCache:
+    """The open segments of one index folder in this process, by name."""
+
+    def __init__(self, folder: Path, mmap: bool = False, checksums: bool = True) -> None:
+        self.folder = Path(folder)
+        self.mmap = mmap
+        self.checksums = checksums
+        self._readers: dict[str, SegmentReader] = {}
+        self._lock = threading.Lock()
+
+    def reader(self, entry: dict[str, Any], manifest: dict[str, Any]) -> SegmentReader:
+        name = entry["name"]
+        with self._lock:
+            found = self._readers.get(name)
+        if found is not None:
+            return found
+        prefix = f"{SEGMENTS}/{name}/"
+        files = {
+            path: value
+            for path, value in manifest.get("files", {}).items()
+            if path.startswith(prefix) and not path.startswith(f"{prefix}deletes-")
+        }
+        verify_listed(self.folder, files, self.checksums)
+        reader = SegmentReader(self.folder, entry, int(manifest["model"]["dimension"]), self.mmap)
+        with self._lock:
+            return self._readers.setdefault(name, reader)
+
+    def adopt(self, index: LoadedIndex) -> None:
+        """Take the segments of an index opened through another cache."""
+        with self._lock:
+            for segment in index.segments:
+                self._readers.setdefault(segment.reader.name, segment.reader)
+
+    def retain(self, names: set[str]) -> None:
+        """Forget the segments no longer named (their memory goes once no snapshot holds them)."""
+        with self._lock:
+            self._readers = {n: r for n, r in self._readers.items() if n in names}
+
+
+def open_commit(folder: Path, manifest: dict[str, Any], cache: SegmentCache) -> LoadedIndex:
+    """The LoadedIndex of ``manifest``'s commit, its segments taken from ``cache`` where already open."""
+    entries = manifest.get("segments", [])
+    readers = [cache.reader(entry, manifest) for entry in entries]
+    deletes = []
+    for entry in entries:
+        if entry.get("deletes"):
+            verify_listed(folder, {entry["deletes"]: manifest["files"][entry["deletes"]]}, cache.checksums)
+        deletes.append(read_deletes(folder, entry))
+    segments = live_segments(readers, deletes)
+    cache.retain({entry["name"] for entry in entries})
+    dimension = int(manifest["model"]["dimension"])
+    lexical = LexicalIndex([s.reader.lexical for s in segments], [s.passage_live for s in segments])
+    index = LoadedIndex(
+        path=Path(folder),
+        manifest=manifest,
+        documents=DocumentsView(segments),
+        passages=PassagesView(segments),
+        dense=SegmentedVectors(segments, dimension),
+        bm25=lexical,
+        segments=tuple(segments),
+    )
+    counts = manifest.get("counts", {})
+    if (len(index.documents), len(index.passages)) != (counts.get("documents"), counts.get("passages")):
+        raise IndexMismatchError(
+            f"index at {folder}: its segments hold {len(index.documents)} documents and "
+            f"{len(index.passages)} passages, the manifest says {counts.get('documents')} and "
+            f"{counts.get('passages')}; " + REBUILD_HINT.format(path=folder)
+        )
+    return index
 
 
 def load_index(
-    folder: Path, expected_model: str | None = None, mmap: bool = False, checksums: bool = True
+    folder: Path,
+    expected_model: str | None = None,
+    mmap: bool = False,
+    checksums: bool = True,
+    cache: SegmentCache | None = None,
 ) -> LoadedIndex:
-    """Load and check an index folder.
+    """Open and check the index folder at its current commit.
 
-    ``mmap``: FAISS shards are memory-mapped read-only rather than read into memory (start-up in seconds
-    for a large index; pages come in as searches touch them). ``checksums=False`` checks each file's
-    presence and size only, skipping the sha256 of every byte (`citeqa verify` does the full check).
+    ``mmap``: FAISS files are memory-mapped read-only rather than read into memory. ``checksums=False``
+    checks each file's presence and size only (`citeqa verify` does the full check). A commit that lands
+    while the folder is being opened (a segment dropped by a merge) is followed: the open starts again.
     """
     folder = Path(folder)
     recover_interrupted_swap(folder)
-    hint = REBUILD_HINT.format(path=folder)
-    manifest = read_manifest(folder)
+    cache = cache or SegmentCache(folder, mmap, checksums)
+    for attempt in range(MAX_REOPEN_ATTEMPTS):
+        manifest = read_manifest(folder)
+        check_model(folder, manifest, expected_model)
+        try:
+            return open_commit(folder, manifest, cache)
+        except IndexMismatchError:
+            if attempt == MAX_REOPEN_ATTEMPTS - 1 or read_manifest(folder) == manifest:
+                raise
+    raise AssertionError("unreachable")
+
+
+def check_model(folder: Path, manifest: dict[str, Any], expected_model: str | None) -> None:
     if expected_model is not None and manifest["model"]["name"] != expected_model:
         raise IndexMismatchError(
             f"index at {folder} was built with model {manifest['model']['name']!r} but the configured model "
-            f"is {expected_model!r}; {hint}, or configure the index's model"
+            f"is {expected_model!r}; {REBUILD_HINT.format(path=folder)}, or configure the index's model"
         )
-    verify_files(folder, manifest, checksums=checksums)
-    documents = {r["doc_id"]: document_from_record(r) for r in read_jsonl(folder / DOCUMENTS)}
-    try:
-        passages = [Passage(**r) for r in read_jsonl(folder / PASSAGES)]
-    except TypeError:
-        raise IndexMismatchError(f"index at {folder}: bad passage record; {hint}") from None
-    check_passages(passages, documents, folder)
-    dimension = manifest["model"]["dimension"]
-    dense = FaissIndex.load(
-        [folder / shard["faiss"] for shard in manifest["shards"]],
-        [IndexSpec.from_manifest(shard.get("index"), dimension) for shard in manifest["shards"]],
-        mmap=mmap,
-    )
-    bm25 = Bm25Index.load(folder / manifest["bm25"]["folder"])
-    counts = manifest["counts"]
-    if (len(documents), len(passages), len(dense), len(bm25)) != (
-        counts["documents"],
-        counts["passages"],
-        counts["passages"],
-        counts["passages"],
-    ):
-        raise IndexMismatchError(f"index at {folder}: file contents do not match the manifest counts; {hint}")
-    if dense.dimension != manifest["model"]["dimension"]:
-        raise IndexMismatchError(f"index at {folder}: FAISS dimension differs from the manifest; {hint}")
-    return LoadedIndex(folder, manifest, documents, passages, dense, bm25)
-
-
-def check_passages(passages: list[Passage], documents: dict[str, Document], folder: Path) -> None:
-    """Ids are 0..n-1 in order, and every passage is exactly its document's text[start:end]."""
-    for position, passage in enumerate(passages):
-        document = documents.get(passage.doc_id)
-        if (
-            passage.passage_id != position
-            or document is None
-            or document.text[passage.start : passage.end] != passage.text
-        ):
-            raise IndexMismatchError(
-                f"index at {folder}: passage {position} does not quote its document exactly; "
-                + REBUILD_HINT.format(path=folder)
-            )

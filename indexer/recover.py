@@ -1,60 +1,57 @@
-"""Rebuild an index folder from its stored documents (the checkpoint's documents.jsonl plus the journal),
-for when an index file is damaged: FAISS, BM25 and passages are made again; the documents are the truth."""
+"""Rebuild an index folder from its stored documents (each segment's documents.arrow, with the deletes
+the commit names), for when another index file is damaged: passages, vectors and postings are made again;
+the documents are the truth."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from corpus.types import Document
+from indexer.commit_point import write_lock
 from indexer.embedding import Encoder
 from indexer.errors import IndexMismatchError
-from indexer.index_folder import DOCUMENTS, document_from_record, read_manifest, sha256_file
-from indexer.journal import Journal, journal_path, read_journal
-from indexer.live import WriteResult, apply_op
-from indexer.snapshot import compose, write_checkpoint
+from indexer.index_folder import read_manifest, verify_listed
+from indexer.index_settings import IndexSettings
+from indexer.live import WriteResult
+from indexer.load import SegmentCache
+from indexer.segment import DOCUMENTS_FILE, SEGMENTS, document_of, read_arrow, read_deletes
+from indexer.writer import Changes, commit_changes, prepare_segment, write_new_segment
 
 
 def stored_documents(folder: Path) -> list[Document]:
-    """The checkpoint's documents, checked against the manifest; damage is said plainly."""
+    """The live documents of the current commit, read from the segments' document tables alone (checked
+    against their checksums); damage to those is said plainly."""
+    folder = Path(folder)
     manifest = read_manifest(folder)
-    path = folder / DOCUMENTS
-    expected = manifest.get("files", {}).get(DOCUMENTS)
-    damaged = (
-        f"the stored documents {path} are damaged ({{why}}); they cannot be rebuilt from: restore the "
-        f"index folder from a backup, or rebuild from the corpus with `citeqa index --index {folder}`"
-    )
-    if not path.is_file():
-        raise IndexMismatchError(damaged.format(why="missing"))
-    if expected is not None and sha256_file(path) != expected["sha256"]:
-        raise IndexMismatchError(damaged.format(why="they do not match their checksum in manifest.json"))
-    documents = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            try:
-                documents.append(document_from_record(json.loads(line)))
-            except (json.JSONDecodeError, TypeError):
-                raise IndexMismatchError(damaged.format(why=f"line {number} is not a document")) from None
+    documents: list[Document] = []
+    for entry in manifest.get("segments", []):
+        relative = f"{SEGMENTS}/{entry['name']}/{DOCUMENTS_FILE}"
+        damaged = (
+            f"the stored documents {folder / relative} are damaged ({{why}}); they cannot be rebuilt from: "
+            "restore the index folder from a backup, or rebuild from the corpus with "
+            f"`citeqa index --index {folder}`"
+        )
+        try:
+            verify_listed(folder, {relative: manifest["files"][relative]}, checksums=True)
+            table = read_arrow(folder / relative)
+        except (IndexMismatchError, KeyError, OSError) as err:
+            raise IndexMismatchError(damaged.format(why=str(err))) from None
+        deleted = set(read_deletes(folder, entry).tolist())
+        rows = [row for row in range(table.num_rows) if row not in deleted]
+        documents.extend(document_of(record) for record in table.take(rows).to_pylist())
     return documents
 
 
-def rebuild_from_stored(folder: Path, encoder: Encoder, holder: str = "a running service") -> WriteResult:
-    """Re-chunk and re-embed every stored document (journal replayed) into a new checkpoint at ``folder``.
-    Takes the journal lock, so it refuses while a service writes this index."""
+def rebuild_from_stored(folder: Path, encoder: Encoder) -> WriteResult:
+    """Re-chunk and re-embed every stored document into one new segment that replaces every segment."""
     folder = Path(folder)
-    journal = Journal(journal_path(folder), holder)
-    try:
+    with write_lock(folder):
         manifest = read_manifest(folder)
-        documents = {d.doc_id: d for d in stored_documents(folder)}
-        version = int(manifest.get("version", 1))
-        for entry in read_journal(journal.path, repair=True):
-            if entry.version > version:
-                for op in entry.ops:
-                    apply_op(documents, op)
-                version = entry.version
-        composed = compose(list(documents.values()), None, encoder, manifest, version + 1, folder)
-        write_checkpoint(composed.index, folder)
-        journal.trim(version + 1)
-    finally:
-        journal.close()
-    return WriteResult(version + 1, "rebuild", tuple(documents), len(documents), composed.embedded_passages)
+        documents = stored_documents(folder)
+        settings = IndexSettings.of_manifest(manifest)
+        content = prepare_segment(documents, encoder, settings)
+        new = write_new_segment(folder, content, int(manifest.get("generation", 0)), settings.index_type)
+        dropped = frozenset(e["name"] for e in manifest.get("segments", []))
+        index = commit_changes(folder, Changes(add=(new,), drop=dropped), SegmentCache(folder))
+    ids = tuple(d.doc_id for d in documents)
+    return WriteResult(index.version, "rebuild", ids, len(documents), len(content.passages))

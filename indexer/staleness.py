@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from corpus.types import Document
-from indexer.build import IndexSettings
 from indexer.errors import IndexMismatchError
 from indexer.index_folder import corpus_fingerprint, read_manifest, verify_files
-from indexer.journal import journal_path, read_journal
+from indexer.index_settings import IndexSettings
 
 
 def index_is_current(folder: Path, documents: list[Document], model: str, settings: IndexSettings) -> bool:
@@ -25,13 +24,19 @@ def index_is_current(folder: Path, documents: list[Document], model: str, settin
 
 
 def live_version(folder: Path) -> int:
-    """The newest version an index folder and its journal hold (0 when there is no index): above 1, the
-    index has been changed by writes since it was built from its corpus."""
+    """The version of the index's newest commit (0 when there is no index): above 1, the index has been
+    changed by writes since it was built from its corpus."""
     try:
-        version = int(read_manifest(folder).get("version", 1))
+        return int(read_manifest(folder).get("version", 1))
     except IndexMismatchError:
-        version = 0
-    journal = journal_path(folder)
-    if journal.is_file():
-        version = max([version, *(entry.version for entry in read_journal(journal))])
-    return version
+        return 0
+
+
+def changed_by_writes(folder: Path) -> bool:
+    """Whether writes have changed the index since it was built from its corpus (a write clears the
+    manifest's corpus fingerprint)."""
+    try:
+        manifest = read_manifest(folder)
+    except IndexMismatchError:
+        return False
+    return manifest.get("corpus", {}).get("fingerprint") is None and int(manifest.get("version", 1)) > 1

@@ -20,6 +20,7 @@ from indexer.faiss_factory import IndexSpec, build_typed, prepare_loaded, select
 
 EXACT_ALLOWED_MAX = 20_000
 
+
 class VectorIndex(Protocol):
     dimension: int
 
@@ -100,9 +101,7 @@ class FaissIndex:
         return cls([build_typed(matrix, spec)])
 
     @classmethod
-    def load(
-        cls, paths: list[Path], specs: list[IndexSpec] | None = None, mmap: bool = False
-    ) -> FaissIndex:
+    def load(cls, paths: list[Path], specs: list[IndexSpec] | None = None, mmap: bool = False) -> FaissIndex:
         """Read the shards; each shard's spec sets its search-time parameter; ``mmap`` maps the files
         read-only instead of reading them into memory."""
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0

@@ -33,7 +33,14 @@ class AppState:
 
     @property
     def answerer(self) -> Answerer:
-        index = self.live.current
+        return self.answerer_of(self.live.current)
+
+    def answerer_at_least(self, version: int) -> Answerer:
+        """The answerer of the current commit, which holds index version ``version`` or a later one (a
+        client that wrote ``version`` reads its write; VersionNotReachedError if no commit has it)."""
+        return self.answerer_of(self.live.at_least(version) if version else self.live.current)
+
+    def answerer_of(self, index: LoadedIndex) -> Answerer:
         latest = self.latest
         if latest[0] is not index:
             latest = (index, self.make_answerer(index))

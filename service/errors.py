@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import CalibrationError, InvalidQueryError
 from corpus.errors import CiteqaError, CorpusError, InvalidDocumentIdError, UnsupportedFormatError
-from indexer.errors import DocumentNotFoundError, IndexMismatchError, LastDocumentError
+from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
 
 logger = logging.getLogger("citeqa.service")
 
@@ -20,7 +20,7 @@ STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
     (UnsupportedFormatError, 415, "unsupported_media_type"),
     (InvalidQueryError, 422, "invalid_query"),
     (DocumentNotFoundError, 404, "not_found"),
-    (LastDocumentError, 409, "conflict"),
+    (VersionNotReachedError, 409, "version_not_reached"),
     (CorpusError, 422, "invalid_corpus"),
     (IndexMismatchError, 503, "index_unavailable"),
     (CalibrationError, 503, "calibration_unavailable"),

@@ -10,6 +10,7 @@ mode        mode            hybrid         hybrid, dense or bm25
 offset      offset          0              results to skip, 0 to 200 (paging)
 filters     filter          none           POST: {"key": ["value", ...]}; GET: filter=key:value,
                                            repeatable (values of one key OR, keys AND)
+min_version min_version     0              answer from this index version or later (409 if none)
 ==========  ==============  =============  ======================================================
 
 Any other body key or query parameter is refused with a 422 that names it. GET's ``filter`` is split at
@@ -55,6 +56,8 @@ Question = Annotated[
     AfterValidator(has_text),
     Field(json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": NOT_ONLY_SPACES}),
 ]
+
+
 def json_number(value: Any) -> Any:
     """A JSON body's whole number is a number (2 or 2.0): pydantic would also read true, false and "2"."""
     if isinstance(value, bool | str):
@@ -73,6 +76,11 @@ QUESTION_DOC = "the question: 1 to 2,000 characters (code points), at least one 
 TOP_K_DOC = "how many results to return"
 MODE_DOC = "hybrid (default), dense or bm25"
 OFFSET_DOC = f"results to skip before these (paging through the best {PAGE_DEPTH} passages)"
+MIN_VERSION_DOC = (
+    "answer from index version min_version or later (the index_version a write returned: read your own "
+    "writes on any worker); 409 if no commit has reached it"
+)
+MinVersion = Annotated[int, Field(ge=0)]
 FILTER_KEYS_DOC = "keys: doc_id, title, author, publisher, url, or a metadata key of the index"
 
 
@@ -115,6 +123,7 @@ class QueryRequest(KnownParameters):
         + FILTER_KEYS_DOC,
         examples=[{"doc_id": ["bailey-baby-milia"]}],
     )
+    min_version: Annotated[MinVersion, JsonNumber] = Field(0, description=MIN_VERSION_DOC)
 
 
 class SearchQuery(KnownParameters):
@@ -130,6 +139,7 @@ class SearchQuery(KnownParameters):
         "the values given for it; " + FILTER_KEYS_DOC,
         examples=[["publisher:Dr. Bailey Skin Care"]],
     )
+    min_version: MinVersion = Field(0, description=MIN_VERSION_DOC)
 
     @field_validator("filter", mode="before")
     @classmethod
@@ -146,5 +156,10 @@ class SearchQuery(KnownParameters):
             key, _, value = item.partition(":")
             filters.setdefault(key, []).append(value)
         return QueryRequest.model_construct(
-            question=self.q, top_k=self.k, mode=self.mode, offset=self.offset, filters=filters or None
+            question=self.q,
+            top_k=self.k,
+            mode=self.mode,
+            offset=self.offset,
+            filters=filters or None,
+            min_version=self.min_version,
         )

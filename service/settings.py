@@ -77,8 +77,8 @@ class Settings(BaseSettings):
     max_bulk_documents: int = Field(
         MAX_BULK_DOCUMENTS, ge=1, description="most documents in one POST /documents"
     )
-    checkpoint_every: int = Field(
-        100, ge=1, description="write the index folder (and trim the journal) every this many writes"
+    merge_segments_per_tier: int = Field(
+        8, ge=2, description="segments of one size tier that start a background merge into one"
     )
     require_key_for_reads: bool = Field(False, description="also require an API key on the read endpoints")
     precompute_sentences: bool = Field(

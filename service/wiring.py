@@ -15,6 +15,7 @@ from indexer.cached_encoder import CachedEncoder
 from indexer.embedding import Encoder
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
+from indexer.merging import TieredMergePolicy
 from service.settings import Settings
 
 
@@ -31,15 +32,17 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
 
 
 def build_live(settings: Settings, answerer: Answerer) -> LiveIndex:
-    """The live index over the answerer's index, its journal replayed. Writable (the journal locked by
-    this process) only when API keys are configured: without a key no write can be accepted."""
+    """The live index over the answerer's index. Writable (and merging in the background) only when API
+    keys are configured: without a key no write can be accepted. Read-only, it still follows the commits
+    other processes make (another worker, `citeqa add`)."""
     return LiveIndex.open(
         answerer.searcher.index.path,
         answerer.searcher.encoder,
         writable=bool(settings.api_keys),
-        checkpoint_every=settings.checkpoint_every,
-        holder=f"the service at http://{settings.host}:{settings.port}",
         index=answerer.searcher.index,
+        policy=TieredMergePolicy(segments_per_tier=settings.merge_segments_per_tier),
+        mmap=settings.index_mmap,
+        checksums=settings.index_checksums,
     )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from corpus.types import Document
+
 BAILEY_ID = "bailey-baby-milia"
 OVERVIEW_ID = "milia-overview"
 ALLOWED_ORIGIN = "http://example.test"
@@ -96,7 +98,44 @@ class CountingEncoder:
     def __init__(self, inner: Any) -> None:
         self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
         self.calls: list[int] = []
+        self.texts: list[str] = []
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         self.calls.append(len(texts))
+        self.texts.extend(texts)
         return self.inner.encode(texts, batch_size=batch_size)
+
+
+SYNTHETIC_WORDS = (
+    "rye dough crust oven loaf salt yeast flour starter proof bake crumb knead water steam".split()
+)
+
+
+def synthetic_content(vectors: Any, seed: int = 0) -> Any:
+    """A segment's content of one short document per vector (random words), the vectors as they are."""
+    from indexer.lexical import tokenize
+    from indexer.segment import SegmentContent
+    from indexer.types import Passage
+
+    rng = np.random.default_rng(seed)
+    documents, passages = [], []
+    for n in range(len(vectors)):
+        text = " ".join(rng.choice(SYNTHETIC_WORDS, 8))
+        documents.append(Document(doc_id=f"s{n}", title=f"S {n}", text=text))
+        passages.append(Passage(n, f"s{n}", 0, len(text), text))
+    return SegmentContent(
+        documents, passages, np.asarray(vectors, dtype=np.float32), tokenize([p.text for p in passages])
+    )
+
+
+def write_synthetic_index(
+    folder: Path, vectors: Any, segment_sizes: list[int], index_type: str = "flat"
+) -> Path:
+    """An index folder of synthetic documents with the given vectors, one segment per size."""
+    from indexer.build import IndexSettings, new_manifest, write_fresh
+
+    assert sum(segment_sizes) == len(vectors) and len(set(segment_sizes[:-1])) <= 1
+    settings = IndexSettings(shard_size=segment_sizes[0], index_type=index_type)
+    manifest = new_manifest("synthetic", int(vectors.shape[1]), settings, "synthetic")
+    write_fresh(folder, synthetic_content(vectors), manifest, settings, version=1)
+    return folder

@@ -25,6 +25,7 @@ app.command()(writing.add)
 app.command()(writing.remove)
 app.command()(indexing.rebuild)
 app.command()(indexing.verify)
+app.command()(indexing.upgrade)
 app.command()(indexing.serve)
 app.command()(asking.ask)
 

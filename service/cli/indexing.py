@@ -62,7 +62,7 @@ def index(
 
     An index changed by writes (citeqa add, POST /documents) is not replaced from the corpus unless
     --force is given: with --if-stale it is kept as it is, without it the command refuses."""
-    from indexer.staleness import index_is_current, live_version
+    from indexer.staleness import changed_by_writes, index_is_current, live_version
 
     settings = settings_with(corpus_path=corpus, index_path=index, model=model)
     try:
@@ -72,8 +72,9 @@ def index(
 
             index_settings = replace(index_settings, index_type=index_type)
         documents = read_corpus(settings.corpus_path, skip_bad)
+        upgrade_if_format1(settings)
         served = live_version(settings.index_path)
-        if served > 1 and not force:
+        if changed_by_writes(settings.index_path) and not force:
             changed = (
                 f"index at {settings.index_path} has been changed by writes (version {served}); "
                 "rebuilding it from the corpus would drop them"
@@ -88,7 +89,7 @@ def index(
         if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
             console.print(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
             return
-        report = build_over_journal(settings, documents, index_settings, served)
+        report = build_with_progress(settings, documents, index_settings, served)
     except (CiteqaError, ValueError) as err:
         fail(err)
     typer.echo(
@@ -110,16 +111,14 @@ def read_corpus(path: Path, skip_bad: bool) -> list[Document]:
     return list(ingested.documents)
 
 
-def build_over_journal(
+def build_with_progress(
     settings: Settings, documents: Sequence[Document], index_settings: IndexSettings, served: int
 ) -> BuildReport:
-    """Build the index folder with the journal lock held: refused while a service writes this index; the
-    new build holds what the old journal led to, so its entries are dropped after the swap."""
+    """Build the index folder with a progress bar. Into a segmented index the build is one commit (under
+    the write lock) that a service serving the folder opens as its next version."""
     from indexer.build import build_index
     from indexer.embedding import SentenceTransformerEncoder
-    from indexer.journal import Journal, journal_path
 
-    journal = Journal(journal_path(settings.index_path), "a running service")
     encoder = SentenceTransformerEncoder(settings.model)
     with progress_bar("embedding passages") as bar:
 
@@ -127,27 +126,57 @@ def build_over_journal(
             task = bar.add_task("embed", total=total)
             return lambda n: bar.advance(task, n)
 
-        try:
-            report = build_index(
-                documents,
-                encoder,
-                settings.index_path,
-                index_settings,
-                str(settings.corpus_path),
-                on_passages,
-                version=served + 1 if served else 1,
-            )
-            journal.trim(served + 1)
-        finally:
-            journal.close()
-    return report
+        return build_index(
+            documents,
+            encoder,
+            settings.index_path,
+            index_settings,
+            str(settings.corpus_path),
+            on_passages,
+            version=served + 1 if served else 1,
+        )
+
+
+def upgrade(
+    index: Annotated[Path | None, typer.Option(help="index folder to upgrade")] = None,
+    model: ModelOption = None,
+) -> None:
+    """Upgrade a format-1 index folder (one block) to format 2 (segments) in place, embedding only the
+    documents its write journal changed."""
+    settings = settings_with(index_path=index, model=model)
+    try:
+        if not upgrade_if_format1(settings):
+            typer.echo(f"index at {settings.index_path} is already in format 2 (segments)")
+    except CiteqaError as err:
+        fail(err)
+
+
+def upgrade_if_format1(settings: Settings) -> bool:
+    """Upgrade the configured index folder if it is in format 1, saying so; False if it was not."""
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.format1 import is_format1
+    from indexer.upgrade import upgrade_format1
+
+    if not is_format1(settings.index_path):
+        return False
+    console.print(
+        f"index at {settings.index_path} is in format 1 (one block, before segments): upgrading it to "
+        "format 2 in place; stored vectors are kept, only documents its write journal changed are embedded"
+    )
+    report = upgrade_format1(settings.index_path, SentenceTransformerEncoder(settings.model))
+    console.print(
+        f"upgraded {report.path}: {report.documents} documents, {report.passages} passages, index version "
+        f"{report.version} ({report.embedded_passages} passages embedded for journal writes)"
+    )
+    return True
 
 
 def rebuild(
     index: Annotated[Path | None, typer.Option(help="index folder to rebuild")] = None,
     model: ModelOption = None,
 ) -> None:
-    """Rebuild an index folder from its stored documents (and write journal): for a damaged index file."""
+    """Rebuild an index folder from its stored documents (each segment's documents table): for a damaged
+    index file."""
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.recover import rebuild_from_stored, stored_documents
 
@@ -199,14 +228,11 @@ def serve(
     settings = settings_with(
         host=host, port=port, index_path=index, backend=backend, threads=threads, workers=workers
     )
+    try:
+        upgrade_if_format1(settings)
+    except CiteqaError as err:
+        fail(err)
     if workers > 1:
-        if settings.api_keys:
-            fail(
-                ValueError(
-                    "writes need one process that owns the index journal: serve with --workers 1 "
-                    "when CITEQA_API_KEYS is set"
-                )
-            )
         serve_workers(settings, index, workers)
         return
     try:

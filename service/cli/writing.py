@@ -89,18 +89,18 @@ def run_write(write: Callable[[], WriteResult]) -> int:
 
 @contextmanager
 def open_live_index(index: Path | None) -> Iterator[LiveIndex]:
-    """The index folder opened for writing (journal locked first, before the model loads); closed with a
-    checkpoint."""
+    """The index folder opened for writing (checked before the model loads). Each write is one commit under
+    the index's write lock, so this works beside a service that serves (and writes) the same folder; merges
+    are left to the service, or to the next writer."""
     from indexer.embedding import SentenceTransformerEncoder
-    from indexer.journal import Journal, journal_path
     from indexer.live import LiveIndex
+    from indexer.load import load_index
 
     settings = settings_with(index_path=index)
-    holder = "a running service (or another citeqa command)"
     try:
-        Journal(journal_path(settings.index_path), holder).close()
+        loaded = load_index(settings.index_path, settings.model, checksums=False)
         encoder = SentenceTransformerEncoder(settings.model)
-        live = LiveIndex.open(settings.index_path, encoder, settings.model, holder=holder)
+        live = LiveIndex.open(settings.index_path, encoder, index=loaded, background_merges=False)
     except CiteqaError as err:
         fail(err)
     try:

@@ -9,4 +9,5 @@ from service.schemas import ErrorOut
 ERROR_RESPONSES = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 READ_RESPONSES = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
 READ_ACCESS = [ReadAccess]  # a key is needed only with CITEQA_REQUIRE_KEY_FOR_READS (see service/auth.py)
+VERSION_RESPONSES = {409: {"model": ErrorOut, "description": "min_version is above every index version"}}
 NOT_MODIFIED = {304: {"description": "not modified: If-None-Match named the current ETag"}}

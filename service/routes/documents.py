@@ -107,7 +107,6 @@ def put_document(doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLi
     responses={
         **WRITE_RESPONSES,
         404: {"model": ErrorOut, "description": "no such document"},
-        409: {"model": ErrorOut, "description": "the index's last document (an index needs one)"},
     },
     dependencies=[WriteAccess, Depends(valid_doc_id)],
 )

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request, Response
 
 from citeqa.answers import Answerer
 from service.caching import SEARCH_CACHE_CONTROL, etag_matches, search_etag
-from service.deps import AnswererDep, ResponsesDep
+from service.deps import ResponsesDep, StateDep
 from service.query_contract import QueryRequest, SearchQuery
 from service.querying import run_query
 from service.response_cache import ResponseCache
-from service.routes import ERROR_RESPONSES, NOT_MODIFIED, READ_ACCESS, READ_RESPONSES
+from service.routes import ERROR_RESPONSES, NOT_MODIFIED, READ_ACCESS, READ_RESPONSES, VERSION_RESPONSES
 from service.schemas import ErrorOut, QueryResponse
 
 router = APIRouter()
@@ -34,27 +34,28 @@ def answer(answerer: Answerer, request: QueryRequest, responses: ResponseCache) 
 @router.post(
     "/query",
     response_model=QueryResponse,
-    responses={**ERROR_RESPONSES, **READ_RESPONSES, 413: {"model": ErrorOut}},
+    responses={**ERROR_RESPONSES, **READ_RESPONSES, **VERSION_RESPONSES, 413: {"model": ErrorOut}},
     dependencies=READ_ACCESS,
 )
-def query(body: QueryRequest, answerer: AnswererDep, responses: ResponsesDep) -> QueryResponse:
-    return answer(answerer, body, responses)
+def query(body: QueryRequest, state: StateDep, responses: ResponsesDep) -> QueryResponse:
+    return answer(state.answerer_at_least(body.min_version), body, responses)
 
 
 @router.get(
     "/search",
     response_model=QueryResponse,
-    responses={**ERROR_RESPONSES, **NOT_MODIFIED, **READ_RESPONSES},
+    responses={**ERROR_RESPONSES, **NOT_MODIFIED, **READ_RESPONSES, **VERSION_RESPONSES},
     dependencies=READ_ACCESS,
 )
 def search(
     params: Annotated[SearchQuery, Query()],
-    answerer: AnswererDep,
+    state: StateDep,
     responses: ResponsesDep,
     request: Request,
     response: Response,
 ) -> QueryResponse | Response:
     asked = params.request()
+    answerer = state.answerer_at_least(asked.min_version)
     etag = search_etag(answerer, asked.question, asked.top_k, asked.mode, asked.offset, asked.filters)
     headers = {"ETag": etag, "Cache-Control": SEARCH_CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), etag):

@@ -35,7 +35,7 @@ def okapi(n: int) -> dict[str, Any]:
 
 
 def test_readers_during_writes_and_rebuild(index_copy: Path, encoder: Any) -> None:
-    settings = Settings(index_path=index_copy, model=DEFAULT_MODEL, api_keys=[KEY], checkpoint_every=8)
+    settings = Settings(index_path=index_copy, model=DEFAULT_MODEL, api_keys=[KEY])
     answerer = build_answerer(settings, Searcher(load_index(index_copy), encoder))
     initial = set(answerer.searcher.index.documents)
     ops: dict[int, tuple[str, str | None]] = {}  # version -> (op, doc_id)

@@ -3,8 +3,9 @@ at a random moment, restart; every acknowledged document must be there, whole, a
 Then an index file is corrupted: the service refuses to start with a clear message, and
 `citeqa rebuild` rebuilds the index from the stored documents.
 
-Bounded: ROUNDS kill points (the numbers of kill points and writes are printed). The index is small and
-checkpoints are frequent (CITEQA_CHECKPOINT_EVERY=3), so kills also land inside checkpoints.
+Bounded: ROUNDS kill points (the numbers of kill points and writes are printed). Every write is a commit
+and merges are frequent (CITEQA_MERGE_SEGMENTS_PER_TIER=2: a background merge after every other write), so
+kills land inside commits and inside merges.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 import httpx
 from support import CITEQA_BIN, cli_env, one_line, run_cli
 
+from indexer.load import load_index
+
 KEY = "durability-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 ROUNDS = int(os.environ.get("CITEQA_KILL_ROUNDS", "8"))  # each restart loads the model (5-15 s)
@@ -35,12 +38,12 @@ def free_port() -> int:
 
 
 class Server:
-    """`citeqa serve` in a subprocess; ``kill`` sends SIGKILL (no shutdown, no checkpoint)."""
+    """`citeqa serve` in a subprocess; ``kill`` sends SIGKILL (no shutdown: a merge under way is cut)."""
 
     def __init__(self, index: Path, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**cli_env(), "CITEQA_API_KEYS": KEY, "CITEQA_CHECKPOINT_EVERY": "3"}
+        env = {**cli_env(), "CITEQA_API_KEYS": KEY, "CITEQA_MERGE_SEGMENTS_PER_TIER": "2"}
         self.log = log.open("ab")
         self.process = subprocess.Popen(
             [str(CITEQA_BIN), "serve", "--index", str(index), "--port", str(self.port)],
@@ -158,11 +161,8 @@ def check_state(url: str, sent: dict[str, list[str]], acknowledged: dict[str, st
 def test_corrupt_index_is_refused_then_rebuilt_from_stored_documents(
     index_copy: Path, tmp_path: Path
 ) -> None:
-    documents = sorted(
-        line.split('"doc_id": "')[1].split('"')[0]
-        for line in (index_copy / "documents.jsonl").read_text().splitlines()
-    )
-    shard = next((index_copy / "shards").glob("*.faiss"))
+    documents = sorted(load_index(index_copy).documents)
+    shard = next((index_copy / "segments").glob("*/dense.faiss"))
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
 
     refused = run_cli(["serve", "--index", str(index_copy), "--port", str(free_port())], cwd=tmp_path)
@@ -185,7 +185,7 @@ def test_corrupt_index_is_refused_then_rebuilt_from_stored_documents(
 
 
 def test_damaged_stored_documents_are_named_plainly(index_copy: Path, tmp_path: Path) -> None:
-    stored = index_copy / "documents.jsonl"
+    stored = next((index_copy / "segments").glob("*/documents.arrow"))
     stored.write_bytes(stored.read_bytes()[:-40])
     result = run_cli(["rebuild", "--index", str(index_copy)], cwd=tmp_path)
     assert result.returncode != 0

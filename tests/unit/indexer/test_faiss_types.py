@@ -3,15 +3,17 @@ memory-mapped loading, the manifest record, and an index folder built and loaded
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
+from support import write_synthetic_index
 
 from corpus.types import Document
 from indexer import vector_index
-from indexer.build import IndexSettings, build_index, write_shards
+from indexer.build import IndexSettings, build_index
 from indexer.embedding import DEFAULT_MODEL
 from indexer.faiss_factory import (
     FLAT_MAX_VECTORS,
@@ -113,30 +115,35 @@ def test_filtered_search_returns_only_allowed_ids(
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_shards_saved_then_loaded_with_and_without_mmap_search_alike(
+def test_segments_written_then_loaded_with_and_without_mmap_search_alike(
     kind: str, data: tuple[np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:
     vectors, queries = data
-    shards = write_shards(tmp_path, vectors, shard_size=4000, index_type=kind)
-    assert [s["passages"] for s in shards] == [4000, 2000]
-    specs = [IndexSpec.from_manifest(s["index"], DIMENSION) for s in shards]
+    folder = write_synthetic_index(tmp_path / "index", vectors, [4000, 2000], kind)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [s["passages"] for s in manifest["segments"]] == [4000, 2000]
+    specs = [IndexSpec.from_manifest(s["index"], DIMENSION) for s in manifest["segments"]]
     assert {s.kind for s in specs} == {kind}
-    assert all(0.0 <= s["tuned_recall_at_10"] <= 1.0 for s in shards)
-    paths = [tmp_path / s["faiss"] for s in shards]
-    read = FaissIndex.load(paths, specs)
-    mapped = FaissIndex.load(paths, specs, mmap=True)
-    for number, spec in enumerate(specs):
-        shard = faiss.downcast_index(mapped.shard(number))
+    assert all(0.0 <= s["tuned_recall_at_10"] <= 1.0 for s in manifest["segments"])
+    read = load_index(folder)
+    mapped = load_index(folder, mmap=True)
+    for segment, spec in zip(mapped.segments, specs, strict=True):
+        shard = faiss.downcast_index(segment.reader.dense)
         if kind == "hnsw":
             assert shard.hnsw.efSearch == spec.search_parameter
         if kind == "ivf":
             assert shard.nprobe == spec.search_parameter
-    first, second = read.search(queries, 10), mapped.search(queries, 10)
+    first, second = read.dense.search(queries, 10), mapped.dense.search(queries, 10)
     np.testing.assert_array_equal(first[1], second[1])
     allowed = np.arange(3000, 5000)
-    in_memory, in_map = read.search(queries, 10, allowed)[1], mapped.search(queries, 10, allowed)[1]
+    in_memory, in_map = (
+        read.dense.search(queries, 10, allowed)[1],
+        mapped.dense.search(queries, 10, allowed)[1],
+    )
     np.testing.assert_array_equal(in_memory, in_map)
-    assert np.isin(mapped.search(queries, 10, allowed)[1], allowed).all()
+    assert np.isin(in_map, allowed).all()
+    if kind == "flat":  # exact: the segments searched together are one exact index
+        np.testing.assert_array_equal(first[1], NumpyIndex(vectors).search(queries, 10)[1])
 
 
 def test_an_index_folder_built_with_hnsw_loads_mapped_and_records_its_type(
@@ -146,9 +153,9 @@ def test_an_index_folder_built_with_hnsw_loads_mapped_and_records_its_type(
     build_index(default_documents, encoder, path, IndexSettings(index_type="hnsw"))
     loaded = load_index(path, expected_model=DEFAULT_MODEL, mmap=True, checksums=False)
     assert loaded.manifest["index_type"] == "hnsw"
-    (shard,) = loaded.manifest["shards"]
-    assert shard["index"]["kind"] == "hnsw" and shard["tuned_recall_at_10"] >= 0.95
-    assert isinstance(faiss.downcast_index(loaded.dense.shard(0)), faiss.IndexHNSWFlat)
+    (segment,) = loaded.manifest["segments"]
+    assert segment["index"]["kind"] == "hnsw" and segment["tuned_recall_at_10"] >= 0.95
+    assert isinstance(faiss.downcast_index(loaded.segments[0].reader.dense), faiss.IndexHNSWFlat)
     query = encoder.encode(["How do I treat dry skin?"])
     _, expected = NumpyIndex(loaded.dense.vectors(np.arange(len(loaded.passages)))).search(query, 10)
     assert recall_at_k(expected, loaded.dense.search(query, 10)[1]) >= 0.9

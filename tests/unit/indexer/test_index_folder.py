@@ -1,29 +1,51 @@
-"""The index folder: its manifest, atomic replacement (also across a crash mid-build), recovery of an
-interrupted swap, refusal to load anything damaged or built for another model, and staleness."""
+"""The index folder (format 2): a manifest (the commit point) naming immutable segments with checksums,
+segment tables that hold the documents and exact passages, a build into an existing folder as one commit,
+the staged-folder swap of a fresh build (also across a crash), refusal to load anything damaged or built
+for another model, clean-up of what no commit names, and staleness."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pytest
 from support import BAILEY_ID, FailingEncoder, folder_digest, swap_leftovers
 
 from corpus.types import Document
 from indexer import index_folder
+from indexer import segment as segment_module
 from indexer.build import IndexSettings, build_index
-from indexer.chunking import ChunkerSettings
+from indexer.chunking import ChunkerSettings, chunk_document
+from indexer.commit_point import PENDING_MAX_AGE_SECONDS
 from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
 from indexer.errors import IndexMismatchError
-from indexer.index_folder import corpus_fingerprint, recover_interrupted_swap, sha256_file
+from indexer.faiss_factory import IndexSpec
+from indexer.format1 import is_format1
+from indexer.index_folder import content_hash, corpus_fingerprint, recover_interrupted_swap, sha256_file
+from indexer.lexical import K1, SEGMENT_FILES, B
+from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
-from indexer.staleness import index_is_current
+from indexer.segment import PENDING_PREFIX, SEGMENTS, read_arrow
+from indexer.staleness import changed_by_writes, index_is_current, live_version
+
+FORMAT1_DATA = Path(__file__).resolve().parents[2] / "data" / "format1"
+SEGMENT_FILE_NAMES = [
+    "documents.arrow",
+    "passages.arrow",
+    "dense.faiss",
+    "lexical/lexical_terms.arrow",
+    "lexical/lexical_rows.npy",
+]
+QUESTION = "are milia contagious"
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -34,14 +56,72 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
-def expect_refusal(folder: Path, *fragments: str, expected_model: str | None = None) -> str:
+def on_disk(folder: Path) -> list[str]:
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    )
+
+
+def segment_names(folder: Path) -> list[str]:
+    return [entry["name"] for entry in read_manifest(folder)["segments"]]
+
+
+def segment_path(folder: Path, name: str) -> str:
+    """The relative path of file ``name`` of the folder's first segment."""
+    return f"{SEGMENTS}/{segment_names(folder)[0]}/{name}"
+
+
+def expect_refusal(
+    folder: Path, *fragments: str, expected_model: str | None = None, checksums: bool = True
+) -> str:
     with pytest.raises(IndexMismatchError) as caught:
-        load_index(folder, expected_model=expected_model)
+        load_index(folder, expected_model=expected_model, checksums=checksums)
     message = str(caught.value)
-    assert "rebuild" in message, message
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
     return message
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle] = (data[middle] + 1) % 256 or 1  # same size, different content
+    path.write_bytes(bytes(data))
+
+
+def format1_copy(tmp_path: Path) -> Path:
+    path = tmp_path / "index"
+    shutil.copytree(FORMAT1_DATA / "index", path)
+    return path
+
+
+def note(doc_id: str, title: str, text: str) -> Document:
+    return Document(doc_id=doc_id, title=title, text=text)
+
+
+NOTES = [
+    note("seals", "Harbor seals", "Harbor seals rest on rocky shores between dives. They hold their breath."),
+    note("bread", "Rye bread", "A dense rye loaf needs a long bake of at least 70 minutes."),
+    note("tides", "Tide pools", "Tide pools hold anemones and small crabs. Visit them at low tide."),
+]
+
+
+@pytest.fixture
+def deleted_copy(index_copy: Path, encoder: SentenceTransformerEncoder) -> Iterator[Path]:
+    """The default index after one delete: its segment now names a deletes file."""
+    live = LiveIndex.open(index_copy, encoder, background_merges=False)
+    try:
+        live.delete([BAILEY_ID])
+    finally:
+        live.close()
+    yield index_copy
+
+
+def deletes_file(folder: Path) -> str:
+    (entry,) = [e for e in read_manifest(folder)["segments"] if e["deletes"]]
+    return str(entry["deletes"])
 
 
 # --- the manifest ---------------------------------------------------------------------------------
@@ -52,75 +132,119 @@ def test_manifest_describes_the_index(
 ) -> None:
     manifest = read_manifest(default_index_path)
     assert manifest["format"] == "citeqa-index"
-    assert manifest["model"]["name"] == DEFAULT_MODEL
-    assert manifest["model"]["dimension"] == 384
+    assert manifest["format_version"] == 2
+    assert manifest["model"] == {"name": DEFAULT_MODEL, "dimension": 384, "normalized": True}
     assert manifest["chunker"] == asdict(IndexSettings().chunker)
     assert set(manifest["chunker"]) >= {"max_words", "overlap_words"}
     assert manifest["embed_title"] == IndexSettings().embed_title
+    assert manifest["bm25_title"] == IndexSettings().bm25_title
+    assert manifest["index_type"] == "auto"
+    assert manifest["bm25"]["method"] == "lucene"
+    assert (manifest["bm25"]["k1"], manifest["bm25"]["b"]) == (K1, B)
     assert manifest["corpus"]["fingerprint"] == corpus_fingerprint(default_documents)
-    assert manifest["counts"] == {"documents": 2, "passages": len(loaded_index.passages)}
-    created = datetime.fromisoformat(manifest["created_at"])
-    assert created.tzinfo is not None
-    assert [shard["passages"] for shard in manifest["shards"]] == [len(loaded_index.passages)]
+    n = len(loaded_index.passages)
+    assert manifest["counts"] == {"documents": 2, "passages": n}
+    assert (manifest["version"], manifest["generation"]) == (1, 1)
+    assert (loaded_index.version, loaded_index.generation) == (1, 1)
+    assert datetime.fromisoformat(manifest["created_at"]).tzinfo is not None
+    (entry,) = manifest["segments"]
+    assert (entry["documents"], entry["passages"]) == (2, n)
+    assert (entry["deletes"], entry["deleted_documents"]) == (None, 0)
+    spec = IndexSpec.from_manifest(entry["index"], 384)
+    assert (spec.kind, spec.dimension) == ("flat", 384)  # 25 passages: exact search
+    (segment,) = loaded_index.segments
+    assert segment.reader.name == entry["name"]
+    assert isinstance(faiss.downcast_index(segment.reader.dense), faiss.IndexFlatIP)
 
 
-def test_manifest_checksums_every_file(default_index_path: Path) -> None:
-    files = read_manifest(default_index_path)["files"]
-    on_disk = sorted(
-        p.relative_to(default_index_path).as_posix()
-        for p in default_index_path.rglob("*")
-        if p.is_file() and p.name != "manifest.json"
-    )
-    assert sorted(files) == on_disk
-    assert {"documents.jsonl", "passages.jsonl", "shards/dense-000.faiss"} <= set(files)
-    assert any(name.startswith("bm25/") for name in files)
-    for name, entry in files.items():
-        path = default_index_path / name
+def test_manifest_checksums_every_file_of_the_commit(default_index_path: Path) -> None:
+    manifest = read_manifest(default_index_path)
+    files = manifest["files"]
+    assert sorted(files) == on_disk(default_index_path)
+    (name,) = segment_names(default_index_path)
+    expected = {f"{SEGMENTS}/{name}/{f}" for f in ("documents.arrow", "passages.arrow", "dense.faiss")}
+    expected |= {f"{SEGMENTS}/{name}/lexical/{f}" for f in SEGMENT_FILES}
+    assert set(files) == expected
+    for relative, entry in files.items():
+        path = default_index_path / relative
         assert entry["sha256"] == sha256_file(path)
         assert entry["bytes"] == path.stat().st_size
 
 
-def test_index_files_hold_the_documents_and_passages(
+def test_segment_tables_hold_the_documents_and_exact_passages(
     default_index_path: Path, default_documents: list[Document], loaded_index: LoadedIndex
 ) -> None:
-    assert loaded_index.documents == {d.doc_id: d for d in default_documents}
-    lines = (default_index_path / "passages.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line)["passage_id"] for line in lines] == list(range(len(loaded_index.passages)))
+    folder = default_index_path / SEGMENTS / segment_names(default_index_path)[0]
+    documents = read_arrow(folder / "documents.arrow")
+    assert documents.column("doc_id").to_pylist() == [d.doc_id for d in default_documents]
+    assert documents.column("text").to_pylist() == [d.text for d in default_documents]
+    assert documents.column("content_hash").to_pylist() == [content_hash(d) for d in default_documents]
+    assert dict(loaded_index.documents) == {d.doc_id: d for d in default_documents}
+
+    table = read_arrow(folder / "passages.arrow").to_pydict()
+    expected = []
+    for document in default_documents:
+        expected.extend(chunk_document(document, IndexSettings().chunker, len(expected)))
+    assert list(zip(table["doc_row"], table["start"], table["end"], strict=True)) == [
+        ([d.doc_id for d in default_documents].index(p.doc_id), p.start, p.end) for p in expected
+    ]
+    assert list(loaded_index.passages) == expected
+    for passage in loaded_index.passages:
+        assert loaded_index.documents[passage.doc_id].text[passage.start : passage.end] == passage.text
     assert len(loaded_index.bm25) == len(loaded_index.dense) == len(loaded_index.passages)
 
 
-def test_shard_size_splits_the_dense_index(
+def test_shard_size_splits_a_build_into_segments(
     tmp_path: Path,
     default_documents: list[Document],
     encoder: SentenceTransformerEncoder,
     loaded_index: LoadedIndex,
 ) -> None:
     path = tmp_path / "sharded"
-    build_index(default_documents, encoder, path, IndexSettings(shard_size=10))
+    build_index(default_documents, encoder, path, IndexSettings(shard_size=1))
     manifest = read_manifest(path)
     n = len(loaded_index.passages)
-    assert [s["first_passage_id"] for s in manifest["shards"]] == list(range(0, n, 10))
+    entries = manifest["segments"]
+    assert len(entries) == len(default_documents) == 2  # a document is never split between segments
+    assert sum(e["passages"] for e in entries) == n and all(e["documents"] == 1 for e in entries)
+    assert sorted(manifest["files"]) == on_disk(path)
     sharded = load_index(path)
-    question = encoder.encode(["are milia contagious"])
+    assert [len(s.reader.doc_ids) for s in sharded.segments] == [1, 1]
+    assert list(sharded.passages) == list(loaded_index.passages)
+    question = encoder.encode([QUESTION])
     scores, ids = sharded.dense.search(question, n)
     expected_scores, expected_ids = loaded_index.dense.search(question, n)
     assert ids.tolist() == expected_ids.tolist()
     assert scores == pytest.approx(expected_scores, abs=1e-4)
+    bm25_scores, bm25_ids = sharded.bm25.search(QUESTION, n)
+    expected_bm25_scores, expected_bm25_ids = loaded_index.bm25.search(QUESTION, n)
+    assert bm25_ids.tolist() == expected_bm25_ids.tolist()
+    assert bm25_scores == pytest.approx(expected_bm25_scores, rel=1e-5)
 
 
-# --- atomic replacement ---------------------------------------------------------------------------
+# --- a build into an existing folder: one commit --------------------------------------------------
 
 
-def test_rebuild_replaces_the_index_and_leaves_nothing_behind(
+def test_build_into_an_existing_folder_is_one_commit_that_replaces_every_segment(
     index_copy: Path, documents_by_id: dict[str, Document], encoder: SentenceTransformerEncoder
 ) -> None:
     before = read_manifest(index_copy)
-    build_index([documents_by_id[BAILEY_ID]], encoder, index_copy)
+    old_names = segment_names(index_copy)
+    reader = load_index(index_copy)  # a reader that still has the old commit open
+    build_index([documents_by_id[BAILEY_ID]], encoder, index_copy, version=2)
     after = read_manifest(index_copy)
+    assert after["generation"] == before["generation"] + 1
+    assert after["version"] == 2
     assert after["counts"]["documents"] == 1
-    assert after["corpus"]["fingerprint"] != before["corpus"]["fingerprint"]
+    assert after["corpus"]["fingerprint"] == corpus_fingerprint([documents_by_id[BAILEY_ID]])
+    new_names = segment_names(index_copy)
+    assert new_names and not set(new_names) & set(old_names)
+    assert sorted(p.name for p in (index_copy / SEGMENTS).iterdir()) == sorted(new_names)
+    assert sorted(after["files"]) == on_disk(index_copy)
     assert list(load_index(index_copy).documents) == [BAILEY_ID]
     assert swap_leftovers(index_copy) == []
+    # The old commit's open segment still reads (its files were unlinked, not changed).
+    assert len(reader.documents) == 2 and reader.passages[len(reader.passages) - 1].text
 
 
 @pytest.mark.parametrize(
@@ -138,67 +262,128 @@ def test_crash_while_embedding_leaves_the_previous_index(
         build_index(default_documents, failing, index_copy, IndexSettings(batch_size=4))
     assert failing.calls == 2  # the first batch went through, the second crashed
     assert folder_digest(index_copy) == before
+    assert sorted(p.name for p in (index_copy / SEGMENTS).iterdir()) == segment_names(index_copy)
     assert swap_leftovers(index_copy) == []
     assert len(load_index(index_copy, expected_model=DEFAULT_MODEL).passages) > 0
 
 
-def test_crash_while_writing_the_staged_folder_leaves_the_previous_index(
-    index_copy: Path, default_documents: list[Document], encoder: SentenceTransformerEncoder
+# --- a fresh build: the staged folder and its swap ------------------------------------------------
+
+
+def crash_on_second_segment(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> list[int]:
+    """Make the second segment's write crash (the first is written whole before it)."""
+    real = segment_module.fsync_files
+    calls: list[int] = []
+
+    def failing(paths: Any) -> None:
+        calls.append(len(paths))
+        if len(calls) == 2:
+            raise error
+        real(paths)
+
+    monkeypatch.setattr(segment_module, "fsync_files", failing)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "error", [OSError("simulated disk failure"), KeyboardInterrupt()], ids=["os", "interrupt"]
+)
+def test_fresh_build_crashing_mid_write_leaves_nothing(
+    tmp_path: Path,
+    default_documents: list[Document],
+    encoder: SentenceTransformerEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
 ) -> None:
-    """Everything is embedded and written to the temporary folder; the crash comes at the manifest."""
-
-    class CrashAtManifest:
-        """Embeds for real; reading its name (only the manifest does) crashes."""
-
-        def __init__(self, inner: SentenceTransformerEncoder) -> None:
-            self.inner = inner
-            self.dimension = inner.dimension
-            self.calls = 0
-
-        @property
-        def name(self) -> str:
-            raise RuntimeError("simulated crash while writing the manifest")
-
-        def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-            self.calls += 1
-            return self.inner.encode(texts, batch_size=batch_size)
-
-    before = folder_digest(index_copy)
-    crashing = CrashAtManifest(encoder)
-    with pytest.raises(RuntimeError, match="manifest"):
-        build_index(default_documents, crashing, index_copy)
-    assert crashing.calls >= 1
-    assert folder_digest(index_copy) == before
-    assert swap_leftovers(index_copy) == []
-    load_index(index_copy)
+    destination = tmp_path / "fresh" / "index"
+    calls = crash_on_second_segment(monkeypatch, error)
+    with pytest.raises(type(error)):
+        build_index(default_documents, encoder, destination, IndexSettings(shard_size=1))
+    assert len(calls) == 2
+    assert not destination.exists()
+    assert swap_leftovers(destination) == []
+    assert [p.name for p in destination.parent.iterdir()] == []
 
 
-def test_crash_between_the_two_renames_is_recovered(
-    index_copy: Path,
+def test_fresh_build_crashing_mid_write_over_a_format1_folder_leaves_it(
+    tmp_path: Path,
     default_documents: list[Document],
     encoder: SentenceTransformerEncoder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The old index was moved aside and the crash came before the new one was moved in."""
-    before = folder_digest(index_copy)
+    destination = format1_copy(tmp_path)
+    before = folder_digest(destination)
+    calls = crash_on_second_segment(monkeypatch, OSError("simulated disk failure"))
+    with pytest.raises(OSError, match="simulated"):
+        build_index(default_documents, encoder, destination, IndexSettings(shard_size=1))
+    assert len(calls) == 2
+    assert folder_digest(destination) == before
+    assert swap_leftovers(destination) == []
+    assert is_format1(destination)
+
+
+def test_fresh_build_over_a_format1_folder_swaps_in_a_format2_index(
+    tmp_path: Path, default_documents: list[Document], encoder: SentenceTransformerEncoder
+) -> None:
+    destination = format1_copy(tmp_path)
+    build_index(default_documents, encoder, destination)
+    assert not is_format1(destination)
+    assert read_manifest(destination)["format_version"] == 2
+    assert sorted(read_manifest(destination)["files"]) == on_disk(destination)  # nothing of format 1 left
+    assert swap_leftovers(destination) == []
+    assert len(load_index(destination).documents) == 2
+
+
+def crash_between_the_renames(monkeypatch: pytest.MonkeyPatch, destination: Path, build: Any) -> None:
     real_replace = os.replace
 
     def crash_on_moving_in(src: Any, dst: Any) -> None:
-        if Path(dst) == index_copy:
+        if Path(dst) == destination:
             raise OSError("simulated crash between the renames")
         real_replace(src, dst)
 
     monkeypatch.setattr(index_folder.os, "replace", crash_on_moving_in)
     with pytest.raises(OSError, match="simulated"):
-        build_index(default_documents, encoder, index_copy)
+        build()
     monkeypatch.undo()
 
-    assert not index_copy.exists()
-    assert [name.split(".old-")[0] for name in swap_leftovers(index_copy)] == [".index"]
-    loaded = load_index(index_copy)  # recovers the displaced index before reading it
-    assert folder_digest(index_copy) == before
-    assert swap_leftovers(index_copy) == []
-    assert len(loaded.passages) > 0
+
+def test_crash_between_the_two_renames_leaves_the_previous_folder_to_recover(
+    tmp_path: Path,
+    default_documents: list[Document],
+    encoder: SentenceTransformerEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The old folder (format 1: a fresh build swaps over it) was moved aside and the crash came before
+    the new one was moved in."""
+    destination = format1_copy(tmp_path)
+    before = folder_digest(destination)
+    crash_between_the_renames(
+        monkeypatch, destination, lambda: build_index(default_documents, encoder, destination)
+    )
+    assert not destination.exists()
+    assert [name.split(".old-")[0] for name in swap_leftovers(destination)] == [".index"]
+    recover_interrupted_swap(destination)
+    assert folder_digest(destination) == before
+    assert swap_leftovers(destination) == []
+    assert is_format1(destination)
+
+
+def test_loading_recovers_a_crash_between_the_two_renames(
+    tmp_path: Path,
+    default_documents: list[Document],
+    encoder: SentenceTransformerEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    destination = format1_copy(tmp_path)
+    before = folder_digest(destination)
+    crash_between_the_renames(
+        monkeypatch, destination, lambda: build_index(default_documents, encoder, destination)
+    )
+    # The next load puts the displaced folder back before reading it (here: a format-1 folder).
+    expect_refusal(destination, "citeqa upgrade")
+    assert folder_digest(destination) == before
+    assert swap_leftovers(destination) == []
 
 
 def test_recover_interrupted_swap_puts_back_the_old_folder(index_copy: Path) -> None:
@@ -208,6 +393,7 @@ def test_recover_interrupted_swap_puts_back_the_old_folder(index_copy: Path) -> 
     recover_interrupted_swap(index_copy)
     assert folder_digest(index_copy) == before
     assert not displaced.exists()
+    load_index(index_copy)
 
 
 def test_recover_takes_the_newest_displaced_folder(index_copy: Path, tmp_path: Path) -> None:
@@ -236,6 +422,53 @@ def test_recover_without_anything_to_recover(tmp_path: Path) -> None:
     assert not (tmp_path / "never-built").exists()
 
 
+# --- clean-up of what no commit names -------------------------------------------------------------
+
+
+def test_a_commit_removes_unnamed_segments_and_superseded_deletes(
+    index_copy: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    live = LiveIndex.open(index_copy, encoder, background_merges=False)
+    try:
+        built = set(segment_names(index_copy))
+        live.put(NOTES)  # one new segment holding the three notes
+        (notes_segment,) = set(segment_names(index_copy)) - built
+        segments = index_copy / SEGMENTS
+        old = time.time() - PENDING_MAX_AGE_SECONDS - 60
+        stale_pending = segments / f"{PENDING_PREFIX}seg-0000001-deadbeef"
+        young_pending = segments / f"{PENDING_PREFIX}seg-0000001-cafebabe"
+        orphan = segments / "seg-0000001-0badf00d"
+        for folder in (stale_pending, young_pending, orphan):
+            folder.mkdir()
+            (folder / "documents.arrow").write_bytes(b"left by a crash")
+        os.utime(stale_pending, (old, old))
+        os.utime(orphan, (old, old))
+
+        live.delete(["seals"])
+        first = deletes_file(index_copy)
+        assert first.startswith(f"{SEGMENTS}/{notes_segment}/deletes-")
+        assert not stale_pending.exists()
+        assert not orphan.exists()
+        assert young_pending.is_dir()  # may be a merge or a build still writing
+        assert (index_copy / first).is_file()
+
+        live.delete(["bread"])
+        second = deletes_file(index_copy)
+        manifest = read_manifest(index_copy)
+        assert second != first and second in manifest["files"] and first not in manifest["files"]
+        assert not (index_copy / first).exists()
+        assert np.load(index_copy / second).tolist() == [0, 1]  # every deleted row, not only the new one
+        assert sorted(manifest["files"]) == [
+            p for p in on_disk(index_copy) if not p.startswith(f"{SEGMENTS}/{PENDING_PREFIX}")
+        ]
+        reloaded = load_index(index_copy)
+        assert set(reloaded.documents) == {*(d.doc_id for d in reloaded.documents.values()), "tides"}
+        assert "seals" not in reloaded.documents and "bread" not in reloaded.documents
+        assert len(reloaded.documents) == 3
+    finally:
+        live.close()
+
+
 # --- loading refuses damaged indexes --------------------------------------------------------------
 
 
@@ -243,40 +476,44 @@ def test_loads_with_the_matching_model(index_copy: Path) -> None:
     assert load_index(index_copy, expected_model=DEFAULT_MODEL).model_name == DEFAULT_MODEL
 
 
-@pytest.mark.parametrize("name", ["passages.jsonl", "documents.jsonl", "shards/dense-000.faiss"])
-def test_refuses_a_tampered_file(index_copy: Path, name: str) -> None:
-    path = index_copy / name
-    data = bytearray(path.read_bytes())
-    middle = len(data) // 2
-    data[middle] = (data[middle] + 1) % 256 or 1  # same size, different content
-    path.write_bytes(bytes(data))
-    expect_refusal(index_copy, name, "checksum")
+@pytest.mark.parametrize("name", SEGMENT_FILE_NAMES)
+def test_refuses_a_tampered_segment_file(index_copy: Path, name: str) -> None:
+    relative = segment_path(index_copy, name)
+    flip_a_byte(index_copy / relative)
+    expect_refusal(index_copy, relative, "checksum", "rebuild")
 
 
-def test_refuses_a_tampered_bm25_file(index_copy: Path) -> None:
-    name = next(
-        n for n in read_manifest(index_copy)["files"] if n.startswith("bm25/") and n.endswith(".json")
-    )
-    path = index_copy / name
-    path.write_text(path.read_text(encoding="utf-8").replace("1", "2", 1), encoding="utf-8")
-    expect_refusal(index_copy, name, "checksum")
-
-
-@pytest.mark.parametrize("name", ["passages.jsonl", "shards/dense-000.faiss"])
-def test_refuses_a_truncated_file(index_copy: Path, name: str) -> None:
-    path = index_copy / name
+@pytest.mark.parametrize("name", SEGMENT_FILE_NAMES)
+def test_refuses_a_truncated_segment_file(index_copy: Path, name: str) -> None:
+    path = index_copy / segment_path(index_copy, name)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    expect_refusal(index_copy, name)
+    # Without checksums too: the size alone is checked.
+    expect_refusal(index_copy, segment_path(index_copy, name), "rebuild", checksums=False)
 
 
-@pytest.mark.parametrize("name", ["passages.jsonl", "documents.jsonl", "shards/dense-000.faiss", "bm25"])
-def test_refuses_a_missing_file(index_copy: Path, name: str) -> None:
-    path = index_copy / name
+@pytest.mark.parametrize("name", [*SEGMENT_FILE_NAMES, "lexical", ""])
+def test_refuses_a_missing_segment_file(index_copy: Path, name: str) -> None:
+    path = index_copy / segment_path(index_copy, name)
     if path.is_dir():
         shutil.rmtree(path)
     else:
         path.unlink()
-    expect_refusal(index_copy, "missing")
+    expect_refusal(index_copy, "missing", "rebuild")
+
+
+def test_refuses_a_tampered_deletes_file(deleted_copy: Path) -> None:
+    relative = deletes_file(deleted_copy)
+    assert len(load_index(deleted_copy).documents) == 1
+    flip_a_byte(deleted_copy / relative)
+    expect_refusal(deleted_copy, relative, "checksum", "rebuild")
+
+
+def test_refuses_a_truncated_or_missing_deletes_file(deleted_copy: Path) -> None:
+    path = deleted_copy / deletes_file(deleted_copy)
+    path.write_bytes(path.read_bytes()[:-4])
+    expect_refusal(deleted_copy, deletes_file(deleted_copy), "rebuild", checksums=False)
+    path.unlink()
+    expect_refusal(deleted_copy, deletes_file(deleted_copy), "missing", "rebuild")
 
 
 @pytest.mark.parametrize(
@@ -286,62 +523,59 @@ def test_refuses_a_missing_file(index_copy: Path, name: str) -> None:
 )
 def test_refuses_a_corrupt_manifest(index_copy: Path, manifest_text: str) -> None:
     (index_copy / "manifest.json").write_bytes(manifest_text.encode("utf-8", "surrogateescape"))
-    expect_refusal(index_copy, "manifest.json")
+    expect_refusal(index_copy, "manifest.json", "rebuild")
 
 
 def test_refuses_a_missing_manifest(index_copy: Path) -> None:
     (index_copy / "manifest.json").unlink()
-    expect_refusal(index_copy, "no index", str(index_copy))
+    expect_refusal(index_copy, "no index", str(index_copy), "rebuild")
 
 
 def test_refuses_a_missing_folder(tmp_path: Path) -> None:
-    expect_refusal(tmp_path / "nothing-here", "no index")
+    expect_refusal(tmp_path / "nothing-here", "no index", "rebuild")
 
 
 def test_refuses_another_format_version(index_copy: Path) -> None:
-    manifest = read_manifest(index_copy)
-    write_manifest(index_copy, {**manifest, "format_version": 999})
-    expect_refusal(index_copy, "format_version")
+    write_manifest(index_copy, {**read_manifest(index_copy), "format_version": 999})
+    expect_refusal(index_copy, "format_version 999", "rebuild")
 
 
 def test_refuses_a_different_configured_model(index_copy: Path) -> None:
-    message = expect_refusal(index_copy, DEFAULT_MODEL, "other/model", expected_model="other/model")
-    assert "rebuild" in message
+    expect_refusal(index_copy, DEFAULT_MODEL, "other/model", "rebuild", expected_model="other/model")
 
 
-def test_refuses_a_manifest_whose_checksum_was_edited(index_copy: Path) -> None:
+@pytest.mark.parametrize("name", ["passages.arrow", "dense.faiss"])
+def test_refuses_a_manifest_whose_checksum_was_edited(index_copy: Path, name: str) -> None:
     manifest = read_manifest(index_copy)
-    manifest["files"]["passages.jsonl"]["sha256"] = "0" * 64
+    relative = segment_path(index_copy, name)
+    manifest["files"][relative]["sha256"] = "0" * 64
     write_manifest(index_copy, manifest)
-    expect_refusal(index_copy, "passages.jsonl", "checksum")
+    expect_refusal(index_copy, relative, "checksum", "rebuild")
 
 
-def test_refuses_a_passage_that_does_not_quote_its_document(index_copy: Path) -> None:
-    """Even with checksums made consistent, a passage must equal its document's text[start:end]."""
-    path = index_copy / "passages.jsonl"
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    records[3]["start"] += 1
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+def test_refuses_a_deletes_checksum_that_was_edited(deleted_copy: Path) -> None:
+    manifest = read_manifest(deleted_copy)
+    relative = deletes_file(deleted_copy)
+    manifest["files"][relative]["sha256"] = "0" * 64
+    write_manifest(deleted_copy, manifest)
+    expect_refusal(deleted_copy, relative, "checksum", "rebuild")
+
+
+@pytest.mark.parametrize("key", ["documents", "passages"])
+def test_refuses_counts_that_do_not_match(index_copy: Path, key: str) -> None:
     manifest = read_manifest(index_copy)
-    manifest["files"]["passages.jsonl"] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    manifest["counts"][key] += 1
     write_manifest(index_copy, manifest)
-    expect_refusal(index_copy, "passage 3")
+    expect_refusal(index_copy, "the manifest says", "rebuild")
 
 
-def test_refuses_counts_that_do_not_match(index_copy: Path) -> None:
+@pytest.mark.parametrize("key", ["documents", "passages"])
+def test_refuses_segment_counts_that_do_not_match(index_copy: Path, key: str) -> None:
     manifest = read_manifest(index_copy)
-    manifest["counts"]["passages"] += 1
+    manifest["segments"][0][key] += 1
+    manifest["counts"][key] += 1
     write_manifest(index_copy, manifest)
-    expect_refusal(index_copy, "counts")
-
-
-def test_refuses_data_files_the_manifest_does_not_list(index_copy: Path) -> None:
-    manifest = read_manifest(index_copy)
-    bm25 = [name for name in manifest["files"] if name.startswith("bm25/")]
-    for name in bm25:
-        del manifest["files"][name]
-    write_manifest(index_copy, manifest)
-    expect_refusal(index_copy, "bm25")
+    expect_refusal(index_copy, manifest["segments"][0]["name"], "do not match the manifest counts")
 
 
 # --- staleness ------------------------------------------------------------------------------------
@@ -379,14 +613,37 @@ def test_index_is_stale_for_other_settings(
         (DEFAULT_MODEL, IndexSettings(ChunkerSettings(max_words=60))),
         (DEFAULT_MODEL, IndexSettings(ChunkerSettings(overlap_words=0))),
         (DEFAULT_MODEL, IndexSettings(embed_title=False)),
+        (DEFAULT_MODEL, IndexSettings(bm25_title=False)),
+        (DEFAULT_MODEL, IndexSettings(index_type="flat")),
     ]:
         assert not index_is_current(default_index_path, default_documents, model, settings)
 
 
+@pytest.mark.parametrize("name", ["passages.arrow", "lexical/lexical_rows.npy"])
 def test_index_is_stale_when_damaged_or_missing(
-    index_copy: Path, default_documents: list[Document], tmp_path: Path
+    index_copy: Path, default_documents: list[Document], tmp_path: Path, name: str
 ) -> None:
     assert index_is_current(index_copy, default_documents, DEFAULT_MODEL, IndexSettings())
-    (index_copy / "passages.jsonl").write_text("", encoding="utf-8")
+    flip_a_byte(index_copy / segment_path(index_copy, name))
     assert not index_is_current(index_copy, default_documents, DEFAULT_MODEL, IndexSettings())
     assert not index_is_current(tmp_path / "nothing", default_documents, DEFAULT_MODEL, IndexSettings())
+
+
+def test_changed_by_writes_after_a_write_not_after_a_build(
+    index_copy: Path, default_documents: list[Document], encoder: SentenceTransformerEncoder
+) -> None:
+    assert not changed_by_writes(index_copy) and live_version(index_copy) == 1
+    live = LiveIndex.open(index_copy, encoder, background_merges=False)
+    try:
+        live.put(NOTES[:1])
+    finally:
+        live.close()
+    assert changed_by_writes(index_copy) and live_version(index_copy) == 2
+    assert not index_is_current(index_copy, default_documents, DEFAULT_MODEL, IndexSettings())
+    build_index(default_documents, encoder, index_copy, version=3)
+    assert not changed_by_writes(index_copy) and live_version(index_copy) == 3
+    assert index_is_current(index_copy, default_documents, DEFAULT_MODEL, IndexSettings())
+
+
+def test_nothing_is_changed_by_writes_without_an_index(tmp_path: Path) -> None:
+    assert not changed_by_writes(tmp_path / "nothing") and live_version(tmp_path / "nothing") == 0

@@ -100,7 +100,9 @@ def test_the_doc_id_rule_is_in_the_schema(client: TestClient) -> None:
         assert param["schema"]["pattern"].startswith("^[A-Za-z0-9]") and param["schema"]["maxLength"] == 128
 
 
-def test_removing_the_last_document_is_a_409(index_copy: Path, encoder: Any) -> None:
+def test_removing_the_last_document_leaves_an_empty_index_that_answers(
+    index_copy: Path, encoder: Any
+) -> None:
     from citeqa.search import Searcher
     from indexer.embedding import DEFAULT_MODEL
     from indexer.load import load_index
@@ -112,5 +114,18 @@ def test_removing_the_last_document_is_a_409(index_copy: Path, encoder: Any) -> 
         auth = {"Authorization": f"Bearer {KEY}"}
         assert writer.delete(f"/documents/{BAILEY_ID}", headers=auth).status_code == 200
         last = writer.delete(f"/documents/{OVERVIEW_ID}", headers=auth)
-        assert last.status_code == 409 and last.json()["error"] == "conflict"
-        assert "409" in operations(writer)[("/documents/{doc_id}", "delete")]["responses"]
+        assert last.status_code == 200, last.text
+        assert writer.get("/documents").json()["documents"] == []
+        for mode in ("hybrid", "dense", "bm25"):
+            empty = writer.post("/query", json={"question": "what are milia", "mode": mode})
+            assert empty.status_code == 200, empty.text
+            body = empty.json()
+            assert body["results"] == [] and body["index_version"] == last.json()["index_version"]
+        assert "409" not in operations(writer)[("/documents/{doc_id}", "delete")]["responses"]
+        again = writer.put(
+            f"/documents/{OVERVIEW_ID}",
+            headers=auth,
+            json={"title": "Milia", "text": "Milia are tiny white bumps."},
+        )
+        assert again.status_code in (200, 201), again.text
+        assert writer.post("/query", json={"question": "what are milia"}).json()["results"]

@@ -20,7 +20,7 @@ from citeqa.answers import Answerer
 from citeqa.timing import STAGES, listen_to_stages
 from service.app import create_app
 from service.auth import WriteAccess
-from service.deps import get_answerer
+from service.deps import get_responses
 from service.limits import BodySizeLimit
 from service.requestlog import JsonFormatter, request_id_from
 from service.settings import Settings
@@ -278,7 +278,7 @@ def test_unexpected_error_is_an_opaque_500(app_settings: Settings, answerer: Ans
     def broken() -> Answerer:
         raise RuntimeError(f"secret detail in {__file__}")
 
-    app.dependency_overrides[get_answerer] = broken
+    app.dependency_overrides[get_responses] = broken
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.post("/query", json={"question": QUESTION}, headers={"X-Request-ID": "boom-1"})
     assert response.status_code == 500

@@ -151,7 +151,9 @@ def test_the_schema_states_the_rules(client: TestClient) -> None:
     assert known[:5] == ["doc_id", "title", "author", "publisher", "url"] and "kind" in known
     assert filters["additionalProperties"]["minItems"] == 1
     params = {p["name"]: p for p in schema["paths"]["/search"]["get"]["parameters"]}
-    assert set(params) == {"q", "k", "mode", "offset", "filter"}
+    assert set(params) == {"q", "k", "mode", "offset", "filter", "min_version"}
+    assert params["min_version"]["schema"]["minimum"] == 0
+    assert body["properties"]["min_version"]["minimum"] == 0
     assert params["q"]["schema"]["pattern"] == r"\S"
     assert params["filter"]["schema"]["type"] == "array"
     assert params["filter"]["schema"]["items"]["pattern"].startswith("^(?:doc_id|title|author|publisher|url|")

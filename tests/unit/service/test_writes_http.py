@@ -143,7 +143,7 @@ def test_metrics_show_version_and_writes(writer: TestClient) -> None:
 
 
 def test_writes_survive_a_restart(index_copy: Path, encoder: Any) -> None:
-    with writable_client(index_copy, encoder, api_keys=[KEY], checkpoint_every=1000) as client:
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
         version = client.put("/documents/harbor-seals", json=SEALS, headers=AUTH).json()["index_version"]
     with writable_client(index_copy, encoder) as client:  # read-only now: no key
         assert client.get("/documents/harbor-seals").json()["text"] == SEALS["text"]

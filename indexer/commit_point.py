@@ -1,0 +1,123 @@
+"""The commit point of a segmented index (format 2): ``manifest.json`` names the live segments, each with
+its deletes file, plus the checksums of every file it names. A commit writes its new files first (fsync'ed),
+then replaces the manifest in one ``os.replace``; a crash at any point leaves the previous commit whole
+(files no commit names are removed by the next writer, see ``collect_garbage``).
+
+One writer at a time per index, across threads and processes: ``write_lock`` (flock on ``<index>.lock``
+beside the folder). Readers take no lock: they read the manifest and open the files it names.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from indexer.errors import IndexMismatchError
+from indexer.index_folder import MANIFEST, fsync_dir
+from indexer.segment import PENDING_PREFIX, SEGMENTS
+
+LOCK_SUFFIX = ".lock"
+LOCK_TIMEOUT_SECONDS = 120.0
+PENDING_MAX_AGE_SECONDS = 3600.0
+_process_locks: dict[str, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+class WriteLockTimeout(IndexMismatchError):
+    """Another writer held the index's write lock for longer than the timeout."""
+
+
+def lock_path(index_folder: Path) -> Path:
+    index_folder = Path(index_folder)
+    return index_folder.parent / f"{index_folder.name}{LOCK_SUFFIX}"
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(str(path.resolve()), threading.Lock())
+
+
+@contextmanager
+def write_lock(index_folder: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold the index's write lock: one writer at a time among this process's threads (a thread lock)
+    and among processes (flock). Waits up to ``timeout`` seconds."""
+    path = lock_path(index_folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    local = _thread_lock(path)
+    deadline = time.monotonic() + timeout
+    if not local.acquire(timeout=timeout):
+        raise WriteLockTimeout(f"another writer held the write lock of {index_folder} for {timeout:.0f} s")
+    try:
+        with path.open("a") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WriteLockTimeout(
+                            f"another process held the write lock {path} for {timeout:.0f} s; try again"
+                        ) from None
+                    time.sleep(0.005)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        local.release()
+
+
+def write_manifest(index_folder: Path, manifest: dict[str, Any]) -> None:
+    """Commit: the new manifest is written beside the old, fsync'ed, and swapped in by one rename."""
+    folder = Path(index_folder)
+    staged = folder / f".{MANIFEST}.tmp-{os.getpid()}-{threading.get_ident()}"
+    with staged.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(staged, folder / MANIFEST)
+    fsync_dir(folder)
+
+
+def manifest_stamp(index_folder: Path) -> tuple[int, int] | None:
+    """(inode, mtime_ns) of the manifest: it changes with every commit (a commit renames a new file in)."""
+    try:
+        stat = (Path(index_folder) / MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def referenced_files(manifest: dict[str, Any]) -> set[str]:
+    return set(manifest.get("files", {}))
+
+
+def collect_garbage(index_folder: Path, manifest: dict[str, Any]) -> None:
+    """Under the write lock: remove segment folders and deletes files that ``manifest`` does not name
+    (dropped by a merge or a delete), and pending segments older than PENDING_MAX_AGE_SECONDS (left by a
+    crash; younger ones may be a merge or a build still writing). Readers that still have a removed
+    segment open keep reading it (an unlinked file lives while it is open)."""
+    root = Path(index_folder) / SEGMENTS
+    if not root.is_dir():
+        return
+    named = referenced_files(manifest)
+    live_segments = {entry["name"] for entry in manifest.get("segments", [])}
+    for folder in root.iterdir():
+        if folder.name.startswith(PENDING_PREFIX):
+            if time.time() - folder.stat().st_mtime > PENDING_MAX_AGE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+            continue
+        if folder.name not in live_segments:
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        for path in folder.glob("deletes-*.npy"):
+            if path.relative_to(index_folder).as_posix() not in named:
+                path.unlink(missing_ok=True)

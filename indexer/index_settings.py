@@ -1,0 +1,56 @@
+"""The settings that decide an index's contents besides the corpus itself, and what is embedded."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from indexer.chunking import ChunkerSettings
+from indexer.faiss_factory import INDEX_TYPES
+from indexer.types import Passage
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Everything that decides an index's contents besides the corpus itself.
+
+    ``embed_title`` / ``bm25_title``: the document title is put before each passage's text in what is
+    embedded / what BM25 indexes (citations always quote the passage's own text).
+    ``index_type``: the FAISS index of each segment, "auto" (by size: indexer/faiss_factory.py), "flat",
+    "hnsw" or "ivf"; the parameters chosen are recorded per segment in the manifest.
+    ``shard_size``: a build writes one segment per this many passages.
+    """
+
+    chunker: ChunkerSettings = field(default_factory=ChunkerSettings)
+    embed_title: bool = True
+    bm25_title: bool = True
+    shard_size: int = 1_000_000
+    batch_size: int = 64
+    index_type: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.index_type not in INDEX_TYPES:
+            raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, not {self.index_type!r}")
+
+    def manifest_view(self) -> dict[str, Any]:
+        return {
+            "chunker": asdict(self.chunker),
+            "embed_title": self.embed_title,
+            "bm25_title": self.bm25_title,
+            "index_type": self.index_type,
+        }
+
+    @classmethod
+    def of_manifest(cls, manifest: dict[str, Any]) -> IndexSettings:
+        """The settings an index was built with, from its manifest."""
+        return cls(
+            chunker=ChunkerSettings(**manifest["chunker"]),
+            embed_title=bool(manifest["embed_title"]),
+            bm25_title=bool(manifest["bm25_title"]),
+            index_type=str(manifest.get("index_type", "auto")),
+        )
+
+
+def embedding_text(passage: Passage, title: str, embed_title: bool) -> str:
+    """What is embedded (or indexed by BM25) for a passage; citations always use the passage's own text."""
+    return f"{title}\n{passage.text}" if embed_title and title else passage.text

@@ -1,0 +1,289 @@
+"""One immutable segment of an index folder (format 2), as Lucene writes them: a write batch or a merge
+becomes a new segment folder that is never changed afterwards.
+
+    segments/<name>/documents.arrow     the segment's documents (Arrow IPC, memory-mapped when read)
+    segments/<name>/passages.arrow      doc_row, start, end of each passage (its text is the document's)
+    segments/<name>/dense.faiss         FAISS inner-product index of the passage vectors, rows in order
+    segments/<name>/lexical/            the passages' term postings (indexer.lexical)
+    segments/<name>/deletes-<gen>.npy   the deleted document rows as of commit generation <gen>
+
+Deletes are the one thing that changes: a commit that deletes documents of a segment writes a new
+deletes file (all rows deleted so far) and the commit point names it; the segment's own files stay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import pyarrow as pa
+
+from corpus.types import Document
+from indexer.errors import IndexMismatchError
+from indexer.faiss_factory import (
+    IndexSpec,
+    build_typed,
+    choose_index_spec,
+    prepare_loaded,
+    tune_search_parameter,
+)
+from indexer.index_folder import REBUILD_HINT, content_hash, fsync_dir, sha256_file
+from indexer.lexical import LexicalSegment
+from indexer.types import Passage
+
+SEGMENTS = "segments"
+DOCUMENTS_FILE = "documents.arrow"
+PASSAGES_FILE = "passages.arrow"
+DENSE_FILE = "dense.faiss"
+LEXICAL_FOLDER = "lexical"
+PENDING_PREFIX = ".pending-"
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("title", pa.string()),
+        ("text", pa.large_string()),
+        ("author", pa.string()),
+        ("publisher", pa.string()),
+        ("url", pa.string()),
+        ("provenance", pa.string()),
+        ("metadata", pa.string()),  # a JSON object of strings
+        ("page_starts", pa.list_(pa.int64())),
+        ("content_hash", pa.string()),
+    ]
+)
+PASSAGE_SCHEMA = pa.schema([("doc_row", pa.int32()), ("start", pa.int64()), ("end", pa.int64())])
+
+
+def segment_folder(index_folder: Path, name: str) -> Path:
+    return Path(index_folder) / SEGMENTS / name
+
+
+def pending_folder(index_folder: Path, name: str) -> Path:
+    """Where segment ``name`` is written before its commit (see ``publish_segment``)."""
+    return Path(index_folder) / SEGMENTS / f"{PENDING_PREFIX}{name}"
+
+
+def publish_segment(index_folder: Path, name: str) -> None:
+    """Move a written segment to its place (under the write lock, just before the commit that names it)."""
+    os.replace(pending_folder(index_folder, name), segment_folder(index_folder, name))
+    fsync_dir(Path(index_folder) / SEGMENTS)
+
+
+def deletes_path(name: str, generation: int) -> str:
+    """The deletes file of segment ``name`` written by commit ``generation``, relative to the index."""
+    return f"{SEGMENTS}/{name}/deletes-{generation}.npy"
+
+
+def write_arrow(path: Path, table: pa.Table) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def read_arrow(path: Path) -> pa.Table:
+    """The table of an Arrow IPC file, memory-mapped: columns are read from the page cache on use."""
+    return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+
+
+def documents_table(documents: Sequence[Document]) -> pa.Table:
+    return pa.table(
+        {
+            "doc_id": [d.doc_id for d in documents],
+            "title": [d.title for d in documents],
+            "text": [d.text for d in documents],
+            "author": [d.author for d in documents],
+            "publisher": [d.publisher for d in documents],
+            "url": [d.url for d in documents],
+            "provenance": [d.provenance for d in documents],
+            "metadata": [json.dumps(dict(d.metadata), ensure_ascii=False) for d in documents],
+            "page_starts": [list(d.page_starts) for d in documents],
+            "content_hash": [content_hash(d) for d in documents],
+        },
+        schema=DOCUMENT_SCHEMA,
+    )
+
+
+def fsync_files(paths: Sequence[Path]) -> None:
+    """fsync every file, in parallel: the disk commits them together (one at a time costs ~3 ms each)."""
+
+    def sync(path: Path) -> None:
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(paths)))) as pool:
+        list(pool.map(sync, paths))
+
+
+@dataclass(frozen=True)
+class SegmentContent:
+    """What a new segment holds: documents, their passages (``passage_id`` unused), the passages' vectors
+    (rows in passage order) and their lexical tokens, or their postings already made (a merge)."""
+
+    documents: Sequence[Document]
+    passages: Sequence[Passage]
+    vectors: np.ndarray
+    tokens: Sequence[list[str]] = ()
+    lexical: LexicalSegment | None = None
+
+
+def write_segment(
+    index_folder: Path, name: str, content: SegmentContent, index_type: str = "auto"
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Write segment ``name`` (fsync'ed) in its pending folder, and return its manifest entry and the
+    checksums of its files (paths relative to the index folder, as they will be once published). The
+    FAISS type follows the segment's size (indexer.faiss_factory): flat when small, IVF above the
+    threshold with nprobe tuned."""
+    folder = pending_folder(index_folder, name)
+    folder.mkdir(parents=True)
+    rows = {d.doc_id: row for row, d in enumerate(content.documents)}
+    passages = pa.table(
+        {
+            "doc_row": [rows[p.doc_id] for p in content.passages],
+            "start": [p.start for p in content.passages],
+            "end": [p.end for p in content.passages],
+        },
+        schema=PASSAGE_SCHEMA,
+    )
+    write_arrow(folder / DOCUMENTS_FILE, documents_table(content.documents))
+    write_arrow(folder / PASSAGES_FILE, passages)
+    vectors = np.ascontiguousarray(content.vectors, dtype=np.float32).reshape(len(content.passages), -1)
+    dimension = vectors.shape[1]
+    spec = choose_index_spec(len(vectors), dimension, index_type)
+    index = build_typed(vectors, spec)
+    spec, recall = tune_search_parameter(index, vectors, spec)
+    faiss.write_index(index, str(folder / DENSE_FILE))
+    lexical = content.lexical if content.lexical is not None else LexicalSegment.build(list(content.tokens))
+    lexical.save(folder / LEXICAL_FOLDER)
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
+    fsync_files(files)
+    fsync_dir(folder / LEXICAL_FOLDER)
+    fsync_dir(folder)
+    fsync_dir(folder.parent)
+    entry = {
+        "name": name,
+        "documents": len(content.documents),
+        "passages": len(content.passages),
+        "index": spec.manifest_view(),
+        "tuned_recall_at_10": round(recall, 4),
+        "deletes": None,
+        "deleted_documents": 0,
+    }
+    final = segment_folder(index_folder, name).relative_to(index_folder)
+    sums = {
+        (final / p.relative_to(folder)).as_posix(): value
+        for p, value in zip(files, file_checksums(folder, files).values(), strict=True)
+    }
+    return entry, sums
+
+
+def write_deletes(index_folder: Path, name: str, generation: int, rows: np.ndarray) -> dict[str, Any]:
+    """Write the deleted document rows of a segment for commit ``generation``; returns its checksum
+    entry keyed by the relative path."""
+    relative = deletes_path(name, generation)
+    path = Path(index_folder) / relative
+    np.save(path, np.unique(np.asarray(rows, dtype=np.int32)), allow_pickle=False)
+    fsync_files([path])
+    return file_checksums(index_folder, [path])
+
+
+def file_checksums(index_folder: Path, files: Sequence[Path]) -> dict[str, dict[str, Any]]:
+    root = Path(index_folder)
+    return {
+        p.relative_to(root).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files
+    }
+
+
+class SegmentReader:
+    """An open segment: its tables memory-mapped, its FAISS index and postings loaded. Immutable, so one
+    reader serves every commit that lists the segment (whatever its deletes)."""
+
+    def __init__(self, index_folder: Path, entry: dict[str, Any], dimension: int, mmap: bool = False) -> None:
+        self.name: str = entry["name"]
+        folder = segment_folder(index_folder, self.name)
+        hint = f"segment {self.name} of the index at {index_folder}"
+        rebuild = REBUILD_HINT.format(path=index_folder)
+        try:
+            self._documents = read_arrow(folder / DOCUMENTS_FILE)
+            passages = read_arrow(folder / PASSAGES_FILE)
+            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+            self.dense = faiss.read_index(str(folder / DENSE_FILE), flags)
+            self.lexical = LexicalSegment.load(folder / LEXICAL_FOLDER)
+        except (OSError, pa.ArrowInvalid, RuntimeError) as err:
+            raise IndexMismatchError(f"{hint} cannot be read ({err}); {rebuild}") from err
+        self.spec = IndexSpec.from_manifest(entry.get("index"), dimension)
+        prepare_loaded(self.dense, self.spec)
+        self.doc_ids: list[str] = self._documents.column("doc_id").to_pylist()
+        self.doc_index = {doc_id: row for row, doc_id in enumerate(self.doc_ids)}
+        self.content_hashes: list[str] = self._documents.column("content_hash").to_pylist()
+        self.doc_rows = passages.column("doc_row").to_numpy()
+        self.starts = passages.column("start").to_numpy()
+        self.ends = passages.column("end").to_numpy()
+        counts = (len(self.doc_ids), len(self.doc_rows), int(self.dense.ntotal), self.lexical.n_rows)
+        if counts != (entry["documents"], entry["passages"], entry["passages"], entry["passages"]):
+            raise IndexMismatchError(f"{hint}: file contents do not match the manifest counts; {rebuild}")
+        if self.dense.d != dimension:
+            raise IndexMismatchError(
+                f"{hint}: FAISS dimension {self.dense.d} differs from the manifest; {rebuild}"
+            )
+        self._cache: dict[int, Document] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def n_documents(self) -> int:
+        return len(self.doc_ids)
+
+    @property
+    def n_passages(self) -> int:
+        return len(self.doc_rows)
+
+    def document(self, row: int) -> Document:
+        """The document at ``row``, built from the Arrow columns once and kept."""
+        cached = self._cache.get(row)
+        if cached is not None:
+            return cached
+        document = document_of(self._documents.slice(row, 1).to_pylist()[0])
+        with self._lock:
+            self._cache[row] = document
+        return document
+
+    def passage(self, row: int, passage_id: int) -> Passage:
+        document = self.document(int(self.doc_rows[row]))
+        start, end = int(self.starts[row]), int(self.ends[row])
+        return Passage(passage_id, document.doc_id, start, end, document.text[start:end])
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        return self.dense.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+
+def document_of(record: dict[str, Any]) -> Document:
+    """The Document of one row of a documents table (``to_pylist`` form)."""
+    return Document(
+        doc_id=record["doc_id"],
+        title=record["title"],
+        text=record["text"],
+        author=record["author"],
+        publisher=record["publisher"],
+        url=record["url"],
+        provenance=record["provenance"],
+        metadata=json.loads(record["metadata"]),
+        page_starts=tuple(record["page_starts"] or ()),
+    )
+
+
+def read_deletes(index_folder: Path, entry: dict[str, Any]) -> np.ndarray:
+    """The deleted document rows a manifest entry names (none if it names no deletes file)."""
+    if not entry.get("deletes"):
+        return np.empty(0, dtype=np.int32)
+    path = Path(index_folder) / entry["deletes"]
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise IndexMismatchError(f"deletes file {path} cannot be read ({err})") from err

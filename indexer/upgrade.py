@@ -1,0 +1,78 @@
+"""Upgrade a format-1 index folder to format 2 (segments) in place, embedding nothing that is stored.
+
+The format-1 documents, passages and vectors become one segment; writes that its journal
+(``<index>.journal.jsonl``) held beyond the checkpoint are applied first (only the documents they add or
+change are embedded). The new folder is staged beside the old and swapped in, then the journal is removed:
+a crash leaves the format-1 folder and its journal as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.build import new_manifest, write_fresh
+from indexer.embedding import Encoder
+from indexer.format1 import load_format1
+from indexer.index_folder import content_hash, document_from_record
+from indexer.index_settings import IndexSettings, embedding_text
+from indexer.journal import journal_path, read_journal
+from indexer.lexical import tokenize
+from indexer.segment import SegmentContent
+from indexer.writer import prepare_segment
+
+
+@dataclass(frozen=True)
+class UpgradeReport:
+    path: Path
+    version: int
+    documents: int
+    passages: int
+    embedded_passages: int
+
+
+def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
+    folder = Path(folder)
+    old = load_format1(folder)
+    documents = dict(old.documents)
+    version = old.version
+    journal = journal_path(folder)
+    for entry in read_journal(journal):
+        if entry.version <= version:
+            continue
+        for op in entry.ops:
+            if op["op"] == "put":
+                document = document_from_record(op["document"])
+                documents[document.doc_id] = document
+            elif op["op"] == "delete":
+                documents.pop(op["doc_id"], None)
+        version = entry.version
+    settings = IndexSettings.of_manifest(old.manifest)
+    kept = [
+        d
+        for d in documents.values()
+        if d.doc_id in old.documents and content_hash(old.documents[d.doc_id]) == content_hash(d)
+    ]
+    fresh = [d for d in documents.values() if d not in kept]
+    rows = [p.passage_id for p in old.passages if p.doc_id in {d.doc_id for d in kept}]
+    titles = {d.doc_id: d.title for d in kept}
+    kept_passages = [old.passages[r] for r in rows]
+    kept_tokens = tokenize([embedding_text(p, titles[p.doc_id], settings.bm25_title) for p in kept_passages])
+    added = prepare_segment(fresh, encoder, settings)
+    content = SegmentContent(
+        [*kept, *added.documents],
+        [*kept_passages, *added.passages],
+        np.concatenate([old.vectors[rows].reshape(len(rows), -1), added.vectors]).astype(np.float32),
+        [*kept_tokens, *added.tokens],
+    )
+    model = old.manifest["model"]
+    manifest = new_manifest(
+        model["name"], int(model["dimension"]), settings, old.manifest.get("corpus", {}).get("source", "")
+    )
+    if version == old.version:
+        manifest["corpus"] = {**old.manifest.get("corpus", {})}
+    write_fresh(folder, content, manifest, settings, version)
+    journal.unlink(missing_ok=True)
+    return UpgradeReport(folder, version, len(content.documents), len(content.passages), len(added.passages))

@@ -1,0 +1,181 @@
+"""Many segments rank as one: dense, BM25 and hybrid over segments with deletes in between equal a fresh
+build of the same live documents in one segment (scores too); merges keep that, carry deletes made while
+they ran, and a crash mid-merge leaves the previous commit whole."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from citeqa.search import Searcher
+from corpus.types import Document
+from indexer.build import build_index
+from indexer.commit_point import PENDING_MAX_AGE_SECONDS
+from indexer.index_settings import IndexSettings
+from indexer.live import LiveIndex
+from indexer.load import LoadedIndex, SegmentCache, load_index
+from indexer.merging import TieredMergePolicy, commit_merge, merge_once, merged_content
+from indexer.segment import PENDING_PREFIX, SEGMENTS
+from indexer.writer import write_new_segment
+
+QUESTIONS = (
+    "what are milia",
+    "is it safe to pop the white bumps on my baby's nose",
+    "how long can harbor seals hold their breath",
+    "how long should rye bread bake",
+    "can I freeze pizza dough",
+    "tide pools at low tide",
+)
+NOTES = {
+    "seals": (
+        "Harbor seals",
+        "Harbor seals rest on rocky shores between dives. They hold their breath for thirty minutes.",
+    ),
+    "rye": (
+        "Rye bread",
+        "A dense rye loaf needs a long bake of at least 70 minutes. Let it rest a day before slicing.",
+    ),
+    "pizza": (
+        "Pizza dough",
+        "Pizza dough freezes well for three months. Thaw it overnight in the fridge before shaping.",
+    ),
+    "tides": (
+        "Tide pools",
+        "Tide pools hold anemones and small crabs. Visit them at low tide and step only on bare rock.",
+    ),
+    "walrus": (
+        "Walruses",
+        "Walruses use their tusks to haul out onto the ice. Their whiskers find clams in the mud.",
+    ),
+    "crust": ("Crust", "Steam in the first minutes of a bake gives bread a thin, crackling crust."),
+}
+NO_MERGES = TieredMergePolicy(segments_per_tier=1000, max_deleted_share=1.0)
+
+
+def note(doc_id: str, suffix: str = "") -> Document:
+    title, text = NOTES[doc_id]
+    return Document(doc_id=doc_id, title=title, text=text + suffix)
+
+
+def keys(index: LoadedIndex, ids: np.ndarray) -> list[tuple[str, int, int]]:
+    return [(p.doc_id, p.start, p.end) for p in (index.passages[int(i)] for i in ids if i >= 0)]
+
+
+def assert_ranks_like_one_segment(index: LoadedIndex, encoder: Any, tmp_path: Path) -> None:
+    """Dense, BM25 (scores included) and hybrid rankings equal a fresh one-segment build of the same
+    live documents."""
+    oracle_path = tmp_path / f"oracle-{time.time_ns()}"
+    build_index([index.documents[d] for d in index.documents], encoder, oracle_path, IndexSettings())
+    oracle = load_index(oracle_path)
+    assert len(oracle.manifest["segments"]) == 1 and len(oracle.passages) == len(index.passages)
+    for question in QUESTIONS:
+        scores, ids = index.bm25.search(question, 10)
+        oracle_scores, oracle_ids = oracle.bm25.search(question, 10)
+        assert keys(index, ids) == keys(oracle, oracle_ids), question
+        np.testing.assert_allclose(scores, oracle_scores, rtol=1e-5)
+        vector = encoder.encode([question])
+        scores, ids = index.dense.search(vector, 10)
+        oracle_scores, oracle_ids = oracle.dense.search(vector, 10)
+        assert keys(index, ids[0]) == keys(oracle, oracle_ids[0]), question
+        np.testing.assert_allclose(scores, oracle_scores, atol=1e-5)
+        hybrid = [(h.passage.doc_id, h.passage.start) for h in Searcher(index, encoder).search(question, 10)]
+        expected = [
+            (h.passage.doc_id, h.passage.start) for h in Searcher(oracle, encoder).search(question, 10)
+        ]
+        assert hybrid == expected, question
+
+
+@pytest.fixture
+def written(index_copy: Path, encoder: Any) -> LiveIndex:
+    """The default index after a mix of writes: six segments, replacements and deletes among them."""
+    live = LiveIndex.open(index_copy, encoder, policy=NO_MERGES)
+    live.put([note("seals")])
+    live.put([note("rye"), note("pizza")])
+    live.put([note("tides")])
+    live.put([note("seals", " Pups swim within hours of birth.")])  # replaces: a delete in segment 2
+    live.delete(["pizza"])
+    live.put([note("walrus"), note("crust")])
+    live.delete([next(iter(live.current.documents))])  # one of the default articles
+    yield live
+    live.close()
+
+
+def test_many_segments_with_deletes_rank_as_one(written: LiveIndex, encoder: Any, tmp_path: Path) -> None:
+    index = written.current
+    assert len(index.manifest["segments"]) == 5
+    assert sum(e["deleted_documents"] for e in index.manifest["segments"]) == 2
+    assert_ranks_like_one_segment(index, encoder, tmp_path)
+
+
+def test_merges_rank_the_same_and_shrink_the_segment_list(
+    written: LiveIndex, encoder: Any, tmp_path: Path
+) -> None:
+    folder = written.folder
+    cache = SegmentCache(folder)
+    policy = TieredMergePolicy(segments_per_tier=2)
+    merged = None
+    while (step := merge_once(folder, cache, policy)) is not None:
+        merged = step
+    assert merged is not None and len(merged.manifest["segments"]) == 1
+    assert merged.version == written.current.version  # a merge changes the layout, not the documents
+    assert merged.generation > written.current.generation - 1
+    assert sorted((SEGMENTS_DIR := folder / SEGMENTS).iterdir()) == [
+        SEGMENTS_DIR / merged.manifest["segments"][0]["name"]
+    ]
+    assert_ranks_like_one_segment(load_index(folder), encoder, tmp_path)
+
+
+def test_a_delete_committed_during_a_merge_is_carried_into_the_merged_segment(
+    written: LiveIndex, encoder: Any, tmp_path: Path
+) -> None:
+    folder = written.folder
+    start = written.current
+    names = [e["name"] for e in start.manifest["segments"]]
+    content, origins = merged_content(start, names)
+    new = write_new_segment(folder, content, start.generation, "flat", origins)
+    written.delete(["walrus"])  # lands while the merge runs
+    written.put([note("pizza")])  # so does a new document, in a segment of its own
+    merged = commit_merge(folder, SegmentCache(folder), new, names)
+    assert "walrus" not in merged.documents and "pizza" in merged.documents
+    assert len(merged.manifest["segments"]) == 2
+    assert set(merged.documents) == set(written.current.documents)
+    assert_ranks_like_one_segment(merged, encoder, tmp_path)
+
+
+def test_a_crash_mid_merge_leaves_the_previous_commit_and_its_leftovers_are_removed(
+    written: LiveIndex, encoder: Any
+) -> None:
+    folder = written.folder
+    start = written.current
+    names = [e["name"] for e in start.manifest["segments"]]
+    content, origins = merged_content(start, names)
+    new = write_new_segment(folder, content, start.generation, "flat", origins)  # then: the crash
+    pending = folder / SEGMENTS / f"{PENDING_PREFIX}{new.entry['name']}"
+    assert pending.is_dir()
+    reopened = load_index(folder)
+    assert reopened.manifest == start.manifest and dict(reopened.documents) == dict(start.documents)
+    old = time.time() - PENDING_MAX_AGE_SECONDS - 60
+    os.utime(pending, (old, old))
+    written.put([note("pizza")])  # the next commit's clean-up removes what no commit names
+    assert not pending.exists()
+
+
+def test_background_merges_keep_the_segment_count_logarithmic(index_copy: Path, encoder: Any) -> None:
+    live = LiveIndex.open(
+        index_copy, encoder, policy=TieredMergePolicy(segments_per_tier=3, floor_passages=50)
+    )
+    try:
+        for n in range(10):
+            live.put([Document(doc_id=f"n{n}", title=f"Note {n}", text=f"Note {n} on crust number {n}.")])
+        assert live.wait_for_merges(120) and live.merge_errors == []
+        index = live.current
+        assert len(index.manifest["segments"]) < 4
+        assert live.merger is not None and live.merger.merges >= 3
+        assert {f"n{n}" for n in range(10)} <= set(index.documents)
+    finally:
+        live.close()

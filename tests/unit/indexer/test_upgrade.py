@@ -1,0 +1,243 @@
+"""Upgrading a format-1 index (one block, built by the previous release: tests/data/format1) to format 2
+in place: refused by load_index with the command that upgrades it; the journal's writes applied with only
+their documents embedded; the stored vectors kept as they were; exact citations and answers after it; a
+crash leaves the format-1 folder and its journal; a format-2 folder is left alone; the CLI says what it
+did."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import CountingEncoder, FailingEncoder, folder_digest, one_line, run_cli, swap_leftovers
+
+from citeqa.search import Searcher
+from corpus.types import Document
+from indexer import index_folder
+from indexer.build import IndexSettings
+from indexer.chunking import chunk_document
+from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
+from indexer.errors import IndexMismatchError
+from indexer.format1 import Format1Index, is_format1, load_format1
+from indexer.index_folder import document_from_record
+from indexer.index_settings import embedding_text
+from indexer.journal import JournalError, journal_path
+from indexer.load import LoadedIndex, load_index
+from indexer.staleness import changed_by_writes, index_is_current
+from indexer.types import Passage
+from indexer.upgrade import upgrade_format1
+
+FORMAT1_DATA = Path(__file__).resolve().parents[2] / "data" / "format1"
+
+
+@pytest.fixture
+def format1_index(tmp_path: Path) -> Path:
+    """A private copy of the format-1 index and its journal (version 2 put seals, 3 put bread, 4 delete
+    seals)."""
+    path = tmp_path / "index"
+    shutil.copytree(FORMAT1_DATA / "index", path)
+    shutil.copy(FORMAT1_DATA / "index.journal.jsonl", journal_path(path))
+    return path
+
+
+def journal_documents(path: Path) -> dict[str, Document]:
+    documents = {}
+    for line in journal_path(path).read_text(encoding="utf-8").splitlines():
+        for op in json.loads(line)["ops"]:
+            if op["op"] == "put":
+                document = document_from_record(op["document"])
+                documents[document.doc_id] = document
+    return documents
+
+
+def key(passage: Passage) -> tuple[str, int, int]:
+    return (passage.doc_id, passage.start, passage.end)
+
+
+def assert_exact_citations(index: LoadedIndex) -> None:
+    assert [p.passage_id for p in index.passages] == list(range(len(index.passages)))
+    for passage in index.passages:
+        assert index.documents[passage.doc_id].text[passage.start : passage.end] == passage.text
+    assert len(index.dense) == len(index.passages) == len(index.bm25)
+    assert index.manifest["counts"] == {"documents": len(index.documents), "passages": len(index.passages)}
+
+
+def test_the_test_data_is_a_format1_index(format1_index: Path) -> None:
+    old = load_format1(format1_index)
+    assert old.manifest["format_version"] == 1 and old.version == 1
+    assert len(old.documents) == 2 and len(old.passages) == len(old.vectors) > 0
+    assert is_format1(format1_index)
+    assert [json.loads(line)["version"] for line in journal_path(format1_index).read_text().splitlines()] == [
+        2,
+        3,
+        4,
+    ]
+
+
+def test_load_index_refuses_format1_naming_the_upgrade(format1_index: Path) -> None:
+    before = folder_digest(format1_index)
+    with pytest.raises(IndexMismatchError) as caught:
+        load_index(format1_index)
+    message = str(caught.value)
+    assert "format 1" in message
+    assert f"citeqa upgrade --index {format1_index}" in message
+    assert folder_digest(format1_index) == before
+
+
+def test_is_format1_only_for_format1(format1_index: Path, default_index_path: Path, tmp_path: Path) -> None:
+    assert is_format1(format1_index)
+    assert not is_format1(default_index_path)
+    assert not is_format1(tmp_path / "nothing")
+
+
+def test_upgrade_applies_the_journal_and_embeds_only_its_new_document(
+    format1_index: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    old: Format1Index = load_format1(format1_index)
+    bread = journal_documents(format1_index)["bread"]
+    counting = CountingEncoder(encoder)
+    report = upgrade_format1(format1_index, counting)
+
+    index = load_index(format1_index, expected_model=DEFAULT_MODEL)
+    assert report.version == index.version == 4
+    assert index.manifest["format_version"] == 2
+    assert set(index.documents) == {*old.documents, "bread"} and "seals" not in index.documents
+    for doc_id, document in old.documents.items():
+        assert index.documents[doc_id] == document
+    assert index.documents["bread"] == bread
+    assert (report.documents, report.passages) == (3, len(index.passages))
+
+    # Only bread's passages were embedded, with its title as the build embeds them.
+    bread_passages = [p for p in index.passages if p.doc_id == "bread"]
+    assert [key(p) for p in bread_passages] == [
+        key(p) for p in chunk_document(bread, IndexSettings().chunker)
+    ]
+    assert report.embedded_passages == len(bread_passages) == len(counting.texts) > 0
+    assert counting.texts == [embedding_text(p, bread.title, True) for p in bread_passages]
+
+    # The articles keep their stored vectors, bit for bit.
+    old_rows = {key(p): row for row, p in enumerate(old.passages)}
+    kept = [p for p in index.passages if p.doc_id != "bread"]
+    assert sorted(key(p) for p in kept) == sorted(old_rows)
+    new_vectors = index.dense.vectors(np.asarray([p.passage_id for p in kept]))
+    assert np.array_equal(new_vectors, old.vectors[[old_rows[key(p)] for p in kept]])
+
+    assert not journal_path(format1_index).exists()
+    assert swap_leftovers(format1_index) == []
+    assert changed_by_writes(format1_index)  # the journal's writes changed it from its corpus
+    assert_exact_citations(index)
+    hits = Searcher(index, encoder).search("how long should a rye loaf bake", 3)
+    assert hits and hits[0].passage.doc_id == "bread"
+    assert hits[0].passage.text in index.documents["bread"].text
+    assert all(h.passage.doc_id != "seals" for h in Searcher(index, encoder).search("harbor seals", 5))
+
+
+def test_upgrade_without_a_journal_embeds_nothing_and_stays_current(
+    format1_index: Path,
+    encoder: SentenceTransformerEncoder,
+    default_documents: list[Document],
+    loaded_index: LoadedIndex,
+) -> None:
+    journal_path(format1_index).unlink()
+    old = load_format1(format1_index)
+    counting = CountingEncoder(encoder)
+    report = upgrade_format1(format1_index, counting)
+    assert (report.version, report.embedded_passages, counting.calls) == (1, 0, [])
+    index = load_index(format1_index)
+    assert index.manifest["corpus"]["fingerprint"] == old.manifest["corpus"]["fingerprint"]
+    assert not changed_by_writes(format1_index)
+    assert index_is_current(format1_index, default_documents, DEFAULT_MODEL, IndexSettings())
+    assert list(index.passages) == list(old.passages)
+    assert np.array_equal(index.dense.vectors(np.arange(len(index.passages))), old.vectors)
+    # It ranks as a fresh format-2 build of the same corpus does.
+    question = encoder.encode(["are milia contagious"])
+    n = len(index.passages)
+    assert index.dense.search(question, n)[1].tolist() == loaded_index.dense.search(question, n)[1].tolist()
+    assert index.bm25.search("milia", n)[1].tolist() == loaded_index.bm25.search("milia", n)[1].tolist()
+
+
+@pytest.mark.parametrize(
+    "error", [RuntimeError("simulated crash"), KeyboardInterrupt()], ids=["exception", "interrupt"]
+)
+def test_a_crash_while_upgrading_leaves_the_format1_folder_and_its_journal(
+    format1_index: Path, encoder: SentenceTransformerEncoder, error: BaseException
+) -> None:
+    before = folder_digest(format1_index)
+    journal = journal_path(format1_index).read_bytes()
+    failing = FailingEncoder(encoder, fail_on=1, error=error)
+    with pytest.raises(type(error)):
+        upgrade_format1(format1_index, failing)
+    assert failing.calls == 1  # the crash came while embedding bread
+    assert folder_digest(format1_index) == before
+    assert journal_path(format1_index).read_bytes() == journal
+    assert swap_leftovers(format1_index) == []
+    assert upgrade_format1(format1_index, encoder).version == 4  # a second attempt completes
+
+
+def test_a_crash_between_the_renames_of_an_upgrade_is_recovered(
+    format1_index: Path, encoder: SentenceTransformerEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = folder_digest(format1_index)
+    real_replace = index_folder.os.replace
+
+    def crash_on_moving_in(src: object, dst: object) -> None:
+        if Path(str(dst)) == format1_index:
+            raise OSError("simulated crash between the renames")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index_folder.os, "replace", crash_on_moving_in)
+    with pytest.raises(OSError, match="simulated"):
+        upgrade_format1(format1_index, encoder)
+    monkeypatch.undo()
+    assert journal_path(format1_index).exists()
+    # What `citeqa upgrade` and `citeqa serve` ask first: the folder is format 1 (put back), upgrade it.
+    assert is_format1(format1_index)
+    assert folder_digest(format1_index) == before
+    assert upgrade_format1(format1_index, encoder).version == 4
+
+
+def test_a_damaged_journal_refuses_the_upgrade(
+    format1_index: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    path = journal_path(format1_index)
+    path.write_bytes(path.read_bytes().replace(b"rye loaf", b"rye cake", 1))
+    before = folder_digest(format1_index)
+    with pytest.raises(JournalError, match="line 2 is damaged"):
+        upgrade_format1(format1_index, encoder)
+    assert folder_digest(format1_index) == before and is_format1(format1_index)
+
+
+def test_upgrading_a_format2_folder_is_refused_and_changes_nothing(
+    index_copy: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    assert not is_format1(index_copy)
+    before = folder_digest(index_copy)
+    counting = CountingEncoder(encoder)
+    with pytest.raises(IndexMismatchError, match="format_version 2"):
+        upgrade_format1(index_copy, counting)
+    assert counting.calls == []
+    assert folder_digest(index_copy) == before
+    assert load_index(index_copy).version == 1
+
+
+@pytest.mark.slow
+def test_the_upgrade_command(format1_index: Path, tmp_path: Path) -> None:
+    bread = journal_documents(format1_index)["bread"]
+    done = run_cli(["upgrade", "--index", str(format1_index)], cwd=tmp_path)
+    out = one_line(done.stdout + done.stderr)  # the progress messages go to stderr
+    assert done.returncode == 0, out
+    assert f"index at {format1_index} is in format 1" in out
+    assert "upgrading it to format 2 in place; stored vectors are kept" in out
+    embedded = len(chunk_document(bread, IndexSettings().chunker))
+    passages = len(load_index(format1_index).passages)
+    assert (
+        f"upgraded {format1_index}: 3 documents, {passages} passages, index version 4 "
+        f"({embedded} passages embedded for journal writes)"
+    ) in out
+    assert not journal_path(format1_index).exists()
+    again = run_cli(["upgrade", "--index", str(format1_index)], cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"index at {format1_index} is already in format 2" in one_line(again.stdout)
