@@ -12,6 +12,7 @@ commits). After each commit the background merger looks for segments to merge (s
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from indexer.merging import BackgroundMerger, TieredMergePolicy
 from indexer.writer import Changes, changed_documents, commit_changes, prepare_segment, write_new_segment
 
 OpName = Literal["put", "delete", "rebuild"]
+logger = logging.getLogger("citeqa.indexer")
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,9 @@ class LiveIndex:
                 self._stamp = stamp
 
     def _merge_failed(self, error: BaseException) -> None:
+        """A failed merge leaves the commit as it was; it is logged and counted, and retried after the
+        next write."""
+        logger.error("background merge failed", exc_info=error)
         self.merge_errors.append(f"{type(error).__name__}: {error}")
 
     def _require_writable(self) -> None:

@@ -33,12 +33,22 @@ class IndexCollector(Collector):
         )
         yield GaugeMetricFamily("citeqa_index_passages", "passages in the served index", len(index.passages))
         yield GaugeMetricFamily("citeqa_index_version", "version of the served index", index.version)
+        yield GaugeMetricFamily(
+            "citeqa_index_segments", "segments of the served commit", len(manifest.get("segments", []))
+        )
         live = getattr(state, "live", None)
         if live is not None:
             writes = CounterMetricFamily("citeqa_index_writes", "accepted writes by op", labels=["op"])
             for op, count in live.writes.items():
                 writes.add_metric([op], count)
             yield writes
+            merges = live.merger.merges if live.merger is not None else 0
+            yield CounterMetricFamily("citeqa_index_merges", "segment merges this process committed", merges)
+            yield CounterMetricFamily(
+                "citeqa_index_merge_errors",
+                "segment merges that failed (see the log)",
+                len(live.merge_errors),
+            )
         info = InfoMetricFamily("citeqa_index", "identity of the served index")
         info.add_metric(
             [],

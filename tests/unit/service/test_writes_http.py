@@ -140,6 +140,7 @@ def test_metrics_show_version_and_writes(writer: TestClient) -> None:
     assert "citeqa_index_version 3.0" in text
     assert 'citeqa_index_writes_total{op="put"} 1.0' in text
     assert 'citeqa_index_writes_total{op="delete"} 1.0' in text
+    assert "citeqa_index_segments " in text and "citeqa_index_merge_errors_total 0.0" in text
 
 
 def test_writes_survive_a_restart(index_copy: Path, encoder: Any) -> None:
