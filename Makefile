@@ -65,6 +65,7 @@ bench: index $(TXTAI_VENV)/.installed
 	$(BIN)/python -m eval.query_bench
 	$(BIN)/python -m eval.scale_bench
 	$(BIN)/python -m eval.load_bench
+	$(BIN)/python -m eval.segment_bench
 	$(BIN)/python -m eval.bench_summary
 
 # FAISS index types at 10k/100k/1M passages: var/bench/scale/report.md, results.json, latency.png.

@@ -1,4 +1,4 @@
-"""One report of the whole benchmark (`make bench`): the four parts' Markdown reports, in order, under
+"""One report of the whole benchmark (`make bench`): the parts' Markdown reports, in order, under
 var/bench/README.md, with their plots beside them. Run after the parts; a part not run is named as such.
 
     python -m eval.bench_summary [--root var/bench]
@@ -21,6 +21,11 @@ PARTS = (
     ),
     ("Large corpora: FAISS index types at 10k / 100k / 1M", "scale/report.md", "python -m eval.scale_bench"),
     ("Load: concurrency 1 / 8 / 32, workers, cold start", "load.md", "python -m eval.load_bench"),
+    (
+        "Segmented index: writes, opening, queries after writes, memory, merges at 10k / 100k / 1M",
+        "segments/report.md",
+        "python -m eval.segment_bench",
+    ),
 )
 
 

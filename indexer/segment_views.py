@@ -121,12 +121,9 @@ class PassagesView(Sequence[Passage]):
             index += self._count
         if not 0 <= index < self._count:
             raise IndexError(f"passage id {index} out of range (0..{self._count - 1})")
+        # The last segment starting at or before ``index``: an empty segment starts where the next one
+        # does, so the one found is never empty.
         number = int(np.searchsorted(self._firsts, index, side="right")) - 1
-        while (
-            self._segments[number].n_live == 0
-            or index >= self._firsts[number] + self._segments[number].n_live
-        ):
-            number += 1
         segment = self._segments[number]
         return segment.reader.passage(int(segment.live_rows[index - segment.first]), index)
 
