@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH
 from citeqa.answerability import DEFAULT_CALIBRATION_PATH
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
@@ -56,6 +57,10 @@ class Settings(BaseSettings):
     rerank_depth: int = Field(20, ge=1, le=200, description="how many fused passages the reranker rescores")
     calibration_path: Path = Field(
         DEFAULT_CALIBRATION_PATH, description="answerability calibration (written by citeqa eval --calibrate)"
+    )
+    answer_model_path: Path | None = Field(
+        DEFAULT_ANSWER_MODEL_PATH,
+        description="learned answer choice (written by python -m eval.answer_fit); empty: the similarity mix",
     )
     dedup: DedupRule = Field(DEFAULT_DEDUP_RULE, description="near-duplicate rule for results")
     max_body_bytes: int = Field(
