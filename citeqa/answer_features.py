@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import Stemmer
 
 from citeqa.answer_choice import is_sentence_like
+from corpus.types import Document
 from indexer.chunking import Span
 
 if TYPE_CHECKING:
@@ -49,7 +50,11 @@ QUESTION_KINDS: dict[str, re.Pattern[str]] = {
     ),
 }
 # Sentence cues, each paired with the question kind it answers.
-DEFINING = re.compile(r"\b(is|are|refers? to|means?|is called|are called|also known as|known as)\b")
+# "X is/are ..." not followed by a participle ("are classified", "is caused": a statement, not a definition).
+DEFINING = re.compile(
+    r"\b(is|are)\b(?!\s+(not\s+)?\w+ed\b)"
+    r"|\b(refers? to|means?|called|also known as|known as|(happens|occurs) when)\b"
+)
 CAUSAL = re.compile(
     r"\bbecause\b|\bcaus|\bdue to\b|\bresult of\b|\bresults? (in|from)\b|\breasons?\b|\blead to\b"
     r"|\bwhen\b|\bafter\b|\bfrom\b"
@@ -79,6 +84,8 @@ FEATURES: tuple[str, ...] = (
     "idf_overlap_rank",  # 1 / its rank by idf_overlap among them
     "reciprocal_rank",  # 1 / the rank of the sentence's result
     "first_result",  # 1 in the first result
+    "starts_paragraph",  # the first sentence of its document or of a paragraph (after a line break)
+    "follows_question",  # the sentence before it (in its result) is a question: an FAQ's answer
     "not_sentence_like",  # a heading or fragment (citeqa.answer_choice.is_sentence_like)
     "is_question",  # ends with "?"
     "list_intro",  # ends with ":" (introduces a list)
@@ -150,11 +157,20 @@ def pool_ranks(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + higher)
 
 
+def starts_paragraph(document: str, start: int) -> bool:
+    before = document[:start].rstrip(" \t")
+    return not before.strip() or before.endswith("\n")
+
+
+def asks(text: str) -> bool:
+    return text.rstrip("\"'\u201d\u2019)] ").endswith("?")
+
+
 def sentence_shape(span: Span, text: str, sentence_like: bool) -> list[float]:
     stripped = text.rstrip("\"'\u201d\u2019)] ")
     return [
         0.0 if sentence_like else 1.0,
-        1.0 if stripped.endswith("?") else 0.0,
+        1.0 if asks(text) else 0.0,
         1.0 if stripped.endswith(":") else 0.0,
         1.0 if span.words < HEADING_WORDS else 0.0,
         min(span.words / LONG_SENTENCE_WORDS, 1.0),
@@ -176,16 +192,17 @@ def feature_matrix(
     question: str,
     sentences: Sentences,
     document_frequency: Callable[[str], int],
-    documents: int,
+    passages: int,
+    documents: Mapping[str, Document],
     ranks: Sequence[int] | None = None,
     pool_depth: int = 5,
 ) -> np.ndarray:
     """The FEATURES of every sentence of ``sentences`` (rows in their order); ``document_frequency`` and
-    ``documents`` are the index's term counts (for the IDF); ``ranks``: the rank of each scored result
-    (default: its position + 1). Ranks among sentences are taken within the sentences of the first
-    ``pool_depth`` results, so they do not depend on which page was scored besides."""
+    ``passages`` are the index's term counts (for the IDF), ``documents`` its documents; ``ranks``: the
+    rank of each scored result (default: its position + 1). Ranks among sentences are taken within the
+    sentences of the first ``pool_depth`` results, so they do not depend on which page was scored."""
     kinds = question_kinds(question)
-    weights = idf_weights(sentences.question_terms, document_frequency, documents)
+    weights = idf_weights(sentences.question_terms, document_frequency, passages)
     rare = rare_terms(weights)
     context = neighbour_cosines(sentences.cosine, sentences.result)
     result_ranks = np.array(
@@ -209,6 +226,10 @@ def feature_matrix(
                 float(idf_rank[i]),
                 1.0 / rank,
                 1.0 if rank == 1 else 0.0,
+                float(starts_paragraph(documents[sentences.doc_ids[i]].text, span.start)),
+                float(
+                    i > 0 and sentences.result[i - 1] == sentences.result[i] and asks(sentences.texts[i - 1])
+                ),
                 *sentence_shape(span, text, is_sentence_like(span, text)),
                 *cue_features(kinds, text, leads_with(text, sentences.question_terms)),
             ]

@@ -170,10 +170,7 @@ class Answerer:
         with stage("highlight"):
             sentences = scorer.score(question, query, [ranking[p] for p in positions], index.documents)
             if self.answer_model is not None:
-                ranks = [p + 1 for p in positions]
-                matrix = feature_matrix(
-                    question, sentences, index.bm25.document_frequency, len(index.bm25), ranks, depth
-                )
+                matrix = self.answer_features(question, sentences, [p + 1 for p in positions], depth)
                 sentences = replace(sentences, choice=self.answer_model.scores(matrix))
         cosines = passage_cosines([ranking[p] for p in positions], query, index.dense)
         coverage = question_coverage(scorer.question_terms(question), index.bm25.has_term)
@@ -201,10 +198,17 @@ class Answerer:
             self.caches, self.searcher.encoder, self.term_extractor, self.similarity_weight
         )
         sentences = scorer.score(question, query, ranking, index.documents)
-        matrix = feature_matrix(
-            question, sentences, index.bm25.document_frequency, len(index.bm25), pool_depth=depth
+        return sentences, self.answer_features(question, sentences, None, depth)
+
+    def answer_features(
+        self, question: str, sentences: Sentences, ranks: list[int] | None, depth: int
+    ) -> np.ndarray:
+        """The answer features of scored sentences (``ranks``: of their results; ``depth``: the pool's)."""
+        index = self.searcher.index
+        bm25 = index.bm25
+        return feature_matrix(
+            question, sentences, bm25.document_frequency, len(bm25), index.documents, ranks, depth
         )
-        return sentences, matrix
 
     def results(
         self,
