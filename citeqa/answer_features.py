@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,10 +113,15 @@ WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = Stemmer.Stemmer("english")
 
 
-def leads_with(text: str, question_terms: frozenset[str], lead: int = 3) -> bool:
-    """Whether one of the sentence's first ``lead`` words is a question term ("Milia are ...")."""
-    words = WORD.findall(text.lower())[:lead]
-    return any(t in question_terms for t in _STEMMER.stemWords(words))
+@lru_cache(maxsize=65_536)
+def lead_stems(text: str, lead: int = 3) -> tuple[str, ...]:
+    """The stems of the sentence's first ``lead`` words (sentences recur across queries: memoized)."""
+    return tuple(_STEMMER.stemWords(WORD.findall(text.lower())[:lead]))
+
+
+def leads_with(text: str, question_terms: frozenset[str]) -> bool:
+    """Whether one of the sentence's first words is a question term ("Milia are ...")."""
+    return any(t in question_terms for t in lead_stems(text))
 
 
 def idf_weights(
@@ -142,24 +148,31 @@ def rare_terms(weights: dict[str, float]) -> frozenset[str]:
 
 def neighbour_cosines(cosine: np.ndarray, result: np.ndarray) -> np.ndarray:
     """Per sentence, the mean cosine of it and its neighbours within the same result."""
-    out = np.array(cosine, dtype=np.float64)
-    for i in range(len(cosine)):
-        window = [cosine[j] for j in (i - 1, i, i + 1) if 0 <= j < len(cosine) and result[j] == result[i]]
-        out[i] = float(np.mean(window))
-    return out
+    values = np.asarray(cosine, dtype=np.float64)
+    total, count = values.copy(), np.ones(len(values))
+    if len(values) > 1:
+        same = result[1:] == result[:-1]  # sentence i and i + 1 are neighbours in one result
+        total[1:] += np.where(same, values[:-1], 0.0)
+        total[:-1] += np.where(same, values[1:], 0.0)
+        count[1:] += same
+        count[:-1] += same
+    return total / count
 
 
 def pool_ranks(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """1 / (1 + how many sentences of the pool score strictly higher), for every sentence: the same
     whichever other sentences were scored, as long as the pool is the same."""
-    reference = np.sort(values[pool])[::-1] if pool.any() else np.zeros(0)
-    higher = np.array([np.searchsorted(-reference, -v, side="left") for v in values], dtype=np.float64)
-    return 1.0 / (1.0 + higher)
+    reference = np.sort(np.asarray(values, dtype=np.float64)[pool])
+    higher = len(reference) - np.searchsorted(reference, values, side="right")
+    return 1.0 / (1.0 + higher.astype(np.float64))
 
 
 def starts_paragraph(document: str, start: int) -> bool:
-    before = document[:start].rstrip(" \t")
-    return not before.strip() or before.endswith("\n")
+    """Whether only spaces lie between ``start`` and the previous line break (or the document's start)."""
+    i = start - 1
+    while i >= 0 and document[i] in " \t\r":
+        i -= 1
+    return i < 0 or document[i] == "\n"
 
 
 def asks(text: str) -> bool:
@@ -177,14 +190,21 @@ def sentence_shape(span: Span, text: str, sentence_like: bool) -> list[float]:
     ]
 
 
-def cue_features(kinds: dict[str, bool], text: str, leads: bool) -> list[float]:
+@lru_cache(maxsize=65_536)
+def sentence_cues(text: str) -> tuple[bool, ...]:
+    """Which cue patterns the sentence matches, in QUESTION_KINDS' order (memoized, like lead_stems)."""
     lower = plain(text)
+    return tuple(bool(p.search(lower)) for p in (DEFINING, CAUSAL, ADVISING, INSTRUCTING, NUMERIC))
+
+
+def cue_features(kinds: dict[str, bool], text: str, leads: bool) -> list[float]:
+    defining, causal, advising, instructing, numeric = sentence_cues(text)
     return [
-        float(kinds["definition"] and leads and bool(DEFINING.search(lower))),
-        float(kinds["cause"] and bool(CAUSAL.search(lower))),
-        float(kinds["yesno"] and bool(ADVISING.search(lower))),
-        float(kinds["howto"] and bool(INSTRUCTING.search(lower))),
-        float(kinds["amount"] and bool(NUMERIC.search(lower))),
+        float(kinds["definition"] and leads and defining),
+        float(kinds["cause"] and causal),
+        float(kinds["yesno"] and advising),
+        float(kinds["howto"] and instructing),
+        float(kinds["amount"] and numeric),
     ]
 
 

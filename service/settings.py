@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     )
     corpus_name: str | None = Field(None, description="the corpus's name, shown in the search page's title")
 
-    @field_validator("reranker", mode="before")
+    @field_validator("reranker", "answer_model_path", mode="before")
     @classmethod
     def empty_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
