@@ -4,10 +4,14 @@ chooses by come from citeqa.sentence_scoring.
 
 - A sentence may answer when it is sentence-like (``is_sentence_like``): headings and fragments answer
   nothing on their own, so they count only in a result that has nothing sentence-like.
-- A result highlights its best candidate sentence and the others within ``HIGHLIGHT_MARGIN`` of it, at
-  most ``MAX_HIGHLIGHTS``, in text order.
-- The answer is the best-scoring candidate sentence of the first results (so it is always a highlight of
-  one of them); none when they have no sentence.
+- Sentences are ranked by the learned choice score (citeqa.answer_model) when the answerer has a model,
+  else by the similarity mix of citeqa.sentence_scoring.
+- A result highlights its best candidate sentence and the others within the margin of it
+  (``HIGHLIGHT_MARGIN`` on the similarity mix, ``CHOICE_MARGIN`` on the choice's log-odds), at most
+  ``MAX_HIGHLIGHTS``, in text order.
+- The answer is the best candidate sentence of the first ``ANSWER_DEPTH`` results, whatever page is asked
+  for (so the same question always gets the same answer, at any top_k and offset, and it is always a
+  highlight of its result); none when they have no sentence.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ if TYPE_CHECKING:
 
 # A sentence is highlighted when it scores within this margin of the result's best sentence.
 HIGHLIGHT_MARGIN = 0.05
+# With the learned choice, a second sentence is highlighted when it is at least e^-1 as likely as the best.
+CHOICE_MARGIN = 1.0
+# The answer is chosen among the sentences of this many first results, whatever top_k and offset are.
+ANSWER_DEPTH = 5
 MAX_HIGHLIGHTS = 2
 # Shorter "sentences" are headings or fragments ("Bumps on your face?"), and so are short lines without a
 # full stop ("Baby Milia from Baby Acne"): they answer nothing on their own, so they are highlighted only
@@ -79,7 +87,11 @@ def result_highlights(sentences: Sentences, position: int) -> tuple[Highlight, .
     """The highlights of the result at ``position`` (of the scored results)."""
     mine = np.flatnonzero(sentences.result == position)
     spans = [sentences.spans[i] for i in mine]
-    return tuple(pick_highlights(spans, sentences.score[mine], sentences.candidate[mine]))
+    margin = HIGHLIGHT_MARGIN if sentences.choice is None else CHOICE_MARGIN
+    picked = pick_highlights(spans, sentences.ranking()[mine], sentences.candidate[mine], margin)
+    # A highlight's score is the similarity mix, whatever ranked it.
+    score = {(spans[i].start, spans[i].end): float(sentences.score[mine][i]) for i in range(len(spans))}
+    return tuple(Highlight(h.start, h.end, score[(h.start, h.end)]) for h in picked)
 
 
 def answer_sentence(
@@ -94,7 +106,7 @@ def answer_sentence(
 
 def best_answer(sentences: Sentences, first: int, documents: Mapping[str, Document]) -> Answer | None:
     """The answer among the sentences of the ``first`` scored results, cited to its sentence only."""
-    best = answer_sentence(sentences.score, sentences.candidate, sentences.result, first)
+    best = answer_sentence(sentences.ranking(), sentences.candidate, sentences.result, first)
     if best is None:
         return None
     span = sentences.spans[best]

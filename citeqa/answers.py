@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from citeqa.answer_choice import best_answer, result_highlights
+from citeqa.answer_choice import ANSWER_DEPTH, best_answer, result_highlights
+from citeqa.answer_features import feature_matrix
+from citeqa.answer_model import AnswerModel
 from citeqa.answerability import Calibration
 from citeqa.answerability_features import (
     SIGNAL_DEPTH,
@@ -38,12 +40,13 @@ from citeqa.errors import CalibrationError
 from citeqa.paging import PAGE_DEPTH, distinct_results, page_window, validate_offset
 from citeqa.search import Searcher, validate_request
 from citeqa.sentence_caches import SentenceCaches
-from citeqa.sentence_scoring import SIMILARITY_WEIGHT, SentenceScorer, TermExtractor
+from citeqa.sentence_scoring import SIMILARITY_WEIGHT, Sentences, SentenceScorer, TermExtractor
+from citeqa.snippets import make_snippet
 from citeqa.timing import stage
-from citeqa.types import Answer, Highlight, Response, Result, SearchMode
+from citeqa.types import Answer, Highlight, Response, Result, SearchMode, Snippet
 
 # The response types live in citeqa.types; service/, eval/ and the tests import them from here too.
-__all__ = ["SIGNAL_DEPTH", "Analysis", "Answer", "Answerer", "Highlight", "Response", "Result"]
+__all__ = ["SIGNAL_DEPTH", "Analysis", "Answer", "Answerer", "Highlight", "Response", "Result", "Snippet"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,14 @@ class Analysis:
     result_features: tuple[Mapping[str, float], ...] = ()  # the same features, per result of the page
 
 
+def with_highlights(result: Result, sentences: Sentences, position: int, text: str) -> Result:
+    """``result`` (at ``position`` of the scored results) with its highlights and its snippet."""
+    highlights = result_highlights(sentences, position)
+    spans = [sentences.spans[i] for i in np.flatnonzero(sentences.result == position)]
+    bounds = (result.citation.start, result.citation.end)
+    return replace(result, highlights=highlights, snippet=make_snippet(text, spans, highlights, bounds))
+
+
 class Answerer:
     def __init__(
         self,
@@ -67,11 +78,13 @@ class Answerer:
         calibration: Calibration | None = None,
         dedup: DedupRule = DEFAULT_DEDUP_RULE,
         similarity_weight: float = SIMILARITY_WEIGHT,
+        answer_model: AnswerModel | None = None,
     ) -> None:
         self.searcher = searcher
         self.calibration = calibration
         self.dedup = dedup
         self.similarity_weight = similarity_weight
+        self.answer_model = answer_model
         self.term_extractor = TermExtractor()
         self.caches = SentenceCaches()
 
@@ -86,6 +99,11 @@ class Answerer:
         self.caches.preloaded = vectors
 
     @property
+    def answer_depth(self) -> int:
+        """How many first results the answer is chosen from (the answer model's, else ANSWER_DEPTH)."""
+        return ANSWER_DEPTH if self.answer_model is None else self.answer_model.depth
+
+    @property
     def index_version(self) -> int:
         return self.searcher.index.version
 
@@ -98,6 +116,9 @@ class Answerer:
             "calibration": None if self.calibration is None else asdict(self.calibration),
             "dedup": self.dedup,
             "similarity_weight": self.similarity_weight,
+            "answer_model": None
+            if self.answer_model is None
+            else [self.answer_model.depth, *self.answer_model.weights],
         }
 
     def respond(
@@ -139,7 +160,8 @@ class Answerer:
         ranking = self.results(question, mode, query, allowed)
         start, stop, has_more = page_window(len(ranking), offset, top_k)
         # Score the sentences of the head (the answer and the decision) and of the page, once each.
-        head = min(len(ranking), max(top_k, SIGNAL_DEPTH))
+        depth = self.answer_depth
+        head = min(len(ranking), max(SIGNAL_DEPTH, depth))
         positions = sorted(set(range(head)) | set(range(start, stop)))
         index = self.searcher.index
         scorer = SentenceScorer(
@@ -147,17 +169,46 @@ class Answerer:
         )
         with stage("highlight"):
             sentences = scorer.score(question, query, [ranking[p] for p in positions], index.documents)
+            if self.answer_model is not None:
+                matrix = self.answer_features(question, sentences, [p + 1 for p in positions], depth)
+                sentences = replace(sentences, choice=self.answer_model.scores(matrix))
         cosines = passage_cosines([ranking[p] for p in positions], query, index.dense)
         coverage = question_coverage(scorer.question_terms(question), index.bm25.has_term)
         features = response_features(sentences, cosines[:SIGNAL_DEPTH], coverage)
         scored = [positions.index(p) for p in range(start, stop)]
         page = tuple(
-            replace(ranking[p], highlights=result_highlights(sentences, i))
+            with_highlights(ranking[p], sentences, i, index.documents[ranking[p].citation.doc_id].text)
             for p, i in zip(range(start, stop), scored, strict=True)
         )
         per_result = tuple(result_features(sentences, i, cosines[i], coverage) for i in scored)
-        best = best_answer(sentences, min(top_k, head), index.documents)
+        # The answer comes from the first `depth` results whatever the page (they are always scored).
+        best = best_answer(sentences, depth, index.documents)
         return Analysis(question, mode, offset, page, has_more, best, features, per_result)
+
+    def answer_candidates(
+        self, question: str, mode: SearchMode = "hybrid", depth: int = ANSWER_DEPTH
+    ) -> tuple[Sentences, np.ndarray]:
+        """The sentences the answer is chosen from (those of the first ``depth`` results) and their
+        answer features (citeqa.answer_features), for fitting and measuring the answer choice."""
+        question = validate_request(question, depth, mode)
+        query = self.searcher.encode_question(question)
+        ranking = self.results(question, mode, query)[:depth]
+        index = self.searcher.index
+        scorer = SentenceScorer(
+            self.caches, self.searcher.encoder, self.term_extractor, self.similarity_weight
+        )
+        sentences = scorer.score(question, query, ranking, index.documents)
+        return sentences, self.answer_features(question, sentences, None, depth)
+
+    def answer_features(
+        self, question: str, sentences: Sentences, ranks: list[int] | None, depth: int
+    ) -> np.ndarray:
+        """The answer features of scored sentences (``ranks``: of their results; ``depth``: the pool's)."""
+        index = self.searcher.index
+        bm25 = index.bm25
+        return feature_matrix(
+            question, sentences, bm25.document_frequency, len(bm25), index.documents, ranks, depth
+        )
 
     def results(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from citeqa.types import Answer, Citation, DocumentInfo, Highlight, Response, Result, SearchMode
+from citeqa.types import Answer, Citation, DocumentInfo, Highlight, Response, Result, SearchMode, Snippet
 from corpus.types import Document
 
 DEFAULT_TIMEOUT = 60.0
@@ -76,7 +76,12 @@ def parse_result(data: Mapping[str, Any]) -> Result:
         passage_ids=(),  # the API does not expose passage ids
         highlights=tuple(parse_highlight(h) for h in data.get("highlights", ())),
         relevance=data.get("relevance"),
+        snippet=parse_snippet(data["snippet"]) if data.get("snippet") else None,
     )
+
+
+def parse_snippet(data: Mapping[str, Any]) -> Snippet:
+    return Snippet(start=data["start"], end=data["end"], text=data["text"])
 
 
 def parse_answer(data: Mapping[str, Any]) -> Answer:

@@ -43,6 +43,15 @@ class Sentences:
     overlap: np.ndarray
     score: np.ndarray
     candidate: np.ndarray
+    terms: tuple[frozenset[str], ...] = ()  # each sentence's content terms
+    question_terms: frozenset[str] = frozenset()
+    # The learned choice score of each sentence (citeqa.answer_model), when a model is applied: it ranks the
+    # sentences for the answer and the highlights; ``score`` stays the similarity mix the answerability reads.
+    choice: np.ndarray | None = None
+
+    def ranking(self) -> np.ndarray:
+        """What the answer and the highlights are chosen by: the learned choice, else the similarity mix."""
+        return self.score if self.choice is None else self.choice
 
 
 class TermExtractor:
@@ -86,7 +95,8 @@ class SentenceScorer:
         texts = [documents[d].text[s.start : s.end] for d, s in zip(doc_ids, spans, strict=True)]
         cosine = cosines(self.caches.sentence_vectors(texts, self.encoder), texts, query)
         question_terms = self.question_terms(question)
-        overlap = term_overlaps(question_terms, self.caches.term_sets(texts, self.extractor.terms))
+        terms = self.caches.term_sets(texts, self.extractor.terms)
+        overlap = term_overlaps(question_terms, terms)
         result = np.asarray(owners, dtype=np.int64)
         return Sentences(
             doc_ids=tuple(doc_ids),
@@ -97,6 +107,8 @@ class SentenceScorer:
             overlap=overlap,
             score=sentence_scores(cosine, overlap, self.similarity_weight),
             candidate=candidates_by_result(spans, texts, result),
+            terms=tuple(terms),
+            question_terms=question_terms,
         )
 
 

@@ -65,6 +65,15 @@ class Highlight:
 
 
 @dataclass(frozen=True)
+class Snippet:
+    """What a search box shows of a result: ``text == document.text[start:end]`` (see citeqa.snippets)."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Result:
     """One result: ``text == document.text[citation.start:citation.end]``, made of ``passage_ids`` (best
     first; several when overlapping passages were merged). ``score`` is the fused ranking score (it orders
@@ -78,6 +87,7 @@ class Result:
     passage_ids: tuple[int, ...]
     highlights: tuple[Highlight, ...] = ()
     relevance: float | None = None
+    snippet: Snippet | None = None  # None until the answer layer has chosen the highlights
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,8 @@ def evaluate_seed_command(
         answerer = build_answerer(settings)
         searcher = answerer.searcher
         context = seed_context(searcher, eval_set, str(settings.index_path))
-        evaluation = run_seed_evaluation(searcher, eval_set, out, context, baseline, answerer)
+        set_name = (questions or DEFAULT_SEED_SET).stem
+        evaluation = run_seed_evaluation(searcher, eval_set, out, context, baseline, answerer, set_name)
     except (CiteqaError, ValueError) as err:
         fail(err)
     typer.echo(markdown_table(evaluation.scores, SEED_METRICS))

@@ -20,6 +20,7 @@ from typing import Any
 
 from citeqa.answers import Answerer
 from citeqa.search import Searcher
+from eval.answer_report import AnswerView, answer_json, answer_lines, answer_view
 from eval.baseline import BaselineComparison, compare_results, comparison_text, load_results
 from eval.harness import RUN_DEPTH, SEED_METRICS, ModeScores, evaluate_seed
 from eval.paired import PairedComparison, compare_all
@@ -166,6 +167,7 @@ def write_seed_report(
     extra: ExtraColumns | None = None,
     metrics: Sequence[str] = SEED_METRICS,
     answerability: AnswerabilityView | None = None,
+    answers: AnswerView | None = None,
 ) -> dict[str, Any]:
     """Write the report folder; returns the results (as written to results.json)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -210,6 +212,7 @@ def write_seed_report(
         *paired_details(pairs),
         "",
         *(answerability_section(answerability, questions, out) if answerability is not None else []),
+        *(answer_lines(answers) if answers is not None else []),
         f"## Answerable questions {scores[0].mode if scores else ''} misses in its top 5",
         "",
         *questions_to_look_at(questions, scores),
@@ -218,6 +221,8 @@ def write_seed_report(
     ]
     (out / "summary.md").write_text("\n".join(summary) + "\n", encoding="utf-8")
     results = results_json(scores, questions, pairs, context, extra)
+    if answers is not None:
+        results["answers"] = answer_json(answers)
     (out / "results.json").write_text(
         json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
@@ -298,13 +303,15 @@ def run_seed_evaluation(
     context: Mapping[str, Any],
     baseline: Path | None = None,
     answerer: Answerer | None = None,
+    set_name: str = "seed",
 ) -> SeedEvaluation:
     """`citeqa eval` on the seed set: score every mode, write the report, compare with ``baseline``;
     with a calibrated ``answerer``, the report adds its answerability decision on every question."""
     baseline_results = load_results(baseline) if baseline is not None else None  # fail before the work
     scores = evaluate_seed(searcher, questions)
     view = answerability_view(answerer, questions) if answerer is not None else None
-    results = write_seed_report(out, questions, scores, context, answerability=view)
+    answers = answer_view(answerer, questions, set_name) if answerer is not None else None
+    results = write_seed_report(out, questions, scores, context, answerability=view, answers=answers)
     comparison = None
     if baseline_results is not None and baseline is not None:
         comparison = compare_results(results, baseline_results)

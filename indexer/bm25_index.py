@@ -68,6 +68,14 @@ class Bm25Index:
         """Whether a stemmed term occurs in the indexed passages."""
         return term in self._vocab
 
+    def document_frequency(self, term: str) -> int:
+        """How many indexed passages hold a stemmed term (0 when none does)."""
+        token = self._vocab.get(term)
+        if token is None:
+            return 0
+        indptr = self._retriever.scores["indptr"]
+        return int(indptr[token + 1] - indptr[token])
+
     def query_tokens(self, question: str) -> list[str]:
         """The question's stemmed terms that occur in the index vocabulary."""
         tokens = bm25s.tokenize(

@@ -43,6 +43,25 @@ class HighlightOut(BaseModel):
     end: int
 
 
+class SnippetOut(BaseModel):
+    text: str = Field(
+        ...,
+        description="what a search box shows: the answering sentences with some context (at most 300 "
+        "characters), exactly document.text[start:end]",
+    )
+    start: int = Field(..., description="document offset in code points of the snippet's first character")
+    end: int = Field(..., description="document offset just after its last character")
+
+    @classmethod
+    def of(cls, result: Result) -> SnippetOut:
+        """The result's snippet (a result from outside the answer layer has none: its whole text)."""
+        snippet = result.snippet
+        if snippet is None:
+            c = result.citation
+            return cls(text=result.text, start=c.start, end=c.end)
+        return cls(text=snippet.text, start=snippet.start, end=snippet.end)
+
+
 class ResultOut(BaseModel):
     rank: int
     score: float = Field(
@@ -55,9 +74,10 @@ class ResultOut(BaseModel):
         description="calibrated probability that this result answers the question (the answerability "
         "model applied to this result alone; 0.5 or more: it would be judged answering)",
     )
-    text: str
+    text: str = Field(..., description="the whole result, exactly document.text[citation.start:citation.end]")
     citation: CitationOut
     highlights: list[HighlightOut] = Field(..., description="the sentences that best answer the question")
+    snippet: SnippetOut = Field(..., description="the answering sentences in context, short enough to list")
 
     @classmethod
     def from_result(cls, result: Result) -> ResultOut:
@@ -68,6 +88,7 @@ class ResultOut(BaseModel):
             text=result.text,
             citation=CitationOut.from_citation(result.citation),
             highlights=[HighlightOut(start=h.start, end=h.end) for h in result.highlights],
+            snippet=SnippetOut.of(result),
         )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH
 from citeqa.answerability import DEFAULT_CALIBRATION_PATH
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
@@ -57,6 +58,10 @@ class Settings(BaseSettings):
     calibration_path: Path = Field(
         DEFAULT_CALIBRATION_PATH, description="answerability calibration (written by citeqa eval --calibrate)"
     )
+    answer_model_path: Path | None = Field(
+        DEFAULT_ANSWER_MODEL_PATH,
+        description="learned answer choice (written by python -m eval.answer_fit); empty: the similarity mix",
+    )
     dedup: DedupRule = Field(DEFAULT_DEDUP_RULE, description="near-duplicate rule for results")
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (larger: 413)"
@@ -96,7 +101,7 @@ class Settings(BaseSettings):
     )
     corpus_name: str | None = Field(None, description="the corpus's name, shown in the search page's title")
 
-    @field_validator("reranker", mode="before")
+    @field_validator("reranker", "answer_model_path", mode="before")
     @classmethod
     def empty_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from citeqa.answer_model import load_answer_model
 from citeqa.answerability import load_calibration
 from citeqa.answers import Answerer
 from citeqa.fusion import FusionSettings
@@ -24,7 +25,7 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
 
     def make(index: LoadedIndex) -> Answerer:
         searcher = Searcher(index, base.searcher.encoder, base.searcher.fusion, base.searcher.reranker)
-        answerer = Answerer(searcher, base.calibration, base.dedup, base.similarity_weight)
+        answerer = Answerer(searcher, base.calibration, base.dedup, base.similarity_weight, base.answer_model)
         answerer.share_caches(base)
         return answerer
 
@@ -86,7 +87,10 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
     """The answer layer over a searcher (built from the settings unless given), with its calibration."""
     searcher = searcher or build_searcher(settings)
     calibration = load_calibration(settings.calibration_path, expected_model=searcher.index.model_name)
-    answerer = Answerer(searcher, calibration, settings.dedup)
+    answer_model = (
+        None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
+    )
+    answerer = Answerer(searcher, calibration, settings.dedup, answer_model=answer_model)
     if settings.precompute_sentences:
         from citeqa.sentence_vectors import precompute_sentence_vectors
         from indexer.embedding_cache import EmbeddingCache

@@ -114,7 +114,13 @@ export function resultItem(result, id) {
       pages ? el("span", { className: "page" }, pages) : null,
     ),
     source ? el("p", { className: "source" }, source) : null,
-    el("blockquote", { className: "passage" }, markedText(result.text, c.start, result.highlights)),
+    snippetBlock(result),
+    el(
+      "details",
+      { className: "full" },
+      el("summary", {}, "Whole passage"),
+      el("blockquote", { className: "passage" }, markedText(result.text, c.start, result.highlights)),
+    ),
     el(
       "p",
       { className: "links" },
@@ -124,6 +130,21 @@ export function resultItem(result, id) {
     ),
   );
   return el("li", {}, article);
+}
+
+// The answering sentences in a little context (the API's ``snippet``, exact document offsets), marked;
+// "…" where the snippet starts or ends inside the passage. The whole passage is one click away.
+function snippetBlock(result) {
+  const c = result.citation;
+  const snippet = result.snippet;
+  if (!snippet || typeof snippet.text !== "string") return null;
+  return el(
+    "p",
+    { className: "snippet" },
+    snippet.start > c.start ? "… " : null,
+    markedText(snippet.text, snippet.start, result.highlights),
+    snippet.end < c.end ? " …" : null,
+  );
 }
 
 // The calibrated chance that this passage answers the question (the API's ``relevance``), as a percentage;

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import CountingEncoder
 
+from citeqa.answer_model import load_answer_model
 from citeqa.answers import SIGNAL_DEPTH, Answerer
 from citeqa.search import Searcher
 from citeqa.types import SEARCH_MODES
@@ -21,6 +22,7 @@ OFF_TOPIC = [
     "how do you sort a list in python",
     "how do i reset my wifi router",
 ]
+ANSWER_PAGE = load_answer_model().depth
 ANSWERABLE = ["what is secondary milia", "does laser work on milia", "what are milia"]
 
 
@@ -71,7 +73,9 @@ def test_highlights_and_answers_quote_their_documents(
     texts = {d.doc_id: d.text for d in loaded_index.documents.values()}
     questions = [q.question for q in load_eval_set()][::3] + OFF_TOPIC
     for question in questions:
-        response = client.post("/query", json={"question": question, "top_k": 5, "mode": mode})
+        # The answer is chosen among the first results up to the answer model's depth, whatever top_k is:
+        # asked for that many, the page holds the answer's result.
+        response = client.post("/query", json={"question": question, "top_k": ANSWER_PAGE, "mode": mode})
         assert response.status_code == 200, response.text
         check_body(response.json(), texts)
 

@@ -29,7 +29,7 @@ RESPONSE_KEYS = {
     "index_version",
     "results",
 }
-RESULT_KEYS = {"rank", "score", "relevance", "text", "citation", "highlights"}
+RESULT_KEYS = {"rank", "score", "relevance", "text", "citation", "highlights", "snippet"}
 CITATION_KEYS = {"doc_id", "title", "url", "author", "publisher", "start", "end", "page", "page_end"}
 QUESTIONS = [
     "what are milia",

@@ -105,11 +105,13 @@ def test_if_none_match_gives_304(client: TestClient) -> None:
 def test_etag_changes_with_the_index_and_the_answer_settings(answerer: Answerer) -> None:
     searcher = answerer.searcher
 
-    def etag(index=searcher.index, fusion=searcher.fusion, dedup=answerer.dedup, calibration=None) -> str:
+    def etag(
+        index=searcher.index, fusion=searcher.fusion, dedup=answerer.dedup, calibration=None, model=None
+    ) -> str:
         rebuilt = Searcher(index, searcher.encoder, fusion)
-        return search_etag(
-            Answerer(rebuilt, calibration or answerer.calibration, dedup), QUESTION, 5, "hybrid", 0
-        )
+        model = model or answerer.answer_model
+        built = Answerer(rebuilt, calibration or answerer.calibration, dedup, answer_model=model)
+        return search_etag(built, QUESTION, 5, "hybrid", 0)
 
     before = etag()
     assert search_etag(answerer, QUESTION, 5, "hybrid", 0) == before
@@ -119,6 +121,11 @@ def test_etag_changes_with_the_index_and_the_answer_settings(answerer: Answerer)
     assert etag(dedup="none") != before
     moved = dataclasses.replace(answerer.calibration, threshold=answerer.calibration.threshold + 0.1)
     assert etag(calibration=moved) != before
+    assert answerer.answer_model is not None
+    reweighted = dataclasses.replace(
+        answerer.answer_model, weights=tuple(w + 0.1 for w in answerer.answer_model.weights)
+    )
+    assert etag(model=reweighted) != before
     assert search_etag(answerer, QUESTION, 5, "hybrid", 5) != before
 
 

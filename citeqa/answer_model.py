@@ -1,0 +1,73 @@
+"""The learned answer choice: a conditional logit over the candidate sentences of a response.
+
+A sentence's choice score is ``intercept + weights . features`` (citeqa.answer_features.FEATURES, raw
+units); within one question, softmax of the scores is the probability that each candidate is the answer,
+so only differences between sentences matter. The weights are fitted on labelled questions by
+``python -m eval.answer_fit`` (cross-validated, a held-out part of every set kept out) and stored in
+``answer_model.json`` beside this file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from citeqa.answer_features import FEATURES
+from citeqa.errors import CalibrationError
+
+DEFAULT_ANSWER_MODEL_PATH = Path(__file__).resolve().parent / "answer_model.json"
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    depth: int = 5  # the answer is chosen among the sentences of this many first results
+    fitted_at: str = ""
+    report: Mapping[str, Any] = field(default_factory=dict)
+
+    def scores(self, matrix: np.ndarray) -> np.ndarray:
+        """The choice score of each row of a FEATURES matrix."""
+        columns = [FEATURES.index(name) for name in self.features]
+        return np.asarray(matrix, dtype=np.float64)[:, columns] @ np.asarray(self.weights, dtype=np.float64)
+
+
+def save_answer_model(model: AnswerModel, path: Path) -> None:
+    record = {
+        "features": list(model.features),
+        "weights": list(model.weights),
+        "depth": model.depth,
+        "fitted_at": model.fitted_at,
+        "report": dict(model.report),
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def load_answer_model(path: Path = DEFAULT_ANSWER_MODEL_PATH) -> AnswerModel:
+    fix = "run `python -m eval.answer_fit` to write it"
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        model = AnswerModel(
+            features=tuple(str(f) for f in record["features"]),
+            weights=tuple(float(w) for w in record["weights"]),
+            depth=int(record.get("depth", 5)),
+            fitted_at=str(record.get("fitted_at", "")),
+            report=dict(record.get("report") or {}),
+        )
+    except FileNotFoundError:
+        raise CalibrationError(f"answer model {path} does not exist; {fix}") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CalibrationError(f"answer model {path} is malformed ({err!r}); {fix}") from None
+    unknown = [f for f in model.features if f not in FEATURES]
+    lengths = len(model.features) != len(model.weights)
+    if unknown or lengths or model.depth < 1 or not all(map(math.isfinite, model.weights)):
+        raise CalibrationError(
+            f"answer model {path} is malformed (features {unknown or 'and weights'}); {fix}"
+        )
+    return model

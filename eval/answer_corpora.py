@@ -1,0 +1,37 @@
+"""The corpora the answer choice is fitted and measured on, each with its answerer: the default index
+(the milia articles) and the medquad-dev benchmark's index (built by eval.beir_eval, reused when current)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citeqa.answers import Answerer
+from citeqa.search import Searcher
+from eval.beir import load_beir_dataset
+from eval.beir_eval import DEFAULT_INDEX_ROOT, prepare_index
+from indexer.build import IndexSettings
+from indexer.embedding import SentenceTransformerEncoder
+from indexer.embedding_cache import DEFAULT_CACHE_DIR, EmbeddingCache
+from service.settings import Settings
+from service.wiring import build_encoder, build_searcher, fusion_settings
+
+MEDQUAD_DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "medquad-dev"
+
+
+def default_answerer(settings: Settings | None = None) -> Answerer:
+    """The answerer of the configured (default) index, without an answer model: the candidates and their
+    features do not depend on one."""
+    return Answerer(build_searcher(settings or Settings()))
+
+
+def dataset_answerer(folder: Path = MEDQUAD_DEV, settings: Settings | None = None) -> Answerer:
+    """The answerer of a BEIR dataset's index (default index settings, built on first use)."""
+    settings = settings or Settings()
+    # Passages on PyTorch, as `citeqa eval --dataset` builds them (the same index folder); questions on
+    # the configured backend, as the service runs them.
+    passages = SentenceTransformerEncoder(settings.model)
+    dataset = load_beir_dataset(folder)
+    prepared = prepare_index(
+        dataset, passages, IndexSettings(), DEFAULT_INDEX_ROOT, EmbeddingCache(DEFAULT_CACHE_DIR)
+    )
+    return Answerer(Searcher(prepared.index, build_encoder(settings), fusion_settings(settings)))

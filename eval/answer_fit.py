@@ -1,0 +1,257 @@
+"""Fit and measure the learned answer choice (citeqa.answer_model): ``python -m eval.answer_fit``.
+
+Labelled questions come from three sets: the seed set and the answer-choice set on the default articles
+(eval/sets/seed.jsonl, eval/sets/answers.jsonl, hand-written with exact gold quotes) and labelled
+medquad-dev questions (eval/sets/medquad_answers.jsonl: the first sentence of the judged article that
+answers). A quarter of every set (by a hash of its id, fixed before any fitting) is held out of all
+tuning: the regularization is chosen by 5-fold cross-validation on the rest, the weights are fitted on the
+rest, and the held-out part is only ever scored. The answer is right when the chosen sentence overlaps a
+gold quote (the project's measure); intervals are 95% bootstrap intervals over questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+from citeqa.answer_choice import answer_sentence
+from citeqa.answer_features import FEATURES
+from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH, AnswerModel, save_answer_model
+from citeqa.answers import Answerer
+from eval.answer_report import on_gold
+from eval.held_out import bootstrap_interval, is_held_out
+from eval.seed_set import DEFAULT_SEED_SET, EvalQuestion, load_eval_set
+
+SETS_DIR = Path(__file__).resolve().parent / "sets"
+ANSWER_SETS: dict[str, tuple[Path, str]] = {
+    "seed": (DEFAULT_SEED_SET, "default"),
+    "answers": (SETS_DIR / "answers.jsonl", "default"),
+    "medquad_answers": (SETS_DIR / "medquad_answers.jsonl", "medquad-dev"),
+}
+RIDGES = (0.1, 1.0, 10.0, 100.0)
+DEPTHS = (5, 10)  # candidate depths compared (the answer's pool: the sentences of this many first results)
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class Case:
+    """One answerable question's candidate sentences: their features, which overlap a gold quote, the
+    similarity mix (the choice before the model), which may answer and their results' positions."""
+
+    set_name: str
+    qid: str
+    question: str
+    matrix: np.ndarray
+    gold: np.ndarray
+    baseline: np.ndarray
+    candidate: np.ndarray
+    result: np.ndarray
+
+    @property
+    def held_out(self) -> bool:
+        return is_held_out(self.set_name, self.qid)
+
+    @property
+    def reachable(self) -> bool:
+        return bool((self.gold & self.candidate).any())
+
+
+def collect(answerer: Answerer, set_name: str, questions: Sequence[EvalQuestion], depth: int) -> list[Case]:
+    """The candidates (of the first ``depth`` results) of every answerable question, hybrid."""
+    documents = answerer.searcher.index.documents
+    cases = []
+    for q in questions:
+        if not q.answerable:
+            continue
+        sentences, matrix = answerer.answer_candidates(q.question, depth=depth)
+        gold = np.array(
+            [
+                on_gold(q, documents, doc, s.start, s.end)
+                for doc, s in zip(sentences.doc_ids, sentences.spans, strict=True)
+            ],
+            dtype=bool,
+        )
+        cases.append(
+            Case(
+                set_name,
+                q.qid,
+                q.question,
+                matrix,
+                gold,
+                sentences.score,
+                sentences.candidate,
+                sentences.result,
+            )
+        )
+    return cases
+
+
+def chosen_hit(case: Case, scores: np.ndarray) -> bool:
+    best = answer_sentence(scores, case.candidate, case.result, len(case.result) + 1)
+    return best is not None and bool(case.gold[best])
+
+
+def fit_weights(cases: Sequence[Case], ridge: float) -> np.ndarray:
+    """A conditional logit (softmax over each question's candidates; the gold candidates' total
+    probability is the likelihood) with an L2 penalty on standardized weights; raw-unit weights."""
+    usable = [c for c in cases if c.reachable]
+    rows = np.vstack([c.matrix[c.candidate] for c in usable])
+    mean, std = rows.mean(axis=0), rows.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    groups = [((c.matrix[c.candidate] - mean) / std, c.gold[c.candidate]) for c in usable]
+
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, grad = 0.5 * ridge * float(w @ w), ridge * w
+        for x, gold in groups:
+            z = x @ w
+            z = z - z.max()
+            p = np.exp(z)
+            p /= p.sum()
+            q = np.where(gold, p, 0.0)
+            q_sum = q.sum()
+            loss -= float(np.log(max(q_sum, 1e-300)))
+            grad = grad - (q / q_sum - p) @ x
+        return loss, grad
+
+    result = minimize(objective, np.zeros(len(FEATURES)), jac=True, method="L-BFGS-B")
+    return np.asarray(result.x) / std
+
+
+def accuracy(cases: Sequence[Case], weights: np.ndarray | None) -> np.ndarray:
+    """Per case, whether the chosen sentence is on a gold quote (``weights`` None: the similarity mix)."""
+    return np.array(
+        [chosen_hit(c, c.baseline if weights is None else c.matrix @ weights) for c in cases], dtype=bool
+    )
+
+
+def cross_validated(cases: Sequence[Case], ridge: float, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """Per case, whether it is answered rightly by weights fitted without its fold."""
+    order = np.random.default_rng(seed).permutation(len(cases))
+    fold = np.empty(len(cases), dtype=np.int64)
+    fold[order] = np.arange(len(cases)) % folds
+    hits = np.zeros(len(cases), dtype=bool)
+    for f in range(folds):
+        train = [c for c, k in zip(cases, fold, strict=True) if k != f]
+        weights = fit_weights(train, ridge)
+        for i in np.flatnonzero(fold == f):
+            hits[i] = chosen_hit(cases[i], cases[i].matrix @ weights)
+    return hits
+
+
+def summary(name: str, hits: np.ndarray) -> dict[str, object]:
+    low, high = bootstrap_interval(hits)
+    return {
+        "part": name,
+        "questions": len(hits),
+        "accuracy": round(float(hits.mean()) if len(hits) else 0.0, 4),
+        "interval": [round(low, 4), round(high, 4)],
+    }
+
+
+def fit_and_report(by_depth: dict[int, list[Case]]) -> tuple[AnswerModel, list[dict[str, object]]]:
+    """Choose the depth and the ridge by cross-validation on the training part, fit on all of it, then
+    score the held-out part (once)."""
+    cv = {
+        (depth, ridge): cross_validated([c for c in cases if not c.held_out], ridge)
+        for depth, cases in by_depth.items()
+        for ridge in RIDGES
+    }
+    depth, ridge = max(cv, key=lambda key: (float(cv[key].mean()), -key[0], key[1]))
+    cases = by_depth[depth]
+    train = [c for c in cases if not c.held_out]
+    held = [c for c in cases if c.held_out]
+    weights = fit_weights(train, ridge)
+    rows: list[dict[str, object]] = []
+    for (d, r), hits in cv.items():
+        rows.append(
+            {
+                **summary(f"training part, 5-fold CV, depth {d}, ridge {r}", hits),
+                "chosen": (d, r) == (depth, ridge),
+            }
+        )
+    for set_name in [*ANSWER_SETS, "all"]:
+        part = [c for c in held if set_name in ("all", c.set_name)]
+        if part:
+            rows.append(
+                {**summary(f"held out {set_name}: learned", accuracy(part, weights)), "set": set_name}
+            )
+            rows.append(
+                {**summary(f"held out {set_name}: similarity mix", accuracy(part, None)), "set": set_name}
+            )
+    rows.append(summary("training part: similarity mix", accuracy(train, None)))
+    best_cv = cv[(depth, ridge)]
+    rows.append(
+        summary("training part: learned (CV) - similarity mix, paired", best_cv * 1.0 - accuracy(train, None))
+    )
+    rows.append(
+        summary(
+            "held out all: learned - similarity mix, paired",
+            accuracy(held, weights) * 1.0 - accuracy(held, None),
+        )
+    )
+    model = AnswerModel(
+        features=FEATURES,
+        weights=tuple(float(w) for w in weights),
+        depth=depth,
+        fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        report={
+            "command": "python -m eval.answer_fit",
+            "fitted_on": {s: sum(c.set_name == s for c in train) for s in ANSWER_SETS},
+            "held_out": {s: sum(c.set_name == s for c in held) for s in ANSWER_SETS},
+            "ridge": ridge,
+            "depth": depth,
+            "measure": "the chosen sentence overlaps a gold quote; 95% bootstrap intervals over questions",
+            "rows": rows,
+        },
+    )
+    return model, rows
+
+
+def table(rows: Sequence[dict[str, object]]) -> str:
+    lines = ["| part | questions | answer on a gold quote | 95% interval |", "|---|---|---|---|"]
+    for r in rows:
+        low, high = r["interval"]  # type: ignore[misc]
+        mark = " (chosen)" if r.get("chosen") else ""
+        lines.append(
+            f"| {r['part']}{mark} | {r['questions']} | {r['accuracy']:.3f} | [{low:.3f}, {high:.3f}] |"
+        )
+    return "\n".join(lines)
+
+
+def all_cases(depths: Sequence[int] = DEPTHS) -> dict[int, list[Case]]:
+    from eval.answer_corpora import dataset_answerer, default_answerer
+
+    answerers = {"default": default_answerer, "medquad-dev": dataset_answerer}
+    built: dict[str, Answerer] = {}
+    by_depth: dict[int, list[Case]] = {depth: [] for depth in depths}
+    for set_name, (path, corpus) in ANSWER_SETS.items():
+        if corpus not in built:
+            built[corpus] = answerers[corpus]()
+        questions = load_eval_set(path)
+        for depth in depths:
+            by_depth[depth].extend(collect(built[corpus], set_name, questions, depth))
+    return by_depth
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_ANSWER_MODEL_PATH, help="answer model file to write"
+    )
+    args = parser.parse_args(argv)
+    model, rows = fit_and_report(all_cases())
+    save_answer_model(model, args.out)
+    print(table(rows))
+    print(f"wrote {args.out} (depth {model.depth}, ridge {model.report['ridge']})")
+    for name, weight in zip(model.features, model.weights, strict=True):
+        print(f"  {name:24s} {weight:+.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Snippets (citeqa.snippets) and the answer features' pure parts (citeqa.answer_features) on small inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from citeqa.answer_features import pool_ranks, question_kinds, starts_paragraph
+from citeqa.snippets import make_snippet
+from citeqa.types import Highlight
+from indexer.chunking import sentence_spans
+
+TEXT = (
+    "Bread keeps for days. Wrap it in paper. "
+    "You can freeze pizza dough for three months after the first rise. "
+    "Thaw it overnight in the fridge. Stretch it by hand. "
+    + "A very long closing sentence " * 20
+    + "ends here."
+)
+
+
+def spans_and_highlight(sentence: str) -> tuple[list, Highlight]:
+    spans = list(sentence_spans(TEXT))
+    start = TEXT.index(sentence)
+    return spans, Highlight(start, start + len(sentence), 0.9)
+
+
+def test_a_snippet_is_the_answering_sentence_with_its_neighbours_within_the_limit() -> None:
+    spans, highlight = spans_and_highlight(
+        "You can freeze pizza dough for three months after the first rise."
+    )
+    snippet = make_snippet(TEXT, spans, [highlight], (0, len(TEXT)), limit=150)
+    assert TEXT[snippet.start : snippet.end] == snippet.text
+    assert snippet.start <= highlight.start and highlight.end <= snippet.end
+    assert len(snippet.text) <= 150
+    assert "Thaw it overnight" in snippet.text, "the next sentence comes first"
+    assert snippet.text.endswith(".") and snippet.text[0].isupper(), "whole sentences only"
+
+
+def test_a_sentence_longer_than_the_limit_is_cut_at_a_space() -> None:
+    spans = list(sentence_spans(TEXT))
+    longest = max(spans, key=lambda s: s.end - s.start)
+    snippet = make_snippet(
+        TEXT, spans, [Highlight(longest.start, longest.end, 1.0)], (0, len(TEXT)), limit=100
+    )
+    assert snippet.start == longest.start and len(snippet.text) <= 100
+    assert TEXT[snippet.end] == " " and TEXT[snippet.start : snippet.end] == snippet.text
+
+
+def test_a_snippet_stays_inside_its_result() -> None:
+    spans, highlight = spans_and_highlight("Wrap it in paper.")
+    bounds = (TEXT.index("Wrap"), TEXT.index("Stretch"))
+    snippet = make_snippet(TEXT, spans, [highlight], bounds, limit=300)
+    assert bounds[0] <= snippet.start and snippet.end <= bounds[1]
+    assert "Bread keeps" not in snippet.text and "Stretch" not in snippet.text
+
+
+def test_question_kinds() -> None:
+    assert question_kinds("what are milia")["definition"]
+    assert not question_kinds("what is the best cream for milia")["definition"]
+    assert question_kinds("why do milia form")["cause"] and question_kinds("what causes milia")["cause"]
+    assert question_kinds("is it safe to pop the white bumps on my baby's nose?")["yesno"]
+    assert question_kinds("can I freeze pizza dough")["yesno"]
+    assert question_kinds("how do i get rid of milia")["howto"]
+    assert question_kinds("how long do newborn milia last")["amount"]
+
+
+def test_pool_ranks_depend_on_the_pool_only() -> None:
+    values = np.array([0.2, 0.9, 0.5, 0.7])
+    pool = np.array([True, True, True, False])
+    ranks = pool_ranks(values, pool)
+    assert list(ranks) == [1 / 3, 1.0, 1 / 2, 1 / 2]  # 0.7 is outside the pool: ranked among it
+    more = pool_ranks(np.append(values, 0.95), np.append(pool, False))
+    assert list(more[:4]) == list(ranks), "a sentence outside the pool changes no rank"
+
+
+def test_paragraph_starts() -> None:
+    text = "Title\nFirst sentence. Second one.\n  Third after a break."
+    assert starts_paragraph(text, 0)
+    assert starts_paragraph(text, text.index("First"))
+    assert not starts_paragraph(text, text.index("Second"))
+    assert starts_paragraph(text, text.index("Third"))
