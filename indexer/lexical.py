@@ -417,6 +417,10 @@ class LexicalIndex:
             self._df_cache.clear()
         self._df_cache[term] = df
 
+    def document_frequency(self, term: str) -> int:
+        """How many live passages hold a stemmed term (0 when none does), index-wide."""
+        return self._live_df(term)
+
     def has_term(self, term: str) -> bool:
         """Whether a stemmed term occurs in some live row."""
         return self._live_df(term) > 0

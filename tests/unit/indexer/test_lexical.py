@@ -314,3 +314,13 @@ def test_live_masks_are_validated() -> None:
         LexicalIndex([segment], [np.ones(2, dtype=np.int8)])
     with pytest.raises(ValueError):
         LexicalIndex([segment], [None, None])
+
+
+def test_document_frequency_counts_live_rows_index_wide() -> None:
+    texts = ["rye bread bakes long", "rye dough rests", "wheat bread", "rye crust"]
+    segments = [LexicalSegment.from_texts(texts[:2]), LexicalSegment.from_texts(texts[2:])]
+    index = LexicalIndex(segments, [np.array([True, False]), None])
+    oracle = Bm25Index.build([texts[0], texts[2], texts[3]])
+    for term in ("rye", "bread", "dough", "crust", "absent"):
+        assert index.document_frequency(term) == oracle.document_frequency(term), term
+    assert index.document_frequency("dough") == 0  # only in a deleted row
