@@ -25,7 +25,7 @@ class Overloaded(Exception):
     def __init__(self, limit: int, retry_after: int) -> None:
         self.limit, self.retry_after = limit, retry_after
         super().__init__(
-            f"the service is at capacity ({limit} queries in progress); retry in {retry_after} s"
+            f"the service is busy (its queue of {limit} queries is full); retry in {retry_after} s"
         )
 
 
