@@ -18,7 +18,7 @@ sentences of the response not cached yet are embedded in one encode call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -217,7 +217,7 @@ class Answerer:
         query: np.ndarray | None = None,
         allowed: np.ndarray | None = None,
         depth: int = PAGE_DEPTH,
-    ) -> list[Result]:
+    ) -> Sequence[Result]:
         """The distinct results (no highlights) of the question's first ``depth`` passages (of the ``allowed``
         ones if given), best first; ``query`` is the question's vector when the caller has it."""
         if mode != "bm25" and query is None:

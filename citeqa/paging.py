@@ -10,7 +10,8 @@ same order, the pages of one query are disjoint and gap-free, and page 0 of GET 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from typing import overload
 
 from citeqa.dedup import DedupRule, Group, group_passages
 from citeqa.errors import InvalidQueryError
@@ -39,11 +40,45 @@ def page_window(available: int, offset: int, k: int) -> tuple[int, int, bool]:
     return start, stop, stop < available
 
 
-def distinct_results(ranked: ScoredIds, index: LoadedIndex, dedup: DedupRule) -> list[Result]:
+def distinct_results(ranked: ScoredIds, index: LoadedIndex, dedup: DedupRule) -> DistinctResults:
     """The distinct results (no highlights) of a ranking of ``index``'s passages, best first."""
     passages = [index.passages[int(i)] for i in ranked.ids]
     groups = group_passages(passages, len(passages), dedup)
-    return [group_result(rank, group, ranked, index.documents) for rank, group in enumerate(groups, 1)]
+    return DistinctResults(groups, ranked, index.documents)
+
+
+class DistinctResults(Sequence[Result]):
+    """The results of a ranking's groups, each made when first read: a query reads its head and its page,
+    a few of the up to PAGE_DEPTH groups (grouping needs the whole ranking, a page only its results)."""
+
+    def __init__(self, groups: Sequence[Group], ranked: ScoredIds, documents: Mapping[str, Document]) -> None:
+        self._groups, self._ranked, self._documents = groups, ranked, documents
+        self._made: list[Result | None] = [None] * len(groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    @overload
+    def __getitem__(self, position: int) -> Result: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[Result]: ...
+
+    def __getitem__(self, position: int | slice) -> Result | list[Result]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        if position < 0:
+            position += len(self)
+        if not 0 <= position < len(self):
+            raise IndexError("result position out of range")
+        made = self._made[position]
+        if made is None:
+            made = group_result(position + 1, self._groups[position], self._ranked, self._documents)
+            self._made[position] = made
+        return made
+
+    def __iter__(self) -> Iterator[Result]:
+        return (self[i] for i in range(len(self)))
 
 
 def group_result(rank: int, group: Group, ranked: ScoredIds, documents: Mapping[str, Document]) -> Result:

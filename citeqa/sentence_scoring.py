@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import bm25s
 import numpy as np
 import Stemmer
 
@@ -21,6 +20,7 @@ from citeqa.answer_choice import candidates_by_result
 from citeqa.sentence_caches import SentenceCaches
 from citeqa.types import Result
 from corpus.types import Document
+from indexer.bm25_index import stopword_set, text_tokens
 from indexer.chunking import Span, sentence_spans
 from indexer.embedding import Encoder
 
@@ -61,16 +61,8 @@ class TermExtractor:
         self._stemmer = Stemmer.Stemmer("english")
 
     def terms(self, texts: Sequence[str]) -> list[frozenset[str]]:
-        if not texts:
-            return []
-        tokens = bm25s.tokenize(
-            list(texts),
-            stopwords=TERM_STOPWORDS,
-            stemmer=self._stemmer,
-            return_ids=False,
-            show_progress=False,
-        )
-        return [frozenset(t) for t in tokens]
+        stopwords = stopword_set(TERM_STOPWORDS)
+        return [frozenset(text_tokens(text, stopwords, self._stemmer)) for text in texts]
 
 
 @dataclass(frozen=True)

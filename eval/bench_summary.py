@@ -20,7 +20,12 @@ PARTS = (
         "python -m eval.query_bench",
     ),
     ("Large corpora: FAISS index types at 10k / 100k / 1M", "scale/report.md", "python -m eval.scale_bench"),
-    ("Load: concurrency 1 / 8 / 32, workers, cold start", "load.md", "python -m eval.load_bench"),
+    (
+        "Load: concurrency 1 / 8 / 32 / 128, workers, question batching on and off, shed, load average, "
+        "cold start",
+        "load.md",
+        "python -m eval.load_bench",
+    ),
     (
         "Segmented index: writes, opening, queries after writes, memory, merges at 10k / 100k / 1M",
         "segments/report.md",

@@ -1,13 +1,16 @@
 """Load test (not a test): `citeqa serve` on loopback under concurrent clients, and its cold start.
 
-    python -m eval.load_bench [--index var/index] [--out var/bench] [--workers 1,2]
-                              [--concurrency 1,8,32] [--seconds 10] [--smoke]
+    python -m eval.load_bench [--index var/index] [--out var/bench] [--workers 1,2] [--batching on,off]
+                              [--concurrency 1,8,32,128] [--seconds 10] [--cold-repeats 2] [--smoke]
 
-For each workers setting, start `citeqa serve --workers N` on a free 127.0.0.1 port over the index, wait
+For each workers setting, with and without micro-batching of questions (CITEQA_QUESTION_BATCH_SIZE=1 turns
+it off), start `citeqa serve --workers N` on a free 127.0.0.1 port over the index, wait
 until /ready answers and every worker has started, send every question once per worker (warm-up: the answer
 layer caches sentence vectors, so a first pass is much slower), then at each concurrency run that many
 asyncio httpx clients for a bounded time, each sending the seed set's questions in turn (two POST /query to
-one GET /search): throughput, p50/p99 latency and errors (any non-200 or transport error) per level. The
+one GET /search): throughput, p50/p99 latency, requests shed (503 with Retry-After: the client waits that
+long, as a polite client does) and errors (any other non-200 or transport error), and the load average at
+the end, per level. The
 server is stopped (SIGTERM to its process group, then SIGKILL) whatever happens. Then the cold start:
 seconds from spawning `citeqa serve` to its first 200 answer of POST /query, per variant (extra CLI
 arguments and environment, e.g. an ONNX cache). Writes OUT/load.md (tables), OUT/load.json and
@@ -35,21 +38,33 @@ from typing import Any
 
 import httpx
 import numpy as np
-from matplotlib.figure import Figure
 
-from eval.plots import save
+from eval.load_report import (
+    TOP_K,
+    ColdStart,
+    LevelResult,
+    best_workers,
+    latency_plot,
+    machine,
+    report_markdown,
+)
+
+__all__ = ["ColdStart", "LevelResult", "best_workers", "run_load_bench"]
 
 HOST = "127.0.0.1"
 DEFAULT_INDEX = Path("var/index")
 DEFAULT_OUT = Path("var/bench")
 DEFAULT_WORKERS = (1, 2)
-DEFAULT_CONCURRENCY = (1, 8, 32)
+DEFAULT_CONCURRENCY = (1, 8, 32, 128)
+DEFAULT_BATCHING = (True, False)
+# Batching off: one question per encode call (the service's default batches the questions that meet).
+NO_BATCHING = {"CITEQA_QUESTION_BATCH_SIZE": "1"}
 # The smoke run cycles through the first few seed questions only, so that its warm-up is short.
 FULL = {"seconds": 10.0, "questions": None, "cold_repeats": 2}
 SMOKE = {"seconds": 1.0, "questions": 8, "cold_repeats": 1}
 STARTUP_TIMEOUT = 300.0
+RETRY_AFTER = 1.0  # seconds: what the service's 503 says (CITEQA_RETRY_AFTER_SECONDS)
 REQUEST_TIMEOUT = 120.0
-TOP_K = 5
 # Every third request is GET /search, the others POST /query.
 SEARCH_EVERY = 3
 WORKER_STARTED = "Application startup complete"
@@ -61,25 +76,6 @@ def log(message: str) -> None:
     print(f"[load {time.perf_counter() - STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-# Results.
-
-
-@dataclass(frozen=True)
-class LevelResult:
-    """One bounded run at one concurrency against one workers setting (latency in milliseconds)."""
-
-    workers: int
-    concurrency: int
-    seconds: float
-    requests: int
-    errors: int
-    throughput_rps: float
-    p50_ms: float
-    p99_ms: float
-    mean_ms: float
-    error_samples: list[str] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class ColdStartVariant:
     """How to start the server for a cold-start measurement: extra `citeqa serve` arguments and env.
@@ -88,19 +84,6 @@ class ColdStartVariant:
     label: str
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ColdStart:
-    label: str
-    args: list[str]
-    env: dict[str, str]
-    seconds: list[float]
-    """Seconds from spawning the process to the first 200 answer of POST /query, one per repeat."""
-
-    @property
-    def median(self) -> float:
-        return float(np.median(self.seconds))
 
 
 FRESH = "{fresh}"
@@ -246,8 +229,12 @@ def questions_from_seed_set() -> list[str]:
     return [q.question for q in load_eval_set(DEFAULT_SEED_SET)]
 
 
+SHED = "shed"
+
+
 async def one_request(client: httpx.AsyncClient, number: int, question: str) -> str | None:
-    """Send request ``number``; None when it was answered with a 200, else what went wrong."""
+    """Send request ``number``; None when it was answered with a 200, SHED for a 503 (the queue was
+    full), else what went wrong."""
     try:
         if number % SEARCH_EVERY == SEARCH_EVERY - 1:
             response = await client.get("/search", params={"q": question, "k": TOP_K, "mode": "hybrid"})
@@ -257,19 +244,27 @@ async def one_request(client: httpx.AsyncClient, number: int, question: str) -> 
             )
     except httpx.HTTPError as err:
         return f"{type(err).__name__}: {err}"
+    if response.status_code == 503 and "Retry-After" in response.headers:
+        return SHED
     if response.status_code != 200:
         return f"HTTP {response.status_code}: {response.text[:200]}"
     return None
 
 
-async def run_level(
-    url: str, questions: Sequence[str], concurrency: int, seconds: float
-) -> tuple[list[float], list[str], float]:
+@dataclass
+class LevelRun:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    shed: int = 0
+    wall: float = 0.0
+
+
+async def run_level(url: str, questions: Sequence[str], concurrency: int, seconds: float) -> LevelRun:
     """``concurrency`` clients send requests back to back until ``seconds`` pass; every request started
-    before then is awaited. Returns latencies (ms) of the answered requests, the errors, and the wall time."""
+    before then is awaited. A client answered 503 waits Retry-After (at most until the end) as a polite
+    client would. Latencies (ms) are of the answered requests."""
     counter = iter(range(10**12))
-    latencies: list[float] = []
-    errors: list[str] = []
+    run = LevelRun()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
         base_url=url, timeout=REQUEST_TIMEOUT, limits=limits, trust_env=False
@@ -283,12 +278,16 @@ async def run_level(
                 sent = time.perf_counter()
                 problem = await one_request(client, number, questions[number % len(questions)])
                 if problem is None:
-                    latencies.append((time.perf_counter() - sent) * 1000)
+                    run.latencies.append((time.perf_counter() - sent) * 1000)
+                elif problem == SHED:
+                    run.shed += 1
+                    await asyncio.sleep(max(0.0, min(RETRY_AFTER, deadline - time.perf_counter())))
                 else:
-                    errors.append(problem)
+                    run.errors.append(problem)
 
         await asyncio.gather(*(user() for _ in range(concurrency)))
-        return latencies, errors, time.perf_counter() - started
+        run.wall = time.perf_counter() - started
+        return run
 
 
 async def warm_up(url: str, questions: Sequence[str], workers: int) -> list[str]:
@@ -306,22 +305,25 @@ async def warm_up(url: str, questions: Sequence[str], workers: int) -> list[str]
 
 
 def measure_level(
-    url: str, questions: Sequence[str], workers: int, concurrency: int, seconds: float
+    url: str, questions: Sequence[str], workers: int, concurrency: int, seconds: float, batching: bool = True
 ) -> LevelResult:
-    latencies, errors, wall = asyncio.run(run_level(url, questions, concurrency, seconds))
-    samples = np.asarray(latencies or [np.nan], dtype=np.float64)
+    run = asyncio.run(run_level(url, questions, concurrency, seconds))
+    samples = np.asarray(run.latencies or [np.nan], dtype=np.float64)
     p50, p99 = (float(v) for v in np.percentile(samples, [50, 99]))
     return LevelResult(
         workers=workers,
         concurrency=concurrency,
-        seconds=round(wall, 3),
-        requests=len(latencies) + len(errors),
-        errors=len(errors),
-        throughput_rps=len(latencies) / wall,
+        seconds=round(run.wall, 3),
+        requests=len(run.latencies) + len(run.errors) + run.shed,
+        errors=len(run.errors),
+        throughput_rps=len(run.latencies) / run.wall,
         p50_ms=p50,
         p99_ms=p99,
         mean_ms=float(np.mean(samples)),
-        error_samples=errors[:5],
+        error_samples=run.errors[:5],
+        batching=batching,
+        shed=run.shed,
+        load_average=os.getloadavg()[0],
     )
 
 
@@ -331,20 +333,23 @@ def load_levels(
     concurrency: Sequence[int],
     seconds: float,
     questions: Sequence[str],
+    batching: bool = True,
 ) -> list[LevelResult]:
-    log(f"workers={workers}: starting citeqa serve over {index}")
-    with running_server(index, workers) as server:
+    setting = f"workers={workers} batching={'on' if batching else 'off'}"
+    log(f"{setting}: starting citeqa serve over {index}")
+    with running_server(index, workers, extra_env=None if batching else NO_BATCHING) as server:
         took = wait_until_ready(server, workers)
-        log(f"workers={workers}: ready after {took:.1f} s at {server.url}; warming up")
+        log(f"{setting}: ready after {took:.1f} s at {server.url}; warming up")
         warmed = time.perf_counter()
         problems = asyncio.run(warm_up(server.url, questions, workers))
-        log(f"workers={workers}: warm after {time.perf_counter() - warmed:.1f} s ({len(problems)} errors)")
+        log(f"{setting}: warm after {time.perf_counter() - warmed:.1f} s ({len(problems)} errors)")
         results = []
         for level in concurrency:
-            result = measure_level(server.url, questions, workers, level, seconds)
+            result = measure_level(server.url, questions, workers, level, seconds, batching)
             log(
-                f"workers={workers} concurrency={level}: {result.throughput_rps:.1f} req/s, "
-                f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, {result.errors} errors"
+                f"{setting} concurrency={level}: {result.throughput_rps:.1f} req/s, "
+                f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, {result.shed} shed, "
+                f"{result.errors} errors, load {result.load_average:.2f}"
             )
             results.append(result)
             server.check_alive()
@@ -383,114 +388,6 @@ def measure_cold_start(index: Path, variant: ColdStartVariant, repeats: int) -> 
     return ColdStart(variant.label, list(variant.args), dict(variant.env), seconds)
 
 
-# The report.
-
-
-def best_workers(levels: Sequence[LevelResult]) -> int:
-    """The workers setting with the highest throughput at the highest concurrency (fewer workers on a tie)."""
-    top = max(r.concurrency for r in levels)
-    return max(
-        (r for r in levels if r.concurrency == top), key=lambda r: (r.throughput_rps, -r.workers)
-    ).workers
-
-
-def latency_plot(levels: Sequence[LevelResult], path: Path, title: str = "") -> Path:
-    """p50 (solid) and p99 (dashed) latency per concurrency, one colour per workers setting."""
-    figure = Figure(figsize=(7.5, 5), layout="constrained")
-    axes = figure.add_subplot()
-    colours = ["#1b6ca8", "#e07b00", "#3a9d23", "#9b2d86"]
-    for i, workers in enumerate(sorted({r.workers for r in levels})):
-        rows = sorted((r for r in levels if r.workers == workers), key=lambda r: r.concurrency)
-        xs = [r.concurrency for r in rows]
-        colour = colours[i % len(colours)]
-        label = f"{workers} worker{'s' if workers > 1 else ''}"
-        axes.plot(xs, [r.p50_ms for r in rows], color=colour, marker="o", linewidth=2, label=f"{label}, p50")
-        axes.plot(
-            xs,
-            [r.p99_ms for r in rows],
-            color=colour,
-            marker="^",
-            linewidth=2,
-            linestyle="--",
-            label=f"{label}, p99",
-        )
-    concurrency = sorted({r.concurrency for r in levels})
-    axes.set_xscale("log", base=2)
-    axes.set_yscale("log")
-    axes.set_xticks(concurrency, [str(c) for c in concurrency])
-    axes.set_xlabel("concurrent clients", fontsize=12)
-    axes.set_ylabel("latency per request (ms, log scale)", fontsize=12)
-    axes.set_title(title or "citeqa under load: latency percentiles by concurrency", fontsize=13)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=10, title="workers, percentile", title_fontsize=10)
-    return save(figure, path)
-
-
-def levels_table(levels: Sequence[LevelResult]) -> list[str]:
-    lines = [
-        "| workers | concurrency | seconds | requests | throughput (req/s) | p50 (ms) | p99 (ms) | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in levels:
-        lines.append(
-            f"| {r.workers} | {r.concurrency} | {r.seconds:.1f} | {r.requests} | {r.throughput_rps:.1f} "
-            f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} |"
-        )
-    return lines
-
-
-def cold_table(cold: Sequence[ColdStart]) -> list[str]:
-    lines = ["| variant | extra args / env | runs (s) | median (s) |", "|---|---|---|---:|"]
-    for c in cold:
-        extra = " ".join([*c.args, *(f"{k}={v}" for k, v in c.env.items())]) or "-"
-        runs = ", ".join(f"{s:.1f}" for s in c.seconds)
-        lines.append(f"| {c.label} | {extra} | {runs} | {c.median:.1f} |")
-    return lines
-
-
-def machine() -> dict[str, Any]:
-    from eval.bench import cpu_model, load_average
-
-    return {
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "load_average": load_average(),
-    }
-
-
-def report_markdown(payload: dict[str, Any], levels: Sequence[LevelResult], cold: Sequence[ColdStart]) -> str:
-    m = payload["machine"]
-    lines = [
-        "# citeqa load test",
-        "",
-        f"`{payload['command']}` on {payload['created_at']}: index `{payload['index']}`, "
-        f"{payload['seconds']:g} s per level after a warm-up pass, the {payload['questions']} seed-set "
-        f"questions in turn (2 POST /query : 1 GET /search, hybrid, top_k {TOP_K}), response and question "
-        "caches off so that every request is computed.",
-        "",
-        f"Machine: {m['cpu_model']}, {m['cpu_count']} logical CPUs ({m['cpus_usable']} usable), load average "
-        f"{' '.join(f'{x:.2f}' for x in m['load_average'])} at the start and "
-        f"{' '.join(f'{x:.2f}' for x in m['load_average_end'])} at the end (1, 5, 15 min): when these "
-        "exceed the CPU count the machine was shared with other work, the numbers are contended and only "
-        "comparable with each other.",
-        "",
-        "## Throughput and latency",
-        "",
-        *levels_table(levels),
-        "",
-        f"Best workers setting (throughput at the highest concurrency): **{payload['best_workers']}**.",
-        f"Errors over all levels: {sum(r.errors for r in levels)}.",
-        "",
-        "## Cold start (process spawn to the first answered POST /query)",
-        "",
-        *cold_table(cold),
-        "",
-        f"Plot: `{Path(payload['plot']).name}`.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def run_load_bench(
     index: Path = DEFAULT_INDEX,
     out: Path = DEFAULT_OUT,
@@ -498,6 +395,7 @@ def run_load_bench(
     workers: Sequence[int] = DEFAULT_WORKERS,
     concurrency: Sequence[int] = DEFAULT_CONCURRENCY,
     seconds: float | None = None,
+    batching: Sequence[bool] = DEFAULT_BATCHING,
     cold_variants: Sequence[ColdStartVariant] = DEFAULT_VARIANTS,
     cold_repeats: int | None = None,
     command: str = "python -m eval.load_bench",
@@ -510,10 +408,15 @@ def run_load_bench(
     questions = questions_from_seed_set()[: sizes["questions"]]
     started_machine = machine()
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
-    levels = [result for n in workers for result in load_levels(index, n, concurrency, seconds, questions)]
+    levels = [
+        result
+        for n in workers
+        for on in batching
+        for result in load_levels(index, n, concurrency, seconds, questions, on)
+    ]
     if smoke and cold_variants is DEFAULT_VARIANTS:
         cold_variants = DEFAULT_VARIANTS[:1]  # an export and a sentence pass would dominate a smoke run
-    cold = [measure_cold_start(index, variant, repeats) for variant in cold_variants]
+    cold = [measure_cold_start(index, variant, repeats) for variant in cold_variants] if repeats else []
     out.mkdir(parents=True, exist_ok=True)
     plot = latency_plot(levels, out / "load-latency.png")
     payload = {
@@ -544,6 +447,13 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def on_off_list(text: str) -> tuple[bool, ...]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values or any(v not in ("on", "off") for v in values):
+        raise argparse.ArgumentTypeError("give on, off or on,off")
+    return tuple(v == "on" for v in values)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.load_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder to serve")
@@ -551,10 +461,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int_list, default=DEFAULT_WORKERS, help="workers settings, e.g. 1,2"
     )
-    parser.add_argument("--concurrency", type=int_list, default=DEFAULT_CONCURRENCY, help="e.g. 1,8,32")
+    parser.add_argument(
+        "--batching", type=on_off_list, default=DEFAULT_BATCHING, help="question batching: on,off, on or off"
+    )
+    parser.add_argument("--concurrency", type=int_list, default=DEFAULT_CONCURRENCY, help="e.g. 1,8,32,128")
     parser.add_argument("--seconds", type=float, help="seconds per level (default 10; 1 with --smoke)")
     parser.add_argument(
-        "--cold-repeats", type=int, help="cold starts per variant (default 2; 1 with --smoke)"
+        "--cold-repeats", type=int, help="cold starts per variant (default 2; 1 with --smoke; 0: none)"
     )
     parser.add_argument("--smoke", action="store_true", help="1 s per level, one cold start")
     args = parser.parse_args(argv)
@@ -566,6 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.workers,
         args.concurrency,
         args.seconds,
+        args.batching,
         cold_repeats=args.cold_repeats,
         command=command,
     )

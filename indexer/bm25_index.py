@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
 
+from indexer.lru import LRU
+
 STOPWORDS = "en"
 STEMMER_LANGUAGE = "english"
+QUERY_TOKENS_CACHED = 4096  # questions whose tokens are kept
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default (scikit-learn's)
+
+
+@cache
+def stopword_set(name: str) -> frozenset[str]:
+    """bm25s's stopword list of that name (e.g. "en", "en_plus"), as a set."""
+    return frozenset(bm25s.tokenization._infer_stopwords(name))
+
+
+def text_tokens(text: str, stopwords: frozenset[str], stemmer: Stemmer.Stemmer) -> list[str]:
+    """The tokens bm25s.tokenize(text, stopwords=..., stemmer=..., return_ids=False) gives for one text,
+    without its per-call set-up (a set of the stopwords, vocabularies, id maps), which cost ten times the
+    work for a question: lower-cased words of two or more word characters, stopwords out, stemmed."""
+    return stemmer.stemWords([t for t in TOKEN_PATTERN.findall(text.lower()) if t not in stopwords])
 
 
 def indexed(ids: list[list[int]], vocab: dict[str, int]) -> bm25s.BM25:
@@ -29,6 +48,7 @@ class Bm25Index:
         self._retriever = retriever
         self._stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
         self._vocab = retriever.vocab_dict
+        self._query_tokens: LRU[str, list[str]] = LRU(QUERY_TOKENS_CACHED)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> Bm25Index:
@@ -77,11 +97,14 @@ class Bm25Index:
         return int(indptr[token + 1] - indptr[token])
 
     def query_tokens(self, question: str) -> list[str]:
-        """The question's stemmed terms that occur in the index vocabulary."""
-        tokens = bm25s.tokenize(
-            question, stopwords=STOPWORDS, stemmer=self._stemmer, return_ids=False, show_progress=False
-        )[0]
-        return [t for t in tokens if t in self._vocab]
+        """The question's stemmed terms that occur in the index vocabulary (kept for recent questions: an
+        index's vocabulary never changes, and a query asks for them more than once)."""
+        cached = self._query_tokens.get(question)
+        if cached is None:
+            tokens = text_tokens(question, stopword_set(STOPWORDS), self._stemmer)
+            cached = [t for t in tokens if t in self._vocab]
+            self._query_tokens.put(question, cached)
+        return list(cached)
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of every passage for ``question`` (zeros when no term is known)."""

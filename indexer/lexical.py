@@ -25,13 +25,20 @@ from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import Stemmer
 
-from indexer.bm25_index import STEMMER_LANGUAGE, STOPWORDS, Bm25Index
+from indexer.bm25_index import (
+    QUERY_TOKENS_CACHED,
+    STEMMER_LANGUAGE,
+    STOPWORDS,
+    Bm25Index,
+    stopword_set,
+    text_tokens,
+)
+from indexer.lru import LRU
 
 K1 = 1.5
 """bm25s's default k1."""
@@ -366,6 +373,7 @@ class LexicalIndex:
         self._starts = np.array([v.start for v in self._views], dtype=np.int64)
         self._stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
         self._df_cache: dict[str, int] = {}
+        self._tokens: LRU[str, tuple[str, ...]] = LRU(QUERY_TOKENS_CACHED)
 
     def __len__(self) -> int:
         """Live rows."""
@@ -391,9 +399,13 @@ class LexicalIndex:
         return segment, rows
 
     def _analyze(self, question: str) -> list[str]:
-        return bm25s.tokenize(
-            question, stopwords=STOPWORDS, stemmer=self._stemmer, return_ids=False, show_progress=False
-        )[0]
+        """The question's analysed tokens, as bm25s makes them (``text_tokens``: without bm25s's
+        per-call set-up), kept for recent questions (a query asks more than once)."""
+        cached = self._tokens.get(question)
+        if cached is None:
+            cached = tuple(text_tokens(question, stopword_set(STOPWORDS), self._stemmer))
+            self._tokens.put(question, cached)
+        return list(cached)
 
     def _live_df(self, term: str) -> int:
         """Live rows holding ``term`` (cached: the view never changes)."""

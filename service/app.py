@@ -14,6 +14,7 @@ from citeqa import __version__
 from citeqa.answers import Answerer
 from citeqa.search import Searcher
 from indexer.live import LiveIndex
+from service.admission import QueryGate
 from service.auth import install_access_policy
 from service.deps import AppState
 from service.errors import install_error_handlers
@@ -54,6 +55,7 @@ def create_app(
             answerer_factory(base),
             (base.searcher.index, base),
             ResponseCache(settings.response_cache_size),
+            QueryGate(settings.max_queued_queries, settings.query_concurrency, settings.retry_after_seconds),
         )
         try:
             yield

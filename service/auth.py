@@ -50,12 +50,12 @@ def check_key(policy: AccessPolicy, credentials: HTTPAuthorizationCredentials | 
         raise HTTPException(403, "the API key is not valid")
 
 
-def require_api_key(request: Request, credentials: BearerCredentials) -> None:
+async def require_api_key(request: Request, credentials: BearerCredentials) -> None:
     """Dependency for write endpoints: a valid key, always."""
     check_key(request.app.state.access, credentials)
 
 
-def read_access(request: Request, credentials: BearerCredentials) -> None:
+async def read_access(request: Request, credentials: BearerCredentials) -> None:
     """Dependency for read endpoints: a valid key if CITEQA_REQUIRE_KEY_FOR_READS is on, else anyone."""
     policy: AccessPolicy = request.app.state.access
     if policy.require_key_for_reads:

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from citeqa import __version__
 from citeqa.answers import Answerer
@@ -26,6 +27,21 @@ def index_identity(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+# What decides an answer besides the request, hashed once per answerer (one per index snapshot; its settings
+# never change): hashing the manifest for every GET /search cost more than the rest of the tag.
+_ANSWERER_IDENTITY: WeakKeyDictionary[Answerer, str] = WeakKeyDictionary()
+
+
+def answerer_identity(answerer: Answerer) -> str:
+    identity = _ANSWERER_IDENTITY.get(answerer)
+    if identity is None:
+        manifest = answerer.searcher.index.manifest
+        key = [__version__, index_identity(manifest), answerer.settings_view(), PAGE_DEPTH]
+        identity = hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        _ANSWERER_IDENTITY[answerer] = identity
+    return identity
+
+
 def search_etag(
     answerer: Answerer,
     question: str,
@@ -36,17 +52,7 @@ def search_etag(
 ) -> str:
     # Filters in a canonical form: the order of keys, and of values within a key, changes nothing.
     canonical = sorted((key, sorted(set(values))) for key, values in (filters or {}).items())
-    key = [
-        __version__,
-        index_identity(answerer.searcher.index.manifest),
-        answerer.settings_view(),
-        PAGE_DEPTH,
-        question.strip(),
-        k,
-        mode,
-        offset,
-        canonical,
-    ]
+    key = [answerer_identity(answerer), question.strip(), k, mode, offset, canonical]
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return f'W/"{digest[:32]}"'
 

@@ -1,5 +1,7 @@
 """What routes get from the app, as ``Annotated`` dependencies: the state the lifespan loads (see
-service.app), the settings and the metrics. Routes read the app only through these."""
+service.app), the settings and the metrics. Routes read the app only through these. The getters are
+``async def`` although they do not wait: FastAPI would run a plain ``def`` in a worker thread, one hop
+per dependency per request."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from citeqa.search import Searcher
 from corpus.types import Document
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex
+from service.admission import QueryGate
 from service.metrics import ServiceMetrics
 from service.response_cache import ResponseCache
 from service.settings import Settings
@@ -30,6 +33,7 @@ class AppState:
     make_answerer: Callable[[LoadedIndex], Answerer]
     latest: tuple[LoadedIndex, Answerer]
     responses: ResponseCache
+    gate: QueryGate
 
     @property
     def answerer(self) -> Answerer:
@@ -52,20 +56,20 @@ class AppState:
         return self.answerer.searcher
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.citeqa
 
 
-def get_loaded_state(request: Request) -> AppState | None:
+async def get_loaded_state(request: Request) -> AppState | None:
     """The state, or None before the lifespan has loaded the index (for the readiness probe)."""
     return getattr(request.app.state, "citeqa", None)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
@@ -75,34 +79,39 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 
 
-def get_answerer(state: StateDep) -> Answerer:
+async def get_answerer(state: StateDep) -> Answerer:
     return state.answerer
 
 
-def get_searcher(state: StateDep) -> Searcher:
+async def get_searcher(state: StateDep) -> Searcher:
     return state.searcher
 
 
-def get_responses(state: StateDep) -> ResponseCache:
+async def get_responses(state: StateDep) -> ResponseCache:
     return state.responses
 
 
-def get_live(state: StateDep) -> LiveIndex:
+async def get_gate(state: StateDep) -> QueryGate:
+    return state.gate
+
+
+async def get_live(state: StateDep) -> LiveIndex:
     return state.live
 
 
-def get_write_limits(settings: SettingsDep) -> WriteLimits:
+async def get_write_limits(settings: SettingsDep) -> WriteLimits:
     return WriteLimits(settings.max_document_chars, settings.max_bulk_documents)
 
 
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 ResponsesDep = Annotated[ResponseCache, Depends(get_responses)]
+GateDep = Annotated[QueryGate, Depends(get_gate)]
 LiveDep = Annotated[LiveIndex, Depends(get_live)]
 WriteLimitsDep = Annotated[WriteLimits, Depends(get_write_limits)]
 
 
-def get_documents(searcher: SearcherDep) -> Mapping[str, Document]:
+async def get_documents(searcher: SearcherDep) -> Mapping[str, Document]:
     """The documents of the current index snapshot, by doc_id."""
     return searcher.index.documents
 

@@ -6,12 +6,13 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import CalibrationError, InvalidQueryError
 from corpus.errors import CiteqaError, CorpusError, InvalidDocumentIdError, UnsupportedFormatError
 from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
+from service.admission import ClientGone, Overloaded
 
 logger = logging.getLogger("citeqa.service")
 
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
 )
 
 
+CLIENT_CLOSED_REQUEST = 499
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 UNREADABLE_BODY = 'request body is not valid UTF-8 JSON; send a JSON object such as {"question": "..."}'
 HTTP_ERROR_CODES = {
@@ -74,6 +76,19 @@ def install_error_handlers(app: FastAPI) -> None:
             if isinstance(exc, error_type):
                 return JSONResponse(status_code=status, content=error_body(code, str(exc)))
         return JSONResponse(status_code=400, content=error_body("bad_request", str(exc)))
+
+    @app.exception_handler(Overloaded)
+    async def on_overloaded(_: Request, exc: Overloaded) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content=error_body("overloaded", str(exc)),
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
+    @app.exception_handler(ClientGone)
+    async def on_client_gone(_: Request, __: ClientGone) -> Response:
+        # Nobody reads it: the status (nginx's "client closed request") is for the request log and metrics.
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
+from indexer.batching_encoder import BatchingEncoder
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -81,6 +83,50 @@ class CacheCollector(Collector):
             yield family
 
 
+def batcher_of(encoder: object) -> BatchingEncoder | None:
+    """The micro-batcher among ``encoder`` and the encoders it wraps (``inner``), if any."""
+    while encoder is not None and not isinstance(encoder, BatchingEncoder):
+        encoder = getattr(encoder, "inner", None)
+    return encoder
+
+
+class QueueCollector(Collector):
+    """The query gate (service.admission) and the question batcher, read at scrape time."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        state = getattr(self.app.state, "citeqa", None)
+        if state is None:
+            return
+        gate = state.gate
+        yield CounterMetricFamily(
+            "citeqa_queries_shed",
+            "queries refused with 503 (Retry-After) because the queue was full",
+            gate.shed,
+        )
+        yield CounterMetricFamily(
+            "citeqa_queries_skipped",
+            "queries not computed: the client disconnected while they waited",
+            gate.skipped,
+        )
+        yield GaugeMetricFamily(
+            "citeqa_queries_in_flight", "queries admitted now (computing or waiting)", gate.in_flight
+        )
+        yield GaugeMetricFamily(
+            "citeqa_queries_queue_limit", "most queries admitted at once", gate.max_queued
+        )
+        batcher = batcher_of(state.searcher.encoder)
+        if batcher is not None:
+            yield CounterMetricFamily(
+                "citeqa_question_batches", "encoder calls for the questions of queries", batcher.batches
+            )
+            yield CounterMetricFamily(
+                "citeqa_question_batched", "questions encoded in those calls", batcher.batched_texts
+            )
+
+
 class ServiceMetrics:
     def __init__(self, app: FastAPI) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -106,6 +152,7 @@ class ServiceMetrics:
         )
         self.registry.register(IndexCollector(app))
         self.registry.register(CacheCollector(app))
+        self.registry.register(QueueCollector(app))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

@@ -15,6 +15,7 @@ from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
 from corpus import DEFAULT_CORPUS_DIR
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
+from indexer.batching_encoder import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_MS
 from indexer.embedding import DEFAULT_MODEL
 from indexer.embedding_cache import DEFAULT_CACHE_DIR
 from indexer.onnx_encoder import DEFAULT_ONNX_CACHE, Backend
@@ -23,6 +24,8 @@ DEFAULT_INDEX_DIR = Path("var/index")
 DEFAULT_FUSION = FusionSettings()
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_MAX_WRITE_BODY_BYTES = 32 * 1024 * 1024
+DEFAULT_QUERY_CONCURRENCY = 16
+DEFAULT_MAX_QUEUED = 32
 
 
 class Settings(BaseSettings):
@@ -91,6 +94,26 @@ class Settings(BaseSettings):
     )
     response_cache_size: int = Field(1024, ge=0, description="responses kept in memory (0: no cache)")
     question_cache_size: int = Field(1024, ge=0, description="question vectors kept in memory (0: no cache)")
+    question_batch_size: int = Field(
+        DEFAULT_MAX_BATCH_SIZE,
+        ge=1,
+        description="most questions of concurrent queries encoded in one call (1: no micro-batching)",
+    )
+    question_batch_wait_ms: float = Field(
+        DEFAULT_MAX_WAIT_MS,
+        ge=0.0,
+        le=100.0,
+        description="how long a batch waits to fill, only while other questions are queued (ms)",
+    )
+    query_concurrency: int = Field(
+        DEFAULT_QUERY_CONCURRENCY, ge=1, le=32, description="queries computed at once per process (threads)"
+    )
+    max_queued_queries: int = Field(
+        DEFAULT_MAX_QUEUED,
+        ge=1,
+        description="queries admitted at once per process, computing or waiting; more: 503 with Retry-After",
+    )
+    retry_after_seconds: int = Field(1, ge=1, description="the Retry-After of a 503 when the queue is full")
     embedding_cache_path: Path = Field(
         DEFAULT_CACHE_DIR, description="persistent embedding cache (passage and sentence vectors)"
     )

@@ -12,6 +12,7 @@ from citeqa.fusion import FusionSettings
 from citeqa.rerank import Reranker
 from citeqa.search import Searcher
 from indexer.backends import default_threads, make_encoder
+from indexer.batching_encoder import BatchingEncoder
 from indexer.cached_encoder import CachedEncoder
 from indexer.embedding import Encoder
 from indexer.live import LiveIndex
@@ -67,9 +68,12 @@ def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Search
 
 
 def build_encoder(settings: Settings) -> Encoder:
-    """The question encoder of the configured backend, behind an LRU of question vectors if one is sized."""
+    """The question encoder of the configured backend: concurrent questions encoded together (unless the
+    batch size is 1), behind an LRU of question vectors if one is sized (a cached question skips batching)."""
     threads = settings.threads or default_threads(settings.workers)
     encoder: Encoder = make_encoder(settings.model, settings.backend, threads, settings.onnx_cache_path)
+    if settings.question_batch_size > 1:
+        encoder = BatchingEncoder(encoder, settings.question_batch_size, settings.question_batch_wait_ms)
     if settings.question_cache_size:
         encoder = CachedEncoder(encoder, settings.question_cache_size)
     return encoder

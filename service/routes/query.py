@@ -1,5 +1,9 @@
 """The question routes, one contract (service.query_contract): POST /query (a JSON body) and GET /search
-(a cacheable URL with an ETag that covers every parameter, filters included)."""
+(a cacheable URL with an ETag that covers every parameter, filters included).
+
+Both pass the query gate (service.admission: a bounded queue, 503 when full; a query whose client left is
+not computed) and answer in a worker thread, where the response body is serialized once by pydantic (the
+route builds a validated QueryResponse; FastAPI does not validate it again)."""
 
 from __future__ import annotations
 
@@ -9,18 +13,23 @@ from fastapi import APIRouter, Query, Request, Response
 
 from citeqa.answers import Answerer
 from service.caching import SEARCH_CACHE_CONTROL, etag_matches, search_etag
-from service.deps import ResponsesDep, StateDep
+from service.deps import GateDep, ResponsesDep, StateDep
 from service.query_contract import QueryRequest, SearchQuery
-from service.querying import run_query
+from service.querying import json_response, run_query
 from service.response_cache import ResponseCache
 from service.routes import ERROR_RESPONSES, NOT_MODIFIED, READ_ACCESS, READ_RESPONSES, VERSION_RESPONSES
 from service.schemas import ErrorOut, QueryResponse
 
 router = APIRouter()
+OVERLOADED = {
+    503: {"model": ErrorOut, "description": "too many queries in progress: retry after Retry-After"}
+}
 
 
-def answer(answerer: Answerer, request: QueryRequest, responses: ResponseCache) -> QueryResponse:
-    return run_query(
+def answer(
+    answerer: Answerer, request: QueryRequest, responses: ResponseCache, headers: dict[str, str] | None = None
+) -> Response:
+    computed = run_query(
         answerer,
         request.question,
         request.top_k,
@@ -29,36 +38,41 @@ def answer(answerer: Answerer, request: QueryRequest, responses: ResponseCache) 
         filters=request.filters,
         cache=responses,
     )
+    return json_response(computed, headers)
 
 
 @router.post(
     "/query",
     response_model=QueryResponse,
-    responses={**ERROR_RESPONSES, **READ_RESPONSES, **VERSION_RESPONSES, 413: {"model": ErrorOut}},
+    responses={
+        **ERROR_RESPONSES, **READ_RESPONSES, **VERSION_RESPONSES, **OVERLOADED, 413: {"model": ErrorOut}
+    },
     dependencies=READ_ACCESS,
 )
-def query(body: QueryRequest, state: StateDep, responses: ResponsesDep) -> QueryResponse:
-    return answer(state.answerer_at_least(body.min_version), body, responses)
+async def query(
+    body: QueryRequest, state: StateDep, responses: ResponsesDep, gate: GateDep, request: Request
+) -> Response:
+    answerer = state.answerer_at_least(body.min_version)
+    return await gate.run(request, lambda: answer(answerer, body, responses))
 
 
 @router.get(
     "/search",
     response_model=QueryResponse,
-    responses={**ERROR_RESPONSES, **NOT_MODIFIED, **READ_RESPONSES, **VERSION_RESPONSES},
+    responses={**ERROR_RESPONSES, **NOT_MODIFIED, **READ_RESPONSES, **VERSION_RESPONSES, **OVERLOADED},
     dependencies=READ_ACCESS,
 )
-def search(
+async def search(
     params: Annotated[SearchQuery, Query()],
     state: StateDep,
     responses: ResponsesDep,
+    gate: GateDep,
     request: Request,
-    response: Response,
-) -> QueryResponse | Response:
+) -> Response:
     asked = params.request()
     answerer = state.answerer_at_least(asked.min_version)
     etag = search_etag(answerer, asked.question, asked.top_k, asked.mode, asked.offset, asked.filters)
     headers = {"ETag": etag, "Cache-Control": SEARCH_CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    response.headers.update(headers)
-    return answer(answerer, asked, responses)
+    return await gate.run(request, lambda: answer(answerer, asked, responses, headers))

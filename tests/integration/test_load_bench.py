@@ -1,4 +1,5 @@
-"""The load test end to end at smoke size: real `citeqa serve` processes (1 and 2 workers) on loopback."""
+"""The load test end to end at smoke size: real `citeqa serve` processes (1 and 2 workers, question batching
+on and off) on loopback, at concurrency 1 to 128 (where the queue sheds: counted, not errors)."""
 
 from __future__ import annotations
 
@@ -21,19 +22,26 @@ def test_load_bench_smoke_reports_every_level_without_errors(
     assert (out / "load-latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "load.json").read_text(encoding="utf-8")) == payload
     levels = payload["levels"]
-    expected = [(w, c) for w in load_bench.DEFAULT_WORKERS for c in load_bench.DEFAULT_CONCURRENCY]
-    assert [(r["workers"], r["concurrency"]) for r in levels] == expected
+    expected = [
+        (w, b, c)
+        for w in load_bench.DEFAULT_WORKERS
+        for b in load_bench.DEFAULT_BATCHING
+        for c in load_bench.DEFAULT_CONCURRENCY
+    ]
+    assert [(r["workers"], r["batching"], r["concurrency"]) for r in levels] == expected
     for row in levels:
         assert row["errors"] == 0, row["error_samples"]
         assert row["requests"] >= row["concurrency"]
         assert row["throughput_rps"] > 0
         assert 0 < row["p50_ms"] <= row["p99_ms"]
+        assert row["shed"] >= 0 and row["load_average"] >= 0
     assert payload["best_workers"] in load_bench.DEFAULT_WORKERS
     [cold] = payload["cold_start"]
     assert cold["label"] == load_bench.DEFAULT_VARIANTS[0].label
     assert len(cold["seconds"]) == 1 and cold["seconds"][0] > 0
     report = (out / "load.md").read_text(encoding="utf-8")
-    assert report.count("\n| 1 | ") + report.count("\n| 2 | ") == len(expected)
+    assert report.count("\n| 1 | on | ") + report.count("\n| 2 | on | ") == len(expected) // 2
+    assert report.count("\n| 1 | off | ") + report.count("\n| 2 | off | ") == len(expected) // 2
     assert f"| {load_bench.DEFAULT_VARIANTS[0].label} | - |" in report
 
 
