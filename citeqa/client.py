@@ -194,18 +194,30 @@ class CiteqaClient:
         mode: SearchMode = "hybrid",
         offset: int = 0,
         filters: Filters | None = None,
+        min_version: int = 0,
     ) -> Response:
-        """POST /query; ``filters`` maps a key to its allowed values."""
+        """POST /query; ``filters`` maps a key to its allowed values; ``min_version``: the index version a
+        write returned, to read that write (or later) from any worker."""
         body: dict[str, Any] = {"question": question, "top_k": top_k, "mode": mode, "offset": offset}
+        if min_version:
+            body["min_version"] = min_version
         if filters is not None:
             body["filters"] = {key: list(values) for key, values in filters.items()}
         return parse_response(self.request("POST", "/query", json=body))
 
     def search(
-        self, q: str, k: int = 5, mode: SearchMode = "hybrid", offset: int = 0, filters: Filters | None = None
+        self,
+        q: str,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+        offset: int = 0,
+        filters: Filters | None = None,
+        min_version: int = 0,
     ) -> Response:
         """GET /search: the same query as a URL (filters sent as repeated ``filter=key:value``)."""
         params: list[tuple[str, str | int]] = [("q", q), ("k", k), ("mode", mode), ("offset", offset)]
+        if min_version:
+            params.append(("min_version", min_version))
         for key, values in (filters or {}).items():
             params.extend(("filter", f"{key}:{value}") for value in values)
         return parse_response(self.request("GET", "/search", params=params))

@@ -147,9 +147,17 @@ def test_add_documents_and_files_then_remove(writable: str, tmp_path: Path) -> N
         stored = client.document("harbor-seals")
         assert stored.text == seals.text and dict(stored.metadata) == {"habitat": "coast"}
         found = client.query(
-            "how long can seals hold their breath", top_k=1, filters={"doc_id": ["harbor-seals"]}
+            "how long can seals hold their breath",
+            top_k=1,
+            filters={"doc_id": ["harbor-seals"]},
+            min_version=added.index_version,
         )
         assert found.index_version == added.index_version and "thirty minutes" in found.results[0].text
+        searched = client.search("seals breath", k=1, min_version=added.index_version)
+        assert searched.index_version >= added.index_version
+        with pytest.raises(CiteqaClientError) as ahead:
+            client.query("seals", min_version=added.index_version + 100)
+        assert ahead.value.status == 409 and "does not exist yet" in ahead.value.message
 
         uploaded = client.add([note])
         assert uploaded.index_version == added.index_version + 1 and uploaded.doc_ids == ("gannets",)
