@@ -80,7 +80,7 @@ def write_manifest(index_folder: Path, manifest: dict[str, Any]) -> None:
     folder = Path(index_folder)
     staged = folder / f".{MANIFEST}.tmp-{os.getpid()}-{threading.get_ident()}"
     with staged.open("w", encoding="utf-8") as out:
-        out.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        out.write(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")) + "\n")
         out.flush()
         os.fsync(out.fileno())
     os.replace(staged, folder / MANIFEST)
