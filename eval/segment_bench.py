@@ -803,7 +803,9 @@ def run_segment_bench(
     keep_indexes: bool = False,
     command: str = "python -m eval.segment_bench",
     merge_up_to: int | None = None,
+    writes_only: bool = False,
 ) -> dict[str, Any]:
+    """Every part at every size; ``writes_only``: part 1 alone (one-document writes in process)."""
     config = SMOKE if smoke else FULL
     if merge_up_to is not None:
         config = dataclasses.replace(config, merge_up_to=merge_up_to)
@@ -855,20 +857,21 @@ def run_segment_bench(
             "segments_written": parts,
         }
         payload["per_size"][str(n)] = row
-        if parts > 1:
+        if parts > 1 and not writes_only:
             row["merge"] = bench_merge(folder)
         row["fresh_types"] = types_summary(faiss_types(folder))
         save()
         row["disk_bytes"] = disk_bytes(folder)
         row["disk_bytes_per_passage"] = {k: v / row["passages"] for k, v in row["disk_bytes"].items()}
-        row["open"] = bench_open(folder, all_questions[0])
-        save()
-        if n == sizes[-1]:
+        if not writes_only:
+            row["open"] = bench_open(folder, all_questions[0])
+            save()
+        if n == sizes[-1] and not writes_only:
             payload["http_queries"] = bench_http_queries(folder, pool, all_questions, config)
             save()
         row["live_writes"] = bench_live_writes(folder, pool, base, config)
         save()
-        if n == sizes[0]:
+        if n == sizes[0] and not writes_only:
             writes, load = bench_two_workers(folder, pool, all_questions, config)
             payload["http_writes_two_workers"] = writes
             payload["load_with_writes"] = load
@@ -1208,10 +1211,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="largest size written as 8 segments and merged (part 5); above, one segment is written "
         f"directly (default {FULL.merge_up_to:,}; smoke: every size)",
     )
+    parser.add_argument(
+        "--writes-only", action="store_true", help="part 1 alone: one-document writes in process, per size"
+    )
     args = parser.parse_args(argv)
     sizes = args.sizes or (SMOKE_SIZES if args.smoke else DEFAULT_SIZES)
     command = " ".join(["python -m eval.segment_bench", *(argv if argv is not None else sys.argv[1:])])
-    run_segment_bench(args.out, sizes, args.smoke, args.keep_indexes, command, args.merge_up_to)
+    run_segment_bench(
+        args.out, sizes, args.smoke, args.keep_indexes, command, args.merge_up_to, args.writes_only
+    )
     log(f"wrote {args.out / 'report.md'}")
     print((args.out / "report.md").read_text(encoding="utf-8"))
     return 0
