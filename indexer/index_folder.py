@@ -1,13 +1,11 @@
-"""An index is a folder of open formats, described by manifest.json:
+"""What every index folder shares: the manifest (``manifest.json``: format, versions, model, settings,
+counts, the sha256 and size of every file it names) and how it is read and checked, document records,
+checksums, fsync and the staged-folder swap.
 
-    manifest.json        model, dimension, chunker settings, corpus fingerprint, counts, shards, checksums
-    documents.jsonl      the cleaned documents with their metadata (citations resolve against these)
-    passages.jsonl       passage_id, doc_id, start, end, text
-    shards/dense-NNN.faiss   FAISS inner-product shards; ids follow each other in manifest order
-    bm25/                bm25s files (numpy arrays and JSON)
-
-A build writes everything to a temporary sibling folder and moves it into place with os.replace,
-so a crash mid-build leaves the previous index untouched.
+Format 2 (segments and a commit point) is laid out in indexer/segment.py and committed by
+indexer/commit_point.py; format 1 (one block: documents.jsonl, passages.jsonl, shards/dense-NNN.faiss,
+bm25/) is only read, by indexer/format1.py, to be upgraded. A fresh folder is written to a temporary
+sibling and moved into place with os.replace, so a crash leaves the previous index untouched.
 """
 
 from __future__ import annotations
