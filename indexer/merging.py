@@ -102,6 +102,8 @@ def merge_once(folder: Path, cache: SegmentCache, policy: TieredMergePolicy) -> 
     """Run the merge the policy picks on the newest commit, if any (and if no other process is merging
     this index); returns the commit that holds it."""
     folder = Path(folder)
+    if not policy.find_merge(read_manifest(folder).get("segments", [])):
+        return None  # nothing due: do not take the merge lock only to look
     path = folder.parent / f"{folder.name}{MERGE_LOCK_SUFFIX}"
     with path.open("a") as handle:
         try:

@@ -93,7 +93,9 @@ def assert_ranks_like_one_segment(index: LoadedIndex, encoder: Any, tmp_path: Pa
 @pytest.fixture
 def written(index_copy: Path, encoder: Any) -> LiveIndex:
     """The default index after a mix of writes: six segments, replacements and deletes among them."""
-    live = LiveIndex.open(index_copy, encoder, policy=NO_MERGES)
+    # No merger thread: these tests run the merges themselves (a merger checking for work holds the merge
+    # lock for a moment, and a merge_once meeting it returns None).
+    live = LiveIndex.open(index_copy, encoder, policy=NO_MERGES, background_merges=False)
     live.put([note("seals")])
     live.put([note("rye"), note("pizza")])
     live.put([note("tides")])
