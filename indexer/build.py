@@ -81,13 +81,15 @@ def build_index(
     on_passages: Callable[[int], ProgressCallback] | None = None,
     cache: EmbeddingCache | None = None,
     version: int | None = None,
+    vectors_of: Callable[[list[str]], np.ndarray] | None = None,
 ) -> BuildReport:
     """Build the index of ``documents`` into ``destination``, replacing any index there only at the end.
     ``version`` is the index version it is written as (default: one above the index it replaces, or 1).
 
     ``on_passages(total)`` is called once the passages are known and returns a callback that is
     told how many passages each embedded batch held (for a progress bar). With ``cache``, passages whose
-    embedded text is cached for the encoder's model are not embedded again.
+    embedded text is cached for the encoder's model are not embedded again. ``vectors_of(texts)``, when
+    given, supplies the vectors instead (computed elsewhere, e.g. by the Ray build).
     """
     started = time.perf_counter()
     settings = settings or IndexSettings()
@@ -97,7 +99,8 @@ def build_index(
         progress = on_passages(len(texts)) if on_passages else None
         return embed_texts(encoder, texts, settings.batch_size, progress, cache)
 
-    vectors_of = cached_vectors if cache is not None else None
+    if vectors_of is None and cache is not None:
+        vectors_of = cached_vectors
     content = prepare_segment(list(documents), encoder, settings, on_passages, vectors_of)
     manifest = {
         **new_manifest(encoder.name, encoder.dimension, settings, source),

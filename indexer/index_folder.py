@@ -129,9 +129,9 @@ class StagedFolder:
         path.mkdir()
         return cls(path, destination)
 
-    def commit(self, manifest: dict[str, Any]) -> None:
-        """Write the manifest last, fsync, then swap the folder into place."""
-        manifest_path = self.path / MANIFEST
+    def commit(self, manifest: dict[str, Any], name: str = MANIFEST) -> None:
+        """Write the manifest (as ``name``) last, fsync, then swap the folder into place."""
+        manifest_path = self.path / name
         manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _fsync_tree(self.path)
         old = None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -306,6 +306,23 @@ def _length_norm(lengths: np.ndarray, avgdl: float) -> np.ndarray:
     return K1 * ((1 - B) + B * np.asarray(lengths, dtype=np.float64) / avgdl)
 
 
+@dataclass(frozen=True)
+class CorpusStatistics:
+    """What BM25 needs of a whole corpus besides per-term frequencies: its live rows and their total
+    token count. Shards add theirs up (``combined``) so that each scores as one index would."""
+
+    rows: int
+    total_length: int
+
+    @property
+    def avgdl(self) -> float:
+        return self.total_length / self.rows if self.rows else 0.0
+
+    @staticmethod
+    def combined(parts: Sequence[CorpusStatistics]) -> CorpusStatistics:
+        return CorpusStatistics(sum(p.rows for p in parts), sum(p.total_length for p in parts))
+
+
 class _View:
     """One segment as the index sees it: which rows are live, their compact ids, and the float64
     tf / (norm + tf) of each of the segment's (length, tf) pairs under the index-wide average length."""
@@ -352,8 +369,14 @@ class LexicalIndex:
     count, with length 0), df(t) = live rows holding t."""
 
     def __init__(
-        self, segments: Sequence[LexicalSegment], live: Sequence[np.ndarray | None] | None = None
+        self,
+        segments: Sequence[LexicalSegment],
+        live: Sequence[np.ndarray | None] | None = None,
+        corpus: CorpusStatistics | None = None,
     ) -> None:
+        """``corpus``: the statistics of a larger corpus these segments are part of (the shards of a
+        sharded index, see ``statistics``), used for idf and the average length in place of these
+        segments' own; its document frequencies are given per question (``use_document_frequencies``)."""
         masks = _masks(segments, live)
         n_live = [
             s.n_rows if m is None else int(np.count_nonzero(m)) for s, m in zip(segments, masks, strict=True)
@@ -363,8 +386,11 @@ class LexicalIndex:
             int(s.lengths.sum(dtype=np.int64)) if m is None else int(s.lengths.sum(dtype=np.int64, where=m))
             for s, m in zip(segments, masks, strict=True)
         )
-        self.avgdl: float = total_length / n if n else 0.0
-        """Mean token count of the live rows (0 when there are none)."""
+        self.own = CorpusStatistics(n, total_length)
+        """The live rows and their total token count, of these segments alone."""
+        self.corpus = corpus or self.own
+        self.avgdl: float = self.corpus.avgdl
+        """Mean token count of the live rows (0 when there are none), corpus-wide."""
         self._views: list[_View] = []
         start = 0
         for segment, mask, count in zip(segments, masks, n_live, strict=True):
@@ -373,6 +399,7 @@ class LexicalIndex:
         self._starts = np.array([v.start for v in self._views], dtype=np.int64)
         self._stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
         self._df_cache: dict[str, int] = {}
+        self._shared_df = corpus is not None
         self._tokens: LRU[str, tuple[str, ...]] = LRU(QUERY_TOKENS_CACHED)
 
     def __len__(self) -> int:
@@ -407,9 +434,22 @@ class LexicalIndex:
             self._tokens.put(question, cached)
         return list(cached)
 
+    def local_document_frequencies(self, question: str) -> dict[str, int]:
+        """Live rows of these segments alone holding each of the question's analysed terms (what a shard
+        tells the others before a sharded search: Elasticsearch's dfs phase)."""
+        return {term: self._live_df(term) for term in dict.fromkeys(self._analyze(question))}
+
+    def use_document_frequencies(self, frequencies: Mapping[str, int]) -> None:
+        """Take the corpus-wide document frequencies of a question's terms (for a view made with
+        ``corpus``); a term asked for later without one raises KeyError."""
+        for term, df in frequencies.items():
+            self._remember_df(term, int(df))
+
     def _live_df(self, term: str) -> int:
         """Live rows holding ``term`` (cached: the view never changes)."""
         df = self._df_cache.get(term)
+        if df is None and self._shared_df:
+            raise KeyError(f"no corpus-wide document frequency given for {term!r}")
         if df is None:
             df = 0
             for view in self._views:
@@ -443,13 +483,15 @@ class LexicalIndex:
 
     def _idf(self, df: int) -> np.float32:
         """bm25s's lucene idf, computed as it does (Python float, stored as float32)."""
-        return np.float32(math.log(1 + (self._n - df + 0.5) / (df + 0.5)))
+        return np.float32(math.log(1 + (self.corpus.rows - df + 0.5) / (df + 0.5)))
 
     def _term_scores(self, term: str) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per segment holding ``term``: (where in the score vector, float32 BM25 part) of its postings;
         deleted rows point at the spare slot ``n``. Empty when no live row holds the term."""
         found = []
         known_df = self._df_cache.get(term)
+        if known_df is None and self._shared_df:
+            known_df = self._live_df(term)  # raises: a shared view is told its frequencies first
         df = 0
         for view in self._views:
             j = view.segment.term_ids.get(term)

@@ -3,8 +3,9 @@ routers of service/routes/."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -13,7 +14,9 @@ from starlette.routing import Router
 from citeqa import __version__
 from citeqa.answers import Answerer
 from citeqa.search import Searcher
+from citeqa.sharded.local import ShardedLive
 from indexer.live import LiveIndex
+from indexer.shards import is_sharded
 from service.admission import QueryGate
 from service.auth import install_access_policy
 from service.deps import AppState
@@ -28,7 +31,13 @@ from service.requestlog import RequestObserver
 from service.response_cache import ResponseCache
 from service.routes import docs, documents, examples, ops, pages, query
 from service.settings import Settings
-from service.wiring import answerer_factory, build_answerer, build_live
+from service.wiring import (
+    answerer_factory,
+    build_answerer,
+    build_live,
+    build_sharded,
+    sharded_answerer_factory,
+)
 from service.write_schemas import DocumentBatch
 from service.writes import register_schema
 
@@ -40,23 +49,36 @@ def create_app(
     searcher: Searcher | None = None,
     answerer: Answerer | None = None,
     live: LiveIndex | None = None,
+    open_sharded: Callable[[], tuple[ShardedLive, Answerer]] | None = None,
 ) -> FastAPI:
     """Build the app; ``searcher`` or ``answerer`` (and ``live``, opened over the answerer's index) may be
     passed to share ones already loaded (tests, embedding, the CLI, which loads them before serving so that
-    a bad setting fails fast). The live index is closed (checkpointed) when the app shuts down."""
+    a bad setting fails fast). The live index is closed (checkpointed) when the app shuts down.
+
+    A sharded index (indexer/shards.py) is served from this process, or through ``open_sharded`` (the Ray
+    Serve ingress: shards on other replicas, see service.ray_engine)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        base = answerer or build_answerer(settings, searcher)
-        opened = live or build_live(settings, base)
-        app.state.citeqa = AppState(
-            opened,
-            answerer_factory(base),
-            (base.searcher.index, base),
-            ResponseCache(settings.response_cache_size),
-            QueryGate(settings.max_queued_queries, settings.query_concurrency, settings.retry_after_seconds),
+        gate = QueryGate(
+            settings.max_queued_queries, settings.query_concurrency, settings.retry_after_seconds
         )
+        responses = ResponseCache(settings.response_cache_size)
+        if open_sharded is not None or (
+            answerer is None and searcher is None and live is None and is_sharded(settings.index_path)
+        ):
+            sharded, base = open_sharded() if open_sharded is not None else build_sharded(settings)
+            make = sharded_answerer_factory(sharded, base)
+            first = sharded.current
+            opened: Any = sharded
+            app.state.citeqa = AppState(opened, make, (first, make(first)), responses, gate)  # type: ignore[arg-type]
+        else:
+            base = answerer or build_answerer(settings, searcher)
+            opened = live or build_live(settings, base)
+            app.state.citeqa = AppState(
+                opened, answerer_factory(base), (base.searcher.index, base), responses, gate
+            )
         try:
             yield
         finally:

@@ -4,6 +4,7 @@ The HTTP app, the command line, eval and the tests all build through here."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from citeqa.answer_model import load_answer_model
 from citeqa.answerability import load_calibration
@@ -11,13 +12,19 @@ from citeqa.answers import Answerer
 from citeqa.fusion import FusionSettings
 from citeqa.rerank import Reranker
 from citeqa.search import Searcher
+from citeqa.sharded.candidate_index import candidate_index
+from citeqa.sharded.gather import ShardedAnswerer, ShardedSnapshot
+from citeqa.sharded.local import ShardedLive, open_local_shards
 from indexer.backends import default_threads, make_encoder
 from indexer.batching_encoder import BatchingEncoder
 from indexer.cached_encoder import CachedEncoder
 from indexer.embedding import Encoder
+from indexer.errors import IndexMismatchError
+from indexer.lexical import CorpusStatistics
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
 from indexer.merging import TieredMergePolicy
+from indexer.shards import ShardsManifest, read_shards_manifest
 from service.settings import Settings
 
 
@@ -104,3 +111,59 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
         cache = EmbeddingCache(folder if settings.backend == "torch" else folder / settings.backend)
         answerer.preload_sentences(precompute_sentence_vectors(searcher.encoder, searcher.index, cache))
     return answerer
+
+
+def shards_manifest(settings: Settings) -> ShardsManifest:
+    """The configured sharded index's top-level manifest, its model checked against the settings'."""
+    manifest = read_shards_manifest(settings.index_path)
+    if manifest.model_name != settings.model:
+        raise IndexMismatchError(
+            f"index at {settings.index_path} was built with model {manifest.model_name!r} but the configured "
+            f"model is {settings.model!r}; rebuild it, or configure the index's model"
+        )
+    return manifest
+
+
+def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest) -> Answerer:
+    """The answer layer a sharded index's answerers share (its searcher holds no passages: each question
+    gets its own over the shards' candidates, see citeqa.sharded.gather)."""
+    nothing = candidate_index(
+        [], "", None, CorpusStatistics(0, 0), {}, manifest.folder, manifest.data, encoder.dimension
+    )
+    searcher = Searcher(nothing, encoder, fusion_settings(settings), build_reranker(settings))  # type: ignore[arg-type]
+    calibration = load_calibration(settings.calibration_path, expected_model=manifest.model_name)
+    answer_model = (
+        None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
+    )
+    return Answerer(searcher, calibration, settings.dedup, answer_model=answer_model)
+
+
+def build_sharded(settings: Settings, encoder: Encoder | None = None) -> tuple[ShardedLive, Answerer]:
+    """A sharded index served from this process: every shard opened as a live index (writable when API
+    keys are configured), and the base answer layer."""
+    manifest = shards_manifest(settings)
+    encoder = encoder or build_encoder(settings)
+    writable = bool(settings.api_keys)
+
+    def open_shard(folder: Path) -> LiveIndex:
+        return LiveIndex.open(
+            folder,
+            encoder,
+            expected_model=settings.model,
+            writable=writable,
+            policy=TieredMergePolicy(segments_per_tier=settings.merge_segments_per_tier),
+            mmap=settings.index_mmap,
+            checksums=settings.index_checksums,
+        )
+
+    live = open_local_shards(manifest.folder, manifest.data, manifest.shard_folders, open_shard, writable)
+    return live, sharded_base(settings, encoder, manifest)
+
+
+def sharded_answerer_factory(
+    live: ShardedLive, base: Answerer
+) -> Callable[[ShardedSnapshot], ShardedAnswerer]:
+    def make(snapshot: ShardedSnapshot) -> ShardedAnswerer:
+        return ShardedAnswerer(live.clients, snapshot, base)
+
+    return make

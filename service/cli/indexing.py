@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -53,6 +54,16 @@ def index(
         str | None, typer.Option(help="FAISS index: auto (by size), flat, hnsw or ivf [default: auto]")
     ] = None,
     skip_bad: SkipBadOption = False,
+    shards: Annotated[
+        int | None,
+        typer.Option(min=1, help="split the index into N shards by a hash of doc_id (a folder per shard)"),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (Ray Data: chunk, embed and write on a cluster)")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address for --engine ray (default: start a local one)")
+    ] = None,
 ) -> None:
     """Build the index folder of a corpus (chunk, embed, FAISS + BM25), replacing the old one atomically.
 
@@ -71,7 +82,12 @@ def index(
             from dataclasses import replace
 
             index_settings = replace(index_settings, index_type=index_type)
+        if engine not in ("local", "ray"):
+            raise CorpusError(f"unknown engine {engine!r}; use local or ray")
         documents = read_corpus(settings.corpus_path, skip_bad)
+        if shards is not None or engine == "ray":
+            build_sharded(settings, documents, index_settings, shards or 1, engine, address, if_stale, force)
+            return
         upgrade_if_format1(settings)
         served = live_version(settings.index_path)
         if changed_by_writes(settings.index_path) and not force:
@@ -135,6 +151,71 @@ def build_with_progress(
             on_passages,
             version=served + 1 if served else 1,
         )
+
+
+def build_sharded(
+    settings: Settings,
+    documents: Sequence[Document],
+    index_settings: IndexSettings,
+    shards: int,
+    engine: str,
+    address: str | None,
+    if_stale: bool,
+    force: bool,
+) -> None:
+    """A sharded build (indexer/shards.py) in this process or on Ray, replacing the folder at the end."""
+    from indexer.shards import sharded_changed_by_writes, sharded_is_current
+
+    folder = settings.index_path
+    if sharded_changed_by_writes(folder) and not force:
+        changed = f"sharded index at {folder} has been changed by writes"
+        if if_stale:
+            console.print(f"{changed}: kept as it is (--force replaces it)")
+            return
+        raise CorpusError(f"{changed}. Use --force to replace it anyway")
+    if if_stale and sharded_is_current(folder, documents, settings.model, shards, index_settings):
+        console.print(
+            f"sharded index at {folder} is up to date ({len(documents)} documents, {shards} shards)"
+        )
+        return
+    if engine == "ray":
+        from indexer.embedding import SentenceTransformerEncoder
+        from indexer.ray_build import build_on_ray
+
+        dimension = SentenceTransformerEncoder(settings.model).dimension
+        ray_report = build_on_ray(
+            documents,
+            settings.model,
+            dimension,
+            folder,
+            shards,
+            index_settings,
+            str(settings.corpus_path),
+            address,
+        )
+        passages, seconds = ray_report.passages, ray_report.seconds
+        console.print(f"embedded on {ray_report.embedders} Ray actors")
+    else:
+        from indexer.embedding import SentenceTransformerEncoder
+        from indexer.shards import build_sharded_index
+
+        encoder = SentenceTransformerEncoder(settings.model)
+        with progress_bar("embedding passages") as bar:
+
+            def on_passages(total: int) -> Callable[[int], None]:
+                task = bar.add_task("embed", total=total)
+                return lambda n: bar.advance(task, n)
+
+            started = time.perf_counter()
+            reports = build_sharded_index(
+                documents, encoder, folder, shards, index_settings, str(settings.corpus_path), on_passages
+            )
+        passages, seconds = sum(r.passages for r in reports), time.perf_counter() - started
+    rate = passages / seconds if seconds > 0 else 0.0
+    typer.echo(
+        f"indexed {len(documents)} documents into {passages} passages in {shards} shards ({engine}) "
+        f"in {seconds:.1f} s ({rate:.1f} passages/s) -> {folder}"
+    )
 
 
 def upgrade(
@@ -217,8 +298,15 @@ def serve(
     threads: Annotated[
         int | None, typer.Option(help="encoder threads per process (default: cores // workers)")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (uvicorn in this process) or ray (Ray Serve, for a sharded index)")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address for --engine ray (default: start a local one)")
+    ] = None,
+    replicas: Annotated[int, typer.Option(min=1, help="replicas per shard with --engine ray")] = 1,
 ) -> None:
-    """Serve the HTTP API (FastAPI on uvicorn)."""
+    """Serve the HTTP API (FastAPI on uvicorn, or on Ray Serve with --engine ray)."""
     import uvicorn
 
     from service.app import create_app
@@ -232,8 +320,24 @@ def serve(
         upgrade_if_format1(settings)
     except CiteqaError as err:
         fail(err)
+    if engine not in ("local", "ray"):
+        fail(CorpusError(f"unknown engine {engine!r}; use local or ray"))
+    if engine == "ray":
+        serve_ray(settings, address, replicas)
+        return
     if workers > 1:
         serve_workers(settings, index, workers)
+        return
+    from indexer.shards import is_sharded
+
+    if is_sharded(settings.index_path):  # every shard served from this process
+        try:
+            from service.wiring import shards_manifest
+
+            shards_manifest(settings)
+        except CiteqaError as err:
+            fail(err)
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
         return
     try:
         from service.wiring import build_answerer, build_live
@@ -251,6 +355,17 @@ def serve(
     )
 
 
+def serve_ray(settings: Settings, address: str | None, replicas: int) -> None:
+    try:
+        from service.ray_engine.run import serve_on_ray
+    except ImportError:
+        fail(CorpusError("--engine ray needs Ray: pip install 'citeqa[ray]'"))
+    try:
+        serve_on_ray(settings, address, replicas)
+    except CiteqaError as err:
+        fail(err)
+
+
 def serve_workers(settings: Settings, index: Path | None, workers: int) -> None:
     """uvicorn's process manager over an import string: the workers read their settings from CITEQA_*."""
     import os
@@ -258,10 +373,15 @@ def serve_workers(settings: Settings, index: Path | None, workers: int) -> None:
     import uvicorn
 
     from indexer.load import load_index
+    from indexer.shards import is_sharded
+    from service.wiring import shards_manifest
     from service.workers import WORKER_APP
 
-    try:
-        load_index(settings.index_path, expected_model=settings.model)  # fail fast, before forking
+    try:  # fail fast, before forking
+        if is_sharded(settings.index_path):
+            shards_manifest(settings)
+        else:
+            load_index(settings.index_path, expected_model=settings.model)
     except CiteqaError as err:
         fail(err)
     if index is not None:

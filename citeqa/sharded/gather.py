@@ -1,0 +1,285 @@
+"""The gatherer: asks every shard, in parallel, for its statistics and then its candidates, and answers over
+what they sent with the query core (citeqa.sharded.candidate_index). One implementation for shards in this
+process and shards on Ray Serve replicas: they differ only in their ``ShardClient``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from citeqa.answers import Answerer
+from citeqa.filters import normalize_filters
+from citeqa.paging import PAGE_DEPTH, validate_offset
+from citeqa.search import Searcher, validate_request
+from citeqa.sentence_scoring import TermExtractor
+from citeqa.sharded.candidate_index import CandidateIndex, candidate_index
+from citeqa.sharded.messages import ShardCandidates, ShardQuery, ShardState, ShardStats, StaleShardError
+from citeqa.types import Hit, Response, SearchMode
+from corpus.types import Document
+from indexer.bm25_index import STOPWORDS, stopword_set, text_tokens
+from indexer.embedding import Encoder
+from indexer.errors import DocumentNotFoundError
+from indexer.lexical import CorpusStatistics
+from indexer.live import WriteResult
+from indexer.shards import shard_of
+
+T = TypeVar("T")
+GATHER_ATTEMPTS = 3
+
+
+class Pending(Protocol[T]):
+    def result(self) -> T: ...
+
+
+class ShardClient(Protocol):
+    """One shard as the gatherer reaches it; every call returns at once with something to wait on, so the
+    gatherer asks all shards before it waits for any."""
+
+    bucket: int
+
+    def state(self) -> Pending[ShardState]: ...
+    def stats(self, terms: Sequence[str]) -> Pending[ShardStats]: ...
+    def candidates(self, query: ShardQuery) -> Pending[ShardCandidates]: ...
+    def document(self, doc_id: str) -> Pending[Document | None]: ...
+    def doc_ids(self) -> Pending[list[str]]: ...
+    def put(
+        self, documents: Sequence[Document], max_chars: int, max_documents: int
+    ) -> Pending[WriteResult]: ...
+    def delete(self, doc_ids: Sequence[str]) -> Pending[WriteResult]: ...
+    def rebuild(self) -> Pending[WriteResult]: ...
+    def at_least(self, version: int) -> Pending[ShardState]: ...
+
+
+def all_of(pending: Sequence[Pending[T]]) -> list[T]:
+    return [p.result() for p in pending]
+
+
+class ShardedDocuments(Mapping[str, Document]):
+    """Every shard's documents by doc_id, each looked up in the shard its doc_id hashes to."""
+
+    def __init__(self, clients: Sequence[ShardClient], states: Sequence[ShardState]) -> None:
+        self._clients = clients
+        self._total = sum(s.documents for s in states)
+
+    def bucket_of(self, doc_id: str) -> int:
+        return shard_of(doc_id, len(self._clients))
+
+    def _client(self, doc_id: str) -> ShardClient:
+        return self._clients[self.bucket_of(doc_id)]
+
+    def __getitem__(self, doc_id: str) -> Document:
+        document = self._client(doc_id).document(doc_id).result() if isinstance(doc_id, str) else None
+        if document is None:
+            raise KeyError(doc_id)
+        return document
+
+    def __iter__(self) -> Iterator[str]:
+        for ids in all_of([c.doc_ids() for c in self._clients]):
+            yield from ids
+
+    def __len__(self) -> int:
+        return self._total
+
+
+class PassageCount(Sequence[Any]):
+    """The passages of every shard, counted (they are read through a question's candidates only)."""
+
+    def __init__(self, total: int) -> None:
+        self._total = total
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __getitem__(self, index: Any) -> Any:
+        raise TypeError("the passages of a sharded index are read through a search")
+
+
+@dataclass(frozen=True)
+class ShardedSnapshot:
+    """What the service reads of a sharded index between questions: the shards' commits (``states``), the
+    top-level manifest, and documents by doc_id. ``version`` is the sum of the shards' versions (every
+    write raises it)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    states: tuple[ShardState, ...]
+    documents: ShardedDocuments
+    passages: PassageCount
+
+    @property
+    def version(self) -> int:
+        return sum(s.version for s in self.states)
+
+    @property
+    def generation(self) -> int:
+        return sum(s.generation for s in self.states)
+
+    @property
+    def model_name(self) -> str:
+        return self.manifest["model"]["name"]
+
+    @classmethod
+    def of(cls, path: Path, manifest: dict[str, Any], clients: Sequence[ShardClient]) -> ShardedSnapshot:
+        states = tuple(all_of([c.state() for c in clients]))
+        served = {**manifest, "version": sum(s.version for s in states), "segments": []}
+        return cls(
+            path,
+            served,
+            states,
+            ShardedDocuments(clients, states),
+            PassageCount(sum(s.passages for s in states)),
+        )
+
+
+def statistics_terms(question: str, extractor: TermExtractor) -> list[str]:
+    """Every term whose corpus-wide document frequency a question's answer may read: BM25's analysed
+    tokens and the answer layer's content terms."""
+    stemmer = extractor._stemmer
+    tokens = text_tokens(question, stopword_set(STOPWORDS), stemmer)
+    [content] = extractor.terms([question])
+    return list(dict.fromkeys([*tokens, *sorted(content)]))
+
+
+class KnownQuestion:
+    """An encoder that already holds one question's vector (computed once, before the shards were asked)."""
+
+    def __init__(self, encoder: Encoder, question: str, vector: np.ndarray | None) -> None:
+        self._encoder = encoder
+        self._question = question
+        self._vector = vector
+        self.name = encoder.name
+        self.dimension = encoder.dimension
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if self._vector is not None and list(texts) == [self._question]:
+            return self._vector[None, :]
+        return self._encoder.encode(texts, batch_size)
+
+
+@dataclass(eq=False)
+class ShardedAnswerer:
+    """The Answerer's interface (``respond``, ``searcher``, ``index_version``, ``settings_view``) over
+    sharded clients: per question, phase one (statistics), phase two (candidates), then ``base``'s
+    answer layer over the candidates."""
+
+    clients: Sequence[ShardClient]
+    snapshot: ShardedSnapshot
+    base: Answerer
+    depth: int = PAGE_DEPTH
+
+    def __post_init__(self) -> None:
+        self.searcher = ShardedSearcher(self)
+
+    @property
+    def index_version(self) -> int:
+        return self.snapshot.version
+
+    @property
+    def calibration(self) -> Any:
+        return self.base.calibration
+
+    def settings_view(self) -> dict[str, Any]:
+        return self.base.settings_view()
+
+    def retrieval_depth(self) -> int:
+        searcher = self.base.searcher
+        reranker = searcher.reranker.depth if searcher.reranker is not None else 0
+        return max(self.depth, searcher.fusion.candidates, reranker)
+
+    def answerer_over(self, question: str, mode: str, filters: Any) -> Answerer:
+        """The answer layer over this question's candidates from every shard."""
+        vector = None if mode == "bm25" else self.base.searcher.encode_question(question)
+        for attempt in range(GATHER_ATTEMPTS):
+            try:
+                index = self.gather(question, vector, mode, filters)
+                break
+            except StaleShardError:
+                if attempt == GATHER_ATTEMPTS - 1:
+                    raise
+        base = self.base
+        encoder = KnownQuestion(base.searcher.encoder, question, vector)
+        searcher = Searcher(index, encoder, base.searcher.fusion, base.searcher.reranker)  # type: ignore[arg-type]
+        answerer = Answerer(searcher, base.calibration, base.dedup, base.similarity_weight, base.answer_model)
+        answerer.term_extractor = base.term_extractor
+        answerer.share_caches(base)
+        return answerer
+
+    def gather(self, question: str, vector: np.ndarray | None, mode: str, filters: Any) -> CandidateIndex:
+        terms = statistics_terms(question, self.base.term_extractor)
+        stats = all_of([c.stats(terms) for c in self.clients])
+        corpus = CorpusStatistics.combined([s.corpus for s in stats])
+        frequencies = {t: sum(s.frequencies[t] for s in stats) for t in terms}
+        keys = tuple(sorted({k for s in stats for k in s.filter_keys}))
+        normalized = normalize_filters(filters, keys) if filters is not None else None
+        depth = self.retrieval_depth()
+        answers = all_of(
+            [
+                client.candidates(
+                    ShardQuery(
+                        question,
+                        vector,
+                        mode,
+                        depth,
+                        corpus,
+                        frequencies,
+                        s.state.generation,
+                        normalized or None,
+                    )
+                )
+                for client, s in zip(self.clients, stats, strict=True)
+            ]
+        )
+        return candidate_index(
+            answers,
+            question,
+            vector,
+            corpus,
+            frequencies,
+            self.snapshot.path,
+            self.snapshot.manifest,
+            self.base.searcher.encoder.dimension,
+        )
+
+    def respond(
+        self, question: str, top_k: int = 5, mode: SearchMode = "hybrid", offset: int = 0, filters: Any = None
+    ) -> Response:
+        question = validate_request(question, top_k, mode)
+        validate_offset(offset)
+        return self.answerer_over(question, mode, filters).respond(question, top_k, mode, offset, None)
+
+
+class ShardedSearcher:
+    """The Searcher's interface the service reads (``index``, ``encoder``, ``fusion``, ``reranker``,
+    ``search``) for a sharded index."""
+
+    def __init__(self, answerer: ShardedAnswerer) -> None:
+        self._answerer = answerer
+        self.index = answerer.snapshot
+        base = answerer.base.searcher
+        self.encoder, self.fusion, self.reranker = base.encoder, base.fusion, base.reranker
+
+    def search(
+        self, question: str, top_k: int = 5, mode: SearchMode = "hybrid", filters: Any = None
+    ) -> list[Hit]:
+        question = validate_request(question, top_k, mode)
+        return self._answerer.answerer_over(question, mode, filters).searcher.search(question, top_k, mode)
+
+
+def routed_documents(
+    documents: Sequence[Document], clients: Sequence[ShardClient]
+) -> dict[int, list[Document]]:
+    """The documents of a write by the shard that holds (or will hold) each."""
+    parts: dict[int, list[Document]] = {}
+    for document in documents:
+        parts.setdefault(shard_of(document.doc_id, len(clients)), []).append(document)
+    return parts
+
+
+def check_present(doc_ids: Sequence[str], documents: Callable[[str], Document | None]) -> None:
+    for doc_id in doc_ids:
+        if documents(doc_id) is None:
+            raise DocumentNotFoundError(f"no document with doc_id {doc_id!r}; GET /documents lists them")

@@ -1,0 +1,76 @@
+"""What the gatherer and a shard say to each other: two phases per question, as Elasticsearch's
+``dfs_query_then_fetch``. First every shard reports its statistics for the question's terms
+(``ShardStats``); then every shard is asked for its candidates under the corpus-wide statistics
+(``ShardQuery`` -> ``ShardCandidates``). All plain frozen dataclasses of numbers, strings and arrays, so
+they cross a process boundary as they are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from citeqa.filters import NormalizedFilters
+from corpus.types import Document
+from indexer.errors import IndexMismatchError
+from indexer.lexical import CorpusStatistics
+from indexer.types import Passage
+
+
+class StaleShardError(IndexMismatchError):
+    """A shard was asked about a commit it no longer holds (a write or merge landed between the two
+    phases of one question): the gatherer asks again from the first phase."""
+
+
+@dataclass(frozen=True)
+class ShardState:
+    """Where one shard is: its commit and what it holds."""
+
+    bucket: int
+    version: int
+    generation: int
+    documents: int
+    passages: int
+
+
+@dataclass(frozen=True)
+class ShardStats:
+    """Phase one: a shard's state, its BM25 statistics and the document frequency of each term asked
+    about, and the filter keys its documents carry."""
+
+    state: ShardState
+    corpus: CorpusStatistics
+    frequencies: dict[str, int]
+    filter_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ShardQuery:
+    """Phase two: the question, its vector (None in bm25 mode), how deep each retriever goes, the
+    filters (already checked against every shard's keys), the corpus-wide statistics, and the commit of
+    the shard that phase one saw (``generation``)."""
+
+    question: str
+    vector: np.ndarray | None
+    mode: str
+    depth: int
+    corpus: CorpusStatistics
+    frequencies: dict[str, int]
+    generation: int
+    filters: NormalizedFilters | None = None
+
+
+@dataclass(frozen=True)
+class ShardCandidates:
+    """A shard's answer to phase two: its ``depth`` best passages by each retriever (``dense_top`` and
+    ``bm25_top``: positions into ``passages``, best first) and, for every passage of their union, both
+    scores (BM25 under the corpus-wide statistics), its vector and its document."""
+
+    state: ShardState
+    passages: list[Passage]
+    documents: list[Document]
+    vectors: np.ndarray
+    dense_scores: np.ndarray
+    bm25_scores: np.ndarray
+    dense_top: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    bm25_top: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))

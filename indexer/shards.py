@@ -1,0 +1,222 @@
+"""A sharded index: N complete index folders (format 2 each, see indexer/segment.py) under one folder, and
+the top-level manifest ``shards.json`` that lists them.
+
+A document lives in exactly one shard, chosen by a hash of its doc_id (``shard_of``), so a build on any
+engine puts it in the same shard and a write goes to the one shard that holds (or will hold) it. Each
+shard is its own commit point: writes, deletes and merges commit in the shard alone, under the shard's
+lock, exactly as in an index of one folder. ``shards.json`` is written once per build (the whole folder is
+staged beside the old one and swapped in with os.replace) and records, per shard, its hash bucket and the
+counts and manifest checksum it was built with; the index version of a sharded index is the sum of its
+shards' versions, which every write raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corpus.types import Document
+from indexer.build import BuildReport, build_index
+from indexer.embedding import Encoder
+from indexer.embedding_cache import EmbeddingCache
+from indexer.errors import IndexMismatchError
+from indexer.index_folder import MANIFEST, StagedFolder, corpus_fingerprint, sha256_file, utc_now
+from indexer.index_settings import IndexSettings
+
+SHARDS_MANIFEST = "shards.json"
+SHARDS_FORMAT = "citeqa-shards"
+SHARDS_FORMAT_VERSION = 1
+ASSIGNMENT = "blake2b-64(doc_id) mod shards"
+MAX_SHARDS = 256
+
+
+def shard_of(doc_id: str, shards: int) -> int:
+    """The shard that holds ``doc_id``: the first 8 bytes of its BLAKE2b hash, big-endian, mod ``shards``
+    (the same on every machine and Python, unlike ``hash()``)."""
+    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def shard_name(number: int) -> str:
+    return f"shard-{number:03d}"
+
+
+def split_by_shard(documents: Sequence[Document], shards: int) -> list[list[Document]]:
+    """The documents of each shard, in corpus order."""
+    parts: list[list[Document]] = [[] for _ in range(shards)]
+    for document in documents:
+        parts[shard_of(document.doc_id, shards)].append(document)
+    return parts
+
+
+def is_sharded(folder: Path) -> bool:
+    return (Path(folder) / SHARDS_MANIFEST).is_file()
+
+
+def check_shard_count(shards: int) -> None:
+    if not 1 <= shards <= MAX_SHARDS:
+        raise IndexMismatchError(f"--shards must be between 1 and {MAX_SHARDS}, not {shards}")
+
+
+@dataclass(frozen=True)
+class ShardsManifest:
+    """What ``shards.json`` holds: the shards in bucket order and the build they came from."""
+
+    folder: Path
+    data: dict[str, Any]
+
+    @property
+    def count(self) -> int:
+        return len(self.data["shards"])
+
+    @property
+    def shard_folders(self) -> list[Path]:
+        return [self.folder / entry["name"] for entry in self.data["shards"]]
+
+    @property
+    def model_name(self) -> str:
+        return self.data["model"]["name"]
+
+    def folder_of(self, doc_id: str) -> Path:
+        return self.shard_folders[shard_of(doc_id, self.count)]
+
+
+def read_shards_manifest(folder: Path) -> ShardsManifest:
+    """The top-level manifest of a sharded index folder, checked."""
+    folder = Path(folder)
+    path = folder / SHARDS_MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexMismatchError(f"no sharded index at {folder} ({SHARDS_MANIFEST} missing)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IndexMismatchError(
+            f"{path} is not valid JSON; rebuild it with `citeqa index --shards N`"
+        ) from None
+    if data.get("format") != SHARDS_FORMAT or data.get("format_version") != SHARDS_FORMAT_VERSION:
+        raise IndexMismatchError(f"{path} is not a citeqa shards manifest of format {SHARDS_FORMAT_VERSION}")
+    entries = data.get("shards") or []
+    if [e.get("bucket") for e in entries] != list(range(len(entries))):
+        raise IndexMismatchError(f"{path}: shards must be listed in bucket order 0..{len(entries) - 1}")
+    for entry in entries:
+        if not (folder / entry["name"] / MANIFEST).is_file():
+            raise IndexMismatchError(f"{path} lists shard {entry['name']}, which has no index folder")
+    return ShardsManifest(folder, data)
+
+
+def shards_manifest(
+    destination: Path, reports: Sequence[BuildReport], model: dict[str, Any], source: str, fingerprint: str
+) -> dict[str, Any]:
+    """The top-level manifest of shards just built into ``destination`` (each listed with its bucket,
+    counts and the sha256 of the manifest it was built with)."""
+    shards = []
+    for bucket, report in enumerate(reports):
+        shard_manifest = Path(destination) / shard_name(bucket) / MANIFEST
+        shards.append(
+            {
+                "name": shard_name(bucket),
+                "bucket": bucket,
+                "documents": report.documents,
+                "passages": report.passages,
+                "built_manifest_sha256": sha256_file(shard_manifest),
+            }
+        )
+    return {
+        "format": SHARDS_FORMAT,
+        "format_version": SHARDS_FORMAT_VERSION,
+        "created_at": utc_now(),
+        "model": model,
+        "assignment": {"function": ASSIGNMENT, "shards": len(reports)},
+        "corpus": {"source": source, "fingerprint": fingerprint},
+        "counts": {
+            "documents": sum(r.documents for r in reports),
+            "passages": sum(r.passages for r in reports),
+        },
+        "shards": shards,
+    }
+
+
+def build_shard_folders(
+    documents: Sequence[Document],
+    shards: int,
+    destination: Path,
+    build_shard: Callable[[int, list[Document], Path], BuildReport],
+    model: dict[str, Any],
+    source: str,
+) -> list[BuildReport]:
+    """Stage a sharded index beside ``destination``, each shard built by ``build_shard(bucket, documents,
+    folder)`` (by any engine), then ``shards.json`` last, and swap the folder in (the previous index, of
+    any format, stays whole until then)."""
+    check_shard_count(shards)
+    staged = StagedFolder.create(Path(destination))
+    try:
+        reports = [
+            build_shard(bucket, part, staged.path / shard_name(bucket))
+            for bucket, part in enumerate(split_by_shard(documents, shards))
+        ]
+        top = shards_manifest(staged.path, reports, model, source, corpus_fingerprint(documents))
+        staged.commit(top, SHARDS_MANIFEST)
+    except BaseException:
+        staged.abort()
+        raise
+    return reports
+
+
+def build_sharded_index(
+    documents: Sequence[Document],
+    encoder: Encoder,
+    destination: Path,
+    shards: int,
+    settings: IndexSettings | None = None,
+    source: str = "",
+    on_passages: Callable[[int], Callable[[int], None]] | None = None,
+    cache: EmbeddingCache | None = None,
+) -> list[BuildReport]:
+    """Build ``documents`` into ``shards`` shard folders in this process, one after the other."""
+
+    def build_shard(bucket: int, part: list[Document], folder: Path) -> BuildReport:
+        return build_index(part, encoder, folder, settings, source, on_passages, cache)
+
+    model = {"name": encoder.name, "dimension": encoder.dimension, "normalized": True}
+    return build_shard_folders(documents, shards, destination, build_shard, model, source)
+
+
+def sharded_is_current(
+    folder: Path, documents: Sequence[Document], model: str, shards: int, settings: IndexSettings
+) -> bool:
+    """Whether the sharded index at ``folder`` holds exactly ``documents``, built with this model, shard
+    count and index settings."""
+    if not is_sharded(folder):
+        return False
+    try:
+        manifest = read_shards_manifest(folder)
+    except IndexMismatchError:
+        return False
+    if manifest.count != shards or manifest.model_name != model:
+        return False
+    if manifest.data["corpus"]["fingerprint"] != corpus_fingerprint(documents):
+        return False
+    view = settings.manifest_view()
+    for shard in manifest.shard_folders:
+        shard_manifest = json.loads((shard / MANIFEST).read_text(encoding="utf-8"))
+        if any(shard_manifest.get(key) != value for key, value in view.items()):
+            return False
+    return True
+
+
+def sharded_changed_by_writes(folder: Path) -> bool:
+    """Whether any shard has taken writes since the sharded index was built."""
+    if not is_sharded(folder):
+        return False
+    try:
+        manifest = read_shards_manifest(folder)
+    except IndexMismatchError:
+        return False
+    return any(
+        int(json.loads((shard / MANIFEST).read_text(encoding="utf-8")).get("version", 1)) > 1
+        for shard in manifest.shard_folders
+    )
