@@ -25,9 +25,12 @@ def serve_on_ray(settings: Settings, address: str | None, replicas: int, on_read
         route_prefix="/",
         blocking=False,
     )
+    import ray
+
     print(
         f"serving {manifest.count} shards x {replicas} replicas of {manifest.folder} on Ray Serve at "
-        f"http://{settings.host}:{settings.port}" + (f" ({on_ready})" if on_ready else ""),
+        f"http://{settings.host}:{settings.port} (Ray cluster {ray.get_runtime_context().gcs_address})"
+        + (f" ({on_ready})" if on_ready else ""),
         flush=True,
     )
     stop = threading.Event()

@@ -1,0 +1,232 @@
+"""A sharded index (indexer/shards.py) served from one process answers as one index of the same documents:
+the same passages in the same order with the same scores in every mode (BM25 under corpus-wide statistics,
+bit for bit), the same answers, exact citations; writes go to the shard a doc_id hashes to."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from citeqa.answers import Answerer
+from citeqa.search import Searcher
+from citeqa.types import Result
+from corpus.types import Document
+from indexer.build import IndexSettings, build_index
+from indexer.embedding import SentenceTransformerEncoder
+from indexer.index_folder import MANIFEST
+from indexer.load import load_index
+from indexer.shards import (
+    SHARDS_MANIFEST,
+    build_sharded_index,
+    read_shards_manifest,
+    shard_of,
+    sharded_changed_by_writes,
+    sharded_is_current,
+)
+from service.app import create_app
+from service.settings import Settings
+from service.wiring import build_sharded, sharded_answerer_factory
+
+QUESTIONS = [
+    "what are milia",
+    "is it safe to pop the white bumps on my baby's nose?",
+    "how are milia treated",
+    "can adults get milia",
+    "what causes milia in newborns",
+    "does sunscreen help",
+]
+KEY = "shard-test-key"
+
+
+def small_documents(documents: list[Document]) -> list[Document]:
+    """The default articles cut into documents of three lines each, tagged by article (for filters)."""
+    out = []
+    for document in documents:
+        lines = [line for line in document.text.split("\n") if line.strip()]
+        for i in range(0, len(lines), 3):
+            out.append(
+                replace(
+                    document,
+                    doc_id=f"{document.doc_id}-{i:03d}",
+                    text="\n".join(lines[i : i + 3]),
+                    metadata={"article": document.doc_id},
+                )
+            )
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus(default_documents: list[Document]) -> list[Document]:
+    return small_documents(default_documents)
+
+
+@pytest.fixture(scope="module")
+def folders(
+    tmp_path_factory: pytest.TempPathFactory, corpus: list[Document], encoder: SentenceTransformerEncoder
+) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("sharded")
+    build_index(corpus, encoder, root / "one", IndexSettings())
+    build_sharded_index(corpus, encoder, root / "three", 3, IndexSettings())
+    return root / "one", root / "three"
+
+
+@pytest.fixture(scope="module")
+def answerers(folders: tuple[Path, Path], encoder: SentenceTransformerEncoder):  # type: ignore[no-untyped-def]
+    one, three = folders
+    live, base = build_sharded(Settings(index_path=three), encoder)
+    sharded = sharded_answerer_factory(live, base)(live.current)
+    single = Answerer(
+        Searcher(load_index(one), encoder, base.searcher.fusion),
+        base.calibration,
+        base.dedup,
+        answer_model=base.answer_model,
+    )
+    yield single, sharded
+    live.close()
+
+
+def test_every_document_is_in_the_shard_its_doc_id_hashes_to(
+    folders: tuple[Path, Path], corpus: list[Document]
+):
+    _, three = folders
+    manifest = read_shards_manifest(three)
+    assert manifest.count == 3
+    seen = []
+    for bucket, folder in enumerate(manifest.shard_folders):
+        doc_ids = list(load_index(folder).documents)
+        assert all(shard_of(d, 3) == bucket for d in doc_ids)
+        seen.extend(doc_ids)
+    assert sorted(seen) == sorted(d.doc_id for d in corpus)
+    assert shard_of("milia-overview-000", 3) == shard_of("milia-overview-000", 3)
+    assert len({shard_of(d.doc_id, 3) for d in corpus}) == 3  # the corpus really is spread
+
+
+def test_shards_hold_the_passages_of_one_index_with_exact_citations(folders: tuple[Path, Path]):
+    one, three = folders
+    single = load_index(one)
+    expected = {(p.doc_id, p.start, p.end) for p in single.passages}
+    found = set()
+    for folder in read_shards_manifest(three).shard_folders:
+        shard = load_index(folder)
+        for passage in shard.passages:
+            assert passage.text == shard.documents[passage.doc_id].text[passage.start : passage.end]
+            found.add((passage.doc_id, passage.start, passage.end))
+    assert found == expected
+
+
+def assert_same_ranking(one: Sequence[Result], three: Sequence[Result], question: str) -> None:
+    """The same scores in order, and the same results at each score (ties may come in another order; at
+    the cut, different members of a tie may make it in)."""
+    np.testing.assert_allclose([r.score for r in three], [r.score for r in one], rtol=1e-5, err_msg=question)
+    groups: dict[float, tuple[set, set]] = {}
+    for a, b in zip(one, three, strict=True):
+        key = round(a.score, 5)
+        groups.setdefault(key, (set(), set()))
+        groups[key][0].add((a.citation.doc_id, a.citation.start, a.citation.end))
+        groups[key][1].add((b.citation.doc_id, b.citation.start, b.citation.end))
+    last = round(one[-1].score, 5) if one else None
+    for key, (mine, theirs) in groups.items():
+        if key != last:
+            assert mine == theirs, (question, key)
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_three_shards_rank_and_answer_as_one_index(answerers, mode: str):  # type: ignore[no-untyped-def]
+    single, sharded = answerers
+    for question in QUESTIONS:
+        one = single.respond(question, 10, mode)
+        three = sharded.respond(question, 10, mode)
+        assert_same_ranking(one.results, three.results, question)
+        assert (three.answer is None) == (one.answer is None)
+        if one.answer is not None:
+            assert three.answer is not None and three.answer.text == one.answer.text
+        assert three.answerable == one.answerable
+        assert three.confidence == pytest.approx(one.confidence, abs=1e-6)
+
+
+def test_bm25_scores_under_corpus_wide_statistics_equal_one_index_bit_for_bit(answerers):  # type: ignore[no-untyped-def]
+    single, sharded = answerers
+    for question in QUESTIONS:
+        index = sharded.answerer_over(question, "bm25", None).searcher.index
+        by_span = {
+            (p.doc_id, p.start): s for p, s in zip(index.passages, index.bm25.scores(question), strict=True)
+        }
+        single_index = single.searcher.index
+        scores = single_index.bm25.scores(question)
+        for passage in single_index.passages:
+            key = (passage.doc_id, passage.start)
+            if key in by_span:
+                assert by_span[key] == scores[passage.passage_id]
+
+
+def test_filters_and_pages_hold_across_shards(answerers):  # type: ignore[no-untyped-def]
+    single, sharded = answerers
+    filters = {"article": ["milia-overview"]}
+    one = single.respond("how are milia treated", 5, "hybrid", 5, filters)
+    three = sharded.respond("how are milia treated", 5, "hybrid", 5, filters)
+    assert [r.citation.doc_id for r in three.results] == [r.citation.doc_id for r in one.results]
+    assert all(r.citation.doc_id.startswith("milia-overview") for r in three.results)
+    assert three.has_more == one.has_more
+
+
+def test_an_unknown_filter_key_is_refused_naming_the_keys(answerers):  # type: ignore[no-untyped-def]
+    from citeqa.errors import InvalidQueryError
+
+    _, sharded = answerers
+    with pytest.raises(InvalidQueryError, match="article"):
+        sharded.respond("what are milia", 5, "hybrid", 0, {"colour": ["red"]})
+
+
+def test_a_sharded_index_over_http_takes_writes_in_the_right_shard(
+    folders: tuple[Path, Path], tmp_path: Path, encoder: SentenceTransformerEncoder, corpus: list[Document]
+):
+    import shutil
+
+    folder = tmp_path / "three"
+    shutil.copytree(folders[1], folder)
+    settings = Settings(index_path=folder, api_keys=[KEY])
+    assert sharded_is_current(folder, corpus, settings.model, 3, IndexSettings())
+    with TestClient(create_app(settings)) as client:
+        first = client.post("/query", json={"question": "how long to bake rye bread", "top_k": 3}).json()
+        document = {
+            "doc_id": "bread-rye",
+            "title": "Rye bread",
+            "text": "A dense rye loaf needs a long bake of at least 70 minutes. Rye is not gluten free.",
+        }
+        written = client.post(
+            "/documents", json={"documents": [document]}, headers={"Authorization": f"Bearer {KEY}"}
+        )
+        assert written.status_code == 200, written.text
+        version = written.json()["index_version"]
+        assert version == first["index_version"] + 1
+        answer = client.get(
+            "/search", params={"q": "how long to bake rye bread", "k": 3, "min_version": version}
+        )
+        body = answer.json()
+        assert body["index_version"] >= version
+        assert body["results"][0]["citation"]["doc_id"] == "bread-rye"
+        for result in body["results"]:
+            shown = client.get(f"/documents/{result['citation']['doc_id']}").json()
+            assert shown["text"][result["citation"]["start"] : result["citation"]["end"]] == result["text"]
+        assert client.get("/search", params={"q": "rye", "min_version": version + 5}).status_code == 409
+        deleted = client.delete("/documents/bread-rye", headers={"Authorization": f"Bearer {KEY}"})
+        assert deleted.status_code == 200
+        assert client.get("/documents/bread-rye").status_code == 404
+        assert (
+            client.delete("/documents/bread-rye", headers={"Authorization": f"Bearer {KEY}"}).status_code
+            == 404
+        )
+        assert client.get("/health").status_code == 200
+        assert client.get("/ready").status_code == 200
+    bucket = shard_of("bread-rye", 3)
+    for number, shard in enumerate(read_shards_manifest(folder).shard_folders):
+        shard_version = json.loads((shard / MANIFEST).read_text())["version"]
+        assert shard_version == (3 if number == bucket else 1)  # the add and the delete, in that shard only
+    assert sharded_changed_by_writes(folder)
+    assert (folder / SHARDS_MANIFEST).is_file()
