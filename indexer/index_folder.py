@@ -164,6 +164,11 @@ def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
     hint = REBUILD_HINT.format(path=folder)
     path = folder / MANIFEST
     if not path.is_file():
+        if (folder / "shards.json").is_file():
+            raise IndexMismatchError(
+                f"index at {folder} is sharded (shards.json): this command takes one shard folder, such as "
+                f"{folder / 'shard-000'}"
+            )
         raise IndexMismatchError(f"no index at {folder} (manifest.json missing); {hint}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))

@@ -24,7 +24,7 @@ from indexer.lexical import CorpusStatistics
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
 from indexer.merging import TieredMergePolicy
-from indexer.shards import ShardsManifest, read_shards_manifest
+from indexer.shards import ShardsManifest, is_sharded, read_shards_manifest
 from service.settings import Settings
 
 
@@ -95,7 +95,11 @@ def build_reranker(settings: Settings) -> Reranker | None:
 
 
 def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answerer:
-    """The answer layer over a searcher (built from the settings unless given), with its calibration."""
+    """The answer layer over a searcher (built from the settings unless given), with its calibration. For a
+    sharded index (and no searcher given), the sharded answer layer over shards opened in this process."""
+    if searcher is None and is_sharded(settings.index_path):
+        live, base = build_sharded(settings)
+        return ShardedAnswerer(live.clients, live.current, base)  # type: ignore[return-value]
     searcher = searcher or build_searcher(settings)
     calibration = load_calibration(settings.calibration_path, expected_model=searcher.index.model_name)
     answer_model = (

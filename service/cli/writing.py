@@ -16,7 +16,9 @@ from service.cli.report import SKIP_BAD_HINT, SkipBadOption, print_ingest_report
 
 if TYPE_CHECKING:
     from citeqa.client import CiteqaClient, WriteInfo
+    from citeqa.sharded.local import ShardedLive
     from indexer.live import LiveIndex, WriteResult
+    from service.settings import Settings
 
 UrlOption = Annotated[
     str | None, typer.Option(help="send the write to the service at this URL instead of the index folder")
@@ -97,10 +99,39 @@ def open_live_index(index: Path | None) -> Iterator[LiveIndex]:
     from indexer.load import load_index
 
     settings = settings_with(index_path=index)
+    from indexer.shards import is_sharded
+
+    if is_sharded(settings.index_path):  # each write goes to the shard its doc_id hashes to
+        with open_sharded_for_writes(settings) as sharded:
+            yield sharded  # type: ignore[misc]
+        return
     try:
         loaded = load_index(settings.index_path, settings.model, checksums=False)
         encoder = SentenceTransformerEncoder(settings.model)
         live = LiveIndex.open(settings.index_path, encoder, index=loaded, background_merges=False)
+    except CiteqaError as err:
+        fail(err)
+    try:
+        yield live
+    finally:
+        live.close()
+
+
+@contextmanager
+def open_sharded_for_writes(settings: Settings) -> Iterator[ShardedLive]:
+    from citeqa.sharded.local import open_local_shards
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.live import LiveIndex
+    from service.wiring import shards_manifest
+
+    try:
+        manifest = shards_manifest(settings)
+        encoder = SentenceTransformerEncoder(settings.model)
+
+        def open_shard(folder: Path) -> LiveIndex:
+            return LiveIndex.open(folder, encoder, settings.model, checksums=False, background_merges=False)
+
+        live = open_local_shards(manifest.folder, manifest.data, manifest.shard_folders, open_shard, True)
     except CiteqaError as err:
         fail(err)
     try:

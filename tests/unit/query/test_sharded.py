@@ -230,3 +230,26 @@ def test_a_sharded_index_over_http_takes_writes_in_the_right_shard(
         assert shard_version == (3 if number == bucket else 1)  # the add and the delete, in that shard only
     assert sharded_changed_by_writes(folder)
     assert (folder / SHARDS_MANIFEST).is_file()
+
+
+def test_the_command_line_asks_and_writes_a_sharded_index(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from service.cli.app import app
+    from service.wiring import build_answerer
+
+    folder = tmp_path / "three"
+    shutil.copytree(folders[1], folder)
+    answerer = build_answerer(Settings(index_path=folder))
+    assert answerer.respond("what are milia", 3).results[0].citation.doc_id.startswith("milia")
+    note = tmp_path / "rye.txt"
+    note.write_text("A dense rye loaf needs a long bake of at least 70 minutes.\n", encoding="utf-8")
+    added = CliRunner().invoke(app, ["add", str(note), "--index", str(folder)])
+    assert added.exit_code == 0, added.output
+    bucket = shard_of("rye", 3)
+    shard = read_shards_manifest(folder).shard_folders[bucket]
+    assert "rye" in load_index(shard).documents
+    refused = CliRunner().invoke(app, ["verify", "--index", str(folder)])
+    assert refused.exit_code != 0 and "sharded" in refused.output
