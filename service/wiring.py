@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import faiss
+
 from citeqa.answer_model import load_answer_model
 from citeqa.answerability import load_calibration
 from citeqa.answers import Answerer
@@ -15,7 +17,7 @@ from citeqa.search import Searcher
 from citeqa.sharded.candidate_index import candidate_index
 from citeqa.sharded.gather import ShardedAnswerer, ShardedSnapshot
 from citeqa.sharded.local import ShardedLive, open_local_shards
-from indexer.backends import default_threads, make_encoder
+from indexer.backends import SERVING_FAISS_THREADS, default_threads, make_encoder
 from indexer.batching_encoder import BatchingEncoder
 from indexer.cached_encoder import CachedEncoder
 from indexer.embedding import Encoder
@@ -147,6 +149,9 @@ def build_sharded(settings: Settings, encoder: Encoder | None = None) -> tuple[S
     keys are configured), and the base answer layer."""
     manifest = shards_manifest(settings)
     encoder = encoder or build_encoder(settings)
+    # Shards search FAISS from the gatherer's threads: one OpenMP thread each, as a served query does
+    # (several OpenMP teams would spin against each other and the encoder).
+    faiss.omp_set_num_threads(SERVING_FAISS_THREADS)
     writable = bool(settings.api_keys)
 
     def open_shard(folder: Path) -> LiveIndex:

@@ -18,6 +18,7 @@ from citeqa.sharded.local import ShardedLive
 from citeqa.sharded.messages import ShardCandidates, ShardQuery, ShardState, ShardStats
 from citeqa.sharded.shard_server import ShardServer
 from corpus.types import Document
+from indexer.backends import default_threads, limit_threads
 from indexer.embedding import Encoder
 from indexer.live import LiveIndex, WriteResult
 from indexer.merging import TieredMergePolicy
@@ -38,6 +39,8 @@ class ShardReplica:
 
     def __init__(self, folder: str, bucket: int, settings: dict[str, Any], dimension: int) -> None:
         values = Settings(**settings)
+        threads = values.threads or default_threads()
+        limit_threads(threads)  # FAISS with one OpenMP thread, as in a served query
         live = LiveIndex.open(
             Path(folder),
             WriterEncoder(values, dimension),
