@@ -44,6 +44,17 @@ class WriteResult:
     embedded_passages: int
 
 
+def check_batch(documents: Sequence[Document], max_documents: int) -> None:
+    """A write holds at least one document and at most ``max_documents``."""
+    if not documents:
+        raise CorpusError("no documents to add; send at least one")
+    if len(documents) > max_documents:
+        raise CorpusError(
+            f"{len(documents)} documents in one write, over the limit of {max_documents}; "
+            "send them in several requests"
+        )
+
+
 def validate_document(document: Document, max_chars: int = MAX_DOCUMENT_CHARS) -> Document:
     check_doc_id(document.doc_id)
     if not document.title.strip():
@@ -169,13 +180,7 @@ class LiveIndex:
     ) -> WriteResult:
         """Add or replace ``documents`` (by doc_id) in one commit."""
         self._require_writable()
-        if not documents:
-            raise CorpusError("no documents to add; send at least one")
-        if len(documents) > max_documents:
-            raise CorpusError(
-                f"{len(documents)} documents in one write, over the limit of {max_documents}; "
-                "send them in several requests"
-            )
+        check_batch(documents, max_documents)
         if len({d.doc_id for d in documents}) != len(documents):
             raise CorpusError("the same doc_id appears twice in one write; send each document once")
         for document in documents:

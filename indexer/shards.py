@@ -190,11 +190,8 @@ def sharded_is_current(
 ) -> bool:
     """Whether the sharded index at ``folder`` holds exactly ``documents``, built with this model, shard
     count and index settings."""
-    if not is_sharded(folder):
-        return False
-    try:
-        manifest = read_shards_manifest(folder)
-    except IndexMismatchError:
+    manifest = readable_shards_manifest(folder)
+    if manifest is None:
         return False
     if manifest.count != shards or manifest.model_name != model:
         return False
@@ -210,13 +207,20 @@ def sharded_is_current(
 
 def sharded_changed_by_writes(folder: Path) -> bool:
     """Whether any shard has taken writes since the sharded index was built."""
-    if not is_sharded(folder):
-        return False
-    try:
-        manifest = read_shards_manifest(folder)
-    except IndexMismatchError:
+    manifest = readable_shards_manifest(folder)
+    if manifest is None:
         return False
     return any(
         int(json.loads((shard / MANIFEST).read_text(encoding="utf-8")).get("version", 1)) > 1
         for shard in manifest.shard_folders
     )
+
+
+def readable_shards_manifest(folder: Path) -> ShardsManifest | None:
+    """The sharded index's manifest, or None when ``folder`` holds no readable sharded index."""
+    if not is_sharded(folder):
+        return None
+    try:
+        return read_shards_manifest(folder)
+    except IndexMismatchError:
+        return None

@@ -22,7 +22,7 @@ from citeqa.sharded.shard_server import ShardServer
 from corpus.errors import CorpusError
 from corpus.types import Document
 from indexer.errors import VersionNotReachedError
-from indexer.live import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS, LiveIndex, WriteResult
+from indexer.live import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS, LiveIndex, WriteResult, check_batch
 
 
 class LocalShardClient:
@@ -133,13 +133,7 @@ class ShardedLive:
         max_documents: int = MAX_BULK_DOCUMENTS,
     ) -> WriteResult:
         self._require_writable()
-        if not documents:
-            raise CorpusError("no documents to add; send at least one")
-        if len(documents) > max_documents:
-            raise CorpusError(
-                f"{len(documents)} documents in one write, over the limit of {max_documents}; "
-                "send them in several requests"
-            )
+        check_batch(documents, max_documents)
         parts = routed_documents(documents, self.clients)
         results = all_of([self.clients[b].put(part, max_chars, max_documents) for b, part in parts.items()])
         self.writes["put"] += 1
