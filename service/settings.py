@@ -90,7 +90,9 @@ class Settings(BaseSettings):
     )
     require_key_for_reads: bool = Field(False, description="also require an API key on the read endpoints")
     precompute_sentences: bool = Field(
-        True, description="embed every passage sentence at start (through the embedding cache), not per query"
+        True,
+        description="embed at start (through the embedding cache) the sentences of index segments written "
+        "without sentence vectors by an earlier release, not per query",
     )
     response_cache_size: int = Field(1024, ge=0, description="responses kept in memory (0: no cache)")
     question_cache_size: int = Field(1024, ge=0, description="question vectors kept in memory (0: no cache)")
