@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         DEFAULT_FUSION.dense_weight, ge=0.0, le=1.0, description="weight of the dense side in hybrid fusion"
     )
     fusion_rrf_k: float = Field(DEFAULT_FUSION.rrf_k, gt=0.0, description="k of (weighted) rrf fusion")
+    fusion_sentence_weight: float = Field(
+        DEFAULT_FUSION.sentence_weight,
+        ge=0.0,
+        le=1.0,
+        description="share of the dense side taken from each passage's best stored sentence (convex fusion; "
+        "0: passage vectors only)",
+    )
     reranker: Path | None = Field(
         None, description="folder of a sentence-transformers CrossEncoder that reranks hybrid results"
     )

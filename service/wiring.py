@@ -52,7 +52,10 @@ def build_live(settings: Settings, answerer: Answerer) -> LiveIndex:
 
 def fusion_settings(settings: Settings) -> FusionSettings:
     return FusionSettings(
-        method=settings.fusion_method, rrf_k=settings.fusion_rrf_k, dense_weight=settings.fusion_dense_weight
+        method=settings.fusion_method,
+        rrf_k=settings.fusion_rrf_k,
+        dense_weight=settings.fusion_dense_weight,
+        sentence_weight=settings.fusion_sentence_weight,
     )
 
 

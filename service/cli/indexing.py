@@ -125,7 +125,7 @@ def build_with_progress(
     from indexer.embedding import SentenceTransformerEncoder
 
     encoder = SentenceTransformerEncoder(settings.model)
-    with progress_bar("embedding passages") as bar:
+    with progress_bar("embedding passages and sentences") as bar:
 
         def on_passages(total: int) -> Callable[[int], None]:
             task = bar.add_task("embed", total=total)
