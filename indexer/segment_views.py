@@ -205,6 +205,32 @@ class SegmentedVectors:
             return index.search(queries, k)
         return index.search(queries, k, params=selector_parameters(index, selector))
 
+    def best_sentence_scores(self, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Per compact passage id, the highest inner product of its stored sentence vectors with one
+        ``query`` vector: each passage scored by its best sentence (NaN for a passage whose segment stores
+        no sentences, written by an earlier release)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.full(len(ids), np.nan, dtype=np.float32)
+        number_of = np.searchsorted(self._firsts, ids, side="right") - 1
+        for number in np.unique(number_of):
+            segment = self._segments[int(number)]
+            sentences, vectors = segment.reader.sentences, segment.reader.sentence_vectors
+            if sentences is None or vectors is None:
+                continue
+            at = np.flatnonzero(number_of == number)
+            rows = segment.live_rows[ids[at] - segment.first]
+            begins = np.searchsorted(sentences.passage_rows, rows, side="left")
+            ends = np.searchsorted(sentences.passage_rows, rows, side="right")
+            counts = ends - begins
+            has = counts > 0
+            if not has.any():
+                continue
+            positions = np.concatenate([np.arange(b, e) for b, e in zip(begins[has], ends[has], strict=True)])
+            scores = vectors[positions] @ query.astype(np.float32)
+            offsets = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
+            out[at[has]] = np.maximum.reduceat(scores, offsets)
+        return out
+
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
         out = np.empty((len(ids), self.dimension), dtype=np.float32)

@@ -25,6 +25,7 @@ from indexer.index_settings import IndexSettings, embedding_text
 from indexer.lexical import tokenize
 from indexer.load import LoadedIndex, SegmentCache, open_commit
 from indexer.segment import SegmentContent, publish_segment, write_deletes, write_segment
+from indexer.sentences import split_sentences
 from indexer.types import Passage
 
 
@@ -40,22 +41,31 @@ def prepare_segment(
     on_passages: Callable[[int], Callable[[int], None] | None] | None = None,
     vectors_of: Callable[[list[str]], np.ndarray] | None = None,
 ) -> SegmentContent:
-    """Chunk, embed and tokenize ``documents`` into the content of one segment (no lock held).
-    ``vectors_of`` replaces the embedding (a cache, or vectors already stored)."""
+    """Chunk, embed and tokenize ``documents`` into the content of one segment (no lock held): the
+    passages (title and text) and their distinct sentences (text alone, as the answer layer scores them)
+    are embedded in one call. ``vectors_of`` replaces the embedding (a cache, or vectors already stored);
+    ``on_passages`` is told how many texts (passages and sentences) will be embedded."""
     passages: list[Passage] = []
     for document in documents:
         passages.extend(chunk_document(document, settings.chunker, len(passages)))
     titles = {d.doc_id: d.title for d in documents}
     texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
+    document_texts = {d.doc_id: d.text for d in documents}
+    sentences, sentence_texts, sentence_of_row = split_sentences(passages, document_texts)
+    everything = texts + sentence_texts
     if vectors_of is not None:
-        vectors = vectors_of(texts)
-    elif texts:
-        progress = on_passages(len(texts)) if on_passages else None
-        vectors = embed_batches(encoder, texts, settings.batch_size, progress)
+        vectors = vectors_of(everything)
+    elif everything:
+        progress = on_passages(len(everything)) if on_passages else None
+        vectors = embed_batches(encoder, everything, settings.batch_size, progress)
     else:
         vectors = np.empty((0, encoder.dimension), dtype=np.float32)
     bm25_texts = [embedding_text(p, titles[p.doc_id], settings.bm25_title) for p in passages]
-    return SegmentContent(list(documents), passages, vectors, tokenize(bm25_texts))
+    passage_vectors = vectors[: len(texts)]
+    sentence_vectors = vectors[len(texts) :][sentence_of_row] if len(sentences) else vectors[:0]
+    return SegmentContent(
+        list(documents), passages, passage_vectors, tokenize(bm25_texts), None, sentences, sentence_vectors
+    )
 
 
 @dataclass(frozen=True)

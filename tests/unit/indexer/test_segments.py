@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support import assert_exact_sentences, distinct_sentence_texts, remove_sentence_files
 
 from citeqa.search import Searcher
 from corpus.types import Document
@@ -118,12 +119,28 @@ def test_merges_rank_the_same_and_shrink_the_segment_list(
     written: LiveIndex, encoder: Any, tmp_path: Path
 ) -> None:
     folder = written.folder
+    before = written.current
+    # Each live sentence's stored vector before the merges, by text (a vector is a function of its text).
+    vectors = {
+        text: np.array(s.reader.sentence_vectors[row])  # type: ignore[index]
+        for s in before.segments
+        for text, row in s.reader.sentence_rows_by_text().items()
+    }
     cache = SegmentCache(folder)
     policy = TieredMergePolicy(segments_per_tier=2)
     merged = None
     while (step := merge_once(folder, cache, policy)) is not None:
         merged = step
     assert merged is not None and len(merged.manifest["segments"]) == 1
+    # Sentences follow their passages (deleted ones dropped), their vectors copied bit for bit.
+    assert_exact_sentences(merged)
+    (reader,) = [s.reader for s in merged.segments]
+    assert reader.sentence_vectors is not None
+    assert set(reader.sentence_rows_by_text()) == set(
+        distinct_sentence_texts(merged.passages, merged.documents)
+    )
+    for text, row in reader.sentence_rows_by_text().items():
+        assert np.array_equal(reader.sentence_vectors[row], vectors[text])
     assert merged.version == written.current.version  # a merge changes the layout, not the documents
     assert merged.generation > written.current.generation - 1
     assert sorted((SEGMENTS_DIR := folder / SEGMENTS).iterdir()) == [
@@ -179,5 +196,23 @@ def test_background_merges_keep_the_segment_count_logarithmic(index_copy: Path, 
         assert len(index.manifest["segments"]) < 4
         assert live.merger is not None and live.merger.merges >= 3
         assert {f"n{n}" for n in range(10)} <= set(index.documents)
+    finally:
+        live.close()
+
+
+def test_a_merge_with_a_segment_written_before_sentences_were_stored_stores_none(
+    index_copy: Path, encoder: Any
+) -> None:
+    remove_sentence_files(index_copy)
+    live = LiveIndex.open(index_copy, encoder, policy=NO_MERGES, background_merges=False)
+    try:
+        live.put([note("seals")])
+        assert [s.reader.has_sentences for s in live.current.segments] == [False, True]
+        merged = merge_once(index_copy, SegmentCache(index_copy), TieredMergePolicy(segments_per_tier=2))
+        assert merged is not None
+        ((entry, segment),) = zip(merged.manifest["segments"], merged.segments, strict=True)
+        assert "sentences" not in entry and not segment.reader.has_sentences
+        assert not [f for f in merged.manifest["files"] if "sentence" in f]
+        assert len(merged.passages) == len(live.current.passages)
     finally:
         live.close()
