@@ -19,7 +19,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +73,13 @@ def pending_folder(index_folder: Path, name: str) -> Path:
     return Path(index_folder) / SEGMENTS / f"{PENDING_PREFIX}{name}"
 
 
-def publish_segment(index_folder: Path, name: str) -> None:
-    """Move a written segment to its place (under the write lock, just before the commit that names it)."""
+def publish_segment(index_folder: Path, name: str, sync: bool = True) -> None:
+    """Move a written segment to its place (under the write lock, just before the commit that names it).
+    ``sync=False``: the caller fsyncs the segments folder itself before it commits (with its other files,
+    in one round: see indexer.commit_point.write_manifest)."""
     os.replace(pending_folder(index_folder, name), segment_folder(index_folder, name))
-    fsync_dir(Path(index_folder) / SEGMENTS)
+    if sync:
+        fsync_dir(Path(index_folder) / SEGMENTS)
 
 
 def deletes_path(name: str, generation: int) -> str:
@@ -120,13 +123,17 @@ def _fsync_pool() -> ThreadPoolExecutor:
 
 
 def fsync_files(paths: Sequence[Path]) -> None:
-    """fsync every file, in parallel: the disk commits them together (one at a time costs ~3 ms each)."""
+    """fsync every file or folder, in parallel: the disk commits them together (one at a time costs ~3 ms
+    each)."""
     list(_fsync_pool().map(_fsync, paths))
 
 
 def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 @dataclass(frozen=True)
@@ -170,10 +177,10 @@ def write_segment(
     lexical = content.lexical if content.lexical is not None else LexicalSegment.build(list(content.tokens))
     lexical.save(folder / LEXICAL_FOLDER)
     files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
-    fsync_files(files)
-    fsync_dir(folder / LEXICAL_FOLDER)
-    fsync_dir(folder)
-    fsync_dir(folder.parent)
+    # Files and their folders in one parallel round. The pending folder's own entry needs no fsync: it is
+    # renamed into place by publish_segment, and the segments folder is fsync'ed after that rename, before
+    # the commit that names the segment.
+    fsync_files([*files, folder / LEXICAL_FOLDER, folder])
     entry = {
         "name": name,
         "documents": len(content.documents),
@@ -191,13 +198,16 @@ def write_segment(
     return entry, sums
 
 
-def write_deletes(index_folder: Path, name: str, generation: int, rows: np.ndarray) -> dict[str, Any]:
+def write_deletes(
+    index_folder: Path, name: str, generation: int, rows: np.ndarray, sync: bool = True
+) -> dict[str, Any]:
     """Write the deleted document rows of a segment for commit ``generation``; returns its checksum
-    entry keyed by the relative path."""
+    entry keyed by the relative path. ``sync=False``: the caller fsyncs it before it commits."""
     relative = deletes_path(name, generation)
     path = Path(index_folder) / relative
     np.save(path, np.unique(np.asarray(rows, dtype=np.int32)), allow_pickle=False)
-    fsync_files([path])
+    if sync:
+        fsync_files([path])
     return file_checksums(index_folder, [path])
 
 
@@ -246,6 +256,13 @@ class SegmentReader:
     @property
     def n_documents(self) -> int:
         return len(self.doc_ids)
+
+    @cached_property
+    def all_rows(self) -> np.ndarray:
+        """0..n_passages-1 (read-only): the live rows of the segment without deletes, made once."""
+        rows = np.arange(self.n_passages, dtype=np.int64)
+        rows.setflags(write=False)
+        return rows
 
     @property
     def n_passages(self) -> int:
