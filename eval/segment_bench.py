@@ -1090,6 +1090,24 @@ def targets(payload: dict[str, Any]) -> list[str]:
     return lines
 
 
+def layout_note(config: dict[str, Any], unmerged: Sequence[int]) -> str:
+    """How the indexes were laid out when part 5 ran: 8 segments merged into one (and where not)."""
+    return (
+        ("At every size" if not unmerged else f"Up to {config['merge_up_to']:,} passages")
+        + f", each index is written as {MERGE_SEGMENTS} segments of "
+        f"size/{MERGE_SEGMENTS} and merged into one by `merge_once` (part 5); the merged single segment, its "
+        "FAISS type chosen by its size as a fresh build's, is the freshly built index of parts 1-4."
+        + (
+            f" Above {config['merge_up_to']:,} passages ({', '.join(f'{n:,}' for n in unmerged)}) the index "
+            "is written directly as one segment, as `citeqa index` does (default shard size 1,000,000), and "
+            "part 5 is not run there: on this shared 2-core machine the 8 segments and their merge would not "
+            "fit the run's time budget (merge throughput is given at the sizes that ran it)."
+            if unmerged
+            else ""
+        )
+    )
+
+
 def report_markdown(payload: dict[str, Any]) -> str:
     m = payload["machine"]
     per_size = payload["per_size"]
@@ -1121,17 +1139,17 @@ def report_markdown(payload: dict[str, Any]) -> str:
         "these passages. Questions are synthetic (eval.synthetic) and embedded by the real model "
         f"({DEFAULT_MODEL}) in the service and in part 2.",
         "",
-        ("At every size" if not unmerged else f"Up to {config['merge_up_to']:,} passages")
-        + f", each index is written as {MERGE_SEGMENTS} segments of "
-        f"size/{MERGE_SEGMENTS} and merged into one by `merge_once` (part 5); the merged single segment, its "
-        "FAISS type chosen by its size as a fresh build's, is the freshly built index of parts 1-4."
-        + (
-            f" Above {config['merge_up_to']:,} passages ({', '.join(f'{n:,}' for n in unmerged)}) the index "
-            "is written directly as one segment, as `citeqa index` does (default shard size 1,000,000), and "
-            "part 5 is not run there: on this shared 2-core machine the 8 segments and their merge would not "
-            "fit the run's time budget (merge throughput is given at the sizes that ran it)."
-            if unmerged
+        (
+            f"Parts run: {', '.join(payload['parts'])}. "
+            if payload.get("parts") and len(payload["parts"]) < len(PARTS)
             else ""
+        )
+        + (
+            "Part 5 (merge) was not run: every index is written directly as one segment, the layout a "
+            "merge of its segments leaves (and a default `citeqa index` build writes up to 1,000,000 "
+            "passages)."
+            if payload.get("parts") and "merge" not in payload["parts"]
+            else layout_note(config, unmerged)
         )
         + " The page cache is warm (the files were just written).",
         "",
@@ -1148,16 +1166,24 @@ def report_markdown(payload: dict[str, Any]) -> str:
             except (KeyError, TypeError):
                 values.append("-")
         lines.append(f"| {label} | " + " | ".join(values) + " |")
+    ran_writes = any("live_writes" in per_size[str(n)] for n in sizes)
     lines += [
         "",
-        f"1: {config['live_writes']} one-document adds (synthetic articles of ~"
-        + (f"{_get(per_size[str(sizes[0])], 'live_writes', 'passages_per_add') or 0:.1f}" if sizes else "?")
-        + f" passages), then their {config['live_writes']} deletes, through `LiveIndex.put` / `delete` "
-        "in this "
-        f"process ({config['warmup_writes']} warm-up writes not counted), each a durable commit (fsync'ed); "
-        "the encoder returns precomputed embedding-like vectors instantly, so the times exclude embedding. "
-        "The "
-        "background merger runs (default TieredMergePolicy).",
+        (
+            f"1: {config['live_writes']} one-document adds (synthetic articles of ~"
+            + (
+                f"{_get(per_size[str(sizes[0])], 'live_writes', 'passages_per_add') or 0:.1f}"
+                if sizes
+                else "?"
+            )
+            + f" passages), then their {config['live_writes']} deletes, through `LiveIndex.put` / `delete` "
+            "in this "
+            f"process ({config['warmup_writes']} warm-up writes not counted), each a durable commit "
+            "(fsync'ed); the encoder returns precomputed embedding-like vectors instantly, so the times "
+            "exclude embedding. The background merger runs (default TieredMergePolicy)."
+            if ran_writes
+            else "1: not run."
+        ),
         "2: a fresh `python -c` process: imports, `load_index(mmap=True, checksums=False)`, the ONNX encoder "
         "(model load, reported apart), `Searcher` + one hybrid question (`first query`: includes embedding "
         "it). 4: RSS growth of that process over the index (after the first query, minus the model's), "
