@@ -81,7 +81,7 @@ def live_passages(entry: dict[str, Any]) -> int:
 def merged_content(index: LoadedIndex, names: Sequence[str]) -> tuple[SegmentContent, list[tuple[str, int]]]:
     """The live content of segments ``names`` of ``index`` as one segment's, and each document's origin."""
     wanted = set(names)
-    documents, origins, passages, vectors = [], [], [], []
+    documents, origins, passages, vectors, hashes = [], [], [], [], []
     for segment in index.segments:
         if segment.reader.name not in wanted:
             continue
@@ -89,13 +89,15 @@ def merged_content(index: LoadedIndex, names: Sequence[str]) -> tuple[SegmentCon
         for row in segment.doc_live.nonzero()[0]:
             documents.append(reader.document(int(row)))
             origins.append((reader.name, int(row)))
+            hashes.append(reader.content_hashes[int(row)])
         passages.extend(reader.passage(int(r), 0) for r in segment.live_rows)
         vectors.append(reader.vectors(segment.live_rows))
     matrix = np.concatenate(vectors) if vectors else np.empty((0, index.dense.dimension), np.float32)
     merged = [s for s in index.segments if s.reader.name in wanted]
     # The postings of the live rows, merged as they are (no text is analysed again).
     lexical = LexicalSegment.merge([s.reader.lexical for s in merged], [s.passage_live for s in merged])
-    return SegmentContent(documents, passages, matrix, lexical=lexical), origins
+    content = SegmentContent(documents, passages, matrix, lexical=lexical, content_hashes=hashes)
+    return content, origins
 
 
 def merge_once(folder: Path, cache: SegmentCache, policy: TieredMergePolicy) -> LoadedIndex | None:

@@ -97,7 +97,9 @@ def read_arrow(path: Path) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
 
 
-def documents_table(documents: Sequence[Document]) -> pa.Table:
+def documents_table(documents: Sequence[Document], hashes: Sequence[str] | None = None) -> pa.Table:
+    """The documents as an Arrow table; ``hashes``: their content hashes when known (a merge copies
+    them from its sources rather than hashing every document again)."""
     return pa.table(
         {
             "doc_id": [d.doc_id for d in documents],
@@ -109,7 +111,7 @@ def documents_table(documents: Sequence[Document]) -> pa.Table:
             "provenance": [d.provenance for d in documents],
             "metadata": [json.dumps(dict(d.metadata), ensure_ascii=False) for d in documents],
             "page_starts": [list(d.page_starts) for d in documents],
-            "content_hash": [content_hash(d) for d in documents],
+            "content_hash": list(hashes) if hashes is not None else [content_hash(d) for d in documents],
         },
         schema=DOCUMENT_SCHEMA,
     )
@@ -146,6 +148,7 @@ class SegmentContent:
     vectors: np.ndarray
     tokens: Sequence[list[str]] = ()
     lexical: LexicalSegment | None = None
+    content_hashes: Sequence[str] | None = None  # of the documents, when known (a merge)
 
 
 def write_segment(
@@ -166,7 +169,7 @@ def write_segment(
         },
         schema=PASSAGE_SCHEMA,
     )
-    write_arrow(folder / DOCUMENTS_FILE, documents_table(content.documents))
+    write_arrow(folder / DOCUMENTS_FILE, documents_table(content.documents, content.content_hashes))
     write_arrow(folder / PASSAGES_FILE, passages)
     vectors = np.ascontiguousarray(content.vectors, dtype=np.float32).reshape(len(content.passages), -1)
     dimension = vectors.shape[1]

@@ -16,6 +16,7 @@ from citeqa.search import Searcher
 from corpus.types import Document
 from indexer.build import build_index
 from indexer.commit_point import PENDING_MAX_AGE_SECONDS
+from indexer.index_folder import content_hash
 from indexer.index_settings import IndexSettings
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, SegmentCache, load_index
@@ -125,6 +126,8 @@ def test_merges_rank_the_same_and_shrink_the_segment_list(
         merged = step
     assert merged is not None and len(merged.manifest["segments"]) == 1
     assert merged.version == written.current.version  # a merge changes the layout, not the documents
+    reader = merged.segments[0].reader  # content hashes copied from the sources, as hashing gives them
+    assert reader.content_hashes == [content_hash(reader.document(r)) for r in range(reader.n_documents)]
     assert merged.generation > written.current.generation - 1
     assert sorted((SEGMENTS_DIR := folder / SEGMENTS).iterdir()) == [
         SEGMENTS_DIR / merged.manifest["segments"][0]["name"]
