@@ -84,7 +84,7 @@ def merged_content(index: LoadedIndex, names: Sequence[str]) -> tuple[SegmentCon
     Sentences and their vectors are copied with their passages, if every source has them (a source
     written before sentences were stored makes a merged segment without them)."""
     wanted = set(names)
-    documents, origins, passages, vectors = [], [], [], []
+    documents, origins, passages, vectors, hashes = [], [], [], [], []
     sentence_parts: list[tuple[SentenceRows, int]] = []
     sentence_vectors: list[np.ndarray] = []
     merged = [s for s in index.segments if s.reader.name in wanted]
@@ -93,6 +93,7 @@ def merged_content(index: LoadedIndex, names: Sequence[str]) -> tuple[SegmentCon
         for row in segment.doc_live.nonzero()[0]:
             documents.append(reader.document(int(row)))
             origins.append((reader.name, int(row)))
+            hashes.append(reader.content_hashes[int(row)])
         first = len(passages)
         passages.extend(reader.passage(int(r), 0) for r in segment.live_rows)
         vectors.append(reader.vectors(segment.live_rows))
@@ -112,7 +113,13 @@ def merged_content(index: LoadedIndex, names: Sequence[str]) -> tuple[SegmentCon
     # The postings of the live rows, merged as they are (no text is analysed again).
     lexical = LexicalSegment.merge([s.reader.lexical for s in merged], [s.passage_live for s in merged])
     content = SegmentContent(
-        documents, passages, matrix, lexical=lexical, sentences=sentences, sentence_vectors=sentence_matrix
+        documents,
+        passages,
+        matrix,
+        lexical=lexical,
+        content_hashes=hashes,
+        sentences=sentences,
+        sentence_vectors=sentence_matrix,
     )
     return content, origins
 

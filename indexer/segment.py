@@ -22,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +79,13 @@ def pending_folder(index_folder: Path, name: str) -> Path:
     return Path(index_folder) / SEGMENTS / f"{PENDING_PREFIX}{name}"
 
 
-def publish_segment(index_folder: Path, name: str) -> None:
-    """Move a written segment to its place (under the write lock, just before the commit that names it)."""
+def publish_segment(index_folder: Path, name: str, sync: bool = True) -> None:
+    """Move a written segment to its place (under the write lock, just before the commit that names it).
+    ``sync=False``: the caller fsyncs the segments folder itself before it commits (with its other files,
+    in one round: see indexer.commit_point.write_manifest)."""
     os.replace(pending_folder(index_folder, name), segment_folder(index_folder, name))
-    fsync_dir(Path(index_folder) / SEGMENTS)
+    if sync:
+        fsync_dir(Path(index_folder) / SEGMENTS)
 
 
 def deletes_path(name: str, generation: int) -> str:
@@ -100,7 +103,9 @@ def read_arrow(path: Path) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
 
 
-def documents_table(documents: Sequence[Document]) -> pa.Table:
+def documents_table(documents: Sequence[Document], hashes: Sequence[str] | None = None) -> pa.Table:
+    """The documents as an Arrow table; ``hashes``: their content hashes when known (a merge copies
+    them from its sources rather than hashing every document again)."""
     return pa.table(
         {
             "doc_id": [d.doc_id for d in documents],
@@ -112,7 +117,7 @@ def documents_table(documents: Sequence[Document]) -> pa.Table:
             "provenance": [d.provenance for d in documents],
             "metadata": [json.dumps(dict(d.metadata), ensure_ascii=False) for d in documents],
             "page_starts": [list(d.page_starts) for d in documents],
-            "content_hash": [content_hash(d) for d in documents],
+            "content_hash": list(hashes) if hashes is not None else [content_hash(d) for d in documents],
         },
         schema=DOCUMENT_SCHEMA,
     )
@@ -126,13 +131,17 @@ def _fsync_pool() -> ThreadPoolExecutor:
 
 
 def fsync_files(paths: Sequence[Path]) -> None:
-    """fsync every file, in parallel: the disk commits them together (one at a time costs ~3 ms each)."""
+    """fsync every file or folder, in parallel: the disk commits them together (one at a time costs ~3 ms
+    each)."""
     list(_fsync_pool().map(_fsync, paths))
 
 
 def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,7 @@ class SegmentContent:
     lexical: LexicalSegment | None = None
     sentences: SentenceRows | None = None
     sentence_vectors: np.ndarray | None = None
+    content_hashes: Sequence[str] | None = None  # of the documents, when known (a merge)
 
 
 def write_segment(
@@ -169,7 +179,7 @@ def write_segment(
         },
         schema=PASSAGE_SCHEMA,
     )
-    write_arrow(folder / DOCUMENTS_FILE, documents_table(content.documents))
+    write_arrow(folder / DOCUMENTS_FILE, documents_table(content.documents, content.content_hashes))
     write_arrow(folder / PASSAGES_FILE, passages)
     vectors = np.ascontiguousarray(content.vectors, dtype=np.float32).reshape(len(content.passages), -1)
     dimension = vectors.shape[1]
@@ -181,10 +191,10 @@ def write_segment(
     lexical.save(folder / LEXICAL_FOLDER)
     sentences = write_sentences(folder, content, dimension)
     files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
-    fsync_files(files)
-    fsync_dir(folder / LEXICAL_FOLDER)
-    fsync_dir(folder)
-    fsync_dir(folder.parent)
+    # Files and their folders in one parallel round. The pending folder's own entry needs no fsync: it is
+    # renamed into place by publish_segment, and the segments folder is fsync'ed after that rename, before
+    # the commit that names the segment.
+    fsync_files([*files, folder / LEXICAL_FOLDER, folder])
     entry = {
         "name": name,
         "documents": len(content.documents),
@@ -216,13 +226,16 @@ def write_sentences(folder: Path, content: SegmentContent, dimension: int) -> in
     return len(vectors)
 
 
-def write_deletes(index_folder: Path, name: str, generation: int, rows: np.ndarray) -> dict[str, Any]:
+def write_deletes(
+    index_folder: Path, name: str, generation: int, rows: np.ndarray, sync: bool = True
+) -> dict[str, Any]:
     """Write the deleted document rows of a segment for commit ``generation``; returns its checksum
-    entry keyed by the relative path."""
+    entry keyed by the relative path. ``sync=False``: the caller fsyncs it before it commits."""
     relative = deletes_path(name, generation)
     path = Path(index_folder) / relative
     np.save(path, np.unique(np.asarray(rows, dtype=np.int32)), allow_pickle=False)
-    fsync_files([path])
+    if sync:
+        fsync_files([path])
     return file_checksums(index_folder, [path])
 
 
@@ -273,6 +286,13 @@ class SegmentReader:
     @property
     def n_documents(self) -> int:
         return len(self.doc_ids)
+
+    @cached_property
+    def all_rows(self) -> np.ndarray:
+        """0..n_passages-1 (read-only): the live rows of the segment without deletes, made once."""
+        rows = np.arange(self.n_passages, dtype=np.int64)
+        rows.setflags(write=False)
+        return rows
 
     @property
     def n_passages(self) -> int:

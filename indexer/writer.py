@@ -24,7 +24,7 @@ from indexer.index_folder import content_hash, read_manifest, utc_now
 from indexer.index_settings import IndexSettings, embedding_text
 from indexer.lexical import tokenize
 from indexer.load import LoadedIndex, SegmentCache, open_commit
-from indexer.segment import SegmentContent, publish_segment, write_deletes, write_segment
+from indexer.segment import SEGMENTS, SegmentContent, publish_segment, write_deletes, write_segment
 from indexer.sentences import split_sentences
 from indexer.types import Passage
 
@@ -122,6 +122,7 @@ def commit_changes(
         current = open_commit(folder, manifest, cache)
     generation = int(manifest.get("generation", manifest.get("version", 1))) + 1
     files = dict(manifest.get("files", {}))
+    to_sync: list[Path] = []  # fsync'ed with the staged manifest, in one round, before the commit
     live_now = {s.reader.name: s for s in current.segments} if current is not None else {}
     entries: list[dict[str, Any]] = []
     for entry in manifest.get("segments", []):
@@ -136,7 +137,7 @@ def commit_changes(
             if len(rows):
                 reader = segment.reader
                 entry = with_deletes(
-                    folder, entry, segment.doc_live, rows, generation, files, reader.doc_rows
+                    folder, entry, segment.doc_live, rows, generation, files, reader.doc_rows, to_sync
                 )
         if entry["deleted_documents"] < entry["documents"]:
             entries.append(entry)
@@ -144,7 +145,7 @@ def commit_changes(
             drop_files(files, name)
     for new in changes.add:
         entry = dict(new.entry)
-        publish_segment(folder, entry["name"])
+        publish_segment(folder, entry["name"], sync=False)
         files.update(new.files)
         gone = [
             row
@@ -155,7 +156,7 @@ def commit_changes(
             doc_live = np.ones(entry["documents"], dtype=bool)
             reader = cache.reader(entry, {**manifest, "files": files})
             entry = with_deletes(
-                folder, entry, doc_live, np.asarray(gone), generation, files, reader.doc_rows
+                folder, entry, doc_live, np.asarray(gone), generation, files, reader.doc_rows, to_sync
             )
         if entry["deleted_documents"] < entry["documents"]:
             entries.append(entry)
@@ -181,7 +182,9 @@ def commit_changes(
     if changes.new_version and "corpus" not in changes.manifest_updates:
         # The documents no longer are the corpus the index was built from (see indexer.staleness).
         new_manifest["corpus"] = {**manifest.get("corpus", {}), "fingerprint": None}
-    write_manifest(folder, new_manifest)
+    if changes.add:
+        to_sync.append(folder / SEGMENTS)  # the renames of publish_segment
+    write_manifest(folder, new_manifest, to_sync)
     collect_garbage(folder, new_manifest)
     return open_commit(folder, new_manifest, cache)
 
@@ -202,15 +205,17 @@ def with_deletes(
     generation: int,
     files: dict[str, dict[str, Any]],
     doc_rows: np.ndarray,
+    to_sync: list[Path],
 ) -> dict[str, Any]:
     """The segment's entry with ``rows`` deleted too: a new deletes file (every deleted row) replaces
-    the old one in ``files``."""
+    the old one in ``files``; its path goes to ``to_sync`` (fsync'ed before the commit)."""
     live = doc_live.copy()
     live[rows] = False
     deleted = np.flatnonzero(~live)
     if entry.get("deletes"):
         files.pop(entry["deletes"], None)
-    checksum = write_deletes(folder, entry["name"], generation, deleted)
+    checksum = write_deletes(folder, entry["name"], generation, deleted, sync=False)
+    to_sync.extend(Path(folder) / path for path in checksum)
     files.update(checksum)
     return {
         **entry,

@@ -77,7 +77,9 @@ class ShardServer:
             view = self._lexical.get(key)
         if view is None:
             view = LexicalIndex(
-                [s.reader.lexical for s in index.segments], [s.passage_live for s in index.segments], corpus
+                [s.reader.lexical for s in index.segments],
+                [s.passage_live for s in index.segments],
+                corpus=corpus,
             )
             with self._lock:
                 self._lexical[key] = view

@@ -72,6 +72,8 @@ def test_a_write_is_one_new_segment_and_embeds_only_changed_documents(index_copy
         unchanged = live.put([doc("harbor-seals")])
         assert unchanged.embedded_passages == 0 and counting.texts == []
         assert len(segment_names(live.current)) == len(segment_names(after))
+        # Nothing changed, nothing committed: the version that holds the document is the current one.
+        assert unchanged.index_version == after.version and live.current.manifest == after.manifest
         # A one-document write embeds its passage and its sentences in one encode call.
         counting.calls.clear()
         live.put([doc("walruses", "Walruses haul out onto the ice. Their whiskers find clams.", "Walruses")])
