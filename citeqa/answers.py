@@ -12,8 +12,9 @@ whether the corpus answers the question at all (with a confidence).
 4. compute the answerability features (citeqa.answerability_features) and decide (citeqa.answerability);
    the same features of each result alone, through the same calibrated model, are its ``relevance``.
 
-Per query the question is embedded once (for retrieval and for sentence scoring) and all candidate
-sentences of the response not cached yet are embedded in one encode call.
+Per query the question is embedded once (for retrieval and for sentence scoring); the sentences' vectors
+are read from the index (citeqa.stored_sentences), and any not stored or cached (a segment written before
+sentences were stored) are embedded in one encode call.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from citeqa.search import Searcher, validate_request
 from citeqa.sentence_caches import SentenceCaches
 from citeqa.sentence_scoring import SIMILARITY_WEIGHT, Sentences, SentenceScorer, TermExtractor
 from citeqa.snippets import make_snippet
+from citeqa.stored_sentences import StoredSentenceVectors
 from citeqa.timing import stage
 from citeqa.types import Answer, Highlight, Response, Result, SearchMode, Snippet
 
@@ -86,16 +88,18 @@ class Answerer:
         self.similarity_weight = similarity_weight
         self.answer_model = answer_model
         self.term_extractor = TermExtractor()
-        self.caches = SentenceCaches()
+        self.stored_sentences = StoredSentenceVectors(searcher.index)
+        self.caches = SentenceCaches(stored=self.stored_sentences)
 
     def share_caches(self, other: Answerer) -> None:
         """Use ``other``'s sentence vectors and term sets: they are keyed by text, so they hold for the
-        answerer of any snapshot of the index (unchanged documents keep their sentences)."""
-        self.caches = other.caches.shared()
+        answerer of any snapshot of the index (unchanged documents keep their sentences); the vectors
+        stored in the index stay this snapshot's."""
+        self.caches = other.caches.shared(self.stored_sentences)
 
     def preload_sentences(self, vectors: Mapping[str, np.ndarray]) -> None:
-        """Vectors of sentences computed ahead (citeqa.sentence_vectors): looked up before the LRU, never
-        evicted, so a query embeds only its question."""
+        """Vectors of sentences computed ahead (citeqa.sentence_vectors) for segments that store none:
+        looked up before the LRU, never evicted, so a query embeds only its question."""
         self.caches.preloaded = vectors
 
     @property

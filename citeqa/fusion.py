@@ -33,6 +33,9 @@ class FusionSettings:
     rrf_k: float = 60.0
     dense_weight: float = 0.8
     candidates: int = 100
+    # Sentence-level evidence (convex methods): the share of the dense term given to each passage's best
+    # sentence (its stored sentence vectors, see indexer.sentences) instead of the passage vector.
+    sentence_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in FUSION_METHODS:
@@ -41,6 +44,10 @@ class FusionSettings:
             raise ValueError("dense_weight must be in [0, 1]")
         if self.rrf_k <= 0 or self.candidates < 1:
             raise ValueError("rrf_k must be positive and candidates at least 1")
+        if not 0.0 <= self.sentence_weight <= 1.0:
+            raise ValueError("sentence_weight must be in [0, 1]")
+        if self.sentence_weight and self.method not in ("convex", "convex_minmax"):
+            raise ValueError("sentence_weight applies to the convex fusion methods only")
 
     def label(self) -> str:
         """A short description, e.g. ``convex w=0.80`` or ``rrf k=60``."""
@@ -48,7 +55,8 @@ class FusionSettings:
             return f"rrf k={self.rrf_k:g}"
         if self.method == "weighted_rrf":
             return f"weighted_rrf w={self.dense_weight:.3g} k={self.rrf_k:g}"
-        return f"{self.method} w={self.dense_weight:.3g}"
+        sentences = f" s={self.sentence_weight:.3g}" if self.sentence_weight else ""
+        return f"{self.method} w={self.dense_weight:.3g}{sentences}"
 
 
 @dataclass(frozen=True)
@@ -64,14 +72,23 @@ class Candidates:
     ids: np.ndarray
     dense_scores: np.ndarray
     bm25_scores: np.ndarray
+    # Each passage's best sentence score (aligned with ``ids``; NaN where none is stored), when asked for.
+    sentence_scores: np.ndarray | None = None
 
     def head(self, depth: int) -> Candidates:
         """The candidates of the first ``depth`` passages of each list."""
         dense_ids, bm25_ids = self.dense_ids[:depth], self.bm25_ids[:depth]
         keep = np.isin(self.ids, np.union1d(dense_ids, bm25_ids))
+        sentences = None if self.sentence_scores is None else self.sentence_scores[keep]
         return Candidates(
-            dense_ids, bm25_ids, self.ids[keep], self.dense_scores[keep], self.bm25_scores[keep]
+            dense_ids, bm25_ids, self.ids[keep], self.dense_scores[keep], self.bm25_scores[keep], sentences
         )
+
+    def sentence_or_dense(self) -> np.ndarray:
+        """The best sentence score of each candidate, its passage's dense score where it has none."""
+        if self.sentence_scores is None:
+            return self.dense_scores
+        return np.where(np.isnan(self.sentence_scores), self.dense_scores, self.sentence_scores)
 
 
 def sort_by_score(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +146,23 @@ def fuse(candidates: Candidates, settings: FusionSettings) -> tuple[np.ndarray, 
     if settings.method == "weighted_rrf":
         return reciprocal_rank_fusion([c.dense_ids, c.bm25_ids], settings.rrf_k, [w, 1.0 - w])
     normalize: Literal["z", "minmax"] = "z" if settings.method == "convex" else "minmax"
+    if settings.sentence_weight:
+        return sentence_fusion(c, w, settings.sentence_weight, normalize)
     return convex_fusion(c.ids, c.dense_scores, c.bm25_scores, w, normalize)
+
+
+def sentence_fusion(
+    candidates: Candidates, dense_weight: float, sentence_weight: float, normalize: Literal["z", "minmax"]
+) -> tuple[np.ndarray, np.ndarray]:
+    """dense_weight * ((1 - s) * n(passage cosine) + s * n(best sentence cosine)) + (1 - dense_weight) *
+    n(BM25), each normalized per query over the candidates (a passage matched by one sentence rises)."""
+    scale = zscore if normalize == "z" else minmax
+    c = candidates
+    dense = (1.0 - sentence_weight) * scale(c.dense_scores.astype(np.float64)) + sentence_weight * scale(
+        c.sentence_or_dense().astype(np.float64)
+    )
+    fused = dense_weight * dense + (1.0 - dense_weight) * scale(c.bm25_scores.astype(np.float64))
+    return sort_by_score(c.ids.astype(np.int64), fused)
 
 
 def fuse_ranking(

@@ -127,9 +127,11 @@ class Searcher:
         depth: int,
         allowed: np.ndarray | None = None,
         query: np.ndarray | None = None,
+        sentences: bool | None = None,
     ) -> Candidates:
         """Both retrievers' top-``depth`` lists and both exact scores of every passage in their union
-        (searching only the ``allowed`` passages if given; ``query`` as in ``rank``).
+        (searching only the ``allowed`` passages if given; ``query`` as in ``rank``), and each one's best
+        sentence score if ``sentences`` (default: when the fusion weighs sentences).
 
         Fusion is a pure function of these (see citeqa.fusion), so an evaluation can compute them once
         per question and try many fusion settings offline.
@@ -141,7 +143,11 @@ class Searcher:
             _, bm25_ids = top_positive(bm25_all, depth, allowed)
         union = np.union1d(dense_ids, bm25_ids).astype(np.int64)
         union_dense = self.index.dense.vectors(union) @ query if len(union) else np.empty(0, np.float32)
-        return Candidates(dense_ids, bm25_ids, union, union_dense, bm25_all[union])
+        best_sentence = None
+        if self.fusion.sentence_weight > 0 if sentences is None else sentences:
+            with stage("sentences"):
+                best_sentence = self.index.dense.best_sentence_scores(union, query)
+        return Candidates(dense_ids, bm25_ids, union, union_dense, bm25_all[union], best_sentence)
 
     def hit(self, rank: int, passage_id: int, score: float) -> Hit:
         passage = self.index.passages[passage_id]

@@ -34,22 +34,31 @@ def _term_lru() -> LRU[str, frozenset[str]]:
 
 @dataclass
 class SentenceCaches:
-    """``preloaded``: vectors computed ahead (citeqa.sentence_vectors), looked up before the LRU and never
-    evicted. ``vectors`` and ``terms``: LRUs of what was computed at query time."""
+    """``stored``: the vectors the index stores (citeqa.stored_sentences), of one snapshot; ``preloaded``:
+    vectors computed ahead (citeqa.sentence_vectors, for segments that store none); both are looked up
+    before the LRU and never evicted. ``vectors`` and ``terms``: LRUs of what was computed at query time."""
 
     vectors: LRU[str, np.ndarray] = field(default_factory=_vector_lru)
     terms: LRU[str, frozenset[str]] = field(default_factory=_term_lru)
     preloaded: Mapping[str, np.ndarray] = field(default_factory=dict)
+    stored: Mapping[str, np.ndarray] = field(default_factory=dict)
 
-    def shared(self) -> SentenceCaches:
-        """New caches over the same stores (preloading either one later leaves the other as it is)."""
-        return SentenceCaches(self.vectors, self.terms, self.preloaded)
+    def shared(self, stored: Mapping[str, np.ndarray] | None = None) -> SentenceCaches:
+        """New caches over the same LRUs and preloaded vectors (preloading either one later leaves the other
+        as it is), with ``stored`` vectors of their own snapshot (default: none)."""
+        return SentenceCaches(self.vectors, self.terms, self.preloaded, {} if stored is None else stored)
 
     def sentence_vectors(self, texts: Sequence[str], encoder: Encoder) -> dict[str, np.ndarray]:
-        """Text -> vector of the given sentences: the ones neither preloaded nor cached are embedded in one
-        encode call."""
-        known = self.preloaded
-        found = {t: known[t] for t in texts if t in known}
+        """Text -> vector of the given sentences: the ones neither stored, preloaded nor cached are embedded
+        in one encode call."""
+        stored, preloaded = self.stored, self.preloaded
+        found: dict[str, np.ndarray] = {}
+        for text in texts:
+            vector = stored.get(text)
+            if vector is None:
+                vector = preloaded.get(text)
+            if vector is not None:
+                found[text] = vector
         rest = [t for t in texts if t not in found]
         if rest:
             vectors = self.vectors.get_many(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import Stemmer
@@ -21,8 +20,9 @@ from citeqa.sentence_caches import SentenceCaches
 from citeqa.types import Result
 from corpus.types import Document
 from indexer.bm25_index import stopword_set, text_tokens
-from indexer.chunking import Span, sentence_spans
+from indexer.chunking import Span
 from indexer.embedding import Encoder
+from indexer.sentences import passage_sentences
 
 SIMILARITY_WEIGHT = 0.7
 # Question words (what, how, my, ...) are stopwords here, unlike in the BM25 index: they say nothing about
@@ -102,16 +102,6 @@ class SentenceScorer:
             terms=tuple(terms),
             question_terms=question_terms,
         )
-
-
-# A pure function of its arguments, memoized: the same passages recur in query after query, and splitting
-# them again cost more than the rest of sentence scoring (the key's text hashes once: str caches its hash).
-@lru_cache(maxsize=65_536)
-def passage_sentences(document_text: str, start: int, end: int) -> tuple[Span, ...]:
-    """Sentences inside ``document_text[start:end]``, in document offsets."""
-    return tuple(
-        Span(start + s.start, start + s.end, s.words) for s in sentence_spans(document_text[start:end])
-    )
 
 
 def result_sentences(

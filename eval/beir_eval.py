@@ -369,8 +369,8 @@ def describe_index(prepared: PreparedIndex) -> str:
     if not prepared.built:
         return f"{what}: reused (corpus fingerprint, model and settings match)"
     return (
-        f"{what}: built in {prepared.seconds:.1f} s, {prepared.embedded} passages embedded, "
-        f"{prepared.from_cache} from the embedding cache"
+        f"{what}: built in {prepared.seconds:.1f} s, {prepared.embedded} texts (passages and sentences) "
+        f"embedded, {prepared.from_cache} from the embedding cache"
     )
 
 

@@ -67,6 +67,9 @@ def evaluate_command(
     fusion: Annotated[str | None, typer.Option(help="hybrid fusion method (default: the settings')")] = None,
     dense_weight: Annotated[float | None, typer.Option(help="dense weight of the fusion")] = None,
     rrf_k: Annotated[float | None, typer.Option(help="k of reciprocal-rank fusion")] = None,
+    sentence_weight: Annotated[
+        float | None, typer.Option(help="share of the dense side from each passage's best sentence")
+    ] = None,
     index_root: Annotated[Path, typer.Option(help="where dataset indexes are kept")] = Path(
         "var/eval/indexes"
     ),
@@ -112,6 +115,7 @@ def evaluate_command(
         fusion_method=fusion,
         fusion_dense_weight=dense_weight,
         fusion_rrf_k=rrf_k,
+        fusion_sentence_weight=sentence_weight,
     )
     if calibrate or dedup:
         answer_eval_command(

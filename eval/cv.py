@@ -38,6 +38,8 @@ DEFAULT_FOLDS = 5
 DEFAULT_SEED = 0
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.825, 0.85, 0.875, 0.9, 0.925, 0.95, 0.975, 0.99)
 RRF_KS = (10.0, 30.0, 60.0, 100.0)
+SENTENCE_DENSE_WEIGHTS = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
+SENTENCE_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 SINGLE_MODES = ("dense", "bm25")
 Log = Callable[[str], None]
 
@@ -98,6 +100,12 @@ def fusion_grid(
         ],
         "convex": [FusionSettings("convex", dense_weight=w) for w in weights],
         "convex_minmax": [FusionSettings("convex_minmax", dense_weight=w) for w in weights],
+        # Sentence-level evidence: part of the dense term from each passage's best stored sentence.
+        "convex_minmax+sentences": [
+            FusionSettings("convex_minmax", dense_weight=w, sentence_weight=s)
+            for w in SENTENCE_DENSE_WEIGHTS
+            for s in SENTENCE_WEIGHTS
+        ],
     }
 
 
@@ -155,7 +163,9 @@ def collect_candidates(
     for query in queries:
         depth = min(total, 3 * min_documents)
         while True:
-            candidates = searcher.candidates(query.text.strip(), max(depth, searcher.fusion.candidates))
+            candidates = searcher.candidates(
+                query.text.strip(), max(depth, searcher.fusion.candidates), sentences=True
+            )
             documents = {passages[int(i)].doc_id for i in candidates.dense_ids}
             if len(documents) >= min_documents or depth >= total:
                 break

@@ -4,14 +4,14 @@
                                [--queries 100] [--txtai auto|on|off] [--out var/bench/query] [--smoke]
 
 One index of a generated corpus (eval.synthetic) is built with the torch encoder and shared by every backend
-(their vectors are compatible: the cosine between backends is reported). Per backend, side by side in one
-run: the single-question encode time (the floor), the in-process hybrid answer (Answerer.respond: search,
-grouping, highlights, answerability; sentences precomputed as the service does) and POST /query hybrid
-over HTTP on 127.0.0.1 (response cache off, distinct questions, so every query is computed). Quality:
-Recall@5 and MRR@10 of the hybrid passage ranking on the seed set. txtai (dense, and hybrid: its BM25
-fused with dense) runs in its own virtual environment (var/txtai-venv, see eval/txtai_probe.py) on the same
-passages and local model, timed the same way and scored on the same qrels. Ratios, not absolute numbers,
-are the result on a shared machine: the load average is reported at the start and end.
+(their vectors are compatible: the cosine between backends is reported). Per backend, side by side in one run:
+the single-question encode time (the floor), the in-process hybrid answer (Answerer.respond: search, grouping,
+highlights, answerability; sentence vectors read from the index as the service does) and POST /query hybrid
+over HTTP on 127.0.0.1 (response cache off, distinct questions, so every query is computed). Quality: Recall@5
+and MRR@10 of the hybrid passage ranking on the seed set. txtai (dense, and hybrid: its BM25 fused with dense)
+runs in its own virtual environment (var/txtai-venv, see eval/txtai_probe.py) on the same passages and local
+model, timed the same way and scored on the same qrels. Ratios, not absolute numbers, are the result on a
+shared machine: the load average is reported at the start and end.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def bench_backend(
     vectors = encoder.encode(questions)
     cosines = np.sum(vectors * torch_vectors, axis=1)
     settings = Settings(index_path=index.path, model=args.model, backend=backend, response_cache_size=0)
-    log(f"{backend}: precomputing the sentence vectors of {len(index.passages)} passages")
+    log(f"{backend}: opening the answer layer over {len(index.passages)} passages")
     answerer = build_answerer(settings, Searcher(index, encoder))
     # Alternated per question, so that a change of the machine's load hits both series alike.
     floor, in_process = [], []

@@ -1,6 +1,7 @@
 """The segmented index (format 2) benchmark: writes, opening, queries after writes, memory, merges, workers.
 
     python -m eval.segment_bench [--sizes 10000,100000,1000000] [--out var/bench/segments] [--smoke]
+                                 [--parts writes,open,queries,merge,workers] [--merge-up-to N]
 
 At each size, side by side (issue 14, "Measured in a benchmark"):
 
@@ -28,7 +29,9 @@ At the largest size only:
 
 At the smallest size only (`citeqa serve --workers 2`):
 
-6. one-document write over HTTP, embedding included: add (PUT) and delete (DELETE) p50/p99;
+6. one-document write over HTTP, embedding included: add (PUT) and delete (DELETE) p50/p99, of a synthetic
+   article (several passages, the document of every other part) and of a two-sentence document (one
+   passage: the document issue 14 measured, 706 ms p50 before segments);
 7. a query load (concurrency 8, 2 POST /query : 1 GET /search as eval.load_bench, ~30 s) while one writer
    PUTs a document every ~100 ms: failed requests, and the index_version every response carries.
 
@@ -44,6 +47,9 @@ A smoke run uses a random clustered base and no model for the data (the services
 The services run with CITEQA_PRECOMPUTE_SENTENCES=false (embedding every sentence of 1M passages at start
 would take hours; the answer step embeds the top passages' sentences per query instead) and with the
 response and question caches off (eval.load_bench.UNCACHED), so every request is computed.
+
+``--parts`` runs some parts only (writes: 1; open: 2 and 4; queries: 3; merge: 5; workers: 6 and 7).
+Without ``merge``, every size is written directly as one segment (the layout the merge would leave).
 
 Writes OUT/report.md and OUT/results.json (rewritten after every part, so a stopped run keeps its rows).
 """
@@ -97,6 +103,12 @@ MERGE_SEGMENTS = 8
 STARTED = time.perf_counter()
 # The services: every request computed, sentence vectors per query (see the module docstring).
 SERVICE_ENV = {"CITEQA_API_KEYS": KEY, "CITEQA_PRECOMPUTE_SENTENCES": "false"}
+PARTS = ("writes", "open", "queries", "merge", "workers")
+"""--parts: 1 (writes), 2 and 4 (open), 3 (queries), 5 (merge), 6 and 7 (workers)."""
+TWO_SENTENCES = (
+    "Harbor seals can hold their breath for up to thirty minutes while they hunt for fish. "
+    "Their pups can swim within hours of birth and are weaned after about four weeks."
+)
 
 
 @dataclass(frozen=True)
@@ -573,6 +585,13 @@ def written_document(pool: Sequence[PoolDocument], number: int, prefix: str) -> 
     return dataclasses.replace(item.document, doc_id=f"{prefix}-{number}")
 
 
+def short_document(number: int) -> Document:
+    """A two-sentence document (one passage), a different text each time."""
+    return Document(
+        doc_id=f"bench-short-{number}", title=f"Harbor seals {number}", text=f"{TWO_SENTENCES} Note {number}."
+    )
+
+
 # Part 3: queries over HTTP at the largest size, fresh and after 1,000 writes.
 
 
@@ -710,22 +729,37 @@ def bench_two_workers(
             warm = written_document(pool, 10**6, "bench-w2-warm")
             write_document(client, warm)  # not counted: first write of the process
             delete_document(client, warm.doc_id)
-            adds, deletes = [], []
+            adds, deletes, short_adds, short_deletes = [], [], [], []
             documents = [written_document(pool, n, "bench-w2") for n in range(config.http_writes_small)]
             for document in documents:
                 adds.append(write_document(client, document)[0])
             for document in documents:
                 deletes.append(delete_document(client, document.doc_id))
+            shorts = [short_document(n) for n in range(config.http_writes_small)]
+            for document in shorts:
+                short_adds.append(write_document(client, document)[0])
+            for document in shorts:
+                short_deletes.append(delete_document(client, document.doc_id))
+        settings = IndexSettings()
         writes = {
             "workers": 2,
             "passages": sum(s["live_passages"] for s in faiss_types(folder)),
             "add": percentiles(adds),
             "delete": percentiles(deletes),
+            "document_passages": float(
+                np.mean([len(chunk_document(d, settings.chunker, 0)) for d in documents])
+            ),
+            "document_chars": float(np.mean([len(d.text) for d in documents])),
+            "short_add": percentiles(short_adds),
+            "short_delete": percentiles(short_deletes),
+            "short_passages": float(np.mean([len(chunk_document(d, settings.chunker, 0)) for d in shorts])),
+            "short_chars": float(np.mean([len(d.text) for d in shorts])),
             "segments_after": len(read_manifest(folder)["segments"]),
         }
         log(
-            f"  HTTP writes (2 workers): add p50 {writes['add']['p50_ms']:.0f} ms p99 "
-            f"{writes['add']['p99_ms']:.0f}, delete p50 {writes['delete']['p50_ms']:.0f} ms"
+            f"  HTTP writes (2 workers): article add p50 {writes['add']['p50_ms']:.0f} ms p99 "
+            f"{writes['add']['p99_ms']:.0f}, delete p50 {writes['delete']['p50_ms']:.0f} ms; two-sentence "
+            f"add p50 {writes['short_add']['p50_ms']:.0f} ms p99 {writes['short_add']['p99_ms']:.0f}"
         )
         # Part 7: queries under load while one writer streams puts.
         asyncio.run(load_with_versions(server.url, questions, config.load_concurrency, 2.0))  # warm-up
@@ -804,8 +838,12 @@ def run_segment_bench(
     command: str = "python -m eval.segment_bench",
     merge_up_to: int | None = None,
     writes_only: bool = False,
+    parts: Sequence[str] = PARTS,
 ) -> dict[str, Any]:
-    """Every part at every size; ``writes_only``: part 1 alone (one-document writes in process)."""
+    """Every part at every size, or ``parts`` only (see PARTS); ``writes_only``: part 1 alone."""
+    chosen = {"writes"} if writes_only else set(parts)
+    if chosen - set(PARTS):
+        raise ValueError(f"unknown parts {sorted(chosen - set(PARTS))}; choose among {', '.join(PARTS)}")
     config = SMOKE if smoke else FULL
     if merge_up_to is not None:
         config = dataclasses.replace(config, merge_up_to=merge_up_to)
@@ -818,6 +856,7 @@ def run_segment_bench(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "smoke": smoke,
         "sizes": list(sizes),
+        "parts": [p for p in PARTS if p in chosen],
         "config": asdict(config),
         "machine": machine(),
         "per_size": {},
@@ -842,7 +881,7 @@ def run_segment_bench(
     log(f"pool: {len(pool):,} documents, {pool_passage_count(pool):,} passages; vectors: {vectors_label}")
     all_questions = synthetic_questions([p.document for p in pool], config.queries, seed=1)
     for n in sizes:
-        parts = MERGE_SEGMENTS if n <= config.merge_up_to else 1
+        parts = MERGE_SEGMENTS if n <= config.merge_up_to and "merge" in chosen else 1
         log(f"size {n:,}: writing {parts} segment(s) of ~{n // parts:,} passages")
         folder = work / f"index-{n}"
         if folder.exists():
@@ -857,21 +896,22 @@ def run_segment_bench(
             "segments_written": parts,
         }
         payload["per_size"][str(n)] = row
-        if parts > 1 and not writes_only:
+        if parts > 1:
             row["merge"] = bench_merge(folder)
         row["fresh_types"] = types_summary(faiss_types(folder))
         save()
         row["disk_bytes"] = disk_bytes(folder)
         row["disk_bytes_per_passage"] = {k: v / row["passages"] for k, v in row["disk_bytes"].items()}
-        if not writes_only:
+        if "open" in chosen:
             row["open"] = bench_open(folder, all_questions[0])
             save()
-        if n == sizes[-1] and not writes_only:
+        if n == sizes[-1] and "queries" in chosen:
             payload["http_queries"] = bench_http_queries(folder, pool, all_questions, config)
             save()
-        row["live_writes"] = bench_live_writes(folder, pool, base, config)
-        save()
-        if n == sizes[0] and not writes_only:
+        if "writes" in chosen:
+            row["live_writes"] = bench_live_writes(folder, pool, base, config)
+            save()
+        if n == sizes[0] and "workers" in chosen:
             writes, load = bench_two_workers(folder, pool, all_questions, config)
             payload["http_writes_two_workers"] = writes
             payload["load_with_writes"] = load
@@ -891,6 +931,11 @@ def write_outputs(out: Path, payload: dict[str, Any]) -> None:
 
 
 # The report.
+
+
+def _doc_size(writes: dict[str, Any], kind: str) -> str:
+    passages, chars = writes.get(f"{kind}_passages"), writes.get(f"{kind}_chars")
+    return "" if passages is None else f" (~{passages:.1f} passages, {chars:,.0f} characters)"
 
 
 def _ms(p: dict[str, Any] | None) -> str:
@@ -1019,10 +1064,18 @@ def targets(payload: dict[str, Any]) -> list[str]:
     writes = payload.get("http_writes_two_workers")
     if writes:
         lines.append(
-            f"| 6. HTTP write p50 <= 150 ms, 2 workers, {writes['passages']:,} passages | add "
-            f"{writes['add']['p50_ms']:.0f} ms, delete {writes['delete']['p50_ms']:.0f} ms | "
+            f"| 6. HTTP write p50 <= 150 ms, 2 workers, {writes['passages']:,} passages, synthetic article"
+            f"{_doc_size(writes, 'document')} | add {writes['add']['p50_ms']:.0f} ms, delete "
+            f"{writes['delete']['p50_ms']:.0f} ms | "
             f"{_verdict(writes['add']['p50_ms'] <= 150 and writes['delete']['p50_ms'] <= 150)} |"
         )
+        if writes.get("short_add"):
+            short_ok = writes["short_add"]["p50_ms"] <= 150 and writes["short_delete"]["p50_ms"] <= 150
+            lines.append(
+                f"| 6. the same, two-sentence document{_doc_size(writes, 'short')} | add "
+                f"{writes['short_add']['p50_ms']:.0f} ms, delete {writes['short_delete']['p50_ms']:.0f} ms "
+                f"| {_verdict(short_ok)} |"
+            )
     load = payload.get("load_with_writes")
     if load:
         ok = (
@@ -1035,6 +1088,24 @@ def targets(payload: dict[str, Any]) -> list[str]:
             f"a version | {_verdict(ok)} |"
         )
     return lines
+
+
+def layout_note(config: dict[str, Any], unmerged: Sequence[int]) -> str:
+    """How the indexes were laid out when part 5 ran: 8 segments merged into one (and where not)."""
+    return (
+        ("At every size" if not unmerged else f"Up to {config['merge_up_to']:,} passages")
+        + f", each index is written as {MERGE_SEGMENTS} segments of "
+        f"size/{MERGE_SEGMENTS} and merged into one by `merge_once` (part 5); the merged single segment, its "
+        "FAISS type chosen by its size as a fresh build's, is the freshly built index of parts 1-4."
+        + (
+            f" Above {config['merge_up_to']:,} passages ({', '.join(f'{n:,}' for n in unmerged)}) the index "
+            "is written directly as one segment, as `citeqa index` does (default shard size 1,000,000), and "
+            "part 5 is not run there: on this shared 2-core machine the 8 segments and their merge would not "
+            "fit the run's time budget (merge throughput is given at the sizes that ran it)."
+            if unmerged
+            else ""
+        )
+    )
 
 
 def report_markdown(payload: dict[str, Any]) -> str:
@@ -1068,17 +1139,17 @@ def report_markdown(payload: dict[str, Any]) -> str:
         "these passages. Questions are synthetic (eval.synthetic) and embedded by the real model "
         f"({DEFAULT_MODEL}) in the service and in part 2.",
         "",
-        ("At every size" if not unmerged else f"Up to {config['merge_up_to']:,} passages")
-        + f", each index is written as {MERGE_SEGMENTS} segments of "
-        f"size/{MERGE_SEGMENTS} and merged into one by `merge_once` (part 5); the merged single segment, its "
-        "FAISS type chosen by its size as a fresh build's, is the freshly built index of parts 1-4."
-        + (
-            f" Above {config['merge_up_to']:,} passages ({', '.join(f'{n:,}' for n in unmerged)}) the index "
-            "is written directly as one segment, as `citeqa index` does (default shard size 1,000,000), and "
-            "part 5 is not run there: on this shared 2-core machine the 8 segments and their merge would not "
-            "fit the run's time budget (merge throughput is given at the sizes that ran it)."
-            if unmerged
+        (
+            f"Parts run: {', '.join(payload['parts'])}. "
+            if payload.get("parts") and len(payload["parts"]) < len(PARTS)
             else ""
+        )
+        + (
+            "Part 5 (merge) was not run: every index is written directly as one segment, the layout a "
+            "merge of its segments leaves (and a default `citeqa index` build writes up to 1,000,000 "
+            "passages)."
+            if payload.get("parts") and "merge" not in payload["parts"]
+            else layout_note(config, unmerged)
         )
         + " The page cache is warm (the files were just written).",
         "",
@@ -1095,16 +1166,24 @@ def report_markdown(payload: dict[str, Any]) -> str:
             except (KeyError, TypeError):
                 values.append("-")
         lines.append(f"| {label} | " + " | ".join(values) + " |")
+    ran_writes = any("live_writes" in per_size[str(n)] for n in sizes)
     lines += [
         "",
-        f"1: {config['live_writes']} one-document adds (synthetic articles of ~"
-        + (f"{_get(per_size[str(sizes[0])], 'live_writes', 'passages_per_add') or 0:.1f}" if sizes else "?")
-        + f" passages), then their {config['live_writes']} deletes, through `LiveIndex.put` / `delete` "
-        "in this "
-        f"process ({config['warmup_writes']} warm-up writes not counted), each a durable commit (fsync'ed); "
-        "the encoder returns precomputed embedding-like vectors instantly, so the times exclude embedding. "
-        "The "
-        "background merger runs (default TieredMergePolicy).",
+        (
+            f"1: {config['live_writes']} one-document adds (synthetic articles of ~"
+            + (
+                f"{_get(per_size[str(sizes[0])], 'live_writes', 'passages_per_add') or 0:.1f}"
+                if sizes
+                else "?"
+            )
+            + f" passages), then their {config['live_writes']} deletes, through `LiveIndex.put` / `delete` "
+            "in this "
+            f"process ({config['warmup_writes']} warm-up writes not counted), each a durable commit "
+            "(fsync'ed); the encoder returns precomputed embedding-like vectors instantly, so the times "
+            "exclude embedding. The background merger runs (default TieredMergePolicy)."
+            if ran_writes
+            else "1: not run."
+        ),
         "2: a fresh `python -c` process: imports, `load_index(mmap=True, checksums=False)`, the ONNX encoder "
         "(model load, reported apart), `Searcher` + one hybrid question (`first query`: includes embedding "
         "it). 4: RSS growth of that process over the index (after the first query, minus the model's), "
@@ -1148,10 +1227,25 @@ def report_markdown(payload: dict[str, Any]) -> str:
             "",
             "| write | n | p50 ms | p99 ms |",
             "|---|---:|---:|---:|",
-            f"| add (PUT, embedding included) | {writes['add']['n']} | {writes['add']['p50_ms']:.1f} "
-            f"| {writes['add']['p99_ms']:.1f} |",
-            f"| delete (DELETE) | {writes['delete']['n']} | {writes['delete']['p50_ms']:.1f} "
+            f"| add (PUT, embedding included), synthetic article{_doc_size(writes, 'document')} "
+            f"| {writes['add']['n']} | {writes['add']['p50_ms']:.1f} | {writes['add']['p99_ms']:.1f} |",
+            f"| delete (DELETE) of those | {writes['delete']['n']} | {writes['delete']['p50_ms']:.1f} "
             f"| {writes['delete']['p99_ms']:.1f} |",
+        ]
+        if writes.get("short_add"):
+            lines += [
+                f"| add (PUT, embedding included), two-sentence document{_doc_size(writes, 'short')} "
+                f"| {writes['short_add']['n']} | {writes['short_add']['p50_ms']:.1f} "
+                f"| {writes['short_add']['p99_ms']:.1f} |",
+                f"| delete (DELETE) of those | {writes['short_delete']['n']} "
+                f"| {writes['short_delete']['p50_ms']:.1f} | {writes['short_delete']['p99_ms']:.1f} |",
+            ]
+        lines += [
+            "",
+            "A write's embedding runs on the worker's one encoder thread (2 cores / 2 workers), so the "
+            "article's "
+            "add time grows with its passages; the two-sentence document is the write issue 14 measured "
+            "(706 ms p50 before segments).",
             "",
         ]
     load = payload.get("load_with_writes")
@@ -1196,6 +1290,14 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def parse_parts(text: str) -> tuple[str, ...]:
+    parts = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(set(parts) - set(PARTS))
+    if not parts or unknown:
+        raise argparse.ArgumentTypeError(f"parts are comma-separated among {','.join(PARTS)}")
+    return parts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.segment_bench", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -1214,11 +1316,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--writes-only", action="store_true", help="part 1 alone: one-document writes in process, per size"
     )
+    parser.add_argument(
+        "--parts",
+        type=parse_parts,
+        default=PARTS,
+        help=f"comma-separated parts to run among {','.join(PARTS)} (default: all); without merge every "
+        "size is written as one segment",
+    )
     args = parser.parse_args(argv)
     sizes = args.sizes or (SMOKE_SIZES if args.smoke else DEFAULT_SIZES)
     command = " ".join(["python -m eval.segment_bench", *(argv if argv is not None else sys.argv[1:])])
     run_segment_bench(
-        args.out, sizes, args.smoke, args.keep_indexes, command, args.merge_up_to, args.writes_only
+        args.out,
+        sizes,
+        args.smoke,
+        args.keep_indexes,
+        command,
+        args.merge_up_to,
+        args.writes_only,
+        args.parts,
     )
     log(f"wrote {args.out / 'report.md'}")
     print((args.out / "report.md").read_text(encoding="utf-8"))

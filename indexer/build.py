@@ -197,11 +197,18 @@ def split_content(content: SegmentContent, shard_size: int) -> list[SegmentConte
 
 
 def subset(content: SegmentContent, documents: list[Document], rows: list[int]) -> SegmentContent:
+    """The documents, passage ``rows`` and those passages' sentences of ``content``, renumbered."""
+    sentences, sentence_vectors = None, None
+    if content.sentences is not None and content.sentence_vectors is not None:
+        sentences, positions = content.sentences.of_passages(rows)
+        sentence_vectors = content.sentence_vectors[positions]
     return SegmentContent(
         documents,
         [content.passages[r] for r in rows],
         content.vectors[rows] if rows else content.vectors[:0],
         [content.tokens[r] for r in rows],
+        sentences=sentences,
+        sentence_vectors=sentence_vectors,
     )
 
 

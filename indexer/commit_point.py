@@ -15,14 +15,14 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from indexer.errors import IndexMismatchError
 from indexer.index_folder import MANIFEST, fsync_dir
-from indexer.segment import PENDING_PREFIX, SEGMENTS
+from indexer.segment import PENDING_PREFIX, SEGMENTS, fsync_files
 
 LOCK_SUFFIX = ".lock"
 LOCK_TIMEOUT_SECONDS = 120.0
@@ -75,14 +75,15 @@ def write_lock(index_folder: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Ite
         local.release()
 
 
-def write_manifest(index_folder: Path, manifest: dict[str, Any]) -> None:
-    """Commit: the new manifest is written beside the old, fsync'ed, and swapped in by one rename."""
+def write_manifest(index_folder: Path, manifest: dict[str, Any], sync_first: Sequence[Path] = ()) -> None:
+    """Commit: the new manifest is written beside the old, fsync'ed, and swapped in by one rename.
+    ``sync_first``: files and folders the commit needs on disk (deletes files, the segments folder after a
+    rename), fsync'ed in the same parallel round as the staged manifest, all before the rename."""
     folder = Path(index_folder)
     staged = folder / f".{MANIFEST}.tmp-{os.getpid()}-{threading.get_ident()}"
     with staged.open("w", encoding="utf-8") as out:
         out.write(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
+    fsync_files([staged, *sync_first])
     os.replace(staged, folder / MANIFEST)
     fsync_dir(folder)
 

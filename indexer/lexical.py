@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain
 from pathlib import Path
 
@@ -323,29 +324,58 @@ class CorpusStatistics:
         return CorpusStatistics(sum(p.rows for p in parts), sum(p.total_length for p in parts))
 
 
-class _View:
-    """One segment as the index sees it: which rows are live, their compact ids, and the float64
-    tf / (norm + tf) of each of the segment's (length, tf) pairs under the index-wide average length."""
+@dataclass(frozen=True, eq=False)
+class LexicalLive:
+    """One segment with one set of deletes, independent of where it sits in an index: what an index
+    over it needs that costs the segment's size to compute (live count, total live length, each row's
+    rank among the live rows). Immutable: made once per (segment, deletes file) and shared by every
+    commit that lists the segment with those deletes (a commit then costs its changed segments only)."""
 
-    def __init__(
-        self, segment: LexicalSegment, live: np.ndarray | None, start: int, n_live: int, n: int, avgdl: float
-    ) -> None:
-        self.segment = segment
-        self.live = live
-        """bool per row, or None when every row is live."""
+    segment: LexicalSegment
+    live: np.ndarray | None
+    """bool per row, or None when every row is live."""
+    n_live: int
+    total_length: int
+    """Sum of the live rows' token counts."""
+    local_gid: np.ndarray | None
+    """Per row its rank among the live rows, -1 if deleted (int32 while rows fit, else int64); None if
+    every row is live (then a row's rank is the row)."""
+
+    @classmethod
+    def of(cls, segment: LexicalSegment, live: np.ndarray | None = None) -> LexicalLive:
+        [mask] = _masks([segment], [live])
+        lengths = np.asarray(segment.lengths)
+        if mask is None:
+            return cls(segment, None, segment.n_rows, int(lengths.sum(dtype=np.int64)), None)
+        mask = mask.copy()
+        mask.setflags(write=False)
+        gid = np.cumsum(mask, dtype=np.int64 if segment.n_rows >= 2**31 - 1 else np.int32)
+        gid -= 1
+        gid[~mask] = -1
+        gid.setflags(write=False)
+        return cls(
+            segment, mask, int(np.count_nonzero(mask)), int(lengths.sum(dtype=np.int64, where=mask)), gid
+        )
+
+    @cached_property
+    def live_rows(self) -> np.ndarray:
+        """The live rows in order: rank -> row."""
+        return np.arange(self.segment.n_rows) if self.live is None else np.flatnonzero(self.live)
+
+
+class _View:
+    """One segment as the index sees it: its live rows (``LexicalLive``), the compact id of the first,
+    and the float64 tf / (norm + tf) of each of the segment's (length, tf) pairs under the index-wide
+    average length (a few hundred to a few thousand pairs a segment: made per index)."""
+
+    def __init__(self, part: LexicalLive, start: int, avgdl: float) -> None:
+        self.part = part
+        self.segment = part.segment
+        self.live = part.live
         self.start = start
         """Compact id of the segment's first live row."""
-        self.n_live = n_live
-        self.gid: np.ndarray | None = None
-        """Per row its compact id, ``n`` (the index's spare score slot) if deleted; None if every row is
-        live (then a row's id is start + row)."""
-        if live is not None:
-            gid = np.cumsum(live, dtype=np.int64 if n >= 2**31 - 1 else np.int32)
-            gid += start - 1
-            gid[~live] = n
-            self.gid = gid
-        self._live_rows: np.ndarray | None = None
-        pairs = np.asarray(segment.pairs)
+        self.n_live = part.n_live
+        pairs = np.asarray(self.segment.pairs)
         tfs = pairs[:, 1].astype(np.float64)
         self.tfc = tfs / (_length_norm(pairs[:, 0], avgdl) + tfs) if avgdl > 0 else np.zeros_like(tfs)
         """float64 per (length, tf) pair: tf / (norm(length) + tf); zeros when no live row has a token
@@ -354,11 +384,7 @@ class _View:
     @property
     def live_rows(self) -> np.ndarray:
         """The live rows in order: compact id - start -> row."""
-        if self._live_rows is None:
-            self._live_rows = (
-                np.arange(self.segment.n_rows) if self.live is None else np.flatnonzero(self.live)
-            )
-        return self._live_rows
+        return self.part.live_rows
 
 
 class LexicalIndex:
@@ -370,22 +396,24 @@ class LexicalIndex:
 
     def __init__(
         self,
-        segments: Sequence[LexicalSegment],
+        segments: Sequence[LexicalSegment] = (),
         live: Sequence[np.ndarray | None] | None = None,
+        parts: Sequence[LexicalLive] | None = None,
         corpus: CorpusStatistics | None = None,
     ) -> None:
-        """``corpus``: the statistics of a larger corpus these segments are part of (the shards of a
-        sharded index, see ``statistics``), used for idf and the average length in place of these
-        segments' own; its document frequencies are given per question (``use_document_frequencies``)."""
-        masks = _masks(segments, live)
-        n_live = [
-            s.n_rows if m is None else int(np.count_nonzero(m)) for s, m in zip(segments, masks, strict=True)
-        ]
-        self._n = n = sum(n_live)
-        total_length = sum(
-            int(s.lengths.sum(dtype=np.int64)) if m is None else int(s.lengths.sum(dtype=np.int64, where=m))
-            for s, m in zip(segments, masks, strict=True)
-        )
+        """Over ``segments`` with their ``live`` masks, or over ``parts`` already made (``LexicalLive``:
+        then opening costs the number of segments, not their size).
+
+        ``corpus``: the statistics of a larger corpus these segments are part of (the shards of a sharded
+        index), used for idf and the average length in place of these segments' own; its document
+        frequencies are given per question (``use_document_frequencies``)."""
+        if parts is None:
+            masks = _masks(segments, live)
+            parts = [LexicalLive.of(s, m) for s, m in zip(segments, masks, strict=True)]
+        elif segments or live is not None:
+            raise ValueError("give segments (and live masks) or parts, not both")
+        self._n = n = sum(p.n_live for p in parts)
+        total_length = sum(p.total_length for p in parts)
         self.own = CorpusStatistics(n, total_length)
         """The live rows and their total token count, of these segments alone."""
         self.corpus = corpus or self.own
@@ -393,9 +421,10 @@ class LexicalIndex:
         """Mean token count of the live rows (0 when there are none), corpus-wide."""
         self._views: list[_View] = []
         start = 0
-        for segment, mask, count in zip(segments, masks, n_live, strict=True):
-            self._views.append(_View(segment, mask, start, count, n, self.avgdl))
-            start += count
+        for part in parts:
+            self._views.append(_View(part, start, self.avgdl))
+            start += part.n_live
+        self._gid_dtype = np.int64 if n >= 2**31 - 1 else np.int32
         self._starts = np.array([v.start for v in self._views], dtype=np.int64)
         self._stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
         self._df_cache: dict[str, int] = {}
@@ -499,13 +528,17 @@ class LexicalIndex:
                 continue
             start, end = int(view.segment.indptr[j]), int(view.segment.indptr[j + 1])
             rows = view.segment.rows[start:end]
-            if view.gid is None:
+            local = view.part.local_gid
+            if local is None:
                 where = rows + np.int64(view.start) if view.start else rows
                 df += end - start
             else:
-                where = view.gid[rows]
+                ranks = local[rows]
+                dead = ranks < 0
+                where = ranks.astype(self._gid_dtype) + self._gid_dtype(view.start)
+                where[dead] = self._n  # deleted rows add into the spare slot
                 if known_df is None:
-                    df += end - start - int(np.count_nonzero(where == self._n))
+                    df += end - start - int(np.count_nonzero(dead))
             found.append((view, start, end, rows, where))
         if known_df is None:
             self._remember_df(term, df)

@@ -26,6 +26,7 @@ from corpus.types import Document
 from indexer.commit_point import manifest_stamp, write_lock
 from indexer.embedding import Encoder
 from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
+from indexer.index_folder import read_manifest, recover_interrupted_swap
 from indexer.index_settings import IndexSettings
 from indexer.load import LoadedIndex, SegmentCache, check_model, load_index, open_commit
 from indexer.merging import BackgroundMerger, TieredMergePolicy
@@ -191,20 +192,19 @@ class LiveIndex:
         with write_lock(self.folder):
             latest = self._latest_locked()
             still = changed_documents(documents, latest)
+            if not still:  # every document is already there as sent: nothing to commit
+                self.writes["put"] += 1
+                return WriteResult(latest.version, "put", tuple(d.doc_id for d in documents), 0, 0)
             if {d.doc_id for d in still} != {d.doc_id for d in changed}:  # another writer came between
                 content = prepare_segment(still, self.encoder, settings)
-            parts = (
-                (write_new_segment(self.folder, content, latest.generation, settings.index_type),)
-                if still
-                else ()
-            )
+            parts = (write_new_segment(self.folder, content, latest.generation, settings.index_type),)
             changes = Changes(add=parts, delete=frozenset(d.doc_id for d in still))
             index = commit_changes(self.folder, changes, self._cache, current=latest)
             self._take(index, manifest_stamp(self.folder))
         self.writes["put"] += 1
         self._wake_merger()
         doc_ids = tuple(d.doc_id for d in documents)
-        return WriteResult(index.version, "put", doc_ids, len(still), len(content.passages) if still else 0)
+        return WriteResult(index.version, "put", doc_ids, len(still), len(content.passages))
 
     def delete(self, doc_ids: Sequence[str]) -> WriteResult:
         self._require_writable()
@@ -246,9 +246,15 @@ class LiveIndex:
         return WriteResult(index.version, "rebuild", (), len(documents), len(content.passages))
 
     def _latest_locked(self) -> LoadedIndex:
-        index = load_index(self.folder, cache=self._cache)
-        check_model(self.folder, index.manifest, self._current.model_name)
-        return index
+        """The newest commit, under the write lock: the current one when the manifest still is its
+        manifest (one read, nothing opened), else the manifest's commit, opened."""
+        current = self._current
+        recover_interrupted_swap(self.folder)
+        manifest = read_manifest(self.folder)
+        if manifest == current.manifest:
+            return current
+        check_model(self.folder, manifest, current.model_name)
+        return open_commit(self.folder, manifest, self._cache)
 
     def _wake_merger(self) -> None:
         if self.merger is not None:

@@ -2,6 +2,9 @@
 
 A process keeps its open segments in a ``SegmentCache``: reopening after a commit opens only the segments
 that are new (a write adds one small segment; a merge one larger), and checks each segment's files once.
+It also keeps each segment's live view per deletes file (``LiveSegment``: live masks, live rows, the
+lexical ranks, the FAISS selector), so opening a commit costs the segments it changed, not the index's
+size: a one-document delete at 1M passages rebuilds only the views of the segment it hits.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from indexer.errors import IndexMismatchError
 from indexer.index_folder import REBUILD_HINT, read_manifest, recover_interrupted_swap, verify_listed
 from indexer.lexical import LexicalIndex
 from indexer.segment import SEGMENTS, SegmentReader, read_deletes
-from indexer.segment_views import DocumentsView, LiveSegment, PassagesView, SegmentedVectors, live_segments
+from indexer.segment_views import DocumentsView, LiveSegment, PassagesView, SegmentedVectors, placed
 from indexer.types import Passage
 
 MAX_REOPEN_ATTEMPTS = 5
@@ -58,6 +61,7 @@ class SegmentCache:
         self.mmap = mmap
         self.checksums = checksums
         self._readers: dict[str, SegmentReader] = {}
+        self._live: dict[tuple[str, str | None], LiveSegment] = {}
         self._lock = threading.Lock()
 
     def reader(self, entry: dict[str, Any], manifest: dict[str, Any]) -> SegmentReader:
@@ -77,31 +81,48 @@ class SegmentCache:
         with self._lock:
             return self._readers.setdefault(name, reader)
 
+    def live_segment(self, entry: dict[str, Any], manifest: dict[str, Any]) -> LiveSegment:
+        """Segment ``entry`` with the deletes it names (its deletes file checked and read once), at
+        compact id 0 (``LiveSegment.at`` places it in a commit)."""
+        key = (entry["name"], entry.get("deletes") or None)
+        with self._lock:
+            found = self._live.get(key)
+        if found is not None:
+            return found
+        reader = self.reader(entry, manifest)
+        if entry.get("deletes"):
+            verify_listed(
+                self.folder, {entry["deletes"]: manifest["files"][entry["deletes"]]}, self.checksums
+            )
+        segment = LiveSegment.of(reader, read_deletes(self.folder, entry))
+        with self._lock:
+            return self._live.setdefault(key, segment)
+
     def adopt(self, index: LoadedIndex) -> None:
         """Take the segments of an index opened through another cache."""
         with self._lock:
-            for segment in index.segments:
+            for segment, entry in zip(index.segments, index.manifest.get("segments", []), strict=True):
                 self._readers.setdefault(segment.reader.name, segment.reader)
+                self._live.setdefault((entry["name"], entry.get("deletes") or None), segment.at(0))
 
-    def retain(self, names: set[str]) -> None:
-        """Forget the segments no longer named (their memory goes once no snapshot holds them)."""
+    def retain(self, names: set[str], live: set[tuple[str, str | None]] | None = None) -> None:
+        """Forget the segments no longer named, and the live views not in ``live`` (their memory goes once
+        no snapshot holds them)."""
         with self._lock:
             self._readers = {n: r for n, r in self._readers.items() if n in names}
+            keep = live if live is not None else {k for k in self._live if k[0] in names}
+            self._live = {k: v for k, v in self._live.items() if k in keep}
 
 
 def open_commit(folder: Path, manifest: dict[str, Any], cache: SegmentCache) -> LoadedIndex:
     """The LoadedIndex of ``manifest``'s commit, its segments taken from ``cache`` where already open."""
     entries = manifest.get("segments", [])
-    readers = [cache.reader(entry, manifest) for entry in entries]
-    deletes = []
-    for entry in entries:
-        if entry.get("deletes"):
-            verify_listed(folder, {entry["deletes"]: manifest["files"][entry["deletes"]]}, cache.checksums)
-        deletes.append(read_deletes(folder, entry))
-    segments = live_segments(readers, deletes)
-    cache.retain({entry["name"] for entry in entries})
+    segments = placed([cache.live_segment(entry, manifest) for entry in entries])
+    cache.retain(
+        {entry["name"] for entry in entries}, {(e["name"], e.get("deletes") or None) for e in entries}
+    )
     dimension = int(manifest["model"]["dimension"])
-    lexical = LexicalIndex([s.reader.lexical for s in segments], [s.passage_live for s in segments])
+    lexical = LexicalIndex(parts=[s.lexical_live() for s in segments])
     index = LoadedIndex(
         path=Path(folder),
         manifest=manifest,

@@ -25,6 +25,7 @@ from indexer.index_settings import IndexSettings
 from indexer.lexical import LexicalSegment
 from indexer.load import LoadedIndex, SegmentCache, open_commit
 from indexer.segment import SegmentContent
+from indexer.sentences import SentenceRows
 from indexer.writer import Changes, NewSegment, commit_changes, write_new_segment
 
 MERGE_LOCK_SUFFIX = ".merge.lock"
@@ -79,23 +80,48 @@ def live_passages(entry: dict[str, Any]) -> int:
 
 
 def merged_content(index: LoadedIndex, names: Sequence[str]) -> tuple[SegmentContent, list[tuple[str, int]]]:
-    """The live content of segments ``names`` of ``index`` as one segment's, and each document's origin."""
+    """The live content of segments ``names`` of ``index`` as one segment's, and each document's origin.
+    Sentences and their vectors are copied with their passages, if every source has them (a source
+    written before sentences were stored makes a merged segment without them)."""
     wanted = set(names)
-    documents, origins, passages, vectors = [], [], [], []
-    for segment in index.segments:
-        if segment.reader.name not in wanted:
-            continue
+    documents, origins, passages, vectors, hashes = [], [], [], [], []
+    sentence_parts: list[tuple[SentenceRows, int]] = []
+    sentence_vectors: list[np.ndarray] = []
+    merged = [s for s in index.segments if s.reader.name in wanted]
+    for segment in merged:
         reader = segment.reader
         for row in segment.doc_live.nonzero()[0]:
             documents.append(reader.document(int(row)))
             origins.append((reader.name, int(row)))
+            hashes.append(reader.content_hashes[int(row)])
+        first = len(passages)
         passages.extend(reader.passage(int(r), 0) for r in segment.live_rows)
         vectors.append(reader.vectors(segment.live_rows))
-    matrix = np.concatenate(vectors) if vectors else np.empty((0, index.dense.dimension), np.float32)
-    merged = [s for s in index.segments if s.reader.name in wanted]
+        if reader.sentences is not None and reader.sentence_vectors is not None:
+            rows, positions = reader.sentences.of_passages(segment.live_rows)
+            sentence_parts.append((rows, first))
+            sentence_vectors.append(np.asarray(reader.sentence_vectors[positions], dtype=np.float32))
+    dimension = index.dense.dimension
+    matrix = np.concatenate(vectors) if vectors else np.empty((0, dimension), np.float32)
+    with_sentences = all(s.reader.has_sentences for s in merged)
+    sentences = SentenceRows.concatenate(sentence_parts) if with_sentences else None
+    sentence_matrix = (
+        (np.concatenate(sentence_vectors) if sentence_vectors else np.empty((0, dimension), np.float32))
+        if with_sentences
+        else None
+    )
     # The postings of the live rows, merged as they are (no text is analysed again).
     lexical = LexicalSegment.merge([s.reader.lexical for s in merged], [s.passage_live for s in merged])
-    return SegmentContent(documents, passages, matrix, lexical=lexical), origins
+    content = SegmentContent(
+        documents,
+        passages,
+        matrix,
+        lexical=lexical,
+        content_hashes=hashes,
+        sentences=sentences,
+        sentence_vectors=sentence_matrix,
+    )
+    return content, origins
 
 
 def merge_once(folder: Path, cache: SegmentCache, policy: TieredMergePolicy) -> LoadedIndex | None:

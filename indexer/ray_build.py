@@ -1,8 +1,9 @@
 """Building a sharded index on Ray (``citeqa index --engine ray``): Ray Data chunks the documents with the
-same chunker as a local build, embeds the passages on a pool of actors that each load the encoder once,
-groups the passages by shard (the doc_id hash of indexer/shards.py) and writes every shard folder in a Ray
-task, with the same code as a local build (the vectors handed in, nothing embedded twice). The folders are
-staged beside the destination and swapped in with ``shards.json`` last, as a local sharded build is.
+same chunker as a local build, embeds the passages and their sentences on a pool of actors that each
+load the encoder once, groups the passages by shard (the doc_id hash of indexer/shards.py) and writes
+every shard folder in a Ray task, with the same code as a local build (the vectors handed in, nothing
+embedded twice). The folders are staged beside the destination and swapped in with ``shards.json``
+last, as a local sharded build is.
 
 On a cluster, the destination must be a filesystem every node sees (the tasks write the shards there).
 Ray is an optional dependency (``pip install citeqa[ray]``): it is imported only here and in
@@ -26,10 +27,12 @@ from indexer.build import BuildReport, build_index
 from indexer.chunking import chunk_spans
 from indexer.index_folder import document_from_record, document_record
 from indexer.index_settings import IndexSettings, embedding_text
+from indexer.sentences import split_sentences
 from indexer.shards import build_shard_folders, shard_name, shard_of
 from indexer.types import Passage
 
 EMBED_BATCH_SIZE = 64
+SENTENCE_ROW = -2  # the ordinal of a sentence's row (a passage's is 0, 1, ...; -1: a document without any)
 PROGRESS_EVERY_SECONDS = 10.0
 # The embedders take most of each CPU, and leave a little for the light tasks (chunking, writing shards),
 # which would otherwise wait for a free CPU while the embedders hold them all.
@@ -68,6 +71,20 @@ def passage_rows(
                 "end": end,
                 "text": embedding_text(passage, document.title, embed_title),
                 "document": record["document"] if ordinal == 0 else "",
+            }
+        )
+    passages = [Passage(n, document.doc_id, s, e, document.text[s:e]) for n, (s, e) in enumerate(spans)]
+    _, sentence_texts, _ = split_sentences(passages, {document.doc_id: document.text})
+    for text in sentence_texts:  # embedded beside the passages, stored with them by the shard's writer
+        rows.append(
+            {
+                "shard": shard_of(document.doc_id, shards),
+                "order": record["order"],
+                "ordinal": SENTENCE_ROW,
+                "start": 0,
+                "end": 0,
+                "text": text,
+                "document": "",
             }
         )
     if not rows:  # a document without passages still belongs to its shard
@@ -145,7 +162,7 @@ def write_shard(
     for i in order:
         if rows["document"][i]:
             documents.append(document_from_record(json.loads(str(rows["document"][i]))))
-        if rows["ordinal"][i] >= 0:
+        if rows["text"][i]:  # a passage or a sentence
             vectors[str(rows["text"][i])] = np.asarray(rows["vector"][i], dtype=np.float32)
     bucket = int(rows["shard"][0])
     folder = Path(staged) / shard_name(bucket)

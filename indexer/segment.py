@@ -5,6 +5,9 @@ becomes a new segment folder that is never changed afterwards.
     segments/<name>/passages.arrow      doc_row, start, end of each passage (its text is the document's)
     segments/<name>/dense.faiss         FAISS inner-product index of the passage vectors, rows in order
     segments/<name>/lexical/            the passages' term postings (indexer.lexical)
+    segments/<name>/sentences.arrow     passage_row, start, end of each sentence of each passage
+                                        (indexer.sentences; its text is the document's)
+    segments/<name>/sentence_vectors.npy  float32 vectors of those sentences, rows in order (memory-mapped)
     segments/<name>/deletes-<gen>.npy   the deleted document rows as of commit generation <gen>
 
 Deletes are the one thing that changes: a commit that deletes documents of a segment writes a new
@@ -19,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,7 @@ from indexer.faiss_factory import (
 )
 from indexer.index_folder import REBUILD_HINT, content_hash, fsync_dir, sha256_file
 from indexer.lexical import LexicalSegment
+from indexer.sentences import SentenceRows
 from indexer.types import Passage
 
 SEGMENTS = "segments"
@@ -45,6 +49,8 @@ DOCUMENTS_FILE = "documents.arrow"
 PASSAGES_FILE = "passages.arrow"
 DENSE_FILE = "dense.faiss"
 LEXICAL_FOLDER = "lexical"
+SENTENCES_FILE = "sentences.arrow"
+SENTENCE_VECTORS_FILE = "sentence_vectors.npy"
 PENDING_PREFIX = ".pending-"
 
 DOCUMENT_SCHEMA = pa.schema(
@@ -73,10 +79,13 @@ def pending_folder(index_folder: Path, name: str) -> Path:
     return Path(index_folder) / SEGMENTS / f"{PENDING_PREFIX}{name}"
 
 
-def publish_segment(index_folder: Path, name: str) -> None:
-    """Move a written segment to its place (under the write lock, just before the commit that names it)."""
+def publish_segment(index_folder: Path, name: str, sync: bool = True) -> None:
+    """Move a written segment to its place (under the write lock, just before the commit that names it).
+    ``sync=False``: the caller fsyncs the segments folder itself before it commits (with its other files,
+    in one round: see indexer.commit_point.write_manifest)."""
     os.replace(pending_folder(index_folder, name), segment_folder(index_folder, name))
-    fsync_dir(Path(index_folder) / SEGMENTS)
+    if sync:
+        fsync_dir(Path(index_folder) / SEGMENTS)
 
 
 def deletes_path(name: str, generation: int) -> str:
@@ -94,7 +103,9 @@ def read_arrow(path: Path) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
 
 
-def documents_table(documents: Sequence[Document]) -> pa.Table:
+def documents_table(documents: Sequence[Document], hashes: Sequence[str] | None = None) -> pa.Table:
+    """The documents as an Arrow table; ``hashes``: their content hashes when known (a merge copies
+    them from its sources rather than hashing every document again)."""
     return pa.table(
         {
             "doc_id": [d.doc_id for d in documents],
@@ -106,7 +117,7 @@ def documents_table(documents: Sequence[Document]) -> pa.Table:
             "provenance": [d.provenance for d in documents],
             "metadata": [json.dumps(dict(d.metadata), ensure_ascii=False) for d in documents],
             "page_starts": [list(d.page_starts) for d in documents],
-            "content_hash": [content_hash(d) for d in documents],
+            "content_hash": list(hashes) if hashes is not None else [content_hash(d) for d in documents],
         },
         schema=DOCUMENT_SCHEMA,
     )
@@ -120,25 +131,34 @@ def _fsync_pool() -> ThreadPoolExecutor:
 
 
 def fsync_files(paths: Sequence[Path]) -> None:
-    """fsync every file, in parallel: the disk commits them together (one at a time costs ~3 ms each)."""
+    """fsync every file or folder, in parallel: the disk commits them together (one at a time costs ~3 ms
+    each)."""
     list(_fsync_pool().map(_fsync, paths))
 
 
 def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 @dataclass(frozen=True)
 class SegmentContent:
     """What a new segment holds: documents, their passages (``passage_id`` unused), the passages' vectors
-    (rows in passage order) and their lexical tokens, or their postings already made (a merge)."""
+    (rows in passage order) and their lexical tokens, or their postings already made (a merge); the
+    passages' sentences and their vectors (None: a segment without them, as written before they were
+    stored, or merged from one)."""
 
     documents: Sequence[Document]
     passages: Sequence[Passage]
     vectors: np.ndarray
     tokens: Sequence[list[str]] = ()
     lexical: LexicalSegment | None = None
+    sentences: SentenceRows | None = None
+    sentence_vectors: np.ndarray | None = None
+    content_hashes: Sequence[str] | None = None  # of the documents, when known (a merge)
 
 
 def write_segment(
@@ -159,7 +179,7 @@ def write_segment(
         },
         schema=PASSAGE_SCHEMA,
     )
-    write_arrow(folder / DOCUMENTS_FILE, documents_table(content.documents))
+    write_arrow(folder / DOCUMENTS_FILE, documents_table(content.documents, content.content_hashes))
     write_arrow(folder / PASSAGES_FILE, passages)
     vectors = np.ascontiguousarray(content.vectors, dtype=np.float32).reshape(len(content.passages), -1)
     dimension = vectors.shape[1]
@@ -169,11 +189,12 @@ def write_segment(
     faiss.write_index(index, str(folder / DENSE_FILE))
     lexical = content.lexical if content.lexical is not None else LexicalSegment.build(list(content.tokens))
     lexical.save(folder / LEXICAL_FOLDER)
+    sentences = write_sentences(folder, content, dimension)
     files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
-    fsync_files(files)
-    fsync_dir(folder / LEXICAL_FOLDER)
-    fsync_dir(folder)
-    fsync_dir(folder.parent)
+    # Files and their folders in one parallel round. The pending folder's own entry needs no fsync: it is
+    # renamed into place by publish_segment, and the segments folder is fsync'ed after that rename, before
+    # the commit that names the segment.
+    fsync_files([*files, folder / LEXICAL_FOLDER, folder])
     entry = {
         "name": name,
         "documents": len(content.documents),
@@ -183,6 +204,8 @@ def write_segment(
         "deletes": None,
         "deleted_documents": 0,
     }
+    if sentences is not None:
+        entry["sentences"] = sentences
     final = segment_folder(index_folder, name).relative_to(index_folder)
     sums = {
         (final / p.relative_to(folder)).as_posix(): value
@@ -191,13 +214,28 @@ def write_segment(
     return entry, sums
 
 
-def write_deletes(index_folder: Path, name: str, generation: int, rows: np.ndarray) -> dict[str, Any]:
+def write_sentences(folder: Path, content: SegmentContent, dimension: int) -> int | None:
+    """Write the segment's sentence table and vectors if it has them; returns how many rows."""
+    if content.sentences is None or content.sentence_vectors is None:
+        return None
+    vectors = np.ascontiguousarray(content.sentence_vectors, dtype=np.float32).reshape(-1, dimension)
+    if len(vectors) != len(content.sentences):
+        raise ValueError(f"{len(content.sentences)} sentences but {len(vectors)} sentence vectors")
+    write_arrow(folder / SENTENCES_FILE, content.sentences.table())
+    np.save(folder / SENTENCE_VECTORS_FILE, vectors, allow_pickle=False)
+    return len(vectors)
+
+
+def write_deletes(
+    index_folder: Path, name: str, generation: int, rows: np.ndarray, sync: bool = True
+) -> dict[str, Any]:
     """Write the deleted document rows of a segment for commit ``generation``; returns its checksum
-    entry keyed by the relative path."""
+    entry keyed by the relative path. ``sync=False``: the caller fsyncs it before it commits."""
     relative = deletes_path(name, generation)
     path = Path(index_folder) / relative
     np.save(path, np.unique(np.asarray(rows, dtype=np.int32)), allow_pickle=False)
-    fsync_files([path])
+    if sync:
+        fsync_files([path])
     return file_checksums(index_folder, [path])
 
 
@@ -240,12 +278,21 @@ class SegmentReader:
             raise IndexMismatchError(
                 f"{hint}: FAISS dimension {self.dense.d} differs from the manifest; {rebuild}"
             )
+        self.sentences, self.sentence_vectors = read_sentences(folder, entry, dimension, hint, rebuild)
+        self._by_text: dict[str, int] | None = None
         self._cache: dict[int, Document] = {}
         self._lock = threading.Lock()
 
     @property
     def n_documents(self) -> int:
         return len(self.doc_ids)
+
+    @cached_property
+    def all_rows(self) -> np.ndarray:
+        """0..n_passages-1 (read-only): the live rows of the segment without deletes, made once."""
+        rows = np.arange(self.n_passages, dtype=np.int64)
+        rows.setflags(write=False)
+        return rows
 
     @property
     def n_passages(self) -> int:
@@ -268,6 +315,51 @@ class SegmentReader:
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         return self.dense.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+    @property
+    def has_sentences(self) -> bool:
+        return self.sentences is not None
+
+    def sentence_rows_by_text(self) -> dict[str, int]:
+        """Sentence text -> a row of ``sentence_vectors`` holding its vector (empty without sentences);
+        made on first use (for a 10k-passage segment about 0.1 s) and kept: the segment never changes."""
+        found = self._by_text
+        if found is not None:
+            return found
+        with self._lock:
+            if self._by_text is None:
+                self._by_text = self._sentence_texts()
+            return self._by_text
+
+    def _sentence_texts(self) -> dict[str, int]:
+        if self.sentences is None:
+            return {}
+        texts = self._documents.column("text").to_pylist()
+        doc_rows = self.doc_rows[self.sentences.passage_rows].tolist()
+        starts, ends = self.sentences.starts.tolist(), self.sentences.ends.tolist()
+        by_text: dict[str, int] = {}
+        for row, (doc_row, start, end) in enumerate(zip(doc_rows, starts, ends, strict=True)):
+            by_text.setdefault(texts[doc_row][start:end], row)
+        return by_text
+
+
+def read_sentences(
+    folder: Path, entry: dict[str, Any], dimension: int, hint: str, rebuild: str
+) -> tuple[SentenceRows | None, np.ndarray | None]:
+    """The segment's sentence rows and their memory-mapped vectors, or (None, None) for a segment written
+    without them (its manifest entry has no ``sentences`` count)."""
+    expected = entry.get("sentences")
+    if expected is None:
+        return None, None
+    try:
+        rows = SentenceRows.of_table(read_arrow(folder / SENTENCES_FILE))
+        # A plain array over the mapping (a memmap's row costs several times a plain array's to index).
+        vectors = np.asarray(np.load(folder / SENTENCE_VECTORS_FILE, mmap_mode="r", allow_pickle=False))
+    except (OSError, ValueError, pa.ArrowInvalid) as err:
+        raise IndexMismatchError(f"{hint}: its sentences cannot be read ({err}); {rebuild}") from err
+    if len(rows) != expected or vectors.shape != (expected, dimension) or vectors.dtype != np.float32:
+        raise IndexMismatchError(f"{hint}: its sentence files do not match the manifest; {rebuild}")
+    return rows, vectors
 
 
 def document_of(record: dict[str, Any]) -> Document:

@@ -9,14 +9,15 @@ the k best are the k best live ones.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import overload
+from dataclasses import dataclass, field, replace
+from typing import Any, overload
 
 import faiss
 import numpy as np
 
 from corpus.types import Document
 from indexer.faiss_factory import selector_parameters
+from indexer.lexical import LexicalLive
 from indexer.segment import SegmentReader
 from indexer.types import Passage
 from indexer.vector_index import EXACT_ALLOWED_MAX, NumpyIndex
@@ -25,22 +26,56 @@ from indexer.vector_index import EXACT_ALLOWED_MAX, NumpyIndex
 @dataclass(frozen=True)
 class LiveSegment:
     """A segment with one commit's deletes: which documents and passages are live, and where its live
-    passages sit among the compact ids (``first`` is the compact id of its first live passage)."""
+    passages sit among the compact ids (``first`` is the compact id of its first live passage).
+
+    Everything here but ``first`` depends on the segment and its deletes alone and costs the segment's
+    size to make, so it is made once per (segment, deletes file) (see indexer.load.SegmentCache) and
+    placed in each commit with ``at``: a commit costs its changed segments, not the index's size. The
+    arrays are read-only."""
 
     reader: SegmentReader
     doc_live: np.ndarray
     passage_live: np.ndarray | None  # None: every passage is live
     live_rows: np.ndarray
     first: int
+    live_documents: int = 0
+    lexical: LexicalLive | None = field(default=None, repr=False, compare=False)
+    bitmap: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """``passage_live`` packed for FAISS (None when every passage is live); ``selector`` points into it."""
+    selector: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def of(cls, reader: SegmentReader, deleted_rows: np.ndarray, first: int) -> LiveSegment:
+    def of(cls, reader: SegmentReader, deleted_rows: np.ndarray, first: int = 0) -> LiveSegment:
         doc_live = np.ones(reader.n_documents, dtype=bool)
         doc_live[np.asarray(deleted_rows, dtype=np.int64)] = False
-        if doc_live.all():
-            return cls(reader, doc_live, None, np.arange(reader.n_passages, dtype=np.int64), first)
+        doc_live.setflags(write=False)
+        live_documents = int(np.count_nonzero(doc_live))
+        if live_documents == reader.n_documents:
+            lexical = LexicalLive.of(reader.lexical, None)
+            return cls(reader, doc_live, None, reader.all_rows, first, live_documents, lexical)
         passage_live = doc_live[reader.doc_rows]
-        return cls(reader, doc_live, passage_live, np.flatnonzero(passage_live).astype(np.int64), first)
+        passage_live.setflags(write=False)
+        live_rows = np.flatnonzero(passage_live).astype(np.int64)
+        live_rows.setflags(write=False)
+        lexical = LexicalLive.of(reader.lexical, passage_live)
+        # FAISS keeps a pointer to the bitmap: the array lives as long as the selector (this object).
+        bitmap = np.packbits(passage_live, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(passage_live), faiss.swig_ptr(bitmap))
+        return cls(
+            reader, doc_live, passage_live, live_rows, first, live_documents, lexical, bitmap, selector
+        )
+
+    def lexical_live(self) -> LexicalLive:
+        """The lexical side of this segment and its deletes (made by ``of``; made here otherwise)."""
+        return (
+            self.lexical
+            if self.lexical is not None
+            else LexicalLive.of(self.reader.lexical, self.passage_live)
+        )
+
+    def at(self, first: int) -> LiveSegment:
+        """The same segment and deletes, its first live passage at compact id ``first`` (nothing copied)."""
+        return self if first == self.first else replace(self, first=first)
 
     @property
     def n_live(self) -> int:
@@ -54,12 +89,16 @@ class LiveSegment:
 
 
 def live_segments(readers: Sequence[SegmentReader], deletes: Sequence[np.ndarray]) -> list[LiveSegment]:
-    segments, first = [], 0
-    for reader, deleted in zip(readers, deletes, strict=True):
-        segment = LiveSegment.of(reader, deleted, first)
-        segments.append(segment)
+    return placed([LiveSegment.of(reader, deleted) for reader, deleted in zip(readers, deletes, strict=True)])
+
+
+def placed(segments: Sequence[LiveSegment]) -> list[LiveSegment]:
+    """``segments`` in order under compact ids: each one's first live passage after the previous ones'."""
+    out, first = [], 0
+    for segment in segments:
+        out.append(segment.at(first))
         first += segment.n_live
-    return segments
+    return out
 
 
 class DocumentsView(Mapping[str, Document]):
@@ -67,7 +106,7 @@ class DocumentsView(Mapping[str, Document]):
 
     def __init__(self, segments: Sequence[LiveSegment]) -> None:
         self._segments = list(reversed(segments))  # newest first: a lookup usually ends early
-        self._count = sum(int(s.doc_live.sum()) for s in segments)
+        self._count = sum(s.live_documents for s in segments)
 
     def locate(self, doc_id: str) -> tuple[LiveSegment, int] | None:
         for segment in self._segments:
@@ -158,15 +197,6 @@ class SegmentedVectors:
         self.dimension = dimension
         self._firsts = np.asarray([s.first for s in segments], dtype=np.int64)
         self._count = sum(s.n_live for s in segments)
-        # FAISS keeps a pointer to the bitmap: the arrays live as long as the selectors.
-        self._bitmaps = [
-            None if s.passage_live is None else np.packbits(s.passage_live, bitorder="little")
-            for s in segments
-        ]
-        self._selectors = [
-            None if bits is None else faiss.IDSelectorBitmap(len(s.passage_live), faiss.swig_ptr(bits))
-            for s, bits in zip(segments, self._bitmaps, strict=True)
-        ]
 
     def __len__(self) -> int:
         return self._count
@@ -200,10 +230,36 @@ class SegmentedVectors:
         segment = self._segments[number]
         index = segment.reader.dense
         k = min(k, segment.n_live)
-        selector = self._selectors[number]
+        selector = segment.selector
         if selector is None:
             return index.search(queries, k)
         return index.search(queries, k, params=selector_parameters(index, selector))
+
+    def best_sentence_scores(self, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Per compact passage id, the highest inner product of its stored sentence vectors with one
+        ``query`` vector: each passage scored by its best sentence (NaN for a passage whose segment stores
+        no sentences, written by an earlier release)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.full(len(ids), np.nan, dtype=np.float32)
+        number_of = np.searchsorted(self._firsts, ids, side="right") - 1
+        for number in np.unique(number_of):
+            segment = self._segments[int(number)]
+            sentences, vectors = segment.reader.sentences, segment.reader.sentence_vectors
+            if sentences is None or vectors is None:
+                continue
+            at = np.flatnonzero(number_of == number)
+            rows = segment.live_rows[ids[at] - segment.first]
+            begins = np.searchsorted(sentences.passage_rows, rows, side="left")
+            ends = np.searchsorted(sentences.passage_rows, rows, side="right")
+            counts = ends - begins
+            has = counts > 0
+            if not has.any():
+                continue
+            positions = np.concatenate([np.arange(b, e) for b, e in zip(begins[has], ends[has], strict=True)])
+            scores = vectors[positions] @ query.astype(np.float32)
+            offsets = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
+            out[at[has]] = np.maximum.reduceat(scores, offsets)
+        return out
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from corpus.types import Document
 from indexer.errors import IndexMismatchError
@@ -17,10 +18,24 @@ def index_is_current(folder: Path, documents: list[Document], model: str, settin
     except IndexMismatchError:
         return False
     return (
-        manifest["model"]["name"] == model
+        not lacks_sentences(manifest)
+        and manifest["model"]["name"] == model
         and manifest["corpus"]["fingerprint"] == corpus_fingerprint(documents)
         and all(manifest.get(key) == value for key, value in settings.manifest_view().items())
     )
+
+
+def lacks_sentences(manifest: dict[str, Any]) -> bool:
+    """Whether a segment of the index stores no sentence vectors (written by an earlier release)."""
+    return any(entry.get("sentences") is None for entry in manifest.get("segments", []))
+
+
+def index_lacks_sentences(folder: Path) -> bool:
+    """``lacks_sentences`` of the index at ``folder`` (False when there is no index)."""
+    try:
+        return lacks_sentences(read_manifest(folder))
+    except IndexMismatchError:
+        return False
 
 
 def live_version(folder: Path) -> int:

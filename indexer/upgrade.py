@@ -1,6 +1,7 @@
 """Upgrade a format-1 index folder to format 2 (segments) in place, embedding nothing that is stored.
 
-The format-1 documents, passages and vectors become one segment; writes that its journal
+The format-1 documents, passages and vectors become one segment (the passages' sentences, which format 1
+did not store, are embedded); writes that its journal
 (``<index>.journal.jsonl``) held beyond the checkpoint are applied first (only the documents they add or
 change are embedded). The new folder is staged beside the old and swapped in, then the journal is removed:
 a crash leaves the format-1 folder and its journal as they were.
@@ -14,13 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from indexer.build import new_manifest, write_fresh
-from indexer.embedding import Encoder
+from indexer.embedding import Encoder, embed_batches
 from indexer.format1 import load_format1
 from indexer.index_folder import content_hash, document_from_record
 from indexer.index_settings import IndexSettings, embedding_text
 from indexer.journal import journal_path, read_journal
 from indexer.lexical import tokenize
 from indexer.segment import SegmentContent
+from indexer.sentences import SentenceRows, split_sentences
 from indexer.writer import prepare_segment
 
 
@@ -61,11 +63,17 @@ def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
     kept_passages = [old.passages[r] for r in rows]
     kept_tokens = tokenize([embedding_text(p, titles[p.doc_id], settings.bm25_title) for p in kept_passages])
     added = prepare_segment(fresh, encoder, settings)
+    # Format 1 stored no sentence vectors: the kept passages' sentences are embedded here, once.
+    kept_sentences, texts, text_of_row = split_sentences(kept_passages, {d.doc_id: d.text for d in kept})
+    kept_sentence_vectors = embed_batches(encoder, texts, settings.batch_size)[text_of_row]
+    assert added.sentences is not None and added.sentence_vectors is not None
     content = SegmentContent(
         [*kept, *added.documents],
         [*kept_passages, *added.passages],
         np.concatenate([old.vectors[rows].reshape(len(rows), -1), added.vectors]).astype(np.float32),
         [*kept_tokens, *added.tokens],
+        sentences=SentenceRows.concatenate([(kept_sentences, 0), (added.sentences, len(kept_passages))]),
+        sentence_vectors=np.concatenate([kept_sentence_vectors, added.sentence_vectors]).astype(np.float32),
     )
     model = old.manifest["model"]
     manifest = new_manifest(

@@ -24,7 +24,8 @@ from indexer.index_folder import content_hash, read_manifest, utc_now
 from indexer.index_settings import IndexSettings, embedding_text
 from indexer.lexical import tokenize
 from indexer.load import LoadedIndex, SegmentCache, open_commit
-from indexer.segment import SegmentContent, publish_segment, write_deletes, write_segment
+from indexer.segment import SEGMENTS, SegmentContent, publish_segment, write_deletes, write_segment
+from indexer.sentences import split_sentences
 from indexer.types import Passage
 
 
@@ -40,22 +41,31 @@ def prepare_segment(
     on_passages: Callable[[int], Callable[[int], None] | None] | None = None,
     vectors_of: Callable[[list[str]], np.ndarray] | None = None,
 ) -> SegmentContent:
-    """Chunk, embed and tokenize ``documents`` into the content of one segment (no lock held).
-    ``vectors_of`` replaces the embedding (a cache, or vectors already stored)."""
+    """Chunk, embed and tokenize ``documents`` into the content of one segment (no lock held): the
+    passages (title and text) and their distinct sentences (text alone, as the answer layer scores them)
+    are embedded in one call. ``vectors_of`` replaces the embedding (a cache, or vectors already stored);
+    ``on_passages`` is told how many texts (passages and sentences) will be embedded."""
     passages: list[Passage] = []
     for document in documents:
         passages.extend(chunk_document(document, settings.chunker, len(passages)))
     titles = {d.doc_id: d.title for d in documents}
     texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
+    document_texts = {d.doc_id: d.text for d in documents}
+    sentences, sentence_texts, sentence_of_row = split_sentences(passages, document_texts)
+    everything = texts + sentence_texts
     if vectors_of is not None:
-        vectors = vectors_of(texts)
-    elif texts:
-        progress = on_passages(len(texts)) if on_passages else None
-        vectors = embed_batches(encoder, texts, settings.batch_size, progress)
+        vectors = vectors_of(everything)
+    elif everything:
+        progress = on_passages(len(everything)) if on_passages else None
+        vectors = embed_batches(encoder, everything, settings.batch_size, progress)
     else:
         vectors = np.empty((0, encoder.dimension), dtype=np.float32)
     bm25_texts = [embedding_text(p, titles[p.doc_id], settings.bm25_title) for p in passages]
-    return SegmentContent(list(documents), passages, vectors, tokenize(bm25_texts))
+    passage_vectors = vectors[: len(texts)]
+    sentence_vectors = vectors[len(texts) :][sentence_of_row] if len(sentences) else vectors[:0]
+    return SegmentContent(
+        list(documents), passages, passage_vectors, tokenize(bm25_texts), None, sentences, sentence_vectors
+    )
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,7 @@ def commit_changes(
         current = open_commit(folder, manifest, cache)
     generation = int(manifest.get("generation", manifest.get("version", 1))) + 1
     files = dict(manifest.get("files", {}))
+    to_sync: list[Path] = []  # fsync'ed with the staged manifest, in one round, before the commit
     live_now = {s.reader.name: s for s in current.segments} if current is not None else {}
     entries: list[dict[str, Any]] = []
     for entry in manifest.get("segments", []):
@@ -126,7 +137,7 @@ def commit_changes(
             if len(rows):
                 reader = segment.reader
                 entry = with_deletes(
-                    folder, entry, segment.doc_live, rows, generation, files, reader.doc_rows
+                    folder, entry, segment.doc_live, rows, generation, files, reader.doc_rows, to_sync
                 )
         if entry["deleted_documents"] < entry["documents"]:
             entries.append(entry)
@@ -134,7 +145,7 @@ def commit_changes(
             drop_files(files, name)
     for new in changes.add:
         entry = dict(new.entry)
-        publish_segment(folder, entry["name"])
+        publish_segment(folder, entry["name"], sync=False)
         files.update(new.files)
         gone = [
             row
@@ -145,7 +156,7 @@ def commit_changes(
             doc_live = np.ones(entry["documents"], dtype=bool)
             reader = cache.reader(entry, {**manifest, "files": files})
             entry = with_deletes(
-                folder, entry, doc_live, np.asarray(gone), generation, files, reader.doc_rows
+                folder, entry, doc_live, np.asarray(gone), generation, files, reader.doc_rows, to_sync
             )
         if entry["deleted_documents"] < entry["documents"]:
             entries.append(entry)
@@ -171,7 +182,9 @@ def commit_changes(
     if changes.new_version and "corpus" not in changes.manifest_updates:
         # The documents no longer are the corpus the index was built from (see indexer.staleness).
         new_manifest["corpus"] = {**manifest.get("corpus", {}), "fingerprint": None}
-    write_manifest(folder, new_manifest)
+    if changes.add:
+        to_sync.append(folder / SEGMENTS)  # the renames of publish_segment
+    write_manifest(folder, new_manifest, to_sync)
     collect_garbage(folder, new_manifest)
     return open_commit(folder, new_manifest, cache)
 
@@ -192,15 +205,17 @@ def with_deletes(
     generation: int,
     files: dict[str, dict[str, Any]],
     doc_rows: np.ndarray,
+    to_sync: list[Path],
 ) -> dict[str, Any]:
     """The segment's entry with ``rows`` deleted too: a new deletes file (every deleted row) replaces
-    the old one in ``files``."""
+    the old one in ``files``; its path goes to ``to_sync`` (fsync'ed before the commit)."""
     live = doc_live.copy()
     live[rows] = False
     deleted = np.flatnonzero(~live)
     if entry.get("deletes"):
         files.pop(entry["deletes"], None)
-    checksum = write_deletes(folder, entry["name"], generation, deleted)
+    checksum = write_deletes(folder, entry["name"], generation, deleted, sync=False)
+    to_sync.extend(Path(folder) / path for path in checksum)
     files.update(checksum)
     return {
         **entry,

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         DEFAULT_FUSION.dense_weight, ge=0.0, le=1.0, description="weight of the dense side in hybrid fusion"
     )
     fusion_rrf_k: float = Field(DEFAULT_FUSION.rrf_k, gt=0.0, description="k of (weighted) rrf fusion")
+    fusion_sentence_weight: float = Field(
+        DEFAULT_FUSION.sentence_weight,
+        ge=0.0,
+        le=1.0,
+        description="share of the dense side taken from each passage's best stored sentence (convex fusion; "
+        "0: passage vectors only)",
+    )
     reranker: Path | None = Field(
         None, description="folder of a sentence-transformers CrossEncoder that reranks hybrid results"
     )
@@ -90,7 +97,9 @@ class Settings(BaseSettings):
     )
     require_key_for_reads: bool = Field(False, description="also require an API key on the read endpoints")
     precompute_sentences: bool = Field(
-        True, description="embed every passage sentence at start (through the embedding cache), not per query"
+        True,
+        description="embed at start (through the embedding cache) the sentences of index segments written "
+        "without sentence vectors by an earlier release, not per query",
     )
     response_cache_size: int = Field(1024, ge=0, description="responses kept in memory (0: no cache)")
     question_cache_size: int = Field(1024, ge=0, description="question vectors kept in memory (0: no cache)")

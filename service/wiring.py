@@ -3,6 +3,7 @@ The HTTP app, the command line, eval and the tests all build through here."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,7 +60,10 @@ def build_live(settings: Settings, answerer: Answerer) -> LiveIndex:
 
 def fusion_settings(settings: Settings) -> FusionSettings:
     return FusionSettings(
-        method=settings.fusion_method, rrf_k=settings.fusion_rrf_k, dense_weight=settings.fusion_dense_weight
+        method=settings.fusion_method,
+        rrf_k=settings.fusion_rrf_k,
+        dense_weight=settings.fusion_dense_weight,
+        sentence_weight=settings.fusion_sentence_weight,
     )
 
 
@@ -108,15 +112,55 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
         None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
     )
     answerer = Answerer(searcher, calibration, settings.dedup, answer_model=answer_model)
+    answerer.stored_sentences.warm()
     if settings.precompute_sentences:
-        from citeqa.sentence_vectors import precompute_sentence_vectors
-        from indexer.embedding_cache import EmbeddingCache
-
-        # Vectors of other backends differ a little: each backend has its own sentence cache.
-        folder = settings.embedding_cache_path
-        cache = EmbeddingCache(folder if settings.backend == "torch" else folder / settings.backend)
-        answerer.preload_sentences(precompute_sentence_vectors(searcher.encoder, searcher.index, cache))
+        preload_unstored_sentences(settings, answerer)
     return answerer
+
+
+def preload_unstored_sentences(settings: Settings, answerer: Answerer) -> None:
+    """Embed (through the embedding cache) the sentences of segments an earlier release wrote without
+    sentence vectors, saying so with progress on stderr; an index of this release has none to embed."""
+    from citeqa.sentence_vectors import precompute_sentence_vectors, unstored_segments
+    from indexer.embedding_cache import EmbeddingCache
+
+    index = answerer.searcher.index
+    if not unstored_segments(index):
+        return
+    # Vectors of other backends differ a little: each backend has its own sentence cache.
+    folder = settings.embedding_cache_path
+    cache = EmbeddingCache(folder if settings.backend == "torch" else folder / settings.backend)
+    vectors = precompute_sentence_vectors(
+        answerer.searcher.encoder, index, cache, on_start=sentence_progress(index.path, cache.folder)
+    )
+    answerer.preload_sentences(vectors)
+
+
+def sentence_progress(index_path: Path, cache_folder: Path) -> Callable[[int], Callable[[int], None]]:
+    """Start-up progress on stderr for embedding the sentences an index does not store."""
+
+    def start(total: int) -> Callable[[int], None]:
+        say(
+            f"index at {index_path} was written without sentence vectors (an earlier release): embedding its "
+            f"{total} sentences once (cached in {cache_folder}, later starts read them); "
+            f"`citeqa rebuild --index {index_path}` stores them in the index"
+        )
+        done = [0, 0]  # sentences done, last tenth reported
+
+        def advance(count: int) -> None:
+            done[0] += count
+            tenth = done[0] * 10 // total
+            if tenth > done[1]:
+                done[1] = tenth
+                say(f"sentence vectors: {done[0]}/{total}")
+
+        return advance
+
+    return start
+
+
+def say(message: str) -> None:
+    print(f"citeqa: {message}", file=sys.stderr, flush=True)
 
 
 def shards_manifest(settings: Settings) -> ShardsManifest:

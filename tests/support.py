@@ -139,3 +139,54 @@ def write_synthetic_index(
     manifest = new_manifest("synthetic", int(vectors.shape[1]), settings, "synthetic")
     write_fresh(folder, synthetic_content(vectors), manifest, settings, version=1)
     return folder
+
+
+def assert_exact_sentences(index: Any) -> None:
+    """Every stored sentence of every segment of ``index`` (a LoadedIndex) cites exactly: it lies inside its
+    passage, is one of that passage's sentences as the answer layer splits them, and its stored vector is
+    its text's (a unit vector); a segment of this release stores them all."""
+    from indexer.sentences import passage_sentences
+
+    for segment in index.segments:
+        reader = segment.reader
+        assert reader.sentences is not None and reader.sentence_vectors is not None
+        rows = reader.sentences
+        expected = []
+        for row in range(reader.n_passages):
+            passage = reader.passage(row, 0)
+            text = reader.document(int(reader.doc_rows[row])).text
+            expected.extend(
+                (row, s.start, s.end) for s in passage_sentences(text, passage.start, passage.end)
+            )
+        got = list(zip(rows.passage_rows.tolist(), rows.starts.tolist(), rows.ends.tolist(), strict=True))
+        assert got == expected
+        for text, row in reader.sentence_rows_by_text().items():
+            document = reader.document(int(reader.doc_rows[rows.passage_rows[row]]))
+            assert document.text[rows.starts[row] : rows.ends[row]] == text
+        assert np.allclose(np.linalg.norm(reader.sentence_vectors, axis=1), 1.0, atol=1e-4)
+
+
+def distinct_sentence_texts(passages: Sequence[Any], documents: Any) -> list[str]:
+    """The distinct sentence texts of ``passages`` (documents: doc_id -> Document), as a write embeds them."""
+    from indexer.sentences import passage_sentences
+
+    texts: dict[str, None] = {}
+    for passage in passages:
+        text = documents[passage.doc_id].text
+        for span in passage_sentences(text, passage.start, passage.end):
+            texts.setdefault(text[span.start : span.end])
+    return list(texts)
+
+
+def remove_sentence_files(folder: Path) -> None:
+    """Make ``folder`` (a format-2 index) what the release before stored sentences wrote: no sentence files,
+    no ``sentences`` count in its segment entries, none listed in its manifest."""
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for entry in manifest["segments"]:
+        entry.pop("sentences", None)
+        for name in ("sentences.arrow", "sentence_vectors.npy"):
+            relative = f"segments/{entry['name']}/{name}"
+            (folder / relative).unlink()
+            del manifest["files"][relative]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")

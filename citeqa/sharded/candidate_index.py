@@ -128,6 +128,8 @@ class CandidateIndex:
     version: int
     generation: int = 0
     segments: tuple[Any, ...] = field(default=())
+    sentence_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    """The stored vectors of sentences the shards sent, by text."""
 
     @property
     def model_name(self) -> str:
@@ -147,7 +149,9 @@ def candidate_index(
     """The candidates of every shard in one index (shards in bucket order, each shard's in its order)."""
     passages: list[Passage] = []
     documents: dict[str, Document] = {}
+    sentences: dict[str, np.ndarray] = {}
     for answer in answers:
+        sentences.update(answer.sentence_vectors)
         for passage in answer.passages:
             passages.append(replace(passage, passage_id=len(passages)))
         documents.update((d.doc_id, d) for d in answer.documents)
@@ -168,4 +172,5 @@ def candidate_index(
         bm25=CandidateLexical(question, bm25.astype(np.float32), corpus, frequencies),
         version=sum(a.state.version for a in answers),
         generation=sum(a.state.generation for a in answers),
+        sentence_vectors=sentences,
     )

@@ -206,6 +206,7 @@ class ShardedAnswerer:
         answerer = Answerer(searcher, base.calibration, base.dedup, base.similarity_weight, base.answer_model)
         answerer.term_extractor = base.term_extractor
         answerer.share_caches(base)
+        answerer.caches.stored = index.sentence_vectors  # the shards' stored vectors, as one index's
         return answerer
 
     def gather(self, question: str, vector: np.ndarray | None, mode: str, filters: Any) -> CandidateIndex:

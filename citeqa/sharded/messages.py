@@ -64,7 +64,8 @@ class ShardQuery:
 class ShardCandidates:
     """A shard's answer to phase two: its ``depth`` best passages by each retriever (``dense_top`` and
     ``bm25_top``: positions into ``passages``, best first) and, for every passage of their union, both
-    scores (BM25 under the corpus-wide statistics), its vector and its document."""
+    scores (BM25 under the corpus-wide statistics), its vector and its document, and the stored vectors of
+    the sentences the answer may come from."""
 
     state: ShardState
     passages: list[Passage]
@@ -74,3 +75,6 @@ class ShardCandidates:
     bm25_scores: np.ndarray
     dense_top: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     bm25_top: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    sentence_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    """The stored vectors of the sentences of the first passages of each list (by text): what the answer
+    layer scores, so the gatherer embeds none of them."""

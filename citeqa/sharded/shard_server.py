@@ -13,13 +13,19 @@ import numpy as np
 
 from citeqa.filters import _allowed, known_filter_keys
 from citeqa.sharded.messages import ShardCandidates, ShardQuery, ShardState, ShardStats, StaleShardError
+from citeqa.stored_sentences import StoredSentenceVectors
 from corpus.types import Document
 from indexer.lexical import CorpusStatistics, LexicalIndex
 from indexer.live import LiveIndex, WriteResult
 from indexer.load import LoadedIndex
+from indexer.sentences import passage_sentences
+from indexer.types import Passage
 
 KEPT_COMMITS = 8
 KEPT_LEXICAL_VIEWS = 4
+# The sentences of this many first passages of each list travel with the candidates (the answer and the
+# first page come from the first results; a sentence not sent is embedded by the gatherer).
+SENTENCE_DEPTH = 16
 
 
 class ShardServer:
@@ -32,6 +38,7 @@ class ShardServer:
         self._commits: OrderedDict[int, LoadedIndex] = OrderedDict()
         self._lexical: OrderedDict[tuple[int, CorpusStatistics], LexicalIndex] = OrderedDict()
         self._filter_keys: tuple[int, tuple[str, ...]] | None = None
+        self._stored_sentences: tuple[int, StoredSentenceVectors] | None = None
 
     def _current(self) -> LoadedIndex:
         index = self.live.current
@@ -77,7 +84,9 @@ class ShardServer:
             view = self._lexical.get(key)
         if view is None:
             view = LexicalIndex(
-                [s.reader.lexical for s in index.segments], [s.passage_live for s in index.segments], corpus=corpus
+                [s.reader.lexical for s in index.segments],
+                [s.passage_live for s in index.segments],
+                corpus=corpus,
             )
             with self._lock:
                 self._lexical[key] = view
@@ -112,6 +121,9 @@ class ShardServer:
         dense_scores[np.searchsorted(union, dense_ids)] = dense_found
         passages = [index.passages[int(i)] for i in union]
         doc_ids = list(dict.fromkeys(p.doc_id for p in passages))
+        heads = list(
+            dict.fromkeys([*dense_ids[:SENTENCE_DEPTH].tolist(), *bm25_ids[:SENTENCE_DEPTH].tolist()])
+        )
         return ShardCandidates(
             state_of(index, self.bucket),
             passages,
@@ -121,7 +133,30 @@ class ShardServer:
             lexical.scores_of(query.question, union) if len(union) else np.empty(0, np.float32),
             np.searchsorted(union, dense_ids).astype(np.int64),
             np.searchsorted(union, bm25_ids).astype(np.int64),
+            self._sentence_vectors(index, [index.passages[int(i)] for i in heads]),
         )
+
+    def _sentence_vectors(self, index: LoadedIndex, passages: Sequence[Passage]) -> dict[str, np.ndarray]:
+        """The stored vectors of the sentences of ``passages`` (those this commit stores)."""
+        stored = self._stored(index)
+        found: dict[str, np.ndarray] = {}
+        for passage in passages:
+            text = index.documents[passage.doc_id].text
+            for span in passage_sentences(text, passage.start, passage.end):
+                sentence = text[span.start : span.end]
+                if sentence not in found:
+                    vector = stored.get(sentence)
+                    if vector is not None:
+                        found[sentence] = np.asarray(vector, dtype=np.float32)
+        return found
+
+    def _stored(self, index: LoadedIndex) -> StoredSentenceVectors:
+        with self._lock:
+            cached = self._stored_sentences
+            if cached is None or cached[0] != index.generation:
+                cached = (index.generation, StoredSentenceVectors(index))
+                self._stored_sentences = cached
+        return cached[1]
 
     def document(self, doc_id: str) -> Document | None:
         return self._current().documents.get(doc_id)

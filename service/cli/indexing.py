@@ -73,7 +73,7 @@ def index(
 
     An index changed by writes (citeqa add, POST /documents) is not replaced from the corpus unless
     --force is given: with --if-stale it is kept as it is, without it the command refuses."""
-    from indexer.staleness import changed_by_writes, index_is_current, live_version
+    from indexer.staleness import changed_by_writes, index_is_current, index_lacks_sentences, live_version
 
     settings = settings_with(corpus_path=corpus, index_path=index, model=model)
     try:
@@ -105,6 +105,11 @@ def index(
         if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
             console.print(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
             return
+        if index_lacks_sentences(settings.index_path):
+            console.print(
+                f"index at {settings.index_path} stores no sentence vectors (written by an earlier release): "
+                "rebuilding it, so that the service embeds nothing at start-up"
+            )
         report = build_with_progress(settings, documents, index_settings, served)
     except (CiteqaError, ValueError) as err:
         fail(err)
@@ -136,7 +141,7 @@ def build_with_progress(
     from indexer.embedding import SentenceTransformerEncoder
 
     encoder = SentenceTransformerEncoder(settings.model)
-    with progress_bar("embedding passages") as bar:
+    with progress_bar("embedding passages and sentences") as bar:
 
         def on_passages(total: int) -> Callable[[int], None]:
             task = bar.add_task("embed", total=total)

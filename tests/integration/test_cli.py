@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import BAILEY_ID, CITEQA_BIN, folder_digest, one_line, run_cli
+from support import BAILEY_ID, CITEQA_BIN, folder_digest, one_line, remove_sentence_files, run_cli
 
 from corpus import DEFAULT_CORPUS_DIR
 from corpus.types import Document
@@ -110,6 +110,22 @@ def test_index_if_stale_rebuilds_after_a_change(cli_index: Path, cli_corpus: Pat
     after = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
     assert after["corpus"]["fingerprint"] != before["corpus"]["fingerprint"]
     assert any("A new closing sentence." in p.text for p in load_index(index).passages)
+
+
+def test_index_if_stale_rebuilds_an_index_written_without_sentence_vectors(
+    cli_index: Path, cli_corpus: Path, tmp_path: Path
+) -> None:
+    """`make run` over a folder of the release before sentence vectors were stored: said, and rebuilt."""
+    index = tmp_path / "index"
+    shutil.copytree(cli_index, index)
+    remove_sentence_files(index)
+    done = run_cli(["index", "--corpus", str(cli_corpus), "--index", str(index), "--if-stale"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = one_line(done.stdout + done.stderr)
+    assert "stores no sentence vectors (written by an earlier release): rebuilding it" in said
+    assert "indexed 2 documents" in done.stdout
+    rebuilt = load_index(index)
+    assert all(s.reader.has_sentences for s in rebuilt.segments)
 
 
 def test_index_with_a_missing_corpus(workdir: Path) -> None:

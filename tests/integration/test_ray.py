@@ -96,6 +96,14 @@ def test_a_ray_build_gives_the_shards_of_a_local_build(built: tuple[Path, Path])
         np.testing.assert_allclose(one.dense.vectors(ids), other.dense.vectors(ids), atol=1e-5)
         for passage in one.passages:
             assert passage.text == one.documents[passage.doc_id].text[passage.start : passage.end]
+        # Sentence vectors are built with the shards, on Ray as locally (the answer layer reads them).
+        for ray_segment, local_segment in zip(one.segments, other.segments, strict=True):
+            assert ray_segment.reader.has_sentences and local_segment.reader.has_sentences
+            np.testing.assert_allclose(
+                np.asarray(ray_segment.reader.sentence_vectors),
+                np.asarray(local_segment.reader.sentence_vectors),
+                atol=1e-5,
+            )
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,14 @@ from typing import Any
 import faiss
 import numpy as np
 import pytest
-from support import BAILEY_ID, FailingEncoder, folder_digest, swap_leftovers
+from support import (
+    BAILEY_ID,
+    FailingEncoder,
+    assert_exact_sentences,
+    folder_digest,
+    remove_sentence_files,
+    swap_leftovers,
+)
 
 from corpus.types import Document
 from indexer import index_folder
@@ -35,7 +42,7 @@ from indexer.lexical import K1, SEGMENT_FILES, B
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
 from indexer.segment import PENDING_PREFIX, SEGMENTS, read_arrow
-from indexer.staleness import changed_by_writes, index_is_current, live_version
+from indexer.staleness import changed_by_writes, index_is_current, index_lacks_sentences, live_version
 
 FORMAT1_DATA = Path(__file__).resolve().parents[2] / "data" / "format1"
 SEGMENT_FILE_NAMES = [
@@ -162,7 +169,16 @@ def test_manifest_checksums_every_file_of_the_commit(default_index_path: Path) -
     files = manifest["files"]
     assert sorted(files) == on_disk(default_index_path)
     (name,) = segment_names(default_index_path)
-    expected = {f"{SEGMENTS}/{name}/{f}" for f in ("documents.arrow", "passages.arrow", "dense.faiss")}
+    expected = {
+        f"{SEGMENTS}/{name}/{f}"
+        for f in (
+            "documents.arrow",
+            "passages.arrow",
+            "dense.faiss",
+            "sentences.arrow",
+            "sentence_vectors.npy",
+        )
+    }
     expected |= {f"{SEGMENTS}/{name}/lexical/{f}" for f in SEGMENT_FILES}
     assert set(files) == expected
     for relative, entry in files.items():
@@ -192,6 +208,9 @@ def test_segment_tables_hold_the_documents_and_exact_passages(
     for passage in loaded_index.passages:
         assert loaded_index.documents[passage.doc_id].text[passage.start : passage.end] == passage.text
     assert len(loaded_index.bm25) == len(loaded_index.dense) == len(loaded_index.passages)
+    assert_exact_sentences(loaded_index)
+    sentences = read_arrow(folder / "sentences.arrow")
+    assert sentences.num_rows == read_manifest(default_index_path)["segments"][0]["sentences"] > len(expected)
 
 
 def test_shard_size_splits_a_build_into_segments(
@@ -587,6 +606,17 @@ def test_index_is_current_after_build(default_index_path: Path, default_document
     assert index_is_current(
         default_index_path, default_documents, DEFAULT_MODEL, IndexSettings(batch_size=3, shard_size=7)
     )
+
+
+def test_an_index_without_sentence_vectors_is_stale(
+    index_copy: Path, default_documents: list[Document]
+) -> None:
+    """A folder of the release before sentence vectors were stored: `--if-stale` rebuilds it."""
+    assert not index_lacks_sentences(index_copy)
+    remove_sentence_files(index_copy)
+    assert index_lacks_sentences(index_copy)
+    assert not index_is_current(index_copy, default_documents, DEFAULT_MODEL, IndexSettings())
+    assert load_index(index_copy).segments[0].reader.sentences is None  # it still loads and serves
 
 
 def test_index_is_stale_after_a_document_changes(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CountingEncoder
+from support import CountingEncoder, assert_exact_sentences, distinct_sentence_texts
 
 from citeqa.search import Searcher
 from corpus.errors import CorpusError, InvalidDocumentIdError
@@ -31,10 +31,12 @@ def doc(doc_id: str, text: str = NEW_TEXT, title: str = "Harbor seals", **extra:
 
 
 def assert_exact_citations(index: LoadedIndex) -> None:
-    """Every passage of the index is exactly its document's text[start:end], ids 0..n-1 in order."""
+    """Every passage of the index is exactly its document's text[start:end], ids 0..n-1 in order; so is
+    every sentence each segment stores (with its vector)."""
     assert [p.passage_id for p in index.passages] == list(range(len(index.passages)))
     for passage in index.passages:
         assert index.documents[passage.doc_id].text[passage.start : passage.end] == passage.text
+    assert_exact_sentences(index)
     assert len(index.dense) == len(index.passages) == len(index.bm25)
     assert len(index.documents) == len(set(index.documents)) == index.manifest["counts"]["documents"]
 
@@ -56,7 +58,12 @@ def test_a_write_is_one_new_segment_and_embeds_only_changed_documents(index_copy
         assert result.index_version == after.version == before.version + 1
         assert result.embedded_documents == 2  # the unchanged first document is not embedded again
         new_passages = [p for p in after.passages if p.doc_id in ("harbor-seals", second_id)]
-        assert len(counting.texts) == len(new_passages) == result.embedded_passages
+        sentences = distinct_sentence_texts(new_passages, after.documents)
+        # Passages and their sentences are embedded together (in batches of 64 texts), each text once.
+        assert len(counting.texts) == len(set(counting.texts)) == len(new_passages) + len(sentences)
+        assert max(counting.calls) == 64
+        assert len(new_passages) == result.embedded_passages
+        assert set(sentences) <= set(counting.texts)
         assert len(segment_names(after)) == len(segment_names(before)) + 1
         assert after.manifest["segments"][0]["deleted_documents"] == 1  # the old version of second_id
         assert_exact_citations(after)
@@ -65,6 +72,13 @@ def test_a_write_is_one_new_segment_and_embeds_only_changed_documents(index_copy
         unchanged = live.put([doc("harbor-seals")])
         assert unchanged.embedded_passages == 0 and counting.texts == []
         assert len(segment_names(live.current)) == len(segment_names(after))
+        # Nothing changed, nothing committed: the version that holds the document is the current one.
+        assert unchanged.index_version == after.version and live.current.manifest == after.manifest
+        # A one-document write embeds its passage and its sentences in one encode call.
+        counting.calls.clear()
+        live.put([doc("walruses", "Walruses haul out onto the ice. Their whiskers find clams.", "Walruses")])
+        assert counting.calls == [1 + 2]
+        assert_exact_citations(live.current)
     finally:
         live.close()
 

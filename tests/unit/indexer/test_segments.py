@@ -11,16 +11,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support import assert_exact_sentences, distinct_sentence_texts, remove_sentence_files
 
 from citeqa.search import Searcher
 from corpus.types import Document
 from indexer.build import build_index
 from indexer.commit_point import PENDING_MAX_AGE_SECONDS
+from indexer.index_folder import content_hash
 from indexer.index_settings import IndexSettings
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, SegmentCache, load_index
 from indexer.merging import TieredMergePolicy, commit_merge, merge_once, merged_content
-from indexer.segment import PENDING_PREFIX, SEGMENTS
+from indexer.segment import PENDING_PREFIX, SEGMENTS, deletes_path
 from indexer.writer import write_new_segment
 
 QUESTIONS = (
@@ -118,13 +120,31 @@ def test_merges_rank_the_same_and_shrink_the_segment_list(
     written: LiveIndex, encoder: Any, tmp_path: Path
 ) -> None:
     folder = written.folder
+    before = written.current
+    # Each live sentence's stored vector before the merges, by text (a vector is a function of its text).
+    vectors = {
+        text: np.array(s.reader.sentence_vectors[row])  # type: ignore[index]
+        for s in before.segments
+        for text, row in s.reader.sentence_rows_by_text().items()
+    }
     cache = SegmentCache(folder)
     policy = TieredMergePolicy(segments_per_tier=2)
     merged = None
     while (step := merge_once(folder, cache, policy)) is not None:
         merged = step
     assert merged is not None and len(merged.manifest["segments"]) == 1
+    # Sentences follow their passages (deleted ones dropped), their vectors copied bit for bit.
+    assert_exact_sentences(merged)
+    (reader,) = [s.reader for s in merged.segments]
+    assert reader.sentence_vectors is not None
+    assert set(reader.sentence_rows_by_text()) == set(
+        distinct_sentence_texts(merged.passages, merged.documents)
+    )
+    for text, row in reader.sentence_rows_by_text().items():
+        assert np.array_equal(reader.sentence_vectors[row], vectors[text])
     assert merged.version == written.current.version  # a merge changes the layout, not the documents
+    reader = merged.segments[0].reader  # content hashes copied from the sources, as hashing gives them
+    assert reader.content_hashes == [content_hash(reader.document(r)) for r in range(reader.n_documents)]
     assert merged.generation > written.current.generation - 1
     assert sorted((SEGMENTS_DIR := folder / SEGMENTS).iterdir()) == [
         SEGMENTS_DIR / merged.manifest["segments"][0]["name"]
@@ -181,3 +201,105 @@ def test_background_merges_keep_the_segment_count_logarithmic(index_copy: Path, 
         assert {f"n{n}" for n in range(10)} <= set(index.documents)
     finally:
         live.close()
+
+
+def test_a_merge_with_a_segment_written_before_sentences_were_stored_stores_none(
+    index_copy: Path, encoder: Any
+) -> None:
+    remove_sentence_files(index_copy)
+    live = LiveIndex.open(index_copy, encoder, policy=NO_MERGES, background_merges=False)
+    try:
+        live.put([note("seals")])
+        assert [s.reader.has_sentences for s in live.current.segments] == [False, True]
+        merged = merge_once(index_copy, SegmentCache(index_copy), TieredMergePolicy(segments_per_tier=2))
+        assert merged is not None
+        ((entry, segment),) = zip(merged.manifest["segments"], merged.segments, strict=True)
+        assert "sentences" not in entry and not segment.reader.has_sentences
+        assert not [f for f in merged.manifest["files"] if "sentence" in f]
+        assert len(merged.passages) == len(live.current.passages)
+    finally:
+        live.close()
+
+
+def test_a_commit_reuses_the_views_of_the_segments_it_did_not_change(
+    written: LiveIndex, encoder: Any, tmp_path: Path
+) -> None:
+    """A commit makes the live views (live masks and rows, lexical ranks, FAISS selector) of the segments
+    it changed only; the others are shared with the previous commit, and the result equals a cold open."""
+    before = written.current
+    walrus_segment = before.documents.locate("walrus")[0].reader.name
+    written.delete(["walrus"])
+    after = written.current
+    old = {
+        (s.reader.name, e.get("deletes")): s
+        for s, e in zip(before.segments, before.manifest["segments"], strict=True)
+    }
+    reused = changed = 0
+    for segment, entry in zip(after.segments, after.manifest["segments"], strict=True):
+        previous = old.get((segment.reader.name, entry.get("deletes")))
+        if segment.reader.name == walrus_segment:
+            assert previous is None and not segment.doc_live[segment.reader.doc_index["walrus"]]
+            changed += 1
+            continue
+        assert previous is not None
+        assert segment.doc_live is previous.doc_live and segment.live_rows is previous.live_rows
+        assert segment.lexical is previous.lexical and segment.selector is previous.selector
+        reused += 1
+    assert changed == 1 and reused == len(after.segments) - 1
+    cold = load_index(written.folder)  # a fresh cache: every view made from the files
+    assert keys(after, np.arange(len(after.passages))) == keys(cold, np.arange(len(cold.passages)))
+    for question in QUESTIONS:
+        np.testing.assert_array_equal(after.bm25.scores(question), cold.bm25.scores(question))
+        vector = encoder.encode([question])
+        warm_scores, warm_ids = after.dense.search(vector, 10)
+        cold_scores, cold_ids = cold.dense.search(vector, 10)
+        np.testing.assert_array_equal(warm_ids, cold_ids)
+        np.testing.assert_array_equal(warm_scores, cold_scores)
+    assert_ranks_like_one_segment(after, encoder, tmp_path)
+
+
+def test_a_commit_fsyncs_every_file_it_names_before_the_manifest_rename(
+    written: LiveIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Durability with one fsync round: a delete's deletes file, a put's segment files, its folders and
+    the segments folder after the rename that publishes it are on disk before the manifest is swapped in."""
+    import indexer.commit_point as commit_point_module
+    import indexer.segment as segment_module
+
+    events: list[tuple[str, Path]] = []
+    real_fsync, real_replace = segment_module.fsync_files, os.replace
+
+    def fsync(paths: Any) -> None:
+        events.extend(("sync", Path(p)) for p in paths)
+        real_fsync(paths)
+
+    def replace(source: Any, target: Any) -> None:
+        real_replace(source, target)
+        events.append(("replace", Path(target)))
+
+    monkeypatch.setattr(segment_module, "fsync_files", fsync)
+    monkeypatch.setattr(commit_point_module, "fsync_files", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    folder = written.folder
+
+    def synced_before_commit() -> set[Path]:
+        commit = events.index(("replace", folder / "manifest.json"))
+        return {path for kind, path in events[:commit] if kind == "sync"}
+
+    rye_segment = written.current.documents.locate("rye")[0].reader.name
+    written.delete(["rye"])
+    assert folder / deletes_path(rye_segment, written.current.generation) in synced_before_commit()
+    events.clear()
+    written.put([note("rye")])
+    name = written.current.manifest["segments"][-1]["name"]
+    synced = synced_before_commit()
+    published = events.index(("replace", folder / SEGMENTS / name))
+    committed = events.index(("replace", folder / "manifest.json"))
+    assert published < committed and ("sync", folder / SEGMENTS) in events[published:committed]
+    assert folder / SEGMENTS / f"{PENDING_PREFIX}{name}" in synced
+    files = [folder / path for path in written.current.manifest["files"] if f"/{name}/" in path]
+    assert files
+    pending = {
+        folder / SEGMENTS / f"{PENDING_PREFIX}{name}" / p.relative_to(folder / SEGMENTS / name) for p in files
+    }
+    assert pending <= synced
