@@ -215,7 +215,9 @@ def cluster_address(url: str) -> str:
 
 KILL_ONE_REPLICA = """
 import ray, sys
-ray.init(address=sys.argv[1], logging_level="ERROR")
+ray.init(address="auto", logging_level="ERROR")  # the token of a local cluster is found this way
+gcs = ray.get_runtime_context().gcs_address
+assert gcs == sys.argv[1], f"connected to the Ray cluster at {gcs}, not the service's at {sys.argv[1]}"
 names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
          if a["name"].startswith("SERVE_REPLICA::citeqa#shard-000#")]
 assert len(names) == 2, names
