@@ -5,7 +5,7 @@ process and shards on Ray Serve replicas: they differ only in their ``ShardClien
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -202,7 +202,9 @@ class ShardedAnswerer:
                     raise
         base = self.base
         encoder = KnownQuestion(base.searcher.encoder, question, vector)
-        searcher = Searcher(index, encoder, base.searcher.fusion, base.searcher.reranker)  # type: ignore[arg-type]
+        # Sentence-level fusion reads every candidate's sentence vectors, which shards do not send: off here.
+        fusion = replace(base.searcher.fusion, sentence_weight=0.0)
+        searcher = Searcher(index, encoder, fusion, base.searcher.reranker)  # type: ignore[arg-type]
         answerer = Answerer(searcher, base.calibration, base.dedup, base.similarity_weight, base.answer_model)
         answerer.term_extractor = base.term_extractor
         answerer.share_caches(base)
