@@ -305,3 +305,15 @@ def test_the_seed_set_scores_the_same_on_one_folder_one_shard_and_three_shards(
     assert measured[0][:2] == measured[1][:2] == measured[2][:2]
     assert measured[0][0] > 0.5  # the set is really answered, not trivially equal
     assert measured[0][2] == measured[1][2] == measured[2][2]
+
+
+def test_sentence_level_fusion_configured_is_left_off_over_shards(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder
+) -> None:
+    live, base = build_sharded(Settings(index_path=folders[1], fusion_sentence_weight=0.3), encoder)
+    try:
+        assert base.searcher.fusion.sentence_weight == 0.3
+        response = sharded_answerer_factory(live, base)(live.current).respond("what are milia", 3)
+        assert response.results and response.results[0].citation.doc_id.startswith("milia")
+    finally:
+        live.close()
