@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding import Encoder, embed_batches
+from indexer.npy import load_npy
 
 DEFAULT_CACHE_DIR = Path("var/cache/embeddings")
 KEYS_SUFFIX = ".keys.npy"
@@ -114,8 +115,8 @@ class EmbeddingCache:
         for keys_path in sorted(folder.glob(f"*{KEYS_SUFFIX}")):
             vectors_path = keys_path.with_name(keys_path.name.removesuffix(KEYS_SUFFIX) + VECTORS_SUFFIX)
             try:
-                keys = np.load(keys_path, allow_pickle=False)
-                vectors = np.load(vectors_path, allow_pickle=False)
+                keys = load_npy(keys_path)
+                vectors = load_npy(vectors_path)
             except (OSError, ValueError):
                 continue
             if vectors.ndim != 2 or vectors.shape != (len(keys), dimension) or vectors.dtype != np.float32:

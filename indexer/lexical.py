@@ -40,6 +40,7 @@ from indexer.bm25_index import (
     text_tokens,
 )
 from indexer.lru import LRU
+from indexer.npy import load_npy
 
 K1 = 1.5
 """bm25s's default k1."""
@@ -245,7 +246,7 @@ class LexicalSegment:
         mode = "r" if mmap else None
         # np.asarray: plain read-only ndarrays over the same maps (slicing an np.memmap costs more)
         arrays = [
-            np.asarray(np.load(folder / name, mmap_mode=mode, allow_pickle=False))
+            np.asarray(load_npy(folder / name, mmap_mode=mode))
             for name in SEGMENT_FILES[1:]
         ]
         segment = cls(table.column("term").to_pylist(), *arrays)

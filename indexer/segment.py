@@ -41,6 +41,7 @@ from indexer.faiss_factory import (
 )
 from indexer.index_folder import REBUILD_HINT, content_hash, fsync_dir, sha256_file
 from indexer.lexical import LexicalSegment
+from indexer.npy import load_npy
 from indexer.sentences import SentenceRows
 from indexer.types import Passage
 
@@ -354,7 +355,7 @@ def read_sentences(
     try:
         rows = SentenceRows.of_table(read_arrow(folder / SENTENCES_FILE))
         # A plain array over the mapping (a memmap's row costs several times a plain array's to index).
-        vectors = np.asarray(np.load(folder / SENTENCE_VECTORS_FILE, mmap_mode="r", allow_pickle=False))
+        vectors = np.asarray(load_npy(folder / SENTENCE_VECTORS_FILE, mmap_mode="r"))
     except (OSError, ValueError, pa.ArrowInvalid) as err:
         raise IndexMismatchError(f"{hint}: its sentences cannot be read ({err}); {rebuild}") from err
     if len(rows) != expected or vectors.shape != (expected, dimension) or vectors.dtype != np.float32:
@@ -383,6 +384,6 @@ def read_deletes(index_folder: Path, entry: dict[str, Any]) -> np.ndarray:
         return np.empty(0, dtype=np.int32)
     path = Path(index_folder) / entry["deletes"]
     try:
-        return np.load(path, allow_pickle=False)
+        return load_npy(path)
     except (OSError, ValueError) as err:
         raise IndexMismatchError(f"deletes file {path} cannot be read ({err})") from err
