@@ -5,6 +5,7 @@ The line and record readers here are shared with the evaluation's queries and qr
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -18,8 +19,17 @@ _DOCUMENT_KEYS = ("url", "author", "publisher")
 _ONE_OBJECT = "write exactly one JSON object per line"
 
 
-def beir_error(path: Path, line: int | None, name: str | None, problem: str, fix: str) -> CorpusError:
-    where = str(path) if line is None else f"{path}, line {line}"
+# Where a line is: its number, or (for a part of the file read alone, see ``documents_in_range``) a label
+# such as "the line at byte 1024".
+Line = int | str
+
+
+def line_label(line: Line) -> str:
+    return f"line {line}" if isinstance(line, int) else line
+
+
+def beir_error(path: Path, line: Line | None, name: str | None, problem: str, fix: str) -> CorpusError:
+    where = str(path) if line is None else f"{path}, {line_label(line)}"
     if name is not None:
         where += f", field {name!r}"
     return CorpusError(f"{where}: {problem}; {fix}")
@@ -81,25 +91,28 @@ def _jsonl_bad_field(text: str) -> str | None:
 
 def read_records(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
     for number, text in read_lines(path, _jsonl_bad_field):
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise beir_error(
-                path, number, None, f"invalid JSON ({exc.msg} at column {exc.colno})", _ONE_OBJECT
-            ) from None
-        except RecursionError:
-            raise beir_error(path, number, None, "invalid JSON (nested too deeply)", _ONE_OBJECT) from None
-        if not isinstance(record, dict):
-            raise beir_error(
-                path, number, None, f"expected a JSON object, found {json_type(record)}", _ONE_OBJECT
-            )
-        yield number, record
+        yield number, parse_record(path, number, text)
+
+
+def parse_record(path: Path, line: Line, text: str) -> dict[str, object]:
+    """One line's JSON object."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise beir_error(
+            path, line, None, f"invalid JSON ({exc.msg} at column {exc.colno})", _ONE_OBJECT
+        ) from None
+    except RecursionError:
+        raise beir_error(path, line, None, "invalid JSON (nested too deeply)", _ONE_OBJECT) from None
+    if not isinstance(record, dict):
+        raise beir_error(path, line, None, f"expected a JSON object, found {json_type(record)}", _ONE_OBJECT)
+    return record
 
 
 # Fields.
 
 
-def record_id(path: Path, number: int, record: Mapping[str, object], seen: dict[str, int]) -> str:
+def record_id(path: Path, number: Line, record: Mapping[str, object], seen: dict[str, Line]) -> str:
     """The record's ``_id`` (an integer is accepted and turned into a string), unique within the file."""
     value = record.get("_id")
     fix = 'give every line a unique, non-empty string "_id"'
@@ -112,13 +125,13 @@ def record_id(path: Path, number: int, record: Mapping[str, object], seen: dict[
     if not value.strip():
         raise beir_error(path, number, "_id", "is empty", fix)
     if value in seen:
-        problem = f"duplicate id {value!r}, first used on line {seen[value]}"
+        problem = f"duplicate id {value!r}, first used on {line_label(seen[value])}"
         raise beir_error(path, number, "_id", problem, fix)
     seen[value] = number
     return value
 
 
-def required_text(path: Path, number: int, record: Mapping[str, object]) -> str:
+def required_text(path: Path, number: Line, record: Mapping[str, object]) -> str:
     value = record.get("text")
     fix = 'give every line a non-empty string "text"'
     if value is None:
@@ -130,7 +143,7 @@ def required_text(path: Path, number: int, record: Mapping[str, object]) -> str:
     return value
 
 
-def _optional_string(path: Path, number: int, value: object, name: str) -> str | None:
+def _optional_string(path: Path, number: Line, value: object, name: str) -> str | None:
     """A string field that may be absent, null or empty (all give None)."""
     if value is None:
         return None
@@ -141,7 +154,7 @@ def _optional_string(path: Path, number: int, value: object, name: str) -> str |
     return value.strip() or None
 
 
-def metadata_field(path: Path, number: int, record: Mapping[str, object]) -> dict[str, object]:
+def metadata_field(path: Path, number: Line, record: Mapping[str, object]) -> dict[str, object]:
     value = record.get("metadata")
     if value is None:
         return {}
@@ -163,7 +176,7 @@ def as_strings(metadata: Mapping[str, object], exclude: tuple[str, ...] = ()) ->
 # Corpus and queries.
 
 
-def _document(path: Path, number: int, record: Mapping[str, object], doc_id: str) -> Document:
+def _document(path: Path, number: Line, record: Mapping[str, object], doc_id: str) -> Document:
     # BEIR allows an empty title; the document's id stands in for it so citations always show a name.
     title = _optional_string(path, number, record.get("title"), "title") or doc_id
     text = required_text(path, number, record)
@@ -190,11 +203,58 @@ def iter_beir_corpus(path: Path | str) -> Iterator[Document]:
     metadata: the other metadata keys, non-string values JSON-encoded; provenance: "BEIR corpus <file path>".
     """
     file = resolve_file(Path(path), CORPUS_FILE)
-    seen: dict[str, int] = {}
+    seen: dict[str, Line] = {}
     for number, record in read_records(file):
         yield _document(file, number, record, record_id(file, number, record, seen))
     if not seen:
         raise beir_error(file, None, None, "holds no documents", "write one JSON object per document")
+
+
+def corpus_file(path: Path | str) -> Path:
+    """The corpus.jsonl file of ``path`` (the file itself, or the one in folder ``path``)."""
+    return resolve_file(Path(path), CORPUS_FILE)
+
+
+def documents_in_range(file: Path, start: int, end: int, shown: Path | None = None) -> Iterator[Document]:
+    """The documents of the lines of corpus.jsonl ``file`` that begin in bytes [start, end), read on their
+    own (a part of the file, as a Ray task reads it). Errors name a line by its byte offset, since its
+    number is not known here; an ``_id`` used twice in different parts is left to the caller. ``shown``:
+    the path as the owner gave it (in errors and provenance), when ``file`` is another name for it."""
+    seen: dict[str, Line] = {}
+    named = shown or file
+    with file.open("rb") as handle:
+        handle.seek(start)
+        offset = start
+        while offset < end:
+            raw = handle.readline()
+            if not raw:
+                break
+            where = f"the line at byte {offset}"
+            try:
+                text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
+            except UnicodeDecodeError as exc:
+                name = _jsonl_bad_field(raw.decode("utf-8", errors="replace"))
+                problem = f"invalid UTF-8 at byte {exc.start} of the line"
+                raise beir_error(named, where, name, problem, "re-encode the file as UTF-8") from None
+            offset += len(raw)
+            if text.strip():
+                record = parse_record(named, where, text.rstrip("\r\n"))
+                yield _document(named, where, record, record_id(named, where, record, seen))
+
+
+def line_ranges(file: Path, part_bytes: int) -> list[tuple[int, int]]:
+    """``file`` cut into byte ranges of about ``part_bytes``, each ending at a line's end."""
+    size = file.stat().st_size
+    cuts = [0]
+    with file.open("rb") as handle:
+        while cuts[-1] + part_bytes < size:
+            handle.seek(cuts[-1] + part_bytes)
+            handle.readline()  # to the end of the line the cut fell in
+            if handle.tell() >= size:
+                break
+            cuts.append(handle.tell())
+    cuts.append(size)
+    return list(itertools.pairwise(cuts))
 
 
 def load_beir_corpus(path: Path | str) -> list[Document]:

@@ -39,9 +39,20 @@ from corpus.report import Ingested, IngestReport, ReportBuilder, Skip, suffix_of
 from corpus.types import Document
 
 __all__ = [
-    "MAX_BULK_DOCUMENTS", "MAX_DOCUMENT_CHARS", "MAX_UPLOAD_BYTES", "IngestReport", "Ingested", "Skip",
-    "document_from_file", "document_from_upload", "documents_from_jsonl", "documents_from_paths",
-    "ingest_paths", "upload_format",
+    "MAX_BULK_DOCUMENTS",
+    "MAX_DOCUMENT_CHARS",
+    "MAX_UPLOAD_BYTES",
+    "IngestReport",
+    "Ingested",
+    "Skip",
+    "document_files",
+    "document_from_file",
+    "document_from_upload",
+    "documents_from_jsonl",
+    "documents_from_paths",
+    "ingest_paths",
+    "read_document_file",
+    "upload_format",
 ]
 
 MAX_UPLOAD_BYTES = 20_000_000
@@ -67,9 +78,9 @@ def ingest_paths(paths: Sequence[Path], *, errors: OnError = "raise") -> Ingeste
     sources: list[str] = []
     failures: list[str] = []
     for path in map(Path, paths):
-        for file in _documents_under(path, report):
+        for file in document_files(path, report):
             try:
-                batch = _read(file)
+                batch = read_document_file(file)
             except CorpusError as err:
                 if errors == "raise":
                     raise
@@ -78,9 +89,9 @@ def ingest_paths(paths: Sequence[Path], *, errors: OnError = "raise") -> Ingeste
                 continue
             report.take(file)
             documents += batch
-            sources += [f"{file} ({d.doc_id})" for d in batch] if suffix_of(file) == JSONL_SUFFIX else [
-                str(file)
-            ]
+            sources += (
+                [f"{file} ({d.doc_id})" for d in batch] if suffix_of(file) == JSONL_SUFFIX else [str(file)]
+            )
     check_unique_ids(documents, sources)
     if not documents:
         skipped = len(report.skips)
@@ -163,9 +174,7 @@ def upload_format(filename: str | None, media_type: str | None) -> tuple[Format,
 def file_format(path: Path) -> Format:
     kind = SUFFIX_FORMATS.get(suffix_of(path))
     if kind is None:
-        raise UnsupportedFormatError(
-            f"{path}: unsupported file type {path.suffix!r}; use {SUPPORTED_FILES}"
-        )
+        raise UnsupportedFormatError(f"{path}: unsupported file type {path.suffix!r}; use {SUPPORTED_FILES}")
     return kind
 
 
@@ -178,13 +187,14 @@ def _checked_size(content: bytes, source: str) -> bytes:
     return content
 
 
-def _read(file: Path) -> list[Document]:
+def read_document_file(file: Path) -> list[Document]:
+    """The documents of one file of a folder: one, or a .jsonl file's lines."""
     if suffix_of(file) == JSONL_SUFFIX:
         return documents_from_jsonl(read_bytes(file), max_documents=10**9, source=str(file))
     return [document_from_file(file)]
 
 
-def _documents_under(path: Path, report: ReportBuilder) -> list[Path]:
+def document_files(path: Path, report: ReportBuilder) -> list[Path]:
     """``path`` itself (a document file), or the document files under a folder, sorted; the folder's
     other files are skipped into ``report``."""
     if path.is_dir():

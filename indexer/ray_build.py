@@ -1,13 +1,13 @@
-"""Building a sharded index on Ray (``citeqa index --engine ray``): Ray Data chunks the documents with the
-same chunker as a local build, embeds the passages and their sentences on a pool of actors that each
-load the encoder once, groups the passages by shard (the doc_id hash of indexer/shards.py) and writes
-every shard folder in a Ray task, with the same code as a local build (the vectors handed in, nothing
-embedded twice). The folders are staged beside the destination and swapped in with ``shards.json``
-last, as a local sharded build is.
+"""Building a sharded index on Ray (``citeqa index --engine ray``): Ray Data reads the corpus
+(indexer/ray_corpus.py), chunks the documents with the same chunker as a local build, embeds the
+passages and their sentences on a pool of actors that each load the encoder once, groups the passages by
+shard (the doc_id hash of indexer/shards.py) and writes every shard folder in a Ray task, with the same
+code as a local build (the vectors handed in, nothing embedded twice). The folders are staged beside
+the destination and swapped in with ``shards.json`` last, as a local sharded build is.
 
-On a cluster, the destination must be a filesystem every node sees (the tasks write the shards there).
-Ray is an optional dependency (``pip install citeqa[ray]``): it is imported only here and in
-service.ray_engine.
+On a cluster, the corpus and the destination must be on a filesystem every node sees (the tasks read the
+corpus and write the shards there). Ray is an optional dependency (``pip install citeqa[ray]``): it is
+imported only here, in indexer/ray_corpus.py and in service.ray_engine.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import numpy as np
 from corpus.types import Document
 from indexer.build import BuildReport, build_index
 from indexer.chunking import chunk_spans
-from indexer.index_folder import document_from_record, document_record
+from indexer.index_folder import document_from_record
 from indexer.index_settings import IndexSettings, embedding_text
+from indexer.ray_corpus import LIGHT_TASK_CPUS, CorpusScan, record_rows
 from indexer.sentences import split_sentences
 from indexer.shards import build_shard_folders, shard_name, shard_of
 from indexer.types import Passage
@@ -34,10 +35,9 @@ from indexer.types import Passage
 EMBED_BATCH_SIZE = 64
 SENTENCE_ROW = -2  # the ordinal of a sentence's row (a passage's is 0, 1, ...; -1: a document without any)
 PROGRESS_EVERY_SECONDS = 10.0
-# The embedders take most of each CPU, and leave a little for the light tasks (chunking, writing shards),
-# which would otherwise wait for a free CPU while the embedders hold them all.
+# The embedders take most of each CPU, and leave a little for the light tasks (reading, chunking, writing
+# shards), which would otherwise wait for a free CPU while the embedders hold them all.
 EMBEDDER_CPU_SHARE = 0.9
-LIGHT_TASK_CPUS = 0.1
 
 
 def start_ray(address: str | None) -> None:
@@ -197,40 +197,37 @@ class RayBuildReport:
 
 
 def build_on_ray(
-    documents: Sequence[Document],
+    scan: CorpusScan,
     model: str,
     dimension: int,
     destination: Path,
-    shards: int,
     settings: IndexSettings | None = None,
     source: str = "",
-    address: str | None = None,
     embedders: int | None = None,
 ) -> RayBuildReport:
-    """Build ``documents`` into ``shards`` shard folders at ``destination`` on Ray. ``embedders``: actors
-    embedding at once (default: one per CPU of the cluster, each with one thread)."""
+    """Build the corpus that ``scan_corpus`` read (on the Ray cluster the caller connected to) into
+    ``scan.shards`` shard folders at ``destination``. ``embedders``: actors embedding at once (default: one
+    per CPU of the cluster, each with one thread)."""
     import ray
     from ray.data import ActorPoolStrategy
 
     started = time.perf_counter()
     settings = settings or IndexSettings()
-    start_ray(address)
+    shards = scan.shards
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     embedders = embedders or cpus
     threads = max(1, cpus // embedders)
-    records = [
-        {"order": n, "document": json.dumps(document_record(d), ensure_ascii=False)}
-        for n, d in enumerate(documents)
-    ]
     chunker = asdict(settings.chunker)
     found: dict[int, BuildReport] = {}
 
-    def build_shards(bucket: int, part: list[Document], folder: Path) -> BuildReport:
+    def build_shards(bucket: int, folder: Path) -> BuildReport:
         if not found:
             staged = folder.parent
             writer = {"staged": str(staged), "model": model, "dimension": dimension, "settings": settings}
+            items = scan.items()
             rows = (
-                ray.data.from_items(records, override_num_blocks=max(1, min(len(records), 4 * cpus)))
+                ray.data.from_items(items, override_num_blocks=max(1, len(items)))
+                .flat_map(record_rows, num_cpus=LIGHT_TASK_CPUS)
                 .flat_map(
                     passage_rows,
                     fn_kwargs={"shards": shards, "chunker": chunker, "embed_title": settings.embed_title},
@@ -265,5 +262,5 @@ def build_on_ray(
         return found[bucket]
 
     model_entry = {"name": model, "dimension": dimension, "normalized": True}
-    reports = build_shard_folders(documents, shards, destination, build_shards, model_entry, source)
+    reports = build_shard_folders(shards, destination, build_shards, model_entry, source, scan.fingerprint)
     return RayBuildReport(reports, time.perf_counter() - started, embedders)

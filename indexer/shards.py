@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from indexer.build import BuildReport, build_index
 from indexer.embedding import Encoder
 from indexer.embedding_cache import EmbeddingCache
 from indexer.errors import IndexMismatchError
-from indexer.index_folder import MANIFEST, StagedFolder, corpus_fingerprint, sha256_file, utc_now
+from indexer.index_folder import MANIFEST, StagedFolder, content_hash, sha256_file, utc_now
 from indexer.index_settings import IndexSettings
 
 SHARDS_MANIFEST = "shards.json"
@@ -51,6 +51,27 @@ def split_by_shard(documents: Sequence[Document], shards: int) -> list[list[Docu
     for document in documents:
         parts[shard_of(document.doc_id, shards)].append(document)
     return parts
+
+
+def shard_fingerprint(content_hashes: Iterable[str]) -> str:
+    """A shard's corpus fingerprint: sha256 over the content hashes of its documents, in corpus order."""
+    digest = hashlib.sha256()
+    for value in content_hashes:
+        digest.update(f"{value}\n".encode())
+    return digest.hexdigest()
+
+
+def sharded_fingerprint(shard_fingerprints: Sequence[str]) -> str:
+    """The corpus fingerprint of a sharded index: sha256 over its shards' fingerprints, in bucket order
+    (each shard's can be computed where its documents are, on any engine)."""
+    return shard_fingerprint(shard_fingerprints)
+
+
+def corpus_sharded_fingerprint(documents: Sequence[Document], shards: int) -> str:
+    """``sharded_fingerprint`` of ``documents`` split into ``shards``."""
+    return sharded_fingerprint(
+        [shard_fingerprint(map(content_hash, part)) for part in split_by_shard(documents, shards)]
+    )
 
 
 def is_sharded(folder: Path) -> bool:
@@ -141,24 +162,21 @@ def shards_manifest(
 
 
 def build_shard_folders(
-    documents: Sequence[Document],
     shards: int,
     destination: Path,
-    build_shard: Callable[[int, list[Document], Path], BuildReport],
+    build_shard: Callable[[int, Path], BuildReport],
     model: dict[str, Any],
     source: str,
+    fingerprint: str,
 ) -> list[BuildReport]:
-    """Stage a sharded index beside ``destination``, each shard built by ``build_shard(bucket, documents,
-    folder)`` (by any engine), then ``shards.json`` last, and swap the folder in (the previous index, of
-    any format, stays whole until then)."""
+    """Stage a sharded index beside ``destination``, each shard built by ``build_shard(bucket, folder)``
+    (by any engine), then ``shards.json`` last (with the corpus's ``sharded_fingerprint``), and swap the
+    folder in (the previous index, of any format, stays whole until then)."""
     check_shard_count(shards)
     staged = StagedFolder.create(Path(destination))
     try:
-        reports = [
-            build_shard(bucket, part, staged.path / shard_name(bucket))
-            for bucket, part in enumerate(split_by_shard(documents, shards))
-        ]
-        top = shards_manifest(staged.path, reports, model, source, corpus_fingerprint(documents))
+        reports = [build_shard(bucket, staged.path / shard_name(bucket)) for bucket in range(shards)]
+        top = shards_manifest(staged.path, reports, model, source, fingerprint)
         staged.commit(top, SHARDS_MANIFEST)
     except BaseException:
         staged.abort()
@@ -178,24 +196,29 @@ def build_sharded_index(
 ) -> list[BuildReport]:
     """Build ``documents`` into ``shards`` shard folders in this process, one after the other."""
 
-    def build_shard(bucket: int, part: list[Document], folder: Path) -> BuildReport:
-        return build_index(part, encoder, folder, settings, source, on_passages, cache)
+    check_shard_count(shards)
+    parts = split_by_shard(documents, shards)
+
+    def build_shard(bucket: int, folder: Path) -> BuildReport:
+        return build_index(parts[bucket], encoder, folder, settings, source, on_passages, cache)
 
     model = {"name": encoder.name, "dimension": encoder.dimension, "normalized": True}
-    return build_shard_folders(documents, shards, destination, build_shard, model, source)
+    fingerprint = corpus_sharded_fingerprint(documents, shards)
+    return build_shard_folders(shards, destination, build_shard, model, source, fingerprint)
 
 
 def sharded_is_current(
-    folder: Path, documents: Sequence[Document], model: str, shards: int, settings: IndexSettings
+    folder: Path, fingerprint: str, model: str, shards: int, settings: IndexSettings
 ) -> bool:
-    """Whether the sharded index at ``folder`` holds exactly ``documents``, built with this model, shard
-    count and index settings."""
+    """Whether the sharded index at ``folder`` holds exactly the corpus of ``fingerprint`` (its
+    ``sharded_fingerprint``), built with this model, shard count and index settings. A folder of the
+    first sharded release (a fingerprint of the whole corpus in one hash) is not current: it is rebuilt."""
     manifest = readable_shards_manifest(folder)
     if manifest is None:
         return False
     if manifest.count != shards or manifest.model_name != model:
         return False
-    if manifest.data["corpus"]["fingerprint"] != corpus_fingerprint(documents):
+    if manifest.data["corpus"]["fingerprint"] != fingerprint:
         return False
     view = settings.manifest_view()
     for shard in manifest.shard_folders:

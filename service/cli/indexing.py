@@ -84,9 +84,12 @@ def index(
             index_settings = replace(index_settings, index_type=index_type)
         if engine not in ("local", "ray"):
             raise CorpusError(f"unknown engine {engine!r}; use local or ray")
+        if engine == "ray":
+            build_sharded_on_ray(settings, index_settings, shards or 1, address, if_stale, force, skip_bad)
+            return
         documents = read_corpus(settings.corpus_path, skip_bad)
-        if shards is not None or engine == "ray":
-            build_sharded(settings, documents, index_settings, shards or 1, engine, address, if_stale, force)
+        if shards is not None:
+            build_sharded(settings, documents, index_settings, shards, if_stale, force)
             return
         upgrade_if_format1(settings)
         served = live_version(settings.index_path)
@@ -158,69 +161,106 @@ def build_with_progress(
         )
 
 
+def kept_for_writes(folder: Path, if_stale: bool, force: bool) -> bool:
+    """Whether a sharded index that writes have changed stays as it is (with --if-stale); without
+    --if-stale or --force, refuse to replace it."""
+    from indexer.shards import sharded_changed_by_writes
+
+    if not sharded_changed_by_writes(folder) or force:
+        return False
+    changed = f"sharded index at {folder} has been changed by writes"
+    if if_stale:
+        console.print(f"{changed}: kept as it is (--force replaces it)")
+        return True
+    raise CorpusError(f"{changed}. Use --force to replace it anyway")
+
+
+def say_current(folder: Path, fingerprint: str, model: str, shards: int, settings: IndexSettings) -> bool:
+    from indexer.shards import sharded_is_current
+
+    if not sharded_is_current(folder, fingerprint, model, shards, settings):
+        return False
+    console.print(f"sharded index at {folder} is up to date ({shards} shards)")
+    return True
+
+
+def say_built(documents: int, passages: int, shards: int, engine: str, seconds: float, folder: Path) -> None:
+    rate = passages / seconds if seconds > 0 else 0.0
+    typer.echo(
+        f"indexed {documents} documents into {passages} passages in {shards} shards ({engine}) "
+        f"in {seconds:.1f} s ({rate:.1f} passages/s) -> {folder}"
+    )
+
+
 def build_sharded(
     settings: Settings,
     documents: Sequence[Document],
     index_settings: IndexSettings,
     shards: int,
-    engine: str,
-    address: str | None,
     if_stale: bool,
     force: bool,
 ) -> None:
-    """A sharded build (indexer/shards.py) in this process or on Ray, replacing the folder at the end."""
-    from indexer.shards import sharded_changed_by_writes, sharded_is_current
+    """A sharded build (indexer/shards.py) in this process, replacing the folder at the end."""
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.shards import build_sharded_index, check_shard_count, corpus_sharded_fingerprint
 
     folder = settings.index_path
-    if sharded_changed_by_writes(folder) and not force:
-        changed = f"sharded index at {folder} has been changed by writes"
-        if if_stale:
-            console.print(f"{changed}: kept as it is (--force replaces it)")
-            return
-        raise CorpusError(f"{changed}. Use --force to replace it anyway")
-    if if_stale and sharded_is_current(folder, documents, settings.model, shards, index_settings):
-        console.print(
-            f"sharded index at {folder} is up to date ({len(documents)} documents, {shards} shards)"
-        )
+    check_shard_count(shards)
+    if kept_for_writes(folder, if_stale, force):
         return
-    if engine == "ray":
-        from indexer.embedding import SentenceTransformerEncoder
-        from indexer.ray_build import build_on_ray
+    fingerprint = corpus_sharded_fingerprint(documents, shards)
+    if if_stale and say_current(folder, fingerprint, settings.model, shards, index_settings):
+        return
+    encoder = SentenceTransformerEncoder(settings.model)
+    with progress_bar("embedding passages") as bar:
 
-        dimension = SentenceTransformerEncoder(settings.model).dimension
-        ray_report = build_on_ray(
-            documents,
-            settings.model,
-            dimension,
-            folder,
-            shards,
-            index_settings,
-            str(settings.corpus_path),
-            address,
+        def on_passages(total: int) -> Callable[[int], None]:
+            task = bar.add_task("embed", total=total)
+            return lambda n: bar.advance(task, n)
+
+        started = time.perf_counter()
+        reports = build_sharded_index(
+            documents, encoder, folder, shards, index_settings, str(settings.corpus_path), on_passages
         )
-        passages, seconds = ray_report.passages, ray_report.seconds
-        console.print(f"embedded on {ray_report.embedders} Ray actors")
-    else:
-        from indexer.embedding import SentenceTransformerEncoder
-        from indexer.shards import build_sharded_index
+    passages = sum(r.passages for r in reports)
+    say_built(len(documents), passages, shards, "local", time.perf_counter() - started, folder)
 
-        encoder = SentenceTransformerEncoder(settings.model)
-        with progress_bar("embedding passages") as bar:
 
-            def on_passages(total: int) -> Callable[[int], None]:
-                task = bar.add_task("embed", total=total)
-                return lambda n: bar.advance(task, n)
+def build_sharded_on_ray(
+    settings: Settings,
+    index_settings: IndexSettings,
+    shards: int,
+    address: str | None,
+    if_stale: bool,
+    force: bool,
+    skip_bad: bool,
+) -> None:
+    """A sharded build on Ray (indexer/ray_corpus.py reads the corpus, indexer/ray_build.py builds)."""
+    from indexer.embedding import SentenceTransformerEncoder
+    from indexer.shards import check_shard_count
 
-            started = time.perf_counter()
-            reports = build_sharded_index(
-                documents, encoder, folder, shards, index_settings, str(settings.corpus_path), on_passages
-            )
-        passages, seconds = sum(r.passages for r in reports), time.perf_counter() - started
-    rate = passages / seconds if seconds > 0 else 0.0
-    typer.echo(
-        f"indexed {len(documents)} documents into {passages} passages in {shards} shards ({engine}) "
-        f"in {seconds:.1f} s ({rate:.1f} passages/s) -> {folder}"
-    )
+    try:
+        from indexer.ray_build import build_on_ray, start_ray
+        from indexer.ray_corpus import scan_corpus
+    except ImportError:
+        raise CorpusError("--engine ray needs Ray: pip install 'citeqa[ray]'") from None
+    folder = settings.index_path
+    check_shard_count(shards)
+    if kept_for_writes(folder, if_stale, force):
+        return
+    start_ray(address)
+    try:
+        scan = scan_corpus(settings.corpus_path, shards, skip_bad=skip_bad)
+    except CorpusError as err:
+        exists = settings.corpus_path.exists()
+        raise (err if skip_bad or not exists else CorpusError(f"{err} {SKIP_BAD_HINT}")) from None
+    print_ingest_report(scan.report)
+    if if_stale and say_current(folder, scan.fingerprint, settings.model, shards, index_settings):
+        return
+    dimension = SentenceTransformerEncoder(settings.model).dimension
+    report = build_on_ray(scan, settings.model, dimension, folder, index_settings, str(settings.corpus_path))
+    console.print(f"embedded on {report.embedders} Ray actors")
+    say_built(report.documents, report.passages, shards, "ray", report.seconds, folder)
 
 
 def upgrade(

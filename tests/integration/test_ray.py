@@ -83,13 +83,17 @@ def built(tmp_path_factory: pytest.TempPathFactory, default_documents: list[Docu
 
 
 def test_a_ray_build_gives_the_shards_of_a_local_build(built: tuple[Path, Path]) -> None:
-    on_ray, local = built
+    assert_same_shards(*built)
+
+
+def assert_same_shards(on_ray: Path, local: Path) -> None:
     ray_shards, local_shards = read_shards_manifest(on_ray), read_shards_manifest(local)
     assert ray_shards.count == local_shards.count == SHARDS
     assert ray_shards.data["counts"] == local_shards.data["counts"]
+    assert ray_shards.data["corpus"] == local_shards.data["corpus"]  # the same fingerprint
     for a, b in zip(ray_shards.shard_folders, local_shards.shard_folders, strict=True):
         one, other = load_index(a), load_index(b)
-        assert list(one.documents) == list(other.documents)
+        assert list(one.documents.values()) == list(other.documents.values())
         spans = [(p.passage_id, p.doc_id, p.start, p.end, p.text) for p in one.passages]
         assert spans == [(p.passage_id, p.doc_id, p.start, p.end, p.text) for p in other.passages]
         ids = np.arange(len(spans))
@@ -104,6 +108,73 @@ def test_a_ray_build_gives_the_shards_of_a_local_build(built: tuple[Path, Path])
                 np.asarray(local_segment.reader.sentence_vectors),
                 atol=1e-5,
             )
+
+
+def documents_folder(folder: Path, documents: list[Document]) -> Path:
+    """A folder of documents in three formats (.txt, .md, .html) with a NAME.json beside one, and a
+    file that cannot be read (an empty .md)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, document in enumerate(documents):
+        (folder / f"article-{n}.txt").write_text(document.text, encoding="utf-8")
+    (folder / "article-0.json").write_text(
+        json.dumps({"doc_id": "first", "title": "First"}), encoding="utf-8"
+    )
+    (folder / "notes.md").write_text(
+        "# Bread notes\n\nA dense rye loaf needs a long bake.\n", encoding="utf-8"
+    )
+    (folder / "sub").mkdir(exist_ok=True)
+    (folder / "sub" / "page.html").write_text(
+        "<html><head><title>Rye</title></head><body><p>Rye flour has little gluten.</p></body></html>",
+        encoding="utf-8",
+    )
+    (folder / "sub" / "empty.md").write_text("   \n", encoding="utf-8")
+    return folder
+
+
+def test_ray_data_reads_a_documents_folder_as_a_local_build_does(
+    tmp_path: Path, default_documents: list[Document]
+) -> None:
+    """--engine ray on a folder: a file that cannot be read fails the build as locally (with the hint of
+    --skip-bad); with --skip-bad it is reported and left out, and the shards are those of a local build."""
+    corpus = documents_folder(tmp_path / "docs", default_documents)
+    args = ["index", "--corpus", str(corpus), "--shards", str(SHARDS)]
+    refused = run_cli(
+        [*args, "--index", str(tmp_path / "refused"), "--engine", "ray"], cwd=tmp_path, timeout=600
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "empty.md" in refused.stderr and "--skip-bad" in refused.stderr
+    assert not (tmp_path / "refused").exists()
+    on_ray = run_cli(
+        [*args, "--index", str(tmp_path / "ray"), "--engine", "ray", "--skip-bad"], cwd=tmp_path, timeout=900
+    )
+    assert on_ray.returncode == 0, on_ray.stdout + on_ray.stderr
+    local = run_cli([*args, "--index", str(tmp_path / "local"), "--skip-bad"], cwd=tmp_path)
+    assert local.returncode == 0, local.stdout + local.stderr
+    for out in (on_ray.stdout, local.stdout):
+        assert "4 document(s) from 4 file(s)" in out and "empty.md" in out
+    assert_same_shards(tmp_path / "ray", tmp_path / "local")
+    again = run_cli(
+        [*args, "--index", str(tmp_path / "ray"), "--engine", "ray", "--skip-bad", "--if-stale"],
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert again.returncode == 0 and "is up to date" in again.stdout + again.stderr, again.stderr
+
+
+def test_ray_data_refuses_a_doc_id_in_two_files(tmp_path: Path) -> None:
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    for name in ("a", "b"):
+        (corpus / f"{name}.txt").write_text(f"Document {name} about milia.\n", encoding="utf-8")
+        (corpus / f"{name}.json").write_text(json.dumps({"doc_id": "same"}), encoding="utf-8")
+    result = run_cli(
+        ["index", "--corpus", str(corpus), "--index", str(tmp_path / "ray"), "--engine", "ray"],
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert "b.txt: field 'doc_id' duplicates 'same' of" in message and "a.txt" in message
 
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,9 @@ def run_schemathesis(url: str, folder: Path) -> subprocess.CompletedProcess[str]
     command = [
         *(str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(config), "run"),
         *(f"{url}/openapi.json", "--no-shrink", "--no-color"),
+        # POST /index/rebuild embeds the whole corpus: on a busy 2-core machine it took more than
+        # schemathesis's default 10 s (a network error, not a contract failure).
+        *("--request-timeout", "120"),
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=folder, check=False)
 

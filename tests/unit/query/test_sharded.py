@@ -25,6 +25,7 @@ from indexer.load import load_index
 from indexer.shards import (
     SHARDS_MANIFEST,
     build_sharded_index,
+    corpus_sharded_fingerprint,
     read_shards_manifest,
     shard_of,
     sharded_changed_by_writes,
@@ -192,7 +193,9 @@ def test_a_sharded_index_over_http_takes_writes_in_the_right_shard(
     folder = tmp_path / "three"
     shutil.copytree(folders[1], folder)
     settings = Settings(index_path=folder, api_keys=[KEY])
-    assert sharded_is_current(folder, corpus, settings.model, 3, IndexSettings())
+    assert sharded_is_current(
+        folder, corpus_sharded_fingerprint(corpus, 3), settings.model, 3, IndexSettings()
+    )
     with TestClient(create_app(settings)) as client:
         first = client.post("/query", json={"question": "how long to bake rye bread", "top_k": 3}).json()
         document = {
