@@ -38,6 +38,10 @@ FEATURES = (
     "best_sentence_score",  # highest highlight score (a fixed mix of the two above)
     "top_passage_cosine",  # highest cosine of question vs a result passage
     "question_coverage",  # share of the question's content terms that occur anywhere in the index
+    # Features that do not depend on a corpus's score scale (issue 16):
+    "cosine_margin",  # best candidate sentence's cosine minus the candidates' median cosine
+    "best_sentence_idf_overlap",  # highest IDF-weighted share of the question's terms in one sentence
+    "idf_missing",  # IDF-weighted share of the question's terms that no sentence of the results holds
 )
 RIDGE = 1.0  # L2 penalty on standardized weights: keeps the fit finite when the classes separate
 # The largest share of answerable questions the fitted threshold may flag as unanswerable on its training
