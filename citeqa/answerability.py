@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from citeqa.errors import CalibrationError
+from indexer.index_folder import CALIBRATION_FILE, fsync_dir
 
 # The calibration the service loads by default (written by `citeqa eval --calibrate`).
 DEFAULT_CALIBRATION_PATH = Path(__file__).resolve().parent / "calibration.json"
@@ -35,6 +38,10 @@ FEATURES = (
     "best_sentence_score",  # highest highlight score (a fixed mix of the two above)
     "top_passage_cosine",  # highest cosine of question vs a result passage
     "question_coverage",  # share of the question's content terms that occur anywhere in the index
+    # Features that do not depend on a corpus's score scale (issue 16):
+    "cosine_margin",  # best candidate sentence's cosine minus the candidates' median cosine
+    "best_sentence_idf_overlap",  # highest IDF-weighted share of the question's terms in one sentence
+    "idf_missing",  # IDF-weighted share of the question's terms that no sentence of the results holds
 )
 RIDGE = 1.0  # L2 penalty on standardized weights: keeps the fit finite when the classes separate
 # The largest share of answerable questions the fitted threshold may flag as unanswerable on its training
@@ -66,6 +73,8 @@ class Calibration:
     fitted_at: str = ""
     cv: Mapping[str, Any] = field(default_factory=dict)
     fitted_on: Mapping[str, Any] = field(default_factory=dict)
+    # Where it was read from (set by load_calibration, never written to the file).
+    source: str = field(default="", compare=False)
 
     def signal_of(self, features: Mapping[str, float]) -> float:
         return self.intercept + sum(
@@ -228,12 +237,62 @@ def cross_validated_rates(
 # --- the calibration file --------------------------------------------------------------------------
 
 
+def index_calibration_path(index_folder: Path) -> Path:
+    """Where an index folder keeps the calibration fitted for it (``citeqa eval --calibrate --index``)."""
+    return Path(index_folder) / CALIBRATION_FILE
+
+
+def resolve_calibration_path(explicit: Path | None, index_folder: Path) -> Path:
+    """The calibration a service over ``index_folder`` uses: an explicitly configured file wins, then the
+    index folder's own calibration.json if it holds one, else the packaged default."""
+    if explicit is not None:
+        return Path(explicit)
+    own = index_calibration_path(index_folder)
+    return own if own.is_file() else DEFAULT_CALIBRATION_PATH
+
+
+def calibration_kind(calibration: Calibration, index_folder: Path) -> str:
+    """Where a loaded calibration comes from: "index" (the index folder's own), "default" (packaged) or
+    "configured" (another file, set by CITEQA_CALIBRATION_PATH)."""
+    source = Path(calibration.source)
+    if source == index_calibration_path(index_folder):
+        return "index"
+    return "default" if source == DEFAULT_CALIBRATION_PATH else "configured"
+
+
+def calibration_summary(calibration: Calibration, index_folder: Path) -> dict[str, Any]:
+    """What /health and the start-up log say about the calibration in use."""
+    return {
+        "kind": calibration_kind(calibration, index_folder),
+        "file": Path(calibration.source).name,
+        "features": list(calibration.features),
+        "threshold": calibration.threshold,
+        "fitted_on": calibration.fitted_on.get("eval_set", ""),
+        "fitted_at": calibration.fitted_at,
+    }
+
+
 def save_calibration(calibration: Calibration, path: Path) -> None:
+    """Write the calibration atomically: a temporary file beside ``path``, fsynced, then os.replace (a
+    reader sees the old file or the new one, never half of one)."""
     record = asdict(calibration)
+    record.pop("source", None)
     record["features"] = list(calibration.features)
     record["weights"] = list(calibration.weights)
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2, default=list) + "\n", encoding="utf-8")
+    text = json.dumps(record, indent=2, default=list) + "\n"
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
 
 
 def load_calibration(path: Path, expected_model: str | None = None) -> Calibration:
@@ -258,6 +317,7 @@ def load_calibration(path: Path, expected_model: str | None = None) -> Calibrati
             fitted_at=str(record.get("fitted_at", "")),
             cv=dict(record.get("cv") or {}),
             fitted_on=dict(record.get("fitted_on") or {}),
+            source=str(path),
         )
     except (TypeError, ValueError, AttributeError) as err:
         raise CalibrationError(f"calibration file {path} is malformed: {err}; {fix}") from None
@@ -280,8 +340,10 @@ def load_calibration(path: Path, expected_model: str | None = None) -> Calibrati
         raise CalibrationError(f"calibration file {path} is malformed: {problem}; {fix}")
     if expected_model is not None and calibration.model != expected_model:
         raise CalibrationError(
-            f"calibration file {path} was fitted for model {calibration.model!r} but the configured model is "
-            f"{expected_model!r}; {fix}"
+            f"calibration file {path} was fitted for model {calibration.model!r} but the index's model is "
+            f"{expected_model!r}: it is refused; fit it again with `citeqa eval --calibrate --questions "
+            f"LABELLED.jsonl --index DIR` for this index, remove it, or set CITEQA_CALIBRATION_PATH to a "
+            "valid file"
         )
     return calibration
 

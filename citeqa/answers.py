@@ -35,6 +35,7 @@ from citeqa.answerability_features import (
     question_coverage,
     response_features,
     result_features,
+    term_idf,
 )
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.errors import CalibrationError
@@ -177,14 +178,16 @@ class Answerer:
                 matrix = self.answer_features(question, sentences, [p + 1 for p in positions], depth)
                 sentences = replace(sentences, choice=self.answer_model.scores(matrix))
         cosines = passage_cosines([ranking[p] for p in positions], query, index.dense)
-        coverage = question_coverage(scorer.question_terms(question), index.bm25.has_term)
-        features = response_features(sentences, cosines[:SIGNAL_DEPTH], coverage)
+        question_terms = scorer.question_terms(question)
+        coverage = question_coverage(question_terms, index.bm25.has_term)
+        weights = term_idf(question_terms, index.bm25.document_frequency, index.bm25.corpus.rows)
+        features = response_features(sentences, cosines[:SIGNAL_DEPTH], coverage, term_weights=weights)
         scored = [positions.index(p) for p in range(start, stop)]
         page = tuple(
             with_highlights(ranking[p], sentences, i, index.documents[ranking[p].citation.doc_id].text)
             for p, i in zip(range(start, stop), scored, strict=True)
         )
-        per_result = tuple(result_features(sentences, i, cosines[i], coverage) for i in scored)
+        per_result = tuple(result_features(sentences, i, cosines[i], coverage, weights) for i in scored)
         # The answer comes from the first `depth` results whatever the page (they are always scored).
         best = best_answer(sentences, depth, index.documents)
         return Analysis(question, mode, offset, page, has_more, best, features, per_result)

@@ -86,11 +86,12 @@ def evaluate_command(
         typer.Option(
             "--calibrate",
             help="fit the answerability decision on the evaluation set (cross-validated) and write it "
-            "to --calibration",
+            "to --calibration (default: with --index, the index folder's calibration.json, which the service "
+            "then uses; without, CITEQA_CALIBRATION_PATH or the packaged citeqa/calibration.json)",
         ),
     ] = False,
     calibration: Annotated[
-        Path | None, typer.Option(help="calibration file to write (default: CITEQA_CALIBRATION_PATH)")
+        Path | None, typer.Option(help="calibration file to write (default: see --calibrate)")
     ] = None,
     dedup: Annotated[
         bool, typer.Option("--dedup", help="compare the near-duplicate rules on the evaluation set")
@@ -118,9 +119,8 @@ def evaluate_command(
         fusion_sentence_weight=sentence_weight,
     )
     if calibrate or dedup:
-        answer_eval_command(
-            settings, questions, calibrate, calibration or settings.calibration_path, dedup, max_false_flag
-        )
+        out_path = calibration_out(calibration, index, settings.calibration_path)
+        answer_eval_command(settings, questions, calibrate, out_path, dedup, max_false_flag)
         return
     if dataset is not None:
         if baseline is not None:
@@ -129,6 +129,18 @@ def evaluate_command(
         evaluate_dataset_command(settings, dataset, out, group_by, passages, index_root, cache_dir)
         return
     evaluate_seed_command(settings, questions, out or Path("var/eval/seed"), baseline)
+
+
+def calibration_out(explicit: Path | None, index: Path | None, configured: Path | None) -> Path:
+    """Where --calibrate writes: --calibration, else into the --index folder given (the service over that
+    index then uses it), else CITEQA_CALIBRATION_PATH, else the packaged default."""
+    from citeqa.answerability import DEFAULT_CALIBRATION_PATH, index_calibration_path
+
+    if explicit is not None:
+        return explicit
+    if index is not None:
+        return index_calibration_path(index)
+    return configured or DEFAULT_CALIBRATION_PATH
 
 
 def evaluate_seed_command(
@@ -177,9 +189,7 @@ def answer_eval_command(
             )
             typer.echo(answer_eval.dedup_table(answer_eval.dedup_comparison(searcher, eval_set)))
         if calibrate:
-            fitted, compared, rows = answer_eval.calibrate(
-                searcher, eval_set, out, path.name, max_false_flag
-            )
+            fitted, compared, rows = answer_eval.calibrate(searcher, eval_set, out, path.name, max_false_flag)
     except (CiteqaError, ValueError) as err:
         fail(err)
     if calibrate:

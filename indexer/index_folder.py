@@ -29,6 +29,10 @@ FORMAT = "citeqa-index"
 FORMAT_VERSION = 2
 FORMAT1 = 1
 MANIFEST = "manifest.json"
+# The answerability calibration fitted for this index (`citeqa eval --calibrate --index`): not part of the
+# index's files (not in the manifest), kept by writes, merges and rebuilds in place (they touch segments/
+# and the manifest only); a build that swaps in a new folder (StagedFolder) does not carry it over.
+CALIBRATION_FILE = "calibration.json"
 DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"
 BM25_FOLDER = "bm25"

@@ -10,7 +10,6 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH
-from citeqa.answerability import DEFAULT_CALIBRATION_PATH
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
 from corpus import DEFAULT_CORPUS_DIR
@@ -65,8 +64,10 @@ class Settings(BaseSettings):
         None, description="folder of a sentence-transformers CrossEncoder that reranks hybrid results"
     )
     rerank_depth: int = Field(20, ge=1, le=200, description="how many fused passages the reranker rescores")
-    calibration_path: Path = Field(
-        DEFAULT_CALIBRATION_PATH, description="answerability calibration (written by citeqa eval --calibrate)"
+    calibration_path: Path | None = Field(
+        None,
+        description="answerability calibration (written by citeqa eval --calibrate); unset: the index "
+        "folder's calibration.json if it holds one, else the packaged citeqa/calibration.json",
     )
     answer_model_path: Path | None = Field(
         DEFAULT_ANSWER_MODEL_PATH,
@@ -133,7 +134,7 @@ class Settings(BaseSettings):
     )
     corpus_name: str | None = Field(None, description="the corpus's name, shown in the search page's title")
 
-    @field_validator("reranker", "answer_model_path", mode="before")
+    @field_validator("reranker", "answer_model_path", "calibration_path", mode="before")
     @classmethod
     def empty_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -10,7 +10,7 @@ from pathlib import Path
 import faiss
 
 from citeqa.answer_model import load_answer_model
-from citeqa.answerability import load_calibration
+from citeqa.answerability import Calibration, calibration_summary, load_calibration, resolve_calibration_path
 from citeqa.answers import Answerer
 from citeqa.fusion import FusionSettings
 from citeqa.rerank import Reranker
@@ -107,7 +107,7 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
         live, base = build_sharded(settings)
         return ShardedAnswerer(live.clients, live.current, base)  # type: ignore[return-value]
     searcher = searcher or build_searcher(settings)
-    calibration = load_calibration(settings.calibration_path, expected_model=searcher.index.model_name)
+    calibration = build_calibration(settings, searcher.index.path, searcher.index.model_name)
     answer_model = (
         None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
     )
@@ -116,6 +116,28 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
     if settings.precompute_sentences:
         preload_unstored_sentences(settings, answerer)
     return answerer
+
+
+def build_calibration(settings: Settings, index_folder: Path, model_name: str) -> Calibration:
+    """The answerability calibration of a service over ``index_folder``: CITEQA_CALIBRATION_PATH when set,
+    else the index folder's own calibration.json, else the packaged default; refused (CalibrationError)
+    when malformed or fitted for another model than the index's. Says on stderr which one is in use."""
+    path = resolve_calibration_path(settings.calibration_path, index_folder)
+    calibration = load_calibration(path, expected_model=model_name)
+    say(f"answerability calibration: {calibration_origin(calibration, index_folder)}")
+    return calibration
+
+
+def calibration_origin(calibration: Calibration, index_folder: Path) -> str:
+    """Which calibration is in use, in words (the start-up log)."""
+    summary = calibration_summary(calibration, index_folder)
+    kind = {"index": "the index's own", "default": "the packaged default"}.get(
+        summary["kind"], "configured (CITEQA_CALIBRATION_PATH)"
+    )
+    return (
+        f"{kind}, {calibration.source} (fitted on {summary['fitted_on'] or '?'}, "
+        f"threshold {calibration.threshold:.4f})"
+    )
 
 
 def preload_unstored_sentences(settings: Settings, answerer: Answerer) -> None:
@@ -181,7 +203,7 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
         [], "", None, CorpusStatistics(0, 0), {}, manifest.folder, manifest.data, encoder.dimension
     )
     searcher = Searcher(nothing, encoder, fusion_settings(settings), build_reranker(settings))  # type: ignore[arg-type]
-    calibration = load_calibration(settings.calibration_path, expected_model=manifest.model_name)
+    calibration = build_calibration(settings, manifest.folder, manifest.model_name)
     answer_model = (
         None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
     )

@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
+from citeqa.answerability import calibration_summary
 from corpus.errors import CiteqaError
-from service.deps import LoadedStateDep, MetricsDep, SearcherDep
+from service.deps import AnswererDep, LoadedStateDep, MetricsDep
 from service.schemas import HealthOut, ReadyOut
 
 PROBE_QUESTION = "ready"
@@ -22,8 +23,10 @@ router = APIRouter()
 
 
 @router.get("/health", response_model=HealthOut)
-def health(searcher: SearcherDep) -> HealthOut:
+def health(answerer: AnswererDep) -> HealthOut:
+    searcher = answerer.searcher
     manifest = searcher.index.manifest
+    calibration = answerer.calibration
     return HealthOut(
         status="ok",
         index={
@@ -35,6 +38,9 @@ def health(searcher: SearcherDep) -> HealthOut:
             "built_at": manifest["created_at"],
             "fusion": searcher.fusion.method,
             "reranker": searcher.reranker is not None,
+            "calibration": None
+            if calibration is None
+            else calibration_summary(calibration, searcher.index.path),
         },
     )
 

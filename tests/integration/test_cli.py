@@ -186,3 +186,44 @@ def test_ask_with_a_malformed_calibration(cli_index: Path, workdir: Path) -> Non
     assert done.returncode == 2
     message = one_line(done.stderr)
     assert str(bad) in message and "citeqa eval --calibrate" in message
+
+
+def test_calibrate_into_the_index_then_ask_uses_it(cli_index: Path, workdir: Path, tmp_path: Path) -> None:
+    """`citeqa eval --calibrate --questions MY.jsonl --index DIR` writes DIR/calibration.json; `citeqa ask`
+    over DIR then says it uses the index's own calibration; an explicit CITEQA_CALIBRATION_PATH wins; a
+    calibration fitted for another model is refused with a message naming it."""
+    from citeqa.answerability import DEFAULT_CALIBRATION_PATH
+    from eval.seed_set import DEFAULT_SEED_SET
+
+    index = tmp_path / "index"
+    shutil.copytree(cli_index, index)
+    lines = [json.loads(line) for line in DEFAULT_SEED_SET.read_text(encoding="utf-8").splitlines() if line]
+    chosen = [q for q in lines if q["answerable"]][:10] + [q for q in lines if not q["answerable"]][:6]
+    questions = tmp_path / "labelled.jsonl"
+    questions.write_text("".join(json.dumps(q) + "\n" for q in chosen), encoding="utf-8")
+    done = run_cli(["eval", "--calibrate", "--questions", str(questions), "--index", str(index)], cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    written = index / "calibration.json"
+    assert f"wrote {written}" in one_line(done.stdout)
+    assert json.loads(written.read_text())["fitted_on"]["eval_set"] == "labelled.jsonl"
+
+    asked = run_cli(["ask", "what are milia", "--index", str(index), "-k", "1"], cwd=workdir)
+    assert asked.returncode == 0, asked.stderr
+    assert f"answerability calibration: the index's own, {written}" in one_line(asked.stderr)
+    configured = run_cli(
+        ["ask", "what are milia", "--index", str(index), "-k", "1"],
+        cwd=workdir,
+        env={"CITEQA_CALIBRATION_PATH": str(DEFAULT_CALIBRATION_PATH)},
+    )
+    assert configured.returncode == 0 and "the packaged default" in one_line(configured.stderr)
+
+    record = json.loads(written.read_text()) | {"model": "sentence-transformers/another-model"}
+    written.write_text(json.dumps(record), encoding="utf-8")
+    refused = run_cli(["ask", "what are milia", "--index", str(index)], cwd=workdir)
+    assert refused.returncode == 2
+    message = one_line(refused.stderr)
+    assert (
+        str(written) in message
+        and "'sentence-transformers/another-model'" in message
+        and "refused" in message
+    )

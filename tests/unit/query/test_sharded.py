@@ -320,3 +320,32 @@ def test_sentence_level_fusion_configured_is_left_off_over_shards(
         assert response.results and response.results[0].citation.doc_id.startswith("milia")
     finally:
         live.close()
+
+
+def test_a_calibration_at_the_sharded_index_top_level_is_used(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder, tmp_path: Path
+) -> None:
+    import dataclasses
+    import shutil
+
+    from citeqa.answerability import (
+        DEFAULT_CALIBRATION_PATH,
+        index_calibration_path,
+        load_calibration,
+        save_calibration,
+    )
+
+    three = tmp_path / "three"
+    shutil.copytree(folders[1], three)
+    strict = load_calibration(DEFAULT_CALIBRATION_PATH)
+    save_calibration(
+        dataclasses.replace(strict, threshold=strict.threshold + 100.0), index_calibration_path(three)
+    )
+    live, base = build_sharded(Settings(index_path=three), encoder)
+    try:
+        assert base.calibration is not None
+        assert base.calibration.source == str(index_calibration_path(three))
+        response = sharded_answerer_factory(live, base)(live.current).respond("what are milia", 3)
+        assert response.results and not response.answerable
+    finally:
+        live.close()

@@ -1,0 +1,88 @@
+"""The pure parts of eval.answerability_transfer: the deterministic medquad split, held-out buckets, flag
+rates and the leave-one-corpus-out fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eval.answerability_transfer import (
+    HELD_OUT_BUCKETS,
+    Row,
+    bucket,
+    flag_rates,
+    group_of,
+    is_held_out,
+    leave_one_out,
+    medquad_split,
+    pooled_loo,
+)
+
+
+def test_buckets_are_stable_and_spread() -> None:
+    assert bucket("removed:CDC_0000001_Q1", 3) == bucket("removed:CDC_0000001_Q1", 3)
+    held = [is_held_out("medquad", f"Q{i}") for i in range(400)]
+    assert 0.15 < np.mean(held) < 0.35  # about one in HELD_OUT_BUCKETS
+    assert HELD_OUT_BUCKETS == 4
+    assert group_of("GARD_0000012_Q3") == "GARD_0000012" == group_of("GARD_0000012_Sec2")
+
+
+def test_medquad_split_removes_the_articles_of_unanswerable_questions() -> None:
+    queries = {f"G{g}_Q{i}": f"question {g} {i}" for g in range(12) for i in range(1, 4)}
+    queries["LONE_0000001_Q1"] = "a disease with one question"
+    qrels = {qid: [qid.replace("_Q", "_Sec")] for qid in queries}
+    qrels["G0_Q2"] = ["G0_Sec1"]  # shares its article with G0_Q1
+    doc_ids = sorted({d for docs in qrels.values() for d in docs} | {"G0_Sec9", "OTHER_Sec1"})
+    kept, questions = medquad_split(queries, qrels, doc_ids)
+    assert (kept, questions) == medquad_split(queries, qrels, doc_ids)  # deterministic
+    by_id = {q.qid: q for q in questions}
+    removed = {d for q in questions if not q.answerable for d in qrels[q.qid]}
+    assert removed and not removed & set(kept)
+    for q in questions:
+        assert q.answerable == all(d in kept for d in qrels[q.qid])
+        assert q.kind == (None if q.answerable else "near_miss")
+    # Groups with one question, and articles of other groups, are left out; distractors stay.
+    assert "LONE_0000001_Q1" not in by_id and "LONE_0000001_Sec1" not in kept
+    assert "OTHER_Sec1" not in kept and "G0_Sec9" in kept
+    assert 0.15 < np.mean([not q.answerable for q in questions]) < 0.55
+
+
+def test_flag_rates() -> None:
+    rates = flag_rates([True, False, False, True, True], [True, True, True, False, False])
+    assert (rates.answerable, rates.unanswerable) == (3, 2)
+    assert rates.answerable_flagged == pytest.approx(1 / 3) and rates.unanswerable_flagged == 1.0
+
+
+def rows_of(corpus: str, shift: float, n: int = 40, seed: int = 0) -> list[Row]:
+    """A set whose answerable questions score ``shift`` higher on feature x, and all higher on y."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        answerable = i % 4 != 0
+        x = rng.normal(shift + (2.0 if answerable else 0.0), 0.3)
+        rows.append(
+            Row(
+                corpus,
+                f"q{i}",
+                "",
+                "answerable" if answerable else "near_miss",
+                answerable,
+                i % 5 == 0,
+                {"x": x},
+            )
+        )
+    return rows
+
+
+def test_leave_one_corpus_out_fits_without_the_left_out_set() -> None:
+    rows = rows_of("a", 0.0) + rows_of("b", 0.0, seed=1) + rows_of("c", 5.0, seed=2)
+    train, test, held = leave_one_out(rows, ("x",), "c")
+    assert train.answerable_flagged <= 0.05 and train.answerable == sum(
+        r.answerable and not r.held_out and r.corpus != "c" for r in rows
+    )
+    # Set c's scores sit 5 higher: a threshold fitted on a and b flags none of its answerable questions
+    # and misses its unanswerable ones (the scale does not carry).
+    assert test.answerable_flagged == 0.0 and test.unanswerable_flagged < 0.5
+    assert held.answerable + held.unanswerable == sum(r.corpus == "c" and r.held_out for r in rows)
+    pooled = pooled_loo(rows, ("x",))
+    assert pooled.answerable + pooled.unanswerable == len(rows)
