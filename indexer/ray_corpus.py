@@ -32,7 +32,9 @@ from corpus.types import Document
 from indexer.index_folder import content_hash, document_record
 from indexer.shards import shard_fingerprint, shard_of, sharded_fingerprint
 
-JSONL_PART_BYTES = 4 * 2**20
+JSONL_PART_BYTES = 4 * 2**20  # the largest part of a corpus.jsonl
+MIN_PART_BYTES = 16 * 2**10
+PARTS_PER_CPU = 4  # a small corpus.jsonl is still cut into this many parts a CPU, so every embedder works
 PLACE_BITS = 32  # a place is part << PLACE_BITS | position in the part
 LIGHT_TASK_CPUS = 0.1
 
@@ -55,17 +57,24 @@ def place(part: int, position: int) -> int:
     return (part << PLACE_BITS) | position
 
 
+def part_size(size: int, cpus: int) -> int:
+    """The byte size of a corpus.jsonl's parts: at most JSONL_PART_BYTES, and small enough that a small
+    file still gives PARTS_PER_CPU parts a CPU (a part's rows travel as one block, embedded by one actor)."""
+    return max(MIN_PART_BYTES, min(JSONL_PART_BYTES, -(-size // (PARTS_PER_CPU * max(1, cpus)))))
+
+
 def corpus_parts(
-    path: Path, report: ReportBuilder, part_bytes: int = JSONL_PART_BYTES
+    path: Path, report: ReportBuilder, part_bytes: int | None = None, cpus: int = 1
 ) -> tuple[list[CorpusPart], bool]:
-    """The parts of the corpus at ``path`` and whether it is a BEIR corpus.jsonl; a folder's files that are
-    not documents are skipped into ``report`` (as a local read does)."""
+    """The parts of the corpus at ``path`` and whether it is a BEIR corpus.jsonl (cut into parts of
+    ``part_bytes``, by default ``part_size`` for ``cpus``); a folder's files that are not documents are
+    skipped into ``report`` (as a local read does)."""
     path = Path(path)
     if not path.exists():
         raise CorpusError(f"{path}: no such file or folder; pass a documents folder or a BEIR corpus.jsonl")
     if is_beir_corpus(path):
         file = corpus_file(path)
-        ranges = line_ranges(file, part_bytes)
+        ranges = line_ranges(file, part_bytes or part_size(file.stat().st_size, cpus))
         absolute = str(file.resolve())
         parts = [CorpusPart(n, absolute, str(file), True, s, e) for n, (s, e) in enumerate(ranges)]
         return parts, True
@@ -143,23 +152,25 @@ class CorpusScan:
 
 
 def scan_corpus(
-    path: Path, shards: int, *, skip_bad: bool = False, part_bytes: int = JSONL_PART_BYTES
+    path: Path, shards: int, *, skip_bad: bool = False, part_bytes: int | None = None
 ) -> CorpusScan:
     """Read the corpus at ``path`` on Ray (connected by the caller) into a ``CorpusScan``. A part that
     cannot be read raises its ``CorpusError`` (a folder's file is skipped and reported with ``skip_bad``;
     a corpus.jsonl is read whole or not at all, as locally); so does a doc_id used twice, or no
     documents."""
     import ray
+    from ray.data.expressions import col
 
     report = ReportBuilder()
-    parts, beir = corpus_parts(Path(path), report, part_bytes)
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    parts, beir = corpus_parts(Path(path), report, part_bytes, cpus)
     items = [asdict(part) for part in parts]
     rows = (
         ray.data.from_items(items, override_num_blocks=max(1, len(items)))
         .flat_map(scan_rows, fn_kwargs={"shards": shards}, num_cpus=LIGHT_TASK_CPUS)
         .materialize()
     )
-    failed = {int(r["part"]): str(r["error"]) for r in rows.filter(lambda r: bool(r["error"])).take_all()}
+    failed = {int(r["part"]): str(r["error"]) for r in rows.filter(expr=col("error") != "").take_all()}
     if failed and (beir or not skip_bad):
         raise CorpusError(failed[min(failed)])
     good = [part for part in parts if part.number not in failed]
@@ -170,7 +181,7 @@ def scan_corpus(
             report.take(Path(part.shown))
     if beir:
         report.take(Path(parts[0].shown))
-    documents = rows.filter(lambda r: not r["error"])
+    documents = rows.filter(expr=col("error") == "")
     summaries = {}
     if documents.count():
         grouped = documents.groupby("shard", num_partitions=max(1, min(shards, 16)))

@@ -15,7 +15,16 @@ from corpus.report import ReportBuilder
 from corpus.sources import load_corpus
 from corpus.types import Document
 from indexer.index_folder import document_from_record
-from indexer.ray_corpus import corpus_parts, record_rows, scan_rows, shard_summary
+from indexer.ray_corpus import (
+    JSONL_PART_BYTES,
+    MIN_PART_BYTES,
+    PARTS_PER_CPU,
+    corpus_parts,
+    part_size,
+    record_rows,
+    scan_rows,
+    shard_summary,
+)
 from indexer.shards import corpus_sharded_fingerprint, shard_fingerprint, sharded_fingerprint
 
 SHARDS = 3
@@ -97,3 +106,15 @@ def test_a_shard_summary_finds_a_doc_id_used_twice(tmp_path: Path) -> None:
     assert int(found["documents"]) == 3
     assert found["fingerprint"] == shard_fingerprint(["h1", "h3", "h2"])  # in corpus order
     assert summaries(rows[:2])[1]["duplicate"] == ""
+
+
+def test_a_small_corpus_jsonl_still_gives_every_cpu_parts(tmp_path: Path) -> None:
+    """A part's rows are embedded by one actor: a small file is cut into PARTS_PER_CPU parts a CPU."""
+    path = tmp_path / "corpus.jsonl"
+    line = json.dumps({"_id": "x", "title": "t", "text": "word " * 200}) + "\n"
+    path.write_text("".join(line.replace('"x"', f'"d{n}"') for n in range(400)), encoding="utf-8")
+    size = path.stat().st_size
+    assert part_size(size, 2) < size // 7
+    parts, _ = corpus_parts(tmp_path, ReportBuilder(), cpus=2)
+    assert PARTS_PER_CPU * 2 <= len(parts) <= PARTS_PER_CPU * 2 + 1
+    assert part_size(10**12, 2) == JSONL_PART_BYTES and part_size(10, 64) == MIN_PART_BYTES
