@@ -61,14 +61,22 @@ def read_lines(path: Path, locate_bad_bytes: Callable[[str], str | None]) -> Ite
         ) from exc
     with handle:
         for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                name = locate_bad_bytes(raw.decode("utf-8", errors="replace"))
-                problem = f"invalid UTF-8 at byte {exc.start} of the line"
-                raise beir_error(path, number, name, problem, "re-encode the file as UTF-8") from None
+            text = decode_line(path, number, raw, number == 1, locate_bad_bytes)
             if text.strip():
                 yield number, text.rstrip("\r\n")
+
+
+def decode_line(
+    path: Path, line: Line, raw: bytes, first: bool, locate_bad_bytes: Callable[[str], str | None]
+) -> str:
+    """A line's text (a byte-order mark dropped from the file's first line); bad UTF-8 is an error that
+    names the field holding it when ``locate_bad_bytes`` finds it."""
+    try:
+        return raw.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError as exc:
+        name = locate_bad_bytes(raw.decode("utf-8", errors="replace"))
+        problem = f"invalid UTF-8 at byte {exc.start} of the line"
+        raise beir_error(path, line, name, problem, "re-encode the file as UTF-8") from None
 
 
 def _jsonl_bad_field(text: str) -> str | None:
@@ -230,12 +238,7 @@ def documents_in_range(file: Path, start: int, end: int, shown: Path | None = No
             if not raw:
                 break
             where = f"the line at byte {offset}"
-            try:
-                text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
-            except UnicodeDecodeError as exc:
-                name = _jsonl_bad_field(raw.decode("utf-8", errors="replace"))
-                problem = f"invalid UTF-8 at byte {exc.start} of the line"
-                raise beir_error(named, where, name, problem, "re-encode the file as UTF-8") from None
+            text = decode_line(named, where, raw, offset == 0, _jsonl_bad_field)
             offset += len(raw)
             if text.strip():
                 record = parse_record(named, where, text.rstrip("\r\n"))

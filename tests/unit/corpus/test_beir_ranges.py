@@ -74,3 +74,11 @@ def test_an_id_twice_in_one_part_names_both_lines(tmp_path: Path) -> None:
     path = write_corpus(tmp_path, [RECORDS[0], RECORDS[0]])
     with pytest.raises(CorpusError, match="duplicate id 'a', first used on the line at byte 0"):
         list(documents_in_range(path, 0, path.stat().st_size))
+
+
+def test_bad_utf8_in_a_part_names_the_line_and_the_field(tmp_path: Path) -> None:
+    path = write_corpus(tmp_path, RECORDS[:1])
+    path.write_bytes(path.read_bytes() + b'{"_id": "z", "title": "t", "text": "caf\xe9"}\n')
+    offset = path.read_bytes().index(b'{"_id": "z"')
+    with pytest.raises(CorpusError, match=rf"the line at byte {offset}, field 'text': invalid UTF-8"):
+        list(documents_in_range(path, 0, path.stat().st_size))
