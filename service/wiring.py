@@ -36,7 +36,14 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
 
     def make(index: LoadedIndex) -> Answerer:
         searcher = Searcher(index, base.searcher.encoder, base.searcher.fusion, base.searcher.reranker)
-        answerer = Answerer(searcher, base.calibration, base.dedup, base.similarity_weight, base.answer_model)
+        answerer = Answerer(
+            searcher,
+            base.calibration,
+            base.dedup,
+            base.similarity_weight,
+            base.answer_model,
+            base.sentence_candidates_setting,
+        )
         answerer.share_caches(base)
         return answerer
 
