@@ -204,7 +204,7 @@ def fit_and_report(by_pool: dict[Pool, list[Case]]) -> tuple[AnswerModel, list[d
                 {**summary(f"held out {set_name}: similarity mix", accuracy(part, None)), "set": set_name}
             )
     rows.append(summary("training part: similarity mix", accuracy(train, None)))
-    best_cv = cv[(depth, ridge)]
+    best_cv = cv[(depth, n, ridge)]
     rows.append(
         summary("training part: learned (CV) - similarity mix, paired", best_cv * 1.0 - accuracy(train, None))
     )
