@@ -7,12 +7,13 @@ sentence answers). ``top_sentences`` finds such sentences (LlamaIndex's sentence
 the sentence, show it in its passage) so the answer layer can add their results to the candidates.
 
 Search is exact and brute force over the memory-mapped vectors of each segment, one matrix-vector
-product per segment (about 1 ms per 10,000 sentences of 384 floats on one core). A segment holding more
-than ``MAX_BRUTE_FORCE_SENTENCES`` sentences is skipped (its sentences are then found only through their
-passages' rank, as before): past that, the product costs tens of milliseconds per query and reads the
-whole file, and a FAISS index over the sentence vectors written with the segment would be the way
-(segments do not write one yet). Deleted passages' sentences are never returned; segments written
-before sentences were stored contribute none.
+product per segment (``python -m eval.sentence_search_bench`` times it: a median of 9 ms per query over
+medquad-dev's 37,073 sentence rows on a shared 2-core machine, 23 ms over 100,000 random vectors). A
+segment holding more than ``MAX_BRUTE_FORCE_SENTENCES`` sentences is skipped (its sentences are then found
+only through their passages' rank, as before): past that, the product costs a large share of a query and
+reads the whole file each time, and a FAISS index over the sentence vectors written with the segment
+would be the way (segments do not write one yet). Deleted passages' sentences are never returned;
+segments written before sentences were stored contribute none.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import numpy as np
 
 from indexer.load import LoadedIndex
 
-# 1,000,000 sentences of 384 float32 is a 1.5 GB file, about 0.1 s of matrix-vector product per query.
-MAX_BRUTE_FORCE_SENTENCES = 1_000_000
+# 100,000 sentences of 384 float32 is a 154 MB file (about 8,000 documents of medquad-dev's size): 23 ms
+# median per query on the benchmark machine, 72 ms at 300,000.
+MAX_BRUTE_FORCE_SENTENCES = 100_000
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from citeqa.search import Searcher
 from citeqa.sentence_search import top_sentences
 from indexer.load import load_index
 from indexer.sentences import passage_sentences
+from service.settings import Settings
 
 QUESTIONS = (
     "is it safe to pop the white bumps on my baby's nose?",
@@ -117,3 +118,21 @@ def test_an_answer_model_keeps_its_sentence_candidates(tmp_path: Path) -> None:
     loaded = load_answer_model(tmp_path / "model.json")
     assert loaded.sentence_candidates == 20
     assert AnswerModel(features=(), weights=()).sentence_candidates == 0
+
+
+def test_the_setting_and_the_sentence_model_reach_the_answerer(
+    app_settings: Settings, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.settings import Settings as Configured
+    from service.wiring import build_answerer
+
+    assert build_answerer(app_settings, searcher).sentence_candidates == 0  # the packaged model: off
+    forced = app_settings.model_copy(update={"answer_sentence_candidates": 7})
+    assert build_answerer(forced, searcher).sentence_candidates == 7
+    packaged = Path(__file__).resolve().parents[3] / "citeqa" / "answer_model_sentences.json"
+    fitted = app_settings.model_copy(update={"answer_model_path": packaged})
+    assert build_answerer(fitted, searcher).sentence_candidates == 10
+    monkeypatch.setenv("CITEQA_ANSWER_SENTENCE_CANDIDATES", "")
+    assert Configured().answer_sentence_candidates is None
+    monkeypatch.setenv("CITEQA_ANSWER_SENTENCE_CANDIDATES", "20")
+    assert Configured().answer_sentence_candidates == 20
