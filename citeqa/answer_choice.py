@@ -95,18 +95,26 @@ def result_highlights(sentences: Sentences, position: int) -> tuple[Highlight, .
 
 
 def answer_sentence(
-    scores: np.ndarray, candidates: np.ndarray, results: np.ndarray, first: int
+    scores: np.ndarray,
+    candidates: np.ndarray,
+    results: np.ndarray,
+    first: int,
+    also: np.ndarray | None = None,
 ) -> int | None:
-    """Index of the best-scoring candidate sentence of the ``first`` results, or None when they have none."""
-    eligible = candidates & (results < first)
+    """Index of the best-scoring candidate sentence of the ``first`` results (and of the results whose
+    sentences ``also`` marks: found by sentence-level retrieval), or None when they have none."""
+    eligible = candidates & ((results < first) if also is None else ((results < first) | also))
     if not eligible.any():
         return None
     return int(np.argmax(np.where(eligible, scores, -np.inf)))
 
 
-def best_answer(sentences: Sentences, first: int, documents: Mapping[str, Document]) -> Answer | None:
-    """The answer among the sentences of the ``first`` scored results, cited to its sentence only."""
-    best = answer_sentence(sentences.ranking(), sentences.candidate, sentences.result, first)
+def best_answer(
+    sentences: Sentences, first: int, documents: Mapping[str, Document], also: np.ndarray | None = None
+) -> Answer | None:
+    """The answer among the sentences of the ``first`` scored results (and those ``also`` marks), cited
+    to its sentence only."""
+    best = answer_sentence(sentences.ranking(), sentences.candidate, sentences.result, first, also)
     if best is None:
         return None
     span = sentences.spans[best]

@@ -97,6 +97,8 @@ FEATURES: tuple[str, ...] = (
     "yesno_x_advising",  # a yes/no question x "avoid", "should", "not", "safe", ...
     "howto_x_instructing",  # a how-to question x an instruction or "can help"
     "amount_x_numeric",  # a how many/long/when question x a number or a time word
+    "sentence_hit",  # 1 / its rank among the index's sentences closest to the question (0: not among them)
+    "beyond_depth",  # its result is below the first results (a candidate through sentence retrieval)
 )
 
 
@@ -216,11 +218,15 @@ def feature_matrix(
     documents: Mapping[str, Document],
     ranks: Sequence[int] | None = None,
     pool_depth: int = 5,
+    hit_ranks: Mapping[tuple[str, int, int], int] | None = None,
 ) -> np.ndarray:
     """The FEATURES of every sentence of ``sentences`` (rows in their order); ``document_frequency`` and
     ``passages`` are the index's term counts (for the IDF), ``documents`` its documents; ``ranks``: the
     rank of each scored result (default: its position + 1). Ranks among sentences are taken within the
-    sentences of the first ``pool_depth`` results, so they do not depend on which page was scored."""
+    sentences of the first ``pool_depth`` results, so they do not depend on which page was scored.
+    ``hit_ranks``: (doc_id, start, end) -> rank of the sentences found by sentence-level retrieval
+    (citeqa.sentence_search)."""
+    hits = hit_ranks or {}
     kinds = question_kinds(question)
     weights = idf_weights(sentences.question_terms, document_frequency, passages)
     rare = rare_terms(weights)
@@ -252,6 +258,8 @@ def feature_matrix(
                 ),
                 *sentence_shape(span, text, is_sentence_like(span, text)),
                 *cue_features(kinds, text, leads_with(text, sentences.question_terms)),
+                1.0 / hit if (hit := hits.get((sentences.doc_ids[i], span.start, span.end))) else 0.0,
+                1.0 if rank > pool_depth else 0.0,
             ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))

@@ -29,6 +29,9 @@ class AnswerModel:
     features: tuple[str, ...]
     weights: tuple[float, ...]
     depth: int = 5  # the answer is chosen among the sentences of this many first results
+    # ... and of the results holding this many of the index's sentences closest to the question
+    # (citeqa.sentence_search; 0: none)
+    sentence_candidates: int = 0
     fitted_at: str = ""
     report: Mapping[str, Any] = field(default_factory=dict)
 
@@ -43,6 +46,7 @@ def save_answer_model(model: AnswerModel, path: Path) -> None:
         "features": list(model.features),
         "weights": list(model.weights),
         "depth": model.depth,
+        "sentence_candidates": model.sentence_candidates,
         "fitted_at": model.fitted_at,
         "report": dict(model.report),
     }
@@ -57,6 +61,7 @@ def load_answer_model(path: Path = DEFAULT_ANSWER_MODEL_PATH) -> AnswerModel:
             features=tuple(str(f) for f in record["features"]),
             weights=tuple(float(w) for w in record["weights"]),
             depth=int(record.get("depth", 5)),
+            sentence_candidates=int(record.get("sentence_candidates", 0)),
             fitted_at=str(record.get("fitted_at", "")),
             report=dict(record.get("report") or {}),
         )
@@ -66,7 +71,8 @@ def load_answer_model(path: Path = DEFAULT_ANSWER_MODEL_PATH) -> AnswerModel:
         raise CalibrationError(f"answer model {path} is malformed ({err!r}); {fix}") from None
     unknown = [f for f in model.features if f not in FEATURES]
     lengths = len(model.features) != len(model.weights)
-    if unknown or lengths or model.depth < 1 or not all(map(math.isfinite, model.weights)):
+    negative = model.depth < 1 or model.sentence_candidates < 0
+    if unknown or lengths or negative or not all(map(math.isfinite, model.weights)):
         raise CalibrationError(
             f"answer model {path} is malformed (features {unknown or 'and weights'}); {fix}"
         )

@@ -43,6 +43,7 @@ from citeqa.paging import PAGE_DEPTH, distinct_results, page_window, validate_of
 from citeqa.search import Searcher, validate_request
 from citeqa.sentence_caches import SentenceCaches
 from citeqa.sentence_scoring import SIMILARITY_WEIGHT, Sentences, SentenceScorer, TermExtractor
+from citeqa.sentence_search import SentenceHit, top_sentences
 from citeqa.snippets import make_snippet
 from citeqa.stored_sentences import StoredSentenceVectors
 from citeqa.timing import stage
@@ -82,8 +83,13 @@ class Answerer:
         dedup: DedupRule = DEFAULT_DEDUP_RULE,
         similarity_weight: float = SIMILARITY_WEIGHT,
         answer_model: AnswerModel | None = None,
+        sentence_candidates: int | None = None,
     ) -> None:
         self.searcher = searcher
+        # How many of the index's sentences closest to the question (citeqa.sentence_search) bring their
+        # results into the answer's candidates beside the first ``answer_depth`` results (0: none; None:
+        # as many as the answer model was fitted with).
+        self.sentence_candidates_setting = sentence_candidates
         self.calibration = calibration
         self.dedup = dedup
         self.similarity_weight = similarity_weight
@@ -109,6 +115,13 @@ class Answerer:
         return ANSWER_DEPTH if self.answer_model is None else self.answer_model.depth
 
     @property
+    def sentence_candidates(self) -> int:
+        """How many index-wide closest sentences add their results to the answer's candidates."""
+        if self.sentence_candidates_setting is not None:
+            return self.sentence_candidates_setting
+        return 0 if self.answer_model is None else self.answer_model.sentence_candidates
+
+    @property
     def index_version(self) -> int:
         return self.searcher.index.version
 
@@ -121,6 +134,7 @@ class Answerer:
             "calibration": None if self.calibration is None else asdict(self.calibration),
             "dedup": self.dedup,
             "similarity_weight": self.similarity_weight,
+            "sentence_candidates": self.sentence_candidates,
             "answer_model": None
             if self.answer_model is None
             else [self.answer_model.depth, *self.answer_model.weights],
@@ -167,7 +181,10 @@ class Answerer:
         # Score the sentences of the head (the answer and the decision) and of the page, once each.
         depth = self.answer_depth
         head = min(len(ranking), max(SIGNAL_DEPTH, depth))
-        positions = sorted(set(range(head)) | set(range(start, stop)))
+        # Results below the answer depth that hold one of the index's closest sentences: answer candidates
+        # too (they depend on the question only, not on the page).
+        extra, hit_ranks = self.sentence_retrieval(ranking, query, depth)
+        positions = sorted(set(range(head)) | set(range(start, stop)) | set(extra))
         index = self.searcher.index
         scorer = SentenceScorer(
             self.caches, self.searcher.encoder, self.term_extractor, self.similarity_weight
@@ -175,7 +192,8 @@ class Answerer:
         with stage("highlight"):
             sentences = scorer.score(question, query, [ranking[p] for p in positions], index.documents)
             if self.answer_model is not None:
-                matrix = self.answer_features(question, sentences, [p + 1 for p in positions], depth)
+                ranks = [p + 1 for p in positions]
+                matrix = self.answer_features(question, sentences, ranks, depth, hit_ranks)
                 sentences = replace(sentences, choice=self.answer_model.scores(matrix))
         cosines = passage_cosines([ranking[p] for p in positions], query, index.dense)
         question_terms = scorer.question_terms(question)
@@ -189,32 +207,56 @@ class Answerer:
         )
         per_result = tuple(result_features(sentences, i, cosines[i], coverage, weights) for i in scored)
         # The answer comes from the first `depth` results whatever the page (they are always scored).
-        best = best_answer(sentences, depth, index.documents)
+        also = np.isin(np.asarray(positions, dtype=np.int64)[sentences.result], extra)
+        best = best_answer(sentences, depth, index.documents, also)
         return Analysis(question, mode, offset, page, has_more, best, features, per_result)
 
     def answer_candidates(
         self, question: str, mode: SearchMode = "hybrid", depth: int = ANSWER_DEPTH
     ) -> tuple[Sentences, np.ndarray]:
-        """The sentences the answer is chosen from (those of the first ``depth`` results) and their
-        answer features (citeqa.answer_features), for fitting and measuring the answer choice."""
+        """The sentences the answer is chosen from (those of the first ``depth`` results, then those of
+        the results sentence-level retrieval adds) and their answer features (citeqa.answer_features),
+        for fitting and measuring the answer choice."""
         question = validate_request(question, depth, mode)
         query = self.searcher.encode_question(question)
-        ranking = self.results(question, mode, query)[:depth]
+        ranking = self.results(question, mode, query)
+        extra, hit_ranks = self.sentence_retrieval(ranking, query, depth)
         index = self.searcher.index
         scorer = SentenceScorer(
             self.caches, self.searcher.encoder, self.term_extractor, self.similarity_weight
         )
-        sentences = scorer.score(question, query, ranking, index.documents)
-        return sentences, self.answer_features(question, sentences, None, depth)
+        positions = [*range(min(depth, len(ranking))), *extra]
+        sentences = scorer.score(question, query, [ranking[p] for p in positions], index.documents)
+        ranks = [p + 1 for p in positions]
+        return sentences, self.answer_features(question, sentences, ranks, depth, hit_ranks)
+
+    def sentence_retrieval(
+        self, ranking: Sequence[Result], query: np.ndarray, depth: int
+    ) -> tuple[list[int], dict[tuple[str, int, int], int]]:
+        """The positions (in ``ranking``, at or below ``depth``) of the results holding one of the
+        ``sentence_candidates`` sentences of the index closest to the question, and the rank of each of
+        those sentences by (doc_id, start, end). A sentence whose passage is not in the ranking (filtered
+        out, or below its depth) is dropped: the answer is always a sentence of a result of the question."""
+        if self.sentence_candidates <= 0:
+            return [], {}
+        with stage("sentence_search"):
+            hits = top_sentences(self.searcher.index, query, self.sentence_candidates)
+        return holding_results(ranking, hits, self.searcher.index.passages, depth)
 
     def answer_features(
-        self, question: str, sentences: Sentences, ranks: list[int] | None, depth: int
+        self,
+        question: str,
+        sentences: Sentences,
+        ranks: list[int] | None,
+        depth: int,
+        hit_ranks: Mapping[tuple[str, int, int], int] | None = None,
     ) -> np.ndarray:
-        """The answer features of scored sentences (``ranks``: of their results; ``depth``: the pool's)."""
+        """The answer features of scored sentences (``ranks``: of their results; ``depth``: the pool's;
+        ``hit_ranks``: the sentences sentence-level retrieval found)."""
         index = self.searcher.index
         bm25 = index.bm25
         return feature_matrix(
-            question, sentences, bm25.document_frequency, len(bm25), index.documents, ranks, depth
+            question, sentences, bm25.document_frequency, len(bm25), index.documents, ranks, depth, hit_ranks
         )
 
     def results(
@@ -231,3 +273,22 @@ class Answerer:
             query = self.searcher.encode_question(question)
         ranked = self.searcher.rank(question, depth, mode, allowed, query)
         return distinct_results(ranked, self.searcher.index, self.dedup)
+
+
+def holding_results(
+    ranking: Sequence[Result], hits: Sequence[SentenceHit], passages: Sequence[Any], depth: int
+) -> tuple[list[int], dict[tuple[str, int, int], int]]:
+    """Positions (at or below ``depth``) of the first results of ``ranking`` whose citation holds each hit,
+    sorted, and the hits' ranks (from 1) by (doc_id, start, end)."""
+    ranks: dict[tuple[str, int, int], int] = {}
+    positions: set[int] = set()
+    for rank, hit in enumerate(hits, 1):
+        doc_id = passages[hit.passage_id].doc_id
+        ranks[(doc_id, hit.start, hit.end)] = rank
+        for position, result in enumerate(ranking):
+            citation = result.citation
+            if citation.doc_id == doc_id and citation.start <= hit.start and hit.end <= citation.end:
+                if position >= depth:
+                    positions.add(position)
+                break
+    return sorted(positions), ranks

@@ -36,6 +36,9 @@ ANSWER_SETS: dict[str, tuple[Path, str]] = {
 }
 RIDGES = (0.1, 1.0, 10.0, 100.0)
 DEPTHS = (5, 10)  # candidate depths compared (the answer's pool: the sentences of this many first results)
+# How many of the index's closest sentences add their results to the pool (citeqa.sentence_search), compared.
+SENTENCE_CANDIDATES = (0,)
+Pool = tuple[int, int]  # (depth, sentence candidates)
 FOLDS = 5
 
 
@@ -62,9 +65,17 @@ class Case:
         return bool((self.gold & self.candidate).any())
 
 
-def collect(answerer: Answerer, set_name: str, questions: Sequence[EvalQuestion], depth: int) -> list[Case]:
-    """The candidates (of the first ``depth`` results) of every answerable question, hybrid."""
+def collect(
+    answerer: Answerer,
+    set_name: str,
+    questions: Sequence[EvalQuestion],
+    depth: int,
+    sentence_candidates: int = 0,
+) -> list[Case]:
+    """The candidates (of the first ``depth`` results, and of the results holding the index's
+    ``sentence_candidates`` closest sentences) of every answerable question, hybrid."""
     documents = answerer.searcher.index.documents
+    answerer.sentence_candidates_setting = sentence_candidates
     cases = []
     for q in questions:
         if not q.answerable:
@@ -154,27 +165,35 @@ def summary(name: str, hits: np.ndarray) -> dict[str, object]:
     }
 
 
-def fit_and_report(by_depth: dict[int, list[Case]]) -> tuple[AnswerModel, list[dict[str, object]]]:
-    """Choose the depth and the ridge by cross-validation on the training part, fit on all of it, then
-    score the held-out part (once)."""
+def chosen_key(cv: dict[tuple[int, int, float], np.ndarray]) -> tuple[int, int, float]:
+    """The best cross-validated (depth, sentence candidates, ridge); ties: fewer candidates, then the
+    larger ridge."""
+    return max(cv, key=lambda key: (float(cv[key].mean()), -key[1], -key[0], key[2]))
+
+
+def fit_and_report(by_pool: dict[Pool, list[Case]]) -> tuple[AnswerModel, list[dict[str, object]]]:
+    """Choose the depth, the sentence candidates and the ridge by cross-validation on the training part,
+    fit on all of it, then score the held-out part (once). When sentence candidates are compared, the
+    chosen pool is also compared, paired, with the best one without them (cross-validated and held out)."""
     cv = {
-        (depth, ridge): cross_validated([c for c in cases if not c.held_out], ridge)
-        for depth, cases in by_depth.items()
+        (depth, n, ridge): cross_validated([c for c in cases if not c.held_out], ridge)
+        for (depth, n), cases in by_pool.items()
         for ridge in RIDGES
     }
-    depth, ridge = max(cv, key=lambda key: (float(cv[key].mean()), -key[0], key[1]))
-    cases = by_depth[depth]
+    depth, n, ridge = chosen_key(cv)
+    cases = by_pool[(depth, n)]
     train = [c for c in cases if not c.held_out]
     held = [c for c in cases if c.held_out]
     weights = fit_weights(train, ridge)
     rows: list[dict[str, object]] = []
-    for (d, r), hits in cv.items():
+    for (d, k, r), hits in cv.items():
         rows.append(
             {
-                **summary(f"training part, 5-fold CV, depth {d}, ridge {r}", hits),
-                "chosen": (d, r) == (depth, ridge),
+                **summary(f"training part, 5-fold CV, depth {d}, sentences {k}, ridge {r}", hits),
+                "chosen": (d, k, r) == (depth, n, ridge),
             }
         )
+    rows.extend(against_no_sentences(by_pool, cv, (depth, n, ridge), weights))
     for set_name in [*ANSWER_SETS, "all"]:
         part = [c for c in held if set_name in ("all", c.set_name)]
         if part:
@@ -185,7 +204,7 @@ def fit_and_report(by_depth: dict[int, list[Case]]) -> tuple[AnswerModel, list[d
                 {**summary(f"held out {set_name}: similarity mix", accuracy(part, None)), "set": set_name}
             )
     rows.append(summary("training part: similarity mix", accuracy(train, None)))
-    best_cv = cv[(depth, ridge)]
+    best_cv = cv[(depth, n, ridge)]
     rows.append(
         summary("training part: learned (CV) - similarity mix, paired", best_cv * 1.0 - accuracy(train, None))
     )
@@ -199,6 +218,7 @@ def fit_and_report(by_depth: dict[int, list[Case]]) -> tuple[AnswerModel, list[d
         features=FEATURES,
         weights=tuple(float(w) for w in weights),
         depth=depth,
+        sentence_candidates=n,
         fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
         report={
             "command": "python -m eval.answer_fit",
@@ -206,6 +226,7 @@ def fit_and_report(by_depth: dict[int, list[Case]]) -> tuple[AnswerModel, list[d
             "held_out": {s: sum(c.set_name == s for c in held) for s in ANSWER_SETS},
             "ridge": ridge,
             "depth": depth,
+            "sentence_candidates": n,
             "measure": "the chosen sentence overlaps a gold quote; 95% bootstrap intervals over questions",
             "rows": rows,
         },
@@ -224,19 +245,53 @@ def table(rows: Sequence[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def all_cases(depths: Sequence[int] = DEPTHS) -> dict[int, list[Case]]:
+def against_no_sentences(
+    by_pool: dict[Pool, list[Case]],
+    cv: dict[tuple[int, int, float], np.ndarray],
+    chosen: tuple[int, int, float],
+    weights: np.ndarray,
+) -> list[dict[str, object]]:
+    """The chosen pool against the best one without sentence candidates, paired by question: the
+    cross-validated accuracy on the training part and the held-out one (each pool fitted on its own
+    training part). Nothing when the chosen pool has no sentence candidates."""
+    if chosen[1] == 0:
+        return []
+    without = chosen_key({key: hits for key, hits in cv.items() if key[1] == 0})
+    base_cases = by_pool[(without[0], without[1])]
+    base_train = [c for c in base_cases if not c.held_out]
+    base_held = [c for c in base_cases if c.held_out]
+    base_weights = fit_weights(base_train, without[2])
+    held = [c for c in by_pool[(chosen[0], chosen[1])] if c.held_out]
+    assert [c.qid for c in held] == [c.qid for c in base_held]
+    name = f"depth {without[0]}, ridge {without[2]}"
+    return [
+        summary(f"training part, 5-fold CV, without sentences ({name})", cv[without]),
+        summary(
+            "training part, 5-fold CV: chosen - without sentences, paired", cv[chosen] * 1.0 - cv[without]
+        ),
+        summary(f"held out all: without sentences ({name})", accuracy(base_held, base_weights)),
+        summary(
+            "held out all: chosen - without sentences, paired",
+            accuracy(held, weights) * 1.0 - accuracy(base_held, base_weights),
+        ),
+    ]
+
+
+def all_cases(
+    depths: Sequence[int] = DEPTHS, sentence_candidates: Sequence[int] = SENTENCE_CANDIDATES
+) -> dict[Pool, list[Case]]:
     from eval.answer_corpora import dataset_answerer, default_answerer
 
     answerers = {"default": default_answerer, "medquad-dev": dataset_answerer}
     built: dict[str, Answerer] = {}
-    by_depth: dict[int, list[Case]] = {depth: [] for depth in depths}
+    by_pool: dict[Pool, list[Case]] = {(d, n): [] for d in depths for n in sentence_candidates}
     for set_name, (path, corpus) in ANSWER_SETS.items():
         if corpus not in built:
             built[corpus] = answerers[corpus]()
         questions = load_eval_set(path)
-        for depth in depths:
-            by_depth[depth].extend(collect(built[corpus], set_name, questions, depth))
-    return by_depth
+        for depth, n in by_pool:
+            by_pool[(depth, n)].extend(collect(built[corpus], set_name, questions, depth, n))
+    return by_pool
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -244,11 +299,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_ANSWER_MODEL_PATH, help="answer model file to write"
     )
+    parser.add_argument(
+        "--sentence-candidates",
+        type=int,
+        nargs="+",
+        default=list(SENTENCE_CANDIDATES),
+        help="numbers of index-wide closest sentences whose results join the answer's candidates, "
+        "compared by cross-validation (0: none)",
+    )
     args = parser.parse_args(argv)
-    model, rows = fit_and_report(all_cases())
+    model, rows = fit_and_report(all_cases(sentence_candidates=args.sentence_candidates))
     save_answer_model(model, args.out)
     print(table(rows))
-    print(f"wrote {args.out} (depth {model.depth}, ridge {model.report['ridge']})")
+    print(
+        f"wrote {args.out} (depth {model.depth}, sentence candidates {model.sentence_candidates}, "
+        f"ridge {model.report['ridge']})"
+    )
     for name, weight in zip(model.features, model.weights, strict=True):
         print(f"  {name:24s} {weight:+.3f}")
 

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
         DEFAULT_ANSWER_MODEL_PATH,
         description="learned answer choice (written by python -m eval.answer_fit); empty: the similarity mix",
     )
+    answer_sentence_candidates: int | None = Field(
+        None,
+        ge=0,
+        le=200,
+        description="how many of the index's sentences closest to the question (brute force over the stored "
+        "sentence vectors) add their results to the answer's candidates; unset: as many as the answer model "
+        "was fitted with (0 for the packaged one), 0: none",
+    )
     dedup: DedupRule = Field(DEFAULT_DEDUP_RULE, description="near-duplicate rule for results")
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (larger: 413)"
@@ -134,7 +142,9 @@ class Settings(BaseSettings):
     )
     corpus_name: str | None = Field(None, description="the corpus's name, shown in the search page's title")
 
-    @field_validator("reranker", "answer_model_path", "calibration_path", mode="before")
+    @field_validator(
+        "reranker", "answer_model_path", "calibration_path", "answer_sentence_candidates", mode="before"
+    )
     @classmethod
     def empty_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

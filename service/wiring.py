@@ -36,7 +36,14 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
 
     def make(index: LoadedIndex) -> Answerer:
         searcher = Searcher(index, base.searcher.encoder, base.searcher.fusion, base.searcher.reranker)
-        answerer = Answerer(searcher, base.calibration, base.dedup, base.similarity_weight, base.answer_model)
+        answerer = Answerer(
+            searcher,
+            base.calibration,
+            base.dedup,
+            base.similarity_weight,
+            base.answer_model,
+            base.sentence_candidates_setting,
+        )
         answerer.share_caches(base)
         return answerer
 
@@ -111,7 +118,13 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
     answer_model = (
         None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
     )
-    answerer = Answerer(searcher, calibration, settings.dedup, answer_model=answer_model)
+    answerer = Answerer(
+        searcher,
+        calibration,
+        settings.dedup,
+        answer_model=answer_model,
+        sentence_candidates=settings.answer_sentence_candidates,
+    )
     answerer.stored_sentences.warm()
     if settings.precompute_sentences:
         preload_unstored_sentences(settings, answerer)
@@ -207,7 +220,13 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
     answer_model = (
         None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
     )
-    return Answerer(searcher, calibration, settings.dedup, answer_model=answer_model)
+    return Answerer(
+        searcher,
+        calibration,
+        settings.dedup,
+        answer_model=answer_model,
+        sentence_candidates=settings.answer_sentence_candidates,
+    )
 
 
 def build_sharded(settings: Settings, encoder: Encoder | None = None) -> tuple[ShardedLive, Answerer]:
