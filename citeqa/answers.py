@@ -114,6 +114,20 @@ class Answerer:
         """How many first results the answer is chosen from (the answer model's, else ANSWER_DEPTH)."""
         return ANSWER_DEPTH if self.answer_model is None else self.answer_model.depth
 
+    def over(self, searcher: Searcher) -> Answerer:
+        """An answerer over ``searcher`` (a new snapshot, or the candidates of shards) with this one's
+        calibration, dedup, answer model and settings, sharing its caches."""
+        answerer = Answerer(
+            searcher,
+            self.calibration,
+            self.dedup,
+            self.similarity_weight,
+            self.answer_model,
+            self.sentence_candidates_setting,
+        )
+        answerer.share_caches(self)
+        return answerer
+
     @property
     def sentence_candidates(self) -> int:
         """How many index-wide closest sentences add their results to the answer's candidates."""

@@ -35,17 +35,7 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
     """Answerers of new snapshots share ``base``'s encoder, fusion, reranker, calibration and dedup."""
 
     def make(index: LoadedIndex) -> Answerer:
-        searcher = Searcher(index, base.searcher.encoder, base.searcher.fusion, base.searcher.reranker)
-        answerer = Answerer(
-            searcher,
-            base.calibration,
-            base.dedup,
-            base.similarity_weight,
-            base.answer_model,
-            base.sentence_candidates_setting,
-        )
-        answerer.share_caches(base)
-        return answerer
+        return base.over(Searcher(index, base.searcher.encoder, base.searcher.fusion, base.searcher.reranker))
 
     return make
 

@@ -205,16 +205,8 @@ class ShardedAnswerer:
         # Sentence-level fusion reads every candidate's sentence vectors, which shards do not send: off here.
         fusion = replace(base.searcher.fusion, sentence_weight=0.0)
         searcher = Searcher(index, encoder, fusion, base.searcher.reranker)  # type: ignore[arg-type]
-        answerer = Answerer(
-            searcher,
-            base.calibration,
-            base.dedup,
-            base.similarity_weight,
-            base.answer_model,
-            base.sentence_candidates_setting,
-        )
+        answerer = base.over(searcher)
         answerer.term_extractor = base.term_extractor
-        answerer.share_caches(base)
         answerer.caches.stored = index.sentence_vectors  # the shards' stored vectors, as one index's
         return answerer
 
