@@ -96,51 +96,52 @@ def group_passages(
 
 
 def _merge(ranked: Sequence[Passage], limit: int, max_merged: int | None) -> list[Group]:
-    groups: list[Group] = []
-    # The groups of each document in rank order (a sublist of ``groups``): only these can overlap.
-    by_doc: dict[str, list[Group]] = {}
+    # Groups sit in slots, in the order they were made; a group merged into another is dropped.
+    slots: list[Group] = []
+    dropped: set[int] = set()
+    count = 0
+    # The slots of each document's groups in rank order: only these can overlap.
+    by_doc: dict[str, list[int]] = {}
     seen_texts: set[str] = set()
     for position, passage in enumerate(ranked):
-        if len(groups) == limit:
+        if count == limit:
             break
-        same_doc = by_doc.setdefault(passage.doc_id, [])
-        touching = [g for g in same_doc if g.overlaps(passage)]
-        if (
-            touching
-            and max_merged is not None
-            and (len(touching) > 1 or len(touching[0].members) >= max_merged)
-        ):
-            trimmed = uncovered_part(passage, touching)
-            if trimmed is not None and trimmed[1] - trimmed[0] >= MIN_TRIMMED_FRACTION * len(passage.text):
-                group = Group(passage.doc_id, trimmed[0], trimmed[1], (position,))
-                groups.append(group)
-                same_doc.append(group)
-            continue
+        same_doc = by_doc.get(passage.doc_id)
+        if same_doc is None:  # the common case: the first passage of its document
+            same_doc = by_doc[passage.doc_id] = []
+        touching = [s for s in same_doc if slots[s].overlaps(passage)] if same_doc else []
         if not touching:
             text = normalized_text(passage.text)
             if text in seen_texts:
                 continue
             seen_texts.add(text)
-            group = Group(passage.doc_id, passage.start, passage.end, (position,))
-            groups.append(group)
-            same_doc.append(group)
+            same_doc.append(len(slots))
+            slots.append(Group(passage.doc_id, passage.start, passage.end, (position,)))
+            count += 1
+            continue
+        groups = [slots[s] for s in touching]
+        if max_merged is not None and (len(groups) > 1 or len(groups[0].members) >= max_merged):
+            trimmed = uncovered_part(passage, groups)
+            if trimmed is not None and trimmed[1] - trimmed[0] >= MIN_TRIMMED_FRACTION * len(passage.text):
+                same_doc.append(len(slots))
+                slots.append(Group(passage.doc_id, trimmed[0], trimmed[1], (position,)))
+                count += 1
             continue
         # The passage joins the best group it overlaps; a passage bridging several groups joins them all.
-        first = touching[0]
-        members = tuple(sorted({m for g in touching for m in g.members} | {position}))
-        merged = Group(
+        first = groups[0]
+        members = tuple(sorted({m for g in groups for m in g.members} | {position}))
+        slots[touching[0]] = Group(
             first.doc_id,
-            min([passage.start, *(g.start for g in touching)]),
-            max([passage.end, *(g.end for g in touching)]),
+            min([passage.start, *(g.start for g in groups)]),
+            max([passage.end, *(g.end for g in groups)]),
             members,
         )
         if len(touching) > 1:
-            groups = [g for g in groups if not any(g is t for t in touching[1:])]
-            same_doc[:] = [g for g in same_doc if not any(g is t for t in touching[1:])]
-        groups[next(i for i, g in enumerate(groups) if g is first)] = merged
-        same_doc[next(i for i, g in enumerate(same_doc) if g is first)] = merged
+            dropped.update(touching[1:])
+            count -= len(touching) - 1
+            same_doc[:] = [s for s in same_doc if s not in touching[1:]]
         seen_texts.add(normalized_text(passage.text))
-    return groups
+    return [g for slot, g in enumerate(slots) if slot not in dropped]
 
 
 def uncovered_part(passage: Passage, groups: Sequence[Group]) -> tuple[int, int] | None:

@@ -78,11 +78,18 @@ class Candidates:
     def head(self, depth: int) -> Candidates:
         """The candidates of the first ``depth`` passages of each list."""
         dense_ids, bm25_ids = self.dense_ids[:depth], self.bm25_ids[:depth]
-        keep = np.isin(self.ids, np.union1d(dense_ids, bm25_ids))
+        keep = self.members(dense_ids) | self.members(bm25_ids)
         sentences = None if self.sentence_scores is None else self.sentence_scores[keep]
         return Candidates(
             dense_ids, bm25_ids, self.ids[keep], self.dense_scores[keep], self.bm25_scores[keep], sentences
         )
+
+    def members(self, some: np.ndarray) -> np.ndarray:
+        """A mask over ``ids`` of those in ``some`` (a subset of them): ``np.isin`` without sorting, as
+        ``ids`` is sorted and unique."""
+        mask = np.zeros(len(self.ids), dtype=bool)
+        mask[np.searchsorted(self.ids, some)] = True
+        return mask
 
     def sentence_or_dense(self) -> np.ndarray:
         """The best sentence score of each candidate, its passage's dense score where it has none."""

@@ -116,6 +116,15 @@ def test_many_segments_with_deletes_rank_as_one(written: LiveIndex, encoder: Any
     assert_ranks_like_one_segment(index, encoder, tmp_path)
 
 
+def test_passages_looked_up_together_are_those_looked_up_one_by_one(written: LiveIndex) -> None:
+    passages = written.current.passages
+    ids = np.random.default_rng(0).permutation(len(passages))
+    assert passages.many(ids) == [passages[int(i)] for i in ids]  # type: ignore[attr-defined]
+    assert passages.many(np.empty(0, np.int64)) == []  # type: ignore[attr-defined]
+    with pytest.raises(IndexError):
+        passages.many(np.asarray([len(passages)]))  # type: ignore[attr-defined]
+
+
 def test_merges_rank_the_same_and_shrink_the_segment_list(
     written: LiveIndex, encoder: Any, tmp_path: Path
 ) -> None:
