@@ -39,7 +39,7 @@ from citeqa.answerability_features import (
 )
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.errors import CalibrationError
-from citeqa.paging import PAGE_DEPTH, distinct_results, page_window, validate_offset
+from citeqa.paging import PAGE_DEPTH, DistinctResults, distinct_results, page_window, validate_offset
 from citeqa.search import Searcher, validate_request
 from citeqa.sentence_caches import SentenceCaches
 from citeqa.sentence_scoring import SIMILARITY_WEIGHT, Sentences, SentenceScorer, TermExtractor
@@ -191,10 +191,11 @@ class Answerer:
         allowed = self.searcher.passage_filter.allowed(filters)
         query = self.searcher.encode_question(question)
         ranking = self.results(question, mode, query, allowed)
-        start, stop, has_more = page_window(len(ranking), offset, top_k)
+        # Grouped only as deep as the page (and one more result, for has_more) and the head need.
+        start, stop, has_more = page_window(ranking.at_least(offset + top_k + 1), offset, top_k)
         # Score the sentences of the head (the answer and the decision) and of the page, once each.
         depth = self.answer_depth
-        head = min(len(ranking), max(SIGNAL_DEPTH, depth))
+        head = ranking.at_least(max(SIGNAL_DEPTH, depth))
         # Results below the answer depth that hold one of the index's closest sentences: answer candidates
         # too (they depend on the question only, not on the page).
         extra, hit_ranks = self.sentence_retrieval(ranking, query, depth)
@@ -239,7 +240,7 @@ class Answerer:
         scorer = SentenceScorer(
             self.caches, self.searcher.encoder, self.term_extractor, self.similarity_weight
         )
-        positions = [*range(min(depth, len(ranking))), *extra]
+        positions = [*range(ranking.at_least(depth)), *extra]
         sentences = scorer.score(question, query, [ranking[p] for p in positions], index.documents)
         ranks = [p + 1 for p in positions]
         return sentences, self.answer_features(question, sentences, ranks, depth, hit_ranks)
@@ -280,7 +281,7 @@ class Answerer:
         query: np.ndarray | None = None,
         allowed: np.ndarray | None = None,
         depth: int = PAGE_DEPTH,
-    ) -> Sequence[Result]:
+    ) -> DistinctResults:
         """The distinct results (no highlights) of the question's first ``depth`` passages (of the ``allowed``
         ones if given), best first; ``query`` is the question's vector when the caller has it."""
         if mode != "bm25" and query is None:

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, get_args
 
-from indexer.types import Passage
+import numpy as np
+
+from indexer.types import Passage, PassageLayout
 
 DedupRule = Literal["merge", "merge_chain", "contained", "any_overlap", "none"]
 DEDUP_RULES: tuple[DedupRule, ...] = get_args(DedupRule)
@@ -96,52 +98,120 @@ def group_passages(
 
 
 def _merge(ranked: Sequence[Passage], limit: int, max_merged: int | None) -> list[Group]:
-    # Groups sit in slots, in the order they were made; a group merged into another is dropped.
-    slots: list[Group] = []
-    dropped: set[int] = set()
-    count = 0
-    # The slots of each document's groups in rank order: only these can overlap.
-    by_doc: dict[str, list[int]] = {}
-    seen_texts: set[str] = set()
-    for position, passage in enumerate(ranked):
-        if count == limit:
-            break
-        same_doc = by_doc.get(passage.doc_id)
+    """Read ``ranked`` until ``limit`` results are made (later passages no longer join them)."""
+    grouping = MergeGrouping(ranked, max_merged)
+    while grouping.made() < limit and grouping.read_one():
+        pass
+    return grouping.made_so_far()
+
+
+class MergeGrouping:
+    """The ``merge`` rules over a ranking, made only as deep as asked (``groups(n)``): the first n results
+    are final once no lower passage of their documents overlaps one that can still grow, so a page near
+    the top reads a few dozen passages of the 200 ranked, not all of them.
+
+    Exact: results are made in rank order and, with a limit on merged passages, never move or vanish (a
+    passage joins at most one result), so reading further only appends results or grows a result that
+    still has room; ``layout`` finds the lowest passage that could still grow one of the first n. Without
+    a limit (``merge_chain``) a passage can join two results into one, so everything is read."""
+
+    def __init__(
+        self, ranked: Sequence[Passage], max_merged: int | None, layout: PassageLayout | None = None
+    ) -> None:
+        self._ranked, self._max_merged = ranked, max_merged
+        self._layout = layout
+        self._read = 0  # passages read so far (a prefix of ``ranked``)
+        self._slots: list[Group] = []  # results in the order they were made
+        self._dropped: set[int] = set()  # slots of results merged into a better one (merge_chain only)
+        self._by_doc: dict[str, list[int]] = {}  # each document's slots, in rank order
+        self._seen_texts: set[str] = set()
+        self._final = 0  # the first this many results are final
+
+    def groups(self, n: int) -> list[Group]:
+        """The first ``n`` results (fewer when the ranking holds fewer), final."""
+        if n <= self._final:
+            return self._slots[:n] if not self._dropped else self.made_so_far()[:n]
+        if self._max_merged is None or self._layout is None:
+            self._read_to(len(self._ranked))
+        else:
+            while len(self._slots) < n and self._read < len(self._ranked):
+                self._read_to(self._read + 1)
+            while (threat := self._lowest_threat(n)) is not None:
+                self._read_to(threat + 1)
+        self._final = max(self._final, n)  # reading further can no longer change them
+        return self.made_so_far()[:n]
+
+    def made(self) -> int:
+        return len(self._slots) - len(self._dropped)
+
+    def made_so_far(self) -> list[Group]:
+        if not self._dropped:
+            return list(self._slots)
+        return [g for slot, g in enumerate(self._slots) if slot not in self._dropped]
+
+    def read_one(self) -> bool:
+        """Read the next passage; False when every passage was read."""
+        if self._read >= len(self._ranked):
+            return False
+        self._read_to(self._read + 1)
+        return True
+
+    def count(self) -> int:
+        """How many results the whole ranking makes."""
+        return len(self.groups(len(self._ranked)))
+
+    def _lowest_threat(self, n: int) -> int | None:
+        """The lowest unread position whose passage overlaps one of the first ``n`` results that can still
+        take a passage, or None (a superset of the passages that would join one: exact either way)."""
+        assert self._layout is not None and self._max_merged is not None
+        open_groups = [g for g in self._slots[:n] if len(g.members) < self._max_merged]
+        if not open_groups or self._read >= len(self._ranked):
+            return None
+        layout, tail = self._layout, slice(self._read, None)
+        keys = np.asarray([layout.doc_keys[g.members[0]] for g in open_groups])[:, None]
+        starts = np.asarray([g.start for g in open_groups])[:, None]
+        ends = np.asarray([g.end for g in open_groups])[:, None]
+        hits = (layout.doc_keys[tail] == keys) & (layout.starts[tail] < ends) & (layout.ends[tail] > starts)
+        found = np.flatnonzero(hits.any(axis=0))
+        return None if not len(found) else self._read + int(found[-1])
+
+    def _read_to(self, stop: int) -> None:
+        for position in range(self._read, min(stop, len(self._ranked))):
+            self._add(position, self._ranked[position])
+            self._read = position + 1
+
+    def _add(self, position: int, passage: Passage) -> None:
+        slots, max_merged = self._slots, self._max_merged
+        same_doc = self._by_doc.get(passage.doc_id)
         if same_doc is None:  # the common case: the first passage of its document
-            same_doc = by_doc[passage.doc_id] = []
+            same_doc = self._by_doc[passage.doc_id] = []
         touching = [s for s in same_doc if slots[s].overlaps(passage)] if same_doc else []
         if not touching:
             text = normalized_text(passage.text)
-            if text in seen_texts:
-                continue
-            seen_texts.add(text)
-            same_doc.append(len(slots))
-            slots.append(Group(passage.doc_id, passage.start, passage.end, (position,)))
-            count += 1
-            continue
+            if text not in self._seen_texts:
+                self._seen_texts.add(text)
+                same_doc.append(len(slots))
+                slots.append(Group(passage.doc_id, passage.start, passage.end, (position,)))
+            return
         groups = [slots[s] for s in touching]
         if max_merged is not None and (len(groups) > 1 or len(groups[0].members) >= max_merged):
             trimmed = uncovered_part(passage, groups)
             if trimmed is not None and trimmed[1] - trimmed[0] >= MIN_TRIMMED_FRACTION * len(passage.text):
                 same_doc.append(len(slots))
                 slots.append(Group(passage.doc_id, trimmed[0], trimmed[1], (position,)))
-                count += 1
-            continue
+            return
         # The passage joins the best group it overlaps; a passage bridging several groups joins them all.
         first = groups[0]
-        members = tuple(sorted({m for g in groups for m in g.members} | {position}))
         slots[touching[0]] = Group(
             first.doc_id,
             min([passage.start, *(g.start for g in groups)]),
             max([passage.end, *(g.end for g in groups)]),
-            members,
+            tuple(sorted({m for g in groups for m in g.members} | {position})),
         )
         if len(touching) > 1:
-            dropped.update(touching[1:])
-            count -= len(touching) - 1
+            self._dropped.update(touching[1:])
             same_doc[:] = [s for s in same_doc if s not in touching[1:]]
-        seen_texts.add(normalized_text(passage.text))
-    return [g for slot, g in enumerate(slots) if slot not in dropped]
+        self._seen_texts.add(normalized_text(passage.text))
 
 
 def uncovered_part(passage: Passage, groups: Sequence[Group]) -> tuple[int, int] | None:

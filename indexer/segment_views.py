@@ -19,7 +19,7 @@ from corpus.types import Document
 from indexer.faiss_factory import selector_parameters
 from indexer.lexical import LexicalLive
 from indexer.segment import SegmentReader
-from indexer.types import Passage
+from indexer.types import Passage, PassageLayout
 from indexer.vector_index import EXACT_ALLOWED_MAX, NumpyIndex
 
 
@@ -171,31 +171,9 @@ class PassagesView(Sequence[Passage]):
             for offset, row in enumerate(segment.live_rows):
                 yield segment.reader.passage(int(row), segment.first + offset)
 
-    def many(self, ids: np.ndarray) -> list[Passage]:
-        """The passages of compact ``ids``, in order: ``[self[i] for i in ids]`` with the rows looked up in
-        one vectorized pass per segment (a query reads its whole PAGE_DEPTH ranking)."""
-        ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) and (ids.min() < 0 or ids.max() >= self._count):
-            raise IndexError(f"passage id out of range (0..{self._count - 1})")
-        numbers = np.searchsorted(self._firsts, ids, side="right") - 1
-        doc_rows, starts, ends = (np.empty(len(ids), dtype=np.int64) for _ in range(3))
-        for number in np.unique(numbers).tolist():
-            chosen = numbers == number
-            segment = self._segments[number]
-            rows = segment.live_rows[ids[chosen] - segment.first]
-            reader = segment.reader
-            doc_rows[chosen], starts[chosen], ends[chosen] = (
-                reader.doc_rows[rows],
-                reader.starts[rows],
-                reader.ends[rows],
-            )
-        out: list[Passage] = []
-        for passage_id, number, doc_row, start, end in zip(
-            ids.tolist(), numbers.tolist(), doc_rows.tolist(), starts.tolist(), ends.tolist(), strict=True
-        ):
-            document = self._segments[number].reader.document(doc_row)
-            out.append(Passage(passage_id, document.doc_id, start, end, document.text[start:end]))
-        return out
+    def ranked(self, ids: np.ndarray) -> RankedPassages:
+        """The passages of compact ``ids`` in their order, each built when first read."""
+        return RankedPassages(self._segments, self._firsts, self._count, ids)
 
     def ids_of_documents(self, doc_ids: Iterable[str]) -> np.ndarray:
         """Sorted compact ids of the live passages of ``doc_ids`` (vectorized per segment)."""
@@ -212,6 +190,53 @@ class PassagesView(Sequence[Passage]):
             mask = np.isin(segment.reader.doc_rows[segment.live_rows], np.asarray(rows))
             found.append(np.flatnonzero(mask) + segment.first)
         return np.concatenate(found).astype(np.int64) if found else np.empty(0, np.int64)
+
+
+class RankedPassages(Sequence[Passage]):
+    """The passages of a ranking (compact ids), located in one vectorized pass and each built when first
+    read: grouping a 200-deep ranking into results reads only as deep as the page needs (citeqa.dedup);
+    ``layout`` says where every one lies without building any."""
+
+    def __init__(
+        self, segments: Sequence[LiveSegment], firsts: np.ndarray, count: int, ids: np.ndarray
+    ) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) and (ids.min() < 0 or ids.max() >= count):
+            raise IndexError(f"passage id out of range (0..{count - 1})")
+        numbers = np.searchsorted(firsts, ids, side="right") - 1
+        doc_rows, starts, ends = (np.empty(len(ids), dtype=np.int64) for _ in range(3))
+        for number in np.unique(numbers).tolist():
+            chosen = numbers == number
+            segment = segments[number]
+            rows = segment.live_rows[ids[chosen] - segment.first]
+            reader = segment.reader
+            doc_rows[chosen] = reader.doc_rows[rows]
+            starts[chosen], ends[chosen] = reader.starts[rows], reader.ends[rows]
+        self._segments, self._ids, self._numbers = segments, ids.tolist(), numbers.tolist()
+        self._doc_rows, self._starts, self._ends = doc_rows.tolist(), starts.tolist(), ends.tolist()
+        # A document is live in one segment only: (segment, row) numbers it.
+        self.layout = PassageLayout((numbers << 40) + doc_rows, starts, ends)
+        self._made: list[Passage | None] = [None] * len(ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Passage]: ...
+
+    def __getitem__(self, index: int | slice) -> Passage | list[Passage]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        made = self._made[index]
+        if made is None:
+            document = self._segments[self._numbers[index]].reader.document(self._doc_rows[index])
+            start, end = self._starts[index], self._ends[index]
+            made = Passage(self._ids[index], document.doc_id, start, end, document.text[start:end])
+            self._made[index] = made
+        return made
 
 
 class SegmentedVectors:

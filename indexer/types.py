@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -14,3 +17,23 @@ class Passage:
     start: int
     end: int
     text: str
+
+
+@dataclass(frozen=True)
+class PassageLayout:
+    """Where each passage of a list lies, as arrays aligned with it: a number per document (equal for the
+    passages of one document), start and end; read without building the passages."""
+
+    doc_keys: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, passages: Sequence[Passage]) -> PassageLayout:
+        numbers: dict[str, int] = {}
+        keys = [numbers.setdefault(p.doc_id, len(numbers)) for p in passages]
+        return cls(
+            np.asarray(keys, dtype=np.int64),
+            np.asarray([p.start for p in passages], dtype=np.int64),
+            np.asarray([p.end for p in passages], dtype=np.int64),
+        )

@@ -119,10 +119,18 @@ def test_many_segments_with_deletes_rank_as_one(written: LiveIndex, encoder: Any
 def test_passages_looked_up_together_are_those_looked_up_one_by_one(written: LiveIndex) -> None:
     passages = written.current.passages
     ids = np.random.default_rng(0).permutation(len(passages))
-    assert passages.many(ids) == [passages[int(i)] for i in ids]  # type: ignore[attr-defined]
-    assert passages.many(np.empty(0, np.int64)) == []  # type: ignore[attr-defined]
+    ranked = passages.ranked(ids)  # type: ignore[attr-defined]
+    assert list(ranked) == [passages[int(i)] for i in ids]
+    layout = ranked.layout  # where they lie, without building them
+    assert layout.starts.tolist() == [p.start for p in ranked] and layout.ends.tolist() == [
+        p.end for p in ranked
+    ]
+    same_key = layout.doc_keys[:, None] == layout.doc_keys[None, :]
+    doc_ids = np.asarray([p.doc_id for p in ranked])
+    assert (same_key == (doc_ids[:, None] == doc_ids[None, :])).all()
+    assert list(passages.ranked(np.empty(0, np.int64))) == []  # type: ignore[attr-defined]
     with pytest.raises(IndexError):
-        passages.many(np.asarray([len(passages)]))  # type: ignore[attr-defined]
+        passages.ranked(np.asarray([len(passages)]))  # type: ignore[attr-defined]
 
 
 def test_merges_rank_the_same_and_shrink_the_segment_list(

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
-from citeqa.dedup import DEDUP_RULES, Group, group_passages, is_near_duplicate, normalized_text, shared_chars
+from citeqa.dedup import (
+    DEDUP_RULES,
+    MAX_MERGED,
+    Group,
+    MergeGrouping,
+    group_passages,
+    is_near_duplicate,
+    normalized_text,
+    shared_chars,
+)
 from corpus.types import Document
 from indexer.chunking import ChunkerSettings, chunk_document
-from indexer.types import Passage
+from indexer.types import Passage, PassageLayout
 
 TEXT = "".join(f"Sentence number {i} says something. " for i in range(40))
 
@@ -125,3 +135,23 @@ def test_rules_on_real_chunk_overlap(rule: str) -> None:
         for i, a in enumerate(groups):
             for b in groups[i + 1 :]:
                 assert a.doc_id != b.doc_id or min(a.end, b.end) <= max(a.start, b.start)
+
+
+@pytest.mark.parametrize("rule", ["merge", "merge_chain"])
+def test_grouping_only_as_deep_as_asked_gives_the_groups_of_the_whole_ranking(rule: str) -> None:
+    """MergeGrouping reads a ranking only as deep as the first n results need; on shuffled rankings of
+    overlapping chunks of three documents (with a duplicate text), its first n results are those of
+    grouping everything, for every n, asked in any order."""
+    documents = [Document(d, "t", TEXT[i * 7 :] * 2) for i, d in enumerate("abc")]
+    passages = [p for document in documents for p in chunk_document(document, ChunkerSettings(25, 10))]
+    passages.append(Passage(len(passages), "z", 0, passages[0].end, passages[0].text))  # same text
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        ranked = [passages[i] for i in rng.permutation(len(passages))]
+        whole = group_passages(ranked, len(ranked), rule)  # type: ignore[arg-type]
+        max_merged = MAX_MERGED if rule == "merge" else None
+        grouping = MergeGrouping(ranked, max_merged, PassageLayout.of(ranked))
+        for n in rng.permutation(len(whole) + 2) + 1:
+            assert MergeGrouping(ranked, max_merged, PassageLayout.of(ranked)).groups(n) == whole[:n]
+            assert grouping.groups(n) == whole[:n]
+        assert grouping.count() == len(whole)
