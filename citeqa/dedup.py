@@ -134,8 +134,10 @@ class MergeGrouping:
         if self._max_merged is None or self._layout is None:
             self._read_to(len(self._ranked))
         else:
-            while len(self._slots) < n and self._read < len(self._ranked):
-                self._read_to(self._read + 1)
+            ranked, add, total = self._ranked, self._add, len(self._ranked)
+            while len(self._slots) < n and self._read < total:
+                add(self._read, ranked[self._read])
+                self._read += 1
             while (threat := self._lowest_threat(n)) is not None:
                 self._read_to(threat + 1)
         self._final = max(self._final, n)  # reading further can no longer change them
@@ -176,9 +178,10 @@ class MergeGrouping:
         return None if not len(found) else self._read + int(found[-1])
 
     def _read_to(self, stop: int) -> None:
-        for position in range(self._read, min(stop, len(self._ranked))):
-            self._add(position, self._ranked[position])
-            self._read = position + 1
+        ranked, add = self._ranked, self._add
+        for position in range(self._read, min(stop, len(ranked))):
+            add(position, ranked[position])
+        self._read = max(self._read, min(stop, len(ranked)))
 
     def _add(self, position: int, passage: Passage) -> None:
         slots, max_merged = self._slots, self._max_merged
