@@ -42,6 +42,10 @@ FEATURES = (
     "cosine_margin",  # best candidate sentence's cosine minus the candidates' median cosine
     "best_sentence_idf_overlap",  # highest IDF-weighted share of the question's terms in one sentence
     "idf_missing",  # IDF-weighted share of the question's terms that no sentence of the results holds
+    "cosine_zscore",  # best candidate sentence's cosine in standard deviations above the candidates' mean
+    "top_term_missing",  # 1 when the question's most specific term (highest IDF) is in no shown sentence
+    "best_cosine_idf_overlap",  # IDF-weighted overlap of the sentence the embedding ranks first (agreement)
+    "answer_type_missing",  # share of the kinds of answer asked (a price, a brand) no top sentence has
 )
 RIDGE = 1.0  # L2 penalty on standardized weights: keeps the fit finite when the classes separate
 # The largest share of answerable questions the fitted threshold may flag as unanswerable on its training

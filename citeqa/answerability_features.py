@@ -9,7 +9,9 @@ quantities over that result alone: the calibrated model applied to them is the r
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -18,6 +20,27 @@ from citeqa.types import Result
 from indexer.vector_index import VectorIndex
 
 SIGNAL_DEPTH = 5
+ANSWER_TYPE_DEPTH = 3  # how many of the best-scored candidate sentences may hold the kind of answer asked
+# Kinds of answer a question can ask for (the expected answer types of factoid QA): the stemmed question
+# terms that ask for one (as TermExtractor stems them), and what a sentence that gives one holds. Only cues
+# that demand the thing itself: "is it expensive" can be answered without a price, "how much does it cost"
+# cannot.
+ANSWER_TYPES: Mapping[str, tuple[frozenset[str], re.Pattern[str]]] = MappingProxyType(
+    {
+        "price": (
+            frozenset({"cost", "price", "dollar", "cheapest"}),
+            re.compile(
+                r"[$€£¥]|\b(?:dollars?|euros?|pounds sterling|cents?|usd|eur|gbp|free of charge)\b",
+                re.IGNORECASE,
+            ),
+        ),
+        "brand": (
+            frozenset({"brand", "manufactur", "brandnam"}),
+            # a product's name: a trademark sign, or a capitalized word inside a sentence (a proper noun)
+            re.compile(r"[®™]|(?<=[a-z,;:] )[A-Z][A-Za-z]+"),
+        ),
+    }
+)
 
 
 def pooled_features(
@@ -37,6 +60,7 @@ def pooled_features(
 
     seen = pool if seen is None else seen
     weights = question_term_weights(sentences.question_terms, term_weights)
+    cosine = np.where(pool, sentences.cosine, -np.inf)
     return {
         "best_sentence_cosine": best(sentences.cosine),
         "best_sentence_overlap": best(sentences.overlap),
@@ -51,6 +75,16 @@ def pooled_features(
         else 0.0,
         "idf_missing": idf_missing(
             weights, [sentences.terms[i] for i in np.flatnonzero(seen)] if sentences.terms else []
+        ),
+        "cosine_zscore": cosine_zscore(sentences.cosine[pool]),
+        "top_term_missing": top_term_missing(
+            term_weights or {}, sentences.question_terms, shown_terms(sentences, seen)
+        ),
+        "best_cosine_idf_overlap": weighted_share(weights, sentences.terms[int(np.argmax(cosine))])
+        if weights and sentences.terms and pool.any()
+        else 0.0,
+        "answer_type_missing": answer_type_missing(
+            sentences.question_terms, [sentences.texts[i] for i in top_sentences(sentences.score, pool)]
         ),
     }
 
@@ -84,6 +118,55 @@ def cosine_margin(cosines: np.ndarray) -> float:
     if not len(cosines):
         return 0.0
     return float(np.max(cosines) - np.median(cosines))
+
+
+def cosine_zscore(cosines: np.ndarray) -> float:
+    """How many standard deviations the best candidate's cosine stands above the candidates' mean (0 for
+    fewer than two candidates or equal cosines): the same whatever the corpus's cosine scale."""
+    if len(cosines) < 2 or float(np.std(cosines)) <= 0:
+        return 0.0
+    return float((np.max(cosines) - np.mean(cosines)) / np.std(cosines))
+
+
+def shown_terms(sentences: Sentences, seen: np.ndarray) -> frozenset[str]:
+    """Every content term of the sentences in ``seen``."""
+    if not sentences.terms:
+        return frozenset()
+    return frozenset().union(*(sentences.terms[i] for i in np.flatnonzero(seen)))
+
+
+def top_term_missing(
+    idf: Mapping[str, float], question_terms: frozenset[str], shown: frozenset[str]
+) -> float:
+    """1.0 when one of the question's most specific terms (the highest IDF; terms the index lacks have the
+    highest) is in no shown sentence, else 0.0 (also for a question without terms)."""
+    if not question_terms:
+        return 0.0
+    weights = {t: float(idf.get(t, 0.0)) for t in question_terms}
+    top = max(weights.values())
+    return float(any(t not in shown for t, w in weights.items() if w >= top - 1e-9))
+
+
+def top_sentences(scores: np.ndarray, pool: np.ndarray, count: int = ANSWER_TYPE_DEPTH) -> list[int]:
+    """Indices of the ``count`` best-scored sentences of ``pool``, best first."""
+    members = np.flatnonzero(pool)
+    return [int(i) for i in members[np.argsort(-scores[members], kind="stable")][:count]]
+
+
+def asked_answer_types(question_terms: frozenset[str]) -> list[str]:
+    """The kinds of answer a question asks for (``ANSWER_TYPES``), from its stemmed content terms."""
+    return [kind for kind, (cues, _) in ANSWER_TYPES.items() if question_terms & cues]
+
+
+def answer_type_missing(question_terms: frozenset[str], texts: Sequence[str]) -> float:
+    """The share of the kinds of answer the question asks for (a price, a brand) that none of ``texts``
+    (its best sentences) could give: "which brand of yeast is best" over sentences naming no brand is
+    likely unanswered, however close they are. 0.0 when it asks for none of them."""
+    asked = asked_answer_types(question_terms)
+    if not asked:
+        return 0.0
+    missing = [kind for kind in asked if not any(ANSWER_TYPES[kind][1].search(t) for t in texts)]
+    return len(missing) / len(asked)
 
 
 def term_idf(terms: frozenset[str], document_frequency: Callable[[str], int], rows: int) -> dict[str, float]:

@@ -15,6 +15,7 @@ from eval.answerability_transfer import (
     is_held_out,
     leave_one_out,
     medquad_split,
+    pooled_fit_held_out,
     pooled_loo,
 )
 
@@ -86,3 +87,16 @@ def test_leave_one_corpus_out_fits_without_the_left_out_set() -> None:
     assert held.answerable + held.unanswerable == sum(r.corpus == "c" and r.held_out for r in rows)
     pooled = pooled_loo(rows, ("x",))
     assert pooled.answerable + pooled.unanswerable == len(rows)
+
+
+def test_the_pooled_fit_is_decided_on_held_out_parts_only() -> None:
+    rows = rows_of("seed", 0.0) + rows_of("medquad", 0.0, seed=1) + rows_of("bread", 0.0, seed=2)
+    fitted = pooled_fit_held_out(rows, ("x",))
+    assert fitted["train"].answerable_flagged <= 0.05
+    assert fitted["train"].answerable == sum(r.answerable and not r.held_out for r in rows)
+    for name in ("seed", "medquad", "bread"):
+        part = fitted[name]
+        assert part.answerable + part.unanswerable == sum(r.corpus == name and r.held_out for r in rows)
+    pooled = fitted["pooled"]
+    assert pooled.answerable + pooled.unanswerable == sum(r.held_out for r in rows)
+    assert pooled.unanswerable_flagged == 1.0  # the classes are 2 apart at spread 0.3

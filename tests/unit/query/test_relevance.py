@@ -29,9 +29,12 @@ def test_relevance_is_the_model_applied_to_each_result(answerer: Answerer, quest
 @pytest.mark.parametrize("question", OFF_TOPIC + ANSWERABLE)
 def test_the_best_relevance_of_the_head_is_the_confidence(answerer: Answerer, question: str) -> None:
     """The response's features are the best over its first results; with a calibration on sentence
-    features alone, the most relevant of those results carries the response's confidence."""
+    features alone (and, for questions that ask for no price or brand, whether the best sentences hold
+    one: 0 for the response and for every result), the most relevant of those results carries the
+    response's confidence."""
     sentence_features = {"best_sentence_score", "best_sentence_cosine", "best_sentence_overlap"}
-    assert set(answerer.calibration.features) <= sentence_features
+    assert set(answerer.calibration.features) <= sentence_features | {"answer_type_missing"}
+    assert answerer.analyze(question, SIGNAL_DEPTH).features["answer_type_missing"] == 0.0
     response = answerer.respond(question, SIGNAL_DEPTH)
     assert max(r.relevance for r in response.results) == pytest.approx(response.confidence)
 

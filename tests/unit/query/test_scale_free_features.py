@@ -1,6 +1,8 @@
 """The answerability features that do not depend on a corpus's score scale (issue 16): IDF weights of the
-question's terms, the IDF-weighted terms no shown sentence holds, the best sentence's IDF-weighted overlap
-and its cosine margin over the other candidates; and that a real response carries them."""
+question's terms, the IDF-weighted terms no shown sentence holds, the best sentence's IDF-weighted overlap,
+its cosine margin and z-score over the other candidates, whether the most specific term is shown, and
+whether the best sentences hold the kind of answer asked for (a price, a brand); and that a real response
+carries them."""
 
 from __future__ import annotations
 
@@ -11,11 +13,16 @@ import pytest
 
 from citeqa.answerability import FEATURES
 from citeqa.answerability_features import (
+    answer_type_missing,
+    asked_answer_types,
     cosine_margin,
+    cosine_zscore,
     idf_missing,
     pooled_features,
     question_term_weights,
     term_idf,
+    top_sentences,
+    top_term_missing,
 )
 from citeqa.answers import Answerer
 from citeqa.sentence_scoring import Sentences
@@ -48,6 +55,51 @@ def test_cosine_margin() -> None:
     assert cosine_margin(np.zeros(0)) == 0.0
 
 
+def test_cosine_zscore_is_scale_free() -> None:
+    cosines = np.array([0.1, 0.2, 0.3, 0.9])
+    assert cosine_zscore(cosines) == pytest.approx(cosine_zscore(0.5 * cosines + 0.2))
+    assert cosine_zscore(cosines) > 1.5
+    assert cosine_zscore(np.array([0.4])) == 0.0 == cosine_zscore(np.array([0.4, 0.4]))
+
+
+def test_top_term_missing_looks_at_the_most_specific_terms() -> None:
+    idf = {"brand": 5.0, "milia": 2.0, "best": 1.0}
+    terms = frozenset(idf)
+    assert top_term_missing(idf, terms, frozenset({"milia", "best"})) == 1.0
+    assert top_term_missing(idf, terms, frozenset({"brand"})) == 0.0
+    assert top_term_missing(idf, frozenset(), frozenset()) == 0.0
+
+
+def test_the_kinds_of_answer_a_question_asks_for() -> None:
+    assert asked_answer_types(frozenset({"cost", "much"})) == ["price"]
+    assert asked_answer_types(frozenset({"best", "brand", "price"})) == ["price", "brand"]
+    assert asked_answer_types(frozenset({"expens", "milia"})) == []  # answerable without a price
+
+
+@pytest.mark.parametrize(
+    ("terms", "texts", "missing"),
+    [
+        ({"brand", "yeast"}, ["Instant yeast works in most recipes."], 1.0),
+        ({"brand", "yeast"}, ["Many bakers swear by Fleischmann's instant yeast."], 0.0),
+        ({"brand", "yeast"}, ["Buy SuperRise® yeast."], 0.0),
+        ({"cost", "mixer"}, ["A stand mixer kneads dough in six minutes."], 1.0),
+        ({"cost", "mixer"}, ["A basic stand mixer costs about $200."], 0.0),
+        ({"cost", "mixer"}, ["Expect to pay 150 euros."], 0.0),
+        ({"cost", "brand"}, ["It costs 20 dollars."], 0.5),
+        ({"milia", "remov"}, ["Milia go away on their own."], 0.0),  # asks for neither
+    ],
+)
+def test_answer_type_missing(terms: set[str], texts: list[str], missing: float) -> None:
+    assert answer_type_missing(frozenset(terms), texts) == pytest.approx(missing)
+
+
+def test_top_sentences_are_the_best_scored_of_the_pool() -> None:
+    scores = np.array([0.1, 0.9, 0.5, 0.7, 0.8])
+    pool = np.array([True, False, True, True, True])
+    assert top_sentences(scores, pool, 3) == [4, 3, 2]
+    assert top_sentences(scores, np.zeros(5, dtype=bool), 3) == []
+
+
 def test_pooled_features_over_sentences() -> None:
     terms = (frozenset({"salt", "flour"}), frozenset({"yeast"}), frozenset({"brand"}))
     sentences = Sentences(
@@ -70,6 +122,9 @@ def test_pooled_features_over_sentences() -> None:
     assert features["best_sentence_idf_overlap"] == pytest.approx(0.25)
     assert features["idf_missing"] == pytest.approx(0.75)  # "brand" is only in a sentence not shown
     assert features["cosine_margin"] == pytest.approx(0.1)
+    assert features["top_term_missing"] == 1.0  # "brand", the rarer, is in no shown sentence
+    assert features["best_cosine_idf_overlap"] == pytest.approx(0.25)
+    assert features["answer_type_missing"] == 1.0  # asks for a brand; no sentence names one
 
 
 def test_a_response_carries_the_new_features(answerer: Answerer) -> None:
@@ -78,3 +133,4 @@ def test_a_response_carries_the_new_features(answerer: Answerer) -> None:
     assert set(answered) == set(FEATURES)
     assert 0.0 <= answered["idf_missing"] <= 1.0 and 0.0 < answered["best_sentence_idf_overlap"] <= 1.0
     assert unanswered["idf_missing"] > answered["idf_missing"]
+    assert (answered["answer_type_missing"], unanswered["answer_type_missing"]) == (0.0, 1.0)
