@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
@@ -43,6 +43,28 @@ ANSWER_TYPES: Mapping[str, tuple[frozenset[str], re.Pattern[str]]] = MappingProx
 )
 
 
+class LazyFeatures(Mapping[str, float]):
+    """Features computed when first read: a decision reads two or three of them, an evaluation all."""
+
+    def __init__(self, makers: Mapping[str, Callable[[], float]]) -> None:
+        self._makers, self._values = makers, dict[str, float]()
+
+    def __getitem__(self, name: str) -> float:
+        value = self._values.get(name)
+        if value is None:
+            value = self._values[name] = float(self._makers[name]())
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._makers)
+
+    def __len__(self) -> int:
+        return len(self._makers)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 def pooled_features(
     sentences: Sentences,
     pool: np.ndarray,
@@ -50,43 +72,51 @@ def pooled_features(
     coverage: float,
     term_weights: Mapping[str, float] | None = None,
     seen: np.ndarray | None = None,
-) -> dict[str, float]:
-    """The features of the sentences in ``pool`` (a mask over ``sentences``: the candidates). ``seen`` (a
-    mask, default ``pool``) is every sentence shown, for the terms the question asks about that no result
-    holds; ``term_weights`` weighs the question's terms (IDF, see ``term_idf``; default: equal)."""
+) -> Mapping[str, float]:
+    """The features of the sentences in ``pool`` (a mask over ``sentences``: the candidates), each computed
+    when first read. ``seen`` (a mask, default ``pool``) is every sentence shown, for the terms the question
+    asks about that no result holds; ``term_weights`` weighs the question's terms (IDF, see ``term_idf``;
+    default: equal)."""
 
     def best(values: np.ndarray) -> float:
         return float(values[pool].max()) if pool.any() else 0.0
 
-    seen = pool if seen is None else seen
+    shown = pool if seen is None else seen
     weights = question_term_weights(sentences.question_terms, term_weights)
-    cosine = np.where(pool, sentences.cosine, -np.inf)
-    return {
-        "best_sentence_cosine": best(sentences.cosine),
-        "best_sentence_overlap": best(sentences.overlap),
-        "best_sentence_score": best(sentences.score),
-        "top_passage_cosine": float(top_passage_cosine),
-        "question_coverage": float(coverage),
-        "cosine_margin": cosine_margin(sentences.cosine[pool]),
-        "best_sentence_idf_overlap": max(
-            (weighted_share(weights, sentences.terms[i]) for i in np.flatnonzero(pool)), default=0.0
-        )
-        if weights and sentences.terms
-        else 0.0,
-        "idf_missing": idf_missing(
-            weights, [sentences.terms[i] for i in np.flatnonzero(seen)] if sentences.terms else []
-        ),
-        "cosine_zscore": cosine_zscore(sentences.cosine[pool]),
-        "top_term_missing": top_term_missing(
-            term_weights or {}, sentences.question_terms, shown_terms(sentences, seen)
-        ),
-        "best_cosine_idf_overlap": weighted_share(weights, sentences.terms[int(np.argmax(cosine))])
-        if weights and sentences.terms and pool.any()
-        else 0.0,
-        "answer_type_missing": answer_type_missing(
-            sentences.question_terms, [sentences.texts[i] for i in top_sentences(sentences.score, pool)]
-        ),
-    }
+    terms = sentences.terms
+
+    def best_idf_overlap() -> float:
+        if not (weights and terms):
+            return 0.0
+        return max((weighted_share(weights, terms[i]) for i in np.flatnonzero(pool)), default=0.0)
+
+    def best_cosine_idf_overlap() -> float:
+        if not (weights and terms and pool.any()):
+            return 0.0
+        return weighted_share(weights, terms[int(np.argmax(np.where(pool, sentences.cosine, -np.inf)))])
+
+    return LazyFeatures(
+        {
+            "best_sentence_cosine": lambda: best(sentences.cosine),
+            "best_sentence_overlap": lambda: best(sentences.overlap),
+            "best_sentence_score": lambda: best(sentences.score),
+            "top_passage_cosine": lambda: float(top_passage_cosine),
+            "question_coverage": lambda: float(coverage),
+            "cosine_margin": lambda: cosine_margin(sentences.cosine[pool]),
+            "best_sentence_idf_overlap": best_idf_overlap,
+            "idf_missing": lambda: idf_missing(
+                weights, [terms[i] for i in np.flatnonzero(shown)] if terms else []
+            ),
+            "cosine_zscore": lambda: cosine_zscore(sentences.cosine[pool]),
+            "top_term_missing": lambda: top_term_missing(
+                term_weights or {}, sentences.question_terms, shown_terms(sentences, shown)
+            ),
+            "best_cosine_idf_overlap": best_cosine_idf_overlap,
+            "answer_type_missing": lambda: answer_type_missing(
+                sentences.question_terms, [sentences.texts[i] for i in top_sentences(sentences.score, pool)]
+            ),
+        }
+    )
 
 
 def question_term_weights(
@@ -183,7 +213,7 @@ def response_features(
     coverage: float,
     depth: int = SIGNAL_DEPTH,
     term_weights: Mapping[str, float] | None = None,
-) -> dict[str, float]:
+) -> Mapping[str, float]:
     """The answerability features of the first ``depth`` results (``passage_cosines``: of their passages)."""
     shown = sentences.result < depth
     pool = sentences.candidate & shown
@@ -197,7 +227,7 @@ def result_features(
     passage_cosine: float,
     coverage: float,
     term_weights: Mapping[str, float] | None = None,
-) -> dict[str, float]:
+) -> Mapping[str, float]:
     """The same features over the result at ``position`` (of the scored results) alone."""
     shown = sentences.result == position
     pool = sentences.candidate & shown

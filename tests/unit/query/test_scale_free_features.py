@@ -7,6 +7,7 @@ carries them."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -134,3 +135,17 @@ def test_a_response_carries_the_new_features(answerer: Answerer) -> None:
     assert 0.0 <= answered["idf_missing"] <= 1.0 and 0.0 < answered["best_sentence_idf_overlap"] <= 1.0
     assert unanswered["idf_missing"] > answered["idf_missing"]
     assert (answered["answer_type_missing"], unanswered["answer_type_missing"]) == (0.0, 1.0)
+
+
+def test_features_are_computed_when_first_read_and_once() -> None:
+    from citeqa.answerability_features import LazyFeatures
+
+    calls: list[str] = []
+
+    def maker(name: str, value: float) -> Callable[[], float]:
+        return lambda: calls.append(name) or value  # type: ignore[func-returns-value]
+
+    features = LazyFeatures({"a": maker("a", 1.0), "b": maker("b", 2.0)})
+    assert calls == [] and len(features) == 2 and list(features) == ["a", "b"]
+    assert features["b"] == 2.0 and features["b"] == 2.0 and calls == ["b"]
+    assert dict(features) == {"a": 1.0, "b": 2.0} and calls == ["b", "a"]
