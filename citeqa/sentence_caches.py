@@ -23,11 +23,10 @@ from indexer.lru import LRU
 SENTENCE_CACHE_SIZE = 20_000
 ENCODE_BATCH_SIZE = 64
 # Sentence blocks (a result's passage, about a dozen sentences each) kept, shared by every snapshot, and
-# each snapshot's vectors of them.
-BLOCK_CACHE_SIZE = 2_048
+# each snapshot's vector matrices of them (1,024 blocks of 13 vectors of 384 floats: about 20 MB).
+BLOCK_CACHE_SIZE = 1_024
 
 TermSets = list[frozenset[str]]
-BlockVectors = tuple[np.ndarray, ...]
 
 
 def _vector_lru() -> LRU[str, np.ndarray]:
@@ -42,7 +41,7 @@ def _block_lru() -> LRU[BlockKey, SentenceBlock]:
     return LRU(BLOCK_CACHE_SIZE)
 
 
-def _block_vector_lru() -> LRU[BlockKey, BlockVectors]:
+def _block_vector_lru() -> LRU[BlockKey, np.ndarray]:
     return LRU(BLOCK_CACHE_SIZE)
 
 
@@ -59,7 +58,7 @@ class SentenceCaches:
     preloaded: Mapping[str, np.ndarray] = field(default_factory=dict)
     stored: Mapping[str, np.ndarray] = field(default_factory=dict)
     blocks: LRU[BlockKey, SentenceBlock] = field(default_factory=_block_lru)
-    _block_vectors: LRU[BlockKey, BlockVectors] = field(
+    _block_vectors: LRU[BlockKey, np.ndarray] = field(
         default_factory=_block_vector_lru, init=False, repr=False
     )
     _vector_sources: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]] | None = field(
@@ -80,19 +79,20 @@ class SentenceCaches:
 
     def block_vectors(
         self, keys: Sequence[BlockKey], blocks: Sequence[SentenceBlock], encoder: Encoder
-    ) -> list[BlockVectors]:
-        """The vectors of each block's sentences (``blocks``: those of ``keys``), as ``sentence_vectors``
-        gives them: the sentences of the blocks not cached are looked up (or embedded) in one call."""
+    ) -> list[np.ndarray]:
+        """The vectors of each block's sentences as one matrix, a row per sentence (``blocks``: those of
+        ``keys``), as ``sentence_vectors`` gives them: the sentences of the blocks not cached are looked up
+        (or embedded) in one call."""
         sources = (self.stored, self.preloaded)
         known = self._vector_sources
         if known is None or known[0] is not sources[0] or known[1] is not sources[1]:
             self._block_vectors, self._vector_sources = _block_vector_lru(), sources
         by_key = dict(zip(keys, blocks, strict=True))
 
-        def compute(missing: list[BlockKey]) -> list[BlockVectors]:
+        def compute(missing: list[BlockKey]) -> list[np.ndarray]:
             texts = list(dict.fromkeys(t for key in missing for t in by_key[key].texts))
             found = self.sentence_vectors(texts, encoder)
-            return [tuple(found[t] for t in by_key[key].texts) for key in missing]
+            return [block_matrix([found[t] for t in by_key[key].texts]) for key in missing]
 
         return self._block_vectors.get_many(keys, compute)
 
@@ -118,3 +118,8 @@ class SentenceCaches:
     def term_sets(self, texts: Sequence[str], tokenize: Callable[[Sequence[str]], TermSets]) -> TermSets:
         """Content terms of each text: the ones not cached are tokenized in one ``tokenize`` call."""
         return self.terms.get_many(texts, tokenize)
+
+
+def block_matrix(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """The vectors as the rows of one contiguous matrix (a block without sentences: no rows)."""
+    return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)

@@ -93,13 +93,8 @@ class SentenceScorer:
         """Every sentence of ``results`` scored against the question (``query`` is its vector)."""
         keys = [passage_key(result, documents) for result in results]
         blocks = self.caches.sentence_blocks(keys, lambda key: sentence_block(key, self.term_sets))
-        vectors: dict[str, np.ndarray] = {}
-        for block, block_vectors in zip(
-            blocks, self.caches.block_vectors(keys, blocks, self.encoder), strict=True
-        ):
-            vectors.update(zip(block.texts, block_vectors, strict=True))
         texts = tuple(chain.from_iterable(block.texts for block in blocks))
-        cosine = cosines(vectors, texts, query)
+        cosine = block_cosines(self.caches.block_vectors(keys, blocks, self.encoder), query)
         question_terms = self.question_terms(question)
         terms = tuple(chain.from_iterable(block.terms for block in blocks))
         overlap = term_overlaps(question_terms, terms)
@@ -143,12 +138,13 @@ def result_sentences(
     return doc_ids, spans, owners
 
 
-def cosines(vectors: Mapping[str, np.ndarray], texts: Sequence[str], query: np.ndarray) -> np.ndarray:
-    """Cosine of each text's (normalized) vector with the question's, computed once per distinct text.
-    One dot product per vector, not one matrix product: BLAS sums a matrix's rows in another order, and
-    the cosines must not move by a rounding (they are ranked and compared)."""
-    by_text = {text: vectors[text] @ query for text in dict.fromkeys(texts)}
-    return np.fromiter(map(by_text.__getitem__, texts), dtype=np.float64, count=len(texts))
+def block_cosines(matrices: Sequence[np.ndarray], query: np.ndarray) -> np.ndarray:
+    """Cosine of each row of the matrices (normalized vectors, in order) with the question's vector.
+    np.vecdot takes one BLAS dot per row, as ``vector @ query`` does, so a cosine is the same to the last
+    bit whichever rows it is computed with (a matrix product sums in another order, which would move
+    cosines that are ranked and compared)."""
+    parts = [np.vecdot(matrix, query) for matrix in matrices if len(matrix)]
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0, dtype=np.float64)
 
 
 def term_overlap(question_terms: frozenset[str], sentence_terms: frozenset[str]) -> float:
