@@ -16,6 +16,7 @@ chooses by come from citeqa.sentence_scoring.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -70,12 +71,16 @@ def highlight_indices(
 ) -> list[int]:
     """Indices of the best candidate and of the others within ``margin`` of it (at most ``limit``), in
     text order."""
-    if len(scores) == 0:
+    # Plain floats: a result has a dozen sentences, too few for numpy's per-call cost to pay.
+    values = np.asarray(scores, dtype=np.float64).tolist()
+    allowed = np.asarray(candidates, dtype=bool).tolist()
+    masked = [value if ok else -math.inf for value, ok in zip(values, allowed, strict=True)]
+    if not masked:
         return []
-    masked = np.where(candidates, np.asarray(scores, dtype=np.float64), -np.inf)
-    best = float(masked.max())
-    order = np.argsort(-masked, kind="stable")[:limit]
-    return sorted(order[masked[order] >= best - margin].tolist())
+    best = max(masked)
+    # Best first, ties in text order (sorted is stable, reversed too).
+    order = sorted(range(len(masked)), key=masked.__getitem__, reverse=True)[:limit]
+    return sorted(i for i in order if masked[i] >= best - margin)
 
 
 def pick_highlights(

@@ -283,16 +283,9 @@ def term_shares(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per sentence, ``weighted_overlap`` and whether it holds every ``rare`` term; computed once per
     distinct set of question terms held (few per response), in the very same float arithmetic."""
-    question = frozenset(weights)
-    memo: dict[frozenset[str], tuple[float, float]] = {}
-    values = []
-    for sentence_terms in terms:
-        held = question & sentence_terms
-        value = memo.get(held)
-        if value is None:
-            value = memo[held] = (weighted_overlap(weights, held), float(bool(rare) and rare <= held))
-        values.append(value)
-    shares = np.array(values, dtype=np.float64).reshape(len(values), 2)
+    held = list(map(frozenset(weights).intersection, terms))
+    values = {h: (weighted_overlap(weights, h), float(bool(rare) and rare <= h)) for h in set(held)}
+    shares = np.array(list(map(values.__getitem__, held)), dtype=np.float64).reshape(len(held), 2)
     return shares[:, 0], shares[:, 1]
 
 
