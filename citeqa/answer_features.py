@@ -269,13 +269,17 @@ def static_features(sentences: Sentences, documents: Mapping[str, Document]) -> 
     result."""
     if sentences.static is not None:
         return sentences.static
-    parts = []
+    rows = np.zeros((len(sentences.spans), len(STATIC_FEATURES) + len(CUES)), dtype=np.float64)
+    leads: list[frozenset[str]] = [frozenset()] * len(sentences.spans)
     for position in dict.fromkeys(sentences.result.tolist()):
         mine = np.flatnonzero(sentences.result == position).tolist()
         document = documents[sentences.doc_ids[mine[0]]].text
         spans, texts = [sentences.spans[i] for i in mine], [sentences.texts[i] for i in mine]
-        parts.append(StaticFeatures.of_result(document, spans, texts))
-    return StaticFeatures.concatenate(parts)
+        part = StaticFeatures.of_result(document, spans, texts)
+        rows[mine] = part.rows
+        for i, lead in zip(mine, part.leads, strict=True):
+            leads[i] = lead
+    return StaticFeatures(rows, tuple(leads))
 
 
 def term_shares(
