@@ -16,6 +16,7 @@ chooses by come from citeqa.sentence_scoring.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,23 @@ def candidates_by_result(spans: Sequence[Span], texts: Sequence[str], results: n
     return candidate
 
 
+def highlight_indices(
+    scores: np.ndarray, candidates: np.ndarray, margin: float = HIGHLIGHT_MARGIN, limit: int = MAX_HIGHLIGHTS
+) -> list[int]:
+    """Indices of the best candidate and of the others within ``margin`` of it (at most ``limit``), in
+    text order."""
+    # Plain floats: a result has a dozen sentences, too few for numpy's per-call cost to pay.
+    values = np.asarray(scores, dtype=np.float64).tolist()
+    allowed = np.asarray(candidates, dtype=bool).tolist()
+    masked = [value if ok else -math.inf for value, ok in zip(values, allowed, strict=True)]
+    if not masked:
+        return []
+    best = max(masked)
+    # Best first, ties in text order (sorted is stable, reversed too).
+    order = sorted(range(len(masked)), key=masked.__getitem__, reverse=True)[:limit]
+    return sorted(i for i in order if masked[i] >= best - margin)
+
+
 def pick_highlights(
     spans: Sequence[Span],
     scores: np.ndarray,
@@ -74,24 +92,18 @@ def pick_highlights(
 ) -> list[Highlight]:
     """The best candidate sentence and others within ``margin`` of it (at most ``limit``), in text order;
     ``candidates`` masks the sentences that may be picked (see answer_candidates)."""
-    if len(spans) == 0:
-        return []
-    masked = np.where(candidates, np.asarray(scores, dtype=np.float64), -np.inf)
-    best = float(masked.max())
-    order = np.argsort(-masked, kind="stable")[:limit]
-    chosen = [int(i) for i in order if masked[i] >= best - margin]
-    return [Highlight(spans[i].start, spans[i].end, float(scores[i])) for i in sorted(chosen)]
+    chosen = highlight_indices(scores, candidates, margin, limit)
+    return [Highlight(spans[i].start, spans[i].end, float(scores[i])) for i in chosen]
 
 
 def result_highlights(sentences: Sentences, position: int) -> tuple[Highlight, ...]:
     """The highlights of the result at ``position`` (of the scored results)."""
     mine = np.flatnonzero(sentences.result == position)
-    spans = [sentences.spans[i] for i in mine]
     margin = HIGHLIGHT_MARGIN if sentences.choice is None else CHOICE_MARGIN
-    picked = pick_highlights(spans, sentences.ranking()[mine], sentences.candidate[mine], margin)
+    chosen = mine[highlight_indices(sentences.ranking()[mine], sentences.candidate[mine], margin)].tolist()
     # A highlight's score is the similarity mix, whatever ranked it.
-    score = {(spans[i].start, spans[i].end): float(sentences.score[mine][i]) for i in range(len(spans))}
-    return tuple(Highlight(h.start, h.end, score[(h.start, h.end)]) for h in picked)
+    spans, score = sentences.spans, sentences.score
+    return tuple(Highlight(spans[i].start, spans[i].end, float(score[i])) for i in chosen)
 
 
 def answer_sentence(

@@ -15,7 +15,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -100,6 +102,7 @@ FEATURES: tuple[str, ...] = (
     "sentence_hit",  # 1 / its rank among the index's sentences closest to the question (0: not among them)
     "beyond_depth",  # its result is below the first results (a candidate through sentence retrieval)
 )
+COLUMN: dict[str, int] = {name: i for i, name in enumerate(FEATURES)}
 
 
 def plain(text: str) -> str:
@@ -144,7 +147,10 @@ def rare_terms(weights: dict[str, float]) -> frozenset[str]:
     """The question terms at least as rare as the median one."""
     if not weights:
         return frozenset()
-    median = float(np.median(list(weights.values())))
+    values = sorted(weights.values())
+    middle = len(values) // 2
+    # np.median's value (the mean of the middle two of an even count), without its per-call cost.
+    median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
     return frozenset(t for t, w in weights.items() if w >= median)
 
 
@@ -210,6 +216,107 @@ def cue_features(kinds: dict[str, bool], text: str, leads: bool) -> list[float]:
     ]
 
 
+# The features of a sentence that do not depend on the question (its place in its result, its shape,
+# which cues it matches): computed once per result's passage (citeqa.sentence_blocks), read per query.
+STATIC_FEATURES: tuple[str, ...] = (
+    "starts_paragraph",
+    "follows_question",
+    "not_sentence_like",
+    "is_question",
+    "list_intro",
+    "short",
+    "length",
+)
+CUES: tuple[str, ...] = ("defining", "causal", "advising", "instructing", "numeric")  # QUESTION_KINDS' order
+STATIC_COLUMNS = slice(COLUMN[STATIC_FEATURES[0]], COLUMN[STATIC_FEATURES[-1]] + 1)
+CUE_COLUMNS = slice(COLUMN["definition_x_defining"], COLUMN["amount_x_numeric"] + 1)
+
+
+@dataclass(frozen=True)
+class StaticFeatures:
+    """The question-independent features of a run of sentences: ``rows`` (float64, one row per sentence)
+    holds STATIC_FEATURES then CUES (0 or 1); ``leads`` the stems of each sentence's first words."""
+
+    rows: np.ndarray
+    leads: tuple[frozenset[str], ...]
+
+    @staticmethod
+    def of_result(document: str, spans: Sequence[Span], texts: Sequence[str]) -> StaticFeatures:
+        """The features of the sentences of one result (``spans`` in ``document``, in order)."""
+        rows = [
+            [
+                float(starts_paragraph(document, span.start)),
+                float(i > 0 and asks(texts[i - 1])),
+                *sentence_shape(span, text, is_sentence_like(span, text)),
+                *map(float, sentence_cues(text)),
+            ]
+            for i, (span, text) in enumerate(zip(spans, texts, strict=True))
+        ]
+        matrix = np.array(rows, dtype=np.float64).reshape(len(rows), len(STATIC_FEATURES) + len(CUES))
+        return StaticFeatures(matrix, tuple(frozenset(lead_stems(text)) for text in texts))
+
+    @staticmethod
+    def concatenate(parts: Sequence[StaticFeatures]) -> StaticFeatures:
+        if not parts:
+            return StaticFeatures(np.zeros((0, len(STATIC_FEATURES) + len(CUES))), ())
+        return StaticFeatures(
+            np.concatenate([p.rows for p in parts]), tuple(chain.from_iterable(p.leads for p in parts))
+        )
+
+
+def static_features(sentences: Sentences, documents: Mapping[str, Document]) -> StaticFeatures:
+    """The scorer's static features of ``sentences``, else (sentences built by hand) computed result by
+    result."""
+    if sentences.static is not None:
+        return sentences.static
+    rows = np.zeros((len(sentences.spans), len(STATIC_FEATURES) + len(CUES)), dtype=np.float64)
+    leads: list[frozenset[str]] = [frozenset()] * len(sentences.spans)
+    for position in dict.fromkeys(sentences.result.tolist()):
+        mine = np.flatnonzero(sentences.result == position).tolist()
+        document = documents[sentences.doc_ids[mine[0]]].text
+        spans, texts = [sentences.spans[i] for i in mine], [sentences.texts[i] for i in mine]
+        part = StaticFeatures.of_result(document, spans, texts)
+        rows[mine] = part.rows
+        for i, lead in zip(mine, part.leads, strict=True):
+            leads[i] = lead
+    return StaticFeatures(rows, tuple(leads))
+
+
+def term_shares(
+    weights: dict[str, float], rare: frozenset[str], terms: Sequence[frozenset[str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per sentence, ``weighted_overlap`` and whether it holds every ``rare`` term; computed once per
+    distinct set of question terms held (few per response), in the very same float arithmetic."""
+    held = list(map(frozenset(weights).intersection, terms))
+    values = {h: (weighted_overlap(weights, h), float(bool(rare) and rare <= h)) for h in set(held)}
+    shares = np.array(list(map(values.__getitem__, held)), dtype=np.float64).reshape(len(held), 2)
+    return shares[:, 0], shares[:, 1]
+
+
+def cue_columns(kinds: dict[str, bool], static: StaticFeatures, question_terms: frozenset[str]) -> np.ndarray:
+    """The kind x cue features: a cue counts only for the kind of question it answers (a definition's
+    cue only in a sentence led by a question term)."""
+    cues = static.rows[:, len(STATIC_FEATURES) :]
+    columns = np.zeros_like(cues)
+    for j, kind in enumerate(QUESTION_KINDS):
+        if kinds[kind]:
+            columns[:, j] = cues[:, j]
+    if kinds["definition"]:
+        leads = [not question_terms.isdisjoint(lead) for lead in static.leads]
+        columns[:, 0] *= np.array(leads, dtype=np.float64)
+    return columns
+
+
+def hit_column(sentences: Sentences, hits: Mapping[tuple[str, int, int], int]) -> np.ndarray:
+    """1 / the rank of each sentence among those sentence-level retrieval found (0: not found)."""
+    if not hits:
+        return np.zeros(len(sentences.spans))
+    keys = zip(sentences.doc_ids, sentences.spans, strict=True)
+    return np.array(
+        [1.0 / hit if (hit := hits.get((d, s.start, s.end))) else 0.0 for d, s in keys], dtype=np.float64
+    )
+
+
 def feature_matrix(
     question: str,
     sentences: Sentences,
@@ -226,40 +333,27 @@ def feature_matrix(
     sentences of the first ``pool_depth`` results, so they do not depend on which page was scored.
     ``hit_ranks``: (doc_id, start, end) -> rank of the sentences found by sentence-level retrieval
     (citeqa.sentence_search)."""
-    hits = hit_ranks or {}
     kinds = question_kinds(question)
     weights = idf_weights(sentences.question_terms, document_frequency, passages)
     rare = rare_terms(weights)
-    context = neighbour_cosines(sentences.cosine, sentences.result)
-    result_ranks = np.array(
-        [p + 1 if ranks is None else ranks[p] for p in sentences.result.tolist()], dtype=np.int64
-    )
-    idf = np.array([weighted_overlap(weights, terms) for terms in sentences.terms], dtype=np.float64)
+    result = sentences.result
+    result_ranks = result + 1 if ranks is None else np.asarray(ranks, dtype=np.int64)[result]
+    result_ranks = result_ranks.astype(np.int64)
+    idf, all_rare = term_shares(weights, rare, sentences.terms)
     pool = (result_ranks <= pool_depth) & sentences.candidate
-    cosine_rank, idf_rank = pool_ranks(sentences.cosine, pool), pool_ranks(idf, pool)
-    rows = []
-    for i, (span, text) in enumerate(zip(sentences.spans, sentences.texts, strict=True)):
-        terms = sentences.terms[i]
-        rank = int(result_ranks[i])
-        rows.append(
-            [
-                float(sentences.cosine[i]),
-                float(context[i]),
-                float(sentences.overlap[i]),
-                float(idf[i]),
-                float(bool(rare) and rare <= terms),
-                float(cosine_rank[i]),
-                float(idf_rank[i]),
-                1.0 / rank,
-                1.0 if rank == 1 else 0.0,
-                float(starts_paragraph(documents[sentences.doc_ids[i]].text, span.start)),
-                float(
-                    i > 0 and sentences.result[i - 1] == sentences.result[i] and asks(sentences.texts[i - 1])
-                ),
-                *sentence_shape(span, text, is_sentence_like(span, text)),
-                *cue_features(kinds, text, leads_with(text, sentences.question_terms)),
-                1.0 / hit if (hit := hits.get((sentences.doc_ids[i], span.start, span.end))) else 0.0,
-                1.0 if rank > pool_depth else 0.0,
-            ]
-        )
-    return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+    static = static_features(sentences, documents)
+    matrix = np.empty((len(sentences.spans), len(FEATURES)), dtype=np.float64)
+    matrix[:, COLUMN["cosine"]] = sentences.cosine
+    matrix[:, COLUMN["context_cosine"]] = neighbour_cosines(sentences.cosine, result)
+    matrix[:, COLUMN["overlap"]] = sentences.overlap
+    matrix[:, COLUMN["idf_overlap"]] = idf
+    matrix[:, COLUMN["all_rare_terms"]] = all_rare
+    matrix[:, COLUMN["cosine_rank"]] = pool_ranks(sentences.cosine, pool)
+    matrix[:, COLUMN["idf_overlap_rank"]] = pool_ranks(idf, pool)
+    matrix[:, COLUMN["reciprocal_rank"]] = 1.0 / result_ranks
+    matrix[:, COLUMN["first_result"]] = result_ranks == 1
+    matrix[:, STATIC_COLUMNS] = static.rows[:, : len(STATIC_FEATURES)]
+    matrix[:, CUE_COLUMNS] = cue_columns(kinds, static, sentences.question_terms)
+    matrix[:, COLUMN["sentence_hit"]] = hit_column(sentences, hit_ranks or {})
+    matrix[:, COLUMN["beyond_depth"]] = result_ranks > pool_depth
+    return matrix

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,17 @@ class AnswerModel:
     fitted_at: str = ""
     report: Mapping[str, Any] = field(default_factory=dict)
 
+    @cached_property
+    def _columns(self) -> list[int]:
+        return [FEATURES.index(name) for name in self.features]
+
+    @cached_property
+    def _weights(self) -> np.ndarray:
+        return np.asarray(self.weights, dtype=np.float64)
+
     def scores(self, matrix: np.ndarray) -> np.ndarray:
         """The choice score of each row of a FEATURES matrix."""
-        columns = [FEATURES.index(name) for name in self.features]
-        return np.asarray(matrix, dtype=np.float64)[:, columns] @ np.asarray(self.weights, dtype=np.float64)
+        return np.asarray(matrix, dtype=np.float64)[:, self._columns] @ self._weights
 
 
 def save_answer_model(model: AnswerModel, path: Path) -> None:

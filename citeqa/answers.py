@@ -70,7 +70,7 @@ class Analysis:
 def with_highlights(result: Result, sentences: Sentences, position: int, text: str) -> Result:
     """``result`` (at ``position`` of the scored results) with its highlights and its snippet."""
     highlights = result_highlights(sentences, position)
-    spans = [sentences.spans[i] for i in np.flatnonzero(sentences.result == position)]
+    spans = [sentences.spans[i] for i in np.flatnonzero(sentences.result == position).tolist()]
     bounds = (result.citation.start, result.citation.end)
     return replace(result, highlights=highlights, snippet=make_snippet(text, spans, highlights, bounds))
 

@@ -2,20 +2,23 @@
 
 A sentence's score mixes its embedding similarity to the question and the share of the question's content
 terms it contains (both in [0, 1]): ``similarity_weight`` * cosine (clipped) + the rest * term overlap.
-The arithmetic is pure functions over arrays and term sets; ``SentenceScorer`` feeds them, taking vectors
-and term sets from the caches (citeqa.sentence_caches), so all new sentences of a response are embedded in
-one encode call. Which sentence answers, and which are highlighted, is citeqa.answer_choice's decision.
+The arithmetic is pure functions over arrays and term sets; ``SentenceScorer`` feeds them, taking each
+result's sentence block (citeqa.sentence_blocks: texts, term sets, static features) and its vectors from
+the caches (citeqa.sentence_caches), so all new sentences of a response are embedded in one encode call.
+Which sentence answers, and which are highlighted, is citeqa.answer_choice's decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 import numpy as np
 import Stemmer
 
-from citeqa.answer_choice import candidates_by_result
+from citeqa.answer_features import StaticFeatures
+from citeqa.sentence_blocks import BlockKey, sentence_block
 from citeqa.sentence_caches import SentenceCaches
 from citeqa.types import Result
 from corpus.types import Document
@@ -48,6 +51,8 @@ class Sentences:
     # The learned choice score of each sentence (citeqa.answer_model), when a model is applied: it ranks the
     # sentences for the answer and the highlights; ``score`` stays the similarity mix the answerability reads.
     choice: np.ndarray | None = None
+    # The question-independent answer features (citeqa.answer_features), when the scorer made these.
+    static: StaticFeatures | None = None
 
     def ranking(self) -> np.ndarray:
         """What the answer and the highlights are chosen by: the learned choice, else the similarity mix."""
@@ -79,29 +84,42 @@ class SentenceScorer:
         [terms] = self.caches.term_sets([question], self.extractor.terms)
         return terms
 
+    def term_sets(self, texts: Sequence[str]) -> list[frozenset[str]]:
+        return self.caches.term_sets(texts, self.extractor.terms)
+
     def score(
         self, question: str, query: np.ndarray, results: Sequence[Result], documents: Mapping[str, Document]
     ) -> Sentences:
         """Every sentence of ``results`` scored against the question (``query`` is its vector)."""
-        doc_ids, spans, owners = result_sentences(results, documents)
-        texts = [documents[d].text[s.start : s.end] for d, s in zip(doc_ids, spans, strict=True)]
-        cosine = cosines(self.caches.sentence_vectors(texts, self.encoder), texts, query)
+        keys = [passage_key(result, documents) for result in results]
+        blocks = self.caches.sentence_blocks(keys, lambda key: sentence_block(key, self.term_sets))
+        texts = tuple(chain.from_iterable(block.texts for block in blocks))
+        cosine = block_cosines(self.caches.block_vectors(keys, blocks, self.encoder), query)
         question_terms = self.question_terms(question)
-        terms = self.caches.term_sets(texts, self.extractor.terms)
+        terms = tuple(chain.from_iterable(block.terms for block in blocks))
         overlap = term_overlaps(question_terms, terms)
-        result = np.asarray(owners, dtype=np.int64)
+        sizes = [len(block) for block in blocks]
         return Sentences(
-            doc_ids=tuple(doc_ids),
-            spans=tuple(spans),
-            texts=tuple(texts),
-            result=result,
+            doc_ids=tuple(
+                chain.from_iterable(repeat(r.citation.doc_id, n) for r, n in zip(results, sizes, strict=True))
+            ),
+            spans=tuple(chain.from_iterable(block.spans for block in blocks)),
+            texts=texts,
+            result=np.repeat(np.arange(len(blocks), dtype=np.int64), sizes),
             cosine=cosine,
             overlap=overlap,
             score=sentence_scores(cosine, overlap, self.similarity_weight),
-            candidate=candidates_by_result(spans, texts, result),
-            terms=tuple(terms),
+            candidate=np.concatenate([block.candidate for block in blocks] or [np.zeros(0, dtype=bool)]),
+            terms=terms,
             question_terms=question_terms,
+            static=StaticFeatures.concatenate([block.static for block in blocks]),
         )
+
+
+def passage_key(result: Result, documents: Mapping[str, Document]) -> BlockKey:
+    """What a result's sentence block is cached by: its document's text and its bounds."""
+    citation = result.citation
+    return documents[citation.doc_id].text, citation.start, citation.end
 
 
 def result_sentences(
@@ -120,9 +138,13 @@ def result_sentences(
     return doc_ids, spans, owners
 
 
-def cosines(vectors: Mapping[str, np.ndarray], texts: Sequence[str], query: np.ndarray) -> np.ndarray:
-    """Cosine of each text's (normalized) vector with the question's."""
-    return np.array([vectors[t] @ query for t in texts], dtype=np.float64)
+def block_cosines(matrices: Sequence[np.ndarray], query: np.ndarray) -> np.ndarray:
+    """Cosine of each row of the matrices (normalized vectors, in order) with the question's vector.
+    np.vecdot takes one BLAS dot per row, as ``vector @ query`` does, so a cosine is the same to the last
+    bit whichever rows it is computed with (a matrix product sums in another order, which would move
+    cosines that are ranked and compared)."""
+    parts = [np.vecdot(matrix, query) for matrix in matrices if len(matrix)]
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0, dtype=np.float64)
 
 
 def term_overlap(question_terms: frozenset[str], sentence_terms: frozenset[str]) -> float:
@@ -133,7 +155,11 @@ def term_overlap(question_terms: frozenset[str], sentence_terms: frozenset[str])
 
 
 def term_overlaps(question_terms: frozenset[str], sentence_terms: Sequence[frozenset[str]]) -> np.ndarray:
-    return np.array([term_overlap(question_terms, t) for t in sentence_terms], dtype=np.float64)
+    """``term_overlap`` of each sentence."""
+    if not question_terms:
+        return np.zeros(len(sentence_terms), dtype=np.float64)
+    held = map(len, map(question_terms.intersection, sentence_terms))
+    return np.fromiter(held, dtype=np.int64, count=len(sentence_terms)) / len(question_terms)
 
 
 def sentence_scores(
