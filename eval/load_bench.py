@@ -334,10 +334,12 @@ def load_levels(
     seconds: float,
     questions: Sequence[str],
     batching: bool = True,
+    server_settings: Mapping[str, str] | None = None,
 ) -> list[LevelResult]:
     setting = f"workers={workers} batching={'on' if batching else 'off'}"
     log(f"{setting}: starting citeqa serve over {index}")
-    with running_server(index, workers, extra_env=None if batching else NO_BATCHING) as server:
+    extra_env = {**(server_settings or {}), **({} if batching else NO_BATCHING)}
+    with running_server(index, workers, extra_env=extra_env) as server:
         took = wait_until_ready(server, workers)
         log(f"{setting}: ready after {took:.1f} s at {server.url}; warming up")
         warmed = time.perf_counter()
@@ -399,6 +401,7 @@ def run_load_bench(
     cold_variants: Sequence[ColdStartVariant] = DEFAULT_VARIANTS,
     cold_repeats: int | None = None,
     command: str = "python -m eval.load_bench",
+    server_settings: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the load test and the cold starts; write OUT/load.md, OUT/load.json, OUT/load-latency.png."""
     sizes = SMOKE if smoke else FULL
@@ -412,7 +415,7 @@ def run_load_bench(
         result
         for n in workers
         for on in batching
-        for result in load_levels(index, n, concurrency, seconds, questions, on)
+        for result in load_levels(index, n, concurrency, seconds, questions, on, server_settings)
     ]
     if smoke and cold_variants is DEFAULT_VARIANTS:
         cold_variants = DEFAULT_VARIANTS[:1]  # an export and a sentence pass would dominate a smoke run
@@ -426,6 +429,7 @@ def run_load_bench(
         "smoke": smoke,
         "seconds": seconds,
         "questions": len(questions),
+        "server_settings": dict(server_settings or {}),
         "machine": {**started_machine, "load_average_end": machine()["load_average"]},
         "levels": [asdict(r) for r in levels],
         "best_workers": best_workers(levels),
@@ -454,6 +458,15 @@ def on_off_list(text: str) -> tuple[bool, ...]:
     return tuple(v == "on" for v in values)
 
 
+def setting_pair(text: str) -> tuple[str, str]:
+    """NAME=VALUE as the environment variable CITEQA_NAME and its value."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError("give NAME=VALUE, e.g. QUERY_CONCURRENCY=4")
+    name = name.strip().upper()
+    return (name if name.startswith("CITEQA_") else f"CITEQA_{name}"), value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.load_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder to serve")
@@ -470,6 +483,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cold-repeats", type=int, help="cold starts per variant (default 2; 1 with --smoke; 0: none)"
     )
     parser.add_argument("--smoke", action="store_true", help="1 s per level, one cold start")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=setting_pair,
+        metavar="NAME=VALUE",
+        help="a CITEQA_ setting of the server under load, e.g. --set QUERY_CONCURRENCY=4 (repeatable)",
+    )
     args = parser.parse_args(argv)
     command = " ".join(["python -m eval.load_bench", *(argv if argv is not None else sys.argv[1:])])
     payload = run_load_bench(
@@ -482,6 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.batching,
         cold_repeats=args.cold_repeats,
         command=command,
+        server_settings=dict(args.set),
     )
     print((args.out / "load.md").read_text(encoding="utf-8"))
     errors = sum(level["errors"] for level in payload["levels"])

@@ -74,3 +74,25 @@ def test_serve_refuses_zero_workers_and_a_missing_index_before_forking(tmp_path:
     missing = run_cli(["serve", "--workers", "2", "--index", str(tmp_path / "none")], cwd=tmp_path)
     assert missing.returncode == 2
     assert "no index at" in one_line(missing.stderr)
+
+
+def test_settings_given_with_set_reach_the_server_under_load(
+    default_index_path: Path, tmp_path: Path
+) -> None:
+    """--set MAX_QUEUED_QUERIES=1 at concurrency 8: the server's queue of one sheds (503, not errors)."""
+    assert load_bench.setting_pair("max_queued_queries=1") == ("CITEQA_MAX_QUEUED_QUERIES", "1")
+    with pytest.raises(Exception, match="NAME=VALUE"):
+        load_bench.setting_pair("QUERY_CONCURRENCY")
+    payload = load_bench.run_load_bench(
+        default_index_path,
+        tmp_path,
+        smoke=True,
+        workers=(1,),
+        concurrency=(8,),
+        batching=(True,),
+        cold_repeats=0,
+        server_settings={"CITEQA_MAX_QUEUED_QUERIES": "1"},
+    )
+    [level] = payload["levels"]
+    assert payload["server_settings"] == {"CITEQA_MAX_QUEUED_QUERIES": "1"}
+    assert level["shed"] > 0 and level["errors"] == 0, level
