@@ -17,6 +17,7 @@ from indexer.lexical import top_positive
 from indexer.load import LoadedIndex
 
 if TYPE_CHECKING:
+    from citeqa.query_adapter import QueryAdapter
     from citeqa.rerank import Reranker
 
 MAX_QUESTION_CHARS = 2000
@@ -32,7 +33,10 @@ class ScoredIds:
 class Searcher:
     """Search over one index. ``filters`` (see citeqa.filters) restrict every mode to the passages of
     matching documents, inside both retrievers. With a ``reranker``, hybrid mode reorders the head of the
-    fused list by the reranker's scores (see citeqa.rerank)."""
+    fused list by the reranker's scores (see citeqa.rerank). With a ``query_adapter``, retrieval searches
+    with the question's vector mapped by it (``search_vector``, see citeqa.query_adapter); passage and
+    sentence vectors are not mapped, and ``encode_question`` stays the model's own vector (what the answer
+    layer scores sentences and answerability with, as its models were fitted)."""
 
     def __init__(
         self,
@@ -40,11 +44,13 @@ class Searcher:
         encoder: Encoder,
         fusion: FusionSettings | None = None,
         reranker: Reranker | None = None,
+        query_adapter: QueryAdapter | None = None,
     ) -> None:
         self.index = index
         self.encoder = encoder
         self.fusion = fusion or FusionSettings()
         self.reranker = reranker
+        self.query_adapter = query_adapter
         self.passage_filter = PassageFilter(index.documents, index.passages)
 
     def search(
@@ -61,6 +67,10 @@ class Searcher:
         """The question's vector: compute it once per query and pass it to ``rank`` and the answer step."""
         with stage("encode"):
             return self.encoder.encode([question])[0]
+
+    def search_vector(self, query: np.ndarray) -> np.ndarray:
+        """The vector retrieval searches with: the question's, mapped by the query adapter if there is one."""
+        return query if self.query_adapter is None else self.query_adapter.apply(query)
 
     def rank(
         self,
@@ -81,7 +91,7 @@ class Searcher:
             return ScoredIds(ids, scores)
         query = self.encode_question(question) if query is None else query
         if mode == "dense":
-            dense_ids, dense_scores = self.dense_search(query, top_k, allowed)
+            dense_ids, dense_scores = self.dense_search(self.search_vector(query), top_k, allowed)
             return ScoredIds(dense_ids, dense_scores)
         depth = max(top_k, self.fusion.candidates)
         if self.reranker is not None:
@@ -136,7 +146,7 @@ class Searcher:
         Fusion is a pure function of these (see citeqa.fusion), so an evaluation can compute them once
         per question and try many fusion settings offline.
         """
-        query = self.encode_question(question) if query is None else query
+        query = self.search_vector(self.encode_question(question) if query is None else query)
         dense_ids, _ = self.dense_search(query, depth, allowed)
         with stage("bm25"):
             bm25_all = self.index.bm25.scores(question)

@@ -13,7 +13,7 @@ from indexer.build import IndexSettings
 from indexer.embedding import SentenceTransformerEncoder
 from indexer.embedding_cache import DEFAULT_CACHE_DIR, EmbeddingCache
 from service.settings import Settings
-from service.wiring import build_encoder, build_searcher, fusion_settings
+from service.wiring import build_encoder, build_query_adapter, build_searcher, fusion_settings
 
 MEDQUAD_DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "medquad-dev"
 
@@ -34,4 +34,6 @@ def dataset_answerer(folder: Path = MEDQUAD_DEV, settings: Settings | None = Non
     prepared = prepare_index(
         dataset, passages, IndexSettings(), DEFAULT_INDEX_ROOT, EmbeddingCache(DEFAULT_CACHE_DIR)
     )
-    return Answerer(Searcher(prepared.index, build_encoder(settings), fusion_settings(settings)))
+    encoder = build_encoder(settings)
+    adapter = build_query_adapter(settings, encoder.dimension)  # as the service maps its questions
+    return Answerer(Searcher(prepared.index, encoder, fusion_settings(settings), query_adapter=adapter))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from citeqa.fusion import FusionSettings
+from citeqa.query_adapter import QueryAdapter
 from citeqa.search import Searcher
 from citeqa.types import SearchMode
 from eval.beir import BeirDataset, Query, load_beir_dataset
@@ -331,10 +332,12 @@ def evaluate_dataset(
     min_documents: int = MIN_DOCUMENTS,
     log: Log | None = None,
     query_encoder: Encoder | None = None,
+    query_adapter: QueryAdapter | None = None,
 ) -> DatasetReport:
     """Build or reuse the dataset's index, score every variant, and write the report folder.
     ``query_encoder`` embeds the questions when it is not ``encoder`` (the service builds indexes on
-    PyTorch and runs questions on the configured backend; this measures that same pairing)."""
+    PyTorch and runs questions on the configured backend; this measures that same pairing);
+    ``query_adapter`` maps the question vectors as the service's does (citeqa.query_adapter)."""
     say = log or (lambda _message: None)
     settings = settings or IndexSettings()
     dataset = load_beir_dataset(dataset_dir)
@@ -345,7 +348,9 @@ def evaluate_dataset(
     groups = group_by if group_by else detect_group_fields(queries)
     scores, runs = [], {}
     for variant in default_variants(fusion):
-        searcher = Searcher(prepared.index, query_encoder or encoder, variant.fusion)
+        searcher = Searcher(
+            prepared.index, query_encoder or encoder, variant.fusion, query_adapter=query_adapter
+        )
         run, ms = run_variant(searcher, queries, variant.mode, min_documents)
         means, intervals, per_query = score_run(dataset.qrels, run)
         subsets = {group: subset_means(per_query, queries, group) for group in groups}
@@ -357,6 +362,7 @@ def evaluate_dataset(
             + f", {ms:.1f} ms/query"
         )
     context = report_context(dataset, dataset_dir, prepared, settings, fusion, min_documents, groups)
+    context["query adapter"] = str(query_adapter.path) if query_adapter is not None else "none"
     folder = Path(out or DEFAULT_REPORT_ROOT / dataset.name)
     report = DatasetReport(dataset.name, context, scores, runs, folder, prepared)
     write_report(report)

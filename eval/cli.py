@@ -218,7 +218,7 @@ def evaluate_dataset_command(
     from eval.beir_eval import evaluate_dataset, metrics_table
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.embedding_cache import EmbeddingCache
-    from service.wiring import build_encoder, fusion_settings
+    from service.wiring import build_encoder, build_query_adapter, fusion_settings
 
     try:
         encoder = SentenceTransformerEncoder(settings.model)  # passages, as citeqa index embeds them
@@ -240,6 +240,7 @@ def evaluate_dataset_command(
             group_by,
             log=log,
             query_encoder=questions,
+            query_adapter=build_query_adapter(settings, encoder.dimension),
         )
     except (CiteqaError, ValueError) as err:
         fail(err)

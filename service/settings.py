@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
+from citeqa.query_adapter import DEFAULT_QUERY_ADAPTER_PATH
 from corpus import DEFAULT_CORPUS_DIR
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from indexer.batching_encoder import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_MS
@@ -81,6 +82,11 @@ class Settings(BaseSettings):
         "sentence vectors) add their results to the answer's candidates; unset: as many as the answer model "
         "was fitted with (0 for the packaged one), 0: none",
     )
+    query_adapter_path: Path | None = Field(
+        DEFAULT_QUERY_ADAPTER_PATH,
+        description="linear query adapter of question vectors (written by python -m eval.adapter_fit; "
+        "refused when fitted for another model, the packaged one off for other models); empty: off",
+    )
     dedup: DedupRule = Field(DEFAULT_DEDUP_RULE, description="near-duplicate rule for results")
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (larger: 413)"
@@ -143,7 +149,12 @@ class Settings(BaseSettings):
     corpus_name: str | None = Field(None, description="the corpus's name, shown in the search page's title")
 
     @field_validator(
-        "reranker", "answer_model_path", "calibration_path", "answer_sentence_candidates", mode="before"
+        "reranker",
+        "answer_model_path",
+        "calibration_path",
+        "answer_sentence_candidates",
+        "query_adapter_path",
+        mode="before",
     )
     @classmethod
     def empty_is_off(cls, value: object) -> object:

@@ -13,6 +13,7 @@ from citeqa.answer_model import load_answer_model
 from citeqa.answerability import Calibration, calibration_summary, load_calibration, resolve_calibration_path
 from citeqa.answers import Answerer
 from citeqa.fusion import FusionSettings
+from citeqa.query_adapter import DEFAULT_QUERY_ADAPTER_PATH, QueryAdapter, adapter_model, load_query_adapter
 from citeqa.rerank import Reranker
 from citeqa.search import Searcher
 from citeqa.sharded.candidate_index import candidate_index
@@ -35,7 +36,10 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
     """Answerers of new snapshots share ``base``'s encoder, fusion, reranker, calibration and dedup."""
 
     def make(index: LoadedIndex) -> Answerer:
-        return base.over(Searcher(index, base.searcher.encoder, base.searcher.fusion, base.searcher.reranker))
+        searcher = base.searcher
+        return base.over(
+            Searcher(index, searcher.encoder, searcher.fusion, searcher.reranker, searcher.query_adapter)
+        )
 
     return make
 
@@ -74,7 +78,21 @@ def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Search
         checksums=settings.index_checksums,
     )
     encoder = encoder or build_encoder(settings)
-    return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings))
+    adapter = build_query_adapter(settings, encoder.dimension)
+    return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings), adapter)
+
+
+def build_query_adapter(settings: Settings, dimension: int) -> QueryAdapter | None:
+    """The configured query adapter (CITEQA_QUERY_ADAPTER_PATH), or None when it is off. The packaged
+    default is off for other models than its own; any other adapter fitted for another model than the
+    configured one is refused (QueryAdapterError)."""
+    path = settings.query_adapter_path
+    if path is None:
+        return None
+    if Path(path).resolve() == DEFAULT_QUERY_ADAPTER_PATH and adapter_model(path) != settings.model:
+        say(f"query adapter: the packaged one is for {adapter_model(path)!r}; off for {settings.model!r}")
+        return None
+    return load_query_adapter(settings.query_adapter_path, settings.model, dimension)
 
 
 def build_encoder(settings: Settings) -> Encoder:
@@ -205,7 +223,8 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
     nothing = candidate_index(
         [], "", None, CorpusStatistics(0, 0), {}, manifest.folder, manifest.data, encoder.dimension
     )
-    searcher = Searcher(nothing, encoder, fusion_settings(settings), build_reranker(settings))  # type: ignore[arg-type]
+    adapter = build_query_adapter(settings, encoder.dimension)
+    searcher = Searcher(nothing, encoder, fusion_settings(settings), build_reranker(settings), adapter)  # type: ignore[arg-type]
     calibration = build_calibration(settings, manifest.folder, manifest.model_name)
     answer_model = (
         None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)

@@ -147,7 +147,9 @@ def test_a_folder_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
 
 def replace_reranker(searcher: Searcher, reranker: CrossEncoderReranker) -> Searcher:
     """A searcher over the same index, model and fusion, with ``reranker``."""
-    return Searcher(searcher.index, searcher.encoder, replace(searcher.fusion), reranker)
+    return Searcher(
+        searcher.index, searcher.encoder, replace(searcher.fusion), reranker, searcher.query_adapter
+    )
 
 
 def test_only_the_head_is_reranked_and_scores_stay_best_first() -> None:

@@ -103,7 +103,9 @@ def test_dense_scores_are_cosine_similarities(
 ) -> None:
     question = "are milia contagious"
     matrix = loaded_index.dense.vectors(np.arange(len(loaded_index.passages)))
-    oracle_scores, oracle_ids = NumpyIndex(matrix).search(encoder.encode([question]), 10)
+    # Dense search uses the question's vector as retrieval does (through the query adapter, if any).
+    query = searcher.search_vector(encoder.encode([question])[0])
+    oracle_scores, oracle_ids = NumpyIndex(matrix).search(query[None, :], 10)
     hits = searcher.search(question, 10, "dense")
     assert [h.passage.passage_id for h in hits] == oracle_ids[0].tolist()
     assert [h.score for h in hits] == pytest.approx(oracle_scores[0].tolist(), abs=1e-5)
