@@ -193,9 +193,12 @@ class ShardedAnswerer:
     def answerer_over(self, question: str, mode: str, filters: Any) -> Answerer:
         """The answer layer over this question's candidates from every shard."""
         vector = None if mode == "bm25" else self.base.searcher.encode_question(question)
+        # Shards retrieve with the vector a single index would search with (the query adapter's, if any);
+        # the answer layer reads the question's own vector, as over a single index.
+        searched = None if vector is None else self.base.searcher.search_vector(vector)
         for attempt in range(GATHER_ATTEMPTS):
             try:
-                index = self.gather(question, vector, mode, filters)
+                index = self.gather(question, searched, mode, filters)
                 break
             except StaleShardError:
                 if attempt == GATHER_ATTEMPTS - 1:
@@ -204,7 +207,13 @@ class ShardedAnswerer:
         encoder = KnownQuestion(base.searcher.encoder, question, vector)
         # Sentence-level fusion reads every candidate's sentence vectors, which shards do not send: off here.
         fusion = replace(base.searcher.fusion, sentence_weight=0.0)
-        searcher = Searcher(index, encoder, fusion, base.searcher.reranker)  # type: ignore[arg-type]
+        searcher = Searcher(
+            index,
+            encoder,  # type: ignore[arg-type]
+            fusion,
+            base.searcher.reranker,
+            base.searcher.query_adapter,
+        )
         answerer = base.over(searcher)
         answerer.term_extractor = base.term_extractor
         answerer.caches.stored = index.sentence_vectors  # the shards' stored vectors, as one index's

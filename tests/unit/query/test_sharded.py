@@ -84,11 +84,12 @@ def answerers(folders: tuple[Path, Path], encoder: SentenceTransformerEncoder): 
     live, base = build_sharded(Settings(index_path=three), encoder)
     sharded = sharded_answerer_factory(live, base)(live.current)
     single = Answerer(
-        Searcher(load_index(one), encoder, base.searcher.fusion),
+        Searcher(load_index(one), encoder, base.searcher.fusion, query_adapter=base.searcher.query_adapter),
         base.calibration,
         base.dedup,
         answer_model=base.answer_model,
     )
+    assert base.searcher.query_adapter is not None  # the packaged adapter, applied on both sides
     yield single, sharded
     live.close()
 
@@ -299,7 +300,12 @@ def test_the_seed_set_scores_the_same_on_one_folder_one_shard_and_three_shards(
         measured.append(measure(sharded_answerer_factory(live, base)(live.current)))
         live.close()
     single = Answerer(
-        Searcher(load_index(default_index_path), encoder, base.searcher.fusion),
+        Searcher(
+            load_index(default_index_path),
+            encoder,
+            base.searcher.fusion,
+            query_adapter=base.searcher.query_adapter,
+        ),
         base.calibration,
         base.dedup,
         answer_model=base.answer_model,
