@@ -144,6 +144,9 @@ class Answerer:
         reranker = self.searcher.reranker
         return {
             "fusion": asdict(self.searcher.fusion),
+            "query_adapter": None
+            if self.searcher.query_adapter is None
+            else self.searcher.query_adapter.checksum,
             "reranker": None if reranker is None else [getattr(reranker, "name", ""), reranker.depth],
             "calibration": None if self.calibration is None else asdict(self.calibration),
             "dedup": self.dedup,

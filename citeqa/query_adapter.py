@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,11 @@ class QueryAdapter:
     matrix: np.ndarray
     model: str
     path: Path
+
+    @cached_property
+    def checksum(self) -> str:
+        """sha256 of W's float32 bytes: what a cache validator (ETag) keys on."""
+        return hashlib.sha256(np.ascontiguousarray(self.matrix, dtype=np.float32).tobytes()).hexdigest()
 
     def apply(self, vector: np.ndarray) -> np.ndarray:
         """normalize(W q) of one question vector (float32, unit length)."""

@@ -129,3 +129,17 @@ def test_packaged_adapter_is_the_default_and_off_for_other_models(app_settings: 
         update={"model": "some/other-model", "query_adapter_path": DEFAULT_QUERY_ADAPTER_PATH}
     )
     assert build_query_adapter(other, 768) is None
+
+
+def test_the_adapter_is_part_of_what_etags_and_cached_responses_key_on(
+    tmp_path: Path, loaded_index: LoadedIndex, encoder: SentenceTransformerEncoder
+) -> None:
+    """Answers differ with the adapter, so a GET /search ETag must too (service.caching keys on
+    settings_view): none, one adapter and another give three identities."""
+    from citeqa.answers import Answerer
+    from service.caching import answerer_identity
+
+    first = load_query_adapter(written(tmp_path / "a", perturbed(0)), DEFAULT_MODEL, DIMENSION)
+    second = load_query_adapter(written(tmp_path / "b", perturbed(1)), DEFAULT_MODEL, DIMENSION)
+    answerers = [Answerer(Searcher(loaded_index, encoder, query_adapter=a)) for a in (None, first, second)]
+    assert len({answerer_identity(a) for a in answerers}) == 3
