@@ -106,9 +106,14 @@ def test_etag_changes_with_the_index_and_the_answer_settings(answerer: Answerer)
     searcher = answerer.searcher
 
     def etag(
-        index=searcher.index, fusion=searcher.fusion, dedup=answerer.dedup, calibration=None, model=None
+        index=searcher.index,
+        fusion=searcher.fusion,
+        dedup=answerer.dedup,
+        calibration=None,
+        model=None,
+        adapter=searcher.query_adapter,
     ) -> str:
-        rebuilt = Searcher(index, searcher.encoder, fusion)
+        rebuilt = Searcher(index, searcher.encoder, fusion, query_adapter=adapter)
         model = model or answerer.answer_model
         built = Answerer(rebuilt, calibration or answerer.calibration, dedup, answer_model=model)
         return search_etag(built, QUESTION, 5, "hybrid", 0)
@@ -118,6 +123,7 @@ def test_etag_changes_with_the_index_and_the_answer_settings(answerer: Answerer)
     manifest = {**searcher.index.manifest, "created_at": "2000-01-01T00:00:00+00:00"}
     assert etag(index=dataclasses.replace(searcher.index, manifest=manifest)) != before
     assert etag(fusion=dataclasses.replace(searcher.fusion, dense_weight=0.5)) != before
+    assert searcher.query_adapter is not None and etag(adapter=None) != before
     assert etag(dedup="none") != before
     moved = dataclasses.replace(answerer.calibration, threshold=answerer.calibration.threshold + 0.1)
     assert etag(calibration=moved) != before
