@@ -106,7 +106,7 @@ def bench_backend(
 
     from service.app import create_app
     from service.settings import Settings
-    from service.wiring import build_answerer
+    from service.wiring import build_answerer, build_query_adapter
 
     threads = args.threads or default_threads()
     encoder = make_encoder(args.model, backend, threads)  # type: ignore[arg-type]
@@ -115,7 +115,8 @@ def bench_backend(
     cosines = np.sum(vectors * torch_vectors, axis=1)
     settings = Settings(index_path=index.path, model=args.model, backend=backend, response_cache_size=0)
     log(f"{backend}: opening the answer layer over {len(index.passages)} passages")
-    answerer = build_answerer(settings, Searcher(index, encoder))
+    adapter = build_query_adapter(settings, encoder.dimension)  # as the service searches
+    answerer = build_answerer(settings, Searcher(index, encoder, query_adapter=adapter))
     # Alternated per question, so that a change of the machine's load hits both series alike.
     floor, in_process = [], []
     for question in questions[: args.warmup]:

@@ -87,7 +87,9 @@ def held_server(
         update={"response_cache_size": 0, "question_cache_size": 0, "query_concurrency": 1, **settings}
     )
     held = HeldEncoder(searcher.encoder)
-    answerer = build_answerer(settings, Searcher(searcher.index, held, searcher.fusion))
+    answerer = build_answerer(
+        settings, Searcher(searcher.index, held, searcher.fusion, query_adapter=searcher.query_adapter)
+    )
     with loopback_server(create_app(settings, answerer=answerer)) as url:
         try:
             yield url, held
@@ -186,7 +188,9 @@ def test_questions_of_concurrent_requests_are_encoded_together_and_answered_as_a
     settings = app_settings.model_copy(update={"response_cache_size": 0, "question_cache_size": 0})
     gathering = GatheringEncoder(searcher.encoder, waiting=len(QUESTIONS) - 1)
     batcher = BatchingEncoder(gathering, max_batch_size=32)
-    served = build_answerer(settings, Searcher(searcher.index, batcher, searcher.fusion))
+    served = build_answerer(
+        settings, Searcher(searcher.index, batcher, searcher.fusion, query_adapter=searcher.query_adapter)
+    )
     gathering.batcher, gathering.armed = batcher, True
     with (
         loopback_server(create_app(settings, answerer=served)) as url,
