@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from citeqa.fusion import FusionSettings
+from citeqa.query_adapter import QueryAdapter
 from citeqa.search import Searcher
 from corpus.types import Document
 from eval.cv import (
@@ -121,7 +122,10 @@ def run_seed_sweep(
     root: Path = DEFAULT_ROOT,
     cache: EmbeddingCache | None = None,
     log: Log | None = None,
+    query_adapter: QueryAdapter | None = None,
 ) -> Sweep:
+    """Every passage setting and fusion of the grid scored on the seed set, cross-validated; retrieval
+    searches with ``query_adapter`` (the service's, see citeqa.query_adapter) when given."""
     say = log or (lambda _message: None)
     answerable = [q for q in questions if q.answerable]
     qids = [q.qid for q in answerable]
@@ -146,7 +150,7 @@ def run_seed_sweep(
                 list(documents), encoder, folder, index_settings, "default corpus (seed sweep)", cache=cache
             )
         index = load_index(folder, expected_model=encoder.name)
-        searcher = Searcher(index, encoder)
+        searcher = Searcher(index, encoder, query_adapter=query_adapter)
         qrels = seed_qrels(answerable, index.documents, index.passages)
         candidates = {q.qid: searcher.candidates(q.question, len(index.passages)) for q in answerable}
         words = [len(p.text.split()) for p in index.passages]

@@ -95,6 +95,7 @@ def seed_sweep_command(
     from eval.seed_sweep import SEED_PASSAGE_GRID, run_seed_sweep, write_seed_sweep
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.embedding_cache import EmbeddingCache
+    from service.wiring import build_query_adapter
 
     settings = settings_with(corpus_path=corpus, model=model)
 
@@ -102,7 +103,19 @@ def seed_sweep_command(
         documents, questions = load_corpus(settings.corpus_path), load_eval_set()
         encoder = SentenceTransformerEncoder(settings.model)
         cache = EmbeddingCache(cache_dir)
-        return run_seed_sweep(documents, questions, encoder, grid, folds, seed, index_root, cache, log=log)
+        adapter = build_query_adapter(settings, encoder.dimension)  # the service's, so the sweep scores as it
+        return run_seed_sweep(
+            documents,
+            questions,
+            encoder,
+            grid,
+            folds,
+            seed,
+            index_root,
+            cache,
+            log=log,
+            query_adapter=adapter,
+        )
 
     def write(sweep: Sweep, command: str, seconds: float) -> Choice:
         return write_seed_sweep(sweep, out, command, seconds)

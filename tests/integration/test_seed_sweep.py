@@ -36,10 +36,19 @@ def test_budget_hits_read_whole_passages_within_the_word_budget() -> None:
 def sweep(
     default_documents: list[Document],
     encoder: SentenceTransformerEncoder,
+    searcher: Searcher,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Sweep:
     root = tmp_path_factory.mktemp("seed-sweep")
-    return run_seed_sweep(default_documents, load_eval_set(), encoder, [DEFAULT, SMALL], folds=3, root=root)
+    return run_seed_sweep(
+        default_documents,
+        load_eval_set(),
+        encoder,
+        [DEFAULT, SMALL],
+        folds=3,
+        root=root,
+        query_adapter=searcher.query_adapter,  # the service's, as the harness searches
+    )
 
 
 def test_the_sweep_scores_as_the_harness_does(sweep: Sweep, searcher: Searcher) -> None:
