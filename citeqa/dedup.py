@@ -163,8 +163,9 @@ class MergeGrouping:
         return len(self.groups(len(self._ranked)))
 
     def _lowest_threat(self, n: int) -> int | None:
-        """The lowest unread position whose passage overlaps one of the first ``n`` results that can still
-        take a passage, or None (a superset of the passages that would join one: exact either way)."""
+        """The deepest unread position whose passage overlaps one of the first ``n`` results that can still
+        take a passage (reading up to it settles them), or None. Overlap is tested on spans alone, a
+        superset of the passages that would join: exact either way."""
         assert self._layout is not None and self._max_merged is not None
         open_groups = [g for g in self._slots[:n] if len(g.members) < self._max_merged]
         if not open_groups or self._read >= len(self._ranked):
