@@ -43,7 +43,7 @@ from citeqa.paging import PAGE_DEPTH, DistinctResults, distinct_results, page_wi
 from citeqa.search import Searcher, validate_request
 from citeqa.sentence_caches import SentenceCaches
 from citeqa.sentence_scoring import SIMILARITY_WEIGHT, Sentences, SentenceScorer, TermExtractor
-from citeqa.sentence_search import SentenceHit, top_sentences
+from citeqa.sentence_search import SentenceHit, closest_sentences
 from citeqa.snippets import make_snippet
 from citeqa.stored_sentences import StoredSentenceVectors
 from citeqa.timing import stage
@@ -258,8 +258,8 @@ class Answerer:
         if self.sentence_candidates <= 0:
             return [], {}
         with stage("sentence_search"):
-            hits = top_sentences(self.searcher.index, query, self.sentence_candidates)
-        return holding_results(ranking, hits, self.searcher.index.passages, depth)
+            hits = closest_sentences(self.searcher.index, query, self.sentence_candidates)
+        return holding_results(ranking, hits, depth)
 
     def answer_features(
         self,
@@ -294,14 +294,14 @@ class Answerer:
 
 
 def holding_results(
-    ranking: Sequence[Result], hits: Sequence[SentenceHit], passages: Sequence[Any], depth: int
+    ranking: Sequence[Result], hits: Sequence[SentenceHit], depth: int
 ) -> tuple[list[int], dict[tuple[str, int, int], int]]:
     """Positions (at or below ``depth``) of the first results of ``ranking`` whose citation holds each hit,
     sorted, and the hits' ranks (from 1) by (doc_id, start, end)."""
     ranks: dict[tuple[str, int, int], int] = {}
     positions: set[int] = set()
     for rank, hit in enumerate(hits, 1):
-        doc_id = passages[hit.passage_id].doc_id
+        doc_id = hit.doc_id
         ranks[(doc_id, hit.start, hit.end)] = rank
         for position, result in enumerate(ranking):
             citation = result.citation

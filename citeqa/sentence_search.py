@@ -14,11 +14,18 @@ only through their passages' rank, as before): past that, the product costs a la
 reads the whole file each time, and a FAISS index over the sentence vectors written with the segment
 would be the way (segments do not write one yet). Deleted passages' sentences are never returned;
 segments written before sentences were stored contribute none.
+
+Over a sharded index every shard runs ``top_sentences`` on its own segments and the gatherer keeps the
+``k`` best of all shards' hits (citeqa.sharded): the candidate index it answers over carries them as
+``KnownSentences``, and ``closest_sentences`` (what the answer layer calls) returns those instead of
+searching. The size limit applies per segment, so a shard's smaller segments may be searched where one
+large segment of a single index would be skipped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,13 +38,44 @@ MAX_BRUTE_FORCE_SENTENCES = 100_000
 
 @dataclass(frozen=True)
 class SentenceHit:
-    """One sentence of the index: its passage's compact id, its document offsets and its cosine with
-    the question."""
+    """One sentence of the index: its passage's compact id, its document and offsets in it, and its cosine
+    with the question. Over shards ``passage_id`` is the candidate index's id of the passage, -1 when the
+    filters left the passage out of the candidates (no result can hold such a sentence)."""
 
     passage_id: int
+    doc_id: str
     start: int
     end: int
     cosine: float
+
+
+@dataclass(frozen=True, eq=False)
+class KnownSentences:
+    """The closest sentences of an index to one query vector, found elsewhere (by the shards): the ``asked``
+    best of them (fewer if the index holds fewer), best first."""
+
+    query: np.ndarray
+    asked: int
+    hits: tuple[SentenceHit, ...]
+
+    def top(self, query: np.ndarray, k: int) -> list[SentenceHit]:
+        """The ``k`` best, as ``top_sentences`` would give them; only for the query they were found for and
+        at most as many as were asked for."""
+        same = np.array_equal(np.asarray(query, dtype=np.float32).reshape(-1), self.query)
+        if k > self.asked or not same:
+            raise ValueError("the shards were asked for fewer closest sentences, or for another query's")
+        return list(self.hits[:k])
+
+
+def closest_sentences(index: Any, query: np.ndarray, k: int) -> list[SentenceHit]:
+    """``top_sentences`` of ``index``, or the hits it carries for ``query`` (``known_sentences``: a candidate
+    index over shards, whose shards searched their sentences)."""
+    if k <= 0:
+        return []
+    known: KnownSentences | None = getattr(index, "known_sentences", None)
+    if known is not None:
+        return known.top(query, k)
+    return top_sentences(index, query, k)
 
 
 def top_sentences(
@@ -67,14 +105,18 @@ def top_sentences(
         for row, passage_id in zip(best.tolist(), compact.tolist(), strict=True):
             found.append(
                 SentenceHit(
-                    int(passage_id), int(sentences.starts[row]), int(sentences.ends[row]), float(scores[row])
+                    int(passage_id),
+                    index.passages[passage_id].doc_id,
+                    int(sentences.starts[row]),
+                    int(sentences.ends[row]),
+                    float(scores[row]),
                 )
             )
     found.sort(key=lambda h: (-h.cosine, h.passage_id, h.start))
     seen: set[tuple[str, int, int]] = set()
     hits: list[SentenceHit] = []
     for hit in found:
-        key = (index.passages[hit.passage_id].doc_id, hit.start, hit.end)
+        key = (hit.doc_id, hit.start, hit.end)
         if key in seen:
             continue
         seen.add(key)

@@ -1,11 +1,15 @@
 """The gatherer: asks every shard, in parallel, for its statistics and then its candidates, and answers over
 what they sent with the query core (citeqa.sharded.candidate_index). One implementation for shards in this
-process and shards on Ray Serve replicas: they differ only in their ``ShardClient``."""
+process and shards on Ray Serve replicas: they differ only in their ``ShardClient``.
+
+The answer layer's sentence retrieval (``sentence_candidates``) and sentence-level fusion
+(``sentence_weight``) work over shards as over one index: the shards send their closest sentences to the
+question and their candidates' best sentence scores, which the candidate index carries."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -16,6 +20,7 @@ from citeqa.filters import normalize_filters
 from citeqa.paging import PAGE_DEPTH, validate_offset
 from citeqa.search import Searcher, validate_request
 from citeqa.sentence_scoring import TermExtractor
+from citeqa.sentence_search import KnownSentences
 from citeqa.sharded.candidate_index import CandidateIndex, candidate_index
 from citeqa.sharded.messages import ShardCandidates, ShardQuery, ShardState, ShardStats, StaleShardError
 from citeqa.types import Hit, Response, SearchMode
@@ -190,27 +195,28 @@ class ShardedAnswerer:
         reranker = searcher.reranker.depth if searcher.reranker is not None else 0
         return max(self.depth, searcher.fusion.candidates, reranker)
 
-    def answerer_over(self, question: str, mode: str, filters: Any) -> Answerer:
-        """The answer layer over this question's candidates from every shard."""
-        vector = None if mode == "bm25" else self.base.searcher.encode_question(question)
+    def answerer_over(self, question: str, mode: str, filters: Any, answers: bool = True) -> Answerer:
+        """The answer layer over this question's candidates from every shard (``answers``: whether it will
+        answer, so the shards send their closest sentences if the answer layer retrieves sentences)."""
+        sentences = self.base.sentence_candidates if answers else 0
+        # The answer layer's sentence retrieval reads the question's vector in every mode.
+        vector = None if mode == "bm25" and sentences <= 0 else self.base.searcher.encode_question(question)
         # Shards retrieve with the vector a single index would search with (the query adapter's, if any);
         # the answer layer reads the question's own vector, as over a single index.
-        searched = None if vector is None else self.base.searcher.search_vector(vector)
+        searched = None if vector is None or mode == "bm25" else self.base.searcher.search_vector(vector)
         for attempt in range(GATHER_ATTEMPTS):
             try:
-                index = self.gather(question, searched, mode, filters)
+                index = self.gather(question, searched, mode, filters, vector, sentences)
                 break
             except StaleShardError:
                 if attempt == GATHER_ATTEMPTS - 1:
                     raise
         base = self.base
         encoder = KnownQuestion(base.searcher.encoder, question, vector)
-        # Sentence-level fusion reads every candidate's sentence vectors, which shards do not send: off here.
-        fusion = replace(base.searcher.fusion, sentence_weight=0.0)
         searcher = Searcher(
             index,
             encoder,  # type: ignore[arg-type]
-            fusion,
+            base.searcher.fusion,
             base.searcher.reranker,
             base.searcher.query_adapter,
         )
@@ -219,7 +225,21 @@ class ShardedAnswerer:
         answerer.caches.stored = index.sentence_vectors  # the shards' stored vectors, as one index's
         return answerer
 
-    def gather(self, question: str, vector: np.ndarray | None, mode: str, filters: Any) -> CandidateIndex:
+    def gather(
+        self,
+        question: str,
+        vector: np.ndarray | None,
+        mode: str,
+        filters: Any,
+        question_vector: np.ndarray | None = None,
+        sentences: int = 0,
+    ) -> CandidateIndex:
+        """Both phases over every shard: the candidates for ``vector`` (the search vector), and with
+        ``sentences`` > 0 each shard's ``sentences`` closest to ``question_vector`` (the question's own)."""
+        if question_vector is None:
+            sentences = 0
+        # Hybrid ranking fuses each candidate's best sentence score when the fusion weighs sentences.
+        sentence_scores = mode == "hybrid" and self.base.searcher.fusion.sentence_weight > 0
         terms = statistics_terms(question, self.base.term_extractor)
         stats = all_of([c.stats(terms) for c in self.clients])
         corpus = CorpusStatistics.combined([s.corpus for s in stats])
@@ -239,11 +259,17 @@ class ShardedAnswerer:
                         frequencies,
                         s.state.generation,
                         normalized or None,
+                        sentences,
+                        question_vector if sentences > 0 else None,
+                        sentence_scores,
                     )
                 )
                 for client, s in zip(self.clients, stats, strict=True)
             ]
         )
+        known = None
+        if sentences > 0 and question_vector is not None:
+            known = KnownSentences(np.asarray(question_vector, dtype=np.float32).reshape(-1), sentences, ())
         return candidate_index(
             answers,
             question,
@@ -253,6 +279,7 @@ class ShardedAnswerer:
             self.snapshot.path,
             self.snapshot.manifest,
             self.base.searcher.encoder.dimension,
+            known,
         )
 
     def respond(
@@ -277,7 +304,8 @@ class ShardedSearcher:
         self, question: str, top_k: int = 5, mode: SearchMode = "hybrid", filters: Any = None
     ) -> list[Hit]:
         question = validate_request(question, top_k, mode)
-        return self._answerer.answerer_over(question, mode, filters).searcher.search(question, top_k, mode)
+        over = self._answerer.answerer_over(question, mode, filters, answers=False)
+        return over.searcher.search(question, top_k, mode)
 
 
 def routed_documents(

@@ -1,7 +1,10 @@
 """One shard's side of a sharded search: statistics for a question's terms, then its candidates under the
 corpus-wide statistics, always from one commit of the shard (a write between the two phases of a question
 does not mix two commits: the shard keeps its last few commits and answers from the one phase one saw).
-The same object serves in the gatherer's process (citeqa.sharded.local) and in a Ray Serve replica."""
+When the answer layer retrieves sentences, the shard also sends its sentences closest to the question
+(citeqa.sentence_search, over its own segments) with the passages holding them among its candidates; when
+fusion weighs sentences, each candidate's best sentence score. The same object serves in the gatherer's
+process (citeqa.sharded.local) and in a Ray Serve replica."""
 
 from __future__ import annotations
 
@@ -12,7 +15,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from citeqa.filters import _allowed, known_filter_keys
-from citeqa.sharded.messages import ShardCandidates, ShardQuery, ShardState, ShardStats, StaleShardError
+from citeqa.sentence_search import SentenceHit, top_sentences
+from citeqa.sharded.messages import (
+    ShardCandidates,
+    ShardQuery,
+    ShardSentence,
+    ShardState,
+    ShardStats,
+    StaleShardError,
+)
 from citeqa.stored_sentences import StoredSentenceVectors
 from corpus.types import Document
 from indexer.lexical import CorpusStatistics, LexicalIndex
@@ -110,7 +121,14 @@ class ShardServer:
         bm25_ids = empty
         if query.mode != "dense" and depth:
             _, bm25_ids = lexical.search(query.question, depth, allowed)
-        union = np.union1d(dense_ids, bm25_ids).astype(np.int64)
+        hits = self._sentence_hits(index, query)
+        # The passages holding the hits join the candidates (those the filters allow). Past both top-depth
+        # lists, they change no ranking: the gatherer fuses the top-depth lists of all candidates, which
+        # stay these lists' members (citeqa.fusion normalizes over their union only).
+        holding = np.asarray([h.passage_id for h in hits], dtype=np.int64)
+        if allowed is not None:
+            holding = holding[np.isin(holding, allowed)]
+        union = np.union1d(np.union1d(dense_ids, bm25_ids), holding).astype(np.int64)
         vectors = (
             index.dense.vectors(union) if len(union) else np.empty((0, index.dense.dimension), np.float32)
         )
@@ -122,8 +140,18 @@ class ShardServer:
         passages = [index.passages[int(i)] for i in union]
         doc_ids = list(dict.fromkeys(p.doc_id for p in passages))
         heads = list(
-            dict.fromkeys([*dense_ids[:SENTENCE_DEPTH].tolist(), *bm25_ids[:SENTENCE_DEPTH].tolist()])
+            dict.fromkeys(
+                [*dense_ids[:SENTENCE_DEPTH].tolist(), *bm25_ids[:SENTENCE_DEPTH].tolist(), *holding.tolist()]
+            )
         )
+        best_sentences = None
+        if query.sentence_scores and query.vector is not None:
+            best_sentences = (
+                index.dense.best_sentence_scores(union, query.vector).astype(np.float32)
+                if len(union)
+                else np.empty(0, np.float32)
+            )
+        position = {int(passage_id): at for at, passage_id in enumerate(union.tolist())} if hits else {}
         return ShardCandidates(
             state_of(index, self.bucket),
             passages,
@@ -134,7 +162,19 @@ class ShardServer:
             np.searchsorted(union, dense_ids).astype(np.int64),
             np.searchsorted(union, bm25_ids).astype(np.int64),
             self._sentence_vectors(index, [index.passages[int(i)] for i in heads]),
+            tuple(
+                ShardSentence(h.doc_id, h.start, h.end, h.cosine, position.get(h.passage_id, -1))
+                for h in hits
+            ),
+            best_sentences,
         )
+
+    def _sentence_hits(self, index: LoadedIndex, query: ShardQuery) -> list[SentenceHit]:
+        """This commit's ``query.sentences`` sentences closest to the question (best first, as over one
+        index: the filters do not apply, the answer layer drops hits no result holds)."""
+        if query.sentences <= 0 or query.sentence_vector is None:
+            return []
+        return top_sentences(index, query.sentence_vector, query.sentences)
 
     def _sentence_vectors(self, index: LoadedIndex, passages: Sequence[Passage]) -> dict[str, np.ndarray]:
         """The stored vectors of the sentences of ``passages`` (those this commit stores)."""

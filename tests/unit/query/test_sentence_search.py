@@ -46,6 +46,7 @@ def test_top_sentences_are_the_closest_sentences_of_the_index_embedded_by_hand(
     assert len(hits) == 10
     found = [(index.passages[h.passage_id].doc_id, h.start, h.end) for h in hits]
     assert len(set(found)) == 10
+    assert [h.doc_id for h in hits] == [d for d, _, _ in found]
     assert [h.cosine for h in hits] == sorted((h.cosine for h in hits), reverse=True)
     np.testing.assert_allclose([h.cosine for h in hits], [c for c, _ in expected], atol=1e-4)
     # Each hit lies inside its passage.
@@ -75,7 +76,7 @@ def test_the_baby_nose_advice_is_found_below_the_answer_depth(searcher: Searcher
     answerer = Answerer(searcher, answer_model=load_answer_model(), sentence_candidates=10)
     ranking = answerer.results(question, "hybrid", query)
     hits = top_sentences(searcher.index, query, 10)
-    extra, ranks = holding_results(ranking, hits, searcher.index.passages, answerer.answer_depth)
+    extra, ranks = holding_results(ranking, hits, answerer.answer_depth)
     documents = searcher.index.documents
     advice = [key for key in ranks if "scarring or infection" in documents[key[0]].text[key[1] : key[2]]]
     assert advice, ranks

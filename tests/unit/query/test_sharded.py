@@ -5,7 +5,8 @@ bit for bit), the same answers, exact citations; writes go to the shard a doc_id
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from fastapi.testclient import TestClient
 
 from citeqa.answers import Answerer
 from citeqa.search import Searcher
-from citeqa.types import Result
+from citeqa.sentence_search import KnownSentences, SentenceHit
+from citeqa.sharded.gather import ShardedAnswerer
+from citeqa.types import Response, Result, SearchMode
 from corpus.types import Document
 from indexer.build import IndexSettings, build_index
 from indexer.embedding import SentenceTransformerEncoder
@@ -316,16 +319,185 @@ def test_the_seed_set_scores_the_same_on_one_folder_one_shard_and_three_shards(
     assert measured[0][2] == measured[1][2] == measured[2][2]
 
 
-def test_sentence_level_fusion_configured_is_left_off_over_shards(
-    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder
-) -> None:
-    live, base = build_sharded(Settings(index_path=folders[1], fusion_sentence_weight=0.3), encoder)
+SENTENCE_MODEL = Path(__file__).resolve().parents[3] / "citeqa" / "answer_model_sentences.json"
+SENTENCE_QUESTIONS = [
+    "is it safe to pop the white bumps on my baby's nose?",
+    "what are milia",
+    "how are milia treated",
+    "should I squeeze milia",
+    "what do milia look like",
+    "how long to bake rye bread",
+]
+
+
+@contextmanager
+def single_and_sharded(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder, **settings: Any
+) -> Iterator[tuple[Answerer, ShardedAnswerer]]:
+    """One index and three shards of the same documents, both answering with ``settings``."""
+    one, three = folders
+    live, base = build_sharded(Settings(index_path=three, **settings), encoder)
     try:
-        assert base.searcher.fusion.sentence_weight == 0.3
-        response = sharded_answerer_factory(live, base)(live.current).respond("what are milia", 3)
-        assert response.results and response.results[0].citation.doc_id.startswith("milia")
+        single = Answerer(
+            Searcher(
+                load_index(one), encoder, base.searcher.fusion, query_adapter=base.searcher.query_adapter
+            ),
+            base.calibration,
+            base.dedup,
+            answer_model=base.answer_model,
+            sentence_candidates=base.sentence_candidates_setting,
+        )
+        yield single, sharded_answerer_factory(live, base)(live.current)
     finally:
         live.close()
+
+
+def assert_same_response(one: Response, three: Response, question: str) -> None:
+    assert_same_ranking(one.results, three.results, question)
+    assert (three.answer is None) == (one.answer is None), question
+    if one.answer is not None:
+        assert three.answer is not None
+        assert (three.answer.text, three.answer.citation) == (one.answer.text, one.answer.citation), question
+    assert three.answerable == one.answerable, question
+    assert three.confidence == pytest.approx(one.confidence, abs=1e-6), question
+    assert three.features == pytest.approx(dict(one.features), abs=1e-5), question
+
+
+def retrieved_sentences(
+    answerer: Answerer, question: str, mode: SearchMode
+) -> tuple[set[tuple[str, int, int]], dict[tuple[str, int, int], int]]:
+    """The citations of the results below the answer depth that sentence retrieval adds, and the ranks of
+    the sentences it found (by doc_id and offsets)."""
+    query = answerer.searcher.encode_question(question)
+    ranking = answerer.results(question, mode, query)
+    extra, ranks = answerer.sentence_retrieval(ranking, query, answerer.answer_depth)
+    cited = {(ranking[p].citation.doc_id, ranking[p].citation.start, ranking[p].citation.end) for p in extra}
+    return cited, ranks
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_sentence_retrieval_over_shards_answers_as_one_index(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder, mode: SearchMode
+) -> None:
+    """With the sentence answer model (its 10 closest sentences join the answer's candidates), three shards
+    find the same sentences, add the same results below the answer depth and answer as one index."""
+    with single_and_sharded(folders, encoder, answer_model_path=SENTENCE_MODEL) as (single, sharded):
+        assert single.sentence_candidates == sharded.base.sentence_candidates == 10
+        added = 0
+        for question in SENTENCE_QUESTIONS:
+            assert_same_response(
+                single.respond(question, 10, mode), sharded.respond(question, 10, mode), question
+            )
+            assert_same_response(
+                single.respond(question, 5, mode, 5), sharded.respond(question, 5, mode, 5), question
+            )
+            over = sharded.answerer_over(question, mode, None)
+            cited, ranks = retrieved_sentences(single, question, mode)
+            assert len(ranks) == 10
+            assert retrieved_sentences(over, question, mode) == (cited, ranks), question
+            added += len(cited)
+        assert added  # sentence hits really bring in results below the answer depth
+
+
+def test_the_baby_nose_advice_is_found_below_the_answer_depth_over_shards(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder
+) -> None:
+    question = SENTENCE_QUESTIONS[0]
+    with single_and_sharded(folders, encoder, answer_model_path=SENTENCE_MODEL) as (single, sharded):
+        over = sharded.answerer_over(question, "hybrid", None)
+        cited, ranks = retrieved_sentences(over, question, "hybrid")
+        documents = over.searcher.index.documents
+        advice = [key for key in ranks if "scarring or infection" in documents[key[0]].text[key[1] : key[2]]]
+        assert advice and any(d == advice[0][0] and s <= advice[0][1] < e for d, s, e in cited)
+        assert retrieved_sentences(single, question, "hybrid") == (cited, ranks)
+        # The shards sent the passages holding their hits, with exact scores (the ranking is unchanged).
+        index = over.searcher.index
+        hits = index.known_sentences.top(over.searcher.encode_question(question), 10)
+        for hit in hits:
+            passage = index.passages[hit.passage_id]
+            assert passage.doc_id == hit.doc_id and passage.start <= hit.start < hit.end <= passage.end
+        plain = sharded.answerer_over(question, "hybrid", None, answers=False).searcher.index
+        assert len(index.passages) >= len(plain.passages)
+        assert ranked(sharded.respond(question, 10).results) == plain_results(folders, encoder, question)
+
+
+def ranked(results: Sequence[Result]) -> list[tuple[int, Any, float]]:
+    return [(r.rank, r.citation, r.score) for r in results]
+
+
+def plain_results(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder, question: str
+) -> list[tuple[int, Any, float]]:
+    """The sharded ranking of the default settings (no sentence retrieval)."""
+    with single_and_sharded(folders, encoder) as (_, sharded):
+        return ranked(sharded.respond(question, 10).results)
+
+
+def test_sentence_retrieval_over_shards_with_filters_keeps_the_ranks_of_filtered_hits(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder
+) -> None:
+    """A filter does not narrow sentence retrieval (as over one index: a hit no result holds is dropped
+    but keeps its rank); the shards send such hits without their passages."""
+    filters = {"article": ["milia-overview"]}
+    left_out = 0
+    with single_and_sharded(folders, encoder, answer_model_path=SENTENCE_MODEL) as (single, sharded):
+        for question in SENTENCE_QUESTIONS[:4]:
+            one = single.respond(question, 10, "hybrid", 0, filters)
+            three = sharded.respond(question, 10, "hybrid", 0, filters)
+            assert_same_response(one, three, question)
+            assert all(r.citation.doc_id.startswith("milia-overview") for r in three.results)
+            index = sharded.answerer_over(question, "hybrid", filters).searcher.index
+            hits = index.known_sentences.hits
+            assert len(hits) == 10
+            assert all((h.passage_id == -1) == (not h.doc_id.startswith("milia-overview")) for h in hits)
+            left_out += sum(h.passage_id == -1 for h in hits)
+    assert left_out  # some hits are in documents the filter leaves out
+
+
+def test_sentence_level_fusion_over_shards_ranks_as_one_index(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder
+) -> None:
+    """With sentence-level fusion on, every candidate's best sentence score comes from its shard and the
+    fused ranking is one index's (it differs from the ranking without it)."""
+    moved = 0
+    with single_and_sharded(folders, encoder, fusion_sentence_weight=0.5) as (single, sharded):
+        assert sharded.base.searcher.fusion.sentence_weight == 0.5
+        for question in [*QUESTIONS, *SENTENCE_QUESTIONS]:
+            one = single.respond(question, 10, "hybrid")
+            assert_same_response(one, sharded.respond(question, 10, "hybrid"), question)
+            plain = single.over(
+                Searcher(
+                    single.searcher.index,
+                    encoder,
+                    replace(single.searcher.fusion, sentence_weight=0.0),
+                    query_adapter=single.searcher.query_adapter,
+                )
+            )
+            moved += [r.score for r in plain.respond(question, 10).results] != [r.score for r in one.results]
+    assert moved
+
+
+def test_both_sentence_settings_over_shards_answer_as_one_index(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder
+) -> None:
+    with single_and_sharded(
+        folders, encoder, answer_model_path=SENTENCE_MODEL, fusion_sentence_weight=0.3
+    ) as (single, sharded):
+        for question in SENTENCE_QUESTIONS:
+            assert_same_response(single.respond(question, 10), sharded.respond(question, 10), question)
+            assert retrieved_sentences(single, question, "hybrid") == retrieved_sentences(
+                sharded.answerer_over(question, "hybrid", None), question, "hybrid"
+            )
+
+
+def test_known_sentences_answer_only_their_query_and_count() -> None:
+    hits = tuple(SentenceHit(i, f"d{i}", 0, 5, 1.0 - i / 10) for i in range(3))
+    known = KnownSentences(np.ones(4, np.float32), 3, hits)
+    assert known.top(np.ones(4), 2) == list(hits[:2])
+    with pytest.raises(ValueError):
+        known.top(np.zeros(4), 2)
+    with pytest.raises(ValueError):
+        known.top(np.ones(4), 4)
 
 
 def test_a_calibration_at_the_sharded_index_top_level_is_used(
