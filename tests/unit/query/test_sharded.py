@@ -433,6 +433,56 @@ def plain_results(
         return ranked(sharded.respond(question, 10).results)
 
 
+def test_shards_send_the_passages_holding_their_hits_and_the_ranking_stays(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder
+) -> None:
+    """With lists shallower than the corpus (8 deep), some hits lie in passages past both of a shard's
+    lists: the shard sends those passages too, with exact scores, and the ranking (one index's) stays."""
+    added = 0
+    with single_and_sharded(folders, encoder, answer_model_path=SENTENCE_MODEL) as (single, sharded):
+        adapter = single.searcher.query_adapter
+        fusion = replace(single.searcher.fusion, candidates=8)
+        one = single.over(Searcher(single.searcher.index, encoder, fusion, query_adapter=adapter))
+        base = sharded.base.over(
+            Searcher(sharded.base.searcher.index, encoder, fusion, query_adapter=adapter)
+        )
+        shallow = ShardedAnswerer(sharded.clients, sharded.snapshot, base, depth=8)
+        assert shallow.retrieval_depth() == 8
+        bm25 = one.searcher.index.bm25
+        for question in SENTENCE_QUESTIONS:
+            for mode in ("hybrid", "dense", "bm25"):
+                over = shallow.answerer_over(question, mode, None)
+                plain = shallow.answerer_over(question, mode, None, answers=False)
+                index = over.searcher.index
+                added += len(index.passages) - len(plain.searcher.index.passages)
+                hits = index.known_sentences.hits
+                assert len(hits) == 10
+                for hit in hits:
+                    passage = index.passages[hit.passage_id]
+                    assert (
+                        passage.doc_id == hit.doc_id and passage.start <= hit.start < hit.end <= passage.end
+                    )
+                # Exact scores for every candidate, the sent holders included.
+                scores = bm25.scores(question)
+                by_span = {(p.doc_id, p.start): p.passage_id for p in one.searcher.index.passages}
+                ids = [by_span[(p.doc_id, p.start)] for p in index.passages]
+                assert np.array_equal(index.bm25.scores(question), scores[ids])
+                query = over.searcher.encode_question(question)
+                ranked = [
+                    over.searcher.rank(question, 8, mode, None, query),
+                    plain.searcher.rank(question, 8, mode, None, query),
+                ]
+                spans = [
+                    [(index.passages[int(i)].doc_id, index.passages[int(i)].start) for i in ranked[0].ids]
+                ]
+                other = plain.searcher.index.passages
+                spans.append([(other[int(i)].doc_id, other[int(i)].start) for i in ranked[1].ids])
+                assert spans[0] == spans[1] and np.array_equal(ranked[0].scores, ranked[1].scores), question
+                expected = one.searcher.rank(question, 8, mode, None, query)
+                np.testing.assert_allclose(ranked[0].scores, expected.scores, rtol=1e-5, err_msg=question)
+    assert added  # some holders were past both lists
+
+
 def test_sentence_retrieval_over_shards_with_filters_keeps_the_ranks_of_filtered_hits(
     folders: tuple[Path, Path], encoder: SentenceTransformerEncoder
 ) -> None:
