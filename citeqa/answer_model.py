@@ -33,6 +33,9 @@ class AnswerModel:
     # ... and of the results holding this many of the index's sentences closest to the question
     # (citeqa.sentence_search; 0: none)
     sentence_candidates: int = 0
+    # ... found by the fusion of dense and BM25 sentence retrieval with this share for BM25
+    # (citeqa.sentence_fusion; 0: dense alone)
+    sentence_bm25_weight: float = 0.0
     fitted_at: str = ""
     report: Mapping[str, Any] = field(default_factory=dict)
 
@@ -55,6 +58,7 @@ def save_answer_model(model: AnswerModel, path: Path) -> None:
         "weights": list(model.weights),
         "depth": model.depth,
         "sentence_candidates": model.sentence_candidates,
+        **({"sentence_bm25_weight": model.sentence_bm25_weight} if model.sentence_bm25_weight else {}),
         "fitted_at": model.fitted_at,
         "report": dict(model.report),
     }
@@ -70,6 +74,7 @@ def load_answer_model(path: Path = DEFAULT_ANSWER_MODEL_PATH) -> AnswerModel:
             weights=tuple(float(w) for w in record["weights"]),
             depth=int(record.get("depth", 5)),
             sentence_candidates=int(record.get("sentence_candidates", 0)),
+            sentence_bm25_weight=float(record.get("sentence_bm25_weight", 0.0)),
             fitted_at=str(record.get("fitted_at", "")),
             report=dict(record.get("report") or {}),
         )
@@ -79,7 +84,8 @@ def load_answer_model(path: Path = DEFAULT_ANSWER_MODEL_PATH) -> AnswerModel:
         raise CalibrationError(f"answer model {path} is malformed ({err!r}); {fix}") from None
     unknown = [f for f in model.features if f not in FEATURES]
     lengths = len(model.features) != len(model.weights)
-    negative = model.depth < 1 or model.sentence_candidates < 0
+    out_of_range = not 0.0 <= model.sentence_bm25_weight <= 1.0
+    negative = model.depth < 1 or model.sentence_candidates < 0 or out_of_range
     if unknown or lengths or negative or not all(map(math.isfinite, model.weights)):
         raise CalibrationError(
             f"answer model {path} is malformed (features {unknown or 'and weights'}); {fix}"

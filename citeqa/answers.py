@@ -41,6 +41,7 @@ from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.errors import CalibrationError
 from citeqa.paging import PAGE_DEPTH, DistinctResults, distinct_results, page_window, validate_offset
 from citeqa.search import Searcher, validate_request
+from citeqa.sentence_bm25 import fused_sentences
 from citeqa.sentence_caches import SentenceCaches
 from citeqa.sentence_scoring import SIMILARITY_WEIGHT, Sentences, SentenceScorer, TermExtractor
 from citeqa.sentence_search import SentenceHit, closest_sentences
@@ -48,6 +49,7 @@ from citeqa.snippets import make_snippet
 from citeqa.stored_sentences import StoredSentenceVectors
 from citeqa.timing import stage
 from citeqa.types import Answer, Highlight, Response, Result, SearchMode, Snippet
+from indexer.load import LoadedIndex
 
 # The response types live in citeqa.types; service/, eval/ and the tests import them from here too.
 __all__ = ["SIGNAL_DEPTH", "Analysis", "Answer", "Answerer", "Highlight", "Response", "Result", "Snippet"]
@@ -84,12 +86,16 @@ class Answerer:
         similarity_weight: float = SIMILARITY_WEIGHT,
         answer_model: AnswerModel | None = None,
         sentence_candidates: int | None = None,
+        sentence_bm25_weight: float | None = None,
     ) -> None:
         self.searcher = searcher
         # How many of the index's sentences closest to the question (citeqa.sentence_search) bring their
         # results into the answer's candidates beside the first ``answer_depth`` results (0: none; None:
         # as many as the answer model was fitted with).
         self.sentence_candidates_setting = sentence_candidates
+        # Those sentences are found by dense retrieval alone (0), or by its fusion with BM25 over the
+        # sentences with this share for BM25 (citeqa.sentence_fusion; None: the answer model's, else 0).
+        self.sentence_bm25_weight_setting = sentence_bm25_weight
         self.calibration = calibration
         self.dedup = dedup
         self.similarity_weight = similarity_weight
@@ -124,6 +130,7 @@ class Answerer:
             self.similarity_weight,
             self.answer_model,
             self.sentence_candidates_setting,
+            self.sentence_bm25_weight_setting,
         )
         answerer.share_caches(self)
         return answerer
@@ -134,6 +141,13 @@ class Answerer:
         if self.sentence_candidates_setting is not None:
             return self.sentence_candidates_setting
         return 0 if self.answer_model is None else self.answer_model.sentence_candidates
+
+    @property
+    def sentence_bm25_weight(self) -> float:
+        """The share of BM25 in the fusion that finds those sentences (0: dense retrieval alone)."""
+        if self.sentence_bm25_weight_setting is not None:
+            return self.sentence_bm25_weight_setting
+        return 0.0 if self.answer_model is None else self.answer_model.sentence_bm25_weight
 
     @property
     def index_version(self) -> int:
@@ -152,6 +166,7 @@ class Answerer:
             "dedup": self.dedup,
             "similarity_weight": self.similarity_weight,
             "sentence_candidates": self.sentence_candidates,
+            **({"sentence_bm25_weight": w} if (w := self.sentence_bm25_weight) else {}),
             "answer_model": None
             if self.answer_model is None
             else [self.answer_model.depth, *self.answer_model.weights],
@@ -201,7 +216,7 @@ class Answerer:
         head = ranking.at_least(max(SIGNAL_DEPTH, depth))
         # Results below the answer depth that hold one of the index's closest sentences: answer candidates
         # too (they depend on the question only, not on the page).
-        extra, hit_ranks = self.sentence_retrieval(ranking, query, depth)
+        extra, hit_ranks = self.sentence_retrieval(question, ranking, query, depth)
         positions = sorted(set(range(head)) | set(range(start, stop)) | set(extra))
         index = self.searcher.index
         scorer = SentenceScorer(
@@ -238,7 +253,7 @@ class Answerer:
         question = validate_request(question, depth, mode)
         query = self.searcher.encode_question(question)
         ranking = self.results(question, mode, query)
-        extra, hit_ranks = self.sentence_retrieval(ranking, query, depth)
+        extra, hit_ranks = self.sentence_retrieval(question, ranking, query, depth)
         index = self.searcher.index
         scorer = SentenceScorer(
             self.caches, self.searcher.encoder, self.term_extractor, self.similarity_weight
@@ -249,16 +264,23 @@ class Answerer:
         return sentences, self.answer_features(question, sentences, ranks, depth, hit_ranks)
 
     def sentence_retrieval(
-        self, ranking: Sequence[Result], query: np.ndarray, depth: int
+        self, question: str, ranking: Sequence[Result], query: np.ndarray, depth: int
     ) -> tuple[list[int], dict[tuple[str, int, int], int]]:
         """The positions (in ``ranking``, at or below ``depth``) of the results holding one of the
-        ``sentence_candidates`` sentences of the index closest to the question, and the rank of each of
-        those sentences by (doc_id, start, end). A sentence whose passage is not in the ranking (filtered
-        out, or below its depth) is dropped: the answer is always a sentence of a result of the question."""
+        ``sentence_candidates`` sentences of the index closest to the question (by their vectors, or by
+        the fusion of their vectors and BM25 when ``sentence_bm25_weight`` is set), and the rank of each
+        of those sentences by (doc_id, start, end). A sentence whose passage is not in the ranking
+        (filtered out, or below its depth) is dropped: the answer is always a sentence of a result of the
+        question."""
         if self.sentence_candidates <= 0:
             return [], {}
+        index = self.searcher.index
+        weight = self.sentence_bm25_weight
         with stage("sentence_search"):
-            hits = closest_sentences(self.searcher.index, query, self.sentence_candidates)
+            if weight > 0 and isinstance(index, LoadedIndex):  # (the shards' candidates: dense alone)
+                hits = fused_sentences(index, question, query, self.sentence_candidates, weight)
+            else:
+                hits = closest_sentences(index, query, self.sentence_candidates)
         return holding_results(ranking, hits, depth)
 
     def answer_features(

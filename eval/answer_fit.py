@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,11 +71,14 @@ def collect(
     questions: Sequence[EvalQuestion],
     depth: int,
     sentence_candidates: int = 0,
+    sentence_bm25_weight: float = 0.0,
 ) -> list[Case]:
     """The candidates (of the first ``depth`` results, and of the results holding the index's
-    ``sentence_candidates`` closest sentences) of every answerable question, hybrid."""
+    ``sentence_candidates`` closest sentences, found by dense retrieval or, with ``sentence_bm25_weight``,
+    by its fusion with BM25 over the sentences) of every answerable question, hybrid."""
     documents = answerer.searcher.index.documents
     answerer.sentence_candidates_setting = sentence_candidates
+    answerer.sentence_bm25_weight_setting = sentence_bm25_weight
     cases = []
     for q in questions:
         if not q.answerable:
@@ -278,7 +281,9 @@ def against_no_sentences(
 
 
 def all_cases(
-    depths: Sequence[int] = DEPTHS, sentence_candidates: Sequence[int] = SENTENCE_CANDIDATES
+    depths: Sequence[int] = DEPTHS,
+    sentence_candidates: Sequence[int] = SENTENCE_CANDIDATES,
+    sentence_bm25_weight: float = 0.0,
 ) -> dict[Pool, list[Case]]:
     from eval.answer_corpora import dataset_answerer, default_answerer
 
@@ -290,7 +295,9 @@ def all_cases(
             built[corpus] = answerers[corpus]()
         questions = load_eval_set(path)
         for depth, n in by_pool:
-            by_pool[(depth, n)].extend(collect(built[corpus], set_name, questions, depth, n))
+            by_pool[(depth, n)].extend(
+                collect(built[corpus], set_name, questions, depth, n, sentence_bm25_weight)
+            )
     return by_pool
 
 
@@ -307,8 +314,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="numbers of index-wide closest sentences whose results join the answer's candidates, "
         "compared by cross-validation (0: none)",
     )
+    parser.add_argument(
+        "--sentence-bm25-weight",
+        type=float,
+        default=0.0,
+        help="find those sentences by the fusion of dense and BM25 sentence retrieval with this share for "
+        "BM25 (citeqa.sentence_bm25; 0: dense alone), written into the model when it uses them",
+    )
     args = parser.parse_args(argv)
-    model, rows = fit_and_report(all_cases(sentence_candidates=args.sentence_candidates))
+    cases = all_cases(
+        sentence_candidates=args.sentence_candidates, sentence_bm25_weight=args.sentence_bm25_weight
+    )
+    model, rows = fit_and_report(cases)
+    if model.sentence_candidates > 0 and args.sentence_bm25_weight:
+        model = replace(model, sentence_bm25_weight=args.sentence_bm25_weight)
     save_answer_model(model, args.out)
     print(table(rows))
     print(

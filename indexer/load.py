@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from indexer.index_folder import REBUILD_HINT, read_manifest, recover_interrupte
 from indexer.lexical import LexicalIndex
 from indexer.segment import SEGMENTS, SegmentReader, read_deletes
 from indexer.segment_views import DocumentsView, LiveSegment, PassagesView, SegmentedVectors, placed
+from indexer.sentence_lexical import SentenceLexicalIndex
 from indexer.types import Passage
 
 MAX_REOPEN_ATTEMPTS = 5
@@ -28,7 +30,8 @@ MAX_REOPEN_ATTEMPTS = 5
 @dataclass(frozen=True)
 class LoadedIndex:
     """One commit of an index: live documents and passages under compact ids 0..n-1, the vector and
-    lexical indexes over them, and the manifest that names its segments."""
+    lexical indexes over them, and the manifest that names its segments; ``sentence_bm25`` (made on
+    first use) searches its live sentences by BM25."""
 
     path: Path
     manifest: dict[str, Any]
@@ -37,6 +40,13 @@ class LoadedIndex:
     dense: SegmentedVectors
     bm25: LexicalIndex
     segments: tuple[LiveSegment, ...] = ()
+
+    @cached_property
+    def sentence_bm25(self) -> SentenceLexicalIndex:
+        """BM25 over the live sentences of the segments that store sentence postings (indexer.
+        sentence_lexical), made on first use: each segment's part is kept per (segment, deletes), so a
+        new commit costs only its changed segments."""
+        return SentenceLexicalIndex(self.segments)
 
     @property
     def model_name(self) -> str:

@@ -25,6 +25,7 @@ from indexer.index_settings import IndexSettings
 from indexer.lexical import LexicalSegment
 from indexer.load import LoadedIndex, SegmentCache, open_commit
 from indexer.segment import SegmentContent
+from indexer.segment_views import LiveSegment
 from indexer.sentences import SentenceRows
 from indexer.writer import Changes, NewSegment, commit_changes, write_new_segment
 
@@ -82,7 +83,9 @@ def live_passages(entry: dict[str, Any]) -> int:
 def merged_content(index: LoadedIndex, names: Sequence[str]) -> tuple[SegmentContent, list[tuple[str, int]]]:
     """The live content of segments ``names`` of ``index`` as one segment's, and each document's origin.
     Sentences and their vectors are copied with their passages, if every source has them (a source
-    written before sentences were stored makes a merged segment without them)."""
+    written before sentences were stored makes a merged segment without them); so are the sentences'
+    postings, merged as they are if every source stores them, else made again from the sentence texts
+    by ``write_segment`` (a source written before they were stored)."""
     wanted = set(names)
     documents, origins, passages, vectors, hashes = [], [], [], [], []
     sentence_parts: list[tuple[SentenceRows, int]] = []
@@ -112,6 +115,12 @@ def merged_content(index: LoadedIndex, names: Sequence[str]) -> tuple[SegmentCon
     )
     # The postings of the live rows, merged as they are (no text is analysed again).
     lexical = LexicalSegment.merge([s.reader.lexical for s in merged], [s.passage_live for s in merged])
+    sentence_lexical = None
+    if with_sentences and all(s.reader.sentence_lexical is not None for s in merged):
+        sentence_lexical = LexicalSegment.merge(
+            [s.reader.sentence_lexical for s in merged if s.reader.sentence_lexical is not None],
+            [sentence_live(s) for s in merged],
+        )
     content = SegmentContent(
         documents,
         passages,
@@ -120,8 +129,17 @@ def merged_content(index: LoadedIndex, names: Sequence[str]) -> tuple[SegmentCon
         content_hashes=hashes,
         sentences=sentences,
         sentence_vectors=sentence_matrix,
+        sentence_lexical=sentence_lexical,
     )
     return content, origins
+
+
+def sentence_live(segment: LiveSegment) -> np.ndarray | None:
+    """bool per sentence row of ``segment``: its passage is live (None when every passage is)."""
+    sentences = segment.reader.sentences
+    if segment.passage_live is None or sentences is None:
+        return None
+    return segment.passage_live[sentences.passage_rows]
 
 
 def merge_once(folder: Path, cache: SegmentCache, policy: TieredMergePolicy) -> LoadedIndex | None:

@@ -8,6 +8,8 @@ becomes a new segment folder that is never changed afterwards.
     segments/<name>/sentences.arrow     passage_row, start, end of each sentence of each passage
                                         (indexer.sentences; its text is the document's)
     segments/<name>/sentence_vectors.npy  float32 vectors of those sentences, rows in order (memory-mapped)
+    segments/<name>/sentence_lexical/   the sentences' term postings (indexer.lexical, the passages'
+                                        analyser over each sentence's text), one row per sentence row
     segments/<name>/deletes-<gen>.npy   the deleted document rows as of commit generation <gen>
 
 Deletes are the one thing that changes: a commit that deletes documents of a segment writes a new
@@ -52,6 +54,7 @@ DENSE_FILE = "dense.faiss"
 LEXICAL_FOLDER = "lexical"
 SENTENCES_FILE = "sentences.arrow"
 SENTENCE_VECTORS_FILE = "sentence_vectors.npy"
+SENTENCE_LEXICAL_FOLDER = "sentence_lexical"
 PENDING_PREFIX = ".pending-"
 
 DOCUMENT_SCHEMA = pa.schema(
@@ -150,7 +153,8 @@ class SegmentContent:
     """What a new segment holds: documents, their passages (``passage_id`` unused), the passages' vectors
     (rows in passage order) and their lexical tokens, or their postings already made (a merge); the
     passages' sentences and their vectors (None: a segment without them, as written before they were
-    stored, or merged from one)."""
+    stored, or merged from one), and the sentences' postings when already made (a merge; otherwise
+    ``write_segment`` analyses the sentence texts)."""
 
     documents: Sequence[Document]
     passages: Sequence[Passage]
@@ -159,6 +163,7 @@ class SegmentContent:
     lexical: LexicalSegment | None = None
     sentences: SentenceRows | None = None
     sentence_vectors: np.ndarray | None = None
+    sentence_lexical: LexicalSegment | None = None
     content_hashes: Sequence[str] | None = None  # of the documents, when known (a merge)
 
 
@@ -195,7 +200,10 @@ def write_segment(
     # Files and their folders in one parallel round. The pending folder's own entry needs no fsync: it is
     # renamed into place by publish_segment, and the segments folder is fsync'ed after that rename, before
     # the commit that names the segment.
-    fsync_files([*files, folder / LEXICAL_FOLDER, folder])
+    folders = [folder / LEXICAL_FOLDER] + (
+        [folder / SENTENCE_LEXICAL_FOLDER] if sentences is not None else []
+    )
+    fsync_files([*files, *folders, folder])
     entry = {
         "name": name,
         "documents": len(content.documents),
@@ -207,6 +215,7 @@ def write_segment(
     }
     if sentences is not None:
         entry["sentences"] = sentences
+        entry["sentence_lexical"] = sentences  # its rows: one per sentence row
     final = segment_folder(index_folder, name).relative_to(index_folder)
     sums = {
         (final / p.relative_to(folder)).as_posix(): value
@@ -216,15 +225,38 @@ def write_segment(
 
 
 def write_sentences(folder: Path, content: SegmentContent, dimension: int) -> int | None:
-    """Write the segment's sentence table and vectors if it has them; returns how many rows."""
+    """Write the segment's sentence table, vectors and postings if it has sentences; returns how many
+    rows. The postings are ``content.sentence_lexical`` when given (a merge), else made here from the
+    sentence texts (``document.text[start:end]``), one row per sentence row."""
     if content.sentences is None or content.sentence_vectors is None:
         return None
     vectors = np.ascontiguousarray(content.sentence_vectors, dtype=np.float32).reshape(-1, dimension)
     if len(vectors) != len(content.sentences):
         raise ValueError(f"{len(content.sentences)} sentences but {len(vectors)} sentence vectors")
+    lexical = content.sentence_lexical
+    if lexical is None:
+        lexical = LexicalSegment.from_texts(sentence_texts(content))
+    if lexical.n_rows != len(content.sentences):
+        raise ValueError(f"{len(content.sentences)} sentences but {lexical.n_rows} sentence postings rows")
     write_arrow(folder / SENTENCES_FILE, content.sentences.table())
     np.save(folder / SENTENCE_VECTORS_FILE, vectors, allow_pickle=False)
+    lexical.save(folder / SENTENCE_LEXICAL_FOLDER)
     return len(vectors)
+
+
+def sentence_texts(content: SegmentContent) -> list[str]:
+    """The text of each sentence row of ``content``: its passage's document text[start:end]."""
+    if content.sentences is None:
+        return []
+    texts = {d.doc_id: d.text for d in content.documents}
+    passage_texts = [texts[p.doc_id] for p in content.passages]
+    sentences = content.sentences
+    return [
+        passage_texts[row][start:end]
+        for row, start, end in zip(
+            sentences.passage_rows.tolist(), sentences.starts.tolist(), sentences.ends.tolist(), strict=True
+        )
+    ]
 
 
 def write_deletes(
@@ -280,6 +312,7 @@ class SegmentReader:
                 f"{hint}: FAISS dimension {self.dense.d} differs from the manifest; {rebuild}"
             )
         self.sentences, self.sentence_vectors = read_sentences(folder, entry, dimension, hint, rebuild)
+        self.sentence_lexical = read_sentence_lexical(folder, entry, self.sentences, hint, rebuild)
         self._by_text: dict[str, int] | None = None
         self._cache: dict[int, Document] = {}
         self._lock = threading.Lock()
@@ -321,6 +354,28 @@ class SegmentReader:
     def has_sentences(self) -> bool:
         return self.sentences is not None
 
+    @property
+    def has_sentence_lexical(self) -> bool:
+        """Whether the segment stores its sentences' postings (written since they are; an older segment's
+        sentences are found by their vectors only)."""
+        return self.sentence_lexical is not None
+
+    @cached_property
+    def canonical_sentences(self) -> np.ndarray:
+        """int64 per sentence row (read-only): the first row holding the same sentence (document, start,
+        end), itself for most rows; a sentence that two overlapping passages hold counts once, under that
+        row (a document's passages all sit in one segment, and are deleted together)."""
+        if self.sentences is None or len(self.sentences) == 0:
+            return np.zeros(0, dtype=np.int64)
+        sentences = self.sentences
+        keys = np.stack(
+            [self.doc_rows[sentences.passage_rows].astype(np.int64), sentences.starts, sentences.ends]
+        )
+        _, first, inverse = np.unique(keys, axis=1, return_index=True, return_inverse=True)
+        canonical = first[inverse.reshape(-1)].astype(np.int64)
+        canonical.setflags(write=False)
+        return canonical
+
     def sentence_rows_by_text(self) -> dict[str, int]:
         """Sentence text -> a row of ``sentence_vectors`` holding its vector (empty without sentences);
         made on first use (for a 10k-passage segment about 0.1 s) and kept: the segment never changes."""
@@ -361,6 +416,23 @@ def read_sentences(
     if len(rows) != expected or vectors.shape != (expected, dimension) or vectors.dtype != np.float32:
         raise IndexMismatchError(f"{hint}: its sentence files do not match the manifest; {rebuild}")
     return rows, vectors
+
+
+def read_sentence_lexical(
+    folder: Path, entry: dict[str, Any], sentences: SentenceRows | None, hint: str, rebuild: str
+) -> LexicalSegment | None:
+    """The postings of the segment's sentences, or None for a segment written without them (its manifest
+    entry has no ``sentence_lexical`` count: written before they were stored, or without sentences)."""
+    expected = entry.get("sentence_lexical")
+    if expected is None or sentences is None:
+        return None
+    try:
+        lexical = LexicalSegment.load(folder / SENTENCE_LEXICAL_FOLDER)
+    except (OSError, ValueError, pa.ArrowInvalid) as err:
+        raise IndexMismatchError(f"{hint}: its sentence postings cannot be read ({err}); {rebuild}") from err
+    if lexical.n_rows != expected or expected != len(sentences):
+        raise IndexMismatchError(f"{hint}: its sentence postings do not match the manifest; {rebuild}")
+    return lexical
 
 
 def document_of(record: dict[str, Any]) -> Document:

@@ -43,6 +43,8 @@ class LiveSegment:
     bitmap: np.ndarray | None = field(default=None, repr=False, compare=False)
     """``passage_live`` packed for FAISS (None when every passage is live); ``selector`` points into it."""
     selector: Any = field(default=None, repr=False, compare=False)
+    made: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Views made on first use (``sentence_lexical_live``), shared by every placement (``at``)."""
 
     @classmethod
     def of(cls, reader: SegmentReader, deleted_rows: np.ndarray, first: int = 0) -> LiveSegment:
@@ -72,6 +74,24 @@ class LiveSegment:
             if self.lexical is not None
             else LexicalLive.of(self.reader.lexical, self.passage_live)
         )
+
+    def sentence_lexical_live(self) -> LexicalLive | None:
+        """The segment's sentence postings with this commit's deletes, each sentence counted once: a row
+        is live when its passage is and it is the sentence's first row (``SegmentReader.
+        canonical_sentences``). None for a segment that stores no sentence postings. Made on first use
+        (the cost of the segment's sentences) and kept for this (segment, deletes)."""
+        lexical = self.reader.sentence_lexical
+        sentences = self.reader.sentences
+        if lexical is None or sentences is None:
+            return None
+        found = self.made.get("sentence_lexical")
+        if found is None:
+            canonical = self.reader.canonical_sentences
+            live = canonical == np.arange(len(canonical), dtype=np.int64)
+            if self.passage_live is not None:
+                live &= self.passage_live[sentences.passage_rows]
+            found = self.made.setdefault("sentence_lexical", LexicalLive.of(lexical, live))
+        return found
 
     def at(self, first: int) -> LiveSegment:
         """The same segment and deletes, its first live passage at compact id ``first`` (nothing copied)."""

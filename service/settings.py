@@ -82,6 +82,15 @@ class Settings(BaseSettings):
         "sentence vectors) add their results to the answer's candidates; unset: as many as the answer model "
         "was fitted with (0 for the packaged one), 0: none",
     )
+    answer_sentence_bm25_weight: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="those sentences are found by the fusion (convex, min-max) of their vectors and BM25 "
+        "over the sentences with this share for BM25 (segments written before sentence postings were "
+        "stored: by their vectors); unset: the answer model's (0 for the packaged ones), 0: by their "
+        "vectors alone",
+    )
     query_adapter_path: Path | None = Field(
         DEFAULT_QUERY_ADAPTER_PATH,
         description="linear query adapter of question vectors (written by python -m eval.adapter_fit; "
@@ -153,6 +162,7 @@ class Settings(BaseSettings):
         "answer_model_path",
         "calibration_path",
         "answer_sentence_candidates",
+        "answer_sentence_bm25_weight",
         "query_adapter_path",
         mode="before",
     )

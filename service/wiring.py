@@ -132,6 +132,7 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
         settings.dedup,
         answer_model=answer_model,
         sentence_candidates=settings.answer_sentence_candidates,
+        sentence_bm25_weight=settings.answer_sentence_bm25_weight,
     )
     answerer.stored_sentences.warm()
     if settings.precompute_sentences:
@@ -235,6 +236,7 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
         settings.dedup,
         answer_model=answer_model,
         sentence_candidates=settings.answer_sentence_candidates,
+        sentence_bm25_weight=settings.answer_sentence_bm25_weight,
     )
 
 

@@ -181,6 +181,7 @@ def distinct_sentence_texts(passages: Sequence[Any], documents: Any) -> list[str
 def remove_sentence_files(folder: Path) -> None:
     """Make ``folder`` (a format-2 index) what the release before stored sentences wrote: no sentence files,
     no ``sentences`` count in its segment entries, none listed in its manifest."""
+    remove_sentence_lexical_files(folder)
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     for entry in manifest["segments"]:
@@ -189,4 +190,21 @@ def remove_sentence_files(folder: Path) -> None:
             relative = f"segments/{entry['name']}/{name}"
             (folder / relative).unlink()
             del manifest["files"][relative]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def remove_sentence_lexical_files(folder: Path) -> None:
+    """Make ``folder`` (a format-2 index) what the release before sentence postings were stored wrote: no
+    ``sentence_lexical/`` folder, no ``sentence_lexical`` count in its segment entries, none listed in its
+    manifest (sentence rows and vectors kept)."""
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for entry in manifest["segments"]:
+        entry.pop("sentence_lexical", None)
+        prefix = f"segments/{entry['name']}/sentence_lexical/"
+        for relative in [f for f in manifest["files"] if f.startswith(prefix)]:
+            (folder / relative).unlink()
+            del manifest["files"][relative]
+        if (folder / prefix).is_dir():
+            (folder / prefix).rmdir()
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")

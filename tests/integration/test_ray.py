@@ -108,6 +108,19 @@ def assert_same_shards(on_ray: Path, local: Path) -> None:
                 np.asarray(local_segment.reader.sentence_vectors),
                 atol=1e-5,
             )
+            # ... and so are the sentences' postings (BM25 over sentences), equal to the local build's.
+            ray_postings, local_postings = (
+                ray_segment.reader.sentence_lexical,
+                local_segment.reader.sentence_lexical,
+            )
+            assert ray_postings is not None and local_postings is not None
+            assert ray_postings.terms == local_postings.terms
+            for name in ("indptr", "rows", "tfs", "lengths"):
+                assert np.array_equal(getattr(ray_postings, name), getattr(local_postings, name))
+        for question in ("what are milia", "harbor seals"):
+            assert np.array_equal(
+                one.sentence_bm25.lexical.scores(question), other.sentence_bm25.lexical.scores(question)
+            )
 
 
 def documents_folder(folder: Path, documents: list[Document]) -> Path:

@@ -180,6 +180,7 @@ def test_manifest_checksums_every_file_of_the_commit(default_index_path: Path) -
         )
     }
     expected |= {f"{SEGMENTS}/{name}/lexical/{f}" for f in SEGMENT_FILES}
+    expected |= {f"{SEGMENTS}/{name}/sentence_lexical/{f}" for f in SEGMENT_FILES}
     assert set(files) == expected
     for relative, entry in files.items():
         path = default_index_path / relative
