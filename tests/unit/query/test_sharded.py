@@ -370,7 +370,7 @@ def retrieved_sentences(
     the sentences it found (by doc_id and offsets)."""
     query = answerer.searcher.encode_question(question)
     ranking = answerer.results(question, mode, query)
-    extra, ranks = answerer.sentence_retrieval(ranking, query, answerer.answer_depth)
+    extra, ranks = answerer.sentence_retrieval(question, ranking, query, answerer.answer_depth)
     cited = {(ranking[p].citation.doc_id, ranking[p].citation.start, ranking[p].citation.end) for p in extra}
     return cited, ranks
 
@@ -577,3 +577,16 @@ def test_a_calibration_at_the_sharded_index_top_level_is_used(
         assert response.results and not response.answerable
     finally:
         live.close()
+
+
+def test_sentence_bm25_fusion_is_not_applied_over_shards_which_find_sentences_by_vectors(
+    folders: tuple[Path, Path], encoder: SentenceTransformerEncoder
+) -> None:
+    """Documented (README, CITEQA_ANSWER_SENTENCE_BM25_WEIGHT): over shards the answer's sentences are found
+    by their vectors alone, so the setting answers as dense sentence retrieval does, and does not fail."""
+    with single_and_sharded(
+        folders, encoder, answer_model_path=SENTENCE_MODEL, answer_sentence_bm25_weight=0.4
+    ) as (single, sharded):
+        assert sharded.base.sentence_bm25_weight == 0.4 and single.sentence_bm25_weight == 0.0
+        for question in SENTENCE_QUESTIONS:
+            assert_same_response(single.respond(question, 10), sharded.respond(question, 10), question)
