@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from citeqa.answers import Answerer, Result
@@ -10,7 +11,8 @@ from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.search import Searcher
 from citeqa.types import SEARCH_MODES, SearchMode
 from eval.metrics import Qrels, Run, bootstrap_ci, evaluate, rank_items
-from eval.seed_set import EvalQuestion, seed_qrels
+from eval.seed_set import EvalQuestion, gold_spans, relevant_passages, seed_qrels
+from indexer.types import Passage
 
 SEED_METRICS = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10")
 RUN_DEPTH = 10
@@ -39,17 +41,45 @@ def passage_run(
     so metric tie-breaks cannot reorder it.
 
     A result is keyed by a passage it holds whole: a relevant one when there is one (by ``qrels``), else its
-    best passage; a result trimmed to part of a passage (see citeqa.dedup) is keyed ``trimmed:<id>`` and
-    so never counts as relevant (conservative). Results never share a passage, so keys are unique; nDCG
-    credits a merged result once even when it holds two relevant passages.
+    best passage. A result trimmed to part of a passage (see citeqa.dedup) is relevant when its span holds
+    a gold quote whole, and is then keyed by a relevant passage of that quote that no earlier result took;
+    otherwise it is keyed ``trimmed:<id>`` and never counts. Results never share a passage, so keys are
+    unique; nDCG credits a merged result once even when it holds two relevant passages.
     """
     answerer = Answerer(searcher, dedup=dedup)
+    documents, passages = searcher.index.documents, searcher.index.passages
     run: Run = {}
     for q in questions:
         relevant = (qrels or {}).get(q.qid, {})
+        spans = gold_spans(q, documents) if relevant else []
         results = answerer.results(q.question, mode)[:depth]
-        run[q.qid] = {result_key(r, searcher, relevant): float(depth - pos) for pos, r in enumerate(results)}
+        keys: dict[str, float] = {}
+        for pos, r in enumerate(results):
+            key = result_key(r, searcher, relevant)
+            if key.startswith("trimmed:"):
+                key = gold_quote_key(r, spans, passages, taken=keys.keys()) or key
+            if key in keys:  # a passage keyed to an earlier result's gold quote: credit it once
+                key = f"again:{pos}"
+            keys[key] = float(depth - pos)
+        run[q.qid] = keys
     return run
+
+
+def gold_quote_key(
+    result: Result,
+    spans: list[tuple[str, int, int]],
+    passages: list[Passage],
+    taken: Collection[str],
+) -> str | None:
+    """A relevant passage id for a (trimmed) result whose cited span holds a gold quote whole, or None."""
+    c = result.citation
+    for span in spans:
+        doc_id, start, end = span
+        if doc_id == c.doc_id and c.start <= start and end <= c.end:
+            free = sorted(str(pid) for pid in relevant_passages([span], passages) if str(pid) not in taken)
+            if free:
+                return free[0]
+    return None
 
 
 def first_relevant_ranks(qrels: Qrels, run: Run) -> dict[str, int | None]:
