@@ -19,6 +19,7 @@ sentences were stored) are embedded in one encode call.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -187,6 +188,10 @@ class Answerer:
             replace(result, relevance=calibration.decide(features)[1])
             for result, features in zip(analysis.results, analysis.result_features, strict=True)
         )
+        if not has_words(analysis.question):
+            # Emoji or punctuation alone: the model reads unknown tokens, close to anything; nothing asked.
+            answerable, confidence = False, 0.0
+            results = tuple(replace(result, relevance=0.0) for result in results)
         return Response(
             question=analysis.question,
             mode=mode,
@@ -332,3 +337,8 @@ def holding_results(
                     positions.add(position)
                 break
     return sorted(positions), ranks
+
+
+def has_words(question: str) -> bool:
+    """Whether the question holds a letter or a digit of any script (not only emoji, symbols, punctuation)."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in question)

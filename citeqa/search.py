@@ -12,6 +12,7 @@ from citeqa.filters import PassageFilter
 from citeqa.fusion import Candidates, FusionSettings, fuse_ranking, sort_by_score
 from citeqa.timing import stage
 from citeqa.types import SEARCH_MODES, Citation, Hit, SearchMode
+from corpus.unicode_check import LONE_SURROGATE_FIX, has_lone_surrogate
 from indexer.embedding import Encoder
 from indexer.lexical import top_positive
 from indexer.load import LoadedIndex
@@ -195,6 +196,8 @@ def validate_question(question: str) -> str:
         raise InvalidQueryError(
             f"question is {len(question)} characters; shorten it to at most {MAX_QUESTION_CHARS}"
         )
+    if has_lone_surrogate(question):
+        raise InvalidQueryError(f"question: {LONE_SURROGATE_FIX}; write the character itself or remove it")
     return question.strip()
 
 

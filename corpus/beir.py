@@ -12,6 +12,7 @@ from pathlib import Path
 
 from corpus.errors import CorpusError
 from corpus.types import Document
+from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate
 
 CORPUS_FILE = "corpus.jsonl"
 # Metadata keys that become Document fields rather than Document.metadata entries.
@@ -114,6 +115,9 @@ def parse_record(path: Path, line: Line, text: str) -> dict[str, object]:
         raise beir_error(path, line, None, "invalid JSON (nested too deeply)", _ONE_OBJECT) from None
     if not isinstance(record, dict):
         raise beir_error(path, line, None, f"expected a JSON object, found {json_type(record)}", _ONE_OBJECT)
+    bad = field_with_lone_surrogate(record)
+    if bad:
+        raise beir_error(path, line, bad, LONE_SURROGATE_FIX, "write the character itself or remove it")
     return record
 
 

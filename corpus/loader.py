@@ -18,6 +18,7 @@ from corpus.cleaning import clean_text
 from corpus.doc_ids import check_doc_id
 from corpus.errors import CorpusError
 from corpus.types import Document
+from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate
 
 OPTIONAL_FIELDS = ("author", "publisher", "url", "provenance")
 
@@ -94,5 +95,8 @@ def _read_metadata(path: Path) -> dict[str, Any]:
         raise CorpusError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
     if not isinstance(meta, dict):
         raise CorpusError(f"{path}: metadata must be a JSON object")
+    bad = field_with_lone_surrogate(meta)
+    if bad:
+        raise CorpusError(f"{path}: field '{bad}': {LONE_SURROGATE_FIX}; fix the metadata file")
     return meta
 

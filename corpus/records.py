@@ -27,6 +27,7 @@ from corpus.formats.text import decode
 from corpus.loader import OPTIONAL_FIELDS
 from corpus.pages import drop_prefix
 from corpus.types import Document
+from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate
 
 MAX_DOCUMENT_CHARS = 1_000_000
 MAX_DERIVED_TITLE_CHARS = 200
@@ -122,6 +123,9 @@ def json_object(text: str, where: str, fix: str) -> dict[str, Any]:
         raise CorpusError(f"{where}: invalid JSON (nested too deeply); {fix}") from None
     if not isinstance(value, dict):
         raise CorpusError(f"{where}: expected a JSON object, found {json_type(value)}; {fix}")
+    bad = field_with_lone_surrogate(value)
+    if bad:
+        raise CorpusError(f"{where}: field '{bad}': {LONE_SURROGATE_FIX}; {fix}")
     return value
 
 

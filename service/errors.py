@@ -30,7 +30,9 @@ STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
 
 CLIENT_CLOSED_REQUEST = 499
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
-UNREADABLE_BODY = 'request body is not valid UTF-8 JSON; send a JSON object such as {"question": "..."}'
+QUERY_BODY = '{"question": "..."}'
+BATCH_BODY = '{"documents": [{"doc_id": "...", "title": "...", "text": "..."}]}'
+DOCUMENT_BODY = '{"title": "...", "text": "..."}'
 HTTP_ERROR_CODES = {
     401: "unauthorized",
     403: "forbidden",
@@ -48,17 +50,43 @@ def error_body(error: str, message: str, detail: list | None = None) -> dict:
     return body
 
 
-def describe_validation_error(exc: RequestValidationError) -> tuple[str, list]:
+def body_example(request: Request) -> str:
+    """The JSON body the route takes, for messages about a body it could not read."""
+    path = request.url.path.rstrip("/")
+    if path == "/documents":
+        return BATCH_BODY
+    if path.startswith("/documents/"):
+        return DOCUMENT_BODY
+    return QUERY_BODY
+
+
+def sent_as_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def unreadable_body(request: Request) -> str:
+    return (
+        "request body could not be read as JSON (bytes that are not UTF-8, or nested too deeply); "
+        f"send a JSON object such as {body_example(request)}"
+    )
+
+
+def describe_validation_error(exc: RequestValidationError, request: Request) -> tuple[str, list]:
     detail = []
     messages = []
+    example = body_example(request)
     for item in exc.errors():
         location = ".".join(str(part) for part in item.get("loc", ()) if part not in ("body", "query"))
         message = str(item.get("msg", "invalid value")).removeprefix("Value error, ")
         if item.get("type") == "json_invalid":
-            message = 'request body is not valid JSON; send a JSON object such as {"question": "..."}'
+            message = f"request body is not valid JSON; send a JSON object such as {example}"
             location = ""
+        elif item.get("type") == "model_attributes_type" and not sent_as_json(request):
+            sent = request.headers.get("content-type") or "no Content-Type"
+            message = f"request body was sent as {sent}; send it with Content-Type: application/json"
         elif item.get("type") == "model_attributes_type":
-            message = 'request body must be a JSON object such as {"question": "..."}'
+            message = f"request body must be a JSON object such as {example}"
         detail.append({"field": location or None, "message": message, "type": item.get("type")})
         messages.append(f"{location}: {message}" if location else message)
     return "; ".join(messages) or "invalid request", detail
@@ -66,8 +94,8 @@ def describe_validation_error(exc: RequestValidationError) -> tuple[str, list]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        message, detail = describe_validation_error(exc)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, detail = describe_validation_error(exc, request)
         return JSONResponse(status_code=422, content=error_body("invalid_request", message, detail))
 
     @app.exception_handler(CiteqaError)
@@ -96,7 +124,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail)
         if exc.status_code == 400 and message == FASTAPI_BODY_PARSE_ERROR:
             # e.g. bytes that are not UTF-8: the same answer as for malformed JSON.
-            return JSONResponse(status_code=422, content=error_body("invalid_request", UNREADABLE_BODY))
+            body = error_body("invalid_request", unreadable_body(request))
+            return JSONResponse(status_code=422, content=body)
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint; see /docs for the API"
         elif exc.status_code == 405:

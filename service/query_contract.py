@@ -36,6 +36,7 @@ from pydantic_core import PydanticCustomError
 from citeqa.paging import PAGE_DEPTH
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K
 from citeqa.types import SearchMode
+from corpus.unicode_check import LONE_SURROGATE_FIX, has_lone_surrogate
 
 # Python's regular expressions: \S is exactly a character str.strip() keeps (the library strips questions).
 NOT_ONLY_SPACES = r"\S"
@@ -47,6 +48,8 @@ def has_text(value: str) -> str:
         raise ValueError("must not be empty or only spaces; type a question")
     if len(value) > MAX_QUESTION_CHARS:
         raise ValueError(f"is {len(value)} characters long; shorten it to at most {MAX_QUESTION_CHARS}")
+    if has_lone_surrogate(value):
+        raise ValueError(f"{LONE_SURROGATE_FIX}; write the character itself or remove it")
     return value
 
 

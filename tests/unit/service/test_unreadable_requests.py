@@ -1,0 +1,52 @@
+"""Bodies and questions the service cannot read get a 4xx that says what to fix, for the route asked
+(found by an exploratory probe at stop 25: a lone surrogate gave HTTP 500; a text/plain body, bad JSON
+on a document route and deep nesting got the query route's or the wrong hint)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_a_question_with_a_lone_surrogate_is_a_422_not_a_500(client: TestClient, mode: str) -> None:
+    body = '{"question": "milia \\ud800", "mode": "' + mode + '"}'
+    response = client.post("/query", content=body, headers=JSON)
+    assert response.status_code == 422, response.text
+    assert "surrogate" in response.json()["message"]
+
+
+def test_a_json_body_sent_as_text_plain_is_told_its_content_type(client: TestClient) -> None:
+    response = client.post("/query", content='{"question": "milia"}', headers={"content-type": "text/plain"})
+    assert response.status_code == 422
+    assert "Content-Type: application/json" in response.json()["message"]
+
+
+def test_bad_json_on_a_document_route_shows_that_routes_body(client: TestClient) -> None:
+    response = client.put("/documents/zz", content='{"title":', headers=JSON)
+    assert response.status_code == 422
+    message = response.json()["message"]
+    assert '"title"' in message and '"question"' not in message, message
+
+
+def test_json_nested_too_deeply_is_named(client: TestClient) -> None:
+    body = '{"question": "milia", "filters": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = client.post("/query", content=body, headers=JSON)
+    assert response.status_code == 422
+    assert "nested too deeply" in response.json()["message"]
+
+
+@pytest.mark.parametrize("question", ["\U0001f427", "?!", "\U0001f427\U0001f427 ..."])
+@pytest.mark.parametrize("k", [1, 5])
+def test_a_question_without_words_is_not_answerable(client: TestClient, question: str, k: int) -> None:
+    """Emoji and punctuation are unknown tokens to the model, close to anything: nothing was asked."""
+    body = client.get("/search", params={"q": question, "k": k}).json()
+    assert body["answerable"] is False and body["answer"] is None and body["confidence"] == 0.0
+    assert body["results"] and all(r["relevance"] == 0.0 for r in body["results"])
+
+
+def test_a_question_with_words_and_an_emoji_is_still_answered(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "\U0001f427 what are milia", "k": 1}).json()
+    assert body["answerable"] is True and body["answer"] is not None
