@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE, check_doc_id
+from corpus.errors import InvalidDocumentIdError
 from service.errors import error_body
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
@@ -22,8 +23,29 @@ DocIdPath = Annotated[
 
 
 def valid_doc_id(doc_id: DocIdPath) -> str:
-    """Dependency for routes with a {doc_id} path parameter."""
+    """Dependency for routes that name a new document by its {doc_id} path parameter (PUT)."""
     return check_doc_id(doc_id, "the URL path")
+
+
+# A BEIR corpus keeps its own ids (its qrels name them): "Harry_Potter_(film_series)", "Beyoncé". Routes
+# that read or delete a document take any id a citation can give, and answer 404 for one not indexed.
+CITED_ID_MAX_CHARS = 1024
+CitedIdPath = Annotated[
+    str,
+    Path(
+        description="the document's id, as its citations give it",
+        json_schema_extra={"minLength": 1, "maxLength": CITED_ID_MAX_CHARS},
+    ),
+]
+
+
+def cited_doc_id(doc_id: CitedIdPath) -> str:
+    """Dependency for routes that read or delete a document by its {doc_id} path parameter."""
+    if not doc_id or len(doc_id) > CITED_ID_MAX_CHARS:
+        raise InvalidDocumentIdError(
+            f"the URL path: doc_id must be 1 to {CITED_ID_MAX_CHARS} characters, as a citation gives it"
+        )
+    return doc_id
 
 
 def too_large(limit: int) -> JSONResponse:

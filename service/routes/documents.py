@@ -11,7 +11,7 @@ from indexer.errors import DocumentNotFoundError
 from indexer.live import LiveIndex
 from service.auth import WriteAccess
 from service.deps import DocumentsDep, LiveDep, WriteLimitsDep
-from service.limits import valid_doc_id
+from service.limits import cited_doc_id, valid_doc_id
 from service.routes import ERROR_RESPONSES, READ_ACCESS, READ_RESPONSES
 from service.schemas import DocumentList, DocumentOut, DocumentSummary, ErrorOut
 from service.write_schemas import DocumentBody, WriteOut
@@ -39,7 +39,7 @@ def documents(found: DocumentsDep) -> DocumentList:
     "/documents/{doc_id}",
     response_model=DocumentOut,
     responses={**ERROR_RESPONSES, **READ_RESPONSES},
-    dependencies=[*READ_ACCESS, Depends(valid_doc_id)],
+    dependencies=[*READ_ACCESS, Depends(cited_doc_id)],
 )
 def document(doc_id: str, found: DocumentsDep) -> DocumentOut:
     one = found.get(doc_id)
@@ -108,7 +108,7 @@ def put_document(doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLi
         **WRITE_RESPONSES,
         404: {"model": ErrorOut, "description": "no such document"},
     },
-    dependencies=[WriteAccess, Depends(valid_doc_id)],
+    dependencies=[WriteAccess, Depends(cited_doc_id)],
 )
 def delete_document(doc_id: str, live: LiveDep) -> WriteOut:
     return WriteOut.of(live.delete([doc_id]))

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from service.deps import DocumentsDep
-from service.limits import valid_doc_id
+from service.limits import cited_doc_id
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
@@ -58,7 +58,7 @@ def search_page() -> FileResponse:
     return page("index.html")
 
 
-@router.get("/documents/{doc_id}/view", dependencies=[Depends(valid_doc_id)])
+@router.get("/documents/{doc_id}/view", dependencies=[Depends(cited_doc_id)])
 def document_view(
     doc_id: str,
     documents: DocumentsDep,
