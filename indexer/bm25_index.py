@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -25,11 +26,17 @@ def stopword_set(name: str) -> frozenset[str]:
     return frozenset(bm25s.tokenization._infer_stopwords(name))
 
 
+def folded(text: str) -> str:
+    """``text`` in Unicode's NFKC form, as every text is read for BM25 (documents and questions alike):
+    "Käse" typed with a combining mark, fullwidth letters and ligatures match their plain spellings."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
 def text_tokens(text: str, stopwords: frozenset[str], stemmer: Stemmer.Stemmer) -> list[str]:
-    """The tokens bm25s.tokenize(text, stopwords=..., stemmer=..., return_ids=False) gives for one text,
-    without its per-call set-up (a set of the stopwords, vocabularies, id maps), which cost ten times the
-    work for a question: lower-cased words of two or more word characters, stopwords out, stemmed."""
-    return stemmer.stemWords([t for t in TOKEN_PATTERN.findall(text.lower()) if t not in stopwords])
+    """The tokens bm25s.tokenize(folded(text), stopwords=..., stemmer=..., return_ids=False) gives for one
+    text, without its per-call set-up (a set of the stopwords, vocabularies, id maps), which cost ten times
+    the work for a question: lower-cased words of two or more word characters, stopwords out, stemmed."""
+    return stemmer.stemWords([t for t in TOKEN_PATTERN.findall(folded(text).lower()) if t not in stopwords])
 
 
 def indexed(ids: list[list[int]], vocab: dict[str, int]) -> bm25s.BM25:
@@ -53,7 +60,8 @@ class Bm25Index:
     @classmethod
     def build(cls, texts: Sequence[str]) -> Bm25Index:
         stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
-        tokens = bm25s.tokenize(list(texts), stopwords=STOPWORDS, stemmer=stemmer, show_progress=False)
+        folded_texts = [folded(t) for t in texts]
+        tokens = bm25s.tokenize(folded_texts, stopwords=STOPWORDS, stemmer=stemmer, show_progress=False)
         return cls(indexed(tokens.ids, dict(tokens.vocab)))
 
     @classmethod
@@ -71,7 +79,11 @@ class Bm25Index:
             return []
         stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
         return bm25s.tokenize(
-            list(texts), stopwords=STOPWORDS, stemmer=stemmer, return_ids=False, show_progress=False
+            [folded(t) for t in texts],
+            stopwords=STOPWORDS,
+            stemmer=stemmer,
+            return_ids=False,
+            show_progress=False,
         )
 
     @classmethod

@@ -1,6 +1,6 @@
-"""indexer.bm25_index.text_tokens: the same tokens as bm25s.tokenize (which the index was built with) for
-questions and sentences of every kind, at a fraction of the cost; a question's tokens are cached per index
-and callers cannot change the cached list."""
+"""indexer.bm25_index.text_tokens: the same tokens as bm25s.tokenize of the NFKC-folded text (as the index
+was built) for questions and sentences of every kind, at a fraction of the cost; a question's tokens are
+cached per index and callers cannot change the cached list."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import Stemmer
 
 from corpus.types import Document
-from indexer.bm25_index import Bm25Index, stopword_set, text_tokens
+from indexer.bm25_index import Bm25Index, folded, stopword_set, text_tokens
 
 TEXTS = [
     "What are the symptoms of Milia in newborn babies, and how long do they last?",
@@ -28,8 +28,12 @@ TEXTS = [
 def test_text_tokens_equal_bm25s_tokenize(stopwords: str, default_documents: list[Document]) -> None:
     stemmer = Stemmer.Stemmer("english")
     texts = TEXTS + [d.text for d in default_documents] + [d.title for d in default_documents]
-    expected = bm25s.tokenize(
-        texts, stopwords=stopwords, stemmer=stemmer, return_ids=False, show_progress=False
+    expected = bm25s.tokenize(  # the index reads texts folded to NFKC (indexer.bm25_index.folded)
+        [folded(t) for t in texts],
+        stopwords=stopwords,
+        stemmer=stemmer,
+        return_ids=False,
+        show_progress=False,
     )
     assert [text_tokens(t, stopword_set(stopwords), stemmer) for t in texts] == expected
 
