@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX
 from corpus.errors import CorpusError
-from corpus.ingest import document_from_upload
+from corpus.ingest import JSONL_SUFFIX, document_from_upload, documents_from_jsonl
 from corpus.types import Document
 
 MULTIPART = "multipart/form-data"
@@ -109,13 +109,31 @@ def documents_from_form(form: Form, defaults: Mapping[str, str]) -> list[Documen
             "file with its own metadata in a request of its own"
         )
     metadata = {k: v for k, v in fields.items() if k != "doc_id"}
-    return [
-        document_from_upload(
-            part.content,
-            filename=part.filename,
-            media_type=part.media_type,
-            doc_id=fields.get("doc_id"),
-            metadata=metadata,
+    documents: list[Document] = []
+    for part in form.files:
+        if is_json_lines(part.filename, part.media_type):
+            if fields:
+                raise CorpusError(
+                    f"{part.filename or 'upload'}: a JSON lines file gives each document its own fields; "
+                    f"send {', '.join(sorted(fields))} inside its lines instead"
+                )
+            documents += documents_from_jsonl(part.content, source=part.filename or "upload")
+            continue
+        documents.append(
+            document_from_upload(
+                part.content,
+                filename=part.filename,
+                media_type=part.media_type,
+                doc_id=fields.get("doc_id"),
+                metadata=metadata,
+            )
         )
-        for part in form.files
-    ]
+    return documents
+
+
+def is_json_lines(filename: str | None, media_type: str | None) -> bool:
+    """A .jsonl file part (or one sent as JSON lines): many documents, as a folder's .jsonl gives them."""
+    essence = (media_type or "").split(";")[0].strip().lower()
+    if essence in ("application/x-ndjson", "application/jsonl", "application/jsonlines"):
+        return True
+    return (filename or "").lower().endswith(JSONL_SUFFIX)

@@ -66,7 +66,8 @@ async def add_documents(
 ) -> WriteOut:
     """Add documents, or replace those with the same doc_id, in one write: a JSON batch
     ({"documents": [...]}); files as multipart/form-data (field `file`, repeatable: .txt, .md, .html,
-    .pdf, .docx; for one file the fields doc_id, title, author, publisher, url); one document as the raw
+    .pdf, .docx, and .jsonl, whose lines are documents; for one file the fields doc_id, title, author,
+    publisher, url); one document as the raw
     body (text/plain, text/markdown, text/html, application/pdf, Word .docx; its metadata in the query);
     or many as JSON lines (application/x-ndjson). A file type citeqa does not read: 415."""
     if media_type_of(request) == "application/json":

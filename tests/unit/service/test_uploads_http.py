@@ -205,3 +205,26 @@ def test_page_starts_through_the_json_batch(writer: TestClient) -> None:
     assert (top["citation"]["page"], top["citation"]["page_end"]) == (1, 2)  # the passage is both pages
     bad = writer.post("/documents", json={"documents": [{**document, "page_starts": [5]}]}, headers=AUTH)
     assert bad.status_code == 422 and "page_starts" in bad.json()["message"]
+
+
+def test_a_jsonl_file_in_a_multipart_form_adds_its_documents(writer: TestClient) -> None:
+    """A .jsonl file is taken as a folder's is (README: one ingestion path, the same file types)."""
+    lines = b"\n".join(
+        [
+            b'{"doc_id": "narwhals", "title": "Narwhals", "text": "Narwhals have a long spiral tusk."}',
+            b'{"doc_id": "belugas", "title": "Belugas", "text": "Belugas are white whales of the Arctic."}',
+        ]
+    )
+    for path, media in (
+        ("/documents", "application/octet-stream"),
+        ("/documents/upload", "application/x-ndjson"),
+    ):
+        response = writer.post(path, files={"file": ("whales.jsonl", lines, media)}, headers=AUTH)
+        assert response.status_code == 200, response.text
+        assert response.json()["doc_ids"] == ["narwhals", "belugas"]
+    hit = query(writer, "which whale has a spiral tusk")["results"][0]
+    assert hit["citation"]["doc_id"] == "narwhals"
+    with_fields = writer.post(
+        "/documents", files={"file": ("whales.jsonl", lines, "text/plain")}, data={"title": "T"}, headers=AUTH
+    )
+    assert with_fields.status_code == 422 and "inside its lines" in with_fields.json()["message"]
