@@ -15,3 +15,7 @@ class InvalidDocumentIdError(CorpusError):
 
 class UnsupportedFormatError(CorpusError):
     """A file or upload is of a type citeqa does not read (HTTP 415); the message lists the ones it does."""
+
+
+class NoDocumentsError(CorpusError):
+    """A corpus folder holds no file citeqa reads (nothing to skip: ``--skip-bad`` cannot help)."""

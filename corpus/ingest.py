@@ -23,7 +23,7 @@ from email.message import Message
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
-from corpus.errors import CorpusError, UnsupportedFormatError
+from corpus.errors import CorpusError, NoDocumentsError, UnsupportedFormatError
 from corpus.formats import (
     MEDIA_TYPE_FORMATS,
     SUFFIX_FORMATS,
@@ -212,7 +212,9 @@ def document_files(path: Path, report: ReportBuilder) -> list[Path]:
             else:
                 report.skip(file, f"unsupported file type {file.suffix!r}" if suffix else "no file suffix")
         if not documents:
-            raise CorpusError(f"{path}: no {SUPPORTED_FILES} documents in this folder")
+            raise NoDocumentsError(
+                f"{path}: no {SUPPORTED_FILES} documents in this folder; add some, or give another folder"
+            )
         return documents
     if not path.is_file():
         raise CorpusError(f"{path}: no such file or folder")

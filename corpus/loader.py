@@ -99,4 +99,3 @@ def _read_metadata(path: Path) -> dict[str, Any]:
     if bad:
         raise CorpusError(f"{path}: field '{bad}': {LONE_SURROGATE_FIX}; fix the metadata file")
     return meta
-

@@ -19,7 +19,7 @@ from service.cli.common import (
     progress_bar,
     settings_with,
 )
-from service.cli.report import SKIP_BAD_HINT, SkipBadOption, print_ingest_report
+from service.cli.report import SkipBadOption, print_ingest_report, with_skip_bad_hint
 
 if TYPE_CHECKING:
     from corpus.types import Document
@@ -130,7 +130,7 @@ def read_corpus(path: Path, skip_bad: bool) -> list[Document]:
     try:
         ingested = ingest_corpus(path, errors="skip" if skip_bad else "raise")
     except CorpusError as err:
-        fail(err if skip_bad or not path.exists() else CorpusError(f"{err} {SKIP_BAD_HINT}"))
+        fail(with_skip_bad_hint(err, path, skip_bad))
     print_ingest_report(ingested.report)
     return list(ingested.documents)
 
@@ -252,8 +252,7 @@ def build_sharded_on_ray(
     try:
         scan = scan_corpus(settings.corpus_path, shards, skip_bad=skip_bad)
     except CorpusError as err:
-        exists = settings.corpus_path.exists()
-        raise (err if skip_bad or not exists else CorpusError(f"{err} {SKIP_BAD_HINT}")) from None
+        raise with_skip_bad_hint(err, settings.corpus_path, skip_bad) from None
     print_ingest_report(scan.report)
     if if_stale and say_current(folder, scan.fingerprint, settings.model, shards, index_settings):
         return

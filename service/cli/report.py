@@ -3,6 +3,7 @@ skipped by file type, then every skipped file with the reason (nothing is left o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,6 +11,8 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from corpus.errors import CorpusError, NoDocumentsError
 
 if TYPE_CHECKING:
     from corpus.report import IngestReport
@@ -23,6 +26,13 @@ SkipBadOption = Annotated[
     ),
 ]
 SKIP_BAD_HINT = "(--skip-bad leaves such files out and reports them)"
+
+
+def with_skip_bad_hint(err: CorpusError, path: Path, skip_bad: bool) -> CorpusError:
+    """``err`` with the hint of --skip-bad when that would have helped: a file that could not be read."""
+    if skip_bad or isinstance(err, NoDocumentsError) or not path.exists():
+        return err
+    return CorpusError(f"{err} {SKIP_BAD_HINT}")
 
 
 def ingest_table(report: IngestReport) -> Table:

@@ -12,7 +12,7 @@ import typer
 
 from corpus.errors import CiteqaError, CorpusError
 from service.cli.common import fail, progress_bar, settings_with
-from service.cli.report import SKIP_BAD_HINT, SkipBadOption, print_ingest_report
+from service.cli.report import SkipBadOption, print_ingest_report, with_skip_bad_hint
 
 if TYPE_CHECKING:
     from citeqa.client import CiteqaClient, WriteInfo
@@ -48,7 +48,7 @@ def add(
     try:
         ingested = ingest_paths(paths, errors="skip" if skip_bad else "raise")
     except CorpusError as err:
-        fail(err if skip_bad or not all(p.exists() for p in paths) else CorpusError(f"{err} {SKIP_BAD_HINT}"))
+        fail(err if not all(p.exists() for p in paths) else with_skip_bad_hint(err, paths[0], skip_bad))
     print_ingest_report(ingested.report)
     documents = list(ingested.documents)
     batches = [documents[i : i + ADD_BATCH] for i in range(0, len(documents), ADD_BATCH)]
