@@ -33,6 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from citeqa.errors import InvalidQueryError
 from citeqa.paging import PAGE_DEPTH
 from citeqa.search import MAX_QUESTION_CHARS, MAX_TOP_K
 from citeqa.types import SearchMode
@@ -151,6 +152,14 @@ class SearchQuery(KnownParameters):
             if isinstance(item, str) and not re.match(FILTER_PARAM, item):
                 raise ValueError(f"{item!r} is not key:value; write e.g. filter=doc_id:my-doc")
         return value
+
+    @classmethod
+    def check_single(cls, names: list[str]) -> None:
+        """A URL that gives a parameter other than ``filter`` twice is refused (not read as the last one)."""
+        counts = {name: names.count(name) for name in dict.fromkeys(names) if name != "filter"}
+        repeated = [f"{name!r} {count} times" for name, count in counts.items() if count > 1]
+        if repeated:
+            raise InvalidQueryError(f"parameter {', '.join(repeated)}; give each once (only filter repeats)")
 
     def request(self) -> QueryRequest:
         """The same query as POST /query's body (already valid: the fields share their rules)."""

@@ -45,7 +45,11 @@ def answer(
     "/query",
     response_model=QueryResponse,
     responses={
-        **ERROR_RESPONSES, **READ_RESPONSES, **VERSION_RESPONSES, **OVERLOADED, 413: {"model": ErrorOut}
+        **ERROR_RESPONSES,
+        **READ_RESPONSES,
+        **VERSION_RESPONSES,
+        **OVERLOADED,
+        413: {"model": ErrorOut},
     },
     dependencies=READ_ACCESS,
 )
@@ -69,6 +73,7 @@ async def search(
     gate: GateDep,
     request: Request,
 ) -> Response:
+    SearchQuery.check_single([name for name, _ in request.query_params.multi_items()])
     asked = params.request()
     answerer = state.answerer_at_least(asked.min_version)
     etag = search_etag(answerer, asked.question, asked.top_k, asked.mode, asked.offset, asked.filters)

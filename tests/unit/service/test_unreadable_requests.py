@@ -50,3 +50,13 @@ def test_a_question_without_words_is_not_answerable(client: TestClient, question
 def test_a_question_with_words_and_an_emoji_is_still_answered(client: TestClient) -> None:
     body = client.get("/search", params={"q": "\U0001f427 what are milia", "k": 1}).json()
     assert body["answerable"] is True and body["answer"] is not None
+
+
+def test_a_parameter_given_twice_is_refused_but_filter_repeats(client: TestClient) -> None:
+    twice = client.get("/search?q=milia&q=acne")
+    assert twice.status_code == 422 and "'q' 2 times" in twice.json()["message"], twice.text
+    assert client.get("/search?q=milia&k=2&k=3").status_code == 422
+    repeated_filter = client.get(
+        "/search", params=[("q", "milia"), ("filter", "doc_id:milia-overview"), ("filter", "doc_id:x")]
+    )
+    assert repeated_filter.status_code == 200, repeated_filter.text
