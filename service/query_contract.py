@@ -157,7 +157,7 @@ class SearchQuery(KnownParameters):
     def check_single(cls, names: list[str]) -> None:
         """A URL that gives a parameter other than ``filter`` twice is refused (not read as the last one)."""
         counts = {name: names.count(name) for name in dict.fromkeys(names) if name != "filter"}
-        repeated = [f"{name!r} {count} times" for name, count in counts.items() if count > 1]
+        repeated = [f"{name!r} given {count} times" for name, count in counts.items() if count > 1]
         if repeated:
             raise InvalidQueryError(f"parameter {', '.join(repeated)}; give each once (only filter repeats)")
 

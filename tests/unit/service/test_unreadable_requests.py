@@ -54,7 +54,7 @@ def test_a_question_with_words_and_an_emoji_is_still_answered(client: TestClient
 
 def test_a_parameter_given_twice_is_refused_but_filter_repeats(client: TestClient) -> None:
     twice = client.get("/search?q=milia&q=acne")
-    assert twice.status_code == 422 and "'q' 2 times" in twice.json()["message"], twice.text
+    assert twice.status_code == 422 and "'q' given 2 times" in twice.json()["message"], twice.text
     assert client.get("/search?q=milia&k=2&k=3").status_code == 422
     repeated_filter = client.get(
         "/search", params=[("q", "milia"), ("filter", "doc_id:milia-overview"), ("filter", "doc_id:x")]
