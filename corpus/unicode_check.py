@@ -17,7 +17,7 @@ def has_lone_surrogate(text: str) -> bool:
 def field_with_lone_surrogate(value: object, path: str = "") -> str | None:
     """The dotted name of the first string (key or value) in ``value`` holding an unpaired surrogate."""
     if isinstance(value, str):
-        return path or "(value)" if has_lone_surrogate(value) else None
+        return (path or "(value)") if has_lone_surrogate(value) else None
     if isinstance(value, Mapping):
         for key, item in value.items():
             name = f"{path}.{key}" if path else str(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
@@ -22,6 +23,7 @@ from corpus.ingest import JSONL_SUFFIX, document_from_upload, documents_from_jso
 from corpus.types import Document
 
 MULTIPART = "multipart/form-data"
+JSON_LINES = "application/x-ndjson"
 FILE_FIELD = "file"
 METADATA_FIELDS = ("doc_id", "title", "author", "publisher", "url")
 HOW = "send each file as a part named 'file' (curl -F file=@report.pdf)"
@@ -132,8 +134,7 @@ def documents_from_form(form: Form, defaults: Mapping[str, str]) -> list[Documen
 
 
 def is_json_lines(filename: str | None, media_type: str | None) -> bool:
-    """A .jsonl file part (or one sent as JSON lines): many documents, as a folder's .jsonl gives them."""
+    """A .jsonl file part (or one sent as JSON_LINES, as a raw body may be): many documents, as a
+    folder's .jsonl gives them."""
     essence = (media_type or "").split(";")[0].strip().lower()
-    if essence in ("application/x-ndjson", "application/jsonl", "application/jsonlines"):
-        return True
-    return (filename or "").lower().endswith(JSONL_SUFFIX)
+    return essence == JSON_LINES or PurePath(filename or "").suffix.lower() == JSONL_SUFFIX

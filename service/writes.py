@@ -18,12 +18,11 @@ from corpus.formats import DOCX_MEDIA_TYPE
 from corpus.ingest import document_from_upload, documents_from_jsonl
 from corpus.types import Document
 from service.schemas import ErrorOut
-from service.uploads import MULTIPART, MULTIPART_BODY, documents_from_form, read_form
+from service.uploads import JSON_LINES, MULTIPART, MULTIPART_BODY, documents_from_form, read_form
 from service.write_schemas import DocumentBatch
 
 TEXT_TYPES = ("text/plain", "text/markdown", "text/html")
 BINARY_TYPES = ("application/pdf", DOCX_MEDIA_TYPE)
-JSON_LINES = "application/x-ndjson"
 UPLOAD_TYPES = (*TEXT_TYPES, *BINARY_TYPES, JSON_LINES)
 UPLOAD_BODY = {
     "requestBody": {
