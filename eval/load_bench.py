@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import socket
@@ -262,17 +263,21 @@ class LevelRun:
 async def run_level(url: str, questions: Sequence[str], concurrency: int, seconds: float) -> LevelRun:
     """``concurrency`` clients send requests back to back until ``seconds`` pass; every request started
     before then is awaited. A client answered 503 waits Retry-After (at most until the end) as a polite
-    client would. Latencies (ms) are of the answered requests."""
+    client would. Latencies (ms) are of the answered requests.
+
+    Each client has its own one-connection httpx client, as separate users would: one shared pool of 128
+    connections cost the load generator 12 ms of CPU per request (a whole core at 80 requests/s) on this
+    machine, so concurrency 128 measured the generator rather than the service."""
     counter = iter(range(10**12))
     run = LevelRun()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=url, timeout=REQUEST_TIMEOUT, limits=limits, trust_env=False
-    ) as client:
-        started = time.perf_counter()
-        deadline = started + seconds
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    started = time.perf_counter()
+    deadline = started + seconds
 
-        async def user() -> None:
+    async def user() -> None:
+        async with httpx.AsyncClient(
+            base_url=url, timeout=REQUEST_TIMEOUT, limits=limits, trust_env=False
+        ) as client:
             while time.perf_counter() < deadline:
                 number = next(counter)
                 sent = time.perf_counter()
@@ -285,9 +290,9 @@ async def run_level(url: str, questions: Sequence[str], concurrency: int, second
                 else:
                     run.errors.append(problem)
 
-        await asyncio.gather(*(user() for _ in range(concurrency)))
-        run.wall = time.perf_counter() - started
-        return run
+    await asyncio.gather(*(user() for _ in range(concurrency)))
+    run.wall = time.perf_counter() - started
+    return run
 
 
 async def warm_up(url: str, questions: Sequence[str], workers: int) -> list[str]:
@@ -304,10 +309,35 @@ async def warm_up(url: str, questions: Sequence[str], workers: int) -> list[str]
     return [problem for problem in results if problem is not None]
 
 
+def group_cpu_seconds(group: int) -> float:
+    """CPU seconds (user + system, every thread) of the live processes of process group ``group``, from
+    /proc (Linux); nan elsewhere. A server's workers share its group (running_server starts a session)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        # After the command's closing parenthesis: state, ppid, pgrp (fields[2]), ..., utime, stime (11, 12).
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+            found = True
+    return total / ticks if found else math.nan
+
+
 def measure_level(
-    url: str, questions: Sequence[str], workers: int, concurrency: int, seconds: float, batching: bool = True
+    url: str,
+    questions: Sequence[str],
+    workers: int,
+    concurrency: int,
+    seconds: float,
+    batching: bool = True,
+    server_group: int | None = None,
 ) -> LevelResult:
+    cpu_before = group_cpu_seconds(server_group) if server_group is not None else math.nan
     run = asyncio.run(run_level(url, questions, concurrency, seconds))
+    cpu_used = (group_cpu_seconds(server_group) if server_group is not None else math.nan) - cpu_before
     samples = np.asarray(run.latencies or [np.nan], dtype=np.float64)
     p50, p99 = (float(v) for v in np.percentile(samples, [50, 99]))
     return LevelResult(
@@ -324,6 +354,7 @@ def measure_level(
         batching=batching,
         shed=run.shed,
         load_average=os.getloadavg()[0],
+        server_cpu_ms=cpu_used * 1000 / len(run.latencies) if run.latencies else math.nan,
     )
 
 
@@ -347,10 +378,13 @@ def load_levels(
         log(f"{setting}: warm after {time.perf_counter() - warmed:.1f} s ({len(problems)} errors)")
         results = []
         for level in concurrency:
-            result = measure_level(server.url, questions, workers, level, seconds, batching)
+            result = measure_level(
+                server.url, questions, workers, level, seconds, batching, server.process.pid
+            )
             log(
                 f"{setting} concurrency={level}: {result.throughput_rps:.1f} req/s, "
-                f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, {result.shed} shed, "
+                f"p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, "
+                f"server CPU {result.server_cpu_ms:.1f} ms/request, {result.shed} shed, "
                 f"{result.errors} errors, load {result.load_average:.2f}"
             )
             results.append(result)

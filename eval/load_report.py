@@ -22,7 +22,9 @@ TOP_K = 5
 class LevelResult:
     """One bounded run at one concurrency against one server setting (latency in milliseconds, of the
     answered requests). ``shed``: requests answered 503 (queue full; the client waited Retry-After), not
-    errors. ``load_average``: the machine's 1-minute load average at the end of the level."""
+    errors. ``load_average``: the machine's 1-minute load average at the end of the level.
+    ``server_cpu_ms``: CPU time of the server's processes (every thread, user and system) per answered
+    request during the level (nan where /proc cannot be read)."""
 
     workers: int
     concurrency: int
@@ -37,6 +39,7 @@ class LevelResult:
     batching: bool = True
     shed: int = 0
     load_average: float = math.nan
+    server_cpu_ms: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -102,14 +105,14 @@ def latency_plot(levels: Sequence[LevelResult], path: Path, title: str = "") -> 
 def levels_table(levels: Sequence[LevelResult]) -> list[str]:
     lines = [
         "| workers | batching | concurrency | seconds | requests | throughput (req/s) | p50 (ms) | p99 (ms) "
-        "| shed (503) | errors | load avg (1 min) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU / request (ms) | shed (503) | errors | load avg (1 min) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in levels:
         lines.append(
             f"| {r.workers} | {'on' if r.batching else 'off'} | {r.concurrency} | {r.seconds:.1f} "
-            f"| {r.requests} | {r.throughput_rps:.1f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.shed} "
-            f"| {r.errors} | {r.load_average:.2f} |"
+            f"| {r.requests} | {r.throughput_rps:.1f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
+            f"| {r.server_cpu_ms:.1f} | {r.shed} | {r.errors} | {r.load_average:.2f} |"
         )
     return lines
 

@@ -44,11 +44,16 @@ def limit_threads(threads: int, faiss_threads: int = SERVING_FAISS_THREADS) -> N
 
 
 def make_encoder(
-    model: str, backend: Backend = "torch", threads: int | None = None, onnx_cache: Path = DEFAULT_ONNX_CACHE
+    model: str,
+    backend: Backend = "torch",
+    threads: int | None = None,
+    onnx_cache: Path = DEFAULT_ONNX_CACHE,
+    spin_between_runs: bool = True,
 ) -> Encoder:
-    """The question/passage encoder of ``model`` on ``backend`` with ``threads`` (default: all cores)."""
+    """The question/passage encoder of ``model`` on ``backend`` with ``threads`` (default: all cores);
+    ``spin_between_runs``: see indexer.onnx_encoder.session_options (ONNX backends)."""
     threads = threads or default_threads()
     limit_threads(threads)
     if backend == "torch":
         return SentenceTransformerEncoder(model)
-    return OnnxEncoder(model, backend, onnx_cache, threads)
+    return OnnxEncoder(model, backend, onnx_cache, threads, spin_between_runs)

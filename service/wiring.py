@@ -99,7 +99,9 @@ def build_encoder(settings: Settings) -> Encoder:
     """The question encoder of the configured backend: concurrent questions encoded together (unless the
     batch size is 1), behind an LRU of question vectors if one is sized (a cached question skips batching)."""
     threads = settings.threads or default_threads(settings.workers)
-    encoder: Encoder = make_encoder(settings.model, settings.backend, threads, settings.onnx_cache_path)
+    encoder: Encoder = make_encoder(
+        settings.model, settings.backend, threads, settings.onnx_cache_path, settings.encoder_spin
+    )
     if settings.question_batch_size > 1:
         encoder = BatchingEncoder(encoder, settings.question_batch_size, settings.question_batch_wait_ms)
     if settings.question_cache_size:

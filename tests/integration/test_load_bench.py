@@ -35,6 +35,7 @@ def test_load_bench_smoke_reports_every_level_without_errors(
         assert row["throughput_rps"] > 0
         assert 0 < row["p50_ms"] <= row["p99_ms"]
         assert row["shed"] >= 0 and row["load_average"] >= 0
+        assert row["server_cpu_ms"] > 0  # read from /proc for the server's process group
     assert payload["best_workers"] in load_bench.DEFAULT_WORKERS
     [cold] = payload["cold_start"]
     assert cold["label"] == load_bench.DEFAULT_VARIANTS[0].label
