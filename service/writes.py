@@ -67,12 +67,34 @@ class WriteLimits:
     max_bulk: int
 
 
+UPLOAD_QUERY = ("doc_id", "title", "author", "publisher", "url")
+
+
+def refuse_unknown_query(request: Request, known: tuple[str, ...]) -> None:
+    """A 422 naming every query parameter not in ``known`` (a misspelt "tilte" would otherwise be dropped
+    without a word, while the multipart form refuses the same name)."""
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "unknown_parameter",
+                    "loc": ("query", name),
+                    "msg": f"unknown parameter {name!r}; known: {', '.join(known)}",
+                    "input": request.query_params[name],
+                }
+                for name in unknown
+            ]
+        )
+
+
 class UploadFields:
     """The query parameters of an upload: its doc_id and metadata (JSON bodies carry their own; the fields
     of a multipart form win over these)."""
 
     def __init__(
         self,
+        request: Request,
         doc_id: str | None = Query(
             None, pattern=DOC_ID_REGEX, max_length=DOC_ID_MAX_CHARS, description="default: from the title"
         ),
@@ -83,6 +105,7 @@ class UploadFields:
         publisher: str | None = None,
         url: str | None = None,
     ) -> None:
+        refuse_unknown_query(request, UPLOAD_QUERY)
         self.doc_id = doc_id
         self.fields = {"title": title, "author": author, "publisher": publisher, "url": url}
 

@@ -194,6 +194,33 @@ def test_bad_multipart_forms_are_422(writer: TestClient) -> None:
     assert unauthorized.status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/documents", "/documents/upload"])
+def test_an_unknown_query_parameter_of_an_upload_is_422_naming_it(writer: TestClient, path: str) -> None:
+    """A misspelt metadata field was dropped without a word on a raw body (the document stored without its
+    title) while the multipart form refused the same name; now every upload refuses it and stores nothing."""
+    before = {d["doc_id"] for d in writer.get("/documents").json()["documents"]}
+    raw = writer.post(
+        path,
+        params={"doc_id": "seal-notes", "tilte": "Seal notes", "author": "A. Writer"},
+        content=b"Grey seals haul out on sandbanks to rest and moult.",
+        headers={**AUTH, "Content-Type": "text/plain"},
+    )
+    assert raw.status_code == 422, raw.text
+    message = raw.json()["message"]
+    assert "'tilte'" in message and "doc_id, title, author, publisher, url" in message
+    form = writer.post(path, files=every_type()[3:], params={"colour": "grey"}, headers=AUTH)
+    assert form.status_code == 422 and "'colour'" in form.json()["message"]
+    assert {d["doc_id"] for d in writer.get("/documents").json()["documents"]} == before
+    spelt = writer.post(
+        path,
+        params={"doc_id": "seal-notes", "title": "Seal notes"},
+        content=b"Grey seals haul out on sandbanks to rest and moult.",
+        headers={**AUTH, "Content-Type": "text/plain"},
+    )
+    assert spelt.status_code == 200, spelt.text
+    assert writer.get("/documents/seal-notes").json()["title"] == "Seal notes"
+
+
 def test_page_starts_through_the_json_batch(writer: TestClient) -> None:
     """`citeqa add --url` sends a PDF's page starts in the JSON batch; citations then name pages."""
     text = "Page one is about krill swarms.\n\nPage two says krill feed on phytoplankton at night."
