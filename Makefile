@@ -64,6 +64,7 @@ $(TXTAI_VENV)/.installed-api:
 bench: index $(TXTAI_VENV)/.installed-api
 	$(BIN)/python -m eval.bench
 	$(BIN)/python -m eval.query_bench
+	$(BIN)/python -m eval.encode_cost
 	$(BIN)/python -m eval.scale_bench
 	$(BIN)/python -m eval.load_bench
 	$(BIN)/python -m eval.segment_bench

@@ -19,6 +19,11 @@ PARTS = (
         "query/report.md",
         "python -m eval.query_bench",
     ),
+    (
+        "Encoder cost per question by batch size, and CPU burnt between questions",
+        "encode-cost/report.md",
+        "python -m eval.encode_cost",
+    ),
     ("Large corpora: FAISS index types at 10k / 100k / 1M", "scale/report.md", "python -m eval.scale_bench"),
     (
         "Load: concurrency 1 / 8 / 32 / 128, workers, question batching on and off, shed, load average, "

@@ -1,6 +1,6 @@
 """Benchmark (not a test): what one question costs the encoder, in wall time and in CPU time, by batch size.
 
-    python -m eval.encode_cost [--backends onnx,onnx-int8] [--batches 1,4,16,32] [--threads N]
+    python -m eval.encode_cost [--backends onnx,onnx-int8,torch] [--batches 1,4,16,32] [--threads N]
                                [--repeats 3] [--out var/bench/encode-cost]
 
 The seed set's questions are encoded in batches of each size (as the service's micro-batching would group
@@ -13,7 +13,7 @@ spinning between runs (the default) and without (CITEQA_ENCODER_SPIN=false).
 What it says on a CPU (stop 26, 2 cores): the fp32 model costs about 4.2 ms of CPU per question at every
 batch size, so micro-batching saves almost nothing on this model: throughput under load is bounded by
 cores / (encoder CPU + the rest of a request), not by per-call overhead. Writes OUT/encode_cost.json and
-prints a Markdown table.
+OUT/report.md (the Markdown table it prints).
 """
 
 from __future__ import annotations
@@ -98,7 +98,9 @@ def report(costs: Sequence[BatchCost], idle: dict[str, float], meta: dict[str, o
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.encode_cost", description=__doc__.split("\n")[0])
-    parser.add_argument("--backends", default="onnx", help="comma-separated: torch, onnx, onnx-int8")
+    parser.add_argument(
+        "--backends", default="onnx,onnx-int8,torch", help="comma-separated: torch, onnx, onnx-int8"
+    )
     parser.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
     parser.add_argument("--threads", type=int, default=None, help="encoder threads (default: all cores)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -128,7 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     payload = {"meta": meta, "costs": [asdict(c) for c in costs], "idle_cpu_ms": idle}
     (args.out / "encode_cost.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    print(report(costs, idle, meta))
+    markdown = report(costs, idle, meta)
+    (args.out / "report.md").write_text(markdown, encoding="utf-8")
+    print(markdown)
     return 0
 
 

@@ -27,3 +27,4 @@ def test_encode_cost_reports_every_batch_size_and_the_idle_cost(
     assert payload["idle_cpu_ms"]["onnx, spinning between runs (default)"] >= 0
     printed = capsys.readouterr().out
     assert "| onnx | 1 |" in printed and "| onnx | 8 |" in printed
+    assert (out / "report.md").read_text(encoding="utf-8") == printed.removesuffix("\n")
