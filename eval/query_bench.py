@@ -51,6 +51,8 @@ class BackendResult:
     http: Latency
     in_process_over_floor: float
     http_minus_floor_ms: float
+    # GET /health on the same server and client: what HTTP alone costs (FastAPI, uvicorn, the client).
+    http_alone: Latency
     cosine_to_torch_min: float
     cosine_to_torch_mean: float
     quality: dict[str, float]
@@ -133,6 +135,7 @@ def bench_backend(
             client.post("/query", json={"question": q, "mode": "hybrid"}).raise_for_status()
 
         http = time_calls(post, [f"{q} ?" for q in questions], args.warmup)  # not the questions timed above
+        alone = time_calls(lambda _: client.get("/health").raise_for_status(), questions, args.warmup)
     f, p, h = Latency.of(floor), Latency.of(in_process), Latency.of(http)
     return BackendResult(
         backend,
@@ -141,6 +144,7 @@ def bench_backend(
         h,
         p.p50 / f.p50,
         h.p50 - f.p50,
+        Latency.of(alone),
         float(cosines.min()),
         float(cosines.mean()),
         seed_quality(Searcher(seed_index, encoder)),
@@ -214,14 +218,15 @@ def report(results: list[BackendResult], txtai: dict[str, Any] | None, meta: dic
         "shared: compare ratios, taken side by side).",
         "",
         "| backend | encode p50 (floor) | in-process hybrid p50 | / floor | HTTP p50 | HTTP - floor "
-        "| cos to torch (min) | Recall@5 | MRR@10 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| GET /health p50 (HTTP alone) | cos to torch (min) | Recall@5 | MRR@10 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.backend} | {r.floor.p50:.2f} ms | {r.in_process.p50:.2f} ms "
             f"| {r.in_process_over_floor:.2f} "
-            f"| {r.http.p50:.2f} ms | {r.http_minus_floor_ms:+.2f} ms | {r.cosine_to_torch_min:.4f} "
+            f"| {r.http.p50:.2f} ms | {r.http_minus_floor_ms:+.2f} ms | {r.http_alone.p50:.2f} ms "
+            f"| {r.cosine_to_torch_min:.4f} "
             f"| {r.quality['recall@5']:.3f} | {r.quality['mrr@10']:.3f} |"
         )
     if txtai:

@@ -92,6 +92,7 @@ def test_query_bench_smoke_reports_every_backend_against_its_floor(tmp_path: Pat
     assert [b["backend"] for b in results["backends"]] == ["torch", "onnx-int8"]
     for backend in results["backends"]:
         assert min(backend["floor"]["p50"], backend["in_process"]["p50"], backend["http"]["p50"]) > 0
+        assert 0 < backend["http_alone"]["p50"] < backend["http"]["p50"]  # a query costs more than no work
         assert backend["in_process_over_floor"] > 0
         assert 0 <= backend["quality"]["recall@5"] <= 1 and 0 <= backend["quality"]["mrr@10"] <= 1
     assert results["backends"][0]["cosine_to_torch_min"] > 0.9999
