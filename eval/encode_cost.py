@@ -111,9 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_start = load_average()
     costs: list[BatchCost] = []
     idle: dict[str, float] = {}
+    sizes = [int(b) for b in args.batches.split(",")]
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         encoder = make_encoder(args.model, backend, args.threads)  # type: ignore[arg-type]
-        sizes = [int(b) for b in args.batches.split(",")]
         costs += [batch_cost(encoder, backend, questions, size, args.repeats) for size in sizes]
         if backend == "torch":
             idle[backend] = idle_cpu_ms(encoder, questions)

@@ -3,13 +3,12 @@ the torch encoder's (fp32: the same up to rounding; int8: close), and the backen
 
 from __future__ import annotations
 
-import resource
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from eval.encode_cost import IDLE_ROUNDS, idle_cpu_ms
 from indexer.backends import default_threads, make_encoder
 from indexer.embedding import SentenceTransformerEncoder
 from indexer.onnx_encoder import OnnxEncoder, onnx_model_file
@@ -69,13 +68,7 @@ def test_pool_threads_can_stop_spinning_between_questions(
     every 10 ms burned a whole core between them (200 ms of CPU in 200 ms of waiting); stopped, about 1 ms."""
     onnx = OnnxEncoder(encoder.name, "onnx", onnx_cache, threads=2, spin_between_runs=False)
     onnx.encode(["warm up"])
-    idle_cpu = 0.0
-    for number in range(20):
-        onnx.encode([f"what are milia {number}"])
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        time.sleep(0.01)
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        idle_cpu += (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    idle_cpu = idle_cpu_ms(onnx, [f"what are milia {number}" for number in range(IDLE_ROUNDS)]) / 1000
     assert idle_cpu < 0.04, f"{idle_cpu * 1000:.1f} ms of CPU while waiting 200 ms between questions"
 
 
