@@ -25,6 +25,7 @@ import numpy as np
 from citeqa.types import Answer, Citation, Highlight
 from corpus.types import Document
 from indexer.chunking import Span
+from indexer.cjk import CJK_CLOSERS, CJK_SENTENCE_STOPS
 
 if TYPE_CHECKING:
     from citeqa.sentence_scoring import Sentences
@@ -40,13 +41,15 @@ MAX_HIGHLIGHTS = 2
 # full stop ("Baby Milia from Baby Acne"): they answer nothing on their own, so they are highlighted only
 # when a passage has nothing sentence-like.
 MIN_ANSWER_WORDS = 5
+SENTENCE_ENDS = (".", "!", "?", ":", "\uff1a", *CJK_SENTENCE_STOPS)
+CLOSERS = "\"'\u201d\u2019)]" + CJK_CLOSERS
 UNPUNCTUATED_ANSWER_WORDS = 8
 
 
 def is_sentence_like(span: Span, text: str) -> bool:
     """At least MIN_ANSWER_WORDS words ending like a sentence, or a long line (a list item without a full
     stop): a heading ("Baby Milia from Baby Acne") or a fragment does not answer."""
-    ends = text.rstrip("\"'\u201d\u2019)]").endswith((".", "!", "?", ":"))
+    ends = text.rstrip(CLOSERS).endswith(SENTENCE_ENDS)
     return span.words >= UNPUNCTUATED_ANSWER_WORDS or (span.words >= MIN_ANSWER_WORDS and ends)
 
 

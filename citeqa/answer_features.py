@@ -184,7 +184,7 @@ def starts_paragraph(document: str, start: int) -> bool:
 
 
 def asks(text: str) -> bool:
-    return text.rstrip("\"'\u201d\u2019)] ").endswith("?")
+    return text.rstrip("\"'\u201d\u2019)] \u300d\u300f\uff09").endswith(("?", "\uff1f"))
 
 
 def sentence_shape(span: Span, text: str, sentence_like: bool) -> list[float]:

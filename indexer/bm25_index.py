@@ -12,6 +12,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from indexer.cjk import cjk_bigrams
 from indexer.lru import LRU
 
 STOPWORDS = "en"
@@ -27,9 +28,10 @@ def stopword_set(name: str) -> frozenset[str]:
 
 
 def folded(text: str) -> str:
-    """``text`` in Unicode's NFKC form, as every text is read for BM25 (documents and questions alike):
-    "Käse" typed with a combining mark, fullwidth letters and ligatures match their plain spellings."""
-    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+    """``text`` as every text is read for BM25 (documents and questions alike): in Unicode's NFKC form
+    ("Käse" typed with a combining mark, fullwidth letters and ligatures match their plain spellings), with
+    Chinese and Japanese written as character bigrams (``indexer.cjk``), as they have no spaces."""
+    return text if text.isascii() else cjk_bigrams(unicodedata.normalize("NFKC", text))
 
 
 def text_tokens(text: str, stopwords: frozenset[str], stemmer: Stemmer.Stemmer) -> list[str]:

@@ -7,13 +7,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from corpus.types import Document
+from indexer.cjk import CJK_CHARS, CJK_CLOSERS, CJK_SENTENCE_STOPS
 from indexer.types import Passage
 
-# A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before whitespace,
-# or at a line break: captured web text uses lines for headings and list items.
-_SENTENCE_END = re.compile("(?P<stop>[.!?][\"'\u201d\u2019)\\]]*)\\s+|\n+")
+# A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before whitespace, at an
+# ideographic full stop or fullwidth ! ? (Chinese and Japanese put no space after them), or at a line
+# break: captured web text uses lines for headings and list items.
+_SENTENCE_END = re.compile(
+    "(?P<stop>[.!?][\"'\u201d\u2019)\\]]*)\\s+"
+    f"|(?P<cjk>[{CJK_SENTENCE_STOPS}][{CJK_CLOSERS}\"'\u201d\u2019)\\]]*)\\s*"
+    "|\n+"
+)
 _ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr vs etc e.g i.e approx no fig al inc ltd co".split())
-_WORD = re.compile(r"\S+")
+# A word is a run of characters between spaces, but each Chinese or Japanese character is a word of its
+# own (a passage of 120 of them is about 120 model tokens, as 120 English words are ~150).
+_WORD = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,8 @@ def sentence_spans(text: str) -> list[Span]:
     spans: list[Span] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        end = match.end("stop") if match.group("stop") else match.start()
+        stop = "stop" if match.group("stop") else "cjk" if match.group("cjk") else None
+        end = match.end(stop) if stop else match.start()
         if match.group("stop") and _ends_with_abbreviation(text[start:end]):
             continue
         _append_span(text, start, end, spans)

@@ -208,3 +208,20 @@ def remove_sentence_lexical_files(folder: Path) -> None:
         if (folder / prefix).is_dir():
             (folder / prefix).rmdir()
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def writable_client(index: Path, encoder: Any, **settings: Any) -> Any:
+    """A TestClient of the real app over ``index`` (a copy the test may change) with the session's
+    encoder; ``settings`` are Settings fields (e.g. ``api_keys=[...]`` to allow writes)."""
+    from fastapi.testclient import TestClient
+
+    from citeqa.search import Searcher
+    from indexer.embedding import DEFAULT_MODEL
+    from indexer.load import load_index
+    from service.app import create_app
+    from service.settings import Settings
+    from service.wiring import build_answerer
+
+    config = Settings(index_path=index, model=DEFAULT_MODEL, **settings)
+    answerer = build_answerer(config, Searcher(load_index(index), encoder))
+    return TestClient(create_app(config, answerer=answerer))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -20,8 +21,20 @@ from indexer.types import Passage
 WORD = re.compile(r"\S+")
 
 
+def is_cjk(char: str) -> bool:
+    """A Chinese or Japanese character: a word of its own (indexer.cjk), told here by its Unicode name."""
+    return unicodedata.name(char, "").startswith(
+        ("CJK UNIFIED", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA", "KATAKANA")
+    )
+
+
 def words(text: str) -> int:
-    return len(WORD.findall(text))
+    """Runs between spaces, where each Chinese or Japanese character counts as a word of its own."""
+    count = 0
+    for token in WORD.findall(text):
+        kinds = [is_cjk(c) for c in token]
+        count += sum(kinds) + sum(1 for i, k in enumerate(kinds) if not k and (i == 0 or kinds[i - 1]))
+    return count
 
 
 def sentences(text: str) -> list[str]:
@@ -155,7 +168,7 @@ ABBREVIATED = [
     "St. Louis",
 ]
 LAST_WORDS = ["end", "done", "over", "here", "ended", "fin"]
-ENDINGS = [".", "!", "?", '."', ".\u201d", "?\u2019", ".)", "!'", ".]"]
+ENDINGS = [".", "!", "?", '."', ".\u201d", "?\u2019", ".)", "!'", ".]", "\u3002", "\uff01\u300d"]
 SEPARATORS = [" ", "  ", "\n", "\n\n", " \n ", "\t", "\u00a0", "\r\n", "\u2003"]
 
 
@@ -203,10 +216,11 @@ def check_passages(
         assert words(p.text) <= settings.max_words
         assert p.start in starts or inside_long(p.start), f"passage starts mid-sentence: {p.text[:60]!r}"
         assert p.end in ends or inside_long(p.end), f"passage ends mid-sentence: {p.text[-60:]!r}"
+        # A long sentence is cut between words, never inside one (a Chinese character is a word).
         if inside_long(p.start):
-            assert text[p.start - 1].isspace()  # a long sentence is cut between words, never inside one
+            assert text[p.start - 1].isspace() or is_cjk(text[p.start - 1]) or is_cjk(text[p.start])
         if inside_long(p.end):
-            assert text[p.end].isspace()
+            assert text[p.end].isspace() or is_cjk(text[p.end - 1]) or is_cjk(text[p.end])
     for before, after in pairwise(passages):
         assert before.start < after.start and before.end <= after.end  # moves forward
         if after.start < before.end:
@@ -214,8 +228,8 @@ def check_passages(
         else:
             assert text[before.end : after.start].strip() == ""  # no text falls between passages
     covered = [(p.start, p.end) for p in passages]
-    for word in WORD.finditer(text):
-        assert any(s <= word.start() and word.end() <= e for s, e in covered), f"word {word.group()!r} lost"
+    for at, char in enumerate(text):
+        assert char.isspace() or any(s <= at < e for s, e in covered), f"{text[at - 10 : at + 10]!r} lost"
 
 
 @pytest.mark.parametrize("seed", range(0, 1000, 50))
@@ -237,7 +251,7 @@ def test_random_documents_cover_the_hard_cases() -> None:
         rng = random.Random(case)
         texts.append(random_document(rng, rng.choice([3, 8, 15, 40, 120]))[0])
     joined = "".join(texts)
-    for needle in ["Dr. ", "e.g. ", ".\u201d", '."', "\n", "\r\n", "日本語", "😀", "\u00a0"]:
+    for needle in ["Dr. ", "e.g. ", ".\u201d", '."', "\n", "\r\n", "日本語", "😀", "\u00a0", "\u3002"]:
         assert needle in joined
     assert any(words(t) > 200 for t in texts)
 

@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from document_files import docx_bytes, pdf_bytes
 from fastapi.testclient import TestClient
-
-from indexer.embedding import DEFAULT_MODEL
-from service.settings import Settings
+from support import writable_client
 
 KEY = "upload-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -39,20 +37,11 @@ HTML = (
 )
 
 
-def writable_client(index: Path, encoder: Any, **settings: Any) -> TestClient:
-    from citeqa.search import Searcher
-    from indexer.load import load_index
-    from service.app import create_app
-    from service.wiring import build_answerer
-
-    config = Settings(index_path=index, model=DEFAULT_MODEL, api_keys=[KEY], **settings)
-    answerer = build_answerer(config, Searcher(load_index(index), encoder))
-    return TestClient(create_app(config, answerer=answerer))
-
-
 @pytest.fixture
 def writer(index_copy: Path, encoder: Any) -> Iterator[TestClient]:
-    with writable_client(index_copy, encoder, max_write_body_bytes=100_000, max_bulk_documents=5) as client:
+    with writable_client(
+        index_copy, encoder, api_keys=[KEY], max_write_body_bytes=100_000, max_bulk_documents=5
+    ) as client:
         yield client
 
 

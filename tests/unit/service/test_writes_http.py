@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
-from indexer.embedding import DEFAULT_MODEL
-from service.settings import Settings
+from support import writable_client
 
 KEY = "test-write-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -22,17 +20,6 @@ SEALS = {
     "author": "A. Writer",
     "habitat": "coast",
 }
-
-
-def writable_client(index: Path, encoder: Any, **settings: Any) -> TestClient:
-    from citeqa.search import Searcher
-    from indexer.load import load_index
-    from service.app import create_app
-    from service.wiring import build_answerer
-
-    config = Settings(index_path=index, model=DEFAULT_MODEL, **settings)
-    answerer = build_answerer(config, Searcher(load_index(index), encoder))
-    return TestClient(create_app(config, answerer=answerer))
 
 
 @pytest.fixture

@@ -1,0 +1,73 @@
+# ruff: noqa: RUF001, RUF002  (Chinese and Japanese punctuation is what these tests are about)
+"""Chinese and Japanese text, which has no spaces between words (found by stop 25's probe: an
+8,000-character Chinese document was one passage, beyond the model's 256 tokens, and BM25 held each run of
+characters between punctuation as one term). Each character is a word for the chunker, 。！？ end
+sentences, and BM25 indexes character bigrams (indexer.cjk), for documents and questions alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import Stemmer
+
+from corpus.types import Document
+from indexer.bm25_index import STOPWORDS, stopword_set, text_tokens
+from indexer.chunking import ChunkerSettings, chunk_document, sentence_spans
+from indexer.cjk import cjk_bigrams
+from indexer.lexical import LexicalIndex, LexicalSegment, tokenize
+
+PANDAS = "大熊猫主要以竹子为食，每天要吃十几公斤。"
+TEA = "绿茶在中国已有数千年的历史。"
+# Sentences with no space between them: 。 ends each one.
+FILLER = [f"第{n}段记录了城市公园里的天气变化和游客数量。" for n in range(1, 400)]
+LONG_CHINESE = "".join(FILLER[:200]) + PANDAS + "".join(FILLER[200:]) + TEA
+JAPANESE = "東京タワーは高さ333メートルの電波塔です。富士山は日本で一番高い山です！本当ですか？"
+
+
+def test_the_sentences_of_chinese_and_japanese_end_at_their_stops() -> None:
+    spans = [JAPANESE[s.start : s.end] for s in sentence_spans(JAPANESE)]
+    assert spans == [
+        "東京タワーは高さ333メートルの電波塔です。",
+        "富士山は日本で一番高い山です！",
+        "本当ですか？",
+    ]
+    # Each character is a word; "333" is one, and so is the stop (as "bumps." is one in English).
+    assert sentence_spans(JAPANESE)[0].words == len("東京タワーは高さ") + 1 + len("メートルの電波塔です。")
+    quoted = "他说：「明天见。」然后走了。"
+    assert [quoted[s.start : s.end] for s in sentence_spans(quoted)] == ["他说：「明天见。」", "然后走了。"]
+
+
+def test_a_long_chinese_document_is_cut_into_passages_that_quote_it_exactly() -> None:
+    assert len(LONG_CHINESE) > 8_000
+    settings = ChunkerSettings()
+    passages = chunk_document(Document(doc_id="zh", title="公园", text=LONG_CHINESE), settings)
+    assert len(passages) > 60  # about 8,900 characters in passages of at most 120
+    for passage in passages:
+        assert passage.text == LONG_CHINESE[passage.start : passage.end]
+        assert len(passage.text) <= settings.max_words
+        assert passage.text.endswith("。")  # whole sentences
+    assert any(PANDAS in p.text for p in passages)
+
+
+def test_english_text_is_counted_and_split_as_before() -> None:
+    text = "Milia are tiny white bumps. They often go away! Do they? Yes:\nno spaces here.Really"
+    spans = sentence_spans(text)
+    assert [text[s.start : s.end] for s in spans] == [
+        "Milia are tiny white bumps.",
+        "They often go away!",
+        "Do they?",
+        "Yes:",
+        "no spaces here.Really",
+    ]
+    assert [s.words for s in spans] == [5, 4, 2, 1, 3]
+    assert cjk_bigrams("Milia are tiny, café.") == "Milia are tiny, café."
+
+
+def test_bm25_indexes_character_bigrams_of_documents_and_questions_alike() -> None:
+    tokens = text_tokens("大熊猫吃什么?", stopword_set(STOPWORDS), Stemmer.Stemmer("english"))
+    assert tokens == ["大熊", "熊猫", "猫吃", "吃什", "什么"]
+    assert tokenize(["Python编程"]) == [["python", "编程"]]
+    texts = [PANDAS, TEA, FILLER[0], JAPANESE]
+    index = LexicalIndex([LexicalSegment.from_texts(texts)])
+    for question, row in [("熊猫吃竹子吗", 0), ("绿茶的历史", 1), ("城市公园的天气", 2), ("富士山の高さ", 3)]:
+        scores = index.scores(question)
+        assert int(np.argmax(scores)) == row and scores[row] > 0, (question, scores)
