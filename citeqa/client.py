@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -27,6 +28,11 @@ from corpus.types import Document
 
 DEFAULT_TIMEOUT = 60.0
 Filters = Mapping[str, Sequence[str]]
+
+
+def document_path(doc_id: str) -> str:
+    """The URL path of a document: its id percent-encoded whole ("/", "?", "#" and spaces included)."""
+    return f"/documents/{quote(doc_id, safe='')}"
 
 
 class CiteqaClientError(Exception):
@@ -226,7 +232,7 @@ class CiteqaClient:
         return [parse_document_info(d) for d in self.request("GET", "/documents")["documents"]]
 
     def document(self, doc_id: str) -> Document:
-        return parse_document(self.request("GET", f"/documents/{doc_id}"))
+        return parse_document(self.request("GET", document_path(doc_id)))
 
     def add(self, items: Sequence[Document] | Sequence[Path]) -> WriteInfo:
         """Add (or replace, by doc_id) documents in one write: ``Document``s as a JSON batch, or files
@@ -247,7 +253,7 @@ class CiteqaClient:
         """Remove documents, one DELETE each; the last write's answer."""
         if isinstance(doc_ids, str) or not doc_ids:
             raise ValueError("remove takes a non-empty list of doc_ids")
-        written = [parse_write(self.request("DELETE", f"/documents/{d}")) for d in doc_ids]
+        written = [parse_write(self.request("DELETE", document_path(d))) for d in doc_ids]
         return WriteInfo(
             index_version=written[-1].index_version,
             op="delete",

@@ -58,6 +58,12 @@ def normalize_filters(filters: Any, known_keys: Sequence[str]) -> NormalizedFilt
             )
         if not all(isinstance(v, str) for v in values):
             raise InvalidQueryError(f"filters.{key} must hold only strings")
+        if key in DOCUMENT_FIELDS and "" in values:
+            # No document has an empty doc_id or title; an empty url, author or publisher is read as none.
+            raise InvalidQueryError(
+                f"filters.{key} holds an empty value, which no document has; give a value or leave the "
+                "key out"
+            )
         normalized.append((key, tuple(sorted(set(values)))))
     return tuple(sorted(normalized))
 

@@ -41,7 +41,9 @@ from service.wiring import (
 from service.write_schemas import DocumentBatch
 from service.writes import register_schema
 
-AREAS = (ops, query, examples, documents, pages, docs)
+# pages before documents: GET /documents/{doc_id:path}/view must be tried before GET /documents/{doc_id:path}
+# (ids may hold "/", as BEIR ids do).
+AREAS = (ops, query, examples, pages, documents, docs)
 
 
 def create_app(

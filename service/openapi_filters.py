@@ -2,7 +2,8 @@
 
 A filter key is a Document field or a metadata key some document of the index has (citeqa.filters); any
 other key is refused with 422. That set changes with the index, so /openapi.json states the current one:
-``propertyNames`` of POST /query's ``filters`` and the ``pattern`` of GET /search's ``filter=key:value``.
+``propertyNames`` of POST /query's ``filters`` and the ``pattern`` of GET /search's ``filter=key:value``,
+with the rule that a Document field's value is never empty (citeqa.filters refuses it).
 """
 
 from __future__ import annotations
@@ -14,19 +15,30 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from citeqa.filters import DOCUMENT_FIELDS
+
 
 def with_filter_keys(schema: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     """A copy of ``schema`` whose filter parameters accept exactly ``keys``."""
     patched = copy.deepcopy(schema)
     body = patched.get("components", {}).get("schemas", {}).get("QueryRequest", {})
     filters = body.get("properties", {}).get("filters", {})
+    fields = [key for key in keys if key in DOCUMENT_FIELDS]  # no document has an empty value for these
     for option in filters.get("anyOf", [filters]):
         if option.get("type") == "object":
             option["propertyNames"] = {"enum": list(keys)}
-    alternatives = "|".join(re.escape(key) for key in keys)
+            never_empty = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}
+            option["properties"] = {key: never_empty for key in fields}
+    # GET splits filter=key:value at its first colon: an empty key, or one holding a colon, is for POST only.
+    pattern = "|".join(
+        [
+            f"(?:{'|'.join(map(re.escape, fields))}):.",
+            *(f"{re.escape(k)}:" for k in keys if k and k not in fields and ":" not in k),
+        ]
+    )
     for parameter in patched.get("paths", {}).get("/search", {}).get("get", {}).get("parameters", []):
         if parameter.get("name") == "filter" and parameter.get("in") == "query":
-            parameter["schema"].setdefault("items", {})["pattern"] = f"^(?:{alternatives}):"
+            parameter["schema"].setdefault("items", {})["pattern"] = f"^(?:{pattern})"
     return patched
 
 

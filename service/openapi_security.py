@@ -26,7 +26,7 @@ def depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
 def read_operations(app: FastAPI) -> set[tuple[str, str]]:
     """(path, method) of every operation guarded by ``read_access``."""
     return {
-        (route.path, method.lower())
+        (route.path_format, method.lower())  # the template as OpenAPI writes it ("{doc_id}")
         for route in flat_routes(app.router.routes)
         if isinstance(route, APIRoute) and depends_on(route.dependant, read_access)
         for method in route.methods

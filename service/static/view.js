@@ -9,7 +9,7 @@ import { codePoints, el, markedText, originalLink, pageLabel, sourceText } from 
 const $ = (id) => document.getElementById(id);
 
 function docIdFromPath(pathname) {
-  const match = /^\/documents\/([^/]+)\/view\/?$/.exec(pathname);
+  const match = /^\/documents\/(.+)\/view\/?$/.exec(pathname); // an id may hold "/" (BEIR ids do)
   return match ? decodeURIComponent(match[1]) : null;
 }
 

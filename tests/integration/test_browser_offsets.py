@@ -40,7 +40,7 @@ DOCUMENTS = [
         ),
     ),
     Document(
-        doc_id="cjk-rtl",
+        doc_id="scripts/cjk-rtl",  # an id holding "/" (BEIR ids may): the view page reads it from its URL
         title="面包 خبز notes",
         text=(
             "面包是用面粉做的。 الخبز مصنوع من الدقيق. 𠜎𠜱𠝹 Rare characters first. "
@@ -51,7 +51,7 @@ DOCUMENTS = [
 QUESTIONS = {
     "bread-emoji": "how long should a dense rye loaf bake",
     "cafe-combining": "should brioche dough proof overnight",
-    "cjk-rtl": "how do you get a shiny crust",
+    "scripts/cjk-rtl": "how do you get a shiny crust",
 }
 
 

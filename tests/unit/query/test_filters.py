@@ -79,6 +79,7 @@ def test_allowed_passages(filters: dict[str, list[str]], expected: list[int]) ->
         ({"doc_id": []}, "filters.doc_id is an empty list"),
         ({"doc_id": "a"}, "filters.doc_id must be a list of strings"),
         ({"doc_id": [1]}, "filters.doc_id must hold only strings"),
+        ({"url": ["https://x.test", ""]}, "filters.url holds an empty value, which no document has"),
         (["doc_id"], "filters must be an object"),
     ],
 )
@@ -220,6 +221,7 @@ def test_query_with_a_metadata_filter(client: TestClient) -> None:
         ({"doc_id": []}, "filters.doc_id is an empty list"),
         ({"doc_id": BAILEY_ID}, "filters.doc_id"),
         ({"doc_id": [7]}, "filters.doc_id"),
+        ({"doc_id": [""]}, "filters.doc_id holds an empty value"),
         (["doc_id"], "filters"),
     ],
 )
@@ -229,6 +231,13 @@ def test_bad_filters_are_422_with_a_message(client: TestClient, filters: object,
     body = response.json()
     assert set(body) >= {"error", "message"}
     assert message in body["message"]
+
+
+def test_an_empty_filter_value_in_a_url_is_422(client: TestClient) -> None:
+    """Found by stop 25's probe: ``filter=doc_id:`` answered an empty page without saying why."""
+    response = client.get("/search", params={"q": QUESTION, "filter": "doc_id:"})
+    assert response.status_code == 422
+    assert "filters.doc_id holds an empty value" in response.json()["message"]
 
 
 def test_unknown_filter_key_lists_the_metadata_keys_of_the_index(client: TestClient) -> None:

@@ -4,6 +4,7 @@ that states the rules the server enforces."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -156,7 +157,11 @@ def test_the_schema_states_the_rules(client: TestClient) -> None:
     assert body["properties"]["min_version"]["minimum"] == 0
     assert params["q"]["schema"]["pattern"] == r"\S"
     assert params["filter"]["schema"]["type"] == "array"
-    assert params["filter"]["schema"]["items"]["pattern"].startswith("^(?:doc_id|title|author|publisher|url|")
+    pattern = params["filter"]["schema"]["items"]["pattern"]
+    assert pattern.startswith("^(?:(?:doc_id|title|author|publisher|url):.|") and "|kind:" in pattern
+    # A Document field's value is never empty (citeqa.filters refuses it), in both forms.
+    assert filters["properties"]["doc_id"]["items"]["minLength"] == 1
+    assert re.match(pattern, "doc_id:a") and re.match(pattern, "kind:") and not re.match(pattern, "doc_id:")
 
 
 def test_both_models_state_the_same_rules() -> None:
@@ -166,3 +171,19 @@ def test_both_models_state_the_same_rules() -> None:
     post_schema = QueryRequest.model_json_schema()["properties"]
     for get_name, post_name in pairs.items():
         assert {**get_schema[get_name], "title": ""} == {**post_schema[post_name], "title": ""}, get_name
+
+
+def test_the_get_filter_pattern_admits_only_keys_a_url_can_name() -> None:
+    """GET splits filter=key:value at the first colon, so metadata keys that are empty or hold a colon
+    (accepted at ingestion, filtered through POST) are not offered as valid in the URL form."""
+    from service.openapi_filters import with_filter_keys
+
+    keys = ("doc_id", "title", "author", "publisher", "url", "", "a:b", "kind")
+    schema = {
+        "paths": {"/search": {"get": {"parameters": [{"name": "filter", "in": "query", "schema": {}}]}}}
+    }
+    pattern = with_filter_keys(schema, keys)["paths"]["/search"]["get"]["parameters"][0]["schema"]["items"]
+    for valid in ["doc_id:x", "url:https://a.test/b", "kind:", "kind:a:b"]:
+        assert re.match(pattern["pattern"], valid), valid
+    for invalid in ["doc_id:", ":x", "a:b:c", "colour:red"]:
+        assert not re.match(pattern["pattern"], invalid), invalid
