@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, ClassVar
+from urllib.parse import parse_qsl
 
 from pydantic import (
     AfterValidator,
@@ -152,6 +153,18 @@ class SearchQuery(KnownParameters):
             if isinstance(item, str) and not re.match(FILTER_PARAM, item):
                 raise ValueError(f"{item!r} is not key:value; write e.g. filter=doc_id:my-doc")
         return value
+
+    @staticmethod
+    def check_encoding(query_string: bytes) -> None:
+        """A URL whose percent-encoded bytes are not UTF-8 is refused (read with replacement characters, a
+        question would silently become another; POST refuses the same text as a lone surrogate)."""
+        try:
+            parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidQueryError(
+                "the URL's query parameters are not UTF-8 once percent-decoded; percent-encode the UTF-8 "
+                "bytes of the text (é is %C3%A9)"
+            ) from None
 
     @classmethod
     def check_single(cls, names: list[str]) -> None:

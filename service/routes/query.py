@@ -73,6 +73,7 @@ async def search(
     gate: GateDep,
     request: Request,
 ) -> Response:
+    SearchQuery.check_encoding(request.scope["query_string"])
     SearchQuery.check_single([name for name, _ in request.query_params.multi_items()])
     asked = params.request()
     answerer = state.answerer_at_least(asked.min_version)

@@ -18,6 +18,16 @@ def test_a_question_with_a_lone_surrogate_is_a_422_not_a_500(client: TestClient,
     assert "surrogate" in response.json()["message"]
 
 
+@pytest.mark.parametrize("query", ["q=milia%ED%A0%80", "q=milia%FF", "q=milia&filter=doc_id:%C3"])
+def test_a_url_that_is_not_utf8_is_a_422_not_another_question(client: TestClient, query: str) -> None:
+    """Found by this stop's probe: GET read %ED%A0%80 (a surrogate's bytes) as replacement characters and
+    answered "\ufffd\ufffd\ufffdmilia", where POST refuses the same text."""
+    response = client.get(f"/search?{query}")
+    assert response.status_code == 422, response.text
+    assert "not UTF-8" in response.json()["message"]
+    assert client.get("/search?q=caf%C3%A9%20milia").status_code == 200
+
+
 def test_a_json_body_sent_as_text_plain_is_told_its_content_type(client: TestClient) -> None:
     response = client.post("/query", content='{"question": "milia"}', headers={"content-type": "text/plain"})
     assert response.status_code == 422
