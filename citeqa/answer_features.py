@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import Stemmer
 
-from citeqa.answer_choice import is_sentence_like
+from citeqa.answer_choice import CLOSERS, is_sentence_like
 from corpus.types import Document
 from indexer.chunking import Span
 
@@ -184,15 +184,15 @@ def starts_paragraph(document: str, start: int) -> bool:
 
 
 def asks(text: str) -> bool:
-    return text.rstrip("\"'\u201d\u2019)] \u300d\u300f\uff09").endswith(("?", "\uff1f"))
+    return text.rstrip(CLOSERS + " ").endswith(("?", "\uff1f"))
 
 
 def sentence_shape(span: Span, text: str, sentence_like: bool) -> list[float]:
-    stripped = text.rstrip("\"'\u201d\u2019)] ")
+    stripped = text.rstrip(CLOSERS + " ")
     return [
         0.0 if sentence_like else 1.0,
         1.0 if asks(text) else 0.0,
-        1.0 if stripped.endswith(":") else 0.0,
+        1.0 if stripped.endswith((":", "\uff1a")) else 0.0,
         1.0 if span.words < HEADING_WORDS else 0.0,
         min(span.words / LONG_SENTENCE_WORDS, 1.0),
     ]

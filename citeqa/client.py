@@ -191,6 +191,14 @@ class CiteqaClient:
         response = self.http.request(method, path, **kwargs)
         if response.status_code >= 400:
             raise error_of(response)
+        if "json" not in response.headers.get("content-type", ""):
+            # e.g. the article page: GET /documents/{id} of an id that ends in "/view" is that page.
+            raise CiteqaClientError(
+                response.status_code,
+                "not_json",
+                f"{method} {path} answered {response.headers.get('content-type', 'no content type')}, not "
+                "JSON; is the URL a citeqa service's API?",
+            )
         return response.json()
 
     def query(

@@ -24,6 +24,7 @@ from corpus.types import Document
 from indexer.types import Passage
 
 DOCUMENT_FIELDS = ("doc_id", "title", "author", "publisher", "url")
+NEVER_EMPTY = ("doc_id",)  # no document has an empty doc_id (an author, say, may be stored as "")
 CACHE_SIZE = 256
 
 # A validated filter: sorted (key, sorted values) pairs, hashable so it can key a cache.
@@ -58,8 +59,7 @@ def normalize_filters(filters: Any, known_keys: Sequence[str]) -> NormalizedFilt
             )
         if not all(isinstance(v, str) for v in values):
             raise InvalidQueryError(f"filters.{key} must hold only strings")
-        if key in DOCUMENT_FIELDS and "" in values:
-            # No document has an empty doc_id or title; an empty url, author or publisher is read as none.
+        if key in NEVER_EMPTY and "" in values:
             raise InvalidQueryError(
                 f"filters.{key} holds an empty value, which no document has; give a value or leave the "
                 "key out"

@@ -12,13 +12,15 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from indexer.cjk import cjk_bigrams
+from indexer.cjk import CJK_CHARS, cjk_bigrams
 from indexer.lru import LRU
 
 STOPWORDS = "en"
 STEMMER_LANGUAGE = "english"
 QUERY_TOKENS_CACHED = 4096  # questions whose tokens are kept
-TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default (scikit-learn's)
+# bm25s.tokenize's default (scikit-learn's: words of two or more word characters), and a lone Chinese or
+# Japanese character (indexer.cjk writes their runs as bigrams, and a one-character run as itself).
+TOKEN_PATTERN = re.compile(rf"(?u)\b\w\w+\b|[{CJK_CHARS}]")
 
 
 @cache
@@ -63,7 +65,13 @@ class Bm25Index:
     def build(cls, texts: Sequence[str]) -> Bm25Index:
         stemmer = Stemmer.Stemmer(STEMMER_LANGUAGE)
         folded_texts = [folded(t) for t in texts]
-        tokens = bm25s.tokenize(folded_texts, stopwords=STOPWORDS, stemmer=stemmer, show_progress=False)
+        tokens = bm25s.tokenize(
+            folded_texts,
+            stopwords=STOPWORDS,
+            stemmer=stemmer,
+            token_pattern=TOKEN_PATTERN.pattern,
+            show_progress=False,
+        )
         return cls(indexed(tokens.ids, dict(tokens.vocab)))
 
     @classmethod
@@ -85,6 +93,7 @@ class Bm25Index:
             stopwords=STOPWORDS,
             stemmer=stemmer,
             return_ids=False,
+            token_pattern=TOKEN_PATTERN.pattern,
             show_progress=False,
         )
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from corpus.types import Document
 from indexer.bm25_index import STEMMER_LANGUAGE, STOPWORDS
+from indexer.cjk import TEXT_RULES
 from indexer.commit_point import write_lock
 from indexer.embedding import Encoder, embed_batches
 from indexer.errors import IndexMismatchError
@@ -64,6 +65,7 @@ def new_manifest(encoder_name: str, dimension: int, settings: IndexSettings, sou
         "generation": 0,
         "model": {"name": encoder_name, "dimension": dimension, "normalized": True},
         **settings.manifest_view(),
+        "text_rules": TEXT_RULES,
         "bm25": {"method": "lucene", "k1": K1, "b": B, "stopwords": STOPWORDS, "stemmer": STEMMER_LANGUAGE},
         "corpus": {"source": source, "fingerprint": None},
         "counts": {"documents": 0, "passages": 0},

@@ -10,12 +10,13 @@ from corpus.types import Document
 from indexer.cjk import CJK_CHARS, CJK_CLOSERS, CJK_SENTENCE_STOPS
 from indexer.types import Passage
 
-# A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before whitespace, at an
-# ideographic full stop or fullwidth ! ? (Chinese and Japanese put no space after them), or at a line
-# break: captured web text uses lines for headings and list items.
+# A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before whitespace or a
+# Chinese or Japanese character, at ideographic full stops or fullwidth ! ? (those scripts put no space
+# after them; a run of such stops is one end), or at a line break: captured web text uses lines for
+# headings and list items.
 _SENTENCE_END = re.compile(
-    "(?P<stop>[.!?][\"'\u201d\u2019)\\]]*)\\s+"
-    f"|(?P<cjk>[{CJK_SENTENCE_STOPS}][{CJK_CLOSERS}\"'\u201d\u2019)\\]]*)\\s*"
+    f"(?P<stop>[.!?][\"'\u201d\u2019)\\]]*)(?:\\s+|(?=[{CJK_CHARS}]))"
+    f"|(?P<cjk>[{CJK_SENTENCE_STOPS}]+[{CJK_CLOSERS}\"'\u201d\u2019)\\]]*)\\s*"
     "|\n+"
 )
 _ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr vs etc e.g i.e approx no fig al inc ltd co".split())

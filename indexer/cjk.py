@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import re
 
-# Han (with extension A, compatibility ideographs and the supplementary planes), Hiragana, Katakana
-# (with its phonetic extensions and the halfwidth forms NFKC does not fold away).
+# Han (with extension A, compatibility ideographs, the supplementary planes and the iteration and
+# ideographic marks 々〆〇), Hiragana, Katakana (with its phonetic extensions and the halfwidth forms, which
+# the chunker reads unfolded; BM25 reads them after NFKC, as fullwidth).
 CJK_CHARS = (
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+    "\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
     "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
 )
+# Index folders record the text rules they were built with (manifest "text_rules"): 1, before these rules
+# (a word ran between spaces in every script); 2, these. An index of 1 over a corpus holding Chinese or
+# Japanese is rebuilt by `citeqa index --if-stale`.
+TEXT_RULES = 2
 CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 # A sentence of these scripts ends at an ideographic full stop, or a fullwidth ! or ?, with no space after.
 CJK_SENTENCE_STOPS = "\u3002\uff01\uff1f\uff61"
@@ -29,6 +34,6 @@ def _bigrams(match: re.Match[str]) -> str:
 def cjk_bigrams(text: str) -> str:
     """``text`` with each run of Chinese or Japanese characters written as its overlapping bigrams, set
     apart by spaces ("使用编程" -> " 使用 用编 编程 "); other text is unchanged. A lone character stays
-    as it is (BM25's tokens are two or more word characters, so it is not indexed, as a one-letter word
-    is not)."""
+    a term of its own ("茶", "5月3日" -> "5 月 3 日"), as Lucene's CJKBigramFilter keeps it: the BM25 token
+    pattern (indexer.bm25_index.TOKEN_PATTERN) takes one such character where other words need two."""
     return CJK_RUN.sub(_bigrams, text)

@@ -245,10 +245,7 @@ class LexicalSegment:
             )
         mode = "r" if mmap else None
         # np.asarray: plain read-only ndarrays over the same maps (slicing an np.memmap costs more)
-        arrays = [
-            np.asarray(load_npy(folder / name, mmap_mode=mode))
-            for name in SEGMENT_FILES[1:]
-        ]
+        arrays = [np.asarray(load_npy(folder / name, mmap_mode=mode)) for name in SEGMENT_FILES[1:]]
         segment = cls(table.column("term").to_pylist(), *arrays)
         if segment.n_rows != int(metadata["n_rows"]):
             raise ValueError(f"{folder}: {segment.n_rows} lengths for {metadata['n_rows']} rows")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from corpus.types import Document
+from indexer.cjk import TEXT_RULES
 from indexer.commit_point import write_lock
 from indexer.embedding import Encoder
 from indexer.errors import IndexMismatchError
@@ -52,6 +53,8 @@ def rebuild_from_stored(folder: Path, encoder: Encoder) -> WriteResult:
         content = prepare_segment(documents, encoder, settings)
         new = write_new_segment(folder, content, int(manifest.get("generation", 0)), settings.index_type)
         dropped = frozenset(e["name"] for e in manifest.get("segments", []))
-        index = commit_changes(folder, Changes(add=(new,), drop=dropped), SegmentCache(folder))
+        # Every segment is cut and tokenized anew, by the current text rules (indexer.cjk).
+        changes = Changes(add=(new,), drop=dropped, manifest_updates={"text_rules": TEXT_RULES})
+        index = commit_changes(folder, changes, SegmentCache(folder))
     ids = tuple(d.doc_id for d in documents)
     return WriteResult(index.version, "rebuild", ids, len(documents), len(content.passages))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from corpus.types import Document
+from indexer.cjk import CJK_RUN, TEXT_RULES
 from indexer.errors import IndexMismatchError
 from indexer.index_folder import corpus_fingerprint, read_manifest, verify_files
 from indexer.index_settings import IndexSettings
@@ -22,7 +24,22 @@ def index_is_current(folder: Path, documents: list[Document], model: str, settin
         and manifest["model"]["name"] == model
         and manifest["corpus"]["fingerprint"] == corpus_fingerprint(documents)
         and all(manifest.get(key) == value for key, value in settings.manifest_view().items())
+        and not predates_text_rules(manifest, documents)
     )
+
+
+def predates_text_rules(manifest: dict[str, Any], documents: Sequence[Document]) -> bool:
+    """Whether the index was cut and tokenized by older text rules (indexer.cjk.TEXT_RULES) that read this
+    corpus differently: only a corpus holding Chinese or Japanese is read differently by the current ones."""
+    return int(manifest.get("text_rules", 1)) < TEXT_RULES and any(CJK_RUN.search(d.text) for d in documents)
+
+
+def index_predates_text_rules(folder: Path, documents: Sequence[Document]) -> bool:
+    """``predates_text_rules`` of the index at ``folder`` (False when there is no index)."""
+    try:
+        return predates_text_rules(read_manifest(folder), documents)
+    except IndexMismatchError:
+        return False
 
 
 def lacks_sentences(manifest: dict[str, Any]) -> bool:

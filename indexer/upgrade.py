@@ -79,6 +79,7 @@ def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
     manifest = new_manifest(
         model["name"], int(model["dimension"]), settings, old.manifest.get("corpus", {}).get("source", "")
     )
+    manifest["text_rules"] = 1  # the kept passages were cut by the rules of format 1's release
     if version == old.version:
         manifest["corpus"] = {**old.manifest.get("corpus", {})}
     write_fresh(folder, content, manifest, settings, version)

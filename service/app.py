@@ -41,8 +41,8 @@ from service.wiring import (
 from service.write_schemas import DocumentBatch
 from service.writes import register_schema
 
-# pages before documents: GET /documents/{doc_id:path}/view must be tried before GET /documents/{doc_id:path}
-# (ids may hold "/", as BEIR ids do).
+# pages before documents: an id may hold "/" (BEIR ids do), so GET /documents/{doc_id}/view must be tried
+# before GET /documents/{doc_id}.
 AREAS = (ops, query, examples, pages, documents, docs)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +27,21 @@ def valid_doc_id(doc_id: DocIdPath) -> str:
     """Dependency for routes that name a new document by its {doc_id} path parameter (PUT)."""
     return check_doc_id(doc_id, "the URL path")
 
+
+class CitedIdConvertor(Convertor[str]):
+    """A path segment or several: an id may hold "/" (BEIR ids do), but not begin or end with one, so that
+    /documents/ and /documents/x/ still redirect to /documents and /documents/x as Starlette does."""
+
+    regex = "[^/](?:.*[^/])?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("cited_id", CitedIdConvertor())  # routes name it: /documents/{doc_id:cited_id}
 
 # A BEIR corpus keeps its own ids (its qrels name them): "Harry_Potter_(film_series)", "Beyoncé". Routes
 # that read or delete a document take any id a citation can give, and answer 404 for one not indexed.

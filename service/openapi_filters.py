@@ -3,7 +3,7 @@
 A filter key is a Document field or a metadata key some document of the index has (citeqa.filters); any
 other key is refused with 422. That set changes with the index, so /openapi.json states the current one:
 ``propertyNames`` of POST /query's ``filters`` and the ``pattern`` of GET /search's ``filter=key:value``,
-with the rule that a Document field's value is never empty (citeqa.filters refuses it).
+with the rule that a doc_id is never empty (citeqa.filters refuses it).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from citeqa.filters import DOCUMENT_FIELDS
+from citeqa.filters import NEVER_EMPTY
 
 
 def with_filter_keys(schema: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def with_filter_keys(schema: dict[str, Any], keys: Sequence[str]) -> dict[str, A
     patched = copy.deepcopy(schema)
     body = patched.get("components", {}).get("schemas", {}).get("QueryRequest", {})
     filters = body.get("properties", {}).get("filters", {})
-    fields = [key for key in keys if key in DOCUMENT_FIELDS]  # no document has an empty value for these
+    fields = [key for key in keys if key in NEVER_EMPTY]  # citeqa.filters refuses an empty value for these
     for option in filters.get("anyOf", [filters]):
         if option.get("type") == "object":
             option["propertyNames"] = {"enum": list(keys)}
@@ -32,7 +32,7 @@ def with_filter_keys(schema: dict[str, Any], keys: Sequence[str]) -> dict[str, A
     # GET splits filter=key:value at its first colon: an empty key, or one holding a colon, is for POST only.
     pattern = "|".join(
         [
-            f"(?:{'|'.join(map(re.escape, fields))}):.",
+            *(rf"{re.escape(k)}:[\s\S]" for k in fields),  # a value of at least one character, any one
             *(f"{re.escape(k)}:" for k in keys if k and k not in fields and ":" not in k),
         ]
     )

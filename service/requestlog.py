@@ -91,7 +91,7 @@ def route_template(scope: Scope, router: Router | None = None) -> str:
         # Plain Starlette routes (/openapi.json, /docs) are not recorded in the scope, and a request refused
         # before routing (413) has none: match it here.
         route = next((r for r in router.routes if r.matches(scope)[0] is Match.FULL), None)
-    # path_format: the template without convertors ("/documents/{doc_id}", not "{doc_id:path}"), as OpenAPI
+    # path_format: the template without convertors ("/documents/{doc_id}", not "{doc_id:cited_id}")
     return getattr(route, "path_format", None) or getattr(route, "path", None) or UNMATCHED_ROUTE
 
 

@@ -73,7 +73,13 @@ def index(
 
     An index changed by writes (citeqa add, POST /documents) is not replaced from the corpus unless
     --force is given: with --if-stale it is kept as it is, without it the command refuses."""
-    from indexer.staleness import changed_by_writes, index_is_current, index_lacks_sentences, live_version
+    from indexer.staleness import (
+        changed_by_writes,
+        index_is_current,
+        index_lacks_sentences,
+        index_predates_text_rules,
+        live_version,
+    )
 
     settings = settings_with(corpus_path=corpus, index_path=index, model=model)
     try:
@@ -108,6 +114,11 @@ def index(
         if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
             console.print(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
             return
+        if index_predates_text_rules(settings.index_path, documents):
+            console.print(
+                f"index at {settings.index_path} was built before Chinese and Japanese text was split into "
+                "words and sentences: rebuilding it"
+            )
         if index_lacks_sentences(settings.index_path):
             console.print(
                 f"index at {settings.index_path} stores no sentence vectors (written by an earlier release): "

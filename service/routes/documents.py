@@ -36,7 +36,7 @@ def documents(found: DocumentsDep) -> DocumentList:
 
 
 @router.get(
-    "/documents/{doc_id:path}",
+    "/documents/{doc_id:cited_id}",
     response_model=DocumentOut,
     responses={**ERROR_RESPONSES, **READ_RESPONSES},
     dependencies=[*READ_ACCESS, Depends(cited_doc_id)],
@@ -92,7 +92,7 @@ async def upload_documents(
 
 
 @router.put(
-    "/documents/{doc_id:path}",
+    "/documents/{doc_id:cited_id}",
     response_model=WriteOut,
     responses=WRITE_RESPONSES,
     dependencies=[WriteAccess, Depends(valid_doc_id)],
@@ -103,7 +103,7 @@ def put_document(doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLi
 
 
 @router.delete(
-    "/documents/{doc_id:path}",
+    "/documents/{doc_id:cited_id}",
     response_model=WriteOut,
     responses={
         **WRITE_RESPONSES,

@@ -58,7 +58,7 @@ def search_page() -> FileResponse:
     return page("index.html")
 
 
-@router.get("/documents/{doc_id:path}/view", dependencies=[Depends(cited_doc_id)])
+@router.get("/documents/{doc_id:cited_id}/view", dependencies=[Depends(cited_doc_id)])
 def document_view(
     doc_id: str,
     documents: DocumentsDep,

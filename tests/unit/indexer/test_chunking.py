@@ -168,7 +168,8 @@ ABBREVIATED = [
     "St. Louis",
 ]
 LAST_WORDS = ["end", "done", "over", "here", "ended", "fin"]
-ENDINGS = [".", "!", "?", '."', ".\u201d", "?\u2019", ".)", "!'", ".]", "\u3002", "\uff01\u300d"]
+CJK_ENDINGS = ("\u3002", "\uff01\u300d", "\uff1f\uff01")
+ENDINGS = [".", "!", "?", '."', ".\u201d", "?\u2019", ".)", "!'", ".]", *CJK_ENDINGS]
 SEPARATORS = [" ", "  ", "\n", "\n\n", " \n ", "\t", "\u00a0", "\r\n", "\u2003"]
 
 
@@ -192,10 +193,13 @@ def random_sentence(rng: random.Random, max_words: int) -> str:
 def random_document(rng: random.Random, max_words: int) -> tuple[str, list[TrueSentence]]:
     text = rng.choice(["", " ", "\n", "\u00a0\n"])
     truth = []
-    for _ in range(rng.randint(1, 30)):
-        sentence = random_sentence(rng, max_words)
+    sentences = [random_sentence(rng, max_words) for _ in range(rng.randint(1, 30))]
+    for sentence, following in zip(sentences, [*sentences[1:], ""], strict=True):
         truth.append(TrueSentence(len(text), len(text) + len(sentence), words(sentence)))
-        text += sentence + rng.choice(SEPARATORS)
+        # Chinese and Japanese put no space after a sentence; then the next one must not open with a quote
+        # or bracket (read as closing the stop before it, as "。」" is).
+        cjk_end = sentence.endswith(CJK_ENDINGS) and not following.startswith(('"', "\u201c", "(", "'"))
+        text += sentence + rng.choice([*SEPARATORS, "", ""] if cjk_end else SEPARATORS)
     return text, truth
 
 
@@ -253,6 +257,7 @@ def test_random_documents_cover_the_hard_cases() -> None:
     joined = "".join(texts)
     for needle in ["Dr. ", "e.g. ", ".\u201d", '."', "\n", "\r\n", "日本語", "😀", "\u00a0", "\u3002"]:
         assert needle in joined
+    assert re.search("[\u3002\u300d\uff01][^\\s]", joined)  # a CJK stop with the next sentence right after it
     assert any(words(t) > 200 for t in texts)
 
 

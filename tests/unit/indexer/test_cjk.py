@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, RUF002  (Chinese and Japanese punctuation is what these tests are about)
+# ruff: noqa: RUF001, RUF002, RUF003  (Chinese and Japanese punctuation is what these tests are about)
 """Chinese and Japanese text, which has no spaces between words (found by stop 25's probe: an
 8,000-character Chinese document was one passage, beyond the model's 256 tokens, and BM25 held each run of
 characters between punctuation as one term). Each character is a word for the chunker, 。！？ end
@@ -6,14 +6,21 @@ sentences, and BM25 indexes character bigrams (indexer.cjk), for documents and q
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import Stemmer
 
 from corpus.types import Document
 from indexer.bm25_index import STOPWORDS, stopword_set, text_tokens
+from indexer.build import IndexSettings, build_index
 from indexer.chunking import ChunkerSettings, chunk_document, sentence_spans
-from indexer.cjk import cjk_bigrams
+from indexer.cjk import TEXT_RULES, cjk_bigrams
+from indexer.embedding import SentenceTransformerEncoder
 from indexer.lexical import LexicalIndex, LexicalSegment, tokenize
+from indexer.recover import rebuild_from_stored
+from indexer.staleness import index_is_current, index_predates_text_rules
 
 PANDAS = "大熊猫主要以竹子为食，每天要吃十几公斤。"
 TEA = "绿茶在中国已有数千年的历史。"
@@ -34,6 +41,14 @@ def test_the_sentences_of_chinese_and_japanese_end_at_their_stops() -> None:
     assert sentence_spans(JAPANESE)[0].words == len("東京タワーは高さ") + 1 + len("メートルの電波塔です。")
     quoted = "他说：「明天见。」然后走了。"
     assert [quoted[s.start : s.end] for s in sentence_spans(quoted)] == ["他说：「明天见。」", "然后走了。"]
+    # Found in review: "！！" made a one-character sentence, and an ASCII stop before Chinese ended nothing.
+    for text, expected in [
+        ("見て見て見て！！本当？！", ["見て見て見て！！", "本当？！"]),
+        ("Hello world.这是中文。", ["Hello world.", "这是中文。"]),
+        ("他很高兴!然后走了?", ["他很高兴!", "然后走了?"]),
+        ("Take vitamin A.Then rest. Dr.王 is here.", ["Take vitamin A.Then rest.", "Dr.王 is here."]),
+    ]:
+        assert [text[s.start : s.end] for s in sentence_spans(text)] == expected
 
 
 def test_a_long_chinese_document_is_cut_into_passages_that_quote_it_exactly() -> None:
@@ -66,8 +81,39 @@ def test_bm25_indexes_character_bigrams_of_documents_and_questions_alike() -> No
     tokens = text_tokens("大熊猫吃什么?", stopword_set(STOPWORDS), Stemmer.Stemmer("english"))
     assert tokens == ["大熊", "熊猫", "猫吃", "吃什", "什么"]
     assert tokenize(["Python编程"]) == [["python", "编程"]]
+    # A lone character is a term (as Lucene's CJKBigramFilter keeps it), and 々 belongs to its word.
+    assert tokenize(["茶 5月3日 佐々木"]) == [["茶", "月", "日", "佐々", "々木"]]
     texts = [PANDAS, TEA, FILLER[0], JAPANESE]
     index = LexicalIndex([LexicalSegment.from_texts(texts)])
-    for question, row in [("熊猫吃竹子吗", 0), ("绿茶的历史", 1), ("城市公园的天气", 2), ("富士山の高さ", 3)]:
+    for question, row in [
+        ("熊猫吃竹子吗", 0),
+        ("绿茶的历史", 1),
+        ("城市公园的天气", 2),
+        ("富士山の高さ", 3),
+    ]:
         scores = index.scores(question)
         assert int(np.argmax(scores)) == row and scores[row] > 0, (question, scores)
+
+
+def test_an_index_cut_by_the_old_rules_is_stale_only_over_chinese_or_japanese(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """Found in review: `citeqa index --if-stale` (make run) kept an index of a Chinese corpus built before
+    these rules, whose BM25 terms then never matched a question's bigrams. The manifest records the rules
+    (``text_rules``); an index without it is rebuilt when its corpus holds Chinese or Japanese, and only
+    then (an English index of any size is not rebuilt for rules that read it the same)."""
+    chinese = Document(doc_id="zh", title="公园", text=PANDAS + TEA)
+    english = Document(doc_id="en", title="Milia", text="Milia are tiny white bumps. They go away.")
+    for corpus, stale_when_old in [([chinese, english], True), ([english], False)]:
+        folder = tmp_path / corpus[0].doc_id
+        build_index(corpus, encoder, folder, IndexSettings(), "text rules test")
+        manifest_path = folder / "manifest.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        assert manifest["text_rules"] == TEXT_RULES
+        assert index_is_current(folder, corpus, encoder.name, IndexSettings())
+        del manifest["text_rules"]  # as the previous release wrote it
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+        assert index_predates_text_rules(folder, corpus) is stale_when_old
+        assert index_is_current(folder, corpus, encoder.name, IndexSettings()) is not stale_when_old
+        rebuild_from_stored(folder, encoder)  # `citeqa rebuild`: cut and tokenized anew, and recorded
+        assert not index_predates_text_rules(folder, corpus)

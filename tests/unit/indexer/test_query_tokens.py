@@ -9,12 +9,13 @@ import pytest
 import Stemmer
 
 from corpus.types import Document
-from indexer.bm25_index import Bm25Index, folded, stopword_set, text_tokens
+from indexer.bm25_index import TOKEN_PATTERN, Bm25Index, folded, stopword_set, text_tokens
 
 TEXTS = [
     "What are the symptoms of Milia in newborn babies, and how long do they last?",
     "🍞🍞🍞 Bread notes from the bakery 🥖🥐. A dense rye loaf needs a long bake of at least 70 minutes",
     "日本語のテキスト 東京 and Straße İstanbul ÉCOLE naïve café",
+    "茶 5月3日 佐々木さん ｶﾀｶﾅ 大熊猫吃什么\uff1f",
     "שלום עולם مرحبا بالعالم e\u0301clair",
     "a I x y",
     "",
@@ -33,6 +34,7 @@ def test_text_tokens_equal_bm25s_tokenize(stopwords: str, default_documents: lis
         stopwords=stopwords,
         stemmer=stemmer,
         return_ids=False,
+        token_pattern=TOKEN_PATTERN.pattern,
         show_progress=False,
     )
     assert [text_tokens(t, stopword_set(stopwords), stemmer) for t in texts] == expected

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from citeqa.client import CiteqaClient
+from citeqa.client import CiteqaClient, CiteqaClientError
 from eval.bench import loopback_server
 from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
 
@@ -86,6 +86,14 @@ def test_an_id_holding_a_slash_is_fetched_with_the_slash_encoded_or_not(beir_cli
     assert beir_client.get("/documents/guides/bread/rye").json()["doc_id"] == "guides/bread/rye"
     assert beir_client.get("/documents/guides/bread/rye/view").status_code == 200
     assert beir_client.get("/documents/guides/bread").status_code == 404
+    # Found in review: {doc_id:path} took "/documents/" and "x/" as ids; they redirect, as before.
+    for path, location in [
+        ("/documents/", "/documents"),
+        ("/documents/guides/bread/rye/", "/documents/guides/bread/rye"),
+        ("/documents/guides/bread/rye/view/", "/documents/guides/bread/rye/view"),
+    ]:
+        moved = beir_client.get(path, follow_redirects=False)
+        assert moved.status_code == 307 and moved.headers["location"].endswith(location), (path, moved)
 
 
 def test_the_python_client_fetches_and_deletes_any_cited_id(
@@ -96,6 +104,9 @@ def test_the_python_client_fetches_and_deletes_any_cited_id(
     with loopback_server(beir_app(copy, encoder)) as url, CiteqaClient(url, api_key=KEY) as client:
         for doc_id in IDS:
             assert client.document(doc_id).doc_id == doc_id
+        with pytest.raises(CiteqaClientError) as raised:  # the view page of "guides/bread/rye", not JSON
+            client.document("guides/bread/rye/view")
+        assert raised.value.error == "not_json"
         assert client.remove(["a?b#c d&e=1", "guides/bread/rye"]).doc_ids == (
             "a?b#c d&e=1",
             "guides/bread/rye",

@@ -158,8 +158,8 @@ def test_the_schema_states_the_rules(client: TestClient) -> None:
     assert params["q"]["schema"]["pattern"] == r"\S"
     assert params["filter"]["schema"]["type"] == "array"
     pattern = params["filter"]["schema"]["items"]["pattern"]
-    assert pattern.startswith("^(?:(?:doc_id|title|author|publisher|url):.|") and "|kind:" in pattern
-    # A Document field's value is never empty (citeqa.filters refuses it), in both forms.
+    assert pattern.startswith("^(?:doc_id:[\\s\\S]|title:|author:|publisher:|url:|") and "|kind:" in pattern
+    # A doc_id is never empty (citeqa.filters refuses it), in both forms.
     assert filters["properties"]["doc_id"]["items"]["minLength"] == 1
     assert re.match(pattern, "doc_id:a") and re.match(pattern, "kind:") and not re.match(pattern, "doc_id:")
 
@@ -183,7 +183,7 @@ def test_the_get_filter_pattern_admits_only_keys_a_url_can_name() -> None:
         "paths": {"/search": {"get": {"parameters": [{"name": "filter", "in": "query", "schema": {}}]}}}
     }
     pattern = with_filter_keys(schema, keys)["paths"]["/search"]["get"]["parameters"][0]["schema"]["items"]
-    for valid in ["doc_id:x", "url:https://a.test/b", "kind:", "kind:a:b"]:
+    for valid in ["doc_id:x", "doc_id:\n", "url:https://a.test/b", "url:", "kind:", "kind:a:b"]:
         assert re.match(pattern["pattern"], valid), valid
     for invalid in ["doc_id:", ":x", "a:b:c", "colour:red"]:
         assert not re.match(pattern["pattern"], invalid), invalid
