@@ -10,6 +10,7 @@ import numpy as np
 from citeqa.errors import InvalidQueryError
 from citeqa.filters import PassageFilter
 from citeqa.fusion import Candidates, FusionSettings, fuse_ranking, sort_by_score
+from citeqa.readable import fusion_for
 from citeqa.timing import stage
 from citeqa.types import SEARCH_MODES, Citation, Hit, SearchMode
 from corpus.unicode_check import LONE_SURROGATE_FIX, has_lone_surrogate
@@ -98,12 +99,13 @@ class Searcher:
         if self.reranker is not None:
             depth = max(depth, self.reranker.depth)
         candidates = self.candidates(question, depth, allowed, query)
+        fusion = fusion_for(getattr(self.encoder, "tokenizer", None), question, candidates, self.fusion)
         if self.reranker is None:
             with stage("fusion"):
-                ids, scores = fuse_ranking(candidates, self.fusion, top_k)
+                ids, scores = fuse_ranking(candidates, fusion, top_k)
             return ScoredIds(ids, scores)
         with stage("fusion"):
-            ids, fused = fuse_ranking(candidates, self.fusion, max(top_k, self.reranker.depth))
+            ids, fused = fuse_ranking(candidates, fusion, max(top_k, self.reranker.depth))
         head = min(len(ids), self.reranker.depth)
         with stage("rerank"):
             head_ids, head_scores = self.reranker.rerank(question, ids[:head], self.rerank_texts(ids[:head]))

@@ -14,6 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from support import writable_client
 
+from corpus.types import Document
+from indexer.embedding import SentenceTransformerEncoder
+
 KEY = "cjk-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 PANDAS = "大熊猫主要以竹子为食，每天要吃十几公斤竹子。"
@@ -61,3 +64,27 @@ def test_a_chinese_or_japanese_question_finds_its_sentence(
     assert snippet["text"] == document[snippet["start"] : snippet["end"]] and answer in snippet["text"]
     marked = [document[h["start"] : h["end"]] for h in top["highlights"]]
     assert answer in marked, marked
+
+
+def test_hybrid_ranks_a_question_the_model_cannot_read_by_bm25(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """Three short Chinese documents, the service in its default mode. Every simplified Chinese character
+    is [UNK] to the packaged model, so its vectors say nothing; hybrid put the green-tea note first for
+    "what do pandas eat" until it ranked such questions by BM25 (citeqa.readable)."""
+    from indexer.build import IndexSettings, build_index
+
+    documents = [
+        Document(doc_id="pandas", title="大熊猫", text=PANDAS + "大熊猫生活在中国的山区。"),
+        Document(doc_id="tea", title="绿茶", text=TEA),
+        Document(doc_id="notes", title="Notes", text="Tea notes in English."),
+    ]
+    build_index(documents, encoder, tmp_path / "index", IndexSettings(), "Chinese notes")
+    with writable_client(tmp_path / "index", encoder) as client:
+        for question, doc_id in [
+            ("熊猫吃什么", "pandas"),
+            ("绿茶的历史", "tea"),
+            ("english tea notes", "notes"),
+        ]:
+            body = client.get("/search", params={"q": question, "k": 3}).json()
+            assert body["mode"] == "hybrid" and body["results"][0]["citation"]["doc_id"] == doc_id, body
