@@ -2,7 +2,8 @@
 (simplified Chinese or Thai with all-MiniLM-L6-v2's English WordPiece vocabulary: "熊猫吃什么" is five
 [UNK]) gets one and the same vector whatever it asks, so hybrid ranking, which gives the dense side most
 of the weight, would rank passages by noise. For such a question hybrid ranks by BM25, with the dense side
-kept only to break ties (``fusion_for``), whenever BM25 finds a passage at all."""
+kept only to order near-ties (``fusion_for``), whenever BM25 finds a passage at all. The answer layer
+(sentence scores, answerability) still reads the question's vector."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from citeqa.fusion import Candidates, FusionSettings
 
 UNREADABLE_SHARE = 0.5  # at least this share of the question's tokens unknown: the model cannot read it
-TIE_BREAK_DENSE_WEIGHT = 0.01  # the dense side of an unreadable question only orders equal BM25 scores
+TIE_BREAK_DENSE_WEIGHT = 0.01  # the dense side of an unreadable question only orders near-equal BM25 scores
 
 
 def unknown_share(tokenizer: Any, question: str) -> float:
@@ -30,7 +31,8 @@ def fusion_for(
     tokenizer: Any, question: str, candidates: Candidates, fusion: FusionSettings
 ) -> FusionSettings:
     """``fusion``, or for a question the model cannot read (and BM25 can: it found a passage) the same
-    convex fusion with the dense side reduced to a tie-break. Rank fusions (RRF) are left as they are."""
+    convex fusion with the dense side reduced to ordering near-ties. Rank fusions (RRF) are left as they
+    are."""
     if fusion.method not in ("convex", "convex_minmax") or not len(candidates.bm25_ids):
         return fusion
     if unknown_share(tokenizer, question) < UNREADABLE_SHARE:

@@ -159,6 +159,12 @@ class KnownQuestion:
         self.name = encoder.name
         self.dimension = encoder.dimension
 
+    @property
+    def tokenizer(self) -> Any:
+        """The encoder's tokenizer: hybrid ranking asks it whether the model can read the question
+        (citeqa.readable), as over one index."""
+        return getattr(self._encoder, "tokenizer", None)
+
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         if self._vector is not None and list(texts) == [self._question]:
             return self._vector[None, :]

@@ -590,3 +590,37 @@ def test_sentence_bm25_fusion_is_not_applied_over_shards_which_find_sentences_by
         assert sharded.base.sentence_bm25_weight == 0.4 and single.sentence_bm25_weight == 0.0
         for question in SENTENCE_QUESTIONS:
             assert_same_response(single.respond(question, 10), sharded.respond(question, 10), question)
+
+
+def test_a_question_the_model_cannot_read_ranks_by_bm25_over_shards_as_over_one_index(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """citeqa.readable over shards (found in review: the sharded searcher's encoder showed no tokenizer, so
+    hybrid kept the dense weight there and ranked "what do pandas eat" by [UNK] vectors)."""
+    documents = [
+        Document(doc_id="pandas", title="大熊猫", text="大熊猫主要以竹子为食。大熊猫生活在中国的山区。"),
+        Document(doc_id="tea", title="绿茶", text="绿茶在中国已有数千年的历史。龙井是最有名的绿茶之一。"),
+        Document(doc_id="notes", title="Notes", text="Tea notes in English."),
+    ]
+    build_index(documents, encoder, tmp_path / "one", IndexSettings())
+    build_sharded_index(documents, encoder, tmp_path / "three", 3, IndexSettings())
+    live, base = build_sharded(Settings(index_path=tmp_path / "three"), encoder)
+    try:
+        sharded = sharded_answerer_factory(live, base)(live.current)
+        single = Answerer(
+            Searcher(
+                load_index(tmp_path / "one"),
+                encoder,
+                base.searcher.fusion,
+                query_adapter=base.searcher.query_adapter,
+            ),
+            base.calibration,
+            base.dedup,
+            answer_model=base.answer_model,
+        )
+        for question, first in [("熊猫吃什么", "pandas"), ("绿茶的历史", "tea")]:
+            one, three = single.respond(question, 3, "hybrid"), sharded.respond(question, 3, "hybrid")
+            assert [r.citation.doc_id for r in three.results] == [r.citation.doc_id for r in one.results]
+            assert three.results[0].citation.doc_id == first, question
+    finally:
+        live.close()
