@@ -66,6 +66,20 @@ def small_documents(documents: list[Document]) -> list[Document]:
     return out
 
 
+def answerer_like(folder: Path, encoder: SentenceTransformerEncoder, base: Answerer) -> Answerer:
+    """An Answerer over one index folder, set up as the sharded one's ``base`` (fusion, adapter, calibration,
+    near-duplicate rule, answer model): what the shards must answer like."""
+    return Answerer(
+        Searcher(
+            load_index(folder), encoder, base.searcher.fusion, query_adapter=base.searcher.query_adapter
+        ),
+        base.calibration,
+        base.dedup,
+        answer_model=base.answer_model,
+        sentence_candidates=base.sentence_candidates_setting,
+    )
+
+
 @pytest.fixture(scope="module")
 def corpus(default_documents: list[Document]) -> list[Document]:
     return small_documents(default_documents)
@@ -86,12 +100,7 @@ def answerers(folders: tuple[Path, Path], encoder: SentenceTransformerEncoder): 
     one, three = folders
     live, base = build_sharded(Settings(index_path=three), encoder)
     sharded = sharded_answerer_factory(live, base)(live.current)
-    single = Answerer(
-        Searcher(load_index(one), encoder, base.searcher.fusion, query_adapter=base.searcher.query_adapter),
-        base.calibration,
-        base.dedup,
-        answer_model=base.answer_model,
-    )
+    single = answerer_like(one, encoder, base)
     assert base.searcher.query_adapter is not None  # the packaged adapter, applied on both sides
     yield single, sharded
     live.close()
@@ -302,17 +311,7 @@ def test_the_seed_set_scores_the_same_on_one_folder_one_shard_and_three_shards(
         live, base = build_sharded(Settings(index_path=root / f"s{count}"), encoder)
         measured.append(measure(sharded_answerer_factory(live, base)(live.current)))
         live.close()
-    single = Answerer(
-        Searcher(
-            load_index(default_index_path),
-            encoder,
-            base.searcher.fusion,
-            query_adapter=base.searcher.query_adapter,
-        ),
-        base.calibration,
-        base.dedup,
-        answer_model=base.answer_model,
-    )
+    single = answerer_like(default_index_path, encoder, base)
     measured.append(measure(single))
     assert measured[0][:2] == measured[1][:2] == measured[2][:2]
     assert measured[0][0] > 0.5  # the set is really answered, not trivially equal
@@ -338,16 +337,7 @@ def single_and_sharded(
     one, three = folders
     live, base = build_sharded(Settings(index_path=three, **settings), encoder)
     try:
-        single = Answerer(
-            Searcher(
-                load_index(one), encoder, base.searcher.fusion, query_adapter=base.searcher.query_adapter
-            ),
-            base.calibration,
-            base.dedup,
-            answer_model=base.answer_model,
-            sentence_candidates=base.sentence_candidates_setting,
-        )
-        yield single, sharded_answerer_factory(live, base)(live.current)
+        yield answerer_like(one, encoder, base), sharded_answerer_factory(live, base)(live.current)
     finally:
         live.close()
 
@@ -604,23 +594,8 @@ def test_a_question_the_model_cannot_read_ranks_by_bm25_over_shards_as_over_one_
     ]
     build_index(documents, encoder, tmp_path / "one", IndexSettings())
     build_sharded_index(documents, encoder, tmp_path / "three", 3, IndexSettings())
-    live, base = build_sharded(Settings(index_path=tmp_path / "three"), encoder)
-    try:
-        sharded = sharded_answerer_factory(live, base)(live.current)
-        single = Answerer(
-            Searcher(
-                load_index(tmp_path / "one"),
-                encoder,
-                base.searcher.fusion,
-                query_adapter=base.searcher.query_adapter,
-            ),
-            base.calibration,
-            base.dedup,
-            answer_model=base.answer_model,
-        )
+    with single_and_sharded((tmp_path / "one", tmp_path / "three"), encoder) as (single, sharded):
         for question, first in [("熊猫吃什么", "pandas"), ("绿茶的历史", "tea")]:
             one, three = single.respond(question, 3, "hybrid"), sharded.respond(question, 3, "hybrid")
             assert [r.citation.doc_id for r in three.results] == [r.citation.doc_id for r in one.results]
             assert three.results[0].citation.doc_id == first, question
-    finally:
-        live.close()
