@@ -162,6 +162,9 @@ class Answerer:
             "query_adapter": None
             if self.searcher.query_adapter is None
             else self.searcher.query_adapter.checksum,
+            "question_encoder": None
+            if self.searcher.question_encoder is self.searcher.encoder
+            else self.searcher.question_encoder.name,
             "reranker": None if reranker is None else [getattr(reranker, "name", ""), reranker.depth],
             "calibration": None if self.calibration is None else asdict(self.calibration),
             "dedup": self.dedup,

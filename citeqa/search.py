@@ -38,7 +38,9 @@ class Searcher:
     fused list by the reranker's scores (see citeqa.rerank). With a ``query_adapter``, retrieval searches
     with the question's vector mapped by it (``search_vector``, see citeqa.query_adapter); passage and
     sentence vectors are not mapped, and ``encode_question`` stays the model's own vector (what the answer
-    layer scores sentences and answerability with, as its models were fitted)."""
+    layer scores sentences and answerability with, as its models were fitted). With a ``question_encoder``
+    (the question tower, see citeqa.question_tower), questions are encoded by it and passages and sentences
+    by ``encoder``; the tower's vector is the question's vector everywhere (retrieval, the answer layer)."""
 
     def __init__(
         self,
@@ -47,9 +49,11 @@ class Searcher:
         fusion: FusionSettings | None = None,
         reranker: Reranker | None = None,
         query_adapter: QueryAdapter | None = None,
+        question_encoder: Encoder | None = None,
     ) -> None:
         self.index = index
         self.encoder = encoder
+        self.question_encoder = question_encoder or encoder
         self.fusion = fusion or FusionSettings()
         self.reranker = reranker
         self.query_adapter = query_adapter
@@ -68,7 +72,7 @@ class Searcher:
     def encode_question(self, question: str) -> np.ndarray:
         """The question's vector: compute it once per query and pass it to ``rank`` and the answer step."""
         with stage("encode"):
-            return self.encoder.encode([question])[0]
+            return self.question_encoder.encode([question])[0]
 
     def search_vector(self, query: np.ndarray) -> np.ndarray:
         """The vector retrieval searches with: the question's, mapped by the query adapter if there is one."""

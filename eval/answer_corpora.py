@@ -13,7 +13,13 @@ from indexer.build import IndexSettings
 from indexer.embedding import SentenceTransformerEncoder
 from indexer.embedding_cache import DEFAULT_CACHE_DIR, EmbeddingCache
 from service.settings import Settings
-from service.wiring import build_encoder, build_query_adapter, build_searcher, fusion_settings
+from service.wiring import (
+    build_encoder,
+    build_query_adapter,
+    build_question_encoder,
+    build_searcher,
+    fusion_settings,
+)
 
 MEDQUAD_DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "medquad-dev"
 
@@ -35,5 +41,8 @@ def dataset_answerer(folder: Path = MEDQUAD_DEV, settings: Settings | None = Non
         dataset, passages, IndexSettings(), DEFAULT_INDEX_ROOT, EmbeddingCache(DEFAULT_CACHE_DIR)
     )
     encoder = build_encoder(settings)
-    adapter = build_query_adapter(settings, encoder.dimension)  # as the service maps its questions
-    return Answerer(Searcher(prepared.index, encoder, fusion_settings(settings), query_adapter=adapter))
+    # As the service encodes and maps its questions (the question tower, the adapter when configured).
+    adapter = build_query_adapter(settings, encoder.dimension)
+    questions = build_question_encoder(settings, encoder)
+    searcher = Searcher(prepared.index, encoder, fusion_settings(settings), None, adapter, questions)
+    return Answerer(searcher)

@@ -218,17 +218,16 @@ def evaluate_dataset_command(
     from eval.beir_eval import evaluate_dataset, metrics_table
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.embedding_cache import EmbeddingCache
-    from service.wiring import build_encoder, build_query_adapter, fusion_settings
+    from service.wiring import build_encoder, build_query_adapter, build_question_encoder, fusion_settings
 
     try:
         encoder = SentenceTransformerEncoder(settings.model)  # passages, as citeqa index embeds them
-        # Questions on the configured backend, as the service runs them, without the question cache: each
-        # variant encodes its questions again, so its ms/query counts the encoding.
-        questions = (
-            None
-            if settings.backend == "torch"
-            else build_encoder(settings.model_copy(update={"question_cache_size": 0}))
-        )
+        # Questions on the configured backend (and by the question tower if one is on), as the service runs
+        # them, without the question cache: each variant encodes its questions again, so its ms/query
+        # counts the encoding.
+        quiet = settings.model_copy(update={"question_cache_size": 0})
+        model_side = encoder if settings.backend == "torch" else build_encoder(quiet)
+        questions = build_question_encoder(quiet, model_side)
         report = evaluate_dataset(
             dataset,
             encoder,

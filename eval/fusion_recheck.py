@@ -143,7 +143,12 @@ def seed_rows(configs: Sequence[Config]) -> dict[str, dict[str, float]]:
     rows = {}
     for config in configs:
         searcher = Searcher(
-            service.index, service.encoder, config.fusion, service.reranker, service.query_adapter
+            service.index,
+            service.encoder,
+            config.fusion,
+            service.reranker,
+            service.query_adapter,
+            service.question_encoder,
         )
         [scores] = evaluate_seed(searcher, questions, ("hybrid",))
         rows[config.name] = {m: scores.metrics[m] for m in SEED_METRICS}

@@ -108,7 +108,7 @@ def bench_backend(
 
     from service.app import create_app
     from service.settings import Settings
-    from service.wiring import build_answerer, build_query_adapter
+    from service.wiring import build_answerer, build_query_adapter, build_question_encoder
 
     threads = args.threads or default_threads()
     encoder = make_encoder(args.model, backend, threads)  # type: ignore[arg-type]
@@ -117,8 +117,12 @@ def bench_backend(
     cosines = np.sum(vectors * torch_vectors, axis=1)
     settings = Settings(index_path=index.path, model=args.model, backend=backend, response_cache_size=0)
     log(f"{backend}: opening the answer layer over {len(index.passages)} passages")
-    adapter = build_query_adapter(settings, encoder.dimension)  # as the service searches
-    answerer = build_answerer(settings, Searcher(index, encoder, query_adapter=adapter))
+    # As the service searches: questions by the question tower when one is on (its encode costs the same).
+    adapter = build_query_adapter(settings, encoder.dimension)
+    quiet = settings.model_copy(update={"question_batch_size": 1, "question_cache_size": 0})
+    questions_encoder = build_question_encoder(quiet, encoder)
+    searcher = Searcher(index, encoder, query_adapter=adapter, question_encoder=questions_encoder)
+    answerer = build_answerer(settings, searcher)
     # Alternated per question, so that a change of the machine's load hits both series alike.
     floor, in_process = [], []
     for question in questions[: args.warmup]:

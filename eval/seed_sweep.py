@@ -123,9 +123,11 @@ def run_seed_sweep(
     cache: EmbeddingCache | None = None,
     log: Log | None = None,
     query_adapter: QueryAdapter | None = None,
+    question_encoder: Encoder | None = None,
 ) -> Sweep:
     """Every passage setting and fusion of the grid scored on the seed set, cross-validated; retrieval
-    searches with ``query_adapter`` (the service's, see citeqa.query_adapter) when given."""
+    searches with ``query_adapter`` (the service's, see citeqa.query_adapter) when given, questions
+    encoded by ``question_encoder`` (the service's question tower, see citeqa.question_tower) when given."""
     say = log or (lambda _message: None)
     answerable = [q for q in questions if q.answerable]
     qids = [q.qid for q in answerable]
@@ -150,7 +152,7 @@ def run_seed_sweep(
                 list(documents), encoder, folder, index_settings, "default corpus (seed sweep)", cache=cache
             )
         index = load_index(folder, expected_model=encoder.name)
-        searcher = Searcher(index, encoder, query_adapter=query_adapter)
+        searcher = Searcher(index, encoder, query_adapter=query_adapter, question_encoder=question_encoder)
         qrels = seed_qrels(answerable, index.documents, index.passages)
         candidates = {q.qid: searcher.candidates(q.question, len(index.passages)) for q in answerable}
         words = [len(p.text.split()) for p in index.passages]

@@ -95,7 +95,7 @@ def seed_sweep_command(
     from eval.seed_sweep import SEED_PASSAGE_GRID, run_seed_sweep, write_seed_sweep
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.embedding_cache import EmbeddingCache
-    from service.wiring import build_query_adapter
+    from service.wiring import build_query_adapter, build_question_encoder
 
     settings = settings_with(corpus_path=corpus, model=model)
 
@@ -103,7 +103,9 @@ def seed_sweep_command(
         documents, questions = load_corpus(settings.corpus_path), load_eval_set()
         encoder = SentenceTransformerEncoder(settings.model)
         cache = EmbeddingCache(cache_dir)
-        adapter = build_query_adapter(settings, encoder.dimension)  # the service's, so the sweep scores as it
+        # The service's adapter and question tower, so the sweep scores as it does.
+        adapter = build_query_adapter(settings, encoder.dimension)
+        questions = build_question_encoder(settings.model_copy(update={"question_batch_size": 1}), encoder)
         return run_seed_sweep(
             documents,
             questions,
@@ -115,6 +117,7 @@ def seed_sweep_command(
             cache,
             log=log,
             query_adapter=adapter,
+            question_encoder=questions,
         )
 
     def write(sweep: Sweep, command: str, seconds: float) -> Choice:

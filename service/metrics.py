@@ -74,7 +74,7 @@ class CacheCollector(Collector):
         state = getattr(self.app.state, "citeqa", None)
         if state is None:
             return
-        caches = {"response": state.responses, "question": state.searcher.encoder}
+        caches = {"response": state.responses, "question": state.searcher.question_encoder}
         for kind in ("hits", "misses"):
             family = CounterMetricFamily(f"citeqa_cache_{kind}", f"cache {kind} by cache", labels=["cache"])
             for name, cache in caches.items():
@@ -117,7 +117,7 @@ class QueueCollector(Collector):
         yield GaugeMetricFamily(
             "citeqa_queries_queue_limit", "most queries admitted at once", gate.max_queued
         )
-        batcher = batcher_of(state.searcher.encoder)
+        batcher = batcher_of(state.searcher.question_encoder)
         if batcher is not None:
             yield CounterMetricFamily(
                 "citeqa_question_batches", "encoder calls for the questions of queries", batcher.batches

@@ -48,7 +48,7 @@ class ResponseCache:
         """``answerer.respond(...)``, from the cache when the same request was answered on this index."""
         if self.size < 1:
             return answerer.respond(question, top_k, mode, offset, filters)
-        fold = folds_case(answerer.searcher.encoder)
+        fold = folds_case(answerer.searcher.question_encoder)
         key = (
             answerer.index_version,
             normalize_question(question, fold),

@@ -13,6 +13,7 @@ from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.fusion import FusionMethod, FusionSettings
 from citeqa.query_adapter import DEFAULT_QUERY_ADAPTER_PATH
+from citeqa.question_tower import DEFAULT_QUESTION_TOWER_PATH
 from corpus import DEFAULT_CORPUS_DIR
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from indexer.batching_encoder import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_MS
@@ -97,9 +98,16 @@ class Settings(BaseSettings):
         "vectors alone",
     )
     query_adapter_path: Path | None = Field(
-        DEFAULT_QUERY_ADAPTER_PATH,
-        description="linear query adapter of question vectors (written by python -m eval.adapter_fit; "
-        "refused when fitted for another model, the packaged one off for other models); empty: off",
+        None,
+        description="linear query adapter of question vectors (written by python -m eval.adapter_fit, one "
+        f"packaged at {DEFAULT_QUERY_ADAPTER_PATH.name}, fitted on the model's own question vectors; refused "
+        "when fitted for another model, the packaged one off for other models); unset or empty: off",
+    )
+    question_tower_path: Path | None = Field(
+        DEFAULT_QUESTION_TOWER_PATH,
+        description="question tower: the model fine-tuned to encode questions (written by python -m "
+        "eval.query_tower_fit; refused when tuned from another model, the packaged one off for other "
+        "models); empty: questions are encoded by the model itself",
     )
     dedup: DedupRule = Field(DEFAULT_DEDUP_RULE, description="near-duplicate rule for results")
     max_body_bytes: int = Field(
@@ -169,6 +177,7 @@ class Settings(BaseSettings):
         "answer_sentence_candidates",
         "answer_sentence_bm25_weight",
         "query_adapter_path",
+        "question_tower_path",
         mode="before",
     )
     @classmethod

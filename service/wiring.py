@@ -14,6 +14,12 @@ from citeqa.answerability import Calibration, calibration_summary, load_calibrat
 from citeqa.answers import Answerer
 from citeqa.fusion import FusionSettings
 from citeqa.query_adapter import DEFAULT_QUERY_ADAPTER_PATH, QueryAdapter, adapter_model, load_query_adapter
+from citeqa.question_tower import (
+    DEFAULT_QUESTION_TOWER_PATH,
+    load_question_tower,
+    tower_model,
+    tower_model_folder,
+)
 from citeqa.rerank import Reranker
 from citeqa.search import Searcher
 from citeqa.sharded.candidate_index import candidate_index
@@ -38,7 +44,14 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
     def make(index: LoadedIndex) -> Answerer:
         searcher = base.searcher
         return base.over(
-            Searcher(index, searcher.encoder, searcher.fusion, searcher.reranker, searcher.query_adapter)
+            Searcher(
+                index,
+                searcher.encoder,
+                searcher.fusion,
+                searcher.reranker,
+                searcher.query_adapter,
+                searcher.question_encoder,
+            )
         )
 
     return make
@@ -79,7 +92,8 @@ def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Search
     )
     encoder = encoder or build_encoder(settings)
     adapter = build_query_adapter(settings, encoder.dimension)
-    return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings), adapter)
+    questions = build_question_encoder(settings, encoder)
+    return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings), adapter, questions)
 
 
 def build_query_adapter(settings: Settings, dimension: int) -> QueryAdapter | None:
@@ -96,12 +110,38 @@ def build_query_adapter(settings: Settings, dimension: int) -> QueryAdapter | No
 
 
 def build_encoder(settings: Settings) -> Encoder:
-    """The question encoder of the configured backend: concurrent questions encoded together (unless the
-    batch size is 1), behind an LRU of question vectors if one is sized (a cached question skips batching)."""
+    """The model's encoder on the configured backend (passages, sentences, and questions unless a question
+    tower is on): concurrent questions encoded together (unless the batch size is 1), behind an LRU of
+    question vectors if one is sized (a cached question skips batching)."""
+    return question_ready(settings, model_encoder(settings, settings.model))
+
+
+def model_encoder(settings: Settings, model: str) -> Encoder:
+    """``model`` (a name or folder) on the configured backend, threads and ONNX cache."""
     threads = settings.threads or default_threads(settings.workers)
-    encoder: Encoder = make_encoder(
-        settings.model, settings.backend, threads, settings.onnx_cache_path, settings.encoder_spin
-    )
+    return make_encoder(model, settings.backend, threads, settings.onnx_cache_path, settings.encoder_spin)
+
+
+def build_question_encoder(settings: Settings, encoder: Encoder) -> Encoder:
+    """The encoder of questions: the configured question tower (CITEQA_QUESTION_TOWER_PATH) made into a
+    model folder once (in the ONNX cache folder) and loaded on the configured backend, batched and cached
+    as questions are; ``encoder`` itself when the tower is off. The packaged tower is off for other models
+    than its own; any other tower tuned from another model than the configured one is refused
+    (QuestionTowerError)."""
+    path = settings.question_tower_path
+    if path is None:
+        return encoder
+    if Path(path).resolve() == DEFAULT_QUESTION_TOWER_PATH and tower_model(path) != settings.model:
+        say(f"question tower: the packaged one is for {tower_model(path)!r}; off for {settings.model!r}")
+        return encoder
+    tower = load_question_tower(path, settings.model)
+    folder = tower_model_folder(tower, settings.onnx_cache_path)
+    say(f"question tower: {tower.folder} encodes the questions (made into {folder}; once per machine)")
+    return question_ready(settings, model_encoder(settings, str(folder)))
+
+
+def question_ready(settings: Settings, encoder: Encoder) -> Encoder:
+    """``encoder`` batched and cached for questions as the settings say."""
     if settings.question_batch_size > 1:
         encoder = BatchingEncoder(encoder, settings.question_batch_size, settings.question_batch_wait_ms)
     if settings.question_cache_size:
@@ -227,7 +267,15 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
         [], "", None, CorpusStatistics(0, 0), {}, manifest.folder, manifest.data, encoder.dimension
     )
     adapter = build_query_adapter(settings, encoder.dimension)
-    searcher = Searcher(nothing, encoder, fusion_settings(settings), build_reranker(settings), adapter)  # type: ignore[arg-type]
+    questions = build_question_encoder(settings, encoder)
+    searcher = Searcher(
+        nothing,  # type: ignore[arg-type]
+        encoder,
+        fusion_settings(settings),
+        build_reranker(settings),
+        adapter,
+        questions,
+    )
     calibration = build_calibration(settings, manifest.folder, manifest.model_name)
     answer_model = (
         None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)

@@ -218,13 +218,16 @@ class ShardedAnswerer:
                 if attempt == GATHER_ATTEMPTS - 1:
                     raise
         base = self.base
-        encoder = KnownQuestion(base.searcher.encoder, question, vector)
+        # The question's vector is the question encoder's (the tower's, if one is on), computed once; the
+        # answer layer embeds any sentence the shards did not send with the model's encoder.
+        questions = KnownQuestion(base.searcher.question_encoder, question, vector)
         searcher = Searcher(
             index,
-            encoder,  # type: ignore[arg-type]
+            base.searcher.encoder,
             base.searcher.fusion,
             base.searcher.reranker,
             base.searcher.query_adapter,
+            questions,  # type: ignore[arg-type]
         )
         answerer = base.over(searcher)
         answerer.term_extractor = base.term_extractor
@@ -305,6 +308,7 @@ class ShardedSearcher:
         self.index = answerer.snapshot
         base = answerer.base.searcher
         self.encoder, self.fusion, self.reranker = base.encoder, base.fusion, base.reranker
+        self.question_encoder = base.question_encoder
 
     def search(
         self, question: str, top_k: int = 5, mode: SearchMode = "hybrid", filters: Any = None

@@ -86,9 +86,10 @@ def held_server(
     settings = app_settings.model_copy(
         update={"response_cache_size": 0, "question_cache_size": 0, "query_concurrency": 1, **settings}
     )
-    held = HeldEncoder(searcher.encoder)
+    held = HeldEncoder(searcher.question_encoder)
     answerer = build_answerer(
-        settings, Searcher(searcher.index, held, searcher.fusion, query_adapter=searcher.query_adapter)
+        settings,
+        Searcher(searcher.index, searcher.encoder, searcher.fusion, None, searcher.query_adapter, held),
     )
     with loopback_server(create_app(settings, answerer=answerer)) as url:
         try:
@@ -186,10 +187,11 @@ def test_questions_of_concurrent_requests_are_encoded_together_and_answered_as_a
     app_settings, searcher, answerer
 ) -> None:
     settings = app_settings.model_copy(update={"response_cache_size": 0, "question_cache_size": 0})
-    gathering = GatheringEncoder(searcher.encoder, waiting=len(QUESTIONS) - 1)
+    gathering = GatheringEncoder(searcher.question_encoder, waiting=len(QUESTIONS) - 1)
     batcher = BatchingEncoder(gathering, max_batch_size=32)
     served = build_answerer(
-        settings, Searcher(searcher.index, batcher, searcher.fusion, query_adapter=searcher.query_adapter)
+        settings,
+        Searcher(searcher.index, searcher.encoder, searcher.fusion, None, searcher.query_adapter, batcher),
     )
     gathering.batcher, gathering.armed = batcher, True
     with (

@@ -48,6 +48,7 @@ def sweep(
         folds=3,
         root=root,
         query_adapter=searcher.query_adapter,  # the service's, as the harness searches
+        question_encoder=searcher.question_encoder,  # the service's question tower, likewise
     )
 
 

@@ -71,7 +71,7 @@ def test_setting_is_read_at_the_edge_and_empty_is_off(
     path = written(tmp_path, perturbed())
     monkeypatch.setenv("CITEQA_QUERY_ADAPTER_PATH", str(path))
     assert Settings().query_adapter_path == path
-    configured = app_settings.model_copy(update={"query_adapter_path": path})
+    configured = app_settings.model_copy(update={"query_adapter_path": path, "question_tower_path": None})
     searcher = build_searcher(configured, encoder)
     assert isinstance(searcher.query_adapter, QueryAdapter)
     raw = encoder.encode(["what are milia"])[0]
@@ -115,11 +115,13 @@ def test_identity_adapter_changes_nothing(
     ]
 
 
-def test_packaged_adapter_is_the_default_and_off_for_other_models(app_settings: Settings) -> None:
+def test_packaged_adapter_is_off_by_default_and_off_for_other_models(app_settings: Settings) -> None:
+    """The question tower replaced the adapter as the default; the packaged adapter still loads when
+    configured, for its own model only."""
     from citeqa.query_adapter import DEFAULT_QUERY_ADAPTER_PATH, adapter_model
     from service.wiring import build_query_adapter
 
-    assert Settings.model_fields["query_adapter_path"].default == DEFAULT_QUERY_ADAPTER_PATH
+    assert Settings.model_fields["query_adapter_path"].default is None
     assert adapter_model(DEFAULT_QUERY_ADAPTER_PATH) == DEFAULT_MODEL
     packaged = build_query_adapter(
         app_settings.model_copy(update={"query_adapter_path": DEFAULT_QUERY_ADAPTER_PATH}), DIMENSION

@@ -148,7 +148,12 @@ def test_a_folder_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
 def replace_reranker(searcher: Searcher, reranker: CrossEncoderReranker) -> Searcher:
     """A searcher over the same index, model and fusion, with ``reranker``."""
     return Searcher(
-        searcher.index, searcher.encoder, replace(searcher.fusion), reranker, searcher.query_adapter
+        searcher.index,
+        searcher.encoder,
+        replace(searcher.fusion),
+        reranker,
+        searcher.query_adapter,
+        searcher.question_encoder,
     )
 
 

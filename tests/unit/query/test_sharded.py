@@ -67,11 +67,15 @@ def small_documents(documents: list[Document]) -> list[Document]:
 
 
 def answerer_like(folder: Path, encoder: SentenceTransformerEncoder, base: Answerer) -> Answerer:
-    """An Answerer over one index folder, set up as the sharded one's ``base`` (fusion, adapter, calibration,
-    near-duplicate rule, answer model): what the shards must answer like."""
+    """An Answerer over one index folder, set up as the sharded one's ``base`` (fusion, adapter, question
+    tower, calibration, near-duplicate rule, answer model): what the shards must answer like."""
     return Answerer(
         Searcher(
-            load_index(folder), encoder, base.searcher.fusion, query_adapter=base.searcher.query_adapter
+            load_index(folder),
+            encoder,
+            base.searcher.fusion,
+            query_adapter=base.searcher.query_adapter,
+            question_encoder=base.searcher.question_encoder,
         ),
         base.calibration,
         base.dedup,
@@ -101,7 +105,8 @@ def answerers(folders: tuple[Path, Path], encoder: SentenceTransformerEncoder): 
     live, base = build_sharded(Settings(index_path=three), encoder)
     sharded = sharded_answerer_factory(live, base)(live.current)
     single = answerer_like(one, encoder, base)
-    assert base.searcher.query_adapter is not None  # the packaged adapter, applied on both sides
+    # The packaged question tower encodes the questions on both sides.
+    assert base.searcher.question_encoder is not base.searcher.encoder
     yield single, sharded
     live.close()
 
@@ -430,11 +435,11 @@ def test_shards_send_the_passages_holding_their_hits_and_the_ranking_stays(
     lists: the shard sends those passages too, with exact scores, and the ranking (one index's) stays."""
     added = 0
     with single_and_sharded(folders, encoder, answer_model_path=SENTENCE_MODEL) as (single, sharded):
-        adapter = single.searcher.query_adapter
+        adapter, questions = single.searcher.query_adapter, single.searcher.question_encoder
         fusion = replace(single.searcher.fusion, candidates=8)
-        one = single.over(Searcher(single.searcher.index, encoder, fusion, query_adapter=adapter))
+        one = single.over(Searcher(single.searcher.index, encoder, fusion, None, adapter, questions))
         base = sharded.base.over(
-            Searcher(sharded.base.searcher.index, encoder, fusion, query_adapter=adapter)
+            Searcher(sharded.base.searcher.index, encoder, fusion, None, adapter, questions)
         )
         shallow = ShardedAnswerer(sharded.clients, sharded.snapshot, base, depth=8)
         assert shallow.retrieval_depth() == 8
@@ -511,6 +516,7 @@ def test_sentence_level_fusion_over_shards_ranks_as_one_index(
                     encoder,
                     replace(single.searcher.fusion, sentence_weight=0.0),
                     query_adapter=single.searcher.query_adapter,
+                    question_encoder=single.searcher.question_encoder,
                 )
             )
             moved += [r.score for r in plain.respond(question, 10).results] != [r.score for r in one.results]

@@ -112,8 +112,9 @@ def test_etag_changes_with_the_index_and_the_answer_settings(answerer: Answerer)
         calibration=None,
         model=None,
         adapter=searcher.query_adapter,
+        questions=searcher.question_encoder,
     ) -> str:
-        rebuilt = Searcher(index, searcher.encoder, fusion, query_adapter=adapter)
+        rebuilt = Searcher(index, searcher.encoder, fusion, None, adapter, questions)
         model = model or answerer.answer_model
         built = Answerer(rebuilt, calibration or answerer.calibration, dedup, answer_model=model)
         return search_etag(built, QUESTION, 5, "hybrid", 0)
@@ -123,7 +124,7 @@ def test_etag_changes_with_the_index_and_the_answer_settings(answerer: Answerer)
     manifest = {**searcher.index.manifest, "created_at": "2000-01-01T00:00:00+00:00"}
     assert etag(index=dataclasses.replace(searcher.index, manifest=manifest)) != before
     assert etag(fusion=dataclasses.replace(searcher.fusion, dense_weight=0.5)) != before
-    assert searcher.query_adapter is not None and etag(adapter=None) != before
+    assert searcher.question_encoder is not searcher.encoder and etag(questions=searcher.encoder) != before
     assert etag(dedup="none") != before
     moved = dataclasses.replace(answerer.calibration, threshold=answerer.calibration.threshold + 0.1)
     assert etag(calibration=moved) != before

@@ -1,0 +1,351 @@
+"""The question tower (citeqa.question_tower): the question side of the encoder fine-tuned, passages fixed,
+fitted and measured by grouped cross-validation.
+
+Same data, loss and grouped folds as eval.adapter_fit (a passage-level contrastive loss: each question's
+candidates are the passages of every training question's relevant documents plus the other documents of
+its own source page, the hard negatives; temperature 0.05), but instead of a linear map on the question
+vector, the top ``layers`` transformer layers of a copy of the model are trained (AdamW, mini-batches of
+questions, a few epochs, dropout as in training). Passage and sentence vectors stay the model's own, so no
+index is rebuilt: the trained copy only encodes questions.
+
+``python -m eval.query_tower_fit --dataset DIR`` scores each held-out fold (5 folds grouped by source page,
+eval.cv) for dense and hybrid, as the service ranks (Searcher.candidates and the configured fusion),
+against no tower and against the linear adapter fitted on the same training folds. ``--out FOLDER``
+then fits on every question and writes the tower (delta.safetensors: the trained layers minus the
+model's, float16; tower.json: model, sha256 of the model's weights and of the delta, command, data,
+settings and the CV numbers). ``--seed-check`` scores the seed set over the configured index with the
+packaged adapter and with the new tower. Deterministic: seeded torch and batch order, CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.adapter_fit import (
+    AdapterProblem,
+    FitSettings,
+    Retrieval,
+    build_problem,
+    fit_adapter,
+    means,
+    padded_rows,
+    score_positions,
+    subset,
+)
+from eval.cv import DEFAULT_FOLDS, DEFAULT_SEED, make_folds
+
+METRICS = ("ndcg@10", "mrr@10")
+ADAPTER_PENALTY = 0.1  # the packaged adapter's (eval/adapter_sweep.md)
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TowerSettings:
+    """Which layers are trained (the top ``layers`` of the transformer), for how long, how fast."""
+
+    layers: int = 6
+    epochs: int = 4
+    learning_rate: float = 2e-5
+    batch_size: int = 32
+    temperature: float = 0.05
+    seed: int = 0
+
+
+def encode_with(model: Any, texts: Sequence[str], grad: bool) -> Any:
+    """L2-normalized sentence embeddings of ``texts`` by a SentenceTransformer (a torch tensor)."""
+    import torch
+
+    features = model.preprocess(list(texts))
+    with torch.set_grad_enabled(grad):
+        out = model(features)["sentence_embedding"]
+    return torch.nn.functional.normalize(out, dim=1)
+
+
+def trainable_layers(model: Any, layers: int) -> list[Any]:
+    """Freeze everything of ``model`` but its top ``layers`` transformer layers; their parameters."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    stack = model[0].auto_model.encoder.layer
+    chosen = [p for layer in stack[len(stack) - layers :] for p in layer.parameters()] if layers else []
+    for parameter in chosen:
+        parameter.requires_grad_(True)
+    return chosen
+
+
+def fit_tower(base_model: Any, texts: Sequence[str], problem: AdapterProblem, settings: TowerSettings) -> Any:
+    """A copy of ``base_model`` (a SentenceTransformer) with its top layers trained on ``problem``, whose
+    question i is ``texts[i]``; in eval mode."""
+    import torch
+
+    torch.manual_seed(settings.seed)
+    model = copy.deepcopy(base_model)
+    trainable = trainable_layers(model, settings.layers)
+    if not trainable or not len(texts):
+        return model.eval()
+    model.train()
+    pool_docs = np.unique(np.concatenate(problem.positives))
+    pool = np.flatnonzero(np.isin(problem.passage_doc, pool_docs))
+    positive = np.stack([np.isin(problem.passage_doc[pool], docs) for docs in problem.positives])
+    hard = [
+        np.flatnonzero(np.isin(problem.passage_doc, np.setdiff1d(docs, pool_docs)))
+        for docs in problem.hard_negatives
+    ]
+    hard_ids, hard_missing = padded_rows(hard)
+    passages = np.asarray(problem.passages, dtype=np.float32)
+    pool_vectors = torch.from_numpy(np.ascontiguousarray(passages[pool]))
+    hard_vectors = torch.from_numpy(np.ascontiguousarray(passages[hard_ids]))
+    hard_off = torch.from_numpy(hard_missing)
+    not_positive = torch.from_numpy(~positive)
+    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
+    order_generator = np.random.default_rng(settings.seed)
+    for _ in range(settings.epochs):
+        order = order_generator.permutation(len(texts))
+        for start in range(0, len(texts), settings.batch_size):
+            batch = order[start : start + settings.batch_size]
+            optimizer.zero_grad()
+            questions = encode_with(model, [texts[i] for i in batch], grad=True)
+            rows = torch.from_numpy(batch)
+            in_pool = questions @ pool_vectors.T / settings.temperature
+            in_hard = torch.einsum("nd,nhd->nh", questions, hard_vectors[rows]) / settings.temperature
+            everything = torch.logsumexp(
+                torch.cat([in_pool, in_hard.masked_fill(hard_off[rows], float("-inf"))], 1), 1
+            )
+            relevant = torch.logsumexp(in_pool.masked_fill(not_positive[rows], float("-inf")), dim=1)
+            (everything - relevant).mean().backward()
+            optimizer.step()
+    return model.eval()
+
+
+def tower_delta(base_model: Any, tower: Any, layers: int) -> dict[str, np.ndarray]:
+    """The trained layers' parameters minus the model's, float16, by safetensors name."""
+    first = len(base_model[0].auto_model.encoder.layer) - layers
+    base = base_model[0].auto_model.state_dict()
+    tuned = tower[0].auto_model.state_dict()
+    return {
+        name: (tuned[name].float() - base[name].float()).numpy().astype(np.float16)
+        for name in tuned
+        if name.startswith("encoder.layer.") and int(name.split(".")[2]) >= first
+    }
+
+
+def with_vectors(retrieval: Retrieval, vectors: np.ndarray) -> Retrieval:
+    return Retrieval(
+        retrieval.searcher, retrieval.qids, retrieval.texts, vectors, retrieval.qrels, retrieval.fusion
+    )
+
+
+def cross_validate(
+    base_model: Any,
+    problem: AdapterProblem,
+    retrieval: Retrieval,
+    folds: Sequence[np.ndarray],
+    configs: Sequence[TowerSettings],
+    say: Log,
+) -> dict[str, list[dict[str, dict[str, float]]]]:
+    """Per held-out fold, dense and hybrid means of: no tower, the linear adapter, each tower setting."""
+    rows: dict[str, list[dict[str, dict[str, float]]]] = {"none": [], "adapter": []}
+    everyone = np.arange(len(retrieval.qids))
+    for number, test in enumerate(folds, 1):
+        train = np.setdiff1d(everyone, test)
+        rows["none"].append(means(score_positions(retrieval, test, None)))
+        matrix = fit_adapter(subset(problem, train), FitSettings(penalty=ADAPTER_PENALTY))
+        rows["adapter"].append(means(score_positions(retrieval, test, matrix)))
+        for config in configs:
+            started = time.perf_counter()
+            texts = [retrieval.texts[i] for i in train]
+            tower = fit_tower(base_model, texts, subset(problem, train), config)
+            tuned = retrieval.vectors.copy()
+            tuned[test] = encode_with(tower, [retrieval.texts[i] for i in test], grad=False).numpy()
+            scores = means(score_positions(with_vectors(retrieval, tuned), test, None))
+            rows.setdefault(config_label(config), []).append(scores)
+            none, adapter = rows["none"][-1]["hybrid"]["ndcg@10"], rows["adapter"][-1]["hybrid"]["ndcg@10"]
+            say(
+                f"fold {number}: {config_label(config)} hybrid nDCG@10 {none:.4f} -> "
+                f"{scores['hybrid']['ndcg@10']:.4f} (adapter {adapter:.4f}), "
+                f"{time.perf_counter() - started:.0f} s"
+            )
+    return rows
+
+
+def config_label(config: TowerSettings) -> str:
+    return f"tower {config.layers} layers, {config.epochs} epochs, lr {config.learning_rate:g}"
+
+
+def cv_table(rows: dict[str, list[dict[str, dict[str, float]]]]) -> str:
+    """Markdown: held-out mean ± std over folds per variant and mode, and the paired Δ nDCG@10 over none."""
+    lines = [
+        "| variant | mode | nDCG@10 | MRR@10 | paired Δ nDCG@10 over none (mean ± std; per fold) |",
+        "|---|---|---|---|---|",
+    ]
+    for label, outcomes in rows.items():
+        for mode in ("hybrid", "dense"):
+            ndcg = np.asarray([o[mode]["ndcg@10"] for o in outcomes])
+            mrr = np.asarray([o[mode]["mrr@10"] for o in outcomes])
+            delta = ndcg - np.asarray([o[mode]["ndcg@10"] for o in rows["none"]])
+            lines.append(
+                f"| {label} | {mode} | {ndcg.mean():.3f} ± {ndcg.std(ddof=1):.3f} | "
+                f"{mrr.mean():.3f} ± {mrr.std(ddof=1):.3f} | {delta.mean():+.4f} ± {delta.std(ddof=1):.4f}; "
+                + ", ".join(f"{d:+.3f}" for d in delta)
+                + " |"
+            )
+    return "\n".join(lines)
+
+
+def cv_summary(rows: dict[str, list[dict[str, dict[str, float]]]]) -> dict[str, dict[str, list[float]]]:
+    """Per variant and "mode metric": held-out [mean, std] over folds."""
+    return {
+        label: {
+            f"{mode} {metric}": [
+                round(float(np.mean([o[mode][metric] for o in outcomes])), 4),
+                round(float(np.std([o[mode][metric] for o in outcomes], ddof=1)), 4),
+            ]
+            for mode in ("hybrid", "dense")
+            for metric in METRICS
+        }
+        for label, outcomes in rows.items()
+    }
+
+
+def write_tower(folder: Path, delta: dict[str, np.ndarray], meta: dict[str, object]) -> Path:
+    """delta.safetensors and tower.json (``meta`` plus the delta's sha256) into ``folder``."""
+    from safetensors.numpy import save_file
+
+    from citeqa.question_tower import DELTA_FILE, SIDECAR_FILE, file_sha256
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(delta, str(folder / DELTA_FILE), metadata={"format": "pt"})
+    sidecar = {**meta, "sha256": file_sha256(folder / DELTA_FILE)}
+    (folder / SIDECAR_FILE).write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+def parse_configs(text: str) -> list[TowerSettings]:
+    """ "layers:epochs:lr" items, comma-separated."""
+    configs = []
+    for item in text.split(","):
+        layers, epochs, rate = item.split(":")
+        configs.append(TowerSettings(int(layers), int(epochs), float(rate)))
+    return configs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.query_tower_fit", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--dataset", type=Path, required=True, help="BEIR folder (medquad-dev)")
+    parser.add_argument("--index-root", type=Path, default=Path("var/eval/indexes"))
+    parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    default = TowerSettings()
+    parser.add_argument(
+        "--configs",
+        default=f"{default.layers}:{default.epochs}:{default.learning_rate:g}",
+        help="tower settings to cross-validate, layers:epochs:learning-rate, comma-separated; the first is "
+        "the one --out fits",
+    )
+    parser.add_argument(
+        "--no-cv", action="store_true", help="skip the cross-validation (with --out: fit only)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the tower fitted on every question here"
+    )
+    parser.add_argument("--report", type=Path, default=None, help="write the CV table and log here (.md)")
+    parser.add_argument("--seed-check", action="store_true", help="score the seed set with the --out tower")
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    from citeqa.question_tower import WEIGHTS_FILE, file_sha256
+    from citeqa.search import Searcher
+    from eval.beir import load_beir_dataset
+    from eval.beir_eval import prepare_index
+    from indexer.build import IndexSettings
+    from indexer.embedding import SentenceTransformerEncoder, resolve_model_path
+    from indexer.embedding_cache import DEFAULT_CACHE_DIR, EmbeddingCache
+    from service.settings import Settings
+    from service.wiring import fusion_settings
+
+    lines: list[str] = []
+
+    def say(message: str) -> None:
+        print(message, flush=True)
+        lines.append(message)
+
+    started = time.perf_counter()
+    settings = Settings()
+    encoder = SentenceTransformerEncoder(settings.model)
+    dataset = load_beir_dataset(args.dataset)
+    prepared = prepare_index(
+        dataset, encoder, IndexSettings(), args.index_root, EmbeddingCache(DEFAULT_CACHE_DIR)
+    )
+    fusion = fusion_settings(settings)
+    searcher = Searcher(prepared.index, encoder, fusion)
+    qids = [qid for qid, grades in dataset.qrels.items() if any(g > 0 for g in grades.values())]
+    texts = [dataset.queries[qid].text.strip() for qid in qids]
+    vectors = encoder.encode(texts)
+    retrieval = Retrieval(searcher, qids, texts, vectors, dataset.qrels, fusion)
+    problem = build_problem(dataset, searcher, qids, vectors)
+    configs = parse_configs(args.configs)
+    base_model = encoder._model
+    say(f"{dataset.name}: {len(qids)} questions, {len(prepared.index.passages)} passages")
+    rows: dict[str, list[dict[str, dict[str, float]]]] = {}
+    if not args.no_cv:
+        rows = cross_validate(
+            base_model, problem, retrieval, make_folds(qids, args.folds, args.seed), configs, say
+        )
+        say("")
+        say(cv_table(rows))
+    if args.out is not None:
+        chosen = configs[0]
+        tower = fit_tower(base_model, texts, problem, chosen)
+        meta = {
+            "model": settings.model,
+            "base_sha256": file_sha256(Path(resolve_model_path(settings.model)) / WEIGHTS_FILE),
+            "command": "python -m eval.query_tower_fit " + " ".join(sys.argv[1:]),
+            "data": f"{args.dataset} ({len(qids)} questions, qrels/test.tsv), index {prepared.index.path}",
+            "fit": asdict(chosen),
+            "cv": cv_summary(rows),
+        }
+        write_tower(args.out, tower_delta(base_model, tower, chosen.layers), meta)
+        say(f"wrote {args.out} ({config_label(chosen)}, fitted on every question)")
+        if args.seed_check:
+            seed_check(settings, args.out, say)
+    say(f"done in {time.perf_counter() - started:.0f} s")
+    if args.report is not None:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+def seed_check(settings: Any, folder: Path, say: Log) -> None:
+    """The seed set's hybrid and dense metrics over the configured index: the model alone, with the
+    packaged adapter, and with the tower at ``folder`` (loaded as the service loads it)."""
+    from citeqa.query_adapter import DEFAULT_QUERY_ADAPTER_PATH
+    from eval.harness import SEED_METRICS, evaluate_seed, markdown_table
+    from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
+    from service.wiring import build_searcher
+
+    questions = load_eval_set(DEFAULT_SEED_SET)
+    variants = {
+        "the model alone": {"query_adapter_path": None, "question_tower_path": None},
+        "the linear adapter": {"query_adapter_path": DEFAULT_QUERY_ADAPTER_PATH, "question_tower_path": None},
+        "the tower": {"query_adapter_path": None, "question_tower_path": folder},
+    }
+    for label, update in variants.items():
+        searcher = build_searcher(settings.model_copy(update=update))
+        say(f"\nseed set, {label}:\n")
+        say(markdown_table(evaluate_seed(searcher, questions, ("hybrid", "dense")), SEED_METRICS))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
