@@ -17,7 +17,8 @@ Rules (measured on the seed set, see ``citeqa eval --dedup``):
 - ``any_overlap``: drop a passage that shares any character with a better one (loses information).
 - ``none``: keep everything.
 
-Every rule except ``none`` also drops a passage whose normalized text equals a better one's.
+Every rule except ``none`` also drops a passage whose normalized text equals a better one's (``merge`` also
+a trimmed part whose text a better result shows: a repetitive document trims to one text at many offsets).
 """
 
 from __future__ import annotations
@@ -200,7 +201,11 @@ class MergeGrouping:
         groups = [slots[s] for s in touching]
         if max_merged is not None and (len(groups) > 1 or len(groups[0].members) >= max_merged):
             trimmed = uncovered_part(passage, groups)
-            if trimmed is not None and trimmed[1] - trimmed[0] >= MIN_TRIMMED_FRACTION * len(passage.text):
+            if trimmed is None or trimmed[1] - trimmed[0] < MIN_TRIMMED_FRACTION * len(passage.text):
+                return
+            text = normalized_text(passage.text[trimmed[0] - passage.start : trimmed[1] - passage.start])
+            if text not in self._seen_texts:  # a repetitive document trims passages to the same text
+                self._seen_texts.add(text)
                 same_doc.append(len(slots))
                 slots.append(Group(passage.doc_id, trimmed[0], trimmed[1], (position,)))
             return

@@ -89,6 +89,24 @@ def test_merge_fills_the_limit_with_distinct_results() -> None:
     assert [(g.start, g.end) for g in groups] == [(0, 150), (300, 400)]
 
 
+def test_merge_drops_a_trimmed_part_whose_text_a_result_shows() -> None:
+    """A repetitive document trims passages to the same text at other offsets: it is shown once."""
+    text = "Penguins huddle to stay warm. " * 80
+    spans = [(0, 300), (270, 570), (1215, 1515), (1470, 1770), (540, 840), (1740, 2040), (2100, 2370)]
+    ranked = [Passage(i, "a", start, end, text[start:end]) for i, (start, end) in enumerate(spans)]
+    groups = group_passages(ranked, 10, "merge")
+    # Passages 4 and 5 each overlap a full result; their uncovered parts are the same nine sentences,
+    # and so is the whole of passage 6.
+    assert [(g.start, g.end, g.members) for g in groups] == [
+        (0, 570, (0, 1)),
+        (1215, 1770, (2, 3)),
+        (570, 839, (4,)),
+    ]
+    assert text[570:839] == text[1770:2039] == text[2100:2370].strip()
+    shown = [normalized_text(text[g.start : g.end]) for g in groups]
+    assert len(shown) == len(set(shown))
+
+
 def test_same_text_in_another_document_is_dropped() -> None:
     copy = passage(1, 0, 100, doc_id="b", text=TEXT[0:100].upper() + "  ")
     for rule in ("merge", "contained", "any_overlap"):

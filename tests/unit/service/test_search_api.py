@@ -4,11 +4,12 @@ CORS (preflight included), through the real app."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import ALLOWED_ORIGIN
+from support import ALLOWED_ORIGIN, writable_client
 
 from citeqa.answers import Answerer
 from citeqa.paging import PAGE_DEPTH
@@ -40,6 +41,41 @@ def test_offset_pages_neither_repeat_nor_skip(client: TestClient, mode: str) -> 
     assert len(paged) == len(set(paged)), "a passage appeared on two pages"
     assert paged == keys(whole)[: len(paged)]
     assert whole["has_more"] is (len(paged) > 50)
+
+
+def test_a_repetitive_document_shows_each_text_once_on_stable_pages(index_copy: Path, encoder: Any) -> None:
+    """One sentence 300 times: its passages overlap results at many offsets, and the parts no result
+    shows are the same text; each is shown once, the pages stay disjoint and gap-free, citations exact."""
+    with writable_client(index_copy, encoder, api_keys=["k"]) as writer:
+        penguins = {"doc_id": "penguins", "title": "Penguins", "text": "Penguins huddle to stay warm. " * 300}
+        added = writer.post(
+            "/documents", json={"documents": [penguins]}, headers={"Authorization": "Bearer k"}
+        )
+        assert added.status_code == 200, added.text
+        params: dict[str, Any] = {"q": "do penguins huddle", "k": 8}
+        whole = writer.get("/search", params={**params, "k": 50}).json()
+        pages, offset = [], 0
+        while True:
+            body = writer.get("/search", params={**params, "offset": offset}).json()
+            assert [r["rank"] for r in body["results"]] == list(
+                range(offset + 1, offset + 1 + len(body["results"]))
+            )
+            pages.append(body)
+            if not body["has_more"]:
+                break
+            offset += 8
+        paged = [key for body in pages for key in keys(body)]
+        assert paged == keys(whole)[: len(paged)] and len(paged) == len(set(paged))
+        results = [r for body in pages for r in body["results"]]
+        texts = {
+            r["citation"]["doc_id"]: writer.get(f"/documents/{r['citation']['doc_id']}").json()["text"]
+            for r in results
+        }
+        for r in results:
+            assert texts[r["citation"]["doc_id"]][r["citation"]["start"] : r["citation"]["end"]] == r["text"]
+        shown = [" ".join(r["text"].split()).casefold() for r in results]
+        assert len(shown) == len(set(shown)), "the same text was shown twice"
+        assert sum(r["citation"]["doc_id"] == "penguins" for r in results) >= 2
 
 
 def test_same_request_same_order(client: TestClient) -> None:
