@@ -3,9 +3,10 @@ the one ingestion path (``corpus.ingest``) for a folder or file of documents."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from corpus.beir import load_beir_corpus
+from corpus.beir import CORPUS_FILE, load_beir_corpus
 from corpus.errors import CorpusError
 from corpus.ingest import OnError, ingest_paths
 from corpus.report import Ingested, IngestReport
@@ -13,7 +14,24 @@ from corpus.types import Document
 
 
 def is_beir_corpus(path: Path) -> bool:
-    return (path.is_file() and path.suffix == ".jsonl") or (path / "corpus.jsonl").is_file()
+    """A folder holding a corpus.jsonl, or a .jsonl file named corpus.jsonl or whose first record has an
+    ``_id``; any other .jsonl file is a batch of ``{doc_id, title, text}`` lines, as in a folder."""
+    if path.is_dir():
+        return (path / CORPUS_FILE).is_file()
+    return path.is_file() and path.suffix == ".jsonl" and (path.name == CORPUS_FILE or _first_has_id(path))
+
+
+def _first_has_id(file: Path) -> bool:
+    """Whether the first non-blank line of ``file`` is a JSON object with an ``_id`` (unreadable: no, and
+    the batch reader names the problem)."""
+    try:
+        with file.open("rb") as lines:
+            texts = (line.decode("utf-8-sig") for line in lines)  # a byte-order mark is not text
+            first = next((text for text in texts if text.strip()), "")
+        record = json.loads(first)
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return False
+    return isinstance(record, dict) and "_id" in record
 
 
 def ingest_corpus(path: Path, *, errors: OnError = "raise") -> Ingested:

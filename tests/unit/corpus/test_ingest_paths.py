@@ -106,6 +106,25 @@ def test_index_and_add_read_a_folder_the_same_way(mixed: Path) -> None:
     assert ingest_corpus(mixed) == ingest_paths([mixed])
 
 
+def test_a_jsonl_file_is_beir_only_when_named_corpus_jsonl_or_its_lines_have_ids(tmp_path: Path) -> None:
+    """A batch file (``doc_id`` lines) given alone reads as it does in a folder; a BEIR file (``_id``
+    lines) reads as BEIR whatever its name."""
+    batch = (
+        '{"doc_id": "j1", "title": "J1", "text": "One."}\n{"doc_id": "j2", "title": "J2", "text": "Two."}\n'
+    )
+    (tmp_path / "batch.jsonl").write_text(batch, encoding="utf-8")
+    assert [d.doc_id for d in load_corpus(tmp_path / "batch.jsonl")] == ["j1", "j2"]
+    assert ingest_corpus(tmp_path / "batch.jsonl") == ingest_paths([tmp_path / "batch.jsonl"])
+    beir = tmp_path / "beir"
+    beir.mkdir()
+    (beir / "scifact.jsonl").write_text('\n{"_id": "b1", "title": "B1", "text": "Three."}\n', "utf-8-sig")
+    (beir / "corpus.jsonl").write_text(batch, encoding="utf-8")
+    [document] = load_corpus(beir / "scifact.jsonl")
+    assert (document.doc_id, document.text) == ("b1", "Three.")
+    with pytest.raises(CorpusError, match=r"corpus\.jsonl, line 1, field '_id': missing"):
+        load_corpus(beir / "corpus.jsonl")
+
+
 def test_a_folder_of_markdown_is_a_corpus(tmp_path: Path) -> None:
     (tmp_path / "one.md").write_text(f"# One\n\n{BODY}", encoding="utf-8")
     (tmp_path / "two.md").write_text(f"# Two\n\n{BODY}", encoding="utf-8")
