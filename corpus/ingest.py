@@ -52,6 +52,7 @@ __all__ = [
     "documents_from_paths",
     "ingest_paths",
     "read_document_file",
+    "skip_beside",
     "upload_format",
 ]
 
@@ -63,6 +64,10 @@ SIDECAR_SUFFIX = ".json"
 SUPPORTED = f"a {SUPPORTED_SUFFIXES} file ({SUPPORTED_MEDIA_TYPES})"
 SUPPORTED_FILES = SUPPORTED_SUFFIXES.replace(" or ", ", ") + " or .jsonl"
 OnError = Literal["raise", "skip"]
+BESIDE_BEIR = (
+    "a folder holding a BEIR corpus.jsonl is read as that file alone; "
+    "index other documents from a folder of their own, or add them with citeqa add"
+)
 
 
 def ingest_paths(paths: Sequence[Path], *, errors: OnError = "raise") -> Ingested:
@@ -221,6 +226,14 @@ def document_files(path: Path, report: ReportBuilder) -> list[Path]:
     if suffix_of(path) != JSONL_SUFFIX:
         file_format(path)
     return [path]
+
+
+def skip_beside(corpus: Path, report: ReportBuilder) -> None:
+    """Skip into ``report`` every file of the folder of ``corpus`` (a BEIR corpus.jsonl) but itself: such a
+    folder is read as that file alone (its queries, qrels, documents of other types)."""
+    for file in _walk(corpus.parent):
+        if file != corpus:
+            report.skip(file, BESIDE_BEIR)
 
 
 def _walk(folder: Path) -> list[Path]:

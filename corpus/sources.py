@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from corpus.beir import CORPUS_FILE, load_beir_corpus
+from corpus.beir import CORPUS_FILE, corpus_file, load_beir_corpus
 from corpus.errors import CorpusError
-from corpus.ingest import OnError, ingest_paths
-from corpus.report import Ingested, IngestReport
+from corpus.ingest import OnError, ingest_paths, skip_beside
+from corpus.report import Ingested, ReportBuilder
 from corpus.types import Document
 
 
@@ -40,8 +40,13 @@ def ingest_corpus(path: Path, *, errors: OnError = "raise") -> Ingested:
     if not path.exists():
         raise CorpusError(f"{path}: no such file or folder; pass a documents folder or a BEIR corpus.jsonl")
     if is_beir_corpus(path):
-        documents = load_beir_corpus(path)
-        return Ingested(tuple(documents), IngestReport(taken={".jsonl": 1}, documents=len(documents)))
+        report = ReportBuilder()
+        file = corpus_file(path)
+        if path.is_dir():
+            skip_beside(file, report)
+        documents = load_beir_corpus(file)
+        report.take(file)
+        return Ingested(tuple(documents), report.build(len(documents)))
     return ingest_paths([path], errors=errors)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from corpus.beir import corpus_file, documents_in_range, line_ranges
 from corpus.errors import CorpusError
-from corpus.ingest import document_files, read_document_file
+from corpus.ingest import document_files, read_document_file, skip_beside
 from corpus.report import IngestReport, ReportBuilder
 from corpus.sources import is_beir_corpus
 from corpus.types import Document
@@ -74,6 +74,8 @@ def corpus_parts(
         raise CorpusError(f"{path}: no such file or folder; pass a documents folder or a BEIR corpus.jsonl")
     if is_beir_corpus(path):
         file = corpus_file(path)
+        if path.is_dir():
+            skip_beside(file, report)
         ranges = line_ranges(file, part_bytes or part_size(file.stat().st_size, cpus))
         absolute = str(file.resolve())
         parts = [CorpusPart(n, absolute, str(file), True, s, e) for n, (s, e) in enumerate(ranges)]

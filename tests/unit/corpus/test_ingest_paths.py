@@ -14,9 +14,10 @@ from support import write_document
 from corpus import DEFAULT_CORPUS_DIR
 from corpus.errors import CorpusError, UnsupportedFormatError
 from corpus.ingest import document_from_upload, documents_from_paths, ingest_paths
-from corpus.report import IngestReport, Skip
+from corpus.report import IngestReport, ReportBuilder, Skip
 from corpus.sources import ingest_corpus, load_corpus
 from indexer.index_folder import corpus_fingerprint
+from indexer.ray_corpus import corpus_parts
 
 HTML = "<html><head><title>Web page</title></head><body><article><p>{}</p></article></body></html>"
 BODY = "Milia are tiny white keratin cysts that clear up on their own within a few weeks."
@@ -123,6 +124,27 @@ def test_a_jsonl_file_is_beir_only_when_named_corpus_jsonl_or_its_lines_have_ids
     assert (document.doc_id, document.text) == ("b1", "Three.")
     with pytest.raises(CorpusError, match=r"corpus\.jsonl, line 1, field '_id': missing"):
         load_corpus(beir / "corpus.jsonl")
+
+
+def test_a_folder_holding_corpus_jsonl_reports_its_other_files_as_skipped(tmp_path: Path) -> None:
+    """Such a folder is read as its BEIR corpus.jsonl alone; every other file is reported, not dropped
+    silently (queries, qrels, documents of other types), for ``citeqa index`` and its Ray scan alike."""
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text('{"_id": "b1", "title": "B1", "text": "Three."}\n', "utf-8")
+    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "three?"}\n', "utf-8")
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tb1\t1\n", "utf-8")
+    (tmp_path / "notes.md").write_text(f"# Notes\n\n{BODY}", encoding="utf-8")
+    (tmp_path / ".hidden.txt").write_text("hidden", encoding="utf-8")
+    ingested = ingest_corpus(tmp_path)
+    assert [d.doc_id for d in ingested.documents] == ["b1"]
+    reason = "a folder holding a BEIR corpus.jsonl is read as that file alone"
+    skipped = ["notes.md", "qrels/test.tsv", "queries.jsonl"]
+    assert [Path(s.path).relative_to(tmp_path).as_posix() for s in ingested.report.skips] == skipped
+    assert all(s.reason.startswith(reason) for s in ingested.report.skips)
+    assert ingested.report.rows() == [(".jsonl", 1, 1), (".md", 0, 1), (".tsv", 0, 1)]
+    on_ray = ReportBuilder()
+    corpus_parts(tmp_path, on_ray)
+    assert on_ray.skips == list(ingested.report.skips)
 
 
 def test_a_folder_of_markdown_is_a_corpus(tmp_path: Path) -> None:
