@@ -71,7 +71,7 @@ def build_document(
         raise CorpusError(f"{where}: field 'metadata' must be an object of string values")
     others = {k: v for k, v in fields.items() if k not in RESERVED_FIELDS}
     metadata = {**extracted.metadata}
-    metadata.update({str(k): as_string(v) for k, v in {**nested, **others}.items() if v is not None})
+    metadata.update(metadata_strings({**nested, **others}))
     metadata.update(extra)
     if fired_rules:
         metadata["cleaning_rules"] = ",".join(fired_rules)
@@ -136,6 +136,12 @@ def read_bytes(path: Path) -> bytes:
         raise CorpusError(
             f"{path}: cannot be read ({err.strerror}); check the path and permissions"
         ) from None
+
+
+def metadata_strings(values: Mapping[str, object]) -> dict[str, str]:
+    """Metadata as stored, however a document was sent (a file's record, JSON lines, the JSON API): a string
+    as it is, any other value as JSON (``true`` is "true"), a null left out."""
+    return {str(k): as_string(v) for k, v in values.items() if v is not None}
 
 
 def as_string(value: object) -> str:

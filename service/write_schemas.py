@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE
+from corpus.records import metadata_strings
 from corpus.types import Document
 from service.query_contract import JsonNumber
 
@@ -36,11 +37,12 @@ class DocumentBody(BaseModel):
 
     @model_validator(mode="after")
     def extras_to_metadata(self) -> DocumentBody:
+        """Extra keys become metadata as a file's record or a JSON line's do (``corpus.records``)."""
         extra = self.model_extra or {}
         for key, value in extra.items():
             if isinstance(value, dict | list):
                 raise ValueError(f"extra field {key!r} must be a string, number or boolean")
-            self.metadata.setdefault(key, "" if value is None else str(value))
+        self.metadata.update(metadata_strings(extra))
         return self
 
     def document(self, doc_id: str) -> Document:

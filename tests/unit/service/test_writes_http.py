@@ -3,6 +3,7 @@ replace, delete, versions seen by queries, limits and errors."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,41 @@ def test_add_query_replace_delete(writer: TestClient) -> None:
     rebuilt = writer.post("/index/rebuild", headers=AUTH).json()
     assert rebuilt["index_version"] == deleted.json()["index_version"] + 1
     assert query(writer, "milia")["index_version"] == rebuilt["index_version"]
+
+
+def test_metadata_is_stored_alike_from_a_json_batch_and_json_lines(writer: TestClient) -> None:
+    """Extra keys become metadata by one rule however the document is sent: a boolean or number as JSON
+    writes it (true is "true", not "True"), a null left out (not ""), a key also in ``metadata`` taken
+    from the top level; one filter finds every copy (their texts differ, or dedup would show one)."""
+    fields = {
+        "title": "Sea otters",
+        "text": "Sea otters hold hands while they sleep so that they do not drift apart.",
+        "reviewed": True,
+        "stars": 4.5,
+        "note": None,
+        "metadata": {"habitat": "kelp", "reviewed": "no"},
+    }
+    batch = writer.post(
+        "/documents",
+        json={"documents": [{**fields, "doc_id": "otters-json", "text": "Otters hold hands asleep."}]},
+        headers=AUTH,
+    )
+    assert batch.status_code == 200, batch.text
+    line = json.dumps({**fields, "doc_id": "otters-lines", "text": "Otters float together."}).encode()
+    lines = writer.post("/documents", content=line, headers={**AUTH, "Content-Type": "application/x-ndjson"})
+    assert lines.status_code == 200, lines.text
+    put = writer.put("/documents/otters-put", json=fields, headers=AUTH)
+    assert put.status_code == 200, put.text
+    expected = {"habitat": "kelp", "reviewed": "true", "stars": "4.5"}
+    for doc_id in ("otters-json", "otters-lines", "otters-put"):
+        assert writer.get(f"/documents/{doc_id}").json()["metadata"] == expected
+    found = writer.get("/search", params={"q": "do sea otters hold hands", "filter": "reviewed:true"})
+    assert found.status_code == 200, found.text
+    assert sorted(r["citation"]["doc_id"] for r in found.json()["results"]) == [
+        "otters-json",
+        "otters-lines",
+        "otters-put",
+    ]
 
 
 def test_limits_and_bad_input(writer: TestClient) -> None:
