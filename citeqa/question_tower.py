@@ -141,3 +141,17 @@ def write_tuned_weights(weights: Path, delta: Path, target: Path) -> None:
             )
         tensors[name] = (tensors[name].astype(np.float32) + change.astype(np.float32)).astype(np.float32)
     save_file(tensors, str(target), metadata={"format": "pt"})
+
+
+def question_side(question_encoder: object, encoder: object) -> str:
+    """Which encoder a searcher's questions go through, in words that name it on any machine: "the model",
+    or "question tower <first 16 hex digits of its delta's sha256>" (read from the tower.json its model
+    folder holds), or the encoder's name for anything else."""
+    if question_encoder is encoder:
+        return "the model"
+    name = str(getattr(question_encoder, "name", ""))
+    try:
+        meta = json.loads((Path(name) / SIDECAR_FILE).read_text(encoding="utf-8"))
+        return f"question tower {str(meta['sha256'])[:16]}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return name

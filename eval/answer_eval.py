@@ -25,6 +25,7 @@ from citeqa.answerability import (
 )
 from citeqa.answers import Answerer
 from citeqa.dedup import DEDUP_RULES, DedupRule
+from citeqa.question_tower import question_side
 from citeqa.search import Searcher
 from eval.harness import evaluate_seed
 from eval.seed_set import EvalQuestion, gold_spans
@@ -115,7 +116,10 @@ def fit_calibration(
     names: tuple[str, ...],
     eval_set: str,
     max_false_flag: float | None = MAX_FALSE_FLAG,
+    question_encoder: str = "the model",
 ) -> Calibration:
+    """The decision over ``names`` fitted on ``rows``; ``question_encoder`` names what encoded the questions
+    (citeqa.question_tower.question_side), recorded in ``fitted_on``: the scores it fits belong to it."""
     labels = np.array([r.answerable for r in rows])
     x = feature_matrix(rows, names)
     fitted, threshold = fit_decision(x, labels, max_false_flag)
@@ -145,7 +149,12 @@ def fit_calibration(
             "unanswerable_flagged_range": list(rates.unanswerable_range),
             "answerable_flagged_range": list(rates.answerable_range),
         },
-        fitted_on={"eval_set": eval_set, "questions": len(rows), "kinds": kinds},
+        fitted_on={
+            "eval_set": eval_set,
+            "questions": len(rows),
+            "kinds": kinds,
+            "question_encoder": question_encoder,
+        },
     )
 
 
@@ -157,7 +166,10 @@ def calibrate(
     max_false_flag: float | None = MAX_FALSE_FLAG,
 ) -> tuple[Calibration, list[SignalRates], list[QuestionFeatures]]:
     rows = question_features(Answerer(searcher), questions)
-    calibration = fit_calibration(rows, searcher.index.model_name, CHOSEN_SIGNAL, eval_set, max_false_flag)
+    side = question_side(searcher.question_encoder, searcher.encoder)
+    calibration = fit_calibration(
+        rows, searcher.index.model_name, CHOSEN_SIGNAL, eval_set, max_false_flag, question_encoder=side
+    )
     save_calibration(calibration, out)
     return calibration, compare_signals(rows, max_false_flag), rows
 

@@ -27,15 +27,17 @@ MODEL_ONLY = """
 import time
 started = time.perf_counter()
 from service.settings import Settings
-from service.wiring import build_encoder
-encoder = build_encoder(Settings())
-encoder.encode(["what are milia?"])
+from service.wiring import build_encoder, build_question_encoder
+settings = Settings()
+encoder = build_encoder(settings)
+build_question_encoder(settings, encoder).encode(["what are milia?"])
 print(time.perf_counter() - started)
 """
 
 
 def model_load_seconds() -> float:
-    """A fresh process: import the service, load the configured question encoder, encode one question."""
+    """A fresh process: import the service, load the model and the question encoder (the question tower
+    when on) as `citeqa serve` does, encode one question."""
     done = subprocess.run(
         [sys.executable, "-c", MODEL_ONLY], env=server_env(), capture_output=True, text=True, check=True
     )

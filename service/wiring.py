@@ -17,6 +17,7 @@ from citeqa.query_adapter import DEFAULT_QUERY_ADAPTER_PATH, QueryAdapter, adapt
 from citeqa.question_tower import (
     DEFAULT_QUESTION_TOWER_PATH,
     load_question_tower,
+    question_side,
     tower_model,
     tower_model_folder,
 )
@@ -164,7 +165,9 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
         live, base = build_sharded(settings)
         return ShardedAnswerer(live.clients, live.current, base)  # type: ignore[return-value]
     searcher = searcher or build_searcher(settings)
-    calibration = build_calibration(settings, searcher.index.path, searcher.index.model_name)
+    calibration = build_calibration(
+        settings, searcher.index.path, searcher.index.model_name, question_side_of(searcher)
+    )
     answer_model = (
         None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
     )
@@ -182,14 +185,30 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
     return answerer
 
 
-def build_calibration(settings: Settings, index_folder: Path, model_name: str) -> Calibration:
+def build_calibration(
+    settings: Settings, index_folder: Path, model_name: str, questions: str = "the model"
+) -> Calibration:
     """The answerability calibration of a service over ``index_folder``: CITEQA_CALIBRATION_PATH when set,
     else the index folder's own calibration.json, else the packaged default; refused (CalibrationError)
-    when malformed or fitted for another model than the index's. Says on stderr which one is in use."""
+    when malformed or fitted for another model than the index's. Says on stderr which one is in use, and
+    warns when it was fitted with questions encoded otherwise than ``questions`` (question_side_of): its
+    threshold was set on another encoder's scores."""
     path = resolve_calibration_path(settings.calibration_path, index_folder)
     calibration = load_calibration(path, expected_model=model_name)
     say(f"answerability calibration: {calibration_origin(calibration, index_folder)}")
+    fitted_with = str(calibration.fitted_on.get("question_encoder") or "the model")
+    if fitted_with != questions:
+        say(
+            f"warning: the calibration {calibration.source} was fitted with questions encoded by "
+            f"{fitted_with}, and this service encodes them by {questions}: its threshold may flag too many "
+            "or too few questions; refit it with `citeqa eval --calibrate` (README: Calibrating your own "
+            "index)"
+        )
     return calibration
+
+
+def question_side_of(searcher: Searcher) -> str:
+    return question_side(searcher.question_encoder, searcher.encoder)
 
 
 def calibration_origin(calibration: Calibration, index_folder: Path) -> str:
@@ -276,7 +295,9 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
         adapter,
         questions,
     )
-    calibration = build_calibration(settings, manifest.folder, manifest.model_name)
+    calibration = build_calibration(
+        settings, manifest.folder, manifest.model_name, question_side_of(searcher)
+    )
     answer_model = (
         None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
     )

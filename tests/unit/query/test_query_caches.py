@@ -31,7 +31,9 @@ def counter(metrics: str, kind: str, cache: str) -> float:
 @pytest.fixture
 def fresh(answerer: Answerer) -> Iterator[tuple[TestClient, Answerer]]:
     """An app of its own (its own caches) over a private Searcher and Answerer sharing the loaded index."""
-    searcher = Searcher(answerer.searcher.index, CachedEncoder(answerer.searcher.encoder, 8))
+    served = answerer.searcher
+    questions = CachedEncoder(served.question_encoder, 8)
+    searcher = Searcher(served.index, served.encoder, question_encoder=questions)
     own = Answerer(searcher, answerer.calibration, answerer.dedup)
     with TestClient(create_app(Settings(response_cache_size=16), answerer=own)) as client:
         yield client, own

@@ -148,3 +148,35 @@ def test_a_copied_tower_folder_works_from_anywhere(tmp_path: Path) -> None:
         tower_model_folder(copied, tmp_path / "cache").name
         == tower_model_folder(packaged, tmp_path / "cache").name
     )
+
+
+def test_a_calibration_fitted_with_other_question_vectors_is_warned_of(
+    tmp_path: Path, app_settings: Settings, searcher: Searcher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A threshold set on one encoder's scores does not hold for another's: the packaged calibration was
+    fitted with the tower's questions (no warning); one fitted with the model's, or written before the
+    tower (no record), is used with a warning that says how to refit."""
+    from citeqa.answerability import DEFAULT_CALIBRATION_PATH
+    from service.wiring import build_calibration, question_side_of
+
+    side = question_side_of(searcher)
+    packaged = load_question_tower(DEFAULT_QUESTION_TOWER_PATH, DEFAULT_MODEL)
+    assert side == f"question tower {packaged.checksum[:16]}"
+    model = searcher.index.model_name
+    build_calibration(app_settings, searcher.index.path, model, side)
+    assert "warning" not in capsys.readouterr().err
+    record = json.loads(Path(DEFAULT_CALIBRATION_PATH).read_text())
+    assert record["fitted_on"]["question_encoder"] == side
+    for recorded in ("the model", None):
+        fitted_on = {k: v for k, v in record["fitted_on"].items() if k != "question_encoder"}
+        if recorded is not None:
+            fitted_on["question_encoder"] = recorded
+        path = tmp_path / "calibration.json"
+        path.write_text(json.dumps({**record, "fitted_on": fitted_on}))
+        settings = app_settings.model_copy(update={"calibration_path": path})
+        build_calibration(settings, searcher.index.path, model, side)
+        said = capsys.readouterr().err
+        assert f"fitted with questions encoded by the model, and this service encodes them by {side}" in said
+        assert "citeqa eval --calibrate" in said
+    build_calibration(settings, searcher.index.path, model, "the model")  # the tower off: it matches
+    assert "warning" not in capsys.readouterr().err

@@ -104,7 +104,7 @@ def test_dense_scores_are_cosine_similarities(
     question = "are milia contagious"
     matrix = loaded_index.dense.vectors(np.arange(len(loaded_index.passages)))
     # Dense search uses the question's vector as retrieval does (through the query adapter, if any).
-    query = searcher.search_vector(encoder.encode([question])[0])
+    query = searcher.search_vector(searcher.encode_question(question))
     oracle_scores, oracle_ids = NumpyIndex(matrix).search(query[None, :], 10)
     hits = searcher.search(question, 10, "dense")
     assert [h.passage.passage_id for h in hits] == oracle_ids[0].tolist()

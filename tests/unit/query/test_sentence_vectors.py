@@ -62,8 +62,9 @@ def test_an_index_written_without_sentence_files_serves_after_one_embedding_pass
     settings = Settings(
         index_path=index_copy, model=index.model_name, embedding_cache_path=tmp_path / "cache"
     )
-    counting = CountingEncoder(answerer.searcher.encoder)
-    searcher = Searcher(index, counting, answerer.searcher.fusion)  # type: ignore[arg-type]
+    counting = CountingEncoder(answerer.searcher.encoder)  # sentences
+    asking = CountingEncoder(answerer.searcher.question_encoder)  # questions (the question tower)
+    searcher = Searcher(index, counting, answerer.searcher.fusion, question_encoder=asking)  # type: ignore[arg-type]
 
     old = build_answerer(settings, searcher)
     said = capsys.readouterr().err
@@ -74,8 +75,8 @@ def test_an_index_written_without_sentence_files_serves_after_one_embedding_pass
     counting.calls.clear()
     for question in ("what are milia", "is it safe to pop the white bumps on my baby's nose?"):
         got = old.respond(question, 5)
-        assert counting.calls == [1]
-        counting.calls.clear()
+        assert counting.calls == [] and asking.calls == [1]
+        asking.calls.clear()
         assert key(got) == key(answerer.respond(question, 5))
 
     # A second start reads the sentences from the embedding cache: nothing is embedded.
