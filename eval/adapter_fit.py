@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,20 +123,7 @@ def fit_adapter(problem: AdapterProblem, settings: FitSettings = FitSettings()) 
     if not len(problem.questions) or settings.penalty == NO_ADAPTER:
         return np.eye(dimension, dtype=np.float32)
     torch.manual_seed(settings.seed)
-    pool_docs = np.unique(np.concatenate(problem.positives))
-    pool = np.flatnonzero(np.isin(problem.passage_doc, pool_docs))
-    pool_doc = problem.passage_doc[pool]
-    positive = np.stack([np.isin(pool_doc, docs) for docs in problem.positives])
-    hard = [
-        np.flatnonzero(np.isin(problem.passage_doc, np.setdiff1d(docs, pool_docs)))
-        for docs in problem.hard_negatives
-    ]
-    hard_ids, hard_missing = padded_rows(hard)
-    passages = np.asarray(problem.passages, dtype=np.float32)
-    pool_vectors = torch.from_numpy(np.ascontiguousarray(passages[pool]))
-    hard_vectors = torch.from_numpy(np.ascontiguousarray(passages[hard_ids]))  # [n, h, d]
-    hard_off = torch.from_numpy(hard_missing)
-    not_positive = torch.from_numpy(~positive)
+    loss_of = ContrastiveLoss(problem, settings.temperature)
     questions = torch.from_numpy(np.ascontiguousarray(problem.questions, dtype=np.float32))
     identity = torch.eye(dimension)
     weights = identity.clone().requires_grad_(True)
@@ -143,14 +131,48 @@ def fit_adapter(problem: AdapterProblem, settings: FitSettings = FitSettings()) 
     for _ in range(settings.steps):
         optimizer.zero_grad()
         adapted = torch.nn.functional.normalize(questions @ weights.T, dim=1)
-        in_pool = adapted @ pool_vectors.T / settings.temperature
-        in_hard = torch.einsum("nd,nhd->nh", adapted, hard_vectors) / settings.temperature
-        everything = torch.logsumexp(torch.cat([in_pool, in_hard.masked_fill(hard_off, float("-inf"))], 1), 1)
-        relevant = torch.logsumexp(in_pool.masked_fill(not_positive, float("-inf")), dim=1)
-        loss = (everything - relevant).mean() + settings.penalty * ((weights - identity) ** 2).sum()
+        loss = loss_of(adapted) + settings.penalty * ((weights - identity) ** 2).sum()
         loss.backward()
         optimizer.step()
     return weights.detach().numpy().astype(np.float32)
+
+
+class ContrastiveLoss:
+    """The passage-level contrastive loss of a problem's questions (eval.adapter_fit's and the question
+    tower's): per question, -log of the softmax mass of its relevant documents' passages among the pool
+    (the passages of every question's relevant documents: in-batch negatives) and its own hard-negative
+    documents' passages, at ``temperature``; the mean over the questions asked."""
+
+    def __init__(self, problem: AdapterProblem, temperature: float) -> None:
+        import torch
+
+        pool_docs = np.unique(np.concatenate(problem.positives))
+        pool = np.flatnonzero(np.isin(problem.passage_doc, pool_docs))
+        positive = np.stack([np.isin(problem.passage_doc[pool], docs) for docs in problem.positives])
+        hard = [
+            np.flatnonzero(np.isin(problem.passage_doc, np.setdiff1d(docs, pool_docs)))
+            for docs in problem.hard_negatives
+        ]
+        hard_ids, hard_missing = padded_rows(hard)
+        passages = np.asarray(problem.passages, dtype=np.float32)
+        self.pool_vectors = torch.from_numpy(np.ascontiguousarray(passages[pool]))
+        self.hard_vectors = torch.from_numpy(np.ascontiguousarray(passages[hard_ids]))  # [n, h, d]
+        self.hard_off = torch.from_numpy(hard_missing)
+        self.not_positive = torch.from_numpy(~positive)
+        self.temperature = temperature
+
+    def __call__(self, questions: Any, rows: np.ndarray | None = None) -> Any:
+        """The loss of ``questions`` (unit vectors, a torch tensor), the problem's questions at ``rows``
+        (all of them when None)."""
+        import torch
+
+        picked = slice(None) if rows is None else torch.from_numpy(np.asarray(rows, dtype=np.int64))
+        in_pool = questions @ self.pool_vectors.T / self.temperature
+        in_hard = torch.einsum("nd,nhd->nh", questions, self.hard_vectors[picked]) / self.temperature
+        hard = in_hard.masked_fill(self.hard_off[picked], float("-inf"))
+        everything = torch.logsumexp(torch.cat([in_pool, hard], 1), 1)
+        relevant = torch.logsumexp(in_pool.masked_fill(self.not_positive[picked], float("-inf")), dim=1)
+        return (everything - relevant).mean()
 
 
 def padded_rows(rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -381,7 +403,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(args)
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class BenchmarkSetup:
+    """A BEIR dataset over its default index, its judged questions encoded by the model (PyTorch), the
+    retrieval scored as the service ranks, and the fitting problem."""
+
+    encoder: Any
+    dataset: BeirDataset
+    prepared: Any
+    retrieval: Retrieval
+    problem: AdapterProblem
+
+
+def benchmark_setup(
+    settings: Settings, dataset_path: Path, index_root: Path, cache_dir: Path | None = None
+) -> BenchmarkSetup:
+    """The dataset's index (built on first use, default settings), searched with the configured fusion."""
     from eval.beir import load_beir_dataset
     from eval.beir_eval import prepare_index
     from indexer.build import IndexSettings
@@ -389,6 +426,21 @@ def run(args: argparse.Namespace) -> int:
     from indexer.embedding_cache import DEFAULT_CACHE_DIR, EmbeddingCache
     from service.wiring import fusion_settings
 
+    encoder = SentenceTransformerEncoder(settings.model)
+    dataset = load_beir_dataset(dataset_path)
+    cache = EmbeddingCache(cache_dir or DEFAULT_CACHE_DIR)
+    prepared = prepare_index(dataset, encoder, IndexSettings(), index_root, cache)
+    fusion = fusion_settings(settings)
+    searcher = Searcher(prepared.index, encoder, fusion)
+    qids = [qid for qid, grades in dataset.qrels.items() if any(g > 0 for g in grades.values())]
+    texts = [dataset.queries[qid].text.strip() for qid in qids]
+    vectors = encoder.encode(texts)
+    retrieval = Retrieval(searcher, qids, texts, vectors, dataset.qrels, fusion)
+    problem = build_problem(dataset, searcher, qids, vectors)
+    return BenchmarkSetup(encoder, dataset, prepared, retrieval, problem)
+
+
+def run(args: argparse.Namespace) -> int:
     lines: list[str] = []
 
     def say(message: str) -> None:
@@ -397,22 +449,9 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     settings = Settings()
-    encoder = SentenceTransformerEncoder(settings.model)
-    dataset = load_beir_dataset(args.dataset)
-    prepared = prepare_index(
-        dataset,
-        encoder,
-        IndexSettings(),
-        args.index_root,
-        EmbeddingCache(args.cache_dir or DEFAULT_CACHE_DIR),
-    )
-    fusion = fusion_settings(settings)
-    searcher = Searcher(prepared.index, encoder, fusion)
-    qids = [qid for qid, grades in dataset.qrels.items() if any(g > 0 for g in grades.values())]
-    texts = [dataset.queries[qid].text.strip() for qid in qids]
-    vectors = encoder.encode(texts)
-    retrieval = Retrieval(searcher, qids, texts, vectors, dataset.qrels, fusion)
-    problem = build_problem(dataset, searcher, qids, vectors)
+    setup = benchmark_setup(settings, args.dataset, args.index_root, args.cache_dir)
+    dataset, prepared, retrieval, problem = setup.dataset, setup.prepared, setup.retrieval, setup.problem
+    qids = retrieval.qids
     fit = FitSettings(0.0, args.steps, args.learning_rate, args.temperature, args.seed)
     penalties = [float(p) for p in args.penalties.split(",") if p.strip()]
     folds = make_folds(qids, args.folds, args.seed)
@@ -453,7 +492,9 @@ def seed_check(settings: Settings, matrix: np.ndarray, path: Path, say: Log) -> 
     from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
     from service.wiring import build_searcher
 
-    plain = build_searcher(settings.model_copy(update={"query_adapter_path": None}))
+    # Questions encoded by the model itself: the adapter maps the model's vectors.
+    off = {"query_adapter_path": None, "question_tower_path": None}
+    plain = build_searcher(settings.model_copy(update=off))
     adapter = QueryAdapter(np.asarray(matrix, dtype=np.float32), settings.model, path)
     adapted = Searcher(plain.index, plain.encoder, plain.fusion, plain.reranker, adapter)
     questions = load_eval_set(DEFAULT_SEED_SET)

@@ -33,12 +33,12 @@ import numpy as np
 
 from eval.adapter_fit import (
     AdapterProblem,
+    ContrastiveLoss,
     FitSettings,
     Retrieval,
-    build_problem,
+    benchmark_setup,
     fit_adapter,
     means,
-    padded_rows,
     score_positions,
     subset,
 )
@@ -93,19 +93,7 @@ def fit_tower(base_model: Any, texts: Sequence[str], problem: AdapterProblem, se
     if not trainable or not len(texts):
         return model.eval()
     model.train()
-    pool_docs = np.unique(np.concatenate(problem.positives))
-    pool = np.flatnonzero(np.isin(problem.passage_doc, pool_docs))
-    positive = np.stack([np.isin(problem.passage_doc[pool], docs) for docs in problem.positives])
-    hard = [
-        np.flatnonzero(np.isin(problem.passage_doc, np.setdiff1d(docs, pool_docs)))
-        for docs in problem.hard_negatives
-    ]
-    hard_ids, hard_missing = padded_rows(hard)
-    passages = np.asarray(problem.passages, dtype=np.float32)
-    pool_vectors = torch.from_numpy(np.ascontiguousarray(passages[pool]))
-    hard_vectors = torch.from_numpy(np.ascontiguousarray(passages[hard_ids]))
-    hard_off = torch.from_numpy(hard_missing)
-    not_positive = torch.from_numpy(~positive)
+    loss_of = ContrastiveLoss(problem, settings.temperature)
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
     order_generator = np.random.default_rng(settings.seed)
     for _ in range(settings.epochs):
@@ -114,14 +102,7 @@ def fit_tower(base_model: Any, texts: Sequence[str], problem: AdapterProblem, se
             batch = order[start : start + settings.batch_size]
             optimizer.zero_grad()
             questions = encode_with(model, [texts[i] for i in batch], grad=True)
-            rows = torch.from_numpy(batch)
-            in_pool = questions @ pool_vectors.T / settings.temperature
-            in_hard = torch.einsum("nd,nhd->nh", questions, hard_vectors[rows]) / settings.temperature
-            everything = torch.logsumexp(
-                torch.cat([in_pool, in_hard.masked_fill(hard_off[rows], float("-inf"))], 1), 1
-            )
-            relevant = torch.logsumexp(in_pool.masked_fill(not_positive[rows], float("-inf")), dim=1)
-            (everything - relevant).mean().backward()
+            loss_of(questions, batch).backward()
             optimizer.step()
     return model.eval()
 
@@ -266,14 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from citeqa.question_tower import WEIGHTS_FILE, file_sha256
-    from citeqa.search import Searcher
-    from eval.beir import load_beir_dataset
-    from eval.beir_eval import prepare_index
-    from indexer.build import IndexSettings
-    from indexer.embedding import SentenceTransformerEncoder, resolve_model_path
-    from indexer.embedding_cache import DEFAULT_CACHE_DIR, EmbeddingCache
+    from indexer.embedding import resolve_model_path
     from service.settings import Settings
-    from service.wiring import fusion_settings
 
     lines: list[str] = []
 
@@ -283,20 +258,11 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     settings = Settings()
-    encoder = SentenceTransformerEncoder(settings.model)
-    dataset = load_beir_dataset(args.dataset)
-    prepared = prepare_index(
-        dataset, encoder, IndexSettings(), args.index_root, EmbeddingCache(DEFAULT_CACHE_DIR)
-    )
-    fusion = fusion_settings(settings)
-    searcher = Searcher(prepared.index, encoder, fusion)
-    qids = [qid for qid, grades in dataset.qrels.items() if any(g > 0 for g in grades.values())]
-    texts = [dataset.queries[qid].text.strip() for qid in qids]
-    vectors = encoder.encode(texts)
-    retrieval = Retrieval(searcher, qids, texts, vectors, dataset.qrels, fusion)
-    problem = build_problem(dataset, searcher, qids, vectors)
+    setup = benchmark_setup(settings, args.dataset, args.index_root)
+    dataset, prepared, retrieval, problem = setup.dataset, setup.prepared, setup.retrieval, setup.problem
+    qids, texts = retrieval.qids, retrieval.texts
     configs = parse_configs(args.configs)
-    base_model = encoder._model
+    base_model = setup.encoder._model
     say(f"{dataset.name}: {len(qids)} questions, {len(prepared.index.passages)} passages")
     rows: dict[str, list[dict[str, dict[str, float]]]] = {}
     if not args.no_cv:
