@@ -70,12 +70,22 @@ class Analysis:
     result_features: tuple[Mapping[str, float], ...] = ()  # the same features, per result of the page
 
 
-def with_highlights(result: Result, sentences: Sentences, position: int, text: str) -> Result:
-    """``result`` (at ``position`` of the scored results) with its highlights and its snippet."""
+def with_highlights(
+    result: Result, sentences: Sentences, position: int, text: str, terms: TermExtractor | None = None
+) -> Result:
+    """``result`` (at ``position`` of the scored results) with its highlights and its snippet (a sentence
+    too long for it cut where it holds the most of the question's terms, by ``terms``' analysis)."""
     highlights = result_highlights(sentences, position)
     spans = [sentences.spans[i] for i in np.flatnonzero(sentences.result == position).tolist()]
     bounds = (result.citation.start, result.citation.end)
-    return replace(result, highlights=highlights, snippet=make_snippet(text, spans, highlights, bounds))
+    asked = None
+    if terms is not None and sentences.question_terms:
+
+        def asked(word: str) -> str | None:
+            return next(iter(terms.terms([word])[0] & sentences.question_terms), None)
+
+    snippet = make_snippet(text, spans, highlights, bounds, asked=asked)
+    return replace(result, highlights=highlights, snippet=snippet)
 
 
 class Answerer:
@@ -243,7 +253,13 @@ class Answerer:
         features = response_features(sentences, cosines[:SIGNAL_DEPTH], coverage, term_weights=weights)
         scored = [positions.index(p) for p in range(start, stop)]
         page = tuple(
-            with_highlights(ranking[p], sentences, i, index.documents[ranking[p].citation.doc_id].text)
+            with_highlights(
+                ranking[p],
+                sentences,
+                i,
+                index.documents[ranking[p].citation.doc_id].text,
+                self.term_extractor,
+            )
             for p, i in zip(range(start, stop), scored, strict=True)
         )
         per_result = tuple(result_features(sentences, i, cosines[i], coverage, weights) for i in scored)

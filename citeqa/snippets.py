@@ -3,12 +3,16 @@ alone, at most SNIPPET_CHARS characters, as an exact span of the document (``tex
 
 Built from the result's highlights (citeqa.answer_choice) and its sentences: the highlighted sentences
 when they fit together (else the best one), then whole neighbouring sentences of the result, the next one
-first, while they fit. A sentence longer than the limit is cut at the last space before it.
+first, while they fit. A sentence longer than the limit is cut to the window of whole words that holds
+the most distinct terms of the question (``asked``), the latest such window; from its start when no word
+is asked for or nothing says which words are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 from citeqa.types import Highlight, Snippet
 from indexer.chunking import Span
@@ -25,15 +29,55 @@ def cut_to_words(text: str, start: int, end: int, limit: int) -> int:
     return len(text[start:stop].rstrip()) + start
 
 
+WORD = re.compile(r"\w+")
+
+
+def asked_window(
+    text: str, start: int, end: int, limit: int, asked: Callable[[str], str | None]
+) -> tuple[int, int]:
+    """The span of at most ``limit`` characters of whole words of ``text[start:end]`` that holds the most
+    distinct question terms (``asked`` maps a word to the term it is, or None), the latest such window (an
+    answer tends to follow the words that ask for it), grown back to the limit. (start, cut at the limit)
+    when no word is asked for or the window reaches back to the start."""
+    words = [(m.start(), m.end()) for m in WORD.finditer(text, start, end)]
+    keys = [asked(text[a:b]) for a, b in words]
+    held: Counter[str] = Counter()
+    best, best_count, last = None, 0, -1  # the window is words[first : last + 1]
+    for first in range(len(words)):
+        if first > 0 and keys[first - 1] is not None:
+            held[keys[first - 1]] -= 1
+            if not held[keys[first - 1]]:
+                del held[keys[first - 1]]
+        while last + 1 < len(words) and words[last + 1][1] - words[first][0] <= limit:
+            last += 1
+            if keys[last] is not None:
+                held[keys[last]] += 1
+        if last < first:  # one word longer than the limit
+            break
+        if held and len(held) >= best_count:
+            best, best_count = (first, last), len(held)
+    if best is None:
+        return start, cut_to_words(text, start, end, limit)
+    first, last = best
+    while first > 0 and words[last][1] - words[first - 1][0] <= limit:  # fill the limit before it
+        first -= 1
+    if first == 0:
+        return start, cut_to_words(text, start, end, limit)
+    whole = last == len(words) - 1 and end - words[first][0] <= limit  # the sentence's end, its stop too
+    return words[first][0], end if whole else words[last][1]
+
+
 def make_snippet(
     text: str,
     sentences: Sequence[Span],
     highlights: Sequence[Highlight],
     bounds: tuple[int, int],
     limit: int = SNIPPET_CHARS,
+    asked: Callable[[str], str | None] | None = None,
 ) -> Snippet:
     """The snippet of a result spanning ``text[bounds[0]:bounds[1]]``, whose sentences are ``sentences``
-    (document offsets, in order) and answering sentences ``highlights``."""
+    (document offsets, in order) and answering sentences ``highlights``; ``asked`` maps a word to the
+    question's term it is, or None (where a sentence too long for the snippet is cut, see asked_window)."""
     low, high = bounds
     spans = [s for s in sentences if low <= s.start and s.end <= high]
     if highlights:
@@ -46,7 +90,10 @@ def make_snippet(
     else:
         first, last = low, high
     if last - first > limit:
-        last = cut_to_words(text, first, last, limit)
+        if asked is None:
+            last = cut_to_words(text, first, last, limit)
+        else:
+            first, last = asked_window(text, first, last, limit, asked)
         return Snippet(first, last, text[first:last])
     after = [s for s in spans if s.start >= last]
     before = [s for s in reversed(spans) if s.end <= first]

@@ -210,9 +210,13 @@ def remove_sentence_lexical_files(folder: Path) -> None:
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
+QUESTION_ENCODERS: dict[tuple[int, str], Any] = {}
+
+
 def writable_client(index: Path, encoder: Any, **settings: Any) -> Any:
     """A TestClient of the real app over ``index`` (a copy the test may change) with the session's
-    encoder; ``settings`` are Settings fields (e.g. ``api_keys=[...]`` to allow writes)."""
+    encoder for passages and the service's question encoder (the question tower unless the settings turn
+    it off; loaded once per process); ``settings`` are Settings fields (e.g. ``api_keys=[...]``)."""
     from fastapi.testclient import TestClient
 
     from citeqa.search import Searcher
@@ -220,8 +224,12 @@ def writable_client(index: Path, encoder: Any, **settings: Any) -> Any:
     from indexer.load import load_index
     from service.app import create_app
     from service.settings import Settings
-    from service.wiring import build_answerer
+    from service.wiring import build_answerer, build_question_encoder
 
     config = Settings(index_path=index, model=DEFAULT_MODEL, **settings)
-    answerer = build_answerer(config, Searcher(load_index(index), encoder))
+    key = (id(encoder), str(config.question_tower_path))
+    if key not in QUESTION_ENCODERS:
+        QUESTION_ENCODERS[key] = build_question_encoder(config, encoder)
+    searcher = Searcher(load_index(index), encoder, question_encoder=QUESTION_ENCODERS[key])
+    answerer = build_answerer(config, searcher)
     return TestClient(create_app(config, answerer=answerer))

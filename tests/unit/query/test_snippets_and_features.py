@@ -46,6 +46,34 @@ def test_a_sentence_longer_than_the_limit_is_cut_at_a_space() -> None:
     assert TEXT[snippet.end] == " " and TEXT[snippet.start : snippet.end] == snippet.text
 
 
+LONG_RULE = (
+    "Under the regional statute on inland waters, and subject to the seasonal closures published each "
+    "spring by the fisheries office, every adult who wishes to fish from the banks of a river, from a boat "
+    "on a river, or from any bridge or weir crossing a river within the region must first obtain a permit, "
+    "and the annual licence fee for a river fishing permit shall be forty two euros."
+)
+
+
+def test_a_long_sentence_is_cut_where_it_holds_the_question_words() -> None:
+    """A 380-character sentence whose answer is at its end: cut from its start it loses the answer; cut
+    where the question's words are, it keeps it (whole words, an exact span)."""
+    text = "Permits. " + LONG_RULE + " Keep your permit with you."
+    spans = list(sentence_spans(text))
+    start = text.index(LONG_RULE)
+    highlight = Highlight(start, start + len(LONG_RULE), 1.0)
+    stems = {"fee": "fee", "permit": "permit", "river": "river", "fishing": "fish", "fish": "fish"}
+    plain = make_snippet(text, spans, [highlight], (0, len(text)))
+    assert "forty two euros" not in plain.text and plain.start == start
+    snippet = make_snippet(text, spans, [highlight], (0, len(text)), asked=lambda w: stems.get(w.lower()))
+    assert "the annual licence fee for a river fishing permit shall be forty two euros" in snippet.text
+    assert text[snippet.start : snippet.end] == snippet.text and len(snippet.text) <= 300
+    assert start <= snippet.start and snippet.end <= start + len(LONG_RULE)
+    assert not text[snippet.start - 1].isalnum() and not text[snippet.end].isalnum(), "whole words"
+    # No question word in it: cut from its start, as without the question.
+    none = make_snippet(text, spans, [highlight], (0, len(text)), asked=lambda _w: None)
+    assert (none.start, none.end) == (plain.start, plain.end)
+
+
 def test_a_snippet_stays_inside_its_result() -> None:
     spans, highlight = spans_and_highlight("Wrap it in paper.")
     bounds = (TEXT.index("Wrap"), TEXT.index("Stretch"))

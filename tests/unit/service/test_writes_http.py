@@ -239,3 +239,24 @@ def test_uploads_of_markdown_html_and_json_lines(writer: TestClient) -> None:
     assert odd.status_code == 415 and "text/markdown" in odd.json()["message"]
     unauthorized = writer.post("/documents/upload", content=markdown, headers={"Content-Type": "text/plain"})
     assert unauthorized.status_code == 401
+
+
+def test_a_long_answering_sentence_is_snipped_where_the_question_words_are(writer: TestClient) -> None:
+    """The probe's fishing-permit rule: one 380-character sentence whose answer ends it. The snippet (at
+    most 300 characters) keeps "forty two euros" and cites its exact span; the result keeps the whole text."""
+    rule = (
+        "Under the regional statute on inland waters, and subject to the seasonal closures published each "
+        "spring by the fisheries office, every adult who wishes to fish from the banks of a river, from a "
+        "boat on a river, or from any bridge or weir crossing a river within the region must first obtain a "
+        "permit, and the annual licence fee for a river fishing permit shall be forty two euros."
+    )
+    text = rule + " Permits are sold at town halls and online."
+    document = {"doc_id": "fishing-rules", "title": "Fishing rules", "text": text}
+    assert writer.post("/documents", json={"documents": [document]}, headers=AUTH).status_code == 200
+    response = writer.get("/search", params={"q": "how much is the river fishing permit fee", "k": 1})
+    assert response.status_code == 200, response.text
+    [top] = response.json()["results"]
+    assert top["citation"]["doc_id"] == "fishing-rules" and rule in top["text"]
+    snippet = top["snippet"]
+    assert "forty two euros" in snippet["text"] and len(snippet["text"]) <= 300
+    assert text[snippet["start"] : snippet["end"]] == snippet["text"]
