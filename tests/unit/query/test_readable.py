@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from citeqa.fusion import Candidates, FusionSettings
-from citeqa.readable import TIE_BREAK_DENSE_WEIGHT, UNREADABLE_SHARE, fusion_for, unknown_share
+from citeqa.readable import NOTHING_CLOSE, TIE_BREAK_DENSE_WEIGHT, UNREADABLE_SHARE, fusion_for, unknown_share
 from indexer.embedding import SentenceTransformerEncoder
 
 
@@ -56,3 +56,22 @@ def test_an_unreadable_question_leaves_the_dense_side_only_to_break_ties(
     assert fusion_for(encoder.tokenizer, "熊猫吃什么", found, rrf) == rrf
     # No tokenizer known (a remote encoder): nothing changes.
     assert fusion_for(None, "熊猫吃什么", found, default) == default
+
+
+def test_a_question_the_model_finds_nothing_like_is_ranked_by_bm25(
+    encoder: SentenceTransformerEncoder,
+) -> None:
+    """No candidate within NOTHING_CLOSE cosine: the dense scores are noise, BM25 leads (when it found
+    something); one passage close enough and the configured fusion stays."""
+    default = FusionSettings()
+    far = candidates([0])
+    far = Candidates(far.dense_ids, far.bm25_ids, far.ids, far.dense_scores * 0.4, far.bm25_scores, None)
+    assert float(far.dense_scores.max()) < NOTHING_CLOSE <= float(candidates([0]).dense_scores.max())
+    assert fusion_for(encoder.tokenizer, "banneton", far, default).dense_weight == TIE_BREAK_DENSE_WEIGHT
+    assert fusion_for(encoder.tokenizer, "banneton", candidates([0]), default) == default
+    nothing = Candidates(
+        far.dense_ids, far.bm25_ids[:0], far.ids, far.dense_scores, far.bm25_scores * 0, None
+    )
+    assert fusion_for(encoder.tokenizer, "banneton", nothing, default) == default
+    rrf = FusionSettings(method="rrf")
+    assert fusion_for(encoder.tokenizer, "banneton", far, rrf) == rrf
