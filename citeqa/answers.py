@@ -41,6 +41,7 @@ from citeqa.answerability_features import (
 from citeqa.dedup import DEFAULT_DEDUP_RULE, DedupRule
 from citeqa.errors import CalibrationError
 from citeqa.paging import PAGE_DEPTH, DistinctResults, distinct_results, page_window, validate_offset
+from citeqa.question_tower import question_side
 from citeqa.search import Searcher, validate_request
 from citeqa.sentence_bm25 import fused_sentences
 from citeqa.sentence_caches import SentenceCaches
@@ -172,9 +173,8 @@ class Answerer:
             "query_adapter": None
             if self.searcher.query_adapter is None
             else self.searcher.query_adapter.checksum,
-            "question_encoder": None
-            if self.searcher.question_encoder is self.searcher.encoder
-            else self.searcher.question_encoder.name,
+            # "the model" or "question tower <sha256 prefix>": the same on every machine and replica.
+            "question_encoder": question_side(self.searcher.question_encoder, self.searcher.encoder),
             "reranker": None if reranker is None else [getattr(reranker, "name", ""), reranker.depth],
             "calibration": None if self.calibration is None else asdict(self.calibration),
             "dedup": self.dedup,

@@ -112,21 +112,52 @@ def tower_model_folder(tower: QuestionTower, cache: Path) -> Path:
             f"question tower {tower.folder} was tuned from other weights of {tower.model!r} than those at "
             f"{weights}; refit it (python -m eval.query_tower_fit) or set CITEQA_QUESTION_TOWER_PATH empty"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
     try:
-        shutil.copytree(base, staging, ignore=lambda _dir, names: [n for n in names if n in NOT_COPIED])
+        make_folder(tower, base, weights, target)
+    except OSError as err:
+        raise QuestionTowerError(
+            f"cannot make the question tower's model folder {target}: {err}; make CITEQA_ONNX_CACHE_PATH "
+            "a writable folder with about 200 MB free, or set CITEQA_QUESTION_TOWER_PATH empty"
+        ) from None
+    return target
+
+
+STALE_STAGING_SECONDS = 3600  # a staging folder this old was left by a process that died while making it
+
+
+def make_folder(tower: QuestionTower, base: Path, weights: Path, target: Path) -> None:
+    """Write the tower's model folder beside ``target`` (a staging folder of this call's own), then rename
+    it into place. A ``target`` without weights (damaged) is replaced; staging folders left by a process
+    that died an hour ago or more are removed first."""
+    import tempfile
+    import time
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):
+        try:
+            if time.time() - stale.stat().st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:  # another process removed it meanwhile
+            continue
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        shutil.copytree(
+            base,
+            staging,
+            ignore=lambda _dir, names: [n for n in names if n in NOT_COPIED],
+            dirs_exist_ok=True,
+        )
         write_tuned_weights(weights, tower.folder / DELTA_FILE, staging / WEIGHTS_FILE)
         shutil.copyfile(tower.folder / SIDECAR_FILE, staging / SIDECAR_FILE)
+        if target.exists() and not (target / WEIGHTS_FILE).exists():
+            shutil.rmtree(target, ignore_errors=True)  # damaged: made by no rename of ours
         try:
             os.replace(staging, target)
         except OSError:
-            if not (target / WEIGHTS_FILE).exists():  # another process may have made it meanwhile
+            if not (target / WEIGHTS_FILE).exists():  # else another process made it meanwhile
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def write_tuned_weights(weights: Path, delta: Path, target: Path) -> None:

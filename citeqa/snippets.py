@@ -29,31 +29,37 @@ def cut_to_words(text: str, start: int, end: int, limit: int) -> int:
     return len(text[start:stop].rstrip()) + start
 
 
-WORD = re.compile(r"\w+")
+TOKEN = re.compile(r"\S+")  # whole tokens: a window never splits "forty-two" or "42.50"
 
 
 def asked_window(
     text: str, start: int, end: int, limit: int, asked: Callable[[str], str | None]
 ) -> tuple[int, int]:
-    """The span of at most ``limit`` characters of whole words of ``text[start:end]`` that holds the most
-    distinct question terms (``asked`` maps a word to the term it is, or None), the latest such window (an
-    answer tends to follow the words that ask for it), grown back to the limit. (start, cut at the limit)
-    when no word is asked for or the window reaches back to the start."""
-    words = [(m.start(), m.end()) for m in WORD.finditer(text, start, end)]
+    """The span of at most ``limit`` characters of whole tokens (runs of non-space) of ``text[start:end]``
+    that holds the most distinct question terms (``asked`` maps a token to a question term it holds, or
+    None), the latest such window (an answer tends to follow the words that ask for it), grown back to the
+    limit. A token longer than the limit is in no window. (start, cut at the limit) when no token is asked
+    for."""
+    words = [(m.start(), m.end()) for m in TOKEN.finditer(text, start, end)]
     keys = [asked(text[a:b]) for a, b in words]
     held: Counter[str] = Counter()
     best, best_count, last = None, 0, -1  # the window is words[first : last + 1]
     for first in range(len(words)):
-        if first > 0 and keys[first - 1] is not None:
-            held[keys[first - 1]] -= 1
-            if not held[keys[first - 1]]:
-                del held[keys[first - 1]]
+        leaving = keys[first - 1] if first > 0 and first - 1 <= last else None
+        if leaving is not None:
+            held[leaving] -= 1
+            if not held[leaving]:
+                del held[leaving]
+        if last < first:  # the window is empty: start it here, unless this token alone is too long
+            if words[first][1] - words[first][0] > limit:
+                continue
+            last = first
+            if keys[first] is not None:
+                held[keys[first]] += 1
         while last + 1 < len(words) and words[last + 1][1] - words[first][0] <= limit:
             last += 1
             if keys[last] is not None:
                 held[keys[last]] += 1
-        if last < first:  # one word longer than the limit
-            break
         if held and len(held) >= best_count:
             best, best_count = (first, last), len(held)
     if best is None:
@@ -61,10 +67,7 @@ def asked_window(
     first, last = best
     while first > 0 and words[last][1] - words[first - 1][0] <= limit:  # fill the limit before it
         first -= 1
-    if first == 0:
-        return start, cut_to_words(text, start, end, limit)
-    whole = last == len(words) - 1 and end - words[first][0] <= limit  # the sentence's end, its stop too
-    return words[first][0], end if whole else words[last][1]
+    return words[first][0], words[last][1]
 
 
 def make_snippet(

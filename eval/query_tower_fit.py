@@ -23,6 +23,7 @@ import argparse
 import copy
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -285,7 +286,15 @@ def run(args: argparse.Namespace) -> int:
         write_tower(args.out, tower_delta(base_model, tower, chosen.layers), meta)
         say(f"wrote {args.out} ({config_label(chosen)}, fitted on every question)")
         if args.seed_check:
-            seed_check(settings, args.out, say)
+            towers = {config_label(chosen): args.out}
+            with tempfile.TemporaryDirectory() as scratch:
+                for number, other in enumerate(configs[1:], 1):  # the other settings, fitted alike
+                    fitted = fit_tower(base_model, texts, problem, other)
+                    folder = write_tower(
+                        Path(scratch) / f"tower-{number}", tower_delta(base_model, fitted, other.layers), meta
+                    )
+                    towers[config_label(other)] = folder
+                seed_check(settings, towers, Path(scratch) / "cache", say)
     say(f"done in {time.perf_counter() - started:.0f} s")
     if args.report is not None:
         args.report.parent.mkdir(parents=True, exist_ok=True)
@@ -293,20 +302,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def seed_check(settings: Any, folder: Path, say: Log) -> None:
+def seed_check(settings: Any, towers: dict[str, Path], cache: Path, say: Log) -> None:
     """The seed set's hybrid and dense metrics over the configured index: the model alone, with the
-    packaged adapter, and with the tower at ``folder`` (loaded as the service loads it)."""
+    packaged adapter, and with each tower of ``towers`` (label: folder; loaded as the service loads it,
+    the ones not written to --out made in ``cache``)."""
     from citeqa.query_adapter import DEFAULT_QUERY_ADAPTER_PATH
     from eval.harness import SEED_METRICS, evaluate_seed, markdown_table
     from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
     from service.wiring import build_searcher
 
     questions = load_eval_set(DEFAULT_SEED_SET)
-    variants = {
+    variants: dict[str, dict[str, object]] = {
         "the model alone": {"query_adapter_path": None, "question_tower_path": None},
         "the linear adapter": {"query_adapter_path": DEFAULT_QUERY_ADAPTER_PATH, "question_tower_path": None},
-        "the tower": {"query_adapter_path": None, "question_tower_path": folder},
     }
+    for number, (label, folder) in enumerate(towers.items()):
+        cached = {} if number == 0 else {"onnx_cache_path": cache}
+        variants[label] = {"query_adapter_path": None, "question_tower_path": folder, **cached}
     for label, update in variants.items():
         searcher = build_searcher(settings.model_copy(update=update))
         say(f"\nseed set, {label}:\n")

@@ -105,7 +105,7 @@ def seed_sweep_command(
         cache = EmbeddingCache(cache_dir)
         # The service's adapter and question tower, so the sweep scores as it does.
         adapter = build_query_adapter(settings, encoder.dimension)
-        questions = build_question_encoder(settings.model_copy(update={"question_batch_size": 1}), encoder)
+        asking = build_question_encoder(settings.model_copy(update={"question_batch_size": 1}), encoder)
         return run_seed_sweep(
             documents,
             questions,
@@ -117,7 +117,7 @@ def seed_sweep_command(
             cache,
             log=log,
             query_adapter=adapter,
-            question_encoder=questions,
+            question_encoder=asking,
         )
 
     def write(sweep: Sweep, command: str, seconds: float) -> Choice:

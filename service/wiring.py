@@ -94,7 +94,19 @@ def build_searcher(settings: Settings, encoder: Encoder | None = None) -> Search
     encoder = encoder or build_encoder(settings)
     adapter = build_query_adapter(settings, encoder.dimension)
     questions = build_question_encoder(settings, encoder)
+    warn_adapter_over_tower(adapter, questions, encoder)
     return Searcher(index, encoder, fusion_settings(settings), build_reranker(settings), adapter, questions)
+
+
+def warn_adapter_over_tower(adapter: QueryAdapter | None, questions: Encoder, encoder: Encoder) -> None:
+    """A query adapter maps the question vectors it was fitted on (the packaged one: the model's); with the
+    question tower on, it maps the tower's instead. Allowed, but said."""
+    if adapter is not None and questions is not encoder:
+        say(
+            f"warning: the query adapter {adapter.path} maps the question tower's vectors, and was fitted on "
+            "another encoder's (the packaged one on the model's); turn one off (CITEQA_QUERY_ADAPTER_PATH= "
+            "or CITEQA_QUESTION_TOWER_PATH=) unless you fitted it over the tower"
+        )
 
 
 def build_query_adapter(settings: Settings, dimension: int) -> QueryAdapter | None:
@@ -132,8 +144,9 @@ def build_question_encoder(settings: Settings, encoder: Encoder) -> Encoder:
     path = settings.question_tower_path
     if path is None:
         return encoder
-    if Path(path).resolve() == DEFAULT_QUESTION_TOWER_PATH and tower_model(path) != settings.model:
-        say(f"question tower: the packaged one is for {tower_model(path)!r}; off for {settings.model!r}")
+    tuned_from = tower_model(path)  # None when unreadable: load_question_tower says why
+    if Path(path).resolve() == DEFAULT_QUESTION_TOWER_PATH and tuned_from not in (None, settings.model):
+        say(f"question tower: the packaged one is for {tuned_from!r}; off for {settings.model!r}")
         return encoder
     tower = load_question_tower(path, settings.model)
     folder = tower_model_folder(tower, settings.onnx_cache_path)
@@ -287,6 +300,7 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
     )
     adapter = build_query_adapter(settings, encoder.dimension)
     questions = build_question_encoder(settings, encoder)
+    warn_adapter_over_tower(adapter, questions, encoder)
     searcher = Searcher(
         nothing,  # type: ignore[arg-type]
         encoder,

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from citeqa.answerability import calibration_summary
+from citeqa.question_tower import question_side
 from corpus.errors import CiteqaError
 from service.deps import AnswererDep, LoadedStateDep, MetricsDep
 from service.schemas import HealthOut, ReadyOut
@@ -38,6 +39,7 @@ def health(answerer: AnswererDep) -> HealthOut:
             "built_at": manifest["created_at"],
             "fusion": searcher.fusion.method,
             "reranker": searcher.reranker is not None,
+            "questions": question_side(searcher.question_encoder, searcher.encoder),
             "calibration": None
             if calibration is None
             else calibration_summary(calibration, searcher.index.path),

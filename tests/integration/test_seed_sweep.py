@@ -94,3 +94,18 @@ def test_the_sweep_covers_the_grid_and_writes_its_report(sweep: Sweep, tmp_path:
         "convex_minmax w=0.8 (default)",
     ):
         assert part in text
+
+
+def test_the_seed_sweep_command_runs(tmp_path: Path) -> None:
+    """`citeqa seed-sweep` end to end on one passage setting: it builds the searcher as the service does
+    (adapter and question tower) and writes its report (it once handed the question encoder over as the
+    questions)."""
+    from typer.testing import CliRunner
+
+    from service.cli.app import app
+
+    out = tmp_path / "seed_sweep.md"
+    args = ["seed-sweep", "--passages", "120:30:title", "--folds", "2", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--index-root", str(tmp_path / "indexes")])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and "120:30" in out.read_text(encoding="utf-8")

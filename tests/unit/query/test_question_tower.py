@@ -180,3 +180,73 @@ def test_a_calibration_fitted_with_other_question_vectors_is_warned_of(
         assert "citeqa eval --calibrate" in said
     build_calibration(settings, searcher.index.path, model, "the model")  # the tower off: it matches
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_damaged_folder_and_old_staging_are_made_good(tmp_path: Path) -> None:
+    """A model folder without weights (partly deleted) is made again, not a start-up crash; a staging
+    folder a dead process left an hour ago is removed; a fresh one (another process at work) is kept."""
+    import os
+    import time
+
+    tower = load_question_tower(small_tower(tmp_path / "tower"), DEFAULT_MODEL)
+    cache = tmp_path / "cache"
+    folder = tower_model_folder(tower, cache)
+    (folder / WEIGHTS_FILE).unlink()
+    old = cache / f".{folder.name}.tmp-dead"
+    fresh = cache / f".{folder.name}.tmp-busy"
+    old.mkdir()
+    fresh.mkdir()
+    hours_ago = time.time() - 7200
+    os.utime(old, (hours_ago, hours_ago))
+    assert tower_model_folder(tower, cache) == folder and (folder / WEIGHTS_FILE).exists()
+    assert not old.exists() and fresh.exists()
+
+
+def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path) -> None:
+    tower = load_question_tower(small_tower(tmp_path / "tower"), DEFAULT_MODEL)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(
+        QuestionTowerError, match=r"cannot make the question tower's model folder.*CITEQA_ONNX"
+    ):
+        tower_model_folder(tower, blocked)
+
+
+def test_an_unreadable_packaged_tower_is_an_error_not_silently_off(
+    tmp_path: Path,
+    app_settings: Settings,
+    encoder: SentenceTransformerEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import service.wiring as wiring
+
+    packaged = tmp_path / "question_tower"
+    shutil.copytree(DEFAULT_QUESTION_TOWER_PATH, packaged)
+    (packaged / SIDECAR_FILE).unlink()
+    monkeypatch.setattr(wiring, "DEFAULT_QUESTION_TOWER_PATH", packaged.resolve())
+    with pytest.raises(QuestionTowerError, match="cannot read question tower"):
+        wiring.build_question_encoder(
+            app_settings.model_copy(update={"question_tower_path": packaged}), encoder
+        )
+
+
+def test_the_answer_identity_names_the_tower_alike_on_every_machine(
+    answerer: object,
+    capsys: pytest.CaptureFixture[str],
+    app_settings: Settings,
+    encoder: SentenceTransformerEncoder,
+) -> None:
+    """What ETags key on names the tower by its checksum, not by the cache folder it was made into; an
+    adapter over the tower is allowed, with a warning."""
+    from citeqa.query_adapter import DEFAULT_QUERY_ADAPTER_PATH
+    from service.wiring import build_searcher
+
+    packaged = load_question_tower(DEFAULT_QUESTION_TOWER_PATH, DEFAULT_MODEL)
+    assert answerer.settings_view()["question_encoder"] == f"question tower {packaged.checksum[:16]}"  # type: ignore[attr-defined]
+    capsys.readouterr()
+    build_searcher(
+        app_settings.model_copy(update={"query_adapter_path": DEFAULT_QUERY_ADAPTER_PATH}), encoder
+    )
+    assert "warning: the query adapter" in capsys.readouterr().err
+    build_searcher(app_settings, encoder)
+    assert "warning: the query adapter" not in capsys.readouterr().err

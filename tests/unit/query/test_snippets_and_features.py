@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from citeqa.answer_features import pool_ranks, question_kinds, starts_paragraph
 from citeqa.snippets import make_snippet
@@ -45,6 +46,9 @@ def test_a_sentence_longer_than_the_limit_is_cut_at_a_space() -> None:
     assert snippet.start == longest.start and len(snippet.text) <= 100
     assert TEXT[snippet.end] == " " and TEXT[snippet.start : snippet.end] == snippet.text
 
+
+# What the answer layer's asked() does for a few question words: a token to the question term it holds.
+ASKED = {w: w.strip("?!.,").lower() for w in ("fee", "fee?!?!?", "permit", "river")}
 
 LONG_RULE = (
     "Under the regional statute on inland waters, and subject to the seasonal closures published each "
@@ -107,3 +111,32 @@ def test_paragraph_starts() -> None:
     assert starts_paragraph(text, text.index("First"))
     assert not starts_paragraph(text, text.index("Second"))
     assert starts_paragraph(text, text.index("Third"))
+
+
+@pytest.mark.parametrize("amount", ["forty-two euros", "42.50 euros"])
+def test_a_cut_sentence_keeps_whole_tokens(amount: str) -> None:
+    """Windows are made of whole runs of non-space: a snippet never ends inside "forty-two" or "42.50"."""
+    sentence = (
+        "The permit fee is " + "w " * 140 + f"fee {amount} for the river permit and more words after it."
+    )
+    spans = list(sentence_spans(sentence))
+    highlight = Highlight(0, len(sentence), 1.0)
+    snippet = make_snippet(sentence, spans, [highlight], (0, len(sentence)), asked=ASKED.get)
+    assert amount in snippet.text and len(snippet.text) <= 300
+    assert snippet.start == 0 or sentence[snippet.start - 1].isspace()
+    assert snippet.end == len(sentence) or sentence[snippet.end].isspace()
+
+
+def test_a_token_longer_than_the_snippet_does_not_end_the_search() -> None:
+    sentence = "fee " + "x" * 320 + " permit river fee " + "w " * 30 + "shall be forty two euros."
+    highlight = Highlight(0, len(sentence), 1.0)
+    snippet = make_snippet(sentence, [], [highlight], (0, len(sentence)), asked=ASKED.get)
+    assert "forty two euros." in snippet.text and "x" * 10 not in snippet.text
+    assert sentence[snippet.start : snippet.end] == snippet.text and len(snippet.text) <= 300
+
+
+def test_a_window_reaching_back_to_the_start_keeps_the_question_word() -> None:
+    sentence = "a " * 148 + "fee?!?!?"
+    highlight = Highlight(0, len(sentence), 1.0)
+    snippet = make_snippet(sentence, [], [highlight], (0, len(sentence)), asked=ASKED.get)
+    assert "fee" in snippet.text and len(snippet.text) <= 300
