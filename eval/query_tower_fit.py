@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,11 @@ def cross_validate(
     folds: Sequence[np.ndarray],
     configs: Sequence[TowerSettings],
     say: Log,
+    fusion_weights: Sequence[float] = (),
 ) -> dict[str, list[dict[str, dict[str, float]]]]:
-    """Per held-out fold, dense and hybrid means of: no tower, the linear adapter, each tower setting."""
+    """Per held-out fold, dense and hybrid means of: no tower, the linear adapter, each tower setting, and
+    the first setting's hybrid with each of ``fusion_weights`` on the dense side (the fusion re-checked
+    with the tower: each fold's tower is fitted without the fold)."""
     rows: dict[str, list[dict[str, dict[str, float]]]] = {"none": [], "adapter": []}
     everyone = np.arange(len(retrieval.qids))
     for number, test in enumerate(folds, 1):
@@ -150,6 +153,11 @@ def cross_validate(
             tuned[test] = encode_with(tower, [retrieval.texts[i] for i in test], grad=False).numpy()
             scores = means(score_positions(with_vectors(retrieval, tuned), test, None))
             rows.setdefault(config_label(config), []).append(scores)
+            for weight in fusion_weights if config == configs[0] else ():
+                fusion = replace(retrieval.fusion, dense_weight=weight)
+                weighed = with_vectors(replace(retrieval, fusion=fusion), tuned)
+                label = f"{config_label(config)}, fusion dense weight {weight:g}"
+                rows.setdefault(label, []).append(means(score_positions(weighed, test, None)))
             none, adapter = rows["none"][-1]["hybrid"]["ndcg@10"], rows["adapter"][-1]["hybrid"]["ndcg@10"]
             say(
                 f"fold {number}: {config_label(config)} hybrid nDCG@10 {none:.4f} -> "
@@ -236,6 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "the one --out fits",
     )
     parser.add_argument(
+        "--fusion-weights",
+        default="",
+        help="dense weights of the hybrid fusion to score the first setting's towers with, comma-separated",
+    )
+    parser.add_argument(
         "--no-cv", action="store_true", help="skip the cross-validation (with --out: fit only)"
     )
     parser.add_argument(
@@ -267,9 +280,9 @@ def run(args: argparse.Namespace) -> int:
     say(f"{dataset.name}: {len(qids)} questions, {len(prepared.index.passages)} passages")
     rows: dict[str, list[dict[str, dict[str, float]]]] = {}
     if not args.no_cv:
-        rows = cross_validate(
-            base_model, problem, retrieval, make_folds(qids, args.folds, args.seed), configs, say
-        )
+        weights = [float(w) for w in args.fusion_weights.split(",") if w.strip()]
+        folds = make_folds(qids, args.folds, args.seed)
+        rows = cross_validate(base_model, problem, retrieval, folds, configs, say, weights)
         say("")
         say(cv_table(rows))
     if args.out is not None:
