@@ -440,13 +440,25 @@ def benchmark_setup(
     return BenchmarkSetup(encoder, dataset, prepared, retrieval, problem)
 
 
-def run(args: argparse.Namespace) -> int:
-    lines: list[str] = []
+class ReportLog:
+    """Prints each line as it comes and keeps them, for a report file (``--report``) at the end."""
 
-    def say(message: str) -> None:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, message: str) -> None:
         print(message, flush=True)
-        lines.append(message)
+        self.lines.append(message)
 
+    def write(self, path: Path | None) -> None:
+        """The lines so far into ``path`` (nothing when None)."""
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    say = ReportLog()
     started = time.perf_counter()
     settings = Settings()
     setup = benchmark_setup(settings, args.dataset, args.index_root, args.cache_dir)
@@ -480,8 +492,7 @@ def run(args: argparse.Namespace) -> int:
         if args.seed_check:
             seed_check(settings, matrix, args.out, say)
     say(f"done in {time.perf_counter() - started:.0f} s")
-    if args.report is not None:
-        args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    say.write(args.report)
     return 0
 
 

@@ -36,6 +36,7 @@ from eval.adapter_fit import (
     AdapterProblem,
     ContrastiveLoss,
     FitSettings,
+    ReportLog,
     Retrieval,
     benchmark_setup,
     fit_adapter,
@@ -264,12 +265,7 @@ def run(args: argparse.Namespace) -> int:
     from indexer.embedding import resolve_model_path
     from service.settings import Settings
 
-    lines: list[str] = []
-
-    def say(message: str) -> None:
-        print(message, flush=True)
-        lines.append(message)
-
+    say = ReportLog()
     started = time.perf_counter()
     settings = Settings()
     setup = benchmark_setup(settings, args.dataset, args.index_root)
@@ -309,9 +305,7 @@ def run(args: argparse.Namespace) -> int:
                     towers[config_label(other)] = folder
                 seed_check(settings, towers, Path(scratch) / "cache", say)
     say(f"done in {time.perf_counter() - started:.0f} s")
-    if args.report is not None:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    say.write(args.report)
     return 0
 
 

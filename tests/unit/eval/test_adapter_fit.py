@@ -95,3 +95,15 @@ def test_doc_page_and_written_file(tmp_path) -> None:
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["dimension"] == 4 and meta["model"] == "m" and len(meta["sha256"]) == 64
     assert np.array_equal(np.load(path, allow_pickle=False), np.eye(4))
+
+
+def test_the_report_log_prints_keeps_and_writes_its_lines(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from eval.adapter_fit import ReportLog
+
+    say = ReportLog()
+    say("fold 1: 0.9")
+    say("done")
+    assert capsys.readouterr().out == "fold 1: 0.9\ndone\n"
+    say.write(None)
+    say.write(tmp_path / "new" / "report.md")
+    assert (tmp_path / "new" / "report.md").read_text(encoding="utf-8") == "fold 1: 0.9\ndone\n"
