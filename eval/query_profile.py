@@ -38,7 +38,7 @@ def profile_queries(
     for question in questions:
         answerer.respond(question, 5, "hybrid")
     asked = variants(questions, repeats)
-    encoder = answerer.searcher.encoder
+    encoder = answerer.searcher.question_encoder
     started = time.perf_counter()
     for question in asked:
         encoder.encode([question + " floor"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from corpus.types import Document
 from indexer.cjk import CJK_CHARS, CJK_CLOSERS, CJK_SENTENCE_STOPS
@@ -39,25 +40,28 @@ class ChunkerSettings:
             raise ValueError("overlap_words must be at least 0 and less than max_words")
 
 
-@dataclass(frozen=True)
-class Span:
+# A NamedTuple, not a frozen dataclass: the answer layer makes one per sentence of every passage it meets
+# for the first time, and a frozen dataclass costs several times as much to make.
+class Span(NamedTuple):
     start: int
     end: int
     words: int
 
 
-def sentence_spans(text: str) -> list[Span]:
-    """Sentences of ``text`` as spans without surrounding whitespace."""
+def sentence_spans(text: str, begin: int = 0, stop_at: int | None = None) -> list[Span]:
+    """Sentences of ``text[begin:stop_at]`` as spans without surrounding whitespace, in offsets of
+    ``text`` (the same sentences as those of the slice, without copying it)."""
     spans: list[Span] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
+    limit = len(text) if stop_at is None else stop_at
+    start = begin
+    for match in _SENTENCE_END.finditer(text, begin, limit):
         stop = "stop" if match.group("stop") else "cjk" if match.group("cjk") else None
         end = match.end(stop) if stop else match.start()
         if match.group("stop") and _ends_with_abbreviation(text[start:end]):
             continue
         _append_span(text, start, end, spans)
         start = match.end()
-    _append_span(text, start, len(text), spans)
+    _append_span(text, start, limit, spans)
     return spans
 
 

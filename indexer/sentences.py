@@ -27,9 +27,7 @@ SENTENCE_SCHEMA = pa.schema([("passage_row", pa.int32()), ("start", pa.int64()),
 @lru_cache(maxsize=65_536)
 def passage_sentences(document_text: str, start: int, end: int) -> tuple[Span, ...]:
     """Sentences inside ``document_text[start:end]``, in document offsets."""
-    return tuple(
-        Span(start + s.start, start + s.end, s.words) for s in sentence_spans(document_text[start:end])
-    )
+    return tuple(sentence_spans(document_text, start, end))
 
 
 @dataclass(frozen=True)

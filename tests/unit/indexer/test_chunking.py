@@ -284,3 +284,18 @@ def test_no_indexed_passage_cuts_a_sentence(
         truth = [TrueSentence(s.start, s.end, s.words) for s in sentence_spans(document.text)]
         check_passages(document.text, passages, truth, settings)
         assert passages == chunk_document(document, settings, passages[0].passage_id)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "See Dr. Smith today. Then go.\nHeading\nBody line one. Body two.",
+        "café naïve 日本語. 😀 ok! 東京タワーは高さ333メートルの電波塔です。然后走了。",
+        'He said "stop." Then left. Take vitamin A. It helps.',
+    ],
+)
+def test_the_sentences_of_a_range_are_those_of_its_slice_in_document_offsets(text: str) -> None:
+    for begin in range(len(text)):
+        for end in range(begin, len(text) + 1, 3):
+            sliced = [(begin + s.start, begin + s.end, s.words) for s in sentence_spans(text[begin:end])]
+            assert [tuple(s) for s in sentence_spans(text, begin, end)] == sliced

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from citeqa.answer_features import pool_ranks, question_kinds, starts_paragraph
+from citeqa.answer_features import CUES, pool_ranks, question_kinds, sentence_cues, starts_paragraph
 from citeqa.snippets import make_snippet
 from citeqa.types import Highlight
 from indexer.chunking import sentence_spans
@@ -140,3 +140,21 @@ def test_a_window_reaching_back_to_the_start_keeps_the_question_word() -> None:
     highlight = Highlight(0, len(sentence), 1.0)
     snippet = make_snippet(sentence, [], [highlight], (0, len(sentence)), asked=ASKED.get)
     assert "fee" in snippet.text and len(snippet.text) <= 300
+
+
+@pytest.mark.parametrize(
+    ("sentence", "instructing", "numeric"),
+    [
+        ("Use a gentle cleanser.", True, False),  # an instruction opens the sentence
+        ("Don't pick at them.", True, False),
+        ("You can use a gentle cleanser.", True, False),  # an instruction word inside it
+        ("Exfoliation helps the skin shed.", True, False),
+        ("Users of retinol were asked.", False, False),  # "use" only as a whole word, "ask" only first
+        ("Keep 2 cups aside.", True, True),  # a digit
+        ("It lasts a few weeks.", False, True),  # a time word
+        ("Oldest records agree.", False, False),
+    ],
+)
+def test_instruction_and_number_cues(sentence: str, instructing: bool, numeric: bool) -> None:
+    cues = dict(zip(CUES, sentence_cues(sentence), strict=True))
+    assert (cues["instructing"], cues["numeric"]) == (instructing, numeric)
