@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE
+from corpus.errors import InvalidDocumentIdError
 from corpus.records import metadata_strings
 from corpus.types import Document
 from service.query_contract import JsonNumber
@@ -38,7 +39,8 @@ class DocumentBody(BaseModel):
     @model_validator(mode="after")
     def extras_to_metadata(self) -> DocumentBody:
         """Extra keys become metadata as a file's record or a JSON line's do (``corpus.records``)."""
-        extra = self.model_extra or {}
+        # A PUT body may repeat its path's doc_id (GET /documents/{doc_id} returns one): an id, not metadata.
+        extra = {k: v for k, v in (self.model_extra or {}).items() if k != "doc_id"}
         for key, value in extra.items():
             if isinstance(value, dict | list):
                 raise ValueError(f"extra field {key!r} must be a string, number or boolean")
@@ -46,6 +48,13 @@ class DocumentBody(BaseModel):
         return self
 
     def document(self, doc_id: str) -> Document:
+        """The document stored as ``doc_id``; an id the body names too must be the same one."""
+        named = (self.model_extra or {}).get("doc_id")
+        if named is not None and named != doc_id:
+            raise InvalidDocumentIdError(
+                f"the body's field 'doc_id' {named!r} differs from the URL path's {doc_id!r}; "
+                "leave it out of the body or send the same id"
+            )
         return Document(
             doc_id=doc_id,
             title=self.title,

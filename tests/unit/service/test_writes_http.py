@@ -150,9 +150,20 @@ def test_limits_and_bad_input(writer: TestClient) -> None:
     assert query(writer, "milia")["index_version"] == 2  # only the long document above was written
 
 
+def test_a_put_body_may_repeat_its_paths_id_but_not_name_another(writer: TestClient) -> None:
+    other = writer.put("/documents/grey-seals", json=SEALS, headers=AUTH)
+    assert other.status_code == 422, other.text
+    message = other.json()["message"]
+    assert "'harbor-seals'" in message and "'grey-seals'" in message
+    assert writer.get("/documents/grey-seals").status_code == 404
+    same = writer.put("/documents/harbor-seals", json=SEALS, headers=AUTH)
+    assert same.status_code == 200, same.text
+    assert writer.get("/documents/harbor-seals").json()["metadata"] == {"habitat": "coast"}
+
+
 def test_document_size_limit(index_copy: Path, encoder: Any) -> None:
     with writable_client(index_copy, encoder, api_keys=[KEY], max_document_chars=50) as client:
-        response = client.put("/documents/long", json={**SEALS}, headers=AUTH)
+        response = client.put("/documents/harbor-seals", json={**SEALS}, headers=AUTH)
         assert response.status_code == 422 and "over the limit of 50" in response.json()["message"]
 
 
