@@ -24,6 +24,7 @@ from citeqa.answer_choice import answer_sentence
 from citeqa.answer_features import FEATURES
 from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH, AnswerModel, save_answer_model
 from citeqa.answers import Answerer
+from citeqa.question_tower import question_side
 from eval.answer_report import on_gold
 from eval.held_out import bootstrap_interval, is_held_out
 from eval.seed_set import DEFAULT_SEED_SET, EvalQuestion, load_eval_set
@@ -174,10 +175,14 @@ def chosen_key(cv: dict[tuple[int, int, float], np.ndarray]) -> tuple[int, int, 
     return max(cv, key=lambda key: (float(cv[key].mean()), -key[1], -key[0], key[2]))
 
 
-def fit_and_report(by_pool: dict[Pool, list[Case]]) -> tuple[AnswerModel, list[dict[str, object]]]:
+def fit_and_report(
+    by_pool: dict[Pool, list[Case]], question_encoder: str = "the model"
+) -> tuple[AnswerModel, list[dict[str, object]]]:
     """Choose the depth, the sentence candidates and the ridge by cross-validation on the training part,
     fit on all of it, then score the held-out part (once). When sentence candidates are compared, the
-    chosen pool is also compared, paired, with the best one without them (cross-validated and held out)."""
+    chosen pool is also compared, paired, with the best one without them (cross-validated and held out).
+    ``question_encoder`` (citeqa.question_tower.question_side) encoded the questions of the cases: the
+    report records it, and a service encoding them otherwise warns."""
     cv = {
         (depth, n, ridge): cross_validated([c for c in cases if not c.held_out], ridge)
         for (depth, n), cases in by_pool.items()
@@ -225,6 +230,7 @@ def fit_and_report(by_pool: dict[Pool, list[Case]]) -> tuple[AnswerModel, list[d
         fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
         report={
             "command": "python -m eval.answer_fit",
+            "question_encoder": question_encoder,
             "fitted_on": {s: sum(c.set_name == s for c in train) for s in ANSWER_SETS},
             "held_out": {s: sum(c.set_name == s for c in held) for s in ANSWER_SETS},
             "ridge": ridge,
@@ -284,7 +290,8 @@ def all_cases(
     depths: Sequence[int] = DEPTHS,
     sentence_candidates: Sequence[int] = SENTENCE_CANDIDATES,
     sentence_bm25_weight: float = 0.0,
-) -> dict[Pool, list[Case]]:
+) -> tuple[dict[Pool, list[Case]], str]:
+    """The cases of every answer set in every pool, and which encoder encoded their questions."""
     from eval.answer_corpora import dataset_answerer, default_answerer
 
     answerers = {"default": default_answerer, "medquad-dev": dataset_answerer}
@@ -298,7 +305,8 @@ def all_cases(
             by_pool[(depth, n)].extend(
                 collect(built[corpus], set_name, questions, depth, n, sentence_bm25_weight)
             )
-    return by_pool
+    sides = sorted({question_side(a.searcher.question_encoder, a.searcher.encoder) for a in built.values()})
+    return by_pool, " and ".join(sides)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -322,10 +330,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "BM25 (citeqa.sentence_bm25; 0: dense alone), written into the model when it uses them",
     )
     args = parser.parse_args(argv)
-    cases = all_cases(
+    cases, question_encoder = all_cases(
         sentence_candidates=args.sentence_candidates, sentence_bm25_weight=args.sentence_bm25_weight
     )
-    model, rows = fit_and_report(cases)
+    model, rows = fit_and_report(cases, question_encoder)
     if model.sentence_candidates > 0 and args.sentence_bm25_weight:
         model = replace(model, sentence_bm25_weight=args.sentence_bm25_weight)
     save_answer_model(model, args.out)

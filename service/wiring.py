@@ -9,7 +9,7 @@ from pathlib import Path
 
 import faiss
 
-from citeqa.answer_model import load_answer_model
+from citeqa.answer_model import AnswerModel, load_answer_model
 from citeqa.answerability import Calibration, calibration_summary, load_calibration, resolve_calibration_path
 from citeqa.answers import Answerer
 from citeqa.fusion import FusionSettings
@@ -181,9 +181,7 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
     calibration = build_calibration(
         settings, searcher.index.path, searcher.index.model_name, question_side_of(searcher)
     )
-    answer_model = (
-        None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
-    )
+    answer_model = build_answer_model(settings, question_side_of(searcher))
     answerer = Answerer(
         searcher,
         calibration,
@@ -218,6 +216,22 @@ def build_calibration(
             "index)"
         )
     return calibration
+
+
+def build_answer_model(settings: Settings, questions: str = "the model") -> AnswerModel | None:
+    """The answer choice model (CITEQA_ANSWER_MODEL_PATH; None: the similarity mix); warns when it was
+    fitted with questions encoded otherwise than ``questions``: its weights were set on other cosines."""
+    if settings.answer_model_path is None:
+        return None
+    model = load_answer_model(settings.answer_model_path)
+    fitted_with = str(model.report.get("question_encoder") or "the model")
+    if fitted_with != questions:
+        say(
+            f"warning: the answer model {settings.answer_model_path} was fitted with questions encoded by "
+            f"{fitted_with}, and this service encodes them by {questions}: it may choose worse answer "
+            "sentences; refit it with `python -m eval.answer_fit`"
+        )
+    return model
 
 
 def question_side_of(searcher: Searcher) -> str:
@@ -312,9 +326,7 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
     calibration = build_calibration(
         settings, manifest.folder, manifest.model_name, question_side_of(searcher)
     )
-    answer_model = (
-        None if settings.answer_model_path is None else load_answer_model(settings.answer_model_path)
-    )
+    answer_model = build_answer_model(settings, question_side_of(searcher))
     return Answerer(
         searcher,
         calibration,

@@ -182,6 +182,33 @@ def test_a_calibration_fitted_with_other_question_vectors_is_warned_of(
     assert "warning" not in capsys.readouterr().err
 
 
+def test_an_answer_model_fitted_with_other_question_vectors_is_warned_of(
+    tmp_path: Path, app_settings: Settings, searcher: Searcher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The answer choice's weights were set on one encoder's cosines: the packaged model records the tower
+    (no warning); one fitted with the model's, or without the record, is used with a warning."""
+    from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH
+    from service.wiring import build_answer_model, question_side_of
+
+    side = question_side_of(searcher)
+    record = json.loads(Path(DEFAULT_ANSWER_MODEL_PATH).read_text())
+    assert record["report"]["question_encoder"] == side
+    packaged = app_settings.model_copy(update={"answer_model_path": DEFAULT_ANSWER_MODEL_PATH})
+    assert build_answer_model(packaged, side) is not None
+    assert "warning" not in capsys.readouterr().err
+    for recorded in ("the model", None):
+        report = {k: v for k, v in record["report"].items() if k != "question_encoder"}
+        if recorded is not None:
+            report["question_encoder"] = recorded
+        path = tmp_path / "answer_model.json"
+        path.write_text(json.dumps({**record, "report": report}))
+        build_answer_model(app_settings.model_copy(update={"answer_model_path": path}), side)
+        said = capsys.readouterr().err
+        assert f"fitted with questions encoded by the model, and this service encodes them by {side}" in said
+        assert "python -m eval.answer_fit" in said
+    assert build_answer_model(app_settings.model_copy(update={"answer_model_path": None}), side) is None
+
+
 def test_a_damaged_folder_and_old_staging_are_made_good(tmp_path: Path) -> None:
     """A model folder without weights (partly deleted) is made again, not a start-up crash; a staging
     folder a dead process left an hour ago is removed; a fresh one (another process at work) is kept."""
