@@ -310,6 +310,8 @@ def score_setting(
         f"built, {prepared.embedded} embedded, {prepared.from_cache} cached" if prepared.built else "reused"
     )
     say(f"[{setting.label}] index {prepared.index.path} ({state})")
+    # Questions by the model, not the question tower: the packaged tower was fitted on medquad-dev's
+    # questions, so folds scored with it would be in-sample (eval.query_tower_fit fits one per fold).
     searcher = Searcher(prepared.index, encoder)
     queries = [dataset.queries[qid] for qid in sweep.qids]
     candidates = collect_candidates(searcher, queries, min_documents)
