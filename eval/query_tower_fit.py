@@ -14,7 +14,12 @@ against no tower and against the linear adapter fitted on the same training fold
 then fits on every question and writes the tower (delta.safetensors: the trained layers minus the
 model's, float16; tower.json: model, sha256 of the model's weights and of the delta, command, data,
 settings and the CV numbers). ``--seed-check`` scores the seed set over the configured index with the
-packaged adapter and with the new tower. Deterministic: seeded torch and batch order, CPU.
+packaged adapter and with the new tower. ``--extra-queries FILE`` (queries.jsonl lines whose
+metadata names a ``source_qid`` and a ``style``: rewrites of judged questions, e.g.
+eval/sets/medquad_consumer.jsonl) also scores each rewrite in the CV, with the adapter and tower of the
+fold that holds its source (never one trained on its source) against its source's qrels, beside the sources
+on the same folds: per-question paired Δ over none with a 95% bootstrap interval, and per style.
+Deterministic: seeded torch and batch order, CPU.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +49,14 @@ from eval.adapter_fit import (
     score_positions,
     subset,
 )
+from eval.beir import load_queries
 from eval.cv import DEFAULT_FOLDS, DEFAULT_SEED, make_folds
+from eval.metrics import bootstrap_ci
 
 METRICS = ("ndcg@10", "mrr@10")
 ADAPTER_PENALTY = 0.1  # the packaged adapter's (eval/adapter_sweep.md)
 Log = Callable[[str], None]
+PerQuestion = dict[str, dict[str, dict[str, dict[str, float]]]]  # variant -> mode -> metric -> qid -> value
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,75 @@ def with_vectors(retrieval: Retrieval, vectors: np.ndarray) -> Retrieval:
     )
 
 
+@dataclass
+class Rewrites:
+    """Rewritten questions scored in the CV beside their sources (--extra-queries): ``retrieval`` holds the
+    rewrites, each judged by its source's qrels, with the model's vectors; ``sources`` each one's source's
+    position in the benchmark's questions, ``source_qids`` its id. ``scores`` collects per-question
+    held-out values of the rewrites (by their own id) and of their sources (by the source's id)."""
+
+    retrieval: Retrieval
+    sources: np.ndarray
+    source_qids: list[str]
+    styles: list[str]
+    scores: PerQuestion = field(default_factory=dict)
+
+    def held_out(self, test: np.ndarray) -> np.ndarray:
+        """Positions of the rewrites whose source is in the fold ``test``."""
+        return np.flatnonzero(np.isin(self.sources, test))
+
+    def encoded_by(self, tower: Any, held: np.ndarray) -> Retrieval:
+        """The rewrites with those at ``held`` encoded by ``tower``."""
+        vectors = self.retrieval.vectors.copy()
+        if len(held):
+            texts = [self.retrieval.texts[int(i)] for i in held]
+            vectors[held] = encode_with(tower, texts, grad=False).numpy()
+        return with_vectors(self.retrieval, vectors)
+
+    def record(
+        self,
+        label: str,
+        test: np.ndarray,
+        fold: dict[str, dict[str, np.ndarray]],
+        held: np.ndarray,
+        retrieval: Retrieval,
+        matrix: np.ndarray | None = None,
+    ) -> None:
+        """Keep ``label``'s per-question scores: the rewrites at ``held`` scored over ``retrieval`` (the
+        rewrites, their vectors as ``label`` encodes them, adapted by ``matrix``), their sources picked out
+        of ``fold``, the fold's scores (aligned with ``test``, sorted)."""
+        if not len(held):
+            return
+        rewritten = score_positions(retrieval, held, matrix)
+        at = np.searchsorted(test, self.sources[held])
+        sources = [self.source_qids[int(i)] for i in held]
+        rewrites = [self.retrieval.qids[int(i)] for i in held]
+        for mode, metrics in fold.items():
+            for metric, values in metrics.items():
+                kept = self.scores.setdefault(label, {}).setdefault(mode, {}).setdefault(metric, {})
+                kept.update(zip(sources, values[at].tolist(), strict=True))
+                kept.update(zip(rewrites, rewritten[mode][metric].tolist(), strict=True))
+
+
+def load_rewrites(path: Path, retrieval: Retrieval, encoder: Any) -> Rewrites:
+    """The rewrites in ``path`` (queries.jsonl lines whose metadata names ``source_qid`` and ``style``), each
+    judged by its source's qrels, encoded by ``encoder`` (the model, as the benchmark's questions)."""
+    queries = list(load_queries(path).values())
+    position = {qid: i for i, qid in enumerate(retrieval.qids)}
+    sources = [q.metadata.get("source_qid", "") for q in queries]
+    unknown = sorted(set(sources) - set(position))
+    if unknown:
+        raise ValueError(f"{path}: source_qid of no judged question: {', '.join(unknown[:5])}")
+    clashing = sorted({q.qid for q in queries} & set(position))
+    if clashing:
+        raise ValueError(f"{path}: ids of the benchmark's own questions: {', '.join(clashing[:5])}")
+    qids, texts = [q.qid for q in queries], [q.text.strip() for q in queries]
+    qrels = {qid: retrieval.qrels[source] for qid, source in zip(qids, sources, strict=True)}
+    rewritten = Retrieval(retrieval.searcher, qids, texts, encoder.encode(texts), qrels, retrieval.fusion)
+    at = np.asarray([position[source] for source in sources], dtype=np.int64)
+    return Rewrites(rewritten, at, sources, [q.metadata.get("style", "") for q in queries])
+
+
 def cross_validate(
     base_model: Any,
     problem: AdapterProblem,
@@ -135,25 +212,36 @@ def cross_validate(
     configs: Sequence[TowerSettings],
     say: Log,
     fusion_weights: Sequence[float] = (),
+    rewrites: Rewrites | None = None,
 ) -> dict[str, list[dict[str, dict[str, float]]]]:
     """Per held-out fold, dense and hybrid means of: no tower, the linear adapter, each tower setting, and
     the first setting's hybrid with each of ``fusion_weights`` on the dense side (the fusion re-checked
-    with the tower: each fold's tower is fitted without the fold)."""
+    with the tower: each fold's tower is fitted without the fold). With ``rewrites``, the rewrites of the
+    fold's questions are scored by the same adapter and towers, into ``rewrites.scores``."""
     rows: dict[str, list[dict[str, dict[str, float]]]] = {"none": [], "adapter": []}
     everyone = np.arange(len(retrieval.qids))
     for number, test in enumerate(folds, 1):
         train = np.setdiff1d(everyone, test)
-        rows["none"].append(means(score_positions(retrieval, test, None)))
+        held = rewrites.held_out(test) if rewrites is not None else np.zeros(0, dtype=np.int64)
+        base = score_positions(retrieval, test, None)
+        rows["none"].append(means(base))
         matrix = fit_adapter(subset(problem, train), FitSettings(penalty=ADAPTER_PENALTY))
-        rows["adapter"].append(means(score_positions(retrieval, test, matrix)))
+        adapted = score_positions(retrieval, test, matrix)
+        rows["adapter"].append(means(adapted))
+        if rewrites is not None:
+            rewrites.record("none", test, base, held, rewrites.retrieval)
+            rewrites.record("adapter", test, adapted, held, rewrites.retrieval, matrix)
         for config in configs:
             started = time.perf_counter()
             texts = [retrieval.texts[i] for i in train]
             tower = fit_tower(base_model, texts, subset(problem, train), config)
             tuned = retrieval.vectors.copy()
             tuned[test] = encode_with(tower, [retrieval.texts[i] for i in test], grad=False).numpy()
-            scores = means(score_positions(with_vectors(retrieval, tuned), test, None))
+            fold = score_positions(with_vectors(retrieval, tuned), test, None)
+            scores = means(fold)
             rows.setdefault(config_label(config), []).append(scores)
+            if rewrites is not None:
+                rewrites.record(config_label(config), test, fold, held, rewrites.encoded_by(tower, held))
             for weight in fusion_weights if config == configs[0] else ():
                 fusion = replace(retrieval.fusion, dense_weight=weight)
                 weighed = with_vectors(replace(retrieval, fusion=fusion), tuned)
@@ -189,6 +277,68 @@ def cv_table(rows: dict[str, list[dict[str, dict[str, float]]]]) -> str:
                 + ", ".join(f"{d:+.3f}" for d in delta)
                 + " |"
             )
+    return "\n".join(lines)
+
+
+def paired_with_none(
+    scores: PerQuestion, label: str, mode: str, metric: str, qids: Sequence[str]
+) -> tuple[float, float, tuple[float, float]]:
+    """Mean of ``label`` over ``qids``, the mean per-question difference ``label`` - none, and its 95%
+    bootstrap interval."""
+    values = np.asarray([scores[label][mode][metric][qid] for qid in qids])
+    delta = values - np.asarray([scores["none"][mode][metric][qid] for qid in qids])
+    return float(values.mean()), float(delta.mean()), bootstrap_ci(delta)
+
+
+def delta_text(delta: float, interval: tuple[float, float]) -> str:
+    return f"{delta:+.4f} [{interval[0]:+.4f}, {interval[1]:+.4f}]"
+
+
+def rewrites_table(rewrites: Rewrites) -> str:
+    """Markdown: per variant, mode and metric, the rewrites' held-out mean and their sources' (same folds),
+    each with the paired per-question Δ over none and its 95% bootstrap interval."""
+    scores = rewrites.scores
+    qids, sources = rewrites.retrieval.qids, rewrites.source_qids
+    lines = [
+        f"| variant | mode | metric | rewrites (n={len(qids)}) | Δ over none [95% CI] | their sources | "
+        "Δ over none [95% CI] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label in scores:
+        for mode in ("hybrid", "dense"):
+            for metric in METRICS:
+                mean, delta, interval = paired_with_none(scores, label, mode, metric, qids)
+                source_mean, source_delta, source_interval = paired_with_none(
+                    scores, label, mode, metric, sources
+                )
+                lines.append(
+                    f"| {label} | {mode} | {metric} | {mean:.3f} | {delta_text(delta, interval)} | "
+                    f"{source_mean:.3f} | {delta_text(source_delta, source_interval)} |"
+                )
+    return "\n".join(lines)
+
+
+def styles_table(rewrites: Rewrites, metric: str = "ndcg@10") -> str:
+    """Markdown: per variant other than none, mode and style, ``metric`` of the style's rewrites with none
+    and with the variant, the paired Δ [95% CI], and the same for their sources."""
+    scores = rewrites.scores
+    lines = [
+        f"| variant | mode | style | n | rewrites {metric}: none | variant | Δ [95% CI] | "
+        "sources: none | variant | Δ [95% CI] |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label in [label for label in scores if label != "none"]:
+        for mode in ("hybrid", "dense"):
+            for style in sorted(set(rewrites.styles)):
+                picked = [i for i, s in enumerate(rewrites.styles) if s == style]
+                cells = [f"| {label} | {mode} | {style} | {len(picked)} |"]
+                for qids in (
+                    [rewrites.retrieval.qids[i] for i in picked],
+                    [rewrites.source_qids[i] for i in picked],
+                ):
+                    mean, delta, interval = paired_with_none(scores, label, mode, metric, qids)
+                    cells.append(f" {mean - delta:.3f} | {mean:.3f} | {delta_text(delta, interval)} |")
+                lines.append("".join(cells))
     return "\n".join(lines)
 
 
@@ -255,6 +405,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=None, help="write the tower fitted on every question here"
     )
+    parser.add_argument(
+        "--extra-queries",
+        type=Path,
+        default=None,
+        help="rewrites of the benchmark's questions (queries.jsonl; metadata source_qid and style) to score "
+        "in the CV, each with the fold holding its source, beside their sources",
+    )
     parser.add_argument("--report", type=Path, default=None, help="write the CV table and log here (.md)")
     parser.add_argument("--seed-check", action="store_true", help="score the seed set with the --out tower")
     return run(parser.parse_args(argv))
@@ -275,12 +432,21 @@ def run(args: argparse.Namespace) -> int:
     base_model = setup.encoder._model
     say(f"{dataset.name}: {len(qids)} questions, {len(prepared.index.passages)} passages")
     rows: dict[str, list[dict[str, dict[str, float]]]] = {}
+    rewrites = None
+    if args.extra_queries is not None:
+        rewrites = load_rewrites(args.extra_queries, retrieval, setup.encoder)
+        say(f"{args.extra_queries}: {len(rewrites.source_qids)} rewrites of judged questions")
     if not args.no_cv:
         weights = [float(w) for w in args.fusion_weights.split(",") if w.strip()]
         folds = make_folds(qids, args.folds, args.seed)
-        rows = cross_validate(base_model, problem, retrieval, folds, configs, say, weights)
+        rows = cross_validate(base_model, problem, retrieval, folds, configs, say, weights, rewrites)
         say("")
         say(cv_table(rows))
+        if rewrites is not None:
+            say(f"\nthe rewrites of {args.extra_queries} and their sources, held out alike:\n")
+            say(rewrites_table(rewrites))
+            say("\nper style, nDCG@10:\n")
+            say(styles_table(rewrites))
     if args.out is not None:
         chosen = configs[0]
         tower = fit_tower(base_model, texts, problem, chosen)

@@ -1,14 +1,21 @@
 """The question tower's fit (eval.query_tower_fit) on a small real problem: questions of one disease asking
 for a cause or a symptom, answers that state them, the real model. Training moves the questions toward
 their own answers and away from the same disease's other answer, changes only the layers it trains, is
-deterministic, and its delta rebuilds the tuned weights."""
+deterministic, and its delta rebuilds the tuned weights. Rewrites of a tiny benchmark's questions
+(--extra-queries) are scored by the towers of their sources' folds, against their sources' qrels."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from eval.adapter_fit import AdapterProblem, ContrastiveLoss
+from eval.cv import make_folds
 from eval.query_tower_fit import TowerSettings, encode_with, fit_tower, tower_delta
 from indexer.embedding import SentenceTransformerEncoder
 
@@ -71,3 +78,119 @@ def test_no_layers_is_the_model(
     np.testing.assert_allclose(
         encode_with(tower, texts[:2], grad=False).numpy(), encoder.encode(texts[:2]), atol=1e-5
     )
+
+
+# Rewritten questions (--extra-queries) scored in the CV beside their sources.
+
+CAUSES = {
+    "asthma": "inflamed airways; allergens, smoke and cold air trigger attacks",
+    "gout": "uric acid crystals in the joints, raised by red meat and alcohol",
+    "anemia": "too little iron, blood loss or chronic disease",
+    "eczema": "a weak skin barrier and an overactive immune response to irritants",
+}
+SIGNS = {
+    "asthma": "wheezing, coughing at night and a tight chest",
+    "gout": "a sudden hot, red and very painful big toe",
+    "anemia": "tiredness, pale skin and shortness of breath on the stairs",
+    "eczema": "dry, itchy, red patches in the skin folds",
+}
+REWRITES = [  # (source, text, style): the first a verbatim copy of its source
+    ("asthma_Q1", "What causes asthma ?", "copy"),
+    ("gout_Q2", "my dad's big toe is swollen and red, what are the signs of gout", "relative"),
+    ("anemia_Q1", "why would i have low iron in my blood", "lay-term"),
+    ("eczema_Q2", "eczema symptoms itchy skin", "keywords"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_benchmark(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """A BEIR folder of four diseases' cause and symptom pages (doc <d>_Sec1/2, question <d>_Q1/2), its
+    benchmark_setup (an index built into a temporary folder), and a file of REWRITES."""
+    from eval.adapter_fit import benchmark_setup
+    from service.settings import Settings
+
+    root = tmp_path_factory.mktemp("tiny-benchmark")
+    corpus = [
+        {"_id": f"{d}_Sec{k}", "title": d.capitalize(), "text": f"{d.capitalize()} {text}."}
+        for d in CAUSES
+        for k, text in ((1, f"is caused by {CAUSES[d]}"), (2, f"shows itself by {SIGNS[d]}"))
+    ]
+    queries = [
+        {"_id": f"{d}_Q{k}", "text": text}
+        for d in CAUSES
+        for k, text in ((1, f"What causes {d} ?"), (2, f"What are the symptoms of {d} ?"))
+    ]
+    (root / "data" / "qrels").mkdir(parents=True)
+    (root / "data" / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in corpus))
+    (root / "data" / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in queries))
+    rows = "".join(f"{q['_id']}\t{q['_id'].replace('_Q', '_Sec')}\t1\n" for q in queries)
+    (root / "data" / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + rows)
+    rewrites = root / "rewrites.jsonl"
+    lines = [
+        {"_id": f"{source}_C", "text": text, "metadata": {"source_qid": source, "style": style}}
+        for source, text, style in REWRITES
+    ]
+    rewrites.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    setup = benchmark_setup(Settings(), root / "data", root / "indexes", root / "cache")
+    return setup, rewrites
+
+
+def test_rewrites_are_scored_by_the_fold_of_their_source_against_its_qrels(
+    tiny_benchmark: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eval.query_tower_fit as fit
+
+    setup, path = tiny_benchmark
+    retrieval = setup.retrieval
+    rewrites = fit.load_rewrites(path, retrieval, setup.encoder)
+    assert rewrites.source_qids == [source for source, _, _ in REWRITES]
+    assert rewrites.retrieval.qrels["gout_Q2_C"] == retrieval.qrels["gout_Q2"]
+    # Every rewrite a tower encodes (outside its fit): none of the rewrites' sources trained it.
+    towers: list[tuple[Any, set[str]]] = []
+    encoded: list[tuple[Any, list[str]]] = []
+    real_fit, real_encode = fit.fit_tower, fit.encode_with
+
+    def fit_tower(base: Any, texts: Sequence[str], problem: AdapterProblem, settings: Any) -> Any:
+        towers.append((real_fit(base, texts, problem, settings), set(texts)))
+        return towers[-1][0]
+
+    def encode_with(model: Any, texts: Sequence[str], grad: bool) -> Any:
+        if not grad:  # not the fit's own training passes
+            encoded.append((model, list(texts)))
+        return real_encode(model, texts, grad)
+
+    monkeypatch.setattr(fit, "fit_tower", fit_tower)
+    monkeypatch.setattr(fit, "encode_with", encode_with)
+    config = TowerSettings(layers=2, epochs=2, learning_rate=1e-4, batch_size=4)
+    folds = make_folds(retrieval.qids, 2, 0)
+    fit.cross_validate(
+        setup.encoder._model, setup.problem, retrieval, folds, [config], lambda _m: None, (), rewrites
+    )
+    source_text = {text: retrieval.texts[retrieval.qids.index(s)] for s, text, _ in REWRITES}
+    for tower, trained in towers:
+        asked = [t for model, texts in encoded if model is tower for t in texts if t in source_text]
+        assert asked and not {source_text[t] for t in asked} & trained
+    assert sum(len(texts) for _, texts in encoded if set(texts) <= set(source_text)) == len(REWRITES)
+    label = fit.config_label(config)
+    assert list(rewrites.scores) == ["none", "adapter", label]
+    everyone = set(rewrites.retrieval.qids) | set(rewrites.source_qids)
+    for variant in rewrites.scores.values():
+        for mode in ("hybrid", "dense"):
+            assert all(set(variant[mode][metric]) == everyone for metric in fit.METRICS)
+            # The verbatim copy is its source: same text, same fold's tower, same qrels.
+            assert all(variant[mode][m]["asthma_Q1_C"] == variant[mode][m]["asthma_Q1"] for m in fit.METRICS)
+    table = fit.rewrites_table(rewrites).splitlines()
+    assert table[0].startswith("| variant | mode | metric | rewrites (n=4) |") and len(table) == 2 + 3 * 2 * 2
+    assert table[2].startswith("| none | hybrid | ndcg@10 |") and "+0.0000 [+0.0000, +0.0000]" in table[2]
+    styles = fit.styles_table(rewrites).splitlines()
+    assert len(styles) == 2 + 2 * 2 * 4 and "| adapter | hybrid | copy | 1 |" in styles[2]
+
+
+def test_rewrites_of_unknown_questions_are_refused(tiny_benchmark: tuple[Any, Path], tmp_path: Path) -> None:
+    from eval.query_tower_fit import load_rewrites
+
+    setup, _ = tiny_benchmark
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"_id": "x_C", "text": "x", "metadata": {"source_qid": "nope_Q1"}}) + "\n")
+    with pytest.raises(ValueError, match="nope_Q1"):
+        load_rewrites(bad, setup.retrieval, setup.encoder)
