@@ -204,6 +204,58 @@ def load_rewrites(path: Path, retrieval: Retrieval, encoder: Any) -> Rewrites:
     return Rewrites(rewritten, at, sources, [q.metadata.get("style", "") for q in queries])
 
 
+@dataclass(frozen=True)
+class TrainingRewrites:
+    """Rewrites of judged questions to train on beside them (--train-rewrites): ``texts[i]`` rewrites the
+    question at ``sources[i]`` and is trained toward its documents."""
+
+    texts: list[str]
+    sources: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def load_training_rewrites(paths: Sequence[Path], qids: Sequence[str]) -> TrainingRewrites:
+    """The rewrites in ``paths`` (queries.jsonl lines whose metadata names ``source_qid``)."""
+    position = {qid: i for i, qid in enumerate(qids)}
+    texts, sources = [], []
+    for path in paths:
+        for query in load_queries(path).values():
+            source = query.metadata.get("source_qid", "")
+            if source not in position:
+                raise ValueError(f"{path}: {query.qid}: source_qid {source!r} is no judged question")
+            texts.append(query.text.strip())
+            sources.append(position[source])
+    return TrainingRewrites(texts, np.asarray(sources, dtype=np.int64))
+
+
+def training_questions(
+    texts: Sequence[str], problem: AdapterProblem, train: np.ndarray, extra: TrainingRewrites | None
+) -> tuple[list[str], AdapterProblem]:
+    """The questions at ``train`` and, with ``extra``, the rewrites of them (never of a question outside
+    ``train``, so never of a held-out one): their texts and their problem (a rewrite's relevant and
+    hard-negative documents are its source's)."""
+    if extra is None:
+        return [texts[int(i)] for i in train], subset(problem, train)
+    kept = np.flatnonzero(np.isin(extra.sources, train))
+    positions = np.concatenate([train, extra.sources[kept]])
+    return [texts[int(i)] for i in train] + [extra.texts[int(i)] for i in kept], subset(problem, positions)
+
+
+def tower_variants(
+    configs: Sequence[TowerSettings], extra: TrainingRewrites | None
+) -> list[tuple[str, TowerSettings, TrainingRewrites | None]]:
+    """(label, settings, training rewrites) of every tower to fit: each setting, and with ``extra`` each
+    setting trained on the rewrites too."""
+    variants: list[tuple[str, TowerSettings, TrainingRewrites | None]] = []
+    for config in configs:
+        variants.append((config_label(config), config, None))
+        if extra is not None:
+            variants.append((f"{config_label(config)} + rewrites", config, extra))
+    return variants
+
+
 def cross_validate(
     base_model: Any,
     problem: AdapterProblem,
@@ -213,11 +265,14 @@ def cross_validate(
     say: Log,
     fusion_weights: Sequence[float] = (),
     rewrites: Rewrites | None = None,
+    train_rewrites: TrainingRewrites | None = None,
 ) -> dict[str, list[dict[str, dict[str, float]]]]:
     """Per held-out fold, dense and hybrid means of: no tower, the linear adapter, each tower setting, and
     the first setting's hybrid with each of ``fusion_weights`` on the dense side (the fusion re-checked
     with the tower: each fold's tower is fitted without the fold). With ``rewrites``, the rewrites of the
-    fold's questions are scored by the same adapter and towers, into ``rewrites.scores``."""
+    fold's questions are scored by the same adapter and towers, into ``rewrites.scores``. With
+    ``train_rewrites``, each setting is also fitted on the training folds' rewrites beside their
+    questions."""
     rows: dict[str, list[dict[str, dict[str, float]]]] = {"none": [], "adapter": []}
     everyone = np.arange(len(retrieval.qids))
     for number, test in enumerate(folds, 1):
@@ -231,25 +286,25 @@ def cross_validate(
         if rewrites is not None:
             rewrites.record("none", test, base, held, rewrites.retrieval)
             rewrites.record("adapter", test, adapted, held, rewrites.retrieval, matrix)
-        for config in configs:
+        for name, config, extra in tower_variants(configs, train_rewrites):
             started = time.perf_counter()
-            texts = [retrieval.texts[i] for i in train]
-            tower = fit_tower(base_model, texts, subset(problem, train), config)
+            texts, trained_on = training_questions(retrieval.texts, problem, train, extra)
+            tower = fit_tower(base_model, texts, trained_on, config)
             tuned = retrieval.vectors.copy()
             tuned[test] = encode_with(tower, [retrieval.texts[i] for i in test], grad=False).numpy()
             fold = score_positions(with_vectors(retrieval, tuned), test, None)
             scores = means(fold)
-            rows.setdefault(config_label(config), []).append(scores)
+            rows.setdefault(name, []).append(scores)
             if rewrites is not None:
-                rewrites.record(config_label(config), test, fold, held, rewrites.encoded_by(tower, held))
-            for weight in fusion_weights if config == configs[0] else ():
+                rewrites.record(name, test, fold, held, rewrites.encoded_by(tower, held))
+            for weight in fusion_weights if (config, extra) == (configs[0], None) else ():
                 fusion = replace(retrieval.fusion, dense_weight=weight)
                 weighed = with_vectors(replace(retrieval, fusion=fusion), tuned)
                 label = f"{config_label(config)}, fusion dense weight {weight:g}"
                 rows.setdefault(label, []).append(means(score_positions(weighed, test, None)))
             none, adapter = rows["none"][-1]["hybrid"]["ndcg@10"], rows["adapter"][-1]["hybrid"]["ndcg@10"]
             say(
-                f"fold {number}: {config_label(config)} hybrid nDCG@10 {none:.4f} -> "
+                f"fold {number}: {name} ({len(texts)} training questions) hybrid nDCG@10 {none:.4f} -> "
                 f"{scores['hybrid']['ndcg@10']:.4f} (adapter {adapter:.4f}), "
                 f"{time.perf_counter() - started:.0f} s"
             )
@@ -412,6 +467,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="rewrites of the benchmark's questions (queries.jsonl; metadata source_qid and style) to score "
         "in the CV, each with the fold holding its source, beside their sources",
     )
+    parser.add_argument(
+        "--train-rewrites",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="rewrites of the benchmark's questions (queries.jsonl; metadata source_qid) to train on beside "
+        "them: the CV fits each setting with and without them (a fold's towers never see a rewrite of its "
+        "questions), and --out is fitted with them",
+    )
     parser.add_argument("--report", type=Path, default=None, help="write the CV table and log here (.md)")
     parser.add_argument("--seed-check", action="store_true", help="score the seed set with the --out tower")
     return run(parser.parse_args(argv))
@@ -436,10 +500,14 @@ def run(args: argparse.Namespace) -> int:
     if args.extra_queries is not None:
         rewrites = load_rewrites(args.extra_queries, retrieval, setup.encoder)
         say(f"{args.extra_queries}: {len(rewrites.source_qids)} rewrites of judged questions")
+    extra = None
+    if args.train_rewrites:
+        extra = load_training_rewrites(args.train_rewrites, qids)
+        say(f"training rewrites: {len(extra)} from {', '.join(map(str, args.train_rewrites))}")
     if not args.no_cv:
         weights = [float(w) for w in args.fusion_weights.split(",") if w.strip()]
         folds = make_folds(qids, args.folds, args.seed)
-        rows = cross_validate(base_model, problem, retrieval, folds, configs, say, weights, rewrites)
+        rows = cross_validate(base_model, problem, retrieval, folds, configs, say, weights, rewrites, extra)
         say("")
         say(cv_table(rows))
         if rewrites is not None:
@@ -449,12 +517,17 @@ def run(args: argparse.Namespace) -> int:
             say(styles_table(rewrites))
     if args.out is not None:
         chosen = configs[0]
-        tower = fit_tower(base_model, texts, problem, chosen)
+        everyone = np.arange(len(qids))
+        trained_on = training_questions(texts, problem, everyone, extra)
+        tower = fit_tower(base_model, *trained_on, chosen)
         meta = {
             "model": settings.model,
             "base_sha256": file_sha256(Path(resolve_model_path(settings.model)) / WEIGHTS_FILE),
             "command": "python -m eval.query_tower_fit " + " ".join(sys.argv[1:]),
-            "data": f"{args.dataset} ({len(qids)} questions, qrels/test.tsv), index {prepared.index.path}",
+            "data": f"{args.dataset} ({len(qids)} questions, qrels/test.tsv), index {prepared.index.path}"
+            + (
+                f"; {len(extra)} rewrites of them: {' '.join(map(str, args.train_rewrites))}" if extra else ""
+            ),
             "fit": asdict(chosen),
             "cv": cv_summary(rows),
         }
@@ -464,7 +537,7 @@ def run(args: argparse.Namespace) -> int:
             towers = {config_label(chosen): args.out}
             with tempfile.TemporaryDirectory() as scratch:
                 for number, other in enumerate(configs[1:], 1):  # the other settings, fitted alike
-                    fitted = fit_tower(base_model, texts, problem, other)
+                    fitted = fit_tower(base_model, *trained_on, other)
                     folder = write_tower(
                         Path(scratch) / f"tower-{number}", tower_delta(base_model, fitted, other.layers), meta
                     )

@@ -194,3 +194,32 @@ def test_rewrites_of_unknown_questions_are_refused(tiny_benchmark: tuple[Any, Pa
     bad.write_text(json.dumps({"_id": "x_C", "text": "x", "metadata": {"source_qid": "nope_Q1"}}) + "\n")
     with pytest.raises(ValueError, match="nope_Q1"):
         load_rewrites(bad, setup.retrieval, setup.encoder)
+
+
+def test_training_rewrites_join_only_their_sources_training_folds(
+    encoder: SentenceTransformerEncoder, problem: tuple[list[str], AdapterProblem], tmp_path: Path
+) -> None:
+    """A rewrite trains toward its source's documents, and only in folds that train on its source."""
+    from eval.query_tower_fit import load_training_rewrites, training_questions
+
+    texts, data = problem
+    qids = [f"q{i}" for i in range(len(texts))]
+    lines = [
+        {"_id": f"q{i}_R", "text": f"why did i get {d}", "metadata": {"source_qid": f"q{i}"}}
+        for i, d in zip(range(0, len(texts), 2), DISEASES, strict=True)
+    ]
+    path = tmp_path / "rewrites.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    extra = load_training_rewrites([path], qids)
+    assert extra.sources.tolist() == list(range(0, len(texts), 2))
+    train = np.asarray([0, 1, 2, 3, 5, 7, 9, 11])  # holds out causes questions 4, 6, 8 and 10
+    trained_texts, trained = training_questions(texts, data, train, extra)
+    assert trained_texts[len(train) :] == [lines[0]["text"], lines[1]["text"]]  # rewrites of 0 and 2 only
+    assert [p.tolist() for p in trained.positives[len(train) :]] == [[0], [2]]
+    assert [n.tolist() for n in trained.hard_negatives[len(train) :]] == [[1], [3]]
+    plain_texts, plain = training_questions(texts, data, train, None)
+    assert plain_texts == [texts[i] for i in train] and len(plain.positives) == len(train)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"_id": "x", "text": "t", "metadata": {"source_qid": "nope"}}) + "\n")
+    with pytest.raises(ValueError, match="nope"):
+        load_training_rewrites([bad], qids)
