@@ -336,13 +336,39 @@ def cv_table(rows: dict[str, list[dict[str, dict[str, float]]]]) -> str:
 
 
 def paired_with_none(
-    scores: PerQuestion, label: str, mode: str, metric: str, qids: Sequence[str]
+    scores: PerQuestion, label: str, mode: str, metric: str, qids: Sequence[str], base: str = "none"
 ) -> tuple[float, float, tuple[float, float]]:
-    """Mean of ``label`` over ``qids``, the mean per-question difference ``label`` - none, and its 95%
-    bootstrap interval."""
+    """Mean of ``label`` over ``qids``, the mean per-question difference ``label`` - ``base`` (none by
+    default), and its 95% bootstrap interval."""
     values = np.asarray([scores[label][mode][metric][qid] for qid in qids])
-    delta = values - np.asarray([scores["none"][mode][metric][qid] for qid in qids])
+    delta = values - np.asarray([scores[base][mode][metric][qid] for qid in qids])
     return float(values.mean()), float(delta.mean()), bootstrap_ci(delta)
+
+
+def rewrites_gain_table(rewrites: Rewrites) -> str:
+    """Markdown: each tower trained with rewrites against the same setting without them, paired per
+    question, on the rewrites and on their sources (empty when no tower was trained with rewrites)."""
+    scores, suffix = rewrites.scores, " + rewrites"
+    pairs = [(label, label[: -len(suffix)]) for label in scores if label.endswith(suffix)]
+    if not pairs:
+        return ""
+    qids, sources = rewrites.retrieval.qids, rewrites.source_qids
+    lines = [
+        "| tower | mode | metric | rewrites: Δ with - without [95% CI] | their sources: Δ [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for label, base in pairs:
+        for mode in ("hybrid", "dense"):
+            for metric in METRICS:
+                _, delta, interval = paired_with_none(scores, label, mode, metric, qids, base)
+                _, source_delta, source_interval = paired_with_none(
+                    scores, label, mode, metric, sources, base
+                )
+                lines.append(
+                    f"| {base} | {mode} | {metric} | {delta_text(delta, interval)} | "
+                    f"{delta_text(source_delta, source_interval)} |"
+                )
+    return "\n".join(lines)
 
 
 def delta_text(delta: float, interval: tuple[float, float]) -> str:
@@ -513,6 +539,10 @@ def run(args: argparse.Namespace) -> int:
         if rewrites is not None:
             say(f"\nthe rewrites of {args.extra_queries} and their sources, held out alike:\n")
             say(rewrites_table(rewrites))
+            gain = rewrites_gain_table(rewrites)
+            if gain:
+                say("\ntraining on rewrites, paired with the same setting without them:\n")
+                say(gain)
             say("\nper style, nDCG@10:\n")
             say(styles_table(rewrites))
     if args.out is not None:

@@ -223,3 +223,39 @@ def test_training_rewrites_join_only_their_sources_training_folds(
     bad.write_text(json.dumps({"_id": "x", "text": "t", "metadata": {"source_qid": "nope"}}) + "\n")
     with pytest.raises(ValueError, match="nope"):
         load_training_rewrites([bad], qids)
+
+
+def test_towers_trained_on_rewrites_never_see_those_of_their_held_out_questions(
+    tiny_benchmark: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eval.query_tower_fit as fit
+
+    setup, path = tiny_benchmark
+    retrieval = setup.retrieval
+    rewrites = fit.load_rewrites(path, retrieval, setup.encoder)
+    extra = fit.load_training_rewrites([path], retrieval.qids)
+    trained_on: list[set[str]] = []
+    real_fit = fit.fit_tower
+
+    def fit_tower(base: Any, texts: Sequence[str], problem: AdapterProblem, settings: Any) -> Any:
+        trained_on.append(set(texts))
+        return real_fit(base, texts, problem, settings)
+
+    monkeypatch.setattr(fit, "fit_tower", fit_tower)
+    config = TowerSettings(layers=2, epochs=1, learning_rate=1e-4, batch_size=4)
+    folds = make_folds(retrieval.qids, 2, 0)
+    fit.cross_validate(
+        setup.encoder._model, setup.problem, retrieval, folds, [config], lambda _m: None, (), rewrites, extra
+    )
+    assert len(trained_on) == 2 * len(folds)  # each fold: without, then with the rewrites
+    for number, test in enumerate(folds):
+        held_sources = {retrieval.qids[int(i)] for i in test}
+        without, with_rewrites = trained_on[2 * number], trained_on[2 * number + 1]
+        own = {text for source, text, _ in REWRITES if source not in held_sources}
+        assert with_rewrites - without == own - without
+        held_rewrites = {text for source, text, _ in REWRITES if source in held_sources}
+        assert not held_rewrites & (with_rewrites - without)
+    label = fit.config_label(config)
+    assert list(rewrites.scores) == ["none", "adapter", label, f"{label} + rewrites"]
+    gain = fit.rewrites_gain_table(rewrites).splitlines()
+    assert len(gain) == 2 + 2 * 2 and gain[2].startswith(f"| {label} | hybrid | ndcg@10 |")
