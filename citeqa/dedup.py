@@ -1,8 +1,11 @@
 """Near-duplicate removal over a ranking of passages, as pure functions: the results of one response never
-show the same text twice.
+show the same text of one document twice.
 
 Two kinds of duplication occur: passages of one document that overlap (the chunker overlaps neighbours by
-up to 30 words), and the same text twice (normalized whitespace and case), e.g. a page captured twice.
+up to 30 words), and the same text twice in one document (normalized whitespace and case), e.g. a
+repetitive page. The same text in two documents is two results: each document is a source a citation
+names (a BEIR corpus judges them apart: MedQuAD pages share sections word for word), and dropping the
+lower one hid it from the results while ``citeqa eval --dataset`` counted it.
 Rules (measured on the seed set, see ``citeqa eval --dedup``):
 
 - ``merge`` (default): a passage overlapping a better result of its document joins it: the result's span
@@ -17,8 +20,9 @@ Rules (measured on the seed set, see ``citeqa eval --dedup``):
 - ``any_overlap``: drop a passage that shares any character with a better one (loses information).
 - ``none``: keep everything.
 
-Every rule except ``none`` also drops a passage whose normalized text equals a better one's (``merge`` also
-a trimmed part whose text a better result shows: a repetitive document trims to one text at many offsets).
+Every rule except ``none`` also drops a passage whose normalized text equals a better one's of the same
+document (``merge`` also a trimmed part whose text a better result of its document shows: a repetitive
+document trims to one text at many offsets).
 """
 
 from __future__ import annotations
@@ -73,8 +77,9 @@ def shared_chars(a: Passage, b: Passage) -> int:
 
 
 def is_near_duplicate(a: Passage, b: Passage, max_shared: float) -> bool:
-    """Same normalized text, or one document's passages sharing more than ``max_shared`` of the shorter."""
-    if normalized_text(a.text) == normalized_text(b.text):
+    """One document's passages with the same normalized text, or sharing more than ``max_shared`` of the
+    shorter."""
+    if a.doc_id == b.doc_id and normalized_text(a.text) == normalized_text(b.text):
         return True
     shorter = min(a.end - a.start, b.end - b.start)
     return shorter > 0 and shared_chars(a, b) / shorter > max_shared
@@ -125,7 +130,7 @@ class MergeGrouping:
         self._slots: list[Group] = []  # results in the order they were made
         self._dropped: set[int] = set()  # slots of results merged into a better one (merge_chain only)
         self._by_doc: dict[str, list[int]] = {}  # each document's slots, in rank order
-        self._seen_texts: set[str] = set()
+        self._seen_texts: set[tuple[str, str]] = set()  # (doc_id, normalized text) of what results show
         self._final = 0  # the first this many results are final
 
     def groups(self, n: int) -> list[Group]:
@@ -192,7 +197,7 @@ class MergeGrouping:
             same_doc = self._by_doc[passage.doc_id] = []
         touching = [s for s in same_doc if slots[s].overlaps(passage)] if same_doc else []
         if not touching:
-            text = normalized_text(passage.text)
+            text = (passage.doc_id, normalized_text(passage.text))
             if text not in self._seen_texts:
                 self._seen_texts.add(text)
                 same_doc.append(len(slots))
@@ -203,7 +208,10 @@ class MergeGrouping:
             trimmed = uncovered_part(passage, groups)
             if trimmed is None or trimmed[1] - trimmed[0] < MIN_TRIMMED_FRACTION * len(passage.text):
                 return
-            text = normalized_text(passage.text[trimmed[0] - passage.start : trimmed[1] - passage.start])
+            text = (
+                passage.doc_id,
+                normalized_text(passage.text[trimmed[0] - passage.start : trimmed[1] - passage.start]),
+            )
             if text not in self._seen_texts:  # a repetitive document trims passages to the same text
                 self._seen_texts.add(text)
                 same_doc.append(len(slots))
@@ -220,7 +228,7 @@ class MergeGrouping:
         if len(touching) > 1:
             self._dropped.update(touching[1:])
             same_doc[:] = [s for s in same_doc if s not in touching[1:]]
-        self._seen_texts.add(normalized_text(passage.text))
+        self._seen_texts.add((passage.doc_id, normalized_text(passage.text)))
 
 
 def uncovered_part(passage: Passage, groups: Sequence[Group]) -> tuple[int, int] | None:

@@ -107,11 +107,21 @@ def test_merge_drops_a_trimmed_part_whose_text_a_result_shows() -> None:
     assert len(shown) == len(set(shown))
 
 
-def test_same_text_in_another_document_is_dropped() -> None:
+def test_same_text_in_another_document_is_kept() -> None:
+    """Another document holding the same text is another source: both are results (a BEIR corpus judges
+    them apart), whatever the rule."""
     copy = passage(1, 0, 100, doc_id="b", text=TEXT[0:100].upper() + "  ")
+    for rule in DEDUP_RULES:
+        assert [g.members for g in group_passages([passage(0, 0, 100), copy], 5, rule)] == [(0,), (1,)]
+    assert not is_near_duplicate(passage(0, 0, 100), copy, 0.5)
+
+
+def test_same_text_twice_in_one_document_is_dropped() -> None:
+    text = "Penguins huddle to stay warm. " * 20
+    first, again = Passage(0, "a", 0, 90, text[0:90]), Passage(1, "a", 300, 390, text[300:390])
     for rule in ("merge", "contained", "any_overlap"):
-        assert [g.members for g in group_passages([passage(0, 0, 100), copy], 5, rule)] == [(0,)]
-    assert len(group_passages([passage(0, 0, 100), copy], 5, "none")) == 2
+        assert [g.members for g in group_passages([first, again], 5, rule)] == [(0,)]
+    assert len(group_passages([first, again], 5, "none")) == 2
 
 
 def test_contained_drops_only_passages_mostly_inside_a_better_one() -> None:
