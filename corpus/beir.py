@@ -190,8 +190,9 @@ def as_strings(metadata: Mapping[str, object], exclude: tuple[str, ...] = ()) ->
 
 def _document(path: Path, number: Line, record: Mapping[str, object], doc_id: str) -> Document:
     # BEIR allows an empty title; the document's id stands in for it so citations always show a name.
-    title = _optional_string(path, number, record.get("title"), "title") or doc_id
-    text = required_text(path, number, record)
+    given_title = _optional_string(path, number, record.get("title"), "title")
+    title = given_title or doc_id
+    text = _document_text(path, number, record, given_title)
     metadata = metadata_field(path, number, record)
     strings = {
         key: _optional_string(path, number, metadata.get(key), f"metadata.{key}") for key in _DOCUMENT_KEYS
@@ -208,10 +209,21 @@ def _document(path: Path, number: Line, record: Mapping[str, object], doc_id: st
     )
 
 
+def _document_text(path: Path, number: Line, record: Mapping[str, object], title: str | None) -> str:
+    """The line's text; an empty one (only spaces) with a title is the title: BEIR reads a document as its
+    title and text together, so a title-only page is a document, and one such line failed the whole build
+    (and ``citeqa eval --dataset``). Without a title too it stays an error."""
+    value = record.get("text")
+    if title is not None and isinstance(value, str) and not value.strip():
+        return title
+    return required_text(path, number, record)
+
+
 def iter_beir_corpus(path: Path | str) -> Iterator[Document]:
     """Stream the documents of a corpus.jsonl file, or of the corpus.jsonl in folder ``path``.
 
-    title: stripped, or the doc_id when empty or missing; url/author/publisher: from metadata (empty -> None);
+    title: stripped, or the doc_id when empty or missing; text: as written, or the title when empty (only
+    spaces) and a title is given; url/author/publisher: from metadata (empty -> None);
     metadata: the other metadata keys, non-string values JSON-encoded; provenance: "BEIR corpus <file path>".
     """
     file = resolve_file(Path(path), CORPUS_FILE)

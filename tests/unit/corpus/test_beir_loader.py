@@ -116,6 +116,29 @@ def test_load_corpus_accepts_bom_crlf_and_integer_ids(tmp_path: Path) -> None:
     assert [(d.doc_id, d.text) for d in load_beir_corpus(file)] == [("7", "seven"), ("8", "eight")]
 
 
+def test_load_corpus_title_only_line_is_its_title(tmp_path: Path) -> None:
+    """BEIR reads a document as title and text: an empty text with a title is the title (one such line
+    failed the whole build); with neither it stays an error (CORPUS_ERRORS["empty_text"])."""
+    file = write_lines(
+        tmp_path / "corpus.jsonl",
+        jsonl(
+            {"_id": "d1", "title": " Asthma action plan ", "text": ""},
+            {"_id": "d2", "title": "Spacers", "text": " \n "},
+            {"_id": "d3", "title": "Inhalers", "text": "A blue inhaler opens the airways."},
+        ),
+    )
+    documents = load_beir_corpus(file)
+    assert [(d.title, d.text) for d in documents] == [
+        ("Asthma action plan", "Asthma action plan"),
+        ("Spacers", "Spacers"),
+        ("Inhalers", "A blue inhaler opens the airways."),
+    ]
+    write_lines(file, jsonl({"_id": "d4", "title": "", "text": ""}))
+    with pytest.raises(CorpusError) as error:
+        load_beir_corpus(file)
+    assert "empty" in assert_error(error, file, 1, "text")
+
+
 def test_load_queries(tmp_path: Path) -> None:
     root = make_dataset(tmp_path / "tiny")
     queries = load_queries(root)
