@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from corpus.errors import CorpusError, NoDocumentsError
+from corpus.sources import is_beir_corpus
 
 if TYPE_CHECKING:
     from corpus.report import IngestReport
@@ -29,8 +30,9 @@ SKIP_BAD_HINT = "(--skip-bad leaves such files out and reports them)"
 
 
 def with_skip_bad_hint(err: CorpusError, path: Path, skip_bad: bool) -> CorpusError:
-    """``err`` with the hint of --skip-bad when that would have helped: a file that could not be read."""
-    if skip_bad or isinstance(err, NoDocumentsError) or not path.exists():
+    """``err`` with the hint of --skip-bad when that would have helped: a file that could not be read. Not for
+    a BEIR corpus: its one corpus.jsonl is the whole corpus, so a bad line is fixed in the file."""
+    if skip_bad or isinstance(err, NoDocumentsError) or not path.exists() or is_beir_corpus(path):
         return err
     return CorpusError(f"{err} {SKIP_BAD_HINT}")
 

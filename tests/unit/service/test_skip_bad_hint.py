@@ -1,5 +1,6 @@
 """The CLI offers --skip-bad only where it helps: for a file that cannot be read, not for a folder without
-any document (found by an exploratory probe at stop 25)."""
+any document (found by an exploratory probe at stop 25), nor for a bad line of a BEIR corpus.jsonl, whose
+one file is the whole corpus (found by a probe: the hint was given, and --skip-bad failed the same way)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,17 @@ def test_an_unreadable_file_gets_the_skip_bad_hint(tmp_path: Path) -> None:
         ingest_corpus(tmp_path, errors="raise")
     assert str(with_skip_bad_hint(raised.value, tmp_path, skip_bad=False)).endswith(SKIP_BAD_HINT)
     assert SKIP_BAD_HINT not in str(with_skip_bad_hint(raised.value, tmp_path, skip_bad=True))
+
+
+@pytest.mark.parametrize("named", ["folder", "file"])
+def test_a_bad_beir_line_gets_no_skip_bad_hint(tmp_path: Path, named: str) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        '{"_id": "d1", "title": "T", "text": "ok"}\n{"_id": "d2", "text": " "}\n', encoding="utf-8"
+    )
+    path = tmp_path if named == "folder" else corpus
+    for skip_bad in (False, True):
+        with pytest.raises(CorpusError) as raised:
+            ingest_corpus(path, errors="skip" if skip_bad else "raise")
+        message = str(with_skip_bad_hint(raised.value, path, skip_bad=skip_bad))
+        assert "line 2, field 'text'" in message and "--skip-bad" not in message
