@@ -87,6 +87,8 @@ def describe_validation_error(exc: RequestValidationError, request: Request) -> 
             message = f"request body was sent as {sent}; send it with Content-Type: application/json"
         elif item.get("type") == "model_attributes_type":
             message = f"request body must be a JSON object such as {example}"
+        elif item.get("type") == "missing" and not location:  # no body at all ("Field required" said nothing)
+            message = f"request body is empty; send a JSON object such as {example}"
         detail.append({"field": location or None, "message": message, "type": item.get("type")})
         messages.append(f"{location}: {message}" if location else message)
     return "; ".join(messages) or "invalid request", detail

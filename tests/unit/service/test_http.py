@@ -246,6 +246,14 @@ def test_query_bad_input(client: TestClient, body: Any, fragments: list[str]) ->
     check_error(client.post("/query", json=body), 422, *fragments)
 
 
+@pytest.mark.parametrize("headers", [{"Content-Type": "application/json"}, {}], ids=["json", "no-type"])
+def test_query_without_a_body_says_to_send_one(client: TestClient, headers: dict[str, str]) -> None:
+    """Found by a probe: an empty POST /query answered "Field required", naming no field."""
+    response = client.post("/query", content=b"", headers=headers)
+    check_error(response, 422, "request body is empty", '{"question": "..."}')
+    assert response.json()["detail"][0]["field"] is None
+
+
 def test_question_of_exactly_2000_chars_is_accepted(client: TestClient) -> None:
     question = ("milia " * 400)[:2000]
     response = client.post("/query", json={"question": question, "top_k": 1})
