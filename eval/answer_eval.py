@@ -72,14 +72,15 @@ class SignalRates:
 
 def question_features(answerer: Answerer, questions: list[EvalQuestion]) -> list[QuestionFeatures]:
     """Features of each question as the service computes them (hybrid, top 5), and whether the best
-    sentence overlaps a gold quote (None for unanswerable questions)."""
+    sentence overlaps a gold quote (None for unanswerable questions, and for answerable ones labelled
+    without a doc_id or gold quotes: both are optional for calibrating, which needs only the label)."""
     documents = answerer.searcher.index.documents
     rows = []
     for q in questions:
         analysis = answerer.analyze(q.question, 5, "hybrid")
         features, answer = dict(analysis.features), analysis.best
         hit = None
-        if q.answerable:
+        if q.answerable and (q.doc_id is not None or q.gold):
             spans = gold_spans(q, documents)
             hit = answer is not None and any(
                 doc == answer.citation.doc_id

@@ -195,9 +195,12 @@ def answer_eval_command(
     if calibrate:
         typer.echo("\nanswerability signals, held-out flag rates (mean [min, max] over repeats):")
         typer.echo(answer_eval.signals_table(compared))
+        labelled = sum(r.answer_hits_gold is not None for r in rows)
         typer.echo(
             f"\nanswer sentence overlaps a gold quote: {answer_eval.answer_accuracy(rows):.3f} "
-            "of answerable questions"
+            f"of the {labelled} answerable questions with a doc_id or gold quotes"
+            if labelled
+            else "\nanswer sentence against gold quotes: not measured (no question gives a doc_id or gold)"
         )
         typer.echo(
             f"wrote {out}: features {', '.join(fitted.features)}, threshold {fitted.threshold:.4f}; "

@@ -110,6 +110,27 @@ def test_calibrate_writes_into_the_index_and_the_service_uses_it(
     assert health["index"]["calibration"]["fitted_on"] == "mine.jsonl"
 
 
+def test_calibrate_takes_questions_with_only_the_documented_required_fields(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """The README: one {"id", "question", "answerable"} a line, doc_id and gold optional (found by a probe:
+    an answerable question without a doc_id failed with "doc_id None is not in the corpus")."""
+    from service.cli.app import app
+
+    seed = [json.loads(line) for line in DEFAULT_SEED_SET.read_text(encoding="utf-8").splitlines() if line]
+    labelled = [q for q in seed if q["answerable"]][:12] + [q for q in seed if not q["answerable"]][:6]
+    bare = [{key: q[key] for key in ("id", "question", "answerable")} for q in labelled]
+    questions = tmp_path / "bare.jsonl"
+    questions.write_text("".join(json.dumps(q) + "\n" for q in bare), encoding="utf-8")
+    arguments = ["eval", "--calibrate", "--questions", str(questions), "--index", str(index_copy)]
+    done = CliRunner().invoke(app, [*arguments, "--backend", "torch"])
+    assert done.exit_code == 0, done.output
+    output = " ".join(done.output.split())
+    assert "not measured (no question gives a doc_id or gold)" in output
+    fitted = load_calibration(index_calibration_path(index_copy), expected_model=DEFAULT_MODEL)
+    assert fitted.fitted_on["eval_set"] == "bare.jsonl" and fitted.fitted_on["questions"] == 18
+
+
 def test_a_different_threshold_in_the_index_changes_the_decision(
     index_copy: Path, searcher: Searcher
 ) -> None:
