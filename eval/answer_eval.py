@@ -87,7 +87,8 @@ def question_features(answerer: Answerer, questions: list[EvalQuestion]) -> list
                 and min(end, answer.citation.end) > max(start, answer.citation.start)
                 for doc, start, end in spans
             )
-        rows.append(QuestionFeatures(q.qid, q.kind or "answerable", q.answerable, features, hit))
+        kind = q.kind or ("answerable" if q.answerable else "unanswerable")  # kind is optional
+        rows.append(QuestionFeatures(q.qid, kind, q.answerable, features, hit))
     return rows
 
 

@@ -129,6 +129,7 @@ def test_calibrate_takes_questions_with_only_the_documented_required_fields(
     assert "not measured (no question gives a doc_id or gold)" in output
     fitted = load_calibration(index_calibration_path(index_copy), expected_model=DEFAULT_MODEL)
     assert fitted.fitted_on["eval_set"] == "bare.jsonl" and fitted.fitted_on["questions"] == 18
+    assert fitted.fitted_on["kinds"] == {"answerable": 12, "unanswerable": 6}
 
 
 def test_a_different_threshold_in_the_index_changes_the_decision(
