@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from citeqa.query_adapter import QueryAdapter
     from citeqa.rerank import Reranker
 
-MAX_QUESTION_CHARS = 2000
+# Long enough for a consumer's whole message (background, then the question); the model reads its first
+# 256 tokens, BM25 all of it.
+MAX_QUESTION_CHARS = 10_000
 MAX_TOP_K = 50
 
 

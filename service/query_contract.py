@@ -4,7 +4,7 @@ the same rules, each defined once below and used by both models.
 ==========  ==============  =============  ======================================================
 POST body   GET parameter   default        rule
 ==========  ==============  =============  ======================================================
-question    q               (required)     1 to 2,000 characters, at least one that is not a space
+question    q               (required)     1 to 10,000 characters, at least one that is not a space
 top_k       k               5              1 to 50 results
 mode        mode            hybrid         hybrid, dense or bm25
 offset      offset          0              results to skip, 0 to 200 (paging)
@@ -77,7 +77,7 @@ Offset = Annotated[int, Field(ge=0, le=PAGE_DEPTH)]
 FilterValues = Annotated[list[str], Field(json_schema_extra={"minItems": 1})]
 Filters = dict[str, FilterValues]
 
-QUESTION_DOC = "the question: 1 to 2,000 characters (code points), at least one not a space"
+QUESTION_DOC = f"the question: 1 to {MAX_QUESTION_CHARS:,} characters (code points), at least one not a space"
 TOP_K_DOC = "how many results to return"
 MODE_DOC = "hybrid (default), dense or bm25"
 OFFSET_DOC = f"results to skip before these (paging through the best {PAGE_DEPTH} passages)"

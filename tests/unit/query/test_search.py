@@ -177,7 +177,7 @@ def test_invalid_queries(searcher: Searcher, question: str, top_k: int, mode: st
 
 
 def test_longest_allowed_question(searcher: Searcher) -> None:
-    question = ("milia " * 400)[:MAX_QUESTION_CHARS]
+    question = ("milia " * 2000)[:MAX_QUESTION_CHARS]
     assert len(searcher.search(question, 3, "hybrid")) == 3
 
 

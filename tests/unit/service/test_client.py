@@ -189,3 +189,23 @@ def test_ask_url_prints_what_ask_prints(
     assert done.stdout.split() == capsys.readouterr().out.split()  # the same words (wrapped at other widths)
     refused = run_cli(["ask", "  ", "--url", server], cwd=tmp_path)
     assert refused.returncode == 2 and "the service refused (422)" in one_line(refused.stderr)
+
+
+def test_a_whole_consumer_message_is_a_question_on_both_routes(server: str) -> None:
+    """A message of background and then the question, up to the longest allowed, through uvicorn: GET with
+    it in the URL and POST in the body both answer; one character more is a 422 that says the limit."""
+    from citeqa.search import MAX_QUESTION_CHARS
+
+    background = "My son is five months old and had baby acne that cleared up, but the white spots stayed. "
+    question = "How do we get rid of the milia on his chin?"
+    message = (background * (MAX_QUESTION_CHARS // len(background)))[: MAX_QUESTION_CHARS - len(question)]
+    message += question
+    assert len(message) == MAX_QUESTION_CHARS
+    with httpx.Client(base_url=server, timeout=60) as http:
+        got = http.get("/search", params={"q": message, "k": 3})
+        posted = http.post("/query", json={"question": message, "top_k": 3})
+        assert got.status_code == posted.status_code == 200, (got.text[:300], posted.text[:300])
+        cited = [[r["citation"] for r in response.json()["results"]] for response in (got, posted)]
+        assert cited[0] == cited[1] and len(cited[0]) == 3
+        longer = http.get("/search", params={"q": message + "?"})
+        assert longer.status_code == 422 and str(MAX_QUESTION_CHARS) in longer.json()["message"]

@@ -144,7 +144,7 @@ def test_the_schema_states_the_rules(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     body = schema["components"]["schemas"]["QueryRequest"]
     question = body["properties"]["question"]
-    assert question["pattern"] == r"\S" and question["minLength"] == 1 and question["maxLength"] == 2000
+    assert question["pattern"] == r"\S" and question["minLength"] == 1 and question["maxLength"] == 10_000
     assert body["additionalProperties"] is False
     assert body["properties"]["offset"]["maximum"] == 200
     filters = next(o for o in body["properties"]["filters"]["anyOf"] if o.get("type") == "object")
