@@ -58,7 +58,8 @@ class IndexCollector(Collector):
                 "path": index.path.name,
                 "model": manifest["model"]["name"],
                 "built_at": str(manifest["created_at"]),
-                "corpus_fingerprint": str(manifest.get("corpus", {}).get("fingerprint", ""))[:16],
+                # None once writes changed the corpus it was built from: no fingerprint, not "None".
+                "corpus_fingerprint": str(manifest.get("corpus", {}).get("fingerprint") or "")[:16],
             },
         )
         yield info

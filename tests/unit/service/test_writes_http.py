@@ -175,6 +175,8 @@ def test_metrics_show_version_and_writes(writer: TestClient) -> None:
     assert 'citeqa_index_writes_total{op="put"} 1.0' in text
     assert 'citeqa_index_writes_total{op="delete"} 1.0' in text
     assert "citeqa_index_segments " in text and "citeqa_index_merge_errors_total 0.0" in text
+    # Writes changed the corpus the index was built from: its fingerprint is gone, shown empty.
+    assert 'corpus_fingerprint=""' in text and "None" not in text
 
 
 def test_writes_survive_a_restart(index_copy: Path, encoder: Any) -> None:
