@@ -207,14 +207,13 @@ def build_calibration(
     path = resolve_calibration_path(settings.calibration_path, index_folder)
     calibration = load_calibration(path, expected_model=model_name)
     say(f"answerability calibration: {calibration_origin(calibration, index_folder)}")
-    fitted_with = str(calibration.fitted_on.get("question_encoder") or "the model")
-    if fitted_with != questions:
-        say(
-            f"warning: the calibration {calibration.source} was fitted with questions encoded by "
-            f"{fitted_with}, and this service encodes them by {questions}: its threshold may flag too many "
-            "or too few questions; refit it with `citeqa eval --calibrate` (README: Calibrating your own "
-            "index)"
-        )
+    warn_if_fitted_otherwise(
+        f"the calibration {calibration.source}",
+        calibration.fitted_on.get("question_encoder"),
+        questions,
+        "its threshold may flag too many or too few questions",
+        "`citeqa eval --calibrate` (README: Calibrating your own index)",
+    )
     return calibration
 
 
@@ -224,14 +223,26 @@ def build_answer_model(settings: Settings, questions: str = "the model") -> Answ
     if settings.answer_model_path is None:
         return None
     model = load_answer_model(settings.answer_model_path)
-    fitted_with = str(model.report.get("question_encoder") or "the model")
+    warn_if_fitted_otherwise(
+        f"the answer model {settings.answer_model_path}",
+        model.report.get("question_encoder"),
+        questions,
+        "it may choose worse answer sentences",
+        "`python -m eval.answer_fit`",
+    )
+    return model
+
+
+def warn_if_fitted_otherwise(what: str, recorded: object, questions: str, effect: str, refit: str) -> None:
+    """Warn on stderr when ``what`` was fitted with questions encoded otherwise than this service encodes
+    them (``questions``, question_side_of); ``recorded`` is what it says it was fitted with (a file from
+    before the record: the model)."""
+    fitted_with = str(recorded or "the model")
     if fitted_with != questions:
         say(
-            f"warning: the answer model {settings.answer_model_path} was fitted with questions encoded by "
-            f"{fitted_with}, and this service encodes them by {questions}: it may choose worse answer "
-            "sentences; refit it with `python -m eval.answer_fit`"
+            f"warning: {what} was fitted with questions encoded by {fitted_with}, and this service encodes "
+            f"them by {questions}: {effect}; refit it with {refit}"
         )
-    return model
 
 
 def question_side_of(searcher: Searcher) -> str:
