@@ -73,14 +73,15 @@ class SignalRates:
 def question_features(answerer: Answerer, questions: list[EvalQuestion]) -> list[QuestionFeatures]:
     """Features of each question as the service computes them (hybrid, top 5), and whether the best
     sentence overlaps a gold quote (None for unanswerable questions, and for answerable ones labelled
-    without a doc_id or gold quotes: both are optional for calibrating, which needs only the label)."""
+    without a doc_id and gold quotes, which locate the answer together: both are optional for calibrating,
+    which needs only the label)."""
     documents = answerer.searcher.index.documents
     rows = []
     for q in questions:
         analysis = answerer.analyze(q.question, 5, "hybrid")
         features, answer = dict(analysis.features), analysis.best
         hit = None
-        if q.answerable and (q.doc_id is not None or q.gold):
+        if q.answerable and q.doc_id is not None and q.gold:
             spans = gold_spans(q, documents)
             hit = answer is not None and any(
                 doc == answer.citation.doc_id

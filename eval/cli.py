@@ -198,9 +198,9 @@ def answer_eval_command(
         labelled = sum(r.answer_hits_gold is not None for r in rows)
         typer.echo(
             f"\nanswer sentence overlaps a gold quote: {answer_eval.answer_accuracy(rows):.3f} "
-            f"of the {labelled} answerable questions with a doc_id or gold quotes"
+            f"of the {labelled} answerable questions with a doc_id and gold quotes"
             if labelled
-            else "\nanswer sentence against gold quotes: not measured (no question gives a doc_id or gold)"
+            else "\nanswer sentence against gold quotes: not measured (no question gives a doc_id and gold)"
         )
         typer.echo(
             f"wrote {out}: features {', '.join(fitted.features)}, threshold {fitted.threshold:.4f}; "

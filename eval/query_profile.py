@@ -4,8 +4,9 @@ service builds it (settings from CITEQA_*, so the configured backend), on the se
     python -m eval.query_profile [--repeats 3] [--index DIR] [--out var/bench/query-profile]
 
 Each question is asked once to warm the caches, then ``repeats`` times with a suffix that keeps the
-question-vector cache from answering; the floor is the encoder's own single-question encode of the same
-texts. Writes profile.txt (pyinstrument's call tree) and query_profile.json; prints floor and respond.
+question-vector cache from answering; the floor is the question encoder's own single-question encode of
+the same texts (the question tower's when it is on). Writes profile.txt (pyinstrument's call tree) and
+query_profile.json; prints floor and respond.
 """
 
 from __future__ import annotations

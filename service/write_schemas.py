@@ -52,8 +52,8 @@ class DocumentBody(BaseModel):
         named = (self.model_extra or {}).get("doc_id")
         if named is not None and named != doc_id:
             raise InvalidDocumentIdError(
-                f"the body's field 'doc_id' {named!r} differs from the URL path's {doc_id!r}; "
-                "leave it out of the body or send the same id"
+                f"the body's field 'doc_id' ({named!r}) is not the URL path's id {doc_id!r}; "
+                "leave it out of the body or send the same id, as a string"
             )
         return Document(
             doc_id=doc_id,

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from support import ALLOWED_ORIGIN, BAILEY_ID, OVERVIEW_ID
 
 from citeqa.answers import Answerer
-from citeqa.search import Searcher
+from citeqa.search import MAX_QUESTION_CHARS, Searcher
 from citeqa.types import SEARCH_MODES
 from indexer.embedding import DEFAULT_MODEL
 from indexer.load import LoadedIndex
@@ -254,8 +254,8 @@ def test_query_without_a_body_says_to_send_one(client: TestClient, headers: dict
     assert response.json()["detail"][0]["field"] is None
 
 
-def test_question_of_exactly_2000_chars_is_accepted(client: TestClient) -> None:
-    question = ("milia " * 400)[:2000]
+def test_a_question_of_the_longest_allowed_length_is_accepted(client: TestClient) -> None:
+    question = ("milia " * 2000)[:MAX_QUESTION_CHARS]
     response = client.post("/query", json={"question": question, "top_k": 1})
     assert response.status_code == 200
     assert len(response.json()["results"]) == 1

@@ -120,13 +120,15 @@ def test_calibrate_takes_questions_with_only_the_documented_required_fields(
     seed = [json.loads(line) for line in DEFAULT_SEED_SET.read_text(encoding="utf-8").splitlines() if line]
     labelled = [q for q in seed if q["answerable"]][:12] + [q for q in seed if not q["answerable"]][:6]
     bare = [{key: q[key] for key in ("id", "question", "answerable")} for q in labelled]
+    bare[0]["gold"] = labelled[0]["gold"]  # gold quotes without the doc_id that locates them
+    bare[1]["doc_id"] = labelled[1]["doc_id"]  # a doc_id without gold quotes
     questions = tmp_path / "bare.jsonl"
     questions.write_text("".join(json.dumps(q) + "\n" for q in bare), encoding="utf-8")
     arguments = ["eval", "--calibrate", "--questions", str(questions), "--index", str(index_copy)]
     done = CliRunner().invoke(app, [*arguments, "--backend", "torch"])
     assert done.exit_code == 0, done.output
     output = " ".join(done.output.split())
-    assert "not measured (no question gives a doc_id or gold)" in output
+    assert "not measured (no question gives a doc_id and gold)" in output
     fitted = load_calibration(index_calibration_path(index_copy), expected_model=DEFAULT_MODEL)
     assert fitted.fitted_on["eval_set"] == "bare.jsonl" and fitted.fitted_on["questions"] == 18
     assert fitted.fitted_on["kinds"] == {"answerable": 12, "unanswerable": 6}

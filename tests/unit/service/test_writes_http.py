@@ -159,6 +159,8 @@ def test_a_put_body_may_repeat_its_paths_id_but_not_name_another(writer: TestCli
     same = writer.put("/documents/harbor-seals", json=SEALS, headers=AUTH)
     assert same.status_code == 200, same.text
     assert writer.get("/documents/harbor-seals").json()["metadata"] == {"habitat": "coast"}
+    numbered = writer.put("/documents/5", json={**SEALS, "doc_id": 5}, headers=AUTH)
+    assert numbered.status_code == 422 and "as a string" in numbered.json()["message"]
 
 
 def test_document_size_limit(index_copy: Path, encoder: Any) -> None:
