@@ -18,7 +18,10 @@ import json
 import os
 import re
 import shutil
+import tempfile
+import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -129,9 +132,6 @@ def make_folder(tower: QuestionTower, base: Path, weights: Path, target: Path) -
     """Write the tower's model folder beside ``target`` (a staging folder of this call's own), then rename
     it into place. A ``target`` without weights (damaged) is replaced; staging folders left by a process
     that died an hour ago or more are removed first."""
-    import tempfile
-    import time
-
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{target.name}.tmp-*"):
         try:
@@ -180,7 +180,15 @@ def question_side(question_encoder: object, encoder: object) -> str:
     folder holds), or the encoder's name for anything else."""
     if question_encoder is encoder:
         return "the model"
-    name = str(getattr(question_encoder, "name", ""))
+    return encoder_identity(str(getattr(question_encoder, "name", "")))
+
+
+# Read once per folder: /health and every start-up ask, and a made tower folder never changes (its name
+# holds the delta's checksum).
+@lru_cache(maxsize=64)
+def encoder_identity(name: str) -> str:
+    """The words that name the encoder at ``name``: "question tower <sha256 prefix>" when it is a folder
+    holding a tower.json, else ``name`` itself."""
     try:
         meta = json.loads((Path(name) / SIDECAR_FILE).read_text(encoding="utf-8"))
         return f"question tower {str(meta['sha256'])[:16]}"

@@ -178,10 +178,9 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
         live, base = build_sharded(settings)
         return ShardedAnswerer(live.clients, live.current, base)  # type: ignore[return-value]
     searcher = searcher or build_searcher(settings)
-    calibration = build_calibration(
-        settings, searcher.index.path, searcher.index.model_name, question_side_of(searcher)
-    )
-    answer_model = build_answer_model(settings, question_side_of(searcher))
+    side = question_side_of(searcher)
+    calibration = build_calibration(settings, searcher.index.path, searcher.index.model_name, side)
+    answer_model = build_answer_model(settings, side)
     answerer = Answerer(
         searcher,
         calibration,
@@ -334,10 +333,9 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
         adapter,
         questions,
     )
-    calibration = build_calibration(
-        settings, manifest.folder, manifest.model_name, question_side_of(searcher)
-    )
-    answer_model = build_answer_model(settings, question_side_of(searcher))
+    side = question_side_of(searcher)
+    calibration = build_calibration(settings, manifest.folder, manifest.model_name, side)
+    answer_model = build_answer_model(settings, side)
     return Answerer(
         searcher,
         calibration,

@@ -135,14 +135,23 @@ def tiny_benchmark(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]
     return setup, rewrites
 
 
+@pytest.fixture
+def tiny_rewrites(tiny_benchmark: tuple[Any, Path]) -> tuple[Any, Path, Any]:
+    """The tiny benchmark's set-up, its file of REWRITES, and those rewrites loaded (fresh scores each
+    test)."""
+    from eval.query_tower_fit import load_rewrites
+
+    setup, path = tiny_benchmark
+    return setup, path, load_rewrites(path, setup.retrieval, setup.encoder)
+
+
 def test_rewrites_are_scored_by_the_fold_of_their_source_against_its_qrels(
-    tiny_benchmark: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch
+    tiny_rewrites: tuple[Any, Path, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import eval.query_tower_fit as fit
 
-    setup, path = tiny_benchmark
+    setup, _, rewrites = tiny_rewrites
     retrieval = setup.retrieval
-    rewrites = fit.load_rewrites(path, retrieval, setup.encoder)
     assert rewrites.source_qids == [source for source, _, _ in REWRITES]
     assert rewrites.retrieval.qrels["gout_Q2_C"] == retrieval.qrels["gout_Q2"]
     # Every rewrite a tower encodes (outside its fit): none of the rewrites' sources trained it.
@@ -226,13 +235,12 @@ def test_training_rewrites_join_only_their_sources_training_folds(
 
 
 def test_towers_trained_on_rewrites_never_see_those_of_their_held_out_questions(
-    tiny_benchmark: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch
+    tiny_rewrites: tuple[Any, Path, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import eval.query_tower_fit as fit
 
-    setup, path = tiny_benchmark
+    setup, path, rewrites = tiny_rewrites
     retrieval = setup.retrieval
-    rewrites = fit.load_rewrites(path, retrieval, setup.encoder)
     extra = fit.load_training_rewrites([path], retrieval.qids)
     trained_on: list[set[str]] = []
     real_fit = fit.fit_tower
