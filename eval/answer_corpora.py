@@ -1,5 +1,7 @@
 """The corpora the answer choice is fitted and measured on, each with its answerer: the default index
-(the milia articles) and the medquad-dev benchmark's index (built by eval.beir_eval, reused when current)."""
+(the milia articles), the medquad-dev benchmark's index (built by eval.beir_eval, reused when current)
+and the self-written check corpora of eval/sets (bread, plants; indexed under var/transfer, as
+eval.answerability_transfer indexes them)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from service.wiring import (
 )
 
 MEDQUAD_DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "medquad-dev"
+SETS_DIR = Path(__file__).resolve().parent / "sets"
+TRANSFER_DIR = Path(__file__).resolve().parent.parent / "var" / "transfer"
 
 
 def default_answerer(settings: Settings | None = None) -> Answerer:
@@ -46,3 +50,15 @@ def dataset_answerer(folder: Path = MEDQUAD_DEV, settings: Settings | None = Non
     questions = build_question_encoder(settings, encoder)
     searcher = Searcher(prepared.index, encoder, fusion_settings(settings), None, adapter, questions)
     return Answerer(searcher)
+
+
+def folder_answerer(name: str, settings: Settings | None = None) -> Answerer:
+    """The answerer of eval/sets/<name>/ (a folder of articles), indexed into var/transfer/<name>/index
+    unless an index of exactly these documents is there."""
+    from corpus.loader import load_documents
+    from eval.answerability_transfer import ensure_index
+
+    settings = settings or Settings()
+    folder = TRANSFER_DIR / name / "index"
+    ensure_index(load_documents(SETS_DIR / name), folder, SentenceTransformerEncoder(settings.model), name)
+    return Answerer(build_searcher(settings.model_copy(update={"index_path": folder})))

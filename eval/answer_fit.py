@@ -35,6 +35,11 @@ ANSWER_SETS: dict[str, tuple[Path, str]] = {
     "answers": (SETS_DIR / "answers.jsonl", "default"),
     "medquad_answers": (SETS_DIR / "medquad_answers.jsonl", "medquad-dev"),
 }
+# Labelled later (stop 30) and kept out of the packaged model's fit: `--also` fits with them, to measure
+# what they change (eval.answer_transfer scores the packaged model on them).
+MORE_SETS: dict[str, tuple[Path, str]] = {
+    "medquad_answers_2": (SETS_DIR / "medquad_answers_2.jsonl", "medquad-dev"),
+}
 RIDGES = (0.1, 1.0, 10.0, 100.0)
 DEPTHS = (5, 10)  # candidate depths compared (the answer's pool: the sentences of this many first results)
 # How many of the index's closest sentences add their results to the pool (citeqa.sentence_search), compared.
@@ -112,14 +117,16 @@ def chosen_hit(case: Case, scores: np.ndarray) -> bool:
     return best is not None and bool(case.gold[best])
 
 
-def fit_weights(cases: Sequence[Case], ridge: float) -> np.ndarray:
+def fit_weights(cases: Sequence[Case], ridge: float, columns: Sequence[int] | None = None) -> np.ndarray:
     """A conditional logit (softmax over each question's candidates; the gold candidates' total
-    probability is the likelihood) with an L2 penalty on standardized weights; raw-unit weights."""
+    probability is the likelihood) with an L2 penalty on standardized weights; raw-unit weights, one per
+    FEATURES column (0 for a column left out of ``columns``, when given)."""
     usable = [c for c in cases if c.reachable]
-    rows = np.vstack([c.matrix[c.candidate] for c in usable])
+    kept = np.arange(len(FEATURES)) if columns is None else np.asarray(columns, dtype=np.int64)
+    rows = np.vstack([c.matrix[c.candidate][:, kept] for c in usable])
     mean, std = rows.mean(axis=0), rows.std(axis=0)
     std = np.where(std > 0, std, 1.0)
-    groups = [((c.matrix[c.candidate] - mean) / std, c.gold[c.candidate]) for c in usable]
+    groups = [((c.matrix[c.candidate][:, kept] - mean) / std, c.gold[c.candidate]) for c in usable]
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         loss, grad = 0.5 * ridge * float(w @ w), ridge * w
@@ -134,8 +141,10 @@ def fit_weights(cases: Sequence[Case], ridge: float) -> np.ndarray:
             grad = grad - (q / q_sum - p) @ x
         return loss, grad
 
-    result = minimize(objective, np.zeros(len(FEATURES)), jac=True, method="L-BFGS-B")
-    return np.asarray(result.x) / std
+    result = minimize(objective, np.zeros(len(kept)), jac=True, method="L-BFGS-B")
+    weights = np.zeros(len(FEATURES))
+    weights[kept] = np.asarray(result.x) / std
+    return weights
 
 
 def accuracy(cases: Sequence[Case], weights: np.ndarray | None) -> np.ndarray:
@@ -202,7 +211,8 @@ def fit_and_report(
             }
         )
     rows.extend(against_no_sentences(by_pool, cv, (depth, n, ridge), weights))
-    for set_name in [*ANSWER_SETS, "all"]:
+    set_names = list(dict.fromkeys(c.set_name for c in cases))
+    for set_name in [*set_names, "all"]:
         part = [c for c in held if set_name in ("all", c.set_name)]
         if part:
             rows.append(
@@ -231,8 +241,8 @@ def fit_and_report(
         report={
             "command": "python -m eval.answer_fit",
             "question_encoder": question_encoder,
-            "fitted_on": {s: sum(c.set_name == s for c in train) for s in ANSWER_SETS},
-            "held_out": {s: sum(c.set_name == s for c in held) for s in ANSWER_SETS},
+            "fitted_on": {s: sum(c.set_name == s for c in train) for s in set_names},
+            "held_out": {s: sum(c.set_name == s for c in held) for s in set_names},
             "ridge": ridge,
             "depth": depth,
             "sentence_candidates": n,
@@ -290,14 +300,16 @@ def all_cases(
     depths: Sequence[int] = DEPTHS,
     sentence_candidates: Sequence[int] = SENTENCE_CANDIDATES,
     sentence_bm25_weight: float = 0.0,
+    sets: dict[str, tuple[Path, str]] = ANSWER_SETS,
 ) -> tuple[dict[Pool, list[Case]], str]:
-    """The cases of every answer set in every pool, and which encoder encoded their questions."""
+    """The cases of every answer set (``sets``) in every pool, and which encoder encoded their
+    questions."""
     from eval.answer_corpora import dataset_answerer, default_answerer
 
     answerers = {"default": default_answerer, "medquad-dev": dataset_answerer}
     built: dict[str, Answerer] = {}
     by_pool: dict[Pool, list[Case]] = {(d, n): [] for d in depths for n in sentence_candidates}
-    for set_name, (path, corpus) in ANSWER_SETS.items():
+    for set_name, (path, corpus) in sets.items():
         if corpus not in built:
             built[corpus] = answerers[corpus]()
         questions = load_eval_set(path)
@@ -329,9 +341,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="find those sentences by the fusion of dense and BM25 sentence retrieval with this share for "
         "BM25 (citeqa.sentence_bm25; 0: dense alone), written into the model when it uses them",
     )
+    parser.add_argument(
+        "--also",
+        nargs="+",
+        choices=sorted(MORE_SETS),
+        default=[],
+        help="fit with these labelled sets too (their held-out quarter held out alike); not the packaged fit",
+    )
     args = parser.parse_args(argv)
     cases, question_encoder = all_cases(
-        sentence_candidates=args.sentence_candidates, sentence_bm25_weight=args.sentence_bm25_weight
+        sentence_candidates=args.sentence_candidates,
+        sentence_bm25_weight=args.sentence_bm25_weight,
+        sets={**ANSWER_SETS, **{name: MORE_SETS[name] for name in args.also}},
     )
     model, rows = fit_and_report(cases, question_encoder)
     if model.sentence_candidates > 0 and args.sentence_bm25_weight:

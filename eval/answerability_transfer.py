@@ -1,6 +1,6 @@
 """Does the answerability decision carry to corpora it was not fitted on? (issue 16)
 
-Three check sets, each a corpus with answerable questions and on-topic unanswerable ones:
+Four check sets, each a corpus with answerable questions and on-topic unanswerable ones:
 
 - ``seed``: the default milia corpus with ``eval/sets/seed.jsonl`` (the packaged calibration's own set);
 - ``medquad``: built here, deterministically, from ../shared/benchmarks/medquad-dev: the diseases with at
@@ -9,7 +9,11 @@ Three check sets, each a corpus with answerable questions and on-topic unanswera
   stay, as distractors); the others, whose articles all stay, are answerable;
 - ``bread``: six short bread-baking articles written for this check (``eval/sets/bread/``) with
   ``eval/sets/bread.jsonl`` (near misses worded in the corpus's terms: "is rye flour gluten free",
-  "how much does a stand mixer cost", "which brand of yeast is best").
+  "how much does a stand mixer cost", "which brand of yeast is best");
+- ``plants``: seven houseplant-care articles written later, at stop 30, by a helper agent
+  (``eval/sets/plants/``) with ``eval/sets/plants.jsonl`` (42 answerable, 16 near misses such as "is pothos
+  toxic to cats", "how much does a monstera cost", 4 off-topic): a corpus no calibration was ever fitted
+  or chosen on.
 
 A quarter of every set (by a hash of corpus and question id) is held out: never fitted or tuned on, only
 reported. Every question is answered as the service answers it (hybrid, first five results, the ONNX
@@ -23,7 +27,7 @@ The report (``var/transfer/summary.md``) gives, per set, the share of answerable
 (wrongly) and of unanswerable ones flagged by the packaged calibration, then leave-one-corpus-out rates of
 candidate signals: fitted (weights and 5%-budget threshold) on the training part of the other sets,
 decided on the left-out set, never on its own questions; then each candidate fitted on the training part
-of all three sets and decided on every held-out part; then the left-out sets with their own cut, and
+of all the sets and decided on every held-out part; then the left-out sets with their own cut, and
 each set cross-validated on itself.
 """
 
@@ -58,7 +62,7 @@ DEFAULT_OUT = ROOT / "var" / "transfer"
 MIN_GROUP_QUESTIONS = 2  # diseases with fewer judged questions leave no same-disease distractor
 REMOVED_BUCKETS = 3  # one question in three loses its articles
 HELD_OUT_BUCKETS = 4  # one question in four is held out
-SET_NAMES = ("seed", "medquad", "bread")
+SET_NAMES = ("seed", "medquad", "bread", "plants")
 
 # Candidate signals for the leave-one-corpus-out comparison: the packaged one first.
 CANDIDATES: tuple[tuple[str, ...], ...] = (
@@ -364,6 +368,7 @@ def check_sets(medquad: Path) -> dict[str, tuple[list[Document], list[EvalQuesti
         "seed": (load_documents(DEFAULT_CORPUS_DIR), load_eval_set(DEFAULT_SEED_SET)),
         "medquad": medquad_set(medquad),
         "bread": (load_documents(SETS / "bread"), load_eval_set(SETS / "bread.jsonl")),
+        "plants": (load_documents(SETS / "plants"), load_eval_set(SETS / "plants.jsonl")),
     }
 
 
@@ -446,7 +451,7 @@ def report(rows: Sequence[Row], calibration: Calibration) -> str:
             "",
             loo_table(rows),
             "",
-            "## Fitted on the training part of all three sets, decided on each held-out part "
+            "## Fitted on the training part of all the sets, decided on each held-out part "
             f"({MAX_FALSE_FLAG:.0%} budget)",
             "",
             "What a default calibration fitted on every check set would do on questions it never saw.",

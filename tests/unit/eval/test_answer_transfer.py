@@ -1,0 +1,67 @@
+"""eval.answer_transfer's arithmetic on synthetic cases (no model, no index): the packaged weights mapped
+onto FEATURES, the paired comparison with the mix per set, and leave one corpus out fitting without the
+corpus it scores."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from citeqa.answer_features import FEATURES
+from citeqa.answer_model import AnswerModel
+from eval.answer_fit import Case
+from eval.answer_transfer import Paired, leave_one_corpus_out, loco_table, model_weights, paired_by_set
+
+
+def cases(set_name: str, column: int, count: int = 40, seed: int = 0) -> list[Case]:
+    """Questions of 6 candidates whose gold one is highest on FEATURES ``column``; the mix (baseline)
+    picks the candidate highest on column 0 of the first half's questions only."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for q in range(count):
+        matrix = rng.normal(size=(6, len(FEATURES)))
+        target = q % 6
+        matrix[target, column] += 10.0
+        gold = np.zeros(6, dtype=bool)
+        gold[target] = True
+        baseline = matrix[:, column].copy() if q < count // 2 else -matrix[:, column]
+        result = np.arange(6, dtype=np.int64) // 2
+        out.append(Case(set_name, f"{set_name}{q}", "?", matrix, gold, baseline, np.ones(6, bool), result))
+    return out
+
+
+def test_model_weights_put_each_weight_on_its_feature() -> None:
+    model = AnswerModel(features=("idf_overlap", "cosine"), weights=(2.0, -1.0))
+    weights = model_weights(model)
+    assert weights[FEATURES.index("idf_overlap")] == 2.0 and weights[FEATURES.index("cosine")] == -1.0
+    assert np.count_nonzero(weights) == 2
+
+
+def test_paired_by_set_compares_the_learned_choice_with_the_mix_per_set() -> None:
+    weights = np.zeros(len(FEATURES))
+    weights[0] = 1.0  # the gold's column of both sets
+    paired = paired_by_set(cases("bread", 0) + cases("plants", 0, seed=1), weights)
+    assert [p.set_name for p in paired] == ["bread", "plants"]
+    for p in paired:
+        assert p.learned.all()  # the weights read the gold's column
+        assert p.mix.mean() == 0.5  # the mix is right on the first half only
+        assert p.row().startswith(f"| {p.set_name} | 40 | 1.000 | 0.500 | +0.500 [")
+
+
+def test_leave_one_corpus_out_never_fits_on_the_corpus_it_scores() -> None:
+    # Two corpora answer by column 1, the third by column 2: left out, it cannot be learned from the others.
+    both = cases("seed", 1) + cases("bread", 1, seed=1) + cases("plants", 2, seed=2)
+    corpus = {"seed": "milia", "bread": "bread", "plants": "plants"}.__getitem__
+    out = leave_one_corpus_out(both, corpus, ridge=1.0)
+    assert set(out) == {"milia", "bread", "plants"} and all(len(v) == 40 for v in out.values())
+    assert out["milia"].mean() > 0.9 and out["bread"].mean() > 0.9
+    assert out["plants"].mean() < 0.5
+    # Restricted to column 2 alone, the fit on the others learns nothing of column 1.
+    restricted = leave_one_corpus_out(both, corpus, ridge=1.0, columns=[2])
+    assert restricted["milia"].mean() < 0.5
+
+
+def test_loco_table_gives_the_mean_over_corpora() -> None:
+    table = loco_table({"mix": {"a": np.array([True, False]), "b": np.array([True, True, True, True])}})
+    assert "| mix | 0.500 (2) | 1.000 (4) | 0.750 |" in table
+    row = Paired("x", np.array([True]), np.array([False])).row()
+    assert row.startswith("| x | 1 | 1.000 | 0.000 | +1.000")
