@@ -11,6 +11,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from indexer.build import IndexSettings
     from service.settings import Settings
 
@@ -39,10 +41,35 @@ def log(message: str) -> None:
 
 
 def settings_with(**overrides: object) -> Settings:
-    """The settings (CITEQA_* environment) with the options that were given on the command line."""
+    """The settings (CITEQA_* environment) with the options that were given on the command line. A value
+    that breaks a setting's rule fails the command with a message naming the option or the variable (not
+    pydantic's traceback)."""
+    from pydantic import ValidationError
+
     from service.settings import Settings
 
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as err:
+        fail(ValueError(settings_problems(err, given)))
+
+
+# Settings whose command line option is not the setting's name.
+OPTION_NAMES = {"index_path": "index", "corpus_path": "corpus"}
+
+
+def settings_problems(err: ValidationError, given: dict[str, object]) -> str:
+    """One line per invalid setting: the command line option (``--port``) or the environment variable
+    (``CITEQA_PORT``) it came from, what is wrong, and the value."""
+    problems = []
+    for problem in err.errors(include_url=False):
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        option = OPTION_NAMES.get(field, field.replace("_", "-"))
+        name = f"--{option}" if field in given else f"CITEQA_{field.upper()}"
+        shown = "" if field == "api_keys" else f" (got {problem.get('input')!r})"  # never echo a key
+        problems.append(f"{name}: {problem['msg']}{shown}")
+    return "; ".join(problems) + "; fix the option or the environment variable (or .env)"
 
 
 def index_settings_from(passages: PassageOptions) -> IndexSettings:

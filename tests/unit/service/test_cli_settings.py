@@ -1,0 +1,43 @@
+"""A setting that breaks its rule, from the environment or from a command line option, fails a command with
+a message naming the variable or the option and the value (found by a probe: every command printed
+pydantic's ValidationError inside a rich traceback, e.g. for CITEQA_MAX_BODY_BYTES=abc or --port 0)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from service.cli.app import app
+
+
+def said(output: str) -> str:
+    return " ".join(output.split())
+
+
+def test_a_bad_environment_variable_is_named_without_a_traceback(tmp_path: Path) -> None:
+    done = CliRunner().invoke(
+        app, ["ask", "what are milia", "--index", str(tmp_path)], env={"CITEQA_MAX_BODY_BYTES": "abc"}
+    )
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert "error: CITEQA_MAX_BODY_BYTES: Input should be a valid integer" in output
+    assert "(got 'abc')" in output
+    assert "Traceback" not in output and "ValidationError" not in output
+
+
+def test_a_bad_option_is_named_as_the_option(tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["serve", "--port", "0", "--index", str(tmp_path)])
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert "error: --port: Input should be greater than or equal to 1 (got 0)" in output
+    assert "Traceback" not in output
+
+
+def test_every_bad_setting_is_listed_and_no_key_is_echoed(tmp_path: Path) -> None:
+    env = {"CITEQA_FUSION_METHOD": "fuzzy", "CITEQA_QUERY_CONCURRENCY": "0", "CITEQA_API_KEYS": "s3cret"}
+    done = CliRunner().invoke(app, ["ask", "x", "--index", str(tmp_path)], env=env)
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert "CITEQA_FUSION_METHOD" in output and "CITEQA_QUERY_CONCURRENCY" in output
+    assert "s3cret" not in output
