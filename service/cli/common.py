@@ -31,7 +31,7 @@ PassageOptions = tuple[int | None, int | None, bool | None, bool | None]
 
 
 def fail(error: Exception) -> NoReturn:
-    console.print(f"[red]error:[/red] {error}")
+    console.print(f"[red]error:[/red] {escape(str(error))}")  # a path may hold [brackets], not markup
     raise typer.Exit(code=2)
 
 

@@ -13,9 +13,9 @@ from corpus.errors import CiteqaError, CorpusError
 from service.cli.common import (
     BackendOption,
     ModelOption,
-    console,
     fail,
     index_settings_from,
+    log,
     progress_bar,
     settings_with,
 )
@@ -105,22 +105,22 @@ def index(
                 "rebuilding it from the corpus would drop them"
             )
             if if_stale:
-                console.print(f"{changed}: kept as it is (--force replaces it)")
+                log(f"{changed}: kept as it is (--force replaces it)")
                 return
             raise CorpusError(
                 f"{changed}. Use --force to replace it anyway, or `citeqa rebuild --index "
                 f"{settings.index_path}` to rebuild it from its stored documents"
             )
         if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
-            console.print(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
+            log(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
             return
         if index_predates_text_rules(settings.index_path, documents):
-            console.print(
+            log(
                 f"index at {settings.index_path} was built before Chinese and Japanese text was split into "
                 "words and sentences: rebuilding it"
             )
         if index_lacks_sentences(settings.index_path):
-            console.print(
+            log(
                 f"index at {settings.index_path} stores no sentence vectors (written by an earlier release): "
                 "rebuilding it, so that the service embeds nothing at start-up"
             )
@@ -181,7 +181,7 @@ def kept_for_writes(folder: Path, if_stale: bool, force: bool) -> bool:
         return False
     changed = f"sharded index at {folder} has been changed by writes"
     if if_stale:
-        console.print(f"{changed}: kept as it is (--force replaces it)")
+        log(f"{changed}: kept as it is (--force replaces it)")
         return True
     raise CorpusError(f"{changed}. Use --force to replace it anyway")
 
@@ -191,7 +191,7 @@ def say_current(folder: Path, fingerprint: str, model: str, shards: int, setting
 
     if not sharded_is_current(folder, fingerprint, model, shards, settings):
         return False
-    console.print(f"sharded index at {folder} is up to date ({shards} shards)")
+    log(f"sharded index at {folder} is up to date ({shards} shards)")
     return True
 
 
@@ -269,7 +269,7 @@ def build_sharded_on_ray(
         return
     dimension = SentenceTransformerEncoder(settings.model).dimension
     report = build_on_ray(scan, settings.model, dimension, folder, index_settings, str(settings.corpus_path))
-    console.print(f"embedded on {report.embedders} Ray actors")
+    log(f"embedded on {report.embedders} Ray actors")
     say_built(report.documents, report.passages, shards, "ray", report.seconds, folder)
 
 
@@ -295,12 +295,12 @@ def upgrade_if_format1(settings: Settings) -> bool:
 
     if not is_format1(settings.index_path):
         return False
-    console.print(
+    log(
         f"index at {settings.index_path} is in format 1 (one block, before segments): upgrading it to "
         "format 2 in place; stored vectors are kept, only documents its write journal changed are embedded"
     )
     report = upgrade_format1(settings.index_path, SentenceTransformerEncoder(settings.model))
-    console.print(
+    log(
         f"upgraded {report.path}: {report.documents} documents, {report.passages} passages, index version "
         f"{report.version} ({report.embedded_passages} passages embedded for journal writes)"
     )
