@@ -258,10 +258,34 @@ class CiteqaClient:
         return parse_write(self.request("POST", "/documents", files=files))
 
     def remove(self, doc_ids: Sequence[str]) -> WriteInfo:
-        """Remove documents, one DELETE each; the last write's answer."""
+        """Remove documents, one DELETE each (an id given twice once); the last write's answer. As a write
+        into the folder does, it removes nothing when one of them is not stored: each is looked up (HEAD)
+        before the first DELETE. One that disappears meanwhile fails the call naming those removed."""
         if isinstance(doc_ids, str) or not doc_ids:
             raise ValueError("remove takes a non-empty list of doc_ids")
-        written = [parse_write(self.request("DELETE", document_path(d))) for d in doc_ids]
+        unique = list(dict.fromkeys(doc_ids))
+        for doc_id in unique:
+            # A JSON 404 (GET of an id ending in "/view" is an article page, and DELETE reaches that id).
+            looked = self.http.head(document_path(doc_id))
+            if looked.status_code == 404 and "json" in looked.headers.get("content-type", ""):
+                # Its DELETE removes nothing, and says what the service says first (a key missing: 401).
+                try:
+                    self.request("DELETE", document_path(doc_id))
+                except CiteqaClientError as err:
+                    raise CiteqaClientError(
+                        err.status, err.error, f"{err.message} (nothing was removed)"
+                    ) from None
+        written: list[WriteInfo] = []
+        for doc_id in unique:
+            try:
+                written.append(parse_write(self.request("DELETE", document_path(doc_id))))
+            except CiteqaClientError as err:
+                if not written:
+                    raise
+                done = ", ".join(repr(d) for w in written for d in w.doc_ids)
+                raise CiteqaClientError(
+                    err.status, err.error, f"{err.message} (removed before it: {done})"
+                ) from None
         return WriteInfo(
             index_version=written[-1].index_version,
             op="delete",

@@ -79,7 +79,7 @@ def remove(
     else:
         with open_live_index(index) as live:
             version = run_write(lambda: live.delete(doc_ids))
-    typer.echo(f"removed {len(doc_ids)} documents; index version {version}")
+    typer.echo(f"removed {len(set(doc_ids))} documents; index version {version}")
 
 
 def run_write(write: Callable[[], WriteResult]) -> int:

@@ -209,3 +209,28 @@ def test_a_whole_consumer_message_is_a_question_on_both_routes(server: str) -> N
         assert cited[0] == cited[1] and len(cited[0]) == 3
         longer = http.get("/search", params={"q": message + "?"})
         assert longer.status_code == 422 and str(MAX_QUESTION_CHARS) in longer.json()["message"]
+
+
+def test_remove_is_all_or_nothing_as_in_the_folder(writable: str, tmp_path: Path) -> None:
+    """Found by a probe: ``citeqa remove a nope --url`` deleted 'a', then failed on 'nope' saying only the
+    404, and ``citeqa remove a a --url`` deleted 'a' and failed on the second; ``--index`` removes nothing
+    in the first case and 'a' once in the second."""
+    from support import one_line, run_cli
+
+    puffins = Document(doc_id="puffins", title="Puffins", text="Puffins nest in burrows on sea cliffs.")
+    with CiteqaClient(writable, api_key=KEY) as client:
+        added = client.add([puffins])
+        with pytest.raises(CiteqaClientError) as missing:
+            client.remove(["puffins", "nope"])
+        assert missing.value.status == 404 and "'nope'" in missing.value.message
+        assert "nothing was removed" in missing.value.message
+        assert client.document("puffins").text == puffins.text
+        assert client.query("puffins").index_version == added.index_version
+
+        removed = client.remove(["puffins", "puffins"])
+        assert removed.doc_ids == ("puffins",) and removed.index_version == added.index_version + 1
+
+        client.add([puffins])
+    done = run_cli(["remove", "puffins", "puffins", "--url", writable, "--key", KEY], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "removed 1 documents" in one_line(done.stdout)
