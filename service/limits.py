@@ -3,9 +3,11 @@ and security headers on every response (pages add their CSP themselves, see serv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
@@ -21,6 +23,29 @@ DOC_ID_SCHEMA = {"pattern": DOC_ID_REGEX, "maxLength": DOC_ID_MAX_CHARS}
 DocIdPath = Annotated[
     str, Path(description=f"the document's id: {DOC_ID_RULE}", json_schema_extra=DOC_ID_SCHEMA)
 ]
+
+
+def no_query_parameters(reads: str) -> Callable[[Request], None]:
+    """Dependency for a route that reads no query parameter: any is refused with a 422 naming it and saying
+    where the route reads its input (``reads``), as GET /search and the uploads refuse a name they do not
+    know, so that POST /query?top_k=10 or PUT /documents/x?title=New is not answered as if it were obeyed."""
+
+    def refuse(request: Request) -> None:
+        names = list(dict.fromkeys(request.query_params))
+        if names:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "unknown_parameter",
+                        "loc": ("query", name),
+                        "msg": f"{request.method} {request.url.path} reads no query parameter; {reads}",
+                        "input": request.query_params[name],
+                    }
+                    for name in names
+                ]
+            )
+
+    return refuse
 
 
 def valid_doc_id(doc_id: DocIdPath) -> str:

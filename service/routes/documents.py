@@ -11,7 +11,7 @@ from indexer.errors import DocumentNotFoundError
 from indexer.live import LiveIndex
 from service.auth import WriteAccess
 from service.deps import DocumentsDep, LiveDep, WriteLimitsDep
-from service.limits import cited_doc_id, valid_doc_id
+from service.limits import cited_doc_id, no_query_parameters, valid_doc_id
 from service.routes import ERROR_RESPONSES, READ_ACCESS, READ_RESPONSES
 from service.schemas import DocumentList, DocumentOut, DocumentSummary, ErrorOut
 from service.write_schemas import DocumentBody, WriteOut
@@ -71,6 +71,8 @@ async def add_documents(
     body (text/plain, text/markdown, text/html, application/pdf, Word .docx; its metadata in the query);
     or many as JSON lines (application/x-ndjson). A file type citeqa does not read: 415."""
     if media_type_of(request) == "application/json":
+        if upload.fields_given():  # the metadata of one raw upload; a batch's documents carry their own
+            no_query_parameters("a JSON batch carries each document's fields in its body")(request)
         return await write(live, parse_batch(await request.body()), limits)
     return await write(live, await read_upload(request, upload, limits.max_bulk), limits)
 
@@ -95,7 +97,11 @@ async def upload_documents(
     "/documents/{doc_id:cited_id}",
     response_model=WriteOut,
     responses=WRITE_RESPONSES,
-    dependencies=[WriteAccess, Depends(valid_doc_id)],
+    dependencies=[
+        WriteAccess,
+        Depends(valid_doc_id),
+        Depends(no_query_parameters("send title, text and the other fields in the JSON body")),
+    ],
 )
 def put_document(doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLimitsDep) -> WriteOut:
     """Add or replace the document ``doc_id``."""
@@ -109,13 +115,22 @@ def put_document(doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLi
         **WRITE_RESPONSES,
         404: {"model": ErrorOut, "description": "no such document"},
     },
-    dependencies=[WriteAccess, Depends(cited_doc_id)],
+    dependencies=[
+        WriteAccess,
+        Depends(cited_doc_id),
+        Depends(no_query_parameters("the document is named by the path")),
+    ],
 )
 def delete_document(doc_id: str, live: LiveDep) -> WriteOut:
     return WriteOut.of(live.delete([doc_id]))
 
 
-@router.post("/index/rebuild", response_model=WriteOut, responses=WRITE_RESPONSES, dependencies=[WriteAccess])
+@router.post(
+    "/index/rebuild",
+    response_model=WriteOut,
+    responses=WRITE_RESPONSES,
+    dependencies=[WriteAccess, Depends(no_query_parameters("it takes no input"))],
+)
 def rebuild_index(live: LiveDep) -> WriteOut:
     """Re-embed every stored document beside the live index and swap the result in; queries and
     writes carry on meanwhile."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from citeqa.answers import Answerer
 from service.caching import SEARCH_CACHE_CONTROL, etag_matches, search_etag
 from service.deps import GateDep, ResponsesDep, StateDep
+from service.limits import no_query_parameters
 from service.query_contract import QueryRequest, SearchQuery
 from service.querying import json_response, run_query
 from service.response_cache import ResponseCache
@@ -51,7 +52,15 @@ def answer(
         **OVERLOADED,
         413: {"model": ErrorOut},
     },
-    dependencies=READ_ACCESS,
+    dependencies=[
+        *READ_ACCESS,
+        Depends(
+            no_query_parameters(
+                "send question, top_k, mode, offset, filters and min_version in the JSON body "
+                "(GET /search takes them in the URL)"
+            )
+        ),
+    ],
 )
 async def query(
     body: QueryRequest, state: StateDep, responses: ResponsesDep, gate: GateDep, request: Request

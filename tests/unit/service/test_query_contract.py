@@ -87,6 +87,16 @@ def test_unknown_post_fields_are_refused_by_name(client: TestClient) -> None:
     assert "known: question, top_k, mode, offset, filters" in message
 
 
+def test_post_query_refuses_url_parameters_by_name(client: TestClient) -> None:
+    """Found by a probe: POST /query?top_k=10 answered 5 results, the parameter dropped without a word."""
+    refused = client.post("/query?top_k=10&foo=1", json={"question": QUESTION})
+    assert refused.status_code == 422, refused.text
+    body = refused.json()
+    assert [d["field"] for d in body["detail"]] == ["top_k", "foo"]
+    assert body["message"].startswith("top_k: POST /query reads no query parameter; send question, top_k")
+    assert client.post("/query", json={"question": QUESTION, "top_k": 10}).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [

@@ -275,3 +275,24 @@ def test_a_long_answering_sentence_is_snipped_where_the_question_words_are(write
     snippet = top["snippet"]
     assert "forty two euros" in snippet["text"] and len(snippet["text"]) <= 300
     assert text[snippet["start"] : snippet["end"]] == snippet["text"]
+
+
+def test_write_routes_refuse_query_parameters_they_do_not_read(writer: TestClient) -> None:
+    """Found by a probe: PUT /documents/x?title=New, POST /documents?title=New with a JSON batch and
+    DELETE /documents/x?force=1 answered 200 with the parameter dropped, while an upload refuses a name it
+    does not read (a misspelt "tilte")."""
+    assert writer.post("/documents", json={"documents": [SEALS]}, headers=AUTH).status_code == 200
+    replaced = writer.put(
+        "/documents/harbor-seals?title=New", json={"title": "Old", "text": "Seals bask."}, headers=AUTH
+    )
+    assert replaced.status_code == 422, replaced.text
+    assert replaced.json()["detail"][0]["field"] == "title"
+    assert "send title, text and the other fields in the JSON body" in replaced.json()["message"]
+    batch = writer.post("/documents?title=New&author=Me", json={"documents": [SEALS]}, headers=AUTH)
+    assert batch.status_code == 422 and "a JSON batch carries each document" in batch.json()["message"]
+    assert [d["field"] for d in batch.json()["detail"]] == ["title", "author"]
+    removed = writer.delete("/documents/harbor-seals?force=1", headers=AUTH)
+    assert removed.status_code == 422 and removed.json()["detail"][0]["field"] == "force"
+    assert writer.post("/index/rebuild?now=1", headers=AUTH).status_code == 422
+    assert writer.get("/documents/harbor-seals").json()["title"] == SEALS["title"]
+    assert writer.delete("/documents/harbor-seals", headers=AUTH).status_code == 200
