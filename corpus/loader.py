@@ -65,13 +65,19 @@ def load_document(text_path: Path) -> Document:
     return Document(doc_id=doc_id, title=title.strip(), text=text, metadata=extra, **optional)
 
 
-def check_unique_ids(documents: Iterable[Document], sources: list[str]) -> None:
+# What to do when two files of a folder get one doc_id (e.g. a/notes.txt and b/notes.txt: "notes").
+DUPLICATE_ID_FIX = (
+    "doc_ids must be unique: give one of them its own doc_id in a NAME.json beside it "
+    '({"doc_id": "..."}), or rename the file'
+)
+
+
+def check_unique_ids(documents: Iterable[Document], sources: list[str], fix: str = DUPLICATE_ID_FIX) -> None:
     seen: dict[str, str] = {}
     for document, source in zip(documents, sources, strict=True):
         if document.doc_id in seen:
             raise CorpusError(
-                f"{source}: field 'doc_id' duplicates '{document.doc_id}' of {seen[document.doc_id]}; "
-                "doc_ids must be unique"
+                f"{source}: field 'doc_id' duplicates '{document.doc_id}' of {seen[document.doc_id]}; {fix}"
             )
         seen[document.doc_id] = source
 

@@ -183,7 +183,9 @@ class LiveIndex:
         self._require_writable()
         check_batch(documents, max_documents)
         if len({d.doc_id for d in documents}) != len(documents):
-            raise CorpusError("the same doc_id appears twice in one write; send each document once")
+            ids = [d.doc_id for d in documents]
+            twice = ", ".join(repr(i) for i in dict.fromkeys(i for i in ids if ids.count(i) > 1))
+            raise CorpusError(f"doc_id {twice} appears twice in one write; send each document once")
         for document in documents:
             validate_document(document, max_chars)
         settings = IndexSettings.of_manifest(self.current.manifest)

@@ -26,6 +26,7 @@ import numpy as np
 from corpus.beir import corpus_file, documents_in_range, line_ranges
 from corpus.errors import CorpusError
 from corpus.ingest import document_files, read_document_file, skip_beside
+from corpus.loader import DUPLICATE_ID_FIX
 from corpus.report import IngestReport, ReportBuilder
 from corpus.sources import is_beir_corpus
 from corpus.types import Document
@@ -202,7 +203,7 @@ def scan_corpus(
             raise CorpusError(
                 f'{one}: duplicate id {doc_id!r}; give every line a unique, non-empty string "_id"'
             )
-        raise CorpusError(f"{other}: field 'doc_id' duplicates {doc_id!r} of {one}; doc_ids must be unique")
+        raise CorpusError(f"{other}: field 'doc_id' duplicates {doc_id!r} of {one}; {DUPLICATE_ID_FIX}")
     count = sum(int(s["documents"]) for s in summaries.values())
     if not count:
         raise CorpusError(

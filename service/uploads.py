@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX
 from corpus.errors import CorpusError
 from corpus.ingest import JSONL_SUFFIX, document_from_upload, documents_from_jsonl
+from corpus.loader import check_unique_ids
 from corpus.types import Document
 
 MULTIPART = "multipart/form-data"
@@ -27,6 +28,10 @@ JSON_LINES = "application/x-ndjson"
 FILE_FIELD = "file"
 METADATA_FIELDS = ("doc_id", "title", "author", "publisher", "url")
 HOW = "send each file as a part named 'file' (curl -F file=@report.pdf)"
+DUPLICATE_UPLOAD_FIX = (
+    "each document needs its own doc_id: upload one of them in a request of its own with the field doc_id, "
+    "or rename the file"
+)
 
 MULTIPART_BODY = {
     "schema": {
@@ -107,19 +112,24 @@ def documents_from_form(form: Form, defaults: Mapping[str, str]) -> list[Documen
     fields = {**defaults, **form.fields}
     if len(form.files) > 1 and fields:
         raise CorpusError(
-            f"{', '.join(sorted(fields))} describe one file, and {len(form.files)} files were sent; send a "
+            f"{', '.join(sorted(fields))} {'describe' if len(fields) > 1 else 'describes'} one file, and "
+            f"{len(form.files)} files were sent; send a "
             "file with its own metadata in a request of its own"
         )
     metadata = {k: v for k, v in fields.items() if k != "doc_id"}
     documents: list[Document] = []
-    for part in form.files:
+    sources: list[str] = []
+    for number, part in enumerate(form.files, 1):
+        name = f"file {number} ({part.filename or 'no name'})"
         if is_json_lines(part.filename, part.media_type):
             if fields:
                 raise CorpusError(
                     f"{part.filename or 'upload'}: a JSON lines file gives each document its own fields; "
                     f"send {', '.join(sorted(fields))} inside its lines instead"
                 )
-            documents += documents_from_jsonl(part.content, source=part.filename or "upload")
+            lines = documents_from_jsonl(part.content, source=part.filename or "upload")
+            documents += lines
+            sources += [f"{name}, doc_id {d.doc_id!r}" for d in lines]
             continue
         documents.append(
             document_from_upload(
@@ -130,6 +140,9 @@ def documents_from_form(form: Form, defaults: Mapping[str, str]) -> list[Documen
                 metadata=metadata,
             )
         )
+        sources.append(name)
+    # Files of one name (a/notes.txt and b/notes.txt) get one doc_id from it: say which, and what to do.
+    check_unique_ids(documents, sources, fix=DUPLICATE_UPLOAD_FIX)
     return documents
 
 

@@ -41,3 +41,17 @@ def test_a_bad_beir_line_gets_no_skip_bad_hint(tmp_path: Path, named: str) -> No
             ingest_corpus(path, errors="skip" if skip_bad else "raise")
         message = str(with_skip_bad_hint(raised.value, path, skip_bad=skip_bad))
         assert "line 2, field 'text'" in message and "--skip-bad" not in message
+
+
+def test_two_files_of_one_name_say_how_to_tell_them_apart(tmp_path: Path) -> None:
+    """Found by a probe: a/notes.txt and b/notes.txt both get doc_id 'notes', and the build failed with
+    "doc_ids must be unique" alone (--skip-bad too), without saying how to give one another id."""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "notes.txt").write_text(f"Notes of {folder}.", encoding="utf-8")
+    for errors in ("raise", "skip"):
+        with pytest.raises(CorpusError) as raised:
+            ingest_corpus(tmp_path, errors=errors)  # type: ignore[arg-type]
+        message = str(raised.value)
+        assert f"{tmp_path / 'b' / 'notes.txt'}: field 'doc_id' duplicates 'notes'" in message
+        assert 'its own doc_id in a NAME.json beside it ({"doc_id": "..."}), or rename the file' in message

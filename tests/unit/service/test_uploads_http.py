@@ -166,7 +166,7 @@ def test_a_multipart_body_over_the_write_limit_is_413(writer: TestClient) -> Non
 def test_bad_multipart_forms_are_422(writer: TestClient) -> None:
     two = every_type()[2:]
     titled = writer.post("/documents", files=two, data={"title": "One title"}, headers=AUTH)
-    assert titled.status_code == 422 and "describe one file" in titled.json()["message"]
+    assert titled.status_code == 422 and "title describes one file" in titled.json()["message"]
     odd = writer.post("/documents", files=two, data={"tags": "x"}, headers=AUTH)
     assert odd.status_code == 422 and "'tags' is not known" in odd.json()["message"]
     fileless = writer.post(
@@ -244,3 +244,20 @@ def test_a_jsonl_file_in_a_multipart_form_adds_its_documents(writer: TestClient)
         "/documents", files={"file": ("whales.jsonl", lines, "text/plain")}, data={"title": "T"}, headers=AUTH
     )
     assert with_fields.status_code == 422 and "inside its lines" in with_fields.json()["message"]
+
+
+def test_two_files_of_one_name_are_named_with_what_to_do(writer: TestClient) -> None:
+    """Found by a probe: a/notes.txt and b/notes.txt uploaded together both get doc_id 'notes' (from the
+    file name), and the write said only "the same doc_id appears twice in one write", naming neither."""
+    files = [
+        ("file", ("notes.txt", b"Harbor seals can hold their breath for thirty minutes.", "text/plain")),
+        ("file", ("notes.txt", b"Walruses haul out onto ice with their tusks.", "text/plain")),
+    ]
+    response = writer.post("/documents", files=files, headers=AUTH)
+    assert response.status_code == 422, response.text
+    message = response.json()["message"]
+    assert message.startswith("file 2 (notes.txt): field 'doc_id' duplicates 'notes' of file 1 (notes.txt)")
+    assert "upload one of them in a request of its own with the field doc_id" in message
+    twice = {"doc_id": "seals", "title": "Seals", "text": "Seals bask."}
+    batch = writer.post("/documents", json={"documents": [twice, twice]}, headers=AUTH)
+    assert batch.status_code == 422 and "doc_id 'seals' appears twice" in batch.json()["message"]
