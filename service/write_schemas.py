@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE
+from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE, SHOWN_CHARS, is_valid_doc_id
 from corpus.errors import InvalidDocumentIdError
 from corpus.records import metadata_strings
 from corpus.types import Document
@@ -69,7 +69,20 @@ class DocumentBody(BaseModel):
 
 
 class NewDocument(DocumentBody):
-    doc_id: str = Field(..., pattern=DOC_ID_REGEX, max_length=DOC_ID_MAX_CHARS, description=DOC_ID_RULE)
+    # The schema states the rule; the validator says it in words (pydantic's own message was the regex).
+    doc_id: str = Field(
+        ...,
+        description=DOC_ID_RULE,
+        json_schema_extra={"pattern": DOC_ID_REGEX, "maxLength": DOC_ID_MAX_CHARS},
+    )
+
+    @field_validator("doc_id")
+    @classmethod
+    def follows_the_rule(cls, value: str) -> str:
+        if not is_valid_doc_id(value):
+            shown = value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "..."
+            raise ValueError(f"{shown!r} is not a doc_id; use {DOC_ID_RULE}")
+        return value
 
 
 class DocumentBatch(BaseModel):

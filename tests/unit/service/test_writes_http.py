@@ -296,3 +296,18 @@ def test_write_routes_refuse_query_parameters_they_do_not_read(writer: TestClien
     assert writer.post("/index/rebuild?now=1", headers=AUTH).status_code == 422
     assert writer.get("/documents/harbor-seals").json()["title"] == SEALS["title"]
     assert writer.delete("/documents/harbor-seals", headers=AUTH).status_code == 200
+
+
+def test_a_batch_doc_id_is_refused_in_words(writer: TestClient) -> None:
+    """Found by a probe: a JSON batch's doc_id "café" was refused with "String should match pattern
+    '^[A-Za-z0-9](?:\\.?[A-Za-z0-9_-])*\\.?$'", where PUT's path says the rule in words."""
+    for doc_id in ("café", "a..b", "x" * 129):
+        refused = writer.post(
+            "/documents", json={"documents": [{"doc_id": doc_id, "title": "T", "text": "x"}]}, headers=AUTH
+        )
+        assert refused.status_code == 422, refused.text
+        message = refused.json()["message"]
+        assert message.startswith("documents.0.doc_id: '") and "is not a doc_id; use 1-128 letters" in message
+        assert "pattern" not in message
+    schema = writer.get("/openapi.json").json()["components"]["schemas"]["NewDocument"]
+    assert schema["properties"]["doc_id"]["pattern"] and schema["properties"]["doc_id"]["maxLength"] == 128
