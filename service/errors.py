@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import CalibrationError, InvalidQueryError
 from corpus.errors import CiteqaError, CorpusError, InvalidDocumentIdError, UnsupportedFormatError
+from corpus.unicode_check import LONE_SURROGATE_FIX
 from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
 from service.admission import ClientGone, Overloaded
 
@@ -82,6 +83,8 @@ def describe_validation_error(exc: RequestValidationError, request: Request) -> 
         if item.get("type") == "json_invalid":
             message = f"request body is not valid JSON; send a JSON object such as {example}"
             location = ""
+        elif item.get("type") == "string_unicode":  # a JSON body's string escapes an unpaired surrogate
+            message = f"{LONE_SURROGATE_FIX}; write the character itself or remove it"
         elif item.get("type") == "model_attributes_type" and not sent_as_json(request):
             sent = request.headers.get("content-type") or "no Content-Type"
             message = f"request body was sent as {sent}; send it with Content-Type: application/json"

@@ -4,6 +4,7 @@ multipart/form-data uploads are read by service/uploads.py)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from corpus.errors import UnsupportedFormatError
 from corpus.formats import DOCX_MEDIA_TYPE
 from corpus.ingest import document_from_upload, documents_from_jsonl
 from corpus.types import Document
+from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate
 from service.schemas import ErrorOut
 from service.uploads import JSON_LINES, MULTIPART, MULTIPART_BODY, documents_from_form, read_form
 from service.write_schemas import DocumentBatch
@@ -129,9 +131,31 @@ def parse_batch(content: bytes) -> list[Document]:
     try:
         return DocumentBatch.model_validate_json(content).as_documents()
     except ValidationError as err:
+        errors = err.errors(include_url=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            refuse_lone_surrogate(content)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+def refuse_lone_surrogate(content: bytes) -> None:
+    """A 422 naming the field of a JSON body that is valid JSON but escapes an unpaired surrogate
+    ("\\ud800"): pydantic's JSON parser calls such a body invalid JSON, which it is not."""
+    try:
+        parsed = json.loads(content)
+    except (ValueError, RecursionError):
+        return
+    field = field_with_lone_surrogate(parsed)
+    if field is not None:
         raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False)]
-        ) from None
+            [
+                {
+                    "type": "string_unicode",
+                    "loc": ("body", field),
+                    "msg": f"{LONE_SURROGATE_FIX}; write the character itself or remove it",
+                    "input": None,
+                }
+            ]
+        )
 
 
 async def read_upload(request: Request, upload: UploadFields, max_bulk: int) -> list[Document]:

@@ -311,3 +311,32 @@ def test_a_batch_doc_id_is_refused_in_words(writer: TestClient) -> None:
         assert "pattern" not in message
     schema = writer.get("/openapi.json").json()["components"]["schemas"]["NewDocument"]
     assert schema["properties"]["doc_id"]["pattern"] and schema["properties"]["doc_id"]["maxLength"] == 128
+
+
+def test_a_lone_surrogate_in_a_write_is_named_as_such(writer: TestClient) -> None:
+    """Found by a probe: a batch whose text escapes an unpaired surrogate ("\\ud800", valid JSON) was
+    refused as "request body is not valid JSON", and PUT's as "unable to parse raw data as a unicode
+    string", where a question, a JSON line and a metadata file say what is wrong and where."""
+    json_body = {**AUTH, "Content-Type": "application/json"}
+    batch = writer.post(
+        "/documents",
+        content=b'{"documents": [{"doc_id": "s1", "title": "T", "text": "a \\ud800 b"}]}',
+        headers=json_body,
+    )
+    assert batch.status_code == 422, batch.text
+    assert batch.json()["message"] == (
+        "documents[0].text: it holds an unpaired surrogate (such as the JSON escape \\ud800), which is not "
+        "valid Unicode; write the character itself or remove it"
+    )
+    meta = writer.post(
+        "/documents",
+        content=b'{"documents": [{"doc_id": "s1", "title": "T", "text": "ab", '
+        b'"metadata": {"k": "\\udc00"}}]}',
+        headers=json_body,
+    )
+    assert meta.status_code == 422 and meta.json()["message"].startswith("documents[0].metadata.k: it holds")
+    put = writer.put("/documents/s2", content=b'{"title": "T", "text": "x \\ud83d y"}', headers=json_body)
+    assert put.status_code == 422
+    assert put.json()["message"].startswith("text: it holds an unpaired surrogate")
+    broken = writer.post("/documents", content=b'{"documents": [', headers=json_body)
+    assert broken.status_code == 422 and "not valid JSON" in broken.json()["message"]
