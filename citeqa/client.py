@@ -165,6 +165,22 @@ def error_of(response: httpx.Response) -> CiteqaClientError:
     )
 
 
+def with_base_url_hint(error: CiteqaClientError, base_url: str) -> CiteqaClientError:
+    """A 404 "no such endpoint" from a client whose URL holds a path (``--url http://host:8000/search``):
+    the client appends the endpoints to the base URL, so say to give that alone."""
+    path = httpx.URL(base_url).path
+    if error.status != 404 or not error.message.startswith("no such endpoint") or path in ("", "/"):
+        return error
+    root = base_url[: len(base_url) - len(path.rstrip("/"))] if base_url.endswith(path.rstrip("/")) else ""
+    example = f" ({root})" if root else ""
+    return CiteqaClientError(
+        error.status,
+        error.error,
+        f"{error.message}; the URL {base_url} holds the path {path}: give the service's base URL{example}, "
+        "the client adds the endpoint",
+    )
+
+
 class CiteqaClient:
     """A running citeqa service at ``base_url``; ``api_key`` is sent as ``Authorization: Bearer`` (writes
     need one; reads too when the service sets CITEQA_REQUIRE_KEY_FOR_READS). Network failures raise
@@ -190,7 +206,7 @@ class CiteqaClient:
         """One request; its JSON answer, or ``CiteqaClientError`` for a 4xx or 5xx."""
         response = self.http.request(method, path, **kwargs)
         if response.status_code >= 400:
-            raise error_of(response)
+            raise with_base_url_hint(error_of(response), self.base_url)
         if "json" not in response.headers.get("content-type", ""):
             # e.g. the article page: GET /documents/{id} of an id that ends in "/view" is that page.
             raise CiteqaClientError(

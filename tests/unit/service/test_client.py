@@ -234,3 +234,14 @@ def test_remove_is_all_or_nothing_as_in_the_folder(writable: str, tmp_path: Path
     done = run_cli(["remove", "puffins", "puffins", "--url", writable, "--key", KEY], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "removed 1 documents" in one_line(done.stdout)
+
+
+def test_an_endpoint_given_as_the_url_is_named_in_the_error(server: str) -> None:
+    """Found by a probe: ``citeqa ask --url http://host:8000/search`` answered "no such endpoint" alone; the
+    client appends the endpoints to the URL, so the message says to give the base URL."""
+    with CiteqaClient(f"{server}/search") as wrong, pytest.raises(CiteqaClientError) as refused:
+        wrong.query(QUESTION)
+    assert refused.value.status == 404
+    assert f"give the service's base URL ({server})" in refused.value.message
+    with CiteqaClient(f"{server}/") as right:
+        assert right.query(QUESTION, top_k=1).results  # a trailing slash is the base URL
