@@ -45,6 +45,7 @@ def add(
     type; a file that cannot be read fails the command (nothing is added) unless --skip-bad is given."""
     from corpus.ingest import ingest_paths
 
+    require_key(url, key)  # before reading the files, which may take long
     try:
         ingested = ingest_paths(paths, errors="skip" if skip_bad else "raise")
     except CorpusError as err:
@@ -140,6 +141,12 @@ def open_sharded_for_writes(settings: Settings) -> Iterator[ShardedLive]:
         live.close()
 
 
+def require_key(url: str | None, key: str | None) -> None:
+    """A write through a service (--url) needs an API key: said at once."""
+    if url and not key:
+        fail(ValueError("--url needs an API key: pass --key or set CITEQA_API_KEY"))
+
+
 def send_write(url: str, key: str | None, write: Callable[[CiteqaClient], WriteInfo]) -> int:
     """One write through a running service (citeqa.client); its answer's index_version, or a clear
     failure."""
@@ -147,8 +154,7 @@ def send_write(url: str, key: str | None, write: Callable[[CiteqaClient], WriteI
 
     from citeqa.client import CiteqaClient, CiteqaClientError
 
-    if not key:
-        fail(ValueError("--url needs an API key: pass --key or set CITEQA_API_KEY"))
+    require_key(url, key)
     try:
         with CiteqaClient(url, api_key=key, timeout=WRITE_TIMEOUT) as client:
             return write(client).index_version
