@@ -252,8 +252,15 @@ class CiteqaClient:
             params.extend(("filter", f"{key}:{value}") for value in values)
         return parse_response(self.request("GET", "/search", params=params))
 
-    def documents(self) -> list[DocumentInfo]:
-        return [parse_document_info(d) for d in self.request("GET", "/documents")["documents"]]
+    def documents(self, page_size: int = 1000) -> list[DocumentInfo]:
+        """Every stored document's metadata, read a page (GET /documents?offset=&limit=) at a time."""
+        listed: list[DocumentInfo] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = self.request("GET", "/documents", params={"offset": offset, "limit": page_size})
+            listed += [parse_document_info(d) for d in page["documents"]]
+            offset = page.get("next_offset")  # a service before paging sent every document at once
+        return listed
 
     def document(self, doc_id: str) -> Document:
         return parse_document(self.request("GET", document_path(doc_id)))

@@ -188,3 +188,19 @@ class SearchQuery(KnownParameters):
             filters=filters or None,
             min_version=self.min_version,
         )
+
+
+DOCUMENTS_PAGE = 1000  # documents per GET /documents page, unless asked otherwise
+DOCUMENTS_PAGE_MAX = 10_000
+DOCUMENTS_OFFSET_MAX = 1_000_000_000  # beyond any index; a bound keeps the arithmetic in machine integers
+
+
+class DocumentsPage(KnownParameters):
+    """GET /documents's query parameters: one page of the stored documents, in the index's order."""
+
+    offset: Annotated[int, Field(ge=0, le=DOCUMENTS_OFFSET_MAX)] = Field(
+        0, description="documents to skip (the next_offset of a page)"
+    )
+    limit: Annotated[int, Field(ge=1, le=DOCUMENTS_PAGE_MAX)] = Field(
+        DOCUMENTS_PAGE, description="documents per page, at most 10000"
+    )

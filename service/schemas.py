@@ -147,6 +147,11 @@ DocumentSummary = create_model(
 
 class DocumentList(BaseModel):
     documents: list[DocumentSummary]
+    total: int = Field(..., description="documents stored in the index")
+    offset: int = Field(0, description="documents skipped before this page")
+    next_offset: int | None = Field(
+        None, description="the offset of the next page (null on the last page): GET /documents?offset=..."
+    )
 
 
 class DocumentOut(DocumentSummary):

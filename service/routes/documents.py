@@ -3,7 +3,10 @@ needs an API key (service.auth.WriteAccess) and answers with the index version t
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from itertools import islice
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from corpus.types import Document
@@ -12,6 +15,7 @@ from indexer.live import LiveIndex
 from service.auth import WriteAccess
 from service.deps import DocumentsDep, LiveDep, WriteLimitsDep
 from service.limits import cited_doc_id, no_query_parameters, valid_doc_id
+from service.query_contract import DocumentsPage
 from service.routes import ERROR_RESPONSES, READ_ACCESS, READ_RESPONSES
 from service.schemas import DocumentList, DocumentOut, DocumentSummary, ErrorOut
 from service.write_schemas import DocumentBody, WriteOut
@@ -30,9 +34,21 @@ from service.writes import (
 router = APIRouter()
 
 
-@router.get("/documents", response_model=DocumentList, responses=READ_RESPONSES, dependencies=READ_ACCESS)
-def documents(found: DocumentsDep) -> DocumentList:
-    return DocumentList(documents=[DocumentSummary.from_document(d) for d in found.values()])
+@router.get(
+    "/documents",
+    response_model=DocumentList,
+    responses={422: {"model": ErrorOut}, **READ_RESPONSES},
+    dependencies=READ_ACCESS,
+)
+def documents(found: DocumentsDep, page: Annotated[DocumentsPage, Query()]) -> DocumentList:
+    """The stored documents with their metadata (not their text), a page at a time (``limit`` each, 1000
+    unless asked; ``next_offset`` gives the next page, null on the last)."""
+    end = page.offset + page.limit
+    listed = [DocumentSummary.from_document(d) for d in islice(found.values(), page.offset, end)]
+    more = end < len(found)
+    return DocumentList(
+        documents=listed, total=len(found), offset=page.offset, next_offset=end if more else None
+    )
 
 
 @router.get(

@@ -245,3 +245,9 @@ def test_an_endpoint_given_as_the_url_is_named_in_the_error(server: str) -> None
     assert f"give the service's base URL ({server})" in refused.value.message
     with CiteqaClient(f"{server}/") as right:
         assert right.query(QUESTION, top_k=1).results  # a trailing slash is the base URL
+
+
+def test_documents_are_read_page_by_page(client: CiteqaClient) -> None:
+    everything = client.documents()
+    assert [d.doc_id for d in client.documents(page_size=1)] == [d.doc_id for d in everything]
+    assert len(everything) == client.health()["index"]["documents"]

@@ -169,6 +169,31 @@ def test_documents_list(client: TestClient, loaded_index: LoadedIndex) -> None:
         assert "text" not in summary
 
 
+def test_documents_are_listed_a_page_at_a_time(client: TestClient) -> None:
+    """GET /documents pages (offset, limit; 1000 a page unless asked) so that a corpus of millions is not
+    one response; an unknown or out-of-range parameter is a 422 naming it (it was ignored)."""
+    whole = client.get("/documents").json()
+    assert (whole["total"], whole["offset"], whole["next_offset"]) == (2, 0, None)
+    first = client.get("/documents", params={"limit": 1}).json()
+    assert [d["doc_id"] for d in first["documents"]] == [BAILEY_ID]
+    assert (first["total"], first["next_offset"]) == (2, 1)
+    second = client.get("/documents", params={"offset": first["next_offset"], "limit": 1}).json()
+    assert [d["doc_id"] for d in second["documents"]] == [OVERVIEW_ID] and second["next_offset"] is None
+    beyond = client.get("/documents", params={"offset": 5}).json()
+    assert beyond["documents"] == [] and beyond["total"] == 2 and beyond["next_offset"] is None
+    for wrong in (
+        {"limit": 0},
+        {"limit": 10_001},
+        {"offset": -1},
+        {"offset": 2**63},
+        {"limit": "all"},
+        {"page": 2},
+    ):
+        refused = client.get("/documents", params=wrong)
+        assert refused.status_code == 422, wrong
+        assert next(iter(wrong)) in refused.json()["message"]
+
+
 def test_document_by_id(client: TestClient, loaded_index: LoadedIndex) -> None:
     for doc_id, document in loaded_index.documents.items():
         body = client.get(f"/documents/{doc_id}").json()
