@@ -8,6 +8,7 @@ import { noticeFor, resultItem } from "./render.js";
 
 const PAGE_SIZE = 5;
 const DEBOUNCE_MS = 250;
+const ECHO_CHARS = 80; // the status line quotes at most this much of the question (code points)
 
 const $ = (id) => document.getElementById(id);
 const form = $("search-form");
@@ -76,9 +77,16 @@ function showError(message, again) {
   setState("error");
 }
 
+// The question as the status line quotes it: a long one (a pasted message) is cut, so that the line (read
+// aloud by screen readers, as it is aria-live) does not repeat thousands of characters above the results.
+function quoted(text) {
+  const chars = Array.from(text);
+  return chars.length > ECHO_CHARS ? `${chars.slice(0, ECHO_CHARS).join("").trimEnd()}…` : text;
+}
+
 function describe(count, text, hasMore) {
   const passages = count === 1 ? "1 passage" : `${count} passages`;
-  return `${hasMore ? "Top " : ""}${passages} for “${text}”`;
+  return `${hasMore ? "Top " : ""}${passages} for “${quoted(text)}”`;
 }
 
 async function run(text, append = false) {
@@ -124,7 +132,7 @@ function render(body, text, append) {
   moreButton.hidden = !body.has_more;
   if (count === 0) {
     const hint = hasExamples ? ", or one of the examples" : "";
-    status.textContent = `No passages match “${text}”: try other words${hint}.`;
+    status.textContent = `No passages match “${quoted(text)}”: try other words${hint}.`;
     examples.hidden = !hasExamples;
     setState("none");
     return;

@@ -71,3 +71,23 @@ def test_a_long_unbroken_word_does_not_widen_the_phone_page(phone: Tab, live_url
     assert page_width(phone) <= NARROW["width"]
     screenshot(phone.page, "search-long-word-phone")
     assert phone.unexpected_errors("Failed to load resource") == []
+
+
+def test_the_status_line_quotes_a_long_question_shortly(phone: Tab, live_url: str) -> None:
+    # Was: a pasted question of 9,600 characters was quoted whole in the status line (aria-live, so read
+    # aloud in full), pushing the answer and the results some 4,000 px down a phone's screen.
+    question = "milia " * 1600
+    assert ask(phone, live_url, question) == "results"
+    status = phone.page.text_content("#status")
+    assert status == f"Top 5 passages for “{question.strip()[:80]}…”"
+    first = phone.page.locator("#results article.result").first.bounding_box()
+    assert first is not None and first["y"] < 2 * NARROW["height"], "the results start near the top"
+    assert phone.page.input_value("#q") == question, "the search box keeps the whole question"
+    # The cut counts code points, as the API does: it never splits an emoji into half a character.
+    assert ask(phone, live_url, "🐧" * 100) in {"results", "low-confidence"}
+    assert phone.page.text_content("#status") == f"Top 5 passages for “{'🐧' * 80}…”"
+    # A short question is quoted whole.
+    assert ask(phone, live_url, "what are milia?") == "results"
+    assert phone.page.text_content("#status") == "Top 5 passages for “what are milia?”"
+    assert page_width(phone) <= NARROW["width"]
+    assert phone.unexpected_errors() == []
