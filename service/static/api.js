@@ -8,10 +8,10 @@ export class ApiError extends Error {
   }
 }
 
-export async function getJson(url, signal) {
+export async function getJson(url, signal, init = {}) {
   let response;
   try {
-    response = await fetch(url, { signal, headers: { Accept: "application/json" } });
+    response = await fetch(url, { ...init, signal, headers: { Accept: "application/json", ...init.headers } });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError("Could not reach the search service. Check your connection and try again.", 0);
@@ -39,6 +39,24 @@ export function searchUrl(question, { k, offset = 0, mode } = {}) {
   const params = new URLSearchParams({ q: question, k: String(k), offset: String(offset) });
   if (mode) params.set("mode", mode);
   return `/search?${params}`;
+}
+
+// Longest URL sent as GET /search. A question may hold 10,000 characters, but percent-encoded that is up
+// to 90 kB of URL, and servers and proxies refuse long request lines (uvicorn at about 64 kB, nginx at
+// 8 kB by default) with a bare 400 or 414. A longer question goes as POST /query: the same contract and
+// the same answer (README, "One query contract").
+export const MAX_GET_URL = 8000;
+
+// One page of results for ``question``: GET /search (cacheable), or POST /query for a long question.
+export function search(question, { k, offset = 0, mode } = {}, signal) {
+  const url = searchUrl(question, { k, offset, mode });
+  if (url.length <= MAX_GET_URL) return getJson(url, signal);
+  const body = { question, top_k: k, offset, ...(mode ? { mode } : {}) };
+  return getJson("/query", signal, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
 }
 
 // The article view of a citation; ``highlights`` (the answering sentences, document offsets in code points

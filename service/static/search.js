@@ -2,7 +2,7 @@
 // Only the newest request may render: a new search aborts the previous fetch (AbortController), and
 // a response that arrives for an older request is dropped anyway.
 
-import { getJson, searchUrl } from "./api.js";
+import { MAX_GET_URL, search } from "./api.js";
 import { loadExamples } from "./examples.js";
 import { noticeFor, resultItem } from "./render.js";
 
@@ -36,10 +36,13 @@ function setState(state) {
   results.setAttribute("aria-busy", state === "loading" ? "true" : "false");
 }
 
+// The question goes into the page's URL (reload and share keep it), unless that URL would be too long to
+// load again: the server would refuse the reload with a bare 400 instead of showing the page.
 function showUrl(text) {
   const params = new URLSearchParams(location.search);
   if (text) params.set("q", text);
   else params.delete("q");
+  if (`/?${params}`.length > MAX_GET_URL) params.delete("q");
   const query = params.toString();
   history.replaceState(null, "", query ? `/?${query}` : "/");
 }
@@ -102,7 +105,7 @@ async function run(text, append = false) {
   setState("loading");
   let body;
   try {
-    body = await getJson(searchUrl(text, { k: PAGE_SIZE, offset, mode }), mine.signal);
+    body = await search(text, { k: PAGE_SIZE, offset, mode }, mine.signal);
   } catch (error) {
     if (mine.signal.aborted || error.name === "AbortError") return;
     if (!append) {

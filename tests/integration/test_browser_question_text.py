@@ -4,10 +4,13 @@ reads as typed. Found by a probe of the page (probe3)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 from collections.abc import Iterator
+from urllib.parse import urlencode, urlsplit
 
+import httpx
 import pytest
 from browser_support import Tab, screenshot
 
@@ -44,6 +47,17 @@ def ask(tab: Tab, base: str, question: str) -> str:
     tab.page.fill("#q", question)
     tab.page.press("#q", "Enter")
     return wait_settled(tab)
+
+
+def refused_status(base: str, target: str) -> int:
+    """The status of GET ``target`` (httpx itself refuses URLs this long, so plain http.client)."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        connection.request("GET", target)
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def page_width(tab: Tab) -> int:
@@ -90,4 +104,39 @@ def test_the_status_line_quotes_a_long_question_shortly(phone: Tab, live_url: st
     assert ask(phone, live_url, "what are milia?") == "results"
     assert phone.page.text_content("#status") == "Top 5 passages for “what are milia?”"
     assert page_width(phone) <= NARROW["width"]
+    assert phone.unexpected_errors() == []
+
+
+def test_a_question_too_long_for_a_url_is_still_answered(phone: Tab, live_url: str) -> None:
+    # Was: 7,600 Chinese characters (under the 10,000 a question may hold, and under the search box's
+    # maxlength) make a 68 kB /search URL; uvicorn refused it with a bare 400 and the page said "The search
+    # service failed (HTTP 400). Try again in a moment.", which could never work. And the page URL kept the
+    # question, so a reload was refused too ("Invalid HTTP request received.").
+    question = "熊" * 7600
+    assert refused_status(live_url, "/search?" + urlencode({"q": question, "k": 5})) == 400, (
+        "the server refuses such a URL (else this test proves nothing)"
+    )
+    sent: list[str] = []
+    phone.page.on("request", lambda request: sent.append(f"{request.method} {urlsplit(request.url).path}"))
+    state = ask(phone, live_url, question)
+    assert state in {"results", "low-confidence"}, phone.page.text_content("#error-message")
+    assert "POST /query" in sent and "GET /search" not in sent
+    expected = httpx.post(
+        f"{live_url}/query", json={"question": question, "top_k": 10}, timeout=60, trust_env=False
+    ).json()
+    ranks = [(r["rank"], r["citation"]["doc_id"], r["citation"]["start"]) for r in expected["results"]]
+    phone.page.click("#more")
+    phone.page.wait_for_function("() => document.querySelectorAll('#results article.result').length === 10")
+    shown = phone.page.eval_on_selector_all(
+        "#results article.result", "items => items.map(a => Number(a.dataset.rank))"
+    )
+    assert shown == [rank for rank, _, _ in ranks], "both pages come from POST /query, in order"
+    assert "q=" not in phone.page.url, "a question too long to load again stays out of the page URL"
+    phone.page.reload()
+    phone.page.wait_for_selector('body[data-state="empty"]')
+    # A question that fits a URL still goes as GET /search and into the page URL.
+    sent.clear()
+    assert ask(phone, live_url, "what are milia?") == "results"
+    assert "GET /search" in sent and "POST /query" not in sent
+    assert "q=what+are+milia" in phone.page.url
     assert phone.unexpected_errors() == []
