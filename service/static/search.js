@@ -4,7 +4,7 @@
 
 import { MAX_GET_URL, search } from "./api.js";
 import { loadExamples } from "./examples.js";
-import { noticeFor, resultItem } from "./render.js";
+import { el, noticeFor, resultItem } from "./render.js";
 
 const PAGE_SIZE = 5;
 const DEBOUNCE_MS = 250;
@@ -82,14 +82,16 @@ function showError(message, again) {
 
 // The question as the status line quotes it: a long one (a pasted message) is cut, so that the line (read
 // aloud by screen readers, as it is aria-live) does not repeat thousands of characters above the results.
+// It is isolated (<bdi>), so that a Hebrew or Arabic question reads as typed inside the English sentence.
 function quoted(text) {
   const chars = Array.from(text);
-  return chars.length > ECHO_CHARS ? `${chars.slice(0, ECHO_CHARS).join("").trimEnd()}…` : text;
+  const shown = chars.length > ECHO_CHARS ? `${chars.slice(0, ECHO_CHARS).join("").trimEnd()}…` : text;
+  return el("bdi", {}, shown);
 }
 
 function describe(count, text, hasMore) {
   const passages = count === 1 ? "1 passage" : `${count} passages`;
-  return `${hasMore ? "Top " : ""}${passages} for “${quoted(text)}”`;
+  return [`${hasMore ? "Top " : ""}${passages} for “`, quoted(text), "”"];
 }
 
 async function run(text, append = false) {
@@ -135,12 +137,12 @@ function render(body, text, append) {
   moreButton.hidden = !body.has_more;
   if (count === 0) {
     const hint = hasExamples ? ", or one of the examples" : "";
-    status.textContent = `No passages match “${quoted(text)}”: try other words${hint}.`;
+    status.replaceChildren("No passages match “", quoted(text), `”: try other words${hint}.`);
     examples.hidden = !hasExamples;
     setState("none");
     return;
   }
-  status.textContent = describe(count, text, body.has_more);
+  status.replaceChildren(...describe(count, text, body.has_more));
   setState(body.answerable === false ? "low-confidence" : "results");
   if (append && list.length) resultItems()[firstNew].focus();
 }

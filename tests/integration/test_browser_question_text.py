@@ -140,3 +140,36 @@ def test_a_question_too_long_for_a_url_is_still_answered(phone: Tab, live_url: s
     assert "GET /search" in sent and "POST /query" not in sent
     assert "q=what+are+milia" in phone.page.url
     assert phone.unexpected_errors() == []
+
+
+GLYPH_X = """([node, index]) => {
+    const text = node.firstChild;
+    const range = document.createRange();
+    range.setStart(text, index);
+    range.setEnd(text, index + 1);
+    return range.getBoundingClientRect().x;
+}"""
+
+
+def test_a_right_to_left_question_reads_as_typed(phone: Tab, live_url: str) -> None:
+    # Was: the search box and the status line laid a Hebrew question out left to right, so its final "?"
+    # stood at the right end, after the last word, instead of at the left end where a Hebrew reader
+    # expects it (and the status read “מה זה מיליה?” with the mark on the wrong side).
+    question = "מה זה מיליה?"
+    assert ask(phone, live_url, question) in {"results", "low-confidence"}
+    assert phone.page.evaluate("document.getElementById('q').matches(':dir(rtl)')"), "the box reads RTL"
+    assert phone.page.evaluate("document.getElementById('q').value") == question
+    bdi = phone.page.locator("#status bdi")
+    assert bdi.text_content() == question
+    assert phone.page.text_content("#status") == f"Top 5 passages for “{question}”"
+    handle = bdi.element_handle()
+    first_letter, mark = (phone.page.evaluate(GLYPH_X, [handle, i]) for i in (0, len(question) - 1))
+    assert mark < first_letter, "the question mark ends the Hebrew question on its left"
+    screenshot(phone.page, "search-rtl-question-phone")
+    # An English question is unchanged: left to right, its mark on the right.
+    assert ask(phone, live_url, "what are milia?") == "results"
+    assert phone.page.evaluate("document.getElementById('q').matches(':dir(ltr)')")
+    handle = phone.page.locator("#status bdi").element_handle()
+    first_letter, mark = (phone.page.evaluate(GLYPH_X, [handle, i]) for i in (0, len("what are milia?") - 1))
+    assert mark > first_letter
+    assert phone.unexpected_errors() == []
