@@ -184,8 +184,12 @@ retryButton.addEventListener("click", () => {
   if (retry) retry();
 });
 
+// "More results" is for the question in the box: when it was edited since the results came (its search
+// still waiting out the debounce), that search runs now instead of a page of the old question.
 moreButton.addEventListener("click", () => {
-  if (question) run(question, true);
+  const text = input.value.trim();
+  if (text && text !== question) searchNow();
+  else if (question) run(question, true);
 });
 
 // Keyboard: arrows move between the search box and the results, Enter opens, Escape clears.

@@ -173,3 +173,30 @@ def test_a_right_to_left_question_reads_as_typed(phone: Tab, live_url: str) -> N
     first_letter, mark = (phone.page.evaluate(GLYPH_X, [handle, i]) for i in (0, len("what are milia?") - 1))
     assert mark > first_letter
     assert phone.unexpected_errors() == []
+
+
+def test_more_results_right_after_typing_searches_the_typed_question(tab: Tab, live_url: str) -> None:
+    # Was: clicking "More results" within the 250 ms debounce after editing the question cancelled the
+    # edited question's search and appended a page of the old one: the box said "how do you treat milia",
+    # the list and the URL were "what are milia" (10 results), and the typed question was never searched.
+    tab.page.goto(f"{live_url}/?q=what+are+milia")
+    tab.page.wait_for_selector('body[data-state="results"]')
+    tab.page.fill("#q", "how do you treat milia")
+    tab.page.click("#more")
+    tab.page.wait_for_function(
+        "text => document.getElementById('status').textContent === text",
+        arg="Top 5 passages for “how do you treat milia”",
+    )
+    expected = httpx.get(
+        f"{live_url}/search", params={"q": "how do you treat milia", "k": 5}, timeout=60, trust_env=False
+    ).json()
+    shown = tab.page.eval_on_selector_all(
+        "#results article.result", "items => items.map(a => a.querySelector('.passage').textContent)"
+    )
+    assert shown == [r["text"] for r in expected["results"]]
+    assert "q=how+do+you+treat+milia" in tab.page.url
+    # With the question unchanged, the button pages on as before.
+    tab.page.click("#more")
+    tab.page.wait_for_function("() => document.querySelectorAll('#results article.result').length === 10")
+    assert tab.page.text_content("#status") == "Top 10 passages for “how do you treat milia”"
+    assert tab.unexpected_errors() == []
