@@ -156,8 +156,14 @@ function relevanceBadge(relevance) {
   return el("span", { className: "relevance", title }, `relevance ${shown}`);
 }
 
+// A probability as a percentage; one that rounds to 0% or 100% but is neither says "<1%" or ">99%", so
+// that a calibrated 0.997 does not read as certainty.
 function percent(value) {
-  return typeof value === "number" && Number.isFinite(value) ? `${Math.round(value * 100)}%` : null;
+  if (typeof value !== "number" || !Number.isFinite(value)) return null;
+  const rounded = Math.round(value * 100);
+  if (rounded >= 100 && value < 1) return ">99%";
+  if (rounded <= 0 && value > 0) return "<1%";
+  return `${rounded}%`;
 }
 
 // The answer box, or the low-confidence warning when the API says the passages may not answer.

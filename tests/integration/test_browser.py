@@ -252,6 +252,22 @@ def test_low_confidence_state(tab: Tab, live_url: str) -> None:
     assert tab.unexpected_errors() == []
 
 
+def test_a_near_certain_percentage_does_not_read_as_certain(tab: Tab, live_url: str) -> None:
+    """Found by a probe: Math.round showed a confidence of 0.997 as "confidence 100%"."""
+
+    def sure(body: dict[str, Any]) -> None:
+        body.update(answerable=False, confidence=0.997, answer=None)
+        body["results"][0]["relevance"] = 0.001
+        body["results"][1]["relevance"] = 0.0
+
+    changed_search(tab, sure)
+    assert search_in_page(tab, live_url, "what are milia") == "low-confidence"
+    assert "confidence >99%" in tab.page.text_content("#notice .low-confidence")
+    badges = tab.page.locator("#results .relevance").all_text_contents()
+    assert badges[:2] == ["relevance <1%", "relevance 0%"]
+    assert tab.unexpected_errors() == []
+
+
 def answer_span(passage: str) -> tuple[int, int]:
     """A sentence of the passage to play the answer: the one about the son, else the first 60 characters."""
     begin = passage.find("I have a question")
