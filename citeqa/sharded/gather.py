@@ -130,7 +130,14 @@ class ShardedSnapshot:
     @classmethod
     def of(cls, path: Path, manifest: dict[str, Any], clients: Sequence[ShardClient]) -> ShardedSnapshot:
         states = tuple(all_of([c.state() for c in clients]))
-        served = {**manifest, "version": sum(s.version for s in states), "segments": []}
+        # shards.json's counts are the build's; a commit's are what its shards hold now (after writes).
+        counts = {"documents": sum(s.documents for s in states), "passages": sum(s.passages for s in states)}
+        served = {
+            **manifest,
+            "version": sum(s.version for s in states),
+            "segments": [],
+            "counts": {**manifest.get("counts", {}), **counts},
+        }
         return cls(
             path,
             served,

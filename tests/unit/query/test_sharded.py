@@ -254,6 +254,34 @@ def test_a_sharded_index_over_http_takes_writes_in_the_right_shard(
     assert (folder / SHARDS_MANIFEST).is_file()
 
 
+def test_health_counts_what_the_shards_hold_after_writes(
+    folders: tuple[Path, Path], tmp_path: Path, corpus: list[Document]
+) -> None:
+    """/health of a sharded index said the build's counts (shards.json) whatever writes did since: 2 documents
+    after both were deleted. It counts what the shards' commits hold, as over one folder and as /metrics."""
+    import shutil
+
+    folder = tmp_path / "three"
+    shutil.copytree(folders[1], folder)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with TestClient(create_app(Settings(index_path=folder, api_keys=[KEY]))) as client:
+        before = client.get("/health").json()["index"]
+        assert before["documents"] == len(corpus)
+        document = {"doc_id": "bread-rye", "title": "Rye bread", "text": "A rye loaf bakes for 70 minutes."}
+        assert client.post("/documents", json={"documents": [document]}, headers=auth).status_code == 200
+        added = client.get("/health").json()["index"]
+        assert (added["documents"], added["passages"]) == (len(corpus) + 1, before["passages"] + 1)
+        gone = corpus[0].doc_id
+        assert client.delete("/documents/bread-rye", headers=auth).status_code == 200
+        assert client.delete(f"/documents/{gone}", headers=auth).status_code == 200
+        after = client.get("/health").json()["index"]
+        assert after["documents"] == len(corpus) - 1 == len(client.get("/documents").json()["documents"])
+        assert after["passages"] < before["passages"]
+        metrics = client.get("/metrics").text
+        assert f"citeqa_index_documents {float(after['documents'])}" in metrics
+        assert f"citeqa_index_passages {float(after['passages'])}" in metrics
+
+
 def test_the_command_line_asks_and_writes_a_sharded_index(folders: tuple[Path, Path], tmp_path: Path) -> None:
     import shutil
 
