@@ -153,6 +153,7 @@ def evaluate_seed_command(
     from service.wiring import build_answerer
 
     try:
+        refuse_sharded(settings.index_path)
         eval_set = load_eval_set(questions or DEFAULT_SEED_SET)
         answerer = build_answerer(settings)
         searcher = answerer.searcher
@@ -170,6 +171,20 @@ def evaluate_seed_command(
         typer.echo(comparison_text(evaluation.comparison, baseline or ""))
         if not evaluation.comparison.passed:
             raise typer.Exit(code=1)
+
+
+def refuse_sharded(folder: Path) -> None:
+    """The seed set is scored on one index's passages (its qrels are passage ids), which a sharded folder
+    does not have in one place: say so, and what to score instead (not a traceback)."""
+    from indexer.errors import IndexMismatchError
+    from indexer.shards import is_sharded
+
+    if is_sharded(folder):
+        raise IndexMismatchError(
+            f"index at {folder} is sharded (shards.json): citeqa eval scores one index folder's passages; "
+            "evaluate an index of the same corpus built without --shards (its results equal the shards'), "
+            f"or one shard folder such as {folder / 'shard-000'}"
+        )
 
 
 def answer_eval_command(
