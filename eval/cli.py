@@ -125,6 +125,14 @@ def evaluate_command(
     if dataset is not None:
         if baseline is not None:
             fail(ValueError("--baseline compares seed-set results; leave out --dataset"))
+        if index is not None:
+            fail(
+                ValueError(
+                    f"--index {index} is not read with --dataset: a dataset is scored on its own index of "
+                    "its corpus.jsonl, built (or reused) under --index-root; leave out --index, or score the "
+                    "folder on a question set with --questions"
+                )
+            )
         passages = (max_words, overlap_words, embed_title, bm25_title)
         evaluate_dataset_command(settings, dataset, out, group_by, passages, index_root, cache_dir)
         return

@@ -1,4 +1,4 @@
-"""`citeqa eval` on the folders it is given."""
+"""`citeqa eval` on the folders it is given: a sharded index, and --index beside --dataset."""
 
 from __future__ import annotations
 
@@ -29,3 +29,22 @@ def test_eval_of_a_sharded_index_says_what_to_score_instead_of_a_traceback(
     assert "is sharded (shards.json)" in text
     assert "built without --shards" in text and "shard-000" in text
     assert not (tmp_path / "report").exists()
+
+
+def test_eval_of_a_dataset_refuses_an_index_it_would_not_read(tmp_path: Path) -> None:
+    """`citeqa eval --dataset DIR --index FOLDER` scored an index of its own, built under --index-root, and
+    said nothing of the FOLDER given: a report that looked like FOLDER's. The --index is now refused."""
+    dataset = tmp_path / "beir"
+    (dataset / "qrels").mkdir(parents=True)
+    (dataset / "corpus.jsonl").write_text('{"_id": "d1", "title": "T", "text": "Milia are cysts."}\n')
+    (dataset / "queries.jsonl").write_text('{"_id": "q1", "text": "what are milia"}\n')
+    (dataset / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    root = tmp_path / "indexes"
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--dataset", str(dataset), "--index", str(tmp_path / "mine"), "--index-root", str(root)],
+    )
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "is not read with --dataset" in text and "leave out --index" in text
+    assert not root.exists()  # refused before anything was built
