@@ -113,7 +113,16 @@ def read_shards_manifest(folder: Path) -> ShardsManifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexMismatchError(f"no sharded index at {folder} ({SHARDS_MANIFEST} missing)") from None
+        # e.g. `citeqa serve --engine ray` over a folder built without --shards
+        one = (
+            ": it holds one unsharded index, served as it is without --engine ray"
+            if (folder / "manifest.json").is_file()
+            else ""
+        )
+        raise IndexMismatchError(
+            f"no sharded index at {folder} ({SHARDS_MANIFEST} missing){one}; build a sharded one with "
+            "`citeqa index --shards N`"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise IndexMismatchError(
             f"{path} is not valid JSON; rebuild it with `citeqa index --shards N`"

@@ -23,6 +23,7 @@ from citeqa.types import Response, Result, SearchMode
 from corpus.types import Document
 from indexer.build import IndexSettings, build_index
 from indexer.embedding import SentenceTransformerEncoder
+from indexer.errors import IndexMismatchError
 from indexer.index_folder import MANIFEST
 from indexer.load import load_index
 from indexer.shards import (
@@ -125,6 +126,19 @@ def test_every_document_is_in_the_shard_its_doc_id_hashes_to(
     assert sorted(seen) == sorted(d.doc_id for d in corpus)
     assert shard_of("milia-overview-000", 3) == shard_of("milia-overview-000", 3)
     assert len({shard_of(d.doc_id, 3) for d in corpus}) == 3  # the corpus really is spread
+
+
+def test_an_unsharded_folder_read_as_sharded_says_what_it_holds(folders: tuple[Path, Path], tmp_path: Path):
+    """Found by a probe: `citeqa serve --engine ray` over an index built without --shards said only
+    "shards.json missing"."""
+    one, _ = folders
+    with pytest.raises(IndexMismatchError) as one_index:
+        read_shards_manifest(one)
+    assert "it holds one unsharded index, served as it is without --engine ray" in str(one_index.value)
+    assert "citeqa index --shards N" in str(one_index.value)
+    with pytest.raises(IndexMismatchError) as empty:
+        read_shards_manifest(tmp_path)
+    assert "it holds one" not in str(empty.value) and "citeqa index --shards N" in str(empty.value)
 
 
 def test_shards_hold_the_passages_of_one_index_with_exact_citations(folders: tuple[Path, Path]):
