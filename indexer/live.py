@@ -56,6 +56,18 @@ def check_batch(documents: Sequence[Document], max_documents: int) -> None:
         )
 
 
+def check_documents(documents: Sequence[Document], max_chars: int, max_documents: int) -> None:
+    """Everything a put refuses before it writes: the batch's size, a doc_id given twice, and each
+    document's rules (so that a sharded write checks the whole batch before any shard commits)."""
+    check_batch(documents, max_documents)
+    if len({d.doc_id for d in documents}) != len(documents):
+        ids = [d.doc_id for d in documents]
+        twice = ", ".join(repr(i) for i in dict.fromkeys(i for i in ids if ids.count(i) > 1))
+        raise CorpusError(f"doc_id {twice} appears twice in one write; send each document once")
+    for document in documents:
+        validate_document(document, max_chars)
+
+
 def validate_document(document: Document, max_chars: int = MAX_DOCUMENT_CHARS) -> Document:
     check_doc_id(document.doc_id)
     if not document.title.strip():
@@ -181,13 +193,7 @@ class LiveIndex:
     ) -> WriteResult:
         """Add or replace ``documents`` (by doc_id) in one commit."""
         self._require_writable()
-        check_batch(documents, max_documents)
-        if len({d.doc_id for d in documents}) != len(documents):
-            ids = [d.doc_id for d in documents]
-            twice = ", ".join(repr(i) for i in dict.fromkeys(i for i in ids if ids.count(i) > 1))
-            raise CorpusError(f"doc_id {twice} appears twice in one write; send each document once")
-        for document in documents:
-            validate_document(document, max_chars)
+        check_documents(documents, max_chars, max_documents)
         settings = IndexSettings.of_manifest(self.current.manifest)
         changed = changed_documents(documents, self.current)
         content = prepare_segment(changed, self.encoder, settings)

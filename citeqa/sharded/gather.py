@@ -60,7 +60,18 @@ class ShardClient(Protocol):
 
 
 def all_of(pending: Sequence[Pending[T]]) -> list[T]:
-    return [p.result() for p in pending]
+    """Every result, in order; when one fails, its error is raised once all of them are done (so that no
+    shard's write is still committing after the caller has answered)."""
+    results: list[T] = []
+    failure: Exception | None = None
+    for p in pending:
+        try:
+            results.append(p.result())
+        except Exception as err:  # re-raised below, once the others are done
+            failure = failure or err
+    if failure is not None:
+        raise failure
+    return results
 
 
 class ShardedDocuments(Mapping[str, Document]):

@@ -22,7 +22,7 @@ from citeqa.sharded.shard_server import ShardServer
 from corpus.errors import CorpusError
 from corpus.types import Document
 from indexer.errors import VersionNotReachedError
-from indexer.live import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS, LiveIndex, WriteResult, check_batch
+from indexer.live import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS, LiveIndex, WriteResult, check_documents
 
 
 class LocalShardClient:
@@ -133,7 +133,8 @@ class ShardedLive:
         max_documents: int = MAX_BULK_DOCUMENTS,
     ) -> WriteResult:
         self._require_writable()
-        check_batch(documents, max_documents)
+        # The whole batch is checked here, before any shard commits its part: a refused batch writes nothing.
+        check_documents(documents, max_chars, max_documents)
         parts = routed_documents(documents, self.clients)
         results = all_of([self.clients[b].put(part, max_chars, max_documents) for b, part in parts.items()])
         self.writes["put"] += 1

@@ -44,7 +44,9 @@ def documents(found: DocumentsDep, page: Annotated[DocumentsPage, Query()]) -> D
     """The stored documents with their metadata (not their text), a page at a time (``limit`` each, 1000
     unless asked; ``next_offset`` gives the next page, null on the last)."""
     end = page.offset + page.limit
-    listed = [DocumentSummary.from_document(d) for d in islice(found.values(), page.offset, end)]
+    # Skip by id (held in memory): a document is read (its text, or a shard's answer) only on its page.
+    ids = list(islice(iter(found), page.offset, end))
+    listed = [DocumentSummary.from_document(found[doc_id]) for doc_id in ids]
     more = end < len(found)
     return DocumentList(
         documents=listed, total=len(found), offset=page.offset, next_offset=end if more else None

@@ -296,6 +296,37 @@ def test_health_counts_what_the_shards_hold_after_writes(
         assert f"citeqa_index_passages {float(after['passages'])}" in metrics
 
 
+def test_a_refused_batch_writes_nothing_to_any_shard(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    """Found in review: a sharded write checked each document in its own shard, so a batch refused with 422
+    (one document too long, or one doc_id twice) still stored the documents routed to the other shards."""
+    import shutil
+
+    folder = tmp_path / "three"
+    shutil.copytree(folders[1], folder)
+    ok, long = "x3", "x0"
+    assert shard_of(ok, 3) != shard_of(long, 3)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    settings = Settings(index_path=folder, api_keys=[KEY], max_document_chars=100)
+    with TestClient(create_app(settings)) as client:
+        counts = client.get("/health").json()["index"]["documents"]
+        short = {"doc_id": ok, "title": "Short", "text": "A rye loaf."}
+        batches = (
+            [short, {"doc_id": long, "title": "L", "text": "x " * 125}],
+            [
+                short,
+                {"doc_id": "x1", "title": "A", "text": "One."},
+                {"doc_id": "x1", "title": "B", "text": "Two."},
+            ],
+        )
+        for batch in batches:
+            refused = client.post("/documents", json={"documents": batch}, headers=auth)
+            assert refused.status_code == 422, refused.text
+            assert client.get(f"/documents/{ok}").status_code == 404
+        assert client.get("/health").json()["index"]["documents"] == counts
+    with TestClient(create_app(settings)) as reopened:  # nothing committed behind the answer either
+        assert reopened.get(f"/documents/{ok}").status_code == 404
+
+
 def test_the_command_line_asks_and_writes_a_sharded_index(folders: tuple[Path, Path], tmp_path: Path) -> None:
     import shutil
 

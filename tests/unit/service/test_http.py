@@ -194,6 +194,36 @@ def test_documents_are_listed_a_page_at_a_time(client: TestClient) -> None:
         assert next(iter(wrong)) in refused.json()["message"]
 
 
+def test_a_documents_page_reads_only_its_own_documents(loaded_index: LoadedIndex) -> None:
+    """Skipping to a page must not read the documents before it (a shard round trip each on a sharded
+    index): found in review, where islice over the values read all 25 skipped ones."""
+    from collections.abc import Iterator, Mapping
+
+    from corpus.types import Document
+    from service.query_contract import DocumentsPage
+    from service.routes.documents import documents
+
+    base = next(iter(loaded_index.documents.values()))
+
+    class Counting(Mapping[str, Document]):
+        def __init__(self) -> None:
+            self.read: list[str] = []
+
+        def __getitem__(self, doc_id: str) -> Document:
+            self.read.append(doc_id)
+            return base
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(f"d{i}" for i in range(40))
+
+        def __len__(self) -> int:
+            return 40
+
+    found = Counting()
+    page = documents(found, DocumentsPage(offset=25, limit=2))
+    assert found.read == ["d25", "d26"] and page.total == 40 and page.next_offset == 27
+
+
 def test_document_by_id(client: TestClient, loaded_index: LoadedIndex) -> None:
     for doc_id, document in loaded_index.documents.items():
         body = client.get(f"/documents/{doc_id}").json()
