@@ -176,8 +176,8 @@ def with_base_url_hint(error: CiteqaClientError, base_url: str) -> CiteqaClientE
     return CiteqaClientError(
         error.status,
         error.error,
-        f"{error.message}; the URL {base_url} holds the path {path}: give the service's base URL{example}, "
-        "the client adds the endpoint",
+        f"{error.message}; the URL {base_url} holds the path {path}: if that is not the service's base URL "
+        f"(behind a proxy it may be), give the base URL{example}, the client adds the endpoint",
     )
 
 

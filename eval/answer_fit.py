@@ -349,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="fit with these labelled sets too (their held-out quarter held out alike); not the packaged fit",
     )
     args = parser.parse_args(argv)
+    if args.also and args.out.resolve() == DEFAULT_ANSWER_MODEL_PATH.resolve():
+        parser.error("--also fits a model that is not the packaged one: give --out a file of its own")
     cases, question_encoder = all_cases(
         sentence_candidates=args.sentence_candidates,
         sentence_bm25_weight=args.sentence_bm25_weight,

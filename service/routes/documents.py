@@ -67,6 +67,13 @@ def document(doc_id: str, found: DocumentsDep) -> DocumentOut:
     return DocumentOut(**summary, text=one.text, page_starts=list(one.page_starts))
 
 
+def json_batch_reads_no_query(request: Request) -> None:
+    """A JSON batch's documents carry their own fields: any query parameter is refused with one message,
+    before the upload's own parameters (doc_id, title, ...; for a raw body) are read and judged."""
+    if media_type_of(request) == "application/json":
+        no_query_parameters("a JSON batch carries each document's fields in its body")(request)
+
+
 async def write(live: LiveIndex, batch: list[Document], limits: WriteLimits) -> WriteOut:
     result = await run_in_threadpool(live.put, batch, limits.max_document_chars, limits.max_bulk)
     return WriteOut.of(result)
@@ -76,7 +83,7 @@ async def write(live: LiveIndex, batch: list[Document], limits: WriteLimits) -> 
     "/documents",
     response_model=WriteOut,
     responses=UPLOAD_RESPONSES,
-    dependencies=[WriteAccess],
+    dependencies=[WriteAccess, Depends(json_batch_reads_no_query)],
     openapi_extra=DOCUMENTS_BODY,
 )
 async def add_documents(
@@ -89,8 +96,6 @@ async def add_documents(
     body (text/plain, text/markdown, text/html, application/pdf, Word .docx; its metadata in the query);
     or many as JSON lines (application/x-ndjson). A file type citeqa does not read: 415."""
     if media_type_of(request) == "application/json":
-        if upload.fields_given():  # the metadata of one raw upload; a batch's documents carry their own
-            no_query_parameters("a JSON batch carries each document's fields in its body")(request)
         return await write(live, parse_batch(await request.body()), limits)
     return await write(live, await read_upload(request, upload, limits.max_bulk), limits)
 

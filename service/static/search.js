@@ -8,7 +8,7 @@ import { el, noticeFor, resultItem } from "./render.js";
 
 const PAGE_SIZE = 5;
 const DEBOUNCE_MS = 250;
-const ECHO_CHARS = 80; // the status line quotes at most this much of the question (code points)
+const ECHO_CHARS = 80; // the status line quotes at most this many characters of the question (graphemes)
 
 const $ = (id) => document.getElementById(id);
 const form = $("search-form");
@@ -84,9 +84,18 @@ function showError(message, again) {
 // aloud by screen readers, as it is aria-live) does not repeat thousands of characters above the results.
 // It is isolated (<bdi>), so that a Hebrew or Arabic question reads as typed inside the English sentence.
 function quoted(text) {
-  const chars = Array.from(text);
+  const chars = graphemes(text);
   const shown = chars.length > ECHO_CHARS ? `${chars.slice(0, ECHO_CHARS).join("").trimEnd()}…` : text;
   return el("bdi", {}, shown);
+}
+
+// The characters a reader sees (grapheme clusters: a family emoji, a flag, a letter with its combining
+// marks are one each), so that a cut never splits one; code points where Intl.Segmenter is missing.
+function graphemes(text) {
+  if (typeof Intl !== "undefined" && Intl.Segmenter) {
+    return Array.from(new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(text), (s) => s.segment);
+  }
+  return Array.from(text);
 }
 
 function describe(count, text, hasMore) {

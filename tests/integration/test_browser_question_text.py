@@ -97,9 +97,15 @@ def test_the_status_line_quotes_a_long_question_shortly(phone: Tab, live_url: st
     first = phone.page.locator("#results article.result").first.bounding_box()
     assert first is not None and first["y"] < 2 * NARROW["height"], "the results start near the top"
     assert phone.page.input_value("#q") == question, "the search box keeps the whole question"
-    # The cut counts code points, as the API does: it never splits an emoji into half a character.
+    # The cut counts the characters a reader sees: it never splits an emoji into half a character, nor a
+    # family emoji (four code points joined) or a letter from its combining accent (found in review).
     assert ask(phone, live_url, "🐧" * 100) in {"results", "low-confidence"}
     assert phone.page.text_content("#status") == f"Top 5 passages for “{'🐧' * 80}…”"
+    family, accented = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466", "e\u0301"
+    assert ask(phone, live_url, "a" + family * 100) in {"results", "low-confidence", "none"}
+    assert f"“a{family * 79}…”" in phone.page.text_content("#status")
+    assert ask(phone, live_url, accented * 100) in {"results", "low-confidence", "none"}
+    assert f"“{accented * 80}…”" in phone.page.text_content("#status")
     # A short question is quoted whole.
     assert ask(phone, live_url, "what are milia?") == "results"
     assert phone.page.text_content("#status") == "Top 5 passages for “what are milia?”"

@@ -49,3 +49,15 @@ def test_without_sentence_candidates_the_report_is_as_before() -> None:
     model, rows = fit_and_report({(5, 0): cases(False), (10, 0): cases(False, seed=1)})
     assert model.sentence_candidates == 0
     assert not any("without sentences" in str(r["part"]) for r in rows)
+
+
+def test_a_fit_with_more_sets_never_overwrites_the_packaged_model() -> None:
+    """`--also` fits another model than the packaged one; without an --out of its own it is refused before
+    anything is read (it wrote citeqa/answer_model.json, found in review)."""
+    import pytest
+
+    from eval.answer_fit import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["--also", "medquad_answers_2"])
+    assert refused.value.code == 2

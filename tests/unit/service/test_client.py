@@ -242,7 +242,7 @@ def test_an_endpoint_given_as_the_url_is_named_in_the_error(server: str) -> None
     with CiteqaClient(f"{server}/search") as wrong, pytest.raises(CiteqaClientError) as refused:
         wrong.query(QUESTION)
     assert refused.value.status == 404
-    assert f"give the service's base URL ({server})" in refused.value.message
+    assert f"give the base URL ({server})" in refused.value.message
     with CiteqaClient(f"{server}/") as right:
         assert right.query(QUESTION, top_k=1).results  # a trailing slash is the base URL
 

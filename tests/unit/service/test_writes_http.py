@@ -291,6 +291,12 @@ def test_write_routes_refuse_query_parameters_they_do_not_read(writer: TestClien
     batch = writer.post("/documents?title=New&author=Me", json={"documents": [SEALS]}, headers=AUTH)
     assert batch.status_code == 422 and "a JSON batch carries each document" in batch.json()["message"]
     assert [d["field"] for d in batch.json()["detail"]] == ["title", "author"]
+    # Any name, and an upload's doc_id that breaks the rule, get the batch's message (found in review: the
+    # upload's "known: doc_id, title, ..." invited them, and a bad doc_id got a regex).
+    for query in ("force=1", "doc_id=bad!"):
+        odd = writer.post(f"/documents?{query}", json={"documents": [SEALS]}, headers=AUTH)
+        assert odd.status_code == 422 and "a JSON batch carries each document" in odd.json()["message"], query
+    assert writer.post("/documents?title=x", json={"documents": [SEALS]}).status_code == 401  # key first
     removed = writer.delete("/documents/harbor-seals?force=1", headers=AUTH)
     assert removed.status_code == 422 and removed.json()["detail"][0]["field"] == "force"
     assert writer.post("/index/rebuild?now=1", headers=AUTH).status_code == 422
