@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from service.cli.app import app
@@ -41,3 +42,17 @@ def test_every_bad_setting_is_listed_and_no_key_is_echoed(tmp_path: Path) -> Non
     output = said(done.output)
     assert "CITEQA_FUSION_METHOD" in output and "CITEQA_QUERY_CONCURRENCY" in output
     assert "s3cret" not in output
+
+
+def test_an_invalid_key_is_named_but_never_echoed() -> None:
+    """Keys from the environment always parse, so the redaction is checked on an invalid one directly (the
+    test above could not fail, found in review)."""
+    from pydantic import ValidationError
+
+    from service.cli.common import settings_problems
+    from service.settings import Settings
+
+    with pytest.raises(ValidationError) as invalid:
+        Settings(api_keys=[{"value": "s3cret"}])
+    problems = settings_problems(invalid.value, {"api_keys": [{"value": "s3cret"}]})
+    assert "--api-keys" in problems and "s3cret" not in problems
