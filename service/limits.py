@@ -25,25 +25,31 @@ DocIdPath = Annotated[
 ]
 
 
+def refuse_query_parameters(request: Request, names: list[str], message_of: Callable[[str], str]) -> None:
+    """A 422 naming each of ``names`` (query parameters of ``request``), each with ``message_of(name)``;
+    nothing when there are none."""
+    if names:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "unknown_parameter",
+                    "loc": ("query", name),
+                    "msg": message_of(name),
+                    "input": request.query_params[name],
+                }
+                for name in names
+            ]
+        )
+
+
 def no_query_parameters(reads: str) -> Callable[[Request], None]:
     """Dependency for a route that reads no query parameter: any is refused with a 422 naming it and saying
     where the route reads its input (``reads``), as GET /search and the uploads refuse a name they do not
     know, so that POST /query?top_k=10 or PUT /documents/x?title=New is not answered as if it were obeyed."""
 
     def refuse(request: Request) -> None:
-        names = list(dict.fromkeys(request.query_params))
-        if names:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "unknown_parameter",
-                        "loc": ("query", name),
-                        "msg": f"{request.method} {request.url.path} reads no query parameter; {reads}",
-                        "input": request.query_params[name],
-                    }
-                    for name in names
-                ]
-            )
+        message = f"{request.method} {request.url.path} reads no query parameter; {reads}"
+        refuse_query_parameters(request, list(dict.fromkeys(request.query_params)), lambda _: message)
 
     return refuse
 

@@ -19,6 +19,7 @@ from corpus.formats import DOCX_MEDIA_TYPE
 from corpus.ingest import document_from_upload, documents_from_jsonl
 from corpus.types import Document
 from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate
+from service.limits import refuse_query_parameters
 from service.schemas import ErrorOut
 from service.uploads import JSON_LINES, MULTIPART, MULTIPART_BODY, documents_from_form, read_form
 from service.write_schemas import DocumentBatch
@@ -76,18 +77,9 @@ def refuse_unknown_query(request: Request, known: tuple[str, ...]) -> None:
     """A 422 naming every query parameter not in ``known`` (a misspelt "tilte" would otherwise be dropped
     without a word, while the multipart form refuses the same name)."""
     unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
-    if unknown:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "unknown_parameter",
-                    "loc": ("query", name),
-                    "msg": f"unknown parameter {name!r}; known: {', '.join(known)}",
-                    "input": request.query_params[name],
-                }
-                for name in unknown
-            ]
-        )
+    refuse_query_parameters(
+        request, unknown, lambda name: f"unknown parameter {name!r}; known: {', '.join(known)}"
+    )
 
 
 class UploadFields:
