@@ -168,16 +168,15 @@ def error_of(response: httpx.Response) -> CiteqaClientError:
 def with_base_url_hint(error: CiteqaClientError, base_url: str) -> CiteqaClientError:
     """A 404 "no such endpoint" from a client whose URL holds a path (``--url http://host:8000/search``):
     the client appends the endpoints to the base URL, so say to give that alone."""
-    path = httpx.URL(base_url).path
-    if error.status != 404 or not error.message.startswith("no such endpoint") or path in ("", "/"):
+    url = httpx.URL(base_url)
+    if error.status != 404 or not error.message.startswith("no such endpoint") or url.path in ("", "/"):
         return error
-    root = base_url[: len(base_url) - len(path.rstrip("/"))] if base_url.endswith(path.rstrip("/")) else ""
-    example = f" ({root})" if root else ""
+    root = f"{url.scheme}://{url.netloc.decode('ascii')}"
     return CiteqaClientError(
         error.status,
         error.error,
-        f"{error.message}; the URL {base_url} holds the path {path}: if that is not the service's base URL "
-        f"(behind a proxy it may be), give the base URL{example}, the client adds the endpoint",
+        f"{error.message}; the URL {base_url} holds the path {url.path}: if that is not the service's base "
+        f"URL (behind a proxy it may be), give the base URL ({root}), the client adds the endpoint",
     )
 
 

@@ -34,12 +34,6 @@ XSS_IMG = "<img src=x onerror=alert(2)>"
 RESOURCE_ERROR = "Failed to load resource"
 
 
-@pytest.fixture(scope="module")
-def live_url(app_settings: Settings, searcher: Searcher) -> Iterator[str]:
-    with loopback_server(create_app(app_settings, searcher)) as url:
-        yield url
-
-
 def api_search(base: str, question: str, **params: Any) -> dict[str, Any]:
     response = httpx.get(f"{base}/search", params={"q": question, **params}, timeout=60, trust_env=False)
     response.raise_for_status()

@@ -4,22 +4,8 @@ no inline script, and nothing is logged as an error. Real app on uvicorn (loopba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 from browser_support import Tab, screenshot
-
-from citeqa.search import Searcher
-from eval.bench import loopback_server
-from service.app import create_app
-from service.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def live_url(app_settings: Settings, searcher: Searcher) -> Iterator[str]:
-    with loopback_server(create_app(app_settings, searcher)) as url:
-        yield url
 
 
 def operation_count(base: str) -> int:

@@ -14,19 +14,8 @@ import httpx
 import pytest
 from browser_support import Tab, screenshot
 
-from citeqa.search import Searcher
-from eval.bench import loopback_server
-from service.app import create_app
-from service.settings import Settings
-
 NARROW = {"width": 375, "height": 800}
 SETTLED = ("results", "low-confidence", "none", "error")
-
-
-@pytest.fixture(scope="module")
-def live_url(app_settings: Settings, searcher: Searcher) -> Iterator[str]:
-    with loopback_server(create_app(app_settings, searcher)) as url:
-        yield url
 
 
 @pytest.fixture
