@@ -4,6 +4,7 @@
 import { safeExternalUrl, viewUrl } from "./api.js";
 
 // el("p", {className: "x", href: "..."}, "text", childNode, ...): strings become text nodes.
+// Text from documents gets dir: "auto": a Hebrew or Arabic passage reads right to left inside the page.
 export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
@@ -108,7 +109,7 @@ export function resultItem(result, id) {
     { className: "result", tabindex: "-1", "aria-labelledby": titleId, dataset: { rank: result.rank } },
     el(
       "h2",
-      { className: "result-title", id: titleId },
+      { className: "result-title", id: titleId, dir: "auto" },
       c.title || c.doc_id,
       pages ? " " : null,
       pages ? el("span", { className: "page" }, pages) : null,
@@ -119,7 +120,11 @@ export function resultItem(result, id) {
       "details",
       { className: "full" },
       el("summary", {}, "Whole passage"),
-      el("blockquote", { className: "passage" }, markedText(result.text, c.start, result.highlights)),
+      el(
+        "blockquote",
+        { className: "passage", dir: "auto" },
+        markedText(result.text, c.start, result.highlights),
+      ),
     ),
     el(
       "p",
@@ -140,7 +145,7 @@ function snippetBlock(result) {
   if (!snippet || typeof snippet.text !== "string") return null;
   return el(
     "p",
-    { className: "snippet" },
+    { className: "snippet", dir: "auto" },
     snippet.start > c.start ? "… " : null,
     markedText(snippet.text, snippet.start, result.highlights),
     snippet.end < c.end ? " …" : null,
@@ -191,7 +196,7 @@ export function noticeFor(body) {
       "div",
       { className: "answer" },
       el("h2", {}, "Answer"),
-      el("p", { className: "answer-text" }, answer.text),
+      el("p", { className: "answer-text", dir: "auto" }, answer.text),
       el(
         "p",
         { className: "answer-cite" },

@@ -7,6 +7,7 @@ import { loadExamples } from "./examples.js";
 import { el, noticeFor, resultItem } from "./render.js";
 
 const PAGE_SIZE = 5;
+const MAX_K = 50; // the API's largest k: restoring more results than that takes several pages
 const DEBOUNCE_MS = 250;
 const ECHO_CHARS = 80; // the status line quotes at most this many characters of the question (graphemes)
 
@@ -103,7 +104,7 @@ function describe(count, text, hasMore) {
   return [`${hasMore ? "Top " : ""}${passages} for “`, quoted(text), "”"];
 }
 
-async function run(text, append = false) {
+async function run(text, append = false, k = PAGE_SIZE) {
   cancel();
   const mine = new AbortController();
   controller = mine;
@@ -116,7 +117,7 @@ async function run(text, append = false) {
   setState("loading");
   let body;
   try {
-    body = await search(text, { k: PAGE_SIZE, offset, mode }, mine.signal);
+    body = await search(text, { k, offset, mode }, mine.signal);
   } catch (error) {
     if (mine.signal.aborted || error.name === "AbortError") return;
     if (!append) {
@@ -130,6 +131,19 @@ async function run(text, append = false) {
   if (controller !== mine) return; // a newer search started meanwhile
   controller = null;
   render(body, text, append);
+  // How many results are shown, kept with this history entry: coming back to it (from an article, or
+  // by reload) shows them all again, not only the first page.
+  history.replaceState({ shown: resultItems().length }, "");
+  return body;
+}
+
+// The results shown before the page was left, asked again: the first page with all of them when the API
+// allows that many, then the rest a page at a time.
+async function restore(text, shown) {
+  let body = await run(text, false, Math.min(Math.max(shown, PAGE_SIZE), MAX_K));
+  while (body && body.has_more && resultItems().length < shown && question === text) {
+    body = await run(text, true, Math.min(shown - resultItems().length, MAX_K));
+  }
 }
 
 function render(body, text, append) {
@@ -163,7 +177,15 @@ function searchNow() {
   else clearAll();
 }
 
-input.addEventListener("input", () => {
+// An input method (Japanese, Chinese, Korean; dead keys) composes a character over several keystrokes: the
+// text is searched once it is committed (compositionend), not at every step of the composition.
+input.addEventListener("input", (event) => {
+  if (event.isComposing) return;
+  typed();
+});
+input.addEventListener("compositionend", typed);
+
+function typed() {
   clearTimeout(debounceTimer);
   const text = input.value.trim();
   if (!text) {
@@ -174,7 +196,7 @@ input.addEventListener("input", () => {
   }
   if (text === question && document.body.dataset.state !== "error") return; // e.g. a trailing space
   debounceTimer = setTimeout(() => run(text), DEBOUNCE_MS);
-});
+}
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -232,7 +254,8 @@ hasExamples = await loadExamples($("example-list"), input);
 const initial = new URLSearchParams(location.search).get("q");
 if (initial && initial.trim()) {
   input.value = initial;
-  run(initial.trim());
+  const shown = Number(history.state && history.state.shown);
+  restore(initial.trim(), Number.isInteger(shown) ? shown : PAGE_SIZE);
 } else {
   examples.hidden = !hasExamples;
   setState("empty");
