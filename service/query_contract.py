@@ -94,6 +94,17 @@ class KnownParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     where: ClassVar[str] = "parameter"
+    repeatable: ClassVar[tuple[str, ...]] = ()  # the URL parameters that may be given more than once
+
+    @classmethod
+    def check_single(cls, names: list[str]) -> None:
+        """A URL that gives a parameter twice (other than a ``repeatable`` one) is refused, not read as the
+        last one."""
+        counts = {name: names.count(name) for name in dict.fromkeys(names) if name not in cls.repeatable}
+        repeated = [f"{name!r} given {count} times" for name, count in counts.items() if count > 1]
+        if repeated:
+            hint = f" (only {', '.join(cls.repeatable)} repeats)" if cls.repeatable else ""
+            raise InvalidQueryError(f"parameter {', '.join(repeated)}; give each once{hint}")
 
     @model_validator(mode="before")
     @classmethod
@@ -134,6 +145,8 @@ class QueryRequest(KnownParameters):
 class SearchQuery(KnownParameters):
     """GET /search's query parameters: POST /query's, named for URLs."""
 
+    repeatable: ClassVar[tuple[str, ...]] = ("filter",)
+
     q: Question = Field(..., description=QUESTION_DOC)
     k: TopK = Field(5, description=TOP_K_DOC)
     mode: SearchMode = Field("hybrid", description=MODE_DOC)
@@ -165,14 +178,6 @@ class SearchQuery(KnownParameters):
                 "the URL's query parameters are not UTF-8 once percent-decoded; percent-encode the UTF-8 "
                 "bytes of the text (é is %C3%A9)"
             ) from None
-
-    @classmethod
-    def check_single(cls, names: list[str]) -> None:
-        """A URL that gives a parameter other than ``filter`` twice is refused (not read as the last one)."""
-        counts = {name: names.count(name) for name in dict.fromkeys(names) if name != "filter"}
-        repeated = [f"{name!r} given {count} times" for name, count in counts.items() if count > 1]
-        if repeated:
-            raise InvalidQueryError(f"parameter {', '.join(repeated)}; give each once (only filter repeats)")
 
     def request(self) -> QueryRequest:
         """The same query as POST /query's body (already valid: the fields share their rules)."""

@@ -34,11 +34,15 @@ from service.writes import (
 router = APIRouter()
 
 
+def each_page_parameter_once(request: Request) -> None:
+    DocumentsPage.check_single([name for name, _ in request.query_params.multi_items()])
+
+
 @router.get(
     "/documents",
     response_model=DocumentList,
     responses={422: {"model": ErrorOut}, **READ_RESPONSES},
-    dependencies=READ_ACCESS,
+    dependencies=[*READ_ACCESS, Depends(each_page_parameter_once)],
 )
 def documents(found: DocumentsDep, page: Annotated[DocumentsPage, Query()]) -> DocumentList:
     """The stored documents with their metadata (not their text), a page at a time (``limit`` each, 1000

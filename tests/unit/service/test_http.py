@@ -194,6 +194,15 @@ def test_documents_are_listed_a_page_at_a_time(client: TestClient) -> None:
         assert next(iter(wrong)) in refused.json()["message"]
 
 
+def test_a_documents_parameter_given_twice_is_refused(client: TestClient) -> None:
+    # Was: ?limit=1&limit=2 answered with the last value, where GET /search refuses a repeated parameter.
+    refused = client.get("/documents?limit=1&limit=2")
+    assert refused.status_code == 422
+    assert refused.json()["message"] == "parameter 'limit' given 2 times; give each once"
+    searched = client.get("/search?q=milia&k=1&k=2")
+    assert searched.json()["message"] == "parameter 'k' given 2 times; give each once (only filter repeats)"
+
+
 def test_a_documents_page_reads_only_its_own_documents(loaded_index: LoadedIndex) -> None:
     """Skipping to a page must not read the documents before it (a shard round trip each on a sharded
     index): found in review, where islice over the values read all 25 skipped ones."""
