@@ -176,7 +176,10 @@ class Answerer:
             # "the model" or "question tower <sha256 prefix>": the same on every machine and replica.
             "question_encoder": question_side(self.searcher.question_encoder, self.searcher.encoder),
             "reranker": None if reranker is None else [getattr(reranker, "name", ""), reranker.depth],
-            "calibration": None if self.calibration is None else asdict(self.calibration),
+            # Its fields less where it was read from (compare=False): a copy elsewhere decides alike.
+            "calibration": None
+            if self.calibration is None
+            else {k: v for k, v in asdict(self.calibration).items() if k != "source"},
             "dedup": self.dedup,
             "similarity_weight": self.similarity_weight,
             "sentence_candidates": self.sentence_candidates,

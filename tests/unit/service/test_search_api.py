@@ -172,6 +172,28 @@ def test_etag_changes_with_the_index_and_the_answer_settings(answerer: Answerer)
     assert search_etag(answerer, QUESTION, 5, "hybrid", 5) != before
 
 
+def test_the_etag_does_not_depend_on_where_the_calibration_file_lies(
+    index_copy: Path, encoder: Any, tmp_path: Path
+) -> None:
+    """The same calibration read from another path answers alike, so it keeps the ETag: the tag hashed
+    the file's path, so every checkout or install of the same code and index gave other tags (the README's
+    If-None-Match example answered 200 outside the checkout it was made in; found by an audit)."""
+    from citeqa.answerability import DEFAULT_CALIBRATION_PATH
+
+    params = {"q": QUESTION, "k": 2, "offset": 2}
+    tags = []
+    for place in ("a", "b"):
+        copy = tmp_path / place / "calibration.json"
+        copy.parent.mkdir()
+        copy.write_bytes(DEFAULT_CALIBRATION_PATH.read_bytes())
+        with writable_client(index_copy, encoder, calibration_path=copy) as client:
+            tags.append(client.get("/search", params=params).headers["etag"])
+    with writable_client(index_copy, encoder) as packaged:
+        tags.append(packaged.get("/search", params=params).headers["etag"])
+        assert packaged.get("/search", params=params, headers={"If-None-Match": tags[0]}).status_code == 304
+    assert len(set(tags)) == 1, tags
+
+
 def test_etag_matching() -> None:
     assert (
         etag_matches('W/"a"', 'W/"a"')
