@@ -347,8 +347,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port")] = None,
     index: Annotated[Path | None, typer.Option(help="index folder to serve")] = None,
     workers: Annotated[
-        int, typer.Option(min=1, help="worker processes; each loads the model and index once")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1, help="worker processes; each loads the model and index once (default: CITEQA_WORKERS, 1)"
+        ),
+    ] = None,
     backend: BackendOption = None,
     threads: Annotated[
         int | None, typer.Option(help="encoder threads per process (default: cores // workers)")
@@ -380,8 +383,8 @@ def serve(
     if engine == "ray":
         serve_ray(settings, address, replicas)
         return
-    if workers > 1:
-        serve_workers(settings, index, workers)
+    if settings.workers > 1:
+        serve_workers(settings, index, settings.workers)
         return
     from indexer.shards import is_sharded
 
