@@ -28,9 +28,7 @@ def ask(
     index: Annotated[Path | None, typer.Option(help="index folder")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON body")] = False,
     url: Annotated[str | None, typer.Option(help="ask the service at this URL instead of the index")] = None,
-    key: Annotated[
-        str | None, typer.Option(envvar="CITEQA_API_KEY", help="API key for --url [env: CITEQA_API_KEY]")
-    ] = None,
+    key: Annotated[str | None, typer.Option(envvar="CITEQA_API_KEY", help="API key for --url")] = None,
 ) -> None:
     """Ask a question of the index, in process (or of a running service, --url): the answer sentence (or
     that the corpus has none), then the ranked passages with their citations and the answering sentences

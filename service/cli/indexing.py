@@ -33,15 +33,15 @@ def index(
     ] = None,
     index: Annotated[Path | None, typer.Option(help="index folder to write")] = None,
     model: ModelOption = None,
-    max_words: Annotated[int | None, typer.Option(help="target passage size in words [default: 120]")] = None,
+    max_words: Annotated[int | None, typer.Option(help="target passage size in words (default: 120)")] = None,
     overlap_words: Annotated[
-        int | None, typer.Option(help="overlap between passages in words [default: 30]")
+        int | None, typer.Option(help="overlap between passages in words (default: 30)")
     ] = None,
     embed_title: Annotated[
-        bool | None, typer.Option(help="embed the document title with each passage [default: on]")
+        bool | None, typer.Option(help="embed the document title with each passage (default: on)")
     ] = None,
     bm25_title: Annotated[
-        bool | None, typer.Option(help="index the document title with each passage in BM25 [default: on]")
+        bool | None, typer.Option(help="index the document title with each passage in BM25 (default: on)")
     ] = None,
     if_stale: Annotated[bool, typer.Option(help="skip the build when the index is up to date")] = False,
     force: Annotated[
@@ -51,7 +51,7 @@ def index(
         ),
     ] = False,
     index_type: Annotated[
-        str | None, typer.Option(help="FAISS index: auto (by size), flat, hnsw or ivf [default: auto]")
+        str | None, typer.Option(help="FAISS index: auto (by size), flat, hnsw or ivf (default: auto)")
     ] = None,
     skip_bad: SkipBadOption = False,
     shards: Annotated[

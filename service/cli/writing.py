@@ -23,9 +23,7 @@ if TYPE_CHECKING:
 UrlOption = Annotated[
     str | None, typer.Option(help="send the write to the service at this URL instead of the index folder")
 ]
-KeyOption = Annotated[
-    str | None, typer.Option(envvar="CITEQA_API_KEY", help="API key for --url [env: CITEQA_API_KEY]")
-]
+KeyOption = Annotated[str | None, typer.Option(envvar="CITEQA_API_KEY", help="API key for --url")]
 ADD_BATCH = 32
 WRITE_TIMEOUT = 600.0
 

@@ -35,3 +35,20 @@ def test_a_progress_line_keeps_a_bracketed_index_path(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, command)
     assert again.exit_code == 0, again.output
     assert f"index at {index} is up to date (1 documents)" in said(again.output)
+
+
+def test_index_help_shows_the_passage_defaults() -> None:
+    """The help of `citeqa index` names the defaults of the options whose default comes from the index
+    settings: written as "[default: 120]", rich read each as markup and printed nothing (found by an
+    audit of the --help texts)."""
+    done = CliRunner().invoke(app, ["index", "--help"], env={"COLUMNS": "250", "NO_COLOR": "1"})
+    assert done.exit_code == 0, done.output
+    shown = said(done.output)
+    for text in (
+        "target passage size in words (default: 120)",
+        "overlap between passages in words (default: 30)",
+        "embed the document title with each passage (default: on)",
+        "index the document title with each passage in BM25 (default: on)",
+        "FAISS index: auto (by size), flat, hnsw or ivf (default: auto)",
+    ):
+        assert text in shown, text
