@@ -150,18 +150,23 @@ def refuse_lone_surrogate(content: bytes) -> None:
         )
 
 
-async def read_upload(request: Request, upload: UploadFields, max_bulk: int) -> list[Document]:
+async def read_upload(
+    request: Request, upload: UploadFields, max_bulk: int, json_batch: bool = True
+) -> list[Document]:
     """The documents of an upload: multipart/form-data files (service.uploads), or one raw body by its
-    Content-Type (``parse_upload``); files are read in the thread pool."""
+    Content-Type (``parse_upload``); files are read in the thread pool. ``json_batch``: whether the route
+    also takes a JSON batch (POST /documents does, POST /documents/upload does not), for the 415's advice."""
     if media_type_of(request) == MULTIPART:
         form = await read_form(request, max_bulk)
         return await run_in_threadpool(documents_from_form, form, upload.fields_given())
     content = await request.body()
     content_type = request.headers.get("content-type", "")
-    return await run_in_threadpool(parse_upload, content_type, content, upload, max_bulk)
+    return await run_in_threadpool(parse_upload, content_type, content, upload, max_bulk, json_batch)
 
 
-def parse_upload(content_type: str, content: bytes, upload: UploadFields, max_bulk: int) -> list[Document]:
+def parse_upload(
+    content_type: str, content: bytes, upload: UploadFields, max_bulk: int, json_batch: bool = True
+) -> list[Document]:
     """One document as a raw text, Markdown, HTML, PDF or Word body, or many as JSON lines
     (``UnsupportedFormatError`` for any other Content-Type). Synchronous: PDF and Word extraction is CPU
     work, so routes run it in the thread pool."""
@@ -174,9 +179,15 @@ def parse_upload(content_type: str, content: bytes, upload: UploadFields, max_bu
                 content, media_type=content_type, doc_id=upload.doc_id, metadata=upload.metadata()
             )
         ]
+    accepted = f'{MULTIPART} files (the field "file") or one of ' + ", ".join(UPLOAD_TYPES)
+    if not json_batch:  # a JSON batch goes to POST /documents
+        raise UnsupportedFormatError(
+            f"Content-Type {media_type or '(none)'!r} is not accepted here; send {accepted} "
+            '(a JSON batch, {"documents": [...]}, goes to POST /documents)'
+        )
     raise UnsupportedFormatError(
         f"Content-Type {media_type or '(none)'!r} is not accepted; send application/json "
-        f'({{"documents": [...]}}), {MULTIPART} files (the field "file") or one of ' + ", ".join(UPLOAD_TYPES)
+        f'({{"documents": [...]}}), {accepted}'
     )
 
 

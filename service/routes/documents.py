@@ -117,7 +117,7 @@ async def upload_documents(
     """Files as multipart/form-data, one document as the raw body (text/plain, text/markdown, text/html,
     application/pdf, Word .docx), or many as JSON lines (application/x-ndjson: one {doc_id, title, text,
     ...} object a line), as POST /documents takes them too."""
-    return await write(live, await read_upload(request, upload, limits.max_bulk), limits)
+    return await write(live, await read_upload(request, upload, limits.max_bulk, json_batch=False), limits)
 
 
 @router.put(

@@ -156,6 +156,23 @@ def test_unsupported_file_types_are_415(writer: TestClient) -> None:
     assert query(writer, "milia")["index_version"] == version  # nothing was written
 
 
+def test_the_upload_routes_415_advises_only_what_it_takes(writer: TestClient) -> None:
+    """POST /documents/upload takes no JSON batch, so its 415 does not advise one (it said "send
+    application/json" to a JSON batch it had just refused; found by an audit of the README); POST
+    /documents still offers it."""
+    batch = {"documents": [{"doc_id": "terns", "title": "Terns", "text": "Terns migrate far."}]}
+    refused = writer.post("/documents/upload", json=batch, headers=AUTH)
+    assert refused.status_code == 415, refused.text
+    message = refused.json()["message"]
+    assert "send application/json" not in message
+    assert "multipart/form-data" in message and "text/plain" in message and "POST /documents" in message
+    gif = writer.post("/documents/upload", content=b"GIF89a", headers={**AUTH, "Content-Type": "image/gif"})
+    assert gif.status_code == 415 and "send application/json" not in gif.json()["message"]
+    raw = writer.post("/documents", content=b"GIF89a", headers={**AUTH, "Content-Type": "image/gif"})
+    assert raw.status_code == 415 and "send application/json" in raw.json()["message"]
+    assert writer.post("/documents", json=batch, headers=AUTH).status_code == 200
+
+
 def test_a_multipart_body_over_the_write_limit_is_413(writer: TestClient) -> None:
     big = b"Seals rest on rocks. " * 7_000  # about 147 KB, over the 100,000 bytes of this writer
     response = writer.post("/documents", files={"file": ("seals.txt", big, "text/plain")}, headers=AUTH)
