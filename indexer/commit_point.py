@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import IndexMismatchError
-from indexer.index_folder import MANIFEST, fsync_dir
+from indexer.index_folder import MANIFEST
 from indexer.segment import PENDING_PREFIX, SEGMENTS, fsync_files
 
 LOCK_SUFFIX = ".lock"
@@ -75,17 +75,22 @@ def write_lock(index_folder: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Ite
         local.release()
 
 
-def write_manifest(index_folder: Path, manifest: dict[str, Any], sync_first: Sequence[Path] = ()) -> None:
+def swap_manifest(index_folder: Path, manifest: dict[str, Any], sync_first: Sequence[Path] = ()) -> None:
     """Commit: the new manifest is written beside the old, fsync'ed, and swapped in by one rename.
     ``sync_first``: files and folders the commit needs on disk (deletes files, the segments folder after a
-    rename), fsync'ed in the same parallel round as the staged manifest, all before the rename."""
+    rename), fsync'ed in the same parallel round as the staged manifest, all before the rename. When it
+    returns the commit is made (the caller fsyncs the folder), when it raises it is not, and its staged
+    manifest is removed."""
     folder = Path(index_folder)
     staged = folder / f".{MANIFEST}.tmp-{os.getpid()}-{threading.get_ident()}"
-    with staged.open("w", encoding="utf-8") as out:
-        out.write(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")) + "\n")
-    fsync_files([staged, *sync_first])
-    os.replace(staged, folder / MANIFEST)
-    fsync_dir(folder)
+    try:
+        with staged.open("w", encoding="utf-8") as out:
+            out.write(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")) + "\n")
+        fsync_files([staged, *sync_first])
+        os.replace(staged, folder / MANIFEST)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
 
 
 def manifest_stamp(index_folder: Path) -> tuple[int, int] | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -86,10 +87,18 @@ def pending_folder(index_folder: Path, name: str) -> Path:
 def publish_segment(index_folder: Path, name: str, sync: bool = True) -> None:
     """Move a written segment to its place (under the write lock, just before the commit that names it).
     ``sync=False``: the caller fsyncs the segments folder itself before it commits (with its other files,
-    in one round: see indexer.commit_point.write_manifest)."""
+    in one round: see indexer.commit_point.swap_manifest)."""
     os.replace(pending_folder(index_folder, name), segment_folder(index_folder, name))
     if sync:
         fsync_dir(Path(index_folder) / SEGMENTS)
+
+
+def discard_segment(index_folder: Path, name: str) -> None:
+    """Remove segment ``name``, pending or published, that no commit names (its write or its commit
+    failed): its bytes must not stay on disk until the next writer's garbage collection, an hour later
+    for a pending one, when the failure was a full disk."""
+    shutil.rmtree(pending_folder(index_folder, name), ignore_errors=True)
+    shutil.rmtree(segment_folder(index_folder, name), ignore_errors=True)
 
 
 def deletes_path(name: str, generation: int) -> str:
@@ -176,6 +185,17 @@ def write_segment(
     threshold with nprobe tuned."""
     folder = pending_folder(index_folder, name)
     folder.mkdir(parents=True)
+    try:
+        return write_pending(index_folder, folder, name, content, index_type)
+    except BaseException:
+        discard_segment(index_folder, name)  # a half-written segment (a full disk) is not left behind
+        raise
+
+
+def write_pending(
+    index_folder: Path, folder: Path, name: str, content: SegmentContent, index_type: str
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The files of ``write_segment``, in its pending ``folder``."""
     rows = {d.doc_id: row for row, d in enumerate(content.documents)}
     passages = pa.table(
         {

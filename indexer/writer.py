@@ -18,13 +18,20 @@ import numpy as np
 
 from corpus.types import Document
 from indexer.chunking import chunk_document
-from indexer.commit_point import collect_garbage, write_manifest
+from indexer.commit_point import collect_garbage, swap_manifest
 from indexer.embedding import Encoder, embed_batches
-from indexer.index_folder import content_hash, read_manifest, utc_now
+from indexer.index_folder import content_hash, fsync_dir, read_manifest, utc_now
 from indexer.index_settings import IndexSettings, embedding_text
 from indexer.lexical import tokenize
 from indexer.load import LoadedIndex, SegmentCache, open_commit
-from indexer.segment import SEGMENTS, SegmentContent, publish_segment, write_deletes, write_segment
+from indexer.segment import (
+    SEGMENTS,
+    SegmentContent,
+    discard_segment,
+    publish_segment,
+    write_deletes,
+    write_segment,
+)
 from indexer.sentences import split_sentences
 from indexer.types import Passage
 
@@ -111,8 +118,28 @@ def commit_changes(
 ) -> LoadedIndex:
     """Apply ``changes`` on top of the newest commit and commit them (the caller holds the write lock).
     ``current``: that commit, if the caller opened it under the lock. Returns the new commit, opened
-    through ``cache``."""
+    through ``cache``. If it fails before its manifest is in place, the new segments are removed (no
+    commit names them; the deletes files it wrote are removed by the next writer)."""
     folder = Path(folder)
+    try:
+        new_manifest = stage_changes(folder, changes, cache, version, current)
+    except BaseException:
+        for new in changes.add:
+            discard_segment(folder, new.entry["name"])
+        raise
+    fsync_dir(folder)
+    collect_garbage(folder, new_manifest)
+    return open_commit(folder, new_manifest, cache)
+
+
+def stage_changes(
+    folder: Path,
+    changes: Changes,
+    cache: SegmentCache,
+    version: int | None,
+    current: LoadedIndex | None,
+) -> dict[str, Any]:
+    """The commit of ``commit_changes`` up to its manifest's rename, done: returns that manifest."""
     manifest = read_manifest(folder)
     if current is not None and current.manifest != manifest:
         current = None
@@ -184,9 +211,8 @@ def commit_changes(
         new_manifest["corpus"] = {**manifest.get("corpus", {}), "fingerprint": None}
     if changes.add:
         to_sync.append(folder / SEGMENTS)  # the renames of publish_segment
-    write_manifest(folder, new_manifest, to_sync)
-    collect_garbage(folder, new_manifest)
-    return open_commit(folder, new_manifest, cache)
+    swap_manifest(folder, new_manifest, to_sync)
+    return new_manifest
 
 
 def still_live(live_now: dict[str, Any], changes: Changes, source: str, row: int) -> bool:

@@ -1,0 +1,67 @@
+"""A write that fails half-way on the disk (real HTTP, real model and index; the disk is made to refuse
+bytes by the process's file-size limit, RLIMIT_FSIZE, as a full disk refuses them): the failed write
+leaves none of its files behind, so the space it took is free for the next write, which succeeds."""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import writable_client
+
+KEY = "test-write-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@contextmanager
+def files_limited_to(size: int) -> Iterator[None]:
+    """Every write past ``size`` bytes of a file fails with EFBIG (SIGXFSZ ignored, as a full disk fails
+    with ENOSPC), in this process only."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def index_files(index: Path) -> set[str]:
+    return {p.relative_to(index).as_posix() for p in index.rglob("*")}
+
+
+@pytest.mark.parametrize("where", ["segment", "manifest"])
+def test_a_write_that_fails_on_the_disk_leaves_no_files_and_the_next_write_succeeds(
+    index_copy: Path, encoder: Any, where: str
+) -> None:
+    manifest_bytes = len((index_copy / "manifest.json").read_bytes())
+    if where == "segment":  # the new segment's documents file is cut short
+        text = " ".join(f"Seals dive for fish number {i} in the cold water." for i in range(600))
+        limit = 16_000
+    else:  # the segment is written whole; the staged manifest (longer than the old one) is cut short
+        text = "Harbor seals can hold their breath for up to thirty minutes."
+        limit = manifest_bytes
+    document = {"title": "Harbor seals", "text": text}
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+        before = index_files(index_copy)
+        with files_limited_to(limit):
+            failed = client.put("/documents/harbor-seals", json=document, headers=AUTH)
+        assert failed.status_code == 500, failed.text
+        assert index_files(index_copy) == before  # nothing of the failed write is left on disk
+        assert client.get("/documents/harbor-seals").status_code == 404
+
+        done = client.put("/documents/harbor-seals", json=document, headers=AUTH)
+        assert done.status_code == 200, done.text
+        assert client.get("/documents/harbor-seals").json()["text"] == text
+        manifest = json.loads((index_copy / "manifest.json").read_text(encoding="utf-8"))
+        named = {entry["name"] for entry in manifest["segments"]}
+        on_disk = {p.name for p in (index_copy / "segments").iterdir()}
+        assert on_disk == named
+        assert not list(index_copy.glob(".manifest.json.tmp-*"))
