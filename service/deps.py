@@ -6,9 +6,10 @@ per dependency per request."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
+from anyio import CapacityLimiter
 from fastapi import Depends, Request
 
 from citeqa.answers import Answerer
@@ -20,20 +21,22 @@ from service.admission import QueryGate
 from service.metrics import ServiceMetrics
 from service.response_cache import ResponseCache
 from service.settings import Settings
-from service.writes import WriteLimits
+from service.writes import WRITE_THREADS, WriteLimits
 
 
 @dataclass
 class AppState:
     """The live index and the answerer of its current snapshot. A request reads ``answerer`` once and uses
     only that: one index version per response, whatever writes land meanwhile. ``responses`` is keyed by
-    index version, so a write never lets an older answer out."""
+    index version, so a write never lets an older answer out. ``writes`` limits the threads the write
+    requests take (service.writes.WRITE_THREADS), apart from those of every other route."""
 
     live: LiveIndex
     make_answerer: Callable[[LoadedIndex], Answerer]
     latest: tuple[LoadedIndex, Answerer]
     responses: ResponseCache
     gate: QueryGate
+    writes: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(WRITE_THREADS))
 
     @property
     def answerer(self) -> Answerer:
@@ -99,6 +102,10 @@ async def get_live(state: StateDep) -> LiveIndex:
     return state.live
 
 
+async def get_write_threads(state: StateDep) -> CapacityLimiter:
+    return state.writes
+
+
 async def get_write_limits(settings: SettingsDep) -> WriteLimits:
     return WriteLimits(settings.max_document_chars, settings.max_bulk_documents)
 
@@ -109,6 +116,7 @@ ResponsesDep = Annotated[ResponseCache, Depends(get_responses)]
 GateDep = Annotated[QueryGate, Depends(get_gate)]
 LiveDep = Annotated[LiveIndex, Depends(get_live)]
 WriteLimitsDep = Annotated[WriteLimits, Depends(get_write_limits)]
+WriteThreadsDep = Annotated[CapacityLimiter, Depends(get_write_threads)]
 
 
 async def get_documents(searcher: SearcherDep) -> Mapping[str, Document]:

@@ -64,6 +64,13 @@ UPLOAD_RESPONSES = {
 }
 
 
+# Write requests computing at once per process, each in a thread of its own limiter (service.deps): writes
+# wait for the index's write lock, so on the shared worker threads (40) a burst of them took every thread
+# and GET /health, /ready, /metrics and the document reads waited behind it (minutes); queued writes now
+# wait on the event loop instead. Their commits take turns anyway, and embedding is bound by the cores.
+WRITE_THREADS = 4
+
+
 @dataclass(frozen=True)
 class WriteLimits:
     max_document_chars: int

@@ -6,14 +6,14 @@ from __future__ import annotations
 from itertools import islice
 from typing import Annotated
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from corpus.types import Document
 from indexer.errors import DocumentNotFoundError
 from indexer.live import LiveIndex
 from service.auth import WriteAccess
-from service.deps import DocumentsDep, LiveDep, WriteLimitsDep
+from service.deps import DocumentsDep, LiveDep, WriteLimitsDep, WriteThreadsDep
 from service.limits import cited_doc_id, no_query_parameters, valid_doc_id
 from service.query_contract import DocumentsPage
 from service.routes import ERROR_RESPONSES, READ_ACCESS, READ_RESPONSES
@@ -78,8 +78,12 @@ def json_batch_reads_no_query(request: Request) -> None:
         no_query_parameters("a JSON batch carries each document's fields in its body")(request)
 
 
-async def write(live: LiveIndex, batch: list[Document], limits: WriteLimits) -> WriteOut:
-    result = await run_in_threadpool(live.put, batch, limits.max_document_chars, limits.max_bulk)
+async def write(
+    live: LiveIndex, batch: list[Document], limits: WriteLimits, threads: CapacityLimiter
+) -> WriteOut:
+    result = await to_thread.run_sync(
+        live.put, batch, limits.max_document_chars, limits.max_bulk, limiter=threads
+    )
     return WriteOut.of(result)
 
 
@@ -91,7 +95,7 @@ async def write(live: LiveIndex, batch: list[Document], limits: WriteLimits) -> 
     openapi_extra=DOCUMENTS_BODY,
 )
 async def add_documents(
-    request: Request, upload: UploadDep, live: LiveDep, limits: WriteLimitsDep
+    request: Request, upload: UploadDep, live: LiveDep, limits: WriteLimitsDep, threads: WriteThreadsDep
 ) -> WriteOut:
     """Add documents, or replace those with the same doc_id, in one write: a JSON batch
     ({"documents": [...]}); files as multipart/form-data (field `file`, repeatable: .txt, .md, .html,
@@ -100,8 +104,8 @@ async def add_documents(
     body (text/plain, text/markdown, text/html, application/pdf, Word .docx; its metadata in the query);
     or many as JSON lines (application/x-ndjson). A file type citeqa does not read: 415."""
     if media_type_of(request) == "application/json":
-        return await write(live, parse_batch(await request.body()), limits)
-    return await write(live, await read_upload(request, upload, limits.max_bulk), limits)
+        return await write(live, parse_batch(await request.body()), limits, threads)
+    return await write(live, await read_upload(request, upload, limits.max_bulk), limits, threads)
 
 
 @router.post(
@@ -112,12 +116,13 @@ async def add_documents(
     openapi_extra=UPLOAD_BODY,
 )
 async def upload_documents(
-    request: Request, upload: UploadDep, live: LiveDep, limits: WriteLimitsDep
+    request: Request, upload: UploadDep, live: LiveDep, limits: WriteLimitsDep, threads: WriteThreadsDep
 ) -> WriteOut:
     """Files as multipart/form-data, one document as the raw body (text/plain, text/markdown, text/html,
     application/pdf, Word .docx), or many as JSON lines (application/x-ndjson: one {doc_id, title, text,
     ...} object a line), as POST /documents takes them too."""
-    return await write(live, await read_upload(request, upload, limits.max_bulk, json_batch=False), limits)
+    upload_documents = await read_upload(request, upload, limits.max_bulk, json_batch=False)
+    return await write(live, upload_documents, limits, threads)
 
 
 @router.put(
@@ -130,9 +135,12 @@ async def upload_documents(
         Depends(no_query_parameters("send title, text and the other fields in the JSON body")),
     ],
 )
-def put_document(doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLimitsDep) -> WriteOut:
+async def put_document(
+    doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLimitsDep, threads: WriteThreadsDep
+) -> WriteOut:
     """Add or replace the document ``doc_id``."""
-    return WriteOut.of(live.put([body.document(doc_id)], limits.max_document_chars))
+    batch = [body.document(doc_id)]
+    return WriteOut.of(await to_thread.run_sync(live.put, batch, limits.max_document_chars, limiter=threads))
 
 
 @router.delete(
@@ -148,8 +156,8 @@ def put_document(doc_id: str, body: DocumentBody, live: LiveDep, limits: WriteLi
         Depends(no_query_parameters("the document is named by the path")),
     ],
 )
-def delete_document(doc_id: str, live: LiveDep) -> WriteOut:
-    return WriteOut.of(live.delete([doc_id]))
+async def delete_document(doc_id: str, live: LiveDep, threads: WriteThreadsDep) -> WriteOut:
+    return WriteOut.of(await to_thread.run_sync(live.delete, [doc_id], limiter=threads))
 
 
 @router.post(
@@ -158,7 +166,7 @@ def delete_document(doc_id: str, live: LiveDep) -> WriteOut:
     responses=WRITE_RESPONSES,
     dependencies=[WriteAccess, Depends(no_query_parameters("it takes no input"))],
 )
-def rebuild_index(live: LiveDep) -> WriteOut:
+async def rebuild_index(live: LiveDep, threads: WriteThreadsDep) -> WriteOut:
     """Re-embed every stored document beside the live index and swap the result in; queries and
     writes carry on meanwhile."""
-    return WriteOut.of(live.rebuild())
+    return WriteOut.of(await to_thread.run_sync(live.rebuild, limiter=threads))

@@ -1,0 +1,67 @@
+"""Writes waiting for the index's write lock do not hold up the other routes (real HTTP, real model and
+index): a burst of writes queued behind a long commit used to take every worker thread of the app, so
+GET /health, /ready, /metrics and the document reads waited with them (minutes, under the lock's
+120 s timeout each)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from support import writable_client
+
+from indexer.commit_point import write_lock
+
+KEY = "test-write-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+WRITES = 50  # more than the app's worker threads (40)
+
+
+def test_writes_queued_behind_the_write_lock_leave_the_other_routes_answering(
+    index_copy: Path, encoder: Any
+) -> None:
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+        doc_id = client.get("/documents").json()["documents"][0]["doc_id"]
+        assert client.get("/health").status_code == 200
+        tasks_before = client.portal.call(lambda: len(asyncio.all_tasks()))
+        statuses: list[int] = []
+
+        def put(n: int) -> None:
+            document = {"title": f"Note {n}", "text": f"Puffins nest in burrow number {n}."}
+            statuses.append(client.put(f"/documents/note-{n}", json=document, headers=AUTH).status_code)
+
+        writers = [threading.Thread(target=put, args=(n,)) for n in range(WRITES)]
+        with write_lock(index_copy):  # a long commit: every write waits for it
+            for writer in writers:
+                writer.start()
+            # Every write request has reached the app (one task each) before the reads are sent.
+            while client.portal.call(lambda: len(asyncio.all_tasks())) < tasks_before + WRITES:
+                threading.Event().wait(0.01)
+            answers: dict[str, int] = {}
+
+            def read() -> None:
+                answers["health"] = client.get("/health").status_code
+                answers["ready"] = client.get("/ready").status_code
+                answers["metrics"] = client.get("/metrics").status_code
+                answers["document"] = client.get(f"/documents/{doc_id}").status_code
+                answers["query"] = client.post("/query", json={"question": "puffins"}).status_code
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            reader.join(timeout=60)
+            answered_under_the_lock = dict(answers)
+        reader.join()
+        for writer in writers:
+            writer.join()
+        assert answered_under_the_lock == {
+            "health": 200,
+            "ready": 200,
+            "metrics": 200,
+            "document": 200,
+            "query": 200,
+        }
+        assert statuses == [200] * WRITES
+        listed = {d["doc_id"] for d in client.get("/documents").json()["documents"]}
+        assert {f"note-{n}" for n in range(WRITES)} <= listed
