@@ -110,7 +110,11 @@ def collect_garbage(index_folder: Path, manifest: dict[str, Any]) -> None:
     """Under the write lock: remove segment folders and deletes files that ``manifest`` does not name
     (dropped by a merge or a delete), and pending segments older than PENDING_MAX_AGE_SECONDS (left by a
     crash; younger ones may be a merge or a build still writing). Readers that still have a removed
-    segment open keep reading it (an unlinked file lives while it is open)."""
+    segment open keep reading it (an unlinked file lives while it is open). Staged manifests are removed
+    too: a writer stages one only under the write lock, so one found here was left by a writer killed
+    before its rename."""
+    for staged in Path(index_folder).glob(f".{MANIFEST}.tmp-*"):
+        staged.unlink(missing_ok=True)
     root = Path(index_folder) / SEGMENTS
     if not root.is_dir():
         return

@@ -65,3 +65,17 @@ def test_a_write_that_fails_on_the_disk_leaves_no_files_and_the_next_write_succe
         on_disk = {p.name for p in (index_copy / "segments").iterdir()}
         assert on_disk == named
         assert not list(index_copy.glob(".manifest.json.tmp-*"))
+
+
+def test_a_manifest_staged_by_a_writer_killed_before_its_rename_is_removed_by_the_next_write(
+    index_copy: Path, encoder: Any
+) -> None:
+    # What a writer killed between staging its manifest and renaming it over the old one leaves (the
+    # staged file is named by the writer's process and thread); before, nothing ever removed it.
+    staged = index_copy / ".manifest.json.tmp-4242-139962951399104"
+    staged.write_text((index_copy / "manifest.json").read_text(encoding="utf-8"), encoding="utf-8")
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+        document = {"title": "Harbor seals", "text": "Harbor seals can hold their breath for thirty minutes."}
+        assert client.put("/documents/harbor-seals", json=document, headers=AUTH).status_code == 200
+    assert not staged.exists()
+    assert not list(index_copy.glob(".manifest.json.tmp-*"))
