@@ -25,6 +25,7 @@ from indexer.index_folder import MANIFEST
 from indexer.segment import PENDING_PREFIX, SEGMENTS, fsync_files
 
 LOCK_SUFFIX = ".lock"
+MERGE_LOCK_SUFFIX = ".merge.lock"
 LOCK_TIMEOUT_SECONDS = 120.0
 PENDING_MAX_AGE_SECONDS = 3600.0
 _process_locks: dict[str, threading.Lock] = {}
@@ -38,6 +39,29 @@ class WriteLockTimeout(IndexMismatchError):
 def lock_path(index_folder: Path) -> Path:
     index_folder = Path(index_folder)
     return index_folder.parent / f"{index_folder.name}{LOCK_SUFFIX}"
+
+
+def merge_lock_path(index_folder: Path) -> Path:
+    """The lock a merge holds while it writes its segment (indexer.merging)."""
+    index_folder = Path(index_folder)
+    return index_folder.parent / f"{index_folder.name}{MERGE_LOCK_SUFFIX}"
+
+
+@contextmanager
+def no_merge_running(index_folder: Path) -> Iterator[bool]:
+    """True (and no merge can start until the block ends) when no process merges ``index_folder``: a
+    merge is the one writer of a pending segment outside the write lock."""
+    path = merge_lock_path(index_folder)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _thread_lock(path: Path) -> threading.Lock:
@@ -108,11 +132,11 @@ def referenced_files(manifest: dict[str, Any]) -> set[str]:
 
 def collect_garbage(index_folder: Path, manifest: dict[str, Any]) -> None:
     """Under the write lock: remove segment folders and deletes files that ``manifest`` does not name
-    (dropped by a merge or a delete), and pending segments older than PENDING_MAX_AGE_SECONDS (left by a
-    crash; younger ones may be a merge or a build still writing). Readers that still have a removed
-    segment open keep reading it (an unlinked file lives while it is open). Staged manifests are removed
-    too: a writer stages one only under the write lock, so one found here was left by a writer killed
-    before its rename."""
+    (dropped by a merge or a delete), and pending segments left by a crash: every one when no merge runs
+    (the other writers write theirs under the write lock), else those older than PENDING_MAX_AGE_SECONDS
+    (younger ones may be that merge's). Readers that still have a removed segment open keep reading it
+    (an unlinked file lives while it is open). Staged manifests are removed too: a writer stages one only
+    under the write lock, so one found here was left by a writer killed before its rename."""
     for staged in Path(index_folder).glob(f".{MANIFEST}.tmp-*"):
         staged.unlink(missing_ok=True)
     root = Path(index_folder) / SEGMENTS
@@ -120,10 +144,14 @@ def collect_garbage(index_folder: Path, manifest: dict[str, Any]) -> None:
         return
     named = referenced_files(manifest)
     live_segments = {entry["name"] for entry in manifest.get("segments", [])}
+    pending = list(root.glob(f"{PENDING_PREFIX}*"))
+    if pending:
+        with no_merge_running(index_folder) as abandoned:
+            for folder in pending:
+                if abandoned or time.time() - folder.stat().st_mtime > PENDING_MAX_AGE_SECONDS:
+                    shutil.rmtree(folder, ignore_errors=True)
     for folder in root.iterdir():
         if folder.name.startswith(PENDING_PREFIX):
-            if time.time() - folder.stat().st_mtime > PENDING_MAX_AGE_SECONDS:
-                shutil.rmtree(folder, ignore_errors=True)
             continue
         if folder.name not in live_segments:
             shutil.rmtree(folder, ignore_errors=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.commit_point import write_lock
+from indexer.commit_point import merge_lock_path, write_lock
 from indexer.index_folder import read_manifest
 from indexer.index_settings import IndexSettings
 from indexer.lexical import LexicalSegment
@@ -28,8 +28,6 @@ from indexer.segment import SegmentContent
 from indexer.segment_views import LiveSegment
 from indexer.sentences import SentenceRows
 from indexer.writer import Changes, NewSegment, commit_changes, write_new_segment
-
-MERGE_LOCK_SUFFIX = ".merge.lock"
 
 
 @dataclass(frozen=True)
@@ -148,8 +146,7 @@ def merge_once(folder: Path, cache: SegmentCache, policy: TieredMergePolicy) -> 
     folder = Path(folder)
     if not policy.find_merge(read_manifest(folder).get("segments", [])):
         return None  # nothing due: do not take the merge lock only to look
-    path = folder.parent / f"{folder.name}{MERGE_LOCK_SUFFIX}"
-    with path.open("a") as handle:
+    with merge_lock_path(folder).open("a") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -5,6 +5,7 @@ for another model, clean-up of what no commit names, and staleness."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ from indexer import index_folder
 from indexer import segment as segment_module
 from indexer.build import IndexSettings, build_index
 from indexer.chunking import ChunkerSettings, chunk_document
-from indexer.commit_point import PENDING_MAX_AGE_SECONDS
+from indexer.commit_point import PENDING_MAX_AGE_SECONDS, merge_lock_path
 from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
 from indexer.errors import IndexMismatchError
 from indexer.faiss_factory import IndexSpec
@@ -464,15 +465,19 @@ def test_a_commit_removes_unnamed_segments_and_superseded_deletes(
         os.utime(stale_pending, (old, old))
         os.utime(orphan, (old, old))
 
-        live.delete(["seals"])
+        with merge_lock_path(index_copy).open("a") as merging:  # a merge runs (in another process)
+            fcntl.flock(merging.fileno(), fcntl.LOCK_EX)
+            live.delete(["seals"])
+            fcntl.flock(merging.fileno(), fcntl.LOCK_UN)
         first = deletes_file(index_copy)
         assert first.startswith(f"{SEGMENTS}/{notes_segment}/deletes-")
         assert not stale_pending.exists()
         assert not orphan.exists()
-        assert young_pending.is_dir()  # may be a merge or a build still writing
+        assert young_pending.is_dir()  # may be that merge's, still writing
         assert (index_copy / first).is_file()
 
-        live.delete(["bread"])
+        live.delete(["bread"])  # no merge runs: a pending segment was left by a crash
+        assert not young_pending.exists()
         second = deletes_file(index_copy)
         manifest = read_manifest(index_copy)
         assert second != first and second in manifest["files"] and first not in manifest["files"]

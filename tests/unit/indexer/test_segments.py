@@ -4,6 +4,7 @@ they ran, and a crash mid-merge leaves the previous commit whole."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from support import assert_exact_sentences, distinct_sentence_texts, remove_sent
 from citeqa.search import Searcher
 from corpus.types import Document
 from indexer.build import build_index
-from indexer.commit_point import PENDING_MAX_AGE_SECONDS
+from indexer.commit_point import PENDING_MAX_AGE_SECONDS, merge_lock_path
 from indexer.index_folder import content_hash
 from indexer.index_settings import IndexSettings
 from indexer.live import LiveIndex
@@ -175,11 +176,13 @@ def test_a_delete_committed_during_a_merge_is_carried_into_the_merged_segment(
     folder = written.folder
     start = written.current
     names = [e["name"] for e in start.manifest["segments"]]
-    content, origins = merged_content(start, names)
-    new = write_new_segment(folder, content, start.generation, "flat", origins)
-    written.delete(["walrus"])  # lands while the merge runs
-    written.put([note("pizza")])  # so does a new document, in a segment of its own
-    merged = commit_merge(folder, SegmentCache(folder), new, names)
+    with merge_lock_path(folder).open("a") as merging:  # held by a merge from start to commit
+        fcntl.flock(merging.fileno(), fcntl.LOCK_EX)
+        content, origins = merged_content(start, names)
+        new = write_new_segment(folder, content, start.generation, "flat", origins)
+        written.delete(["walrus"])  # lands while the merge runs
+        written.put([note("pizza")])  # so does a new document, in a segment of its own
+        merged = commit_merge(folder, SegmentCache(folder), new, names)
     assert "walrus" not in merged.documents and "pizza" in merged.documents
     assert len(merged.manifest["segments"]) == 2
     assert set(merged.documents) == set(written.current.documents)

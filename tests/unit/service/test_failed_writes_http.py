@@ -15,6 +15,11 @@ from typing import Any
 import pytest
 from support import writable_client
 
+from indexer.load import load_index
+from indexer.merging import merged_content
+from indexer.segment import PENDING_PREFIX, SEGMENTS
+from indexer.writer import write_new_segment
+
 KEY = "test-write-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
@@ -79,3 +84,23 @@ def test_a_manifest_staged_by_a_writer_killed_before_its_rename_is_removed_by_th
         assert client.put("/documents/harbor-seals", json=document, headers=AUTH).status_code == 200
     assert not staged.exists()
     assert not list(index_copy.glob(".manifest.json.tmp-*"))
+
+
+def test_a_merge_killed_mid_write_leaves_nothing_once_the_restarted_service_writes(
+    index_copy: Path, encoder: Any
+) -> None:
+    # What a service killed while a merge wrote its segment leaves: the merged segment, pending (the
+    # merge's own code writes it; the kill comes before its commit). Before, the restarted service kept
+    # it for an hour (PENDING_MAX_AGE_SECONDS: it might have been a merge still writing), so the merge
+    # it ran again needed the space twice.
+    start = load_index(index_copy)
+    names = [entry["name"] for entry in start.manifest["segments"]]
+    content, origins = merged_content(start, names)
+    killed = write_new_segment(index_copy, content, start.generation, "flat", origins)
+    pending = index_copy / SEGMENTS / f"{PENDING_PREFIX}{killed.entry['name']}"
+    assert pending.is_dir()
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:  # the restart
+        document = {"title": "Harbor seals", "text": "Harbor seals can hold their breath for thirty minutes."}
+        assert client.put("/documents/harbor-seals", json=document, headers=AUTH).status_code == 200
+        assert not pending.exists()
+        assert client.get("/documents/harbor-seals").json()["text"] == document["text"]
