@@ -121,8 +121,8 @@ async def upload_documents(
     """Files as multipart/form-data, one document as the raw body (text/plain, text/markdown, text/html,
     application/pdf, Word .docx), or many as JSON lines (application/x-ndjson: one {doc_id, title, text,
     ...} object a line), as POST /documents takes them too."""
-    upload_documents = await read_upload(request, upload, limits.max_bulk, json_batch=False)
-    return await write(live, upload_documents, limits, threads)
+    batch = await read_upload(request, upload, limits.max_bulk, json_batch=False)
+    return await write(live, batch, limits, threads)
 
 
 @router.put(
