@@ -32,27 +32,77 @@ class EvalQuestion:
 
 
 def load_eval_set(path: Path = DEFAULT_SEED_SET) -> list[EvalQuestion]:
+    """The questions of a JSONL file, one ``{"id", "question", "answerable"}`` object a line (``doc_id``,
+    ``gold``, ``section`` and ``kind`` optional). A file that is missing or holds no question, a line whose
+    fields have the wrong type (``"answerable": "false"`` would read as true, a ``"gold"`` string as one
+    quote per character) and an ``id`` used twice (one question's scores would replace the other's) are
+    refused with the line and what to write."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: file not found; pass a JSONL file of questions") from None
+    except UnicodeDecodeError as err:
+        raise CorpusError(f"{path}: not valid UTF-8 (byte {err.start}); save the file as UTF-8") from None
+    except OSError as err:
+        raise CorpusError(f"{path}: cannot be read ({err.strerror}); pass a JSONL file of questions") from err
     questions = []
-    with Path(path).open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                questions.append(
-                    EvalQuestion(
-                        qid=record["id"],
-                        question=record["question"],
-                        answerable=bool(record["answerable"]),
-                        doc_id=record.get("doc_id"),
-                        section=record.get("section"),
-                        gold=tuple(record.get("gold", ())),
-                        kind=record.get("kind"),
-                    )
-                )
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise CorpusError(f"{path}: line {number}: bad evaluation record ({err!r})") from None
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}: line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CorpusError(f"{where}: invalid JSON ({err.msg}); write one JSON object a line") from None
+        question = eval_question(record, where)
+        if question.qid in first_line:
+            raise CorpusError(
+                f"{where}: id {question.qid!r} is already used on line {first_line[question.qid]}; "
+                "give every question its own id"
+            )
+        first_line[question.qid] = number
+        questions.append(question)
+    if not questions:
+        raise CorpusError(
+            f'{path}: holds no questions; write one {{"id", "question", "answerable"}} JSON object a line'
+        )
     return questions
+
+
+def eval_question(record: object, where: str) -> EvalQuestion:
+    """One line's question, its fields checked (``where`` names the file and line in the error)."""
+    if not isinstance(record, dict):
+        raise CorpusError(f"{where}: expected a JSON object, found {type(record).__name__}")
+    qid = record.get("id")
+    if isinstance(qid, int) and not isinstance(qid, bool):
+        qid = str(qid)  # a number is its string, as a BEIR `_id` is
+    question = record.get("question")
+    for field, value in (("id", qid), ("question", question)):
+        if not isinstance(value, str) or not value.strip():
+            raise CorpusError(f"{where}: field {field!r} must be a non-empty string, found {value!r}")
+    answerable = record.get("answerable")
+    if not isinstance(answerable, bool):
+        raise CorpusError(f"{where}: field 'answerable' must be true or false, found {answerable!r}")
+    for field in ("doc_id", "section", "kind"):
+        value = record.get(field)
+        if value is not None and not isinstance(value, str):
+            raise CorpusError(f"{where}: field {field!r} must be a string, found {value!r}")
+    gold = record.get("gold", [])
+    if not isinstance(gold, list) or not all(isinstance(q, str) and q for q in gold):
+        raise CorpusError(
+            f"{where}: field 'gold' must be a list of non-empty quotes, found {gold!r}; "
+            'write "gold": ["..."]'
+        )
+    return EvalQuestion(
+        qid=qid,
+        question=question,
+        answerable=answerable,
+        doc_id=record.get("doc_id"),
+        section=record.get("section"),
+        gold=tuple(gold),
+        kind=record.get("kind"),
+    )
 
 
 def gold_spans(question: EvalQuestion, documents: dict[str, Document]) -> list[tuple[str, int, int]]:

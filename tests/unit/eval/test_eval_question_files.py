@@ -1,0 +1,97 @@
+"""`citeqa eval --questions MY.jsonl` (and `--calibrate`) on question files as owners write them: a missing
+or empty file, a line with a field of the wrong type, an id used twice. Each is refused with exit status 2
+and a message naming the file, the line and what to write, before anything is scored or written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli.app import app
+
+GOOD = {"id": "q1", "question": "what are milia", "answerable": True, "doc_id": "d", "gold": ["Milia"]}
+
+
+def run_eval(tmp_path: Path, questions: Path, *extra: str) -> tuple[int, str]:
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["eval", "--questions", str(questions), "--out", str(out), *extra])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    return result.exit_code, " ".join(result.output.split())
+
+
+def write_lines(path: Path, *records: object) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_a_missing_question_file_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """It was a FileNotFoundError traceback."""
+    code, output = run_eval(tmp_path, tmp_path / "mine.jsonl")
+    assert code == 2
+    assert "mine.jsonl: file not found; pass a JSONL file of questions" in output
+
+
+def test_an_empty_question_file_says_it_holds_no_questions(tmp_path: Path) -> None:
+    """It said "error: hybrid and dense share no scored question" (with --calibrate: "cannot reshape array of
+    size 0 into shape (0,newaxis)")."""
+    empty = tmp_path / "mine.jsonl"
+    empty.write_text("\n\n", encoding="utf-8")
+    code, output = run_eval(tmp_path, empty)
+    assert code == 2
+    assert 'mine.jsonl: holds no questions; write one {"id", "question", "answerable"}' in output
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # "answerable": "false" read as true, then failed with "doc_id None is not in the corpus"
+        ({"answerable": "false"}, "line 2: field 'answerable' must be true or false, found 'false'"),
+        # a quote given as a string became one gold quote per character: every passage counted as relevant
+        ({"gold": "Milia"}, "line 2: field 'gold' must be a list of non-empty quotes, found 'Milia'"),
+        ({"gold": [""]}, "line 2: field 'gold' must be a list of non-empty quotes"),
+        ({"id": True}, "line 2: field 'id' must be a non-empty string, found True"),
+        ({"question": ""}, "line 2: field 'question' must be a non-empty string"),
+        ({"doc_id": ["d"]}, "line 2: field 'doc_id' must be a string"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_refused_with_its_line(
+    tmp_path: Path, change: dict, expected: str
+) -> None:
+    questions = write_lines(tmp_path / "mine.jsonl", GOOD, {**GOOD, "id": "q2", **change})
+    code, output = run_eval(tmp_path, questions)
+    assert code == 2
+    assert f"mine.jsonl: {expected}" in output
+
+
+def test_a_line_that_is_not_a_json_object_is_refused_with_its_line(tmp_path: Path) -> None:
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text(json.dumps(GOOD) + "\nnot json\n", encoding="utf-8")
+    code, output = run_eval(tmp_path, questions)
+    assert code == 2 and "mine.jsonl: line 2: invalid JSON" in output
+    write_lines(questions, GOOD, ["q2", "what", True])
+    code, output = run_eval(tmp_path, questions)
+    assert code == 2 and "mine.jsonl: line 2: expected a JSON object, found list" in output
+
+
+def test_an_id_used_twice_is_refused(tmp_path: Path) -> None:
+    """The second question's scores replaced the first's in the per-question table and the means were taken
+    over fewer questions than the file holds, silently."""
+    again = {**GOOD, "question": "what is milia en plaque"}
+    questions = write_lines(tmp_path / "mine.jsonl", GOOD, {**GOOD, "id": 2}, again)
+    code, output = run_eval(tmp_path, questions)
+    assert code == 2
+    assert "mine.jsonl: line 3: id 'q1' is already used on line 1; give every question its own id" in output
+
+
+def test_calibrate_refuses_a_bad_question_file_the_same_way(tmp_path: Path, default_index_path: Path) -> None:
+    calibration = tmp_path / "calibration.json"
+    index = str(default_index_path)
+    arguments = ["--calibrate", "--index", index, "--calibration", str(calibration), "--backend", "torch"]
+    code, output = run_eval(tmp_path, tmp_path / "mine.jsonl", *arguments)
+    assert code == 2 and "mine.jsonl: file not found" in output
+    assert not calibration.exists()
