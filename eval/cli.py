@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from corpus.errors import CiteqaError
+from corpus.errors import CiteqaError, CorpusError
 from eval.sweep_cli import seed_sweep_command, sweep_command
 from service.cli.common import (
     DEFAULT_CACHE_DIR,
@@ -163,6 +163,11 @@ def evaluate_seed_command(
     try:
         refuse_sharded(settings.index_path)
         eval_set = load_eval_set(questions or DEFAULT_SEED_SET)
+        if not any(q.answerable for q in eval_set):
+            raise CorpusError(
+                f"{questions or DEFAULT_SEED_SET}: no answerable question; retrieval is scored on answerable "
+                "questions with a doc_id and gold quotes (questions of both kinds fit --calibrate)"
+            )
         answerer = build_answerer(settings)
         searcher = answerer.searcher
         context = seed_context(searcher, eval_set, str(settings.index_path))

@@ -109,7 +109,13 @@ def gold_spans(question: EvalQuestion, documents: dict[str, Document]) -> list[t
     """(doc_id, start, end) of every gold quote; a quote missing from its document is an error."""
     if not question.answerable:
         return []
-    document = documents.get(question.doc_id or "")
+    if question.doc_id is None or not question.gold:
+        missing = "doc_id" if question.doc_id is None else "gold quotes"
+        raise CorpusError(
+            f"question {question.qid}: answerable, but gives no {missing}; scoring retrieval needs both: add "
+            '"doc_id" and "gold": ["a quote from the document"], or mark it "answerable": false'
+        )
+    document = documents.get(question.doc_id)
     if document is None:
         raise CorpusError(f"question {question.qid}: doc_id {question.doc_id!r} is not in the corpus")
     spans = []

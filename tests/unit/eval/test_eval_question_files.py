@@ -95,3 +95,33 @@ def test_calibrate_refuses_a_bad_question_file_the_same_way(tmp_path: Path, defa
     code, output = run_eval(tmp_path, tmp_path / "mine.jsonl", *arguments)
     assert code == 2 and "mine.jsonl: file not found" in output
     assert not calibration.exists()
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        # was a traceback: IndexError in the report's "questions to look at" (q.gold[0])
+        ({"doc_id": "milia-overview"}, "question q1: answerable, but gives no gold quotes"),
+        # said "question q1: doc_id None is not in the corpus"
+        ({"gold": ["Milia"]}, "question q1: answerable, but gives no doc_id"),
+    ],
+)
+def test_an_answerable_question_without_its_gold_label_says_what_to_add(
+    tmp_path: Path, default_index_path: Path, label: dict, expected: str
+) -> None:
+    """The README makes doc_id and gold optional for --calibrate; scoring retrieval needs both."""
+    bare = {"id": "q1", "question": "what are milia", "answerable": True, **label}
+    questions = write_lines(tmp_path / "mine.jsonl", bare)
+    code, output = run_eval(tmp_path, questions, "--index", str(default_index_path), "--backend", "torch")
+    assert code == 2
+    assert expected in output
+    assert 'add "doc_id" and "gold": ["a quote from the document"], or mark it "answerable": false' in output
+
+
+def test_a_set_without_answerable_questions_says_what_eval_scores(tmp_path: Path) -> None:
+    """It said "error: hybrid and dense share no scored question"."""
+    unanswerable = {"id": "u1", "question": "what is a tax", "answerable": False}
+    questions = write_lines(tmp_path / "mine.jsonl", unanswerable)
+    code, output = run_eval(tmp_path, questions)
+    assert code == 2
+    assert "mine.jsonl: no answerable question; retrieval is scored on answerable questions" in output
