@@ -168,6 +168,14 @@ def calibrate(
     eval_set: str,
     max_false_flag: float | None = MAX_FALSE_FLAG,
 ) -> tuple[Calibration, list[SignalRates], list[QuestionFeatures]]:
+    answerable = sum(q.answerable for q in questions)
+    unanswerable = len(questions) - answerable
+    if min(answerable, unanswerable) < 2:
+        raise ValueError(
+            f"{eval_set}: {answerable} answerable and {unanswerable} unanswerable question(s); "
+            "calibrating needs at least 2 of each (the cross-validation holds some out), ideally a few dozen "
+            "answerable and a dozen on-topic unanswerable ones"
+        )
     rows = question_features(Answerer(searcher), questions)
     side = question_side(searcher.question_encoder, searcher.encoder)
     calibration = fit_calibration(

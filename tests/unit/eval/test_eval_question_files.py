@@ -125,3 +125,22 @@ def test_a_set_without_answerable_questions_says_what_eval_scores(tmp_path: Path
     code, output = run_eval(tmp_path, questions)
     assert code == 2
     assert "mine.jsonl: no answerable question; retrieval is scored on answerable questions" in output
+
+
+@pytest.mark.parametrize(("answerable", "unanswerable"), [(1, 1), (5, 1), (1, 4)])
+def test_calibrate_with_too_few_of_a_kind_says_how_many_it_needs(
+    tmp_path: Path, default_index_path: Path, answerable: int, unanswerable: int
+) -> None:
+    """One of each failed with "cannot reshape array of size 0 into shape (0,newaxis)"; one of a kind with
+    "fitting a threshold needs both answerable and unanswerable questions", which the file held."""
+    records = [{"id": f"a{i}", "question": f"milia {i}", "answerable": True} for i in range(answerable)]
+    records += [{"id": f"u{i}", "question": f"tax {i}", "answerable": False} for i in range(unanswerable)]
+    questions = write_lines(tmp_path / "mine.jsonl", *records)
+    calibration = tmp_path / "calibration.json"
+    index = str(default_index_path)
+    arguments = ["--calibrate", "--index", index, "--calibration", str(calibration), "--backend", "torch"]
+    code, output = run_eval(tmp_path, questions, *arguments)
+    assert code == 2
+    assert f"mine.jsonl: {answerable} answerable and {unanswerable} unanswerable question(s)" in output
+    assert "calibrating needs at least 2 of each" in output
+    assert not calibration.exists()
