@@ -27,8 +27,11 @@ def markdown_render(source: str) -> Rendered:
 
 
 def decode(data: bytes, charset: str | None, source: str) -> str:
+    """The text of ``data``. NUL characters are refused: text files hold none, while a binary file (or text
+    in UTF-16 without a byte-order mark, a NUL after every ASCII letter) can pass as UTF-8 and was indexed
+    as a document of NULs."""
     try:
-        return data.decode(charset or "utf-8-sig")
+        text = data.decode(charset or "utf-8-sig")
     except LookupError:
         raise CorpusError(
             f"{source}: field 'charset' {charset!r} is not a known encoding; use utf-8"
@@ -38,6 +41,12 @@ def decode(data: bytes, charset: str | None, source: str) -> str:
             f"{source}: field 'text' is not valid {charset or 'UTF-8'} (byte {err.start}); "
             "save the file as UTF-8"
         ) from None
+    if "\x00" in text:
+        raise CorpusError(
+            f"{source}: field 'text' holds NUL characters (the first at character {text.index(chr(0)):,}): "
+            "a binary file, or text saved as UTF-16? save the file as UTF-8 text"
+        )
+    return text
 
 
 def normalize_newlines(text: str) -> str:
