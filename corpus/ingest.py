@@ -119,7 +119,7 @@ def document_from_file(path: Path) -> Document:
     sidecar = path.with_suffix(SIDECAR_SUFFIX)
     fields: dict[str, Any] | None = read_sidecar(sidecar) if sidecar.is_file() else None
     meta = dict(fields or {})
-    if "doc_id" not in meta:
+    if meta.get("doc_id") is None:  # left out or null, as a null title is: the file name
         meta["doc_id"] = slug(path.stem) or None
     extra = {} if fields is not None else {"source_format": kind, "source_file": path.name}
     content = _checked_size(read_bytes(path), str(path))
