@@ -118,6 +118,33 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+# What marks a folder as an index a build may replace (a damaged one too): its manifest, a sharded index's
+# shards.json, format 2's segments/ or format 1's documents.jsonl.
+INDEX_MARKS = frozenset({MANIFEST, "shards.json", "segments", DOCUMENTS})
+
+
+def check_replaceable(destination: Path) -> None:
+    """Refuse to build over what is not an index folder: a file, or a folder holding other files (a build
+    swaps in a new folder and deletes the old one whole: `citeqa index --corpus docs --index docs`
+    deleted the documents). A folder that does not exist, is empty or holds an index may be replaced."""
+    destination = Path(destination)
+    if not destination.exists():
+        return
+    if not destination.is_dir():
+        raise IndexMismatchError(
+            f"{destination} is a file, not an index folder: building the index there would replace it; "
+            "pass a new or empty folder to --index"
+        )
+    names = sorted(entry.name for entry in destination.iterdir())
+    if not names or INDEX_MARKS.intersection(names):
+        return
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    raise IndexMismatchError(
+        f"{destination} is not an index folder (it holds {shown}): building the index there would delete "
+        "what it holds; pass a new or empty folder to --index"
+    )
+
+
 @dataclass(frozen=True)
 class StagedFolder:
     """A temporary folder beside ``destination`` that becomes it on commit."""
@@ -128,6 +155,7 @@ class StagedFolder:
     @classmethod
     def create(cls, destination: Path) -> StagedFolder:
         destination = Path(destination)
+        check_replaceable(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         path = destination.parent / f".{destination.name}.tmp-{os.getpid()}-{time.time_ns()}"
         path.mkdir()

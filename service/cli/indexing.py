@@ -90,6 +90,9 @@ def index(
             index_settings = replace(index_settings, index_type=index_type)
         if engine not in ("local", "ray"):
             raise CorpusError(f"unknown engine {engine!r}; use local or ray")
+        from indexer.index_folder import check_replaceable
+
+        check_replaceable(settings.index_path)  # before any work: a build replaces the folder whole
         if engine == "ray":
             build_sharded_on_ray(settings, index_settings, shards or 1, address, if_stale, force, skip_bad)
             return
