@@ -76,9 +76,13 @@ def check_unique_ids(documents: Iterable[Document], sources: list[str], fix: str
     seen: dict[str, str] = {}
     for document, source in zip(documents, sources, strict=True):
         if document.doc_id in seen:
-            raise CorpusError(
-                f"{source}: field 'doc_id' duplicates '{document.doc_id}' of {seen[document.doc_id]}; {fix}"
-            )
+            first = seen[document.doc_id]
+            if Path(first).with_suffix("") == Path(source).with_suffix(""):  # a.txt and a.md: one a.json
+                fix = (
+                    f"{Path(first).name} and {Path(source).name} share one name, so one NAME.json would "
+                    "describe both: rename one of them"
+                )
+            raise CorpusError(f"{source}: field 'doc_id' duplicates '{document.doc_id}' of {first}; {fix}")
         seen[document.doc_id] = source
 
 

@@ -1,0 +1,48 @@
+"""Two files of a folder that get one doc_id: the error's advice must be one that works. For terns.txt and
+terns.md (one folder, one name) it said "give one of them its own doc_id in a NAME.json beside it", but
+terns.json is beside both and describes both, so following it failed the same way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from service.cli.app import app
+
+
+def index(corpus: Path, destination: Path, *extra: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["index", "--corpus", str(corpus), "--index", str(destination), *extra])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_files_of_one_name_are_told_to_rename_not_to_add_a_sidecar(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "terns.txt").write_text("Arctic terns migrate from pole to pole.\n", encoding="utf-8")
+    (docs / "terns.md").write_text("# Terns\n\nTerns eat small fish.\n", encoding="utf-8")
+    code, output = index(docs, tmp_path / "index")
+    assert code == 2, output
+    assert "terns.md and terns.txt share one name, so one NAME.json would describe both: rename one" in output
+    assert "in a NAME.json beside it" not in output
+    (docs / "terns.json").write_text(json.dumps({"doc_id": "terns-notes"}), encoding="utf-8")
+    code, output = index(docs, tmp_path / "index")  # the old advice: still a duplicate
+    assert code == 2 and "duplicates 'terns-notes'" in output and "rename one of them" in output
+    (docs / "terns.md").rename(docs / "terns-diet.md")
+    code, output = index(docs, tmp_path / "index")
+    assert code == 0, output
+
+
+def test_files_of_one_name_in_two_folders_keep_the_sidecar_advice(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    for folder in ("a", "b"):
+        (docs / folder).mkdir(parents=True)
+        (docs / folder / "notes.txt").write_text(f"Notes of folder {folder}.\n", encoding="utf-8")
+    code, output = index(docs, tmp_path / "index")
+    assert code == 2, output
+    assert "give one of them its own doc_id in a NAME.json beside it" in output
+    (docs / "b" / "notes.json").write_text(json.dumps({"doc_id": "notes-b"}), encoding="utf-8")
+    code, output = index(docs, tmp_path / "index")
+    assert code == 0, output
