@@ -17,5 +17,9 @@ class UnsupportedFormatError(CorpusError):
     """A file or upload is of a type citeqa does not read (HTTP 415); the message lists the ones it does."""
 
 
+class DuplicateDocumentIdError(CorpusError):
+    """Two documents of one read get the same doc_id (no file is unreadable: ``--skip-bad`` cannot help)."""
+
+
 class NoDocumentsError(CorpusError):
     """A corpus folder holds no file citeqa reads (nothing to skip: ``--skip-bad`` cannot help)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from corpus.cleaning import clean_text
 from corpus.doc_ids import check_doc_id
-from corpus.errors import CorpusError
+from corpus.errors import CorpusError, DuplicateDocumentIdError
 from corpus.types import Document
 from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate
 
@@ -82,7 +82,9 @@ def check_unique_ids(documents: Iterable[Document], sources: list[str], fix: str
                     f"{Path(first).name} and {Path(source).name} share one name, so one NAME.json would "
                     "describe both: rename one of them"
                 )
-            raise CorpusError(f"{source}: field 'doc_id' duplicates '{document.doc_id}' of {first}; {fix}")
+            raise DuplicateDocumentIdError(
+                f"{source}: field 'doc_id' duplicates '{document.doc_id}' of {first}; {fix}"
+            )
         seen[document.doc_id] = source
 
 

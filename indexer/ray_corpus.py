@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from corpus.beir import corpus_file, documents_in_range, line_ranges
-from corpus.errors import CorpusError
+from corpus.errors import CorpusError, DuplicateDocumentIdError
 from corpus.ingest import document_files, read_document_file, skip_beside
 from corpus.loader import DUPLICATE_ID_FIX
 from corpus.report import IngestReport, ReportBuilder
@@ -203,7 +203,9 @@ def scan_corpus(
             raise CorpusError(
                 f'{one}: duplicate id {doc_id!r}; give every line a unique, non-empty string "_id"'
             )
-        raise CorpusError(f"{other}: field 'doc_id' duplicates {doc_id!r} of {one}; {DUPLICATE_ID_FIX}")
+        raise DuplicateDocumentIdError(
+            f"{other}: field 'doc_id' duplicates {doc_id!r} of {one}; {DUPLICATE_ID_FIX}"
+        )
     count = sum(int(s["documents"]) for s in summaries.values())
     if not count:
         raise CorpusError(

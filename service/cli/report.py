@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from corpus.errors import CorpusError, NoDocumentsError
+from corpus.errors import CorpusError, DuplicateDocumentIdError, NoDocumentsError
 from corpus.sources import is_beir_corpus
 
 if TYPE_CHECKING:
@@ -31,8 +31,11 @@ SKIP_BAD_HINT = "(--skip-bad leaves such files out and reports them)"
 
 def with_skip_bad_hint(err: CorpusError, path: Path, skip_bad: bool) -> CorpusError:
     """``err`` with the hint of --skip-bad when that would have helped: a file that could not be read. Not for
-    a BEIR corpus: its one corpus.jsonl is the whole corpus, so a bad line is fixed in the file."""
-    if skip_bad or isinstance(err, NoDocumentsError) or not path.exists() or is_beir_corpus(path):
+    a BEIR corpus: its one corpus.jsonl is the whole corpus, so a bad line is fixed in the file; nor for two
+    files of one doc_id, which --skip-bad does not leave out."""
+    if skip_bad or isinstance(err, NoDocumentsError | DuplicateDocumentIdError):
+        return err
+    if not path.exists() or is_beir_corpus(path):
         return err
     return CorpusError(f"{err} {SKIP_BAD_HINT}")
 

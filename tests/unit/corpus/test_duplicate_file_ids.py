@@ -46,3 +46,17 @@ def test_files_of_one_name_in_two_folders_keep_the_sidecar_advice(tmp_path: Path
     (docs / "b" / "notes.json").write_text(json.dumps({"doc_id": "notes-b"}), encoding="utf-8")
     code, output = index(docs, tmp_path / "index")
     assert code == 0, output
+
+
+def test_a_duplicate_doc_id_gets_no_skip_bad_hint_it_would_not_honour(tmp_path: Path) -> None:
+    """The error ended "(--skip-bad leaves such files out and reports them)", and --skip-bad failed the same
+    way: both files are readable, so neither is skipped."""
+    docs = tmp_path / "docs"
+    for folder in ("a", "b"):
+        (docs / folder).mkdir(parents=True)
+        (docs / folder / "notes.txt").write_text(f"Notes of folder {folder}.\n", encoding="utf-8")
+    code, output = index(docs, tmp_path / "index", "--skip-bad")
+    assert code == 2 and "duplicates 'notes'" in output  # --skip-bad does not help
+    code, output = index(docs, tmp_path / "index")
+    assert code == 2 and "duplicates 'notes'" in output
+    assert "--skip-bad" not in output
