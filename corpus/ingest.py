@@ -119,6 +119,11 @@ def document_from_file(path: Path) -> Document:
     sidecar = path.with_suffix(SIDECAR_SUFFIX)
     fields: dict[str, Any] | None = read_sidecar(sidecar) if sidecar.is_file() else None
     meta = dict(fields or {})
+    if "text" in meta:  # dropped silently before: the text is the file's, never the sidecar's
+        raise CorpusError(
+            f"{sidecar}: field 'text' is not read from a NAME.json (the document's text is {path.name}'s); "
+            "remove the field"
+        )
     if meta.get("doc_id") is None:  # left out or null, as a null title is: the file name
         meta["doc_id"] = slug(path.stem) or None
     extra = {} if fields is not None else {"source_format": kind, "source_file": path.name}
