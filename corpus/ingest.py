@@ -204,11 +204,20 @@ def read_document_file(file: Path) -> list[Document]:
     return [document_from_file(file)]
 
 
+LINKED_FOLDER = (
+    "a link to a folder, not followed (it could loop or read files twice); copy the files into the folder, "
+    "or pass the folder it links to"
+)
+
+
 def document_files(path: Path, report: ReportBuilder) -> list[Path]:
     """``path`` itself (a document file), or the document files under a folder, sorted; the folder's
     other files are skipped into ``report``."""
     if path.is_dir():
-        files = _walk(path)
+        linked: list[Path] = []
+        files = _walk(path, linked)
+        for link in sorted(linked):
+            report.skip(link, LINKED_FOLDER)
         stems = {(f.parent, f.stem) for f in files if suffix_of(f) in SUFFIX_FORMATS}
         documents = []
         for file in files:
@@ -241,9 +250,13 @@ def skip_beside(corpus: Path, report: ReportBuilder) -> None:
             report.skip(file, BESIDE_BEIR)
 
 
-def _walk(folder: Path) -> list[Path]:
+def _walk(folder: Path, linked: list[Path] | None = None) -> list[Path]:
+    """The files under ``folder``, sorted (hidden ones left out). A link to a folder is not followed (it may
+    loop or repeat files); ``linked`` collects such links, to be reported rather than left out silently."""
     files: list[Path] = []
     for root, folders, names in os.walk(folder):
         folders[:] = [name for name in folders if not name.startswith(".")]
+        if linked is not None:
+            linked += [Path(root, name) for name in folders if Path(root, name).is_symlink()]
         files += [Path(root, name) for name in names if not name.startswith(".")]
     return sorted(files)

@@ -1,0 +1,34 @@
+"""A link to a folder inside a corpus folder: the README promises that a folder's files are read or reported
+("nothing is left out silently"), but os.walk does not follow such links and the report said nothing of
+them: `citeqa index` over a folder with a linked shared/ folder indexed without its documents and without a
+word. Such links are now reported as skipped with the reason and what to do (they are still not followed:
+a link may loop, e.g. to its own parent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from indexer.load import load_index
+from service.cli.app import app
+
+
+def test_a_linked_folder_is_reported_as_skipped(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "owls.txt").write_text("Owls hunt at night.\n", encoding="utf-8")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "hawks.txt").write_text("Hawks hunt by day.\n", encoding="utf-8")
+    (docs / "shared").symlink_to(shared, target_is_directory=True)
+    (docs / "loop").symlink_to(docs, target_is_directory=True)
+    index = tmp_path / "index"
+    result = CliRunner().invoke(app, ["index", "--corpus", str(docs), "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    for link in ("loop", "shared"):
+        assert f"skipped {docs / link}: a link to a folder, not followed" in output
+    assert "copy the files into the folder, or pass the folder it links to" in output
+    assert "1 document(s) from 1 file(s)" in output
+    assert list(load_index(index).documents) == ["owls"]
