@@ -139,7 +139,9 @@ def load_beir_dataset(folder: Path | str, split: str = "test") -> BeirDataset:
     root = Path(folder)
     if not root.is_dir():
         expected = f"{CORPUS_FILE}, {QUERIES_FILE} and qrels/{split}.tsv"
-        raise beir_error(root, None, None, "dataset folder not found", f"pass a folder holding {expected}")
+        problem = "is a file, not a dataset folder" if root.exists() else "dataset folder not found"
+        hint = f"pass its folder, {root.parent}," if root.name == CORPUS_FILE else "pass a folder"
+        raise beir_error(root, None, None, problem, f"{hint} holding {expected}")
     corpus = load_beir_corpus(root)
     all_queries = load_queries(root)
     qrels_file = root / "qrels" / f"{split}.tsv"

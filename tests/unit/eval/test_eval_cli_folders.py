@@ -48,3 +48,19 @@ def test_eval_of_a_dataset_refuses_an_index_it_would_not_read(tmp_path: Path) ->
     text = " ".join(result.output.split())
     assert "is not read with --dataset" in text and "leave out --index" in text
     assert not root.exists()  # refused before anything was built
+
+
+def test_eval_of_a_dataset_given_as_its_corpus_file_names_the_folder_to_pass(tmp_path: Path) -> None:
+    """`citeqa eval --dataset beir/corpus.jsonl` said "dataset folder not found" of a file that exists."""
+    dataset = tmp_path / "beir"
+    dataset.mkdir()
+    corpus = dataset / "corpus.jsonl"
+    corpus.write_text('{"_id": "d1", "title": "T", "text": "Milia are cysts."}\n', encoding="utf-8")
+    root = tmp_path / "indexes"
+    result = CliRunner().invoke(app, ["eval", "--dataset", str(corpus), "--index-root", str(root)])
+    assert result.exit_code == 2, result.output
+    squeezed = "".join(result.output.split())  # the terminal may wrap a long path anywhere
+    expected = f"{corpus}: is a file, not a dataset folder; pass its folder, {dataset}, holding corpus.jsonl"
+    assert "".join(expected.split()) in squeezed
+    assert "notfound" not in squeezed
+    assert not root.exists()
