@@ -15,13 +15,18 @@ from service.cli.app import app
 GOOD = {"id": "q1", "question": "what are milia", "answerable": True, "doc_id": "d", "gold": ["Milia"]}
 
 
+def squeeze(text: str) -> str:
+    """``text`` without whitespace: the terminal wraps a long path anywhere, even inside it."""
+    return "".join(text.split())
+
+
 def run_eval(tmp_path: Path, questions: Path, *extra: str) -> tuple[int, str]:
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["eval", "--questions", str(questions), "--out", str(out), *extra])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output
     assert not out.exists()
-    return result.exit_code, " ".join(result.output.split())
+    return result.exit_code, squeeze(result.output)
 
 
 def write_lines(path: Path, *records: object) -> Path:
@@ -33,7 +38,7 @@ def test_a_missing_question_file_is_named_not_a_traceback(tmp_path: Path) -> Non
     """It was a FileNotFoundError traceback."""
     code, output = run_eval(tmp_path, tmp_path / "mine.jsonl")
     assert code == 2
-    assert "mine.jsonl: file not found; pass a JSONL file of questions" in output
+    assert squeeze("mine.jsonl: file not found; pass a JSONL file of questions") in output
 
 
 def test_an_empty_question_file_says_it_holds_no_questions(tmp_path: Path) -> None:
@@ -43,7 +48,7 @@ def test_an_empty_question_file_says_it_holds_no_questions(tmp_path: Path) -> No
     empty.write_text("\n\n", encoding="utf-8")
     code, output = run_eval(tmp_path, empty)
     assert code == 2
-    assert 'mine.jsonl: holds no questions; write one {"id", "question", "answerable"}' in output
+    assert squeeze('mine.jsonl: holds no questions; write one {"id", "question", "answerable"}') in output
 
 
 @pytest.mark.parametrize(
@@ -65,17 +70,17 @@ def test_a_field_of_the_wrong_type_is_refused_with_its_line(
     questions = write_lines(tmp_path / "mine.jsonl", GOOD, {**GOOD, "id": "q2", **change})
     code, output = run_eval(tmp_path, questions)
     assert code == 2
-    assert f"mine.jsonl: {expected}" in output
+    assert squeeze(f"mine.jsonl: {expected}") in output
 
 
 def test_a_line_that_is_not_a_json_object_is_refused_with_its_line(tmp_path: Path) -> None:
     questions = tmp_path / "mine.jsonl"
     questions.write_text(json.dumps(GOOD) + "\nnot json\n", encoding="utf-8")
     code, output = run_eval(tmp_path, questions)
-    assert code == 2 and "mine.jsonl: line 2: invalid JSON" in output
+    assert code == 2 and squeeze("mine.jsonl: line 2: invalid JSON") in output
     write_lines(questions, GOOD, ["q2", "what", True])
     code, output = run_eval(tmp_path, questions)
-    assert code == 2 and "mine.jsonl: line 2: expected a JSON object, found list" in output
+    assert code == 2 and squeeze("mine.jsonl: line 2: expected a JSON object, found list") in output
 
 
 def test_an_id_used_twice_is_refused(tmp_path: Path) -> None:
@@ -85,7 +90,8 @@ def test_an_id_used_twice_is_refused(tmp_path: Path) -> None:
     questions = write_lines(tmp_path / "mine.jsonl", GOOD, {**GOOD, "id": 2}, again)
     code, output = run_eval(tmp_path, questions)
     assert code == 2
-    assert "mine.jsonl: line 3: id 'q1' is already used on line 1; give every question its own id" in output
+    expected = "mine.jsonl: line 3: id 'q1' is already used on line 1; give every question its own id"
+    assert squeeze(expected) in output
 
 
 def test_calibrate_refuses_a_bad_question_file_the_same_way(tmp_path: Path, default_index_path: Path) -> None:
@@ -93,7 +99,7 @@ def test_calibrate_refuses_a_bad_question_file_the_same_way(tmp_path: Path, defa
     index = str(default_index_path)
     arguments = ["--calibrate", "--index", index, "--calibration", str(calibration), "--backend", "torch"]
     code, output = run_eval(tmp_path, tmp_path / "mine.jsonl", *arguments)
-    assert code == 2 and "mine.jsonl: file not found" in output
+    assert code == 2 and squeeze("mine.jsonl: file not found") in output
     assert not calibration.exists()
 
 
@@ -114,8 +120,9 @@ def test_an_answerable_question_without_its_gold_label_says_what_to_add(
     questions = write_lines(tmp_path / "mine.jsonl", bare)
     code, output = run_eval(tmp_path, questions, "--index", str(default_index_path), "--backend", "torch")
     assert code == 2
-    assert expected in output
-    assert 'add "doc_id" and "gold": ["a quote from the document"], or mark it "answerable": false' in output
+    assert squeeze(expected) in output
+    fix = 'add "doc_id" and "gold": ["a quote from the document"], or mark it "answerable": false'
+    assert squeeze(fix) in output
 
 
 def test_a_set_without_answerable_questions_says_what_eval_scores(tmp_path: Path) -> None:
@@ -124,7 +131,8 @@ def test_a_set_without_answerable_questions_says_what_eval_scores(tmp_path: Path
     questions = write_lines(tmp_path / "mine.jsonl", unanswerable)
     code, output = run_eval(tmp_path, questions)
     assert code == 2
-    assert "mine.jsonl: no answerable question; retrieval is scored on answerable questions" in output
+    expected = "mine.jsonl: no answerable question; retrieval is scored on answerable questions"
+    assert squeeze(expected) in output
 
 
 @pytest.mark.parametrize(("answerable", "unanswerable"), [(1, 1), (5, 1), (1, 4)])
@@ -141,6 +149,7 @@ def test_calibrate_with_too_few_of_a_kind_says_how_many_it_needs(
     arguments = ["--calibrate", "--index", index, "--calibration", str(calibration), "--backend", "torch"]
     code, output = run_eval(tmp_path, questions, *arguments)
     assert code == 2
-    assert f"mine.jsonl: {answerable} answerable and {unanswerable} unanswerable question(s)" in output
-    assert "calibrating needs at least 2 of each" in output
+    counts = f"mine.jsonl: {answerable} answerable and {unanswerable} unanswerable question(s)"
+    assert squeeze(counts) in output
+    assert squeeze("calibrating needs at least 2 of each") in output
     assert not calibration.exists()
