@@ -9,12 +9,13 @@ They come from the first of:
    ``{"corpus": "Bread notes", "questions": ["How long does rye bake?"], "placeholder": "e.g. rye"}``, every
    field optional;
 3. the bundled default corpus's own questions, when the index was built from it (its manifest names the
-   corpus folder);
+   corpus folder, or the fingerprint of its documents: a moved checkout keeps them);
 4. nothing: the page then hides its examples and shows a neutral placeholder.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from corpus import DEFAULT_CORPUS_DIR
+from corpus.sources import load_corpus
+from indexer.index_folder import corpus_fingerprint
 
 EXAMPLES_FILE = "examples.json"
 MAX_EXAMPLES = 8
@@ -73,11 +76,26 @@ def clean_questions(values: Any) -> list[str]:
 
 
 def built_from_default_corpus(manifest: Mapping[str, Any]) -> bool:
-    source = (manifest.get("corpus") or {}).get("source")
+    """Whether the manifest names the bundled corpus: its folder, or (the checkout or index moved since the
+    build, which the folder's absolute path does not survive) its documents' fingerprint."""
+    corpus = manifest.get("corpus") or {}
+    source, fingerprint = corpus.get("source"), corpus.get("fingerprint")
     try:
-        return bool(source) and Path(source).resolve() == DEFAULT_CORPUS_DIR.resolve()
+        if source and Path(source).resolve() == DEFAULT_CORPUS_DIR.resolve():
+            return True
     except (OSError, TypeError, ValueError):
         return False
+    return isinstance(fingerprint, str) and fingerprint == default_corpus_fingerprint()
+
+
+@functools.cache
+def default_corpus_fingerprint() -> str | None:
+    """The bundled corpus's fingerprint as an index build records it (None if it cannot be read)."""
+    try:
+        return corpus_fingerprint(load_corpus(DEFAULT_CORPUS_DIR))
+    except Exception:  # a damaged install: then only its folder names the bundled corpus
+        logger.warning("cannot read the bundled corpus at %s", DEFAULT_CORPUS_DIR, exc_info=True)
+        return None
 
 
 def page_examples(

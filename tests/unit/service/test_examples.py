@@ -26,6 +26,19 @@ def test_the_default_corpus_keeps_its_examples(client: TestClient) -> None:
     }
 
 
+def test_the_default_corpus_keeps_its_examples_in_a_moved_checkout(tmp_path: Path) -> None:
+    # Was: the manifest's absolute corpus folder was compared with the code's own, so a clone or install
+    # at another path (an index copied with it, or built before a move) showed no examples.
+    from corpus.sources import load_corpus
+    from indexer.index_folder import corpus_fingerprint
+
+    fingerprint = corpus_fingerprint(load_corpus(DEFAULT_CORPUS_DIR))
+    moved = {"corpus": {"source": "/elsewhere/citeqa/corpus/documents", "fingerprint": fingerprint}}
+    assert page_examples(None, None, tmp_path / "index", moved).questions == list(DEFAULT_CORPUS_EXAMPLES)
+    edited = {"corpus": {"source": "/elsewhere/citeqa/corpus/documents", "fingerprint": "0" * 64}}
+    assert page_examples(None, None, tmp_path / "index", edited).questions == []
+
+
 def test_another_corpus_has_none(tmp_path: Path) -> None:
     found = page_examples(None, None, tmp_path / "index", OTHER_MANIFEST)
     assert found.questions == [] and found.placeholder == NEUTRAL_PLACEHOLDER and found.corpus is None
