@@ -74,6 +74,11 @@ def validate_document(document: Document, max_chars: int = MAX_DOCUMENT_CHARS) -
         raise CorpusError(f"document {document.doc_id!r}: title is empty; every document needs a title")
     if not document.text.strip():
         raise CorpusError(f"document {document.doc_id!r}: text is empty; send the document's text")
+    if "\x00" in document.text:  # as a text file's (corpus.formats.text.decode): binary, or UTF-16 read as 8
+        raise CorpusError(
+            f"document {document.doc_id!r}: text holds NUL characters (the first at character "
+            f"{document.text.index(chr(0)):,}); send the text as UTF-8 without them"
+        )
     if len(document.text) > max_chars:
         raise CorpusError(
             f"document {document.doc_id!r} has {len(document.text)} characters, over the limit of "

@@ -346,3 +346,17 @@ def test_a_lone_surrogate_in_a_write_is_named_as_such(writer: TestClient) -> Non
     assert put.json()["message"].startswith("text: it holds an unpaired surrogate")
     broken = writer.post("/documents", content=b'{"documents": [', headers=json_body)
     assert broken.status_code == 422 and "not valid JSON" in broken.json()["message"]
+
+
+def test_a_text_of_nul_characters_is_refused(writer: TestClient) -> None:
+    # Was: a text file of NULs was refused (UTF-16 read as UTF-8, or a binary file), but the same text sent
+    # as JSON was indexed, and the document of NULs ranked for unrelated questions (a probe of ingestion).
+    version = query(writer, "milia")["index_version"]
+    for text in ("\u0000\u0000\u0000", "S\u0000e\u0000a\u0000l\u0000s\u0000 rest on rocks"):
+        body = {"title": "Seals", "text": text}
+        refused = writer.put("/documents/seals", json=body, headers=AUTH)
+        assert refused.status_code == 422, refused.text
+        assert "NUL characters" in refused.json()["message"]
+        batch = writer.post("/documents", json={"documents": [{"doc_id": "seals", **body}]}, headers=AUTH)
+        assert batch.status_code == 422 and "NUL characters" in batch.json()["message"]
+    assert query(writer, "milia")["index_version"] == version  # nothing was written
