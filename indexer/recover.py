@@ -53,8 +53,12 @@ def rebuild_from_stored(folder: Path, encoder: Encoder) -> WriteResult:
         content = prepare_segment(documents, encoder, settings)
         new = write_new_segment(folder, content, int(manifest.get("generation", 0)), settings.index_type)
         dropped = frozenset(e["name"] for e in manifest.get("segments", []))
-        # Every segment is cut and tokenized anew, by the current text rules (indexer.cjk).
-        changes = Changes(add=(new,), drop=dropped, manifest_updates={"text_rules": TEXT_RULES})
+        # Every segment is cut and tokenized anew, by the current text rules (indexer.cjk), and embedded by
+        # this encoder: the manifest names its model, whatever the damaged one said.
+        model = {"name": encoder.name, "dimension": encoder.dimension, "normalized": True}
+        changes = Changes(
+            add=(new,), drop=dropped, manifest_updates={"text_rules": TEXT_RULES, "model": model}
+        )
         index = commit_changes(folder, changes, SegmentCache(folder))
     ids = tuple(d.doc_id for d in documents)
     return WriteResult(index.version, "rebuild", ids, len(documents), len(content.passages))

@@ -42,6 +42,7 @@ from indexer.index_folder import content_hash, corpus_fingerprint, recover_inter
 from indexer.lexical import K1, SEGMENT_FILES, B
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
+from indexer.recover import rebuild_from_stored
 from indexer.segment import PENDING_PREFIX, SEGMENTS, read_arrow
 from indexer.staleness import changed_by_writes, index_is_current, index_lacks_sentences, live_version
 
@@ -341,6 +342,27 @@ def test_fresh_build_crashing_mid_write_over_a_format1_folder_leaves_it(
     assert folder_digest(destination) == before
     assert swap_leftovers(destination) == []
     assert is_format1(destination)
+
+
+@pytest.mark.parametrize(
+    "model", [{"name": "other/model"}, {"dimension": 768}], ids=["model-name", "dimension"]
+)
+def test_rebuild_from_stored_records_the_model_it_embedded_with(
+    index_copy: Path, encoder: SentenceTransformerEncoder, model: dict[str, Any]
+) -> None:
+    """A manifest naming a model that is not installed (or a wrong dimension) is refused at start with
+    `citeqa rebuild` as the fix; the rebuild re-embedded with the configured model but kept the old
+    model block, so the rebuilt index was refused again. Now it records the encoder's."""
+    manifest = read_manifest(index_copy)
+    manifest["model"].update(model)
+    (index_copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        load_index(index_copy, expected_model=DEFAULT_MODEL)
+    rebuild_from_stored(index_copy, encoder)
+    rebuilt = load_index(index_copy, expected_model=DEFAULT_MODEL)
+    expected = {"name": encoder.name, "dimension": encoder.dimension, "normalized": True}
+    assert rebuilt.manifest["model"] == expected
+    assert rebuilt.manifest["counts"] == manifest["counts"]
 
 
 def test_fresh_build_over_a_format1_folder_swaps_in_a_format2_index(
