@@ -9,16 +9,17 @@ from typing import Any
 from corpus.types import Document
 from indexer.cjk import CJK_RUN, TEXT_RULES
 from indexer.errors import IndexMismatchError
-from indexer.index_folder import corpus_fingerprint, read_manifest, verify_files
+from indexer.index_folder import corpus_fingerprint, read_manifest
 from indexer.index_settings import IndexSettings
+from indexer.load import load_index
 
 
 def index_is_current(folder: Path, documents: list[Document], model: str, settings: IndexSettings) -> bool:
-    try:
-        manifest = read_manifest(folder)
-        verify_files(folder, manifest)
-    except IndexMismatchError:
+    """Whether the index at ``folder`` holds these documents with these settings, and the service would
+    open it as it is (checksums, dimensions and counts checked as at start-up)."""
+    if not Path(folder).exists() or index_damage(folder, model) is not None:
         return False
+    manifest = read_manifest(folder)
     return (
         not lacks_sentences(manifest)
         and manifest["model"]["name"] == model
@@ -26,6 +27,19 @@ def index_is_current(folder: Path, documents: list[Document], model: str, settin
         and all(manifest.get(key) == value for key, value in settings.manifest_view().items())
         and not predates_text_rules(manifest, documents)
     )
+
+
+def index_damage(folder: Path, model: str) -> str | None:
+    """Why the service would refuse to open the index at ``folder`` with ``model`` (a damaged or missing
+    file, a manifest that does not match its segments, another model), without the rebuild hint that
+    ends the message; None when it opens, or when there is nothing at ``folder``."""
+    if not Path(folder).exists():
+        return None
+    try:
+        load_index(folder, expected_model=model, mmap=True)
+    except IndexMismatchError as err:
+        return str(err).split("; rebuild it from", 1)[0]
+    return None
 
 
 def predates_text_rules(manifest: dict[str, Any], documents: Sequence[Document]) -> bool:
