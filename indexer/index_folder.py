@@ -42,6 +42,9 @@ REBUILD_HINT = (
 )
 
 
+CORPUS_HINT = "rebuild it from the corpus with `citeqa index --index {path}` (or `make run`)"
+
+
 def corpus_fingerprint(documents: Iterable[Document]) -> str:
     """A hash of everything that a document contributes to an index."""
     digest = hashlib.sha256()
@@ -193,7 +196,8 @@ def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
     """The manifest of an index folder of one of ``formats``; a format-1 folder (one block, before
     segments) is refused with the command that upgrades it unless ``formats`` admits it."""
     folder = Path(folder)
-    hint = REBUILD_HINT.format(path=folder)
+    # Without a manifest it can read, `citeqa rebuild` cannot tell the live segments: the corpus it is.
+    hint = CORPUS_HINT.format(path=folder)
     path = folder / MANIFEST
     if not path.is_file():
         if (folder / "shards.json").is_file():

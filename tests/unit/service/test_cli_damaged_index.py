@@ -48,3 +48,33 @@ def test_index_if_stale_rebuilds_a_damaged_index_and_says_why(index_copy: Path, 
     assert f"{why}: rebuilding it from the corpus at {DEFAULT_CORPUS_DIR}" in said(done.output), done.output
     load_index(index_copy, expected_model=DEFAULT_MODEL)  # what `citeqa serve` opens next
 
+
+def unreadable_manifest(index: Path) -> None:
+    (index / "manifest.json").write_text('{"format": "citeqa-index", ', encoding="utf-8")
+
+
+def newer_format(index: Path) -> None:
+    path = index / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["format_version"] = 99
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def missing_manifest(index: Path) -> None:
+    (index / "manifest.json").unlink()
+
+
+@pytest.mark.parametrize("damage", [unreadable_manifest, newer_format, missing_manifest])
+def test_a_manifest_that_cannot_be_read_is_not_sent_to_citeqa_rebuild(index_copy: Path, damage) -> None:
+    """`citeqa serve` refused such a folder with "rebuild it from its stored documents with `citeqa
+    rebuild`", and `citeqa rebuild` refused it with the same advice: without its manifest the live
+    segments are unknown. The message now names the one fix that works, a build from the corpus."""
+    damage(index_copy)
+    for command in (["verify"], ["rebuild"]):
+        done = CliRunner().invoke(app, [*command, "--index", str(index_copy)], env={"COLUMNS": "400"})
+        assert done.exit_code == 2, done.output
+        assert "citeqa rebuild" not in said(done.output)
+        assert f"rebuild it from the corpus with `citeqa index --index {index_copy}`" in said(done.output)
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(index_copy)]
+    assert CliRunner().invoke(app, command).exit_code == 0  # the fix named works
+    load_index(index_copy, expected_model=DEFAULT_MODEL)
