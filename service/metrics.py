@@ -12,10 +12,21 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
+from citeqa.search import Searcher
 from indexer.batching_encoder import BatchingEncoder
+from indexer.errors import IndexMismatchError
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def served_searcher(state: object) -> Searcher:
+    """The searcher of the current commit; when the index folder cannot be opened now (damaged while
+    served: queries get 503), the one last served, so that a scrape still reports (and counts the 503s)."""
+    try:
+        return state.searcher  # type: ignore[attr-defined]
+    except IndexMismatchError:
+        return state.latest[1].searcher  # type: ignore[attr-defined]
 
 
 class IndexCollector(Collector):
@@ -28,7 +39,7 @@ class IndexCollector(Collector):
         state = getattr(self.app.state, "citeqa", None)
         if state is None:
             return
-        index = state.searcher.index
+        index = served_searcher(state).index
         manifest = index.manifest
         yield GaugeMetricFamily(
             "citeqa_index_documents", "documents in the served index", len(index.documents)
@@ -75,7 +86,7 @@ class CacheCollector(Collector):
         state = getattr(self.app.state, "citeqa", None)
         if state is None:
             return
-        caches = {"response": state.responses, "question": state.searcher.question_encoder}
+        caches = {"response": state.responses, "question": served_searcher(state).question_encoder}
         for kind in ("hits", "misses"):
             family = CounterMetricFamily(f"citeqa_cache_{kind}", f"cache {kind} by cache", labels=["cache"])
             for name, cache in caches.items():
@@ -118,7 +129,7 @@ class QueueCollector(Collector):
         yield GaugeMetricFamily(
             "citeqa_queries_queue_limit", "most queries admitted at once", gate.max_queued
         )
-        batcher = batcher_of(state.searcher.question_encoder)
+        batcher = batcher_of(served_searcher(state).question_encoder)
         if batcher is not None:
             yield CounterMetricFamily(
                 "citeqa_question_batches", "encoder calls for the questions of queries", batcher.batches

@@ -359,3 +359,32 @@ def test_a_body_that_is_not_utf8_is_422(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_request"
     assert "UTF-8" in response.json()["message"]
+
+
+def test_metrics_are_served_while_the_index_folder_cannot_be_opened(index_copy: Any, encoder: Any) -> None:
+    """A manifest.json broken under a running service (a botched edit, a full disk): queries get 503
+    naming it, as they should, but GET /metrics answered that 503 too, so the scrape that would show the
+    503s failed. The metrics now report the commit last served; the gauges follow the folder again once
+    it opens."""
+    from support import writable_client
+
+    manifest = index_copy / "manifest.json"
+    good = manifest.read_text(encoding="utf-8")
+    with writable_client(index_copy, encoder) as client:
+        assert client.post("/query", json={"question": "what are milia"}).status_code == 200
+        manifest.write_text('{"format": ', encoding="utf-8")
+        refused = client.post("/query", json={"question": "are milia contagious"})
+        assert refused.status_code == 503 and "manifest.json is not valid JSON" in refused.json()["message"]
+        scraped = client.get("/metrics")
+        assert scraped.status_code == 200, scraped.text
+        families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+        assert families["citeqa_index_documents"].samples[0].value == 2
+        statuses = {
+            (s.labels["route"], s.labels["status"]): s.value
+            for s in families["citeqa_http_requests"].samples
+            if s.name == "citeqa_http_requests_total"
+        }
+        assert statuses[("/query", "503")] == 1
+        manifest.write_text(good, encoding="utf-8")
+        assert client.post("/query", json={"question": "are milia contagious"}).status_code == 200
+        assert client.get("/metrics").status_code == 200
