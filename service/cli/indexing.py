@@ -110,6 +110,10 @@ def index(
                 "rebuilding it from the corpus would drop them"
             )
             if if_stale:
+                if damage := index_damage(settings.index_path, settings.model):
+                    log(f"{changed}; {damage}: rebuilding it from its stored documents, the writes kept")
+                    rebuild_stored(settings)
+                    return
                 log(f"{changed}: kept as it is (--force replaces it)")
                 return
             raise CorpusError(
@@ -321,15 +325,20 @@ def rebuild(
 ) -> None:
     """Rebuild an index folder from its stored documents (each segment's documents table): for a damaged
     index file."""
+    settings = settings_with(index_path=index, model=model)
+    try:
+        rebuild_stored(settings)
+    except CiteqaError as err:
+        fail(err)
+
+
+def rebuild_stored(settings: Settings) -> None:
+    """`citeqa rebuild`: the index rebuilt in place from its stored documents, with the configured model."""
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.recover import rebuild_from_stored, stored_documents
 
-    settings = settings_with(index_path=index, model=model)
-    try:
-        stored_documents(settings.index_path)  # damage to the documents themselves is said before any work
-        result = rebuild_from_stored(settings.index_path, SentenceTransformerEncoder(settings.model))
-    except CiteqaError as err:
-        fail(err)
+    stored_documents(settings.index_path)  # damage to the documents themselves is said before any work
+    result = rebuild_from_stored(settings.index_path, SentenceTransformerEncoder(settings.model))
     typer.echo(
         f"rebuilt {settings.index_path} from {len(result.doc_ids)} stored documents "
         f"({result.embedded_passages} passages) as index version {result.index_version}"

@@ -78,3 +78,24 @@ def test_a_manifest_that_cannot_be_read_is_not_sent_to_citeqa_rebuild(index_copy
     command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(index_copy)]
     assert CliRunner().invoke(app, command).exit_code == 0  # the fix named works
     load_index(index_copy, expected_model=DEFAULT_MODEL)
+
+
+def test_index_if_stale_rebuilds_a_damaged_index_changed_by_writes_from_its_stored_documents(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """An index changed by writes is kept by `make run` (a build from the corpus would drop them); when
+    it was also damaged, `--if-stale` said "kept as it is" and `citeqa serve` then refused it, so `make
+    run` neither served nor rebuilt. Now it rebuilds it from its stored documents, the writes kept."""
+    (tmp_path / "seals.txt").write_text("Harbor seals can hold their breath for thirty minutes.\n")
+    added = CliRunner().invoke(app, ["add", str(tmp_path / "seals.txt"), "--index", str(index_copy)])
+    assert added.exit_code == 0, added.output
+    for faiss_file in index_copy.glob("segments/*/dense.faiss"):
+        faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(index_copy), "--if-stale"]
+    done = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+    assert done.exit_code == 0, done.output
+    assert "does not match its checksum in manifest.json: rebuilding it from its stored documents" in said(
+        done.output
+    )
+    rebuilt = load_index(index_copy, expected_model=DEFAULT_MODEL)  # what `citeqa serve` opens next
+    assert "seals" in rebuilt.documents and len(rebuilt.documents) == 3
