@@ -349,14 +349,20 @@ def verify(index: Annotated[Path | None, typer.Option(help="index folder to chec
     """Check every index file against its sha256 in the manifest (the service may skip this at start-up:
     CITEQA_INDEX_CHECKSUMS=false)."""
     from indexer.index_folder import read_manifest, verify_files
+    from indexer.load import load_index
 
     settings = settings_with(index_path=index)
     try:
         manifest = read_manifest(settings.index_path)
         verify_files(settings.index_path, manifest, checksums=True)
+        # What the service checks beyond checksums: each FAISS file's dimension, the counts, the tables.
+        opened = load_index(settings.index_path, mmap=True, checksums=False)
     except CiteqaError as err:
         fail(err)
-    typer.echo(f"{len(manifest.get('files', {}))} files match their checksums in {settings.index_path}")
+    typer.echo(
+        f"{len(manifest.get('files', {}))} files match their checksums in {settings.index_path}; its "
+        f"commit opens ({len(opened.documents)} documents, {len(opened.passages)} passages)"
+    )
 
 
 def serve(

@@ -99,3 +99,30 @@ def test_index_if_stale_rebuilds_a_damaged_index_changed_by_writes_from_its_stor
     )
     rebuilt = load_index(index_copy, expected_model=DEFAULT_MODEL)  # what `citeqa serve` opens next
     assert "seals" in rebuilt.documents and len(rebuilt.documents) == 3
+
+
+def wrong_counts(index: Path) -> str:
+    path = index / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["counts"]["passages"] += 1
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    return "the manifest says 2 and 26"
+
+
+@pytest.mark.parametrize("damage", [wrong_dimension, wrong_counts])
+def test_verify_finds_what_the_service_refuses(index_copy: Path, damage) -> None:
+    """`citeqa verify` checked checksums alone: "19 files match their checksums", and `citeqa serve` then
+    refused the same folder (a manifest whose dimension or counts no longer match its segments). It now
+    opens the commit as the service does."""
+    why = damage(index_copy)
+    with pytest.raises(IndexMismatchError, match=why):
+        load_index(index_copy, expected_model=DEFAULT_MODEL)
+    done = CliRunner().invoke(app, ["verify", "--index", str(index_copy)], env={"COLUMNS": "400"})
+    assert done.exit_code == 2, done.output
+    assert why in said(done.output)
+
+
+def test_verify_of_a_sound_index_says_what_it_opened(index_copy: Path) -> None:
+    done = CliRunner().invoke(app, ["verify", "--index", str(index_copy)], env={"COLUMNS": "400"})
+    assert done.exit_code == 0, done.output
+    assert "files match their checksums" in done.output and "(2 documents, 25 passages)" in done.output
