@@ -34,7 +34,9 @@ class Settings(BaseSettings):
 
     index_path: Path = Field(DEFAULT_INDEX_DIR, description="index folder to serve (built by citeqa index)")
     corpus_path: Path = Field(DEFAULT_CORPUS_DIR, description="corpus that make run / citeqa index builds")
-    index_mmap: bool = Field(False, description="memory-map the segments' FAISS files instead of reading them in")
+    index_mmap: bool = Field(
+        False, description="memory-map the segments' FAISS files instead of reading them in"
+    )
     index_checksums: bool = Field(
         True, description="sha256 every index file at start-up (false: sizes only; see citeqa verify)"
     )

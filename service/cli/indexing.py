@@ -73,7 +73,6 @@ def index(
 
     An index changed by writes (citeqa add, POST /documents) is not replaced from the corpus unless
     --force is given: with --if-stale it is kept as it is, without it the command refuses."""
-    from indexer.index_folder import refuse_replacing_other_files
     from indexer.staleness import (
         changed_by_writes,
         index_damage,
@@ -124,7 +123,6 @@ def index(
             log(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
             return
         if if_stale and (damage := index_damage(settings.index_path, settings.model)):
-            refuse_replacing_other_files(settings.index_path)  # a folder of documents is no damaged index
             log(f"{damage}: rebuilding it from the corpus at {settings.corpus_path}")
         if index_predates_text_rules(settings.index_path, documents):
             log(
