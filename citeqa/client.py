@@ -316,5 +316,6 @@ class CiteqaClient:
         )
 
     def health(self) -> dict[str, Any]:
-        """GET /health: ``{"status": "ok", "index": {...}}``."""
+        """GET /health: ``{"status": "ok", "index": {...}, "message": None}`` ("degraded", with a message,
+        while the service cannot open its index folder)."""
         return dict(self.request("GET", "/health"))

@@ -163,8 +163,9 @@ class DocumentOut(DocumentSummary):
 
 
 class HealthOut(BaseModel):
-    status: str
-    index: dict[str, Any]
+    status: str = Field(..., description='"ok"; "degraded" while the index folder cannot be opened')
+    index: dict[str, Any] = Field(..., description="the index served (the last one opened, when degraded)")
+    message: str | None = Field(None, description="when degraded: what is wrong and how to fix it")
 
 
 class ReadyOut(BaseModel):

@@ -14,7 +14,8 @@ from starlette.responses import Response
 from citeqa.answerability import calibration_summary
 from citeqa.question_tower import question_side
 from corpus.errors import CiteqaError
-from service.deps import AnswererDep, LoadedStateDep, MetricsDep
+from indexer.errors import IndexMismatchError
+from service.deps import LoadedStateDep, MetricsDep, StateDep
 from service.schemas import HealthOut, ReadyOut
 
 PROBE_QUESTION = "ready"
@@ -24,12 +25,20 @@ router = APIRouter()
 
 
 @router.get("/health", response_model=HealthOut)
-def health(answerer: AnswererDep) -> HealthOut:
+def health(state: StateDep) -> HealthOut:
+    # The process is up whatever the index folder says: while it cannot be opened (queries and /ready get
+    # 503 naming why), /health describes the commit last served and says what is wrong, so that a liveness
+    # probe does not restart a process that a fixed folder would bring back.
+    try:
+        answerer, problem = state.answerer, None
+    except IndexMismatchError as err:
+        answerer, problem = state.latest[1], str(err)
     searcher = answerer.searcher
     manifest = searcher.index.manifest
     calibration = answerer.calibration
     return HealthOut(
-        status="ok",
+        status="ok" if problem is None else "degraded",
+        message=problem,
         index={
             "path": str(searcher.index.path.name),
             "documents": manifest["counts"]["documents"],

@@ -388,3 +388,30 @@ def test_metrics_are_served_while_the_index_folder_cannot_be_opened(index_copy: 
         manifest.write_text(good, encoding="utf-8")
         assert client.post("/query", json={"question": "are milia contagious"}).status_code == 200
         assert client.get("/metrics").status_code == 200
+
+
+def test_health_says_the_process_is_up_while_the_index_folder_cannot_be_opened(
+    index_copy: Any, encoder: Any
+) -> None:
+    """GET /health "says the process is up" (README), but it answered 503 with the queries while the
+    manifest could not be read, so a liveness probe would restart a process that fixing the folder brings
+    back (found by a probe of damaged folders). It now answers 200, "degraded", saying what is wrong;
+    /ready stays 503, as the readiness probe should."""
+    from support import writable_client
+
+    manifest = index_copy / "manifest.json"
+    good = manifest.read_text(encoding="utf-8")
+    with writable_client(index_copy, encoder) as client:
+        healthy = client.get("/health")
+        assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
+        assert healthy.json()["message"] is None
+        manifest.write_text('{"format": ', encoding="utf-8")
+        degraded = client.get("/health")
+        assert degraded.status_code == 200, degraded.text
+        body = degraded.json()
+        assert body["status"] == "degraded" and "manifest.json is not valid JSON" in body["message"]
+        assert body["index"]["documents"] == 2  # the commit last served
+        assert client.get("/ready").status_code == 503
+        manifest.write_text(good, encoding="utf-8")
+        assert client.get("/health").json()["status"] == "ok"
+        assert client.get("/ready").status_code == 200
