@@ -92,6 +92,23 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def squeeze(text: str) -> str:
+    """``text`` without whitespace: the terminal wraps a long path anywhere, even inside it."""
+    return "".join(text.split())
+
+
+def cli_index(corpus: Path, destination: Path, *extra: str) -> tuple[int, str]:
+    """``citeqa index --corpus CORPUS --index DESTINATION EXTRA...`` in process: its exit code and its
+    output, squeezed; anything but a clean exit is a test failure."""
+    from typer.testing import CliRunner
+
+    from service.cli.app import app
+
+    result = CliRunner().invoke(app, ["index", "--corpus", str(corpus), "--index", str(destination), *extra])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, squeeze(result.output)
+
+
 class CountingEncoder:
     """The real encoder, counting its calls and texts."""
 

@@ -8,18 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from support import writable_client
+from support import squeeze, writable_client
 from typer.testing import CliRunner
 
 from service.cli.app import app
 
 SWANS = "Swans mate for life and build large nests of reeds by the water."
 KEY = "binary-key"
-
-
-def squeeze(text: str) -> str:
-    """``text`` without whitespace: the terminal wraps a long path anywhere, even inside it."""
-    return "".join(text.split())
 
 
 def test_index_refuses_a_text_file_of_nul_bytes_or_utf16_and_skip_bad_leaves_them_out(tmp_path: Path) -> None:

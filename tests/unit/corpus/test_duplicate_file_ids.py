@@ -7,20 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from service.cli.app import app
-
-
-def squeeze(text: str) -> str:
-    """``text`` without whitespace: the terminal wraps a long path anywhere, even inside it."""
-    return "".join(text.split())
-
-
-def index(corpus: Path, destination: Path, *extra: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["index", "--corpus", str(corpus), "--index", str(destination), *extra])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, squeeze(result.output)
+from support import cli_index, squeeze
 
 
 def test_files_of_one_name_are_told_to_rename_not_to_add_a_sidecar(tmp_path: Path) -> None:
@@ -28,17 +15,17 @@ def test_files_of_one_name_are_told_to_rename_not_to_add_a_sidecar(tmp_path: Pat
     docs.mkdir()
     (docs / "terns.txt").write_text("Arctic terns migrate from pole to pole.\n", encoding="utf-8")
     (docs / "terns.md").write_text("# Terns\n\nTerns eat small fish.\n", encoding="utf-8")
-    code, output = index(docs, tmp_path / "index")
+    code, output = cli_index(docs, tmp_path / "index")
     assert code == 2, output
     shared = "terns.md and terns.txt share one name, so one NAME.json would describe both: rename one"
     assert squeeze(shared) in output
     assert squeeze("in a NAME.json beside it") not in output
     (docs / "terns.json").write_text(json.dumps({"doc_id": "terns-notes"}), encoding="utf-8")
-    code, output = index(docs, tmp_path / "index")  # the old advice: still a duplicate
+    code, output = cli_index(docs, tmp_path / "index")  # the old advice: still a duplicate
     assert code == 2 and squeeze("duplicates 'terns-notes'") in output
     assert squeeze("rename one of them") in output
     (docs / "terns.md").rename(docs / "terns-diet.md")
-    code, output = index(docs, tmp_path / "index")
+    code, output = cli_index(docs, tmp_path / "index")
     assert code == 0, output
 
 
@@ -47,11 +34,11 @@ def test_files_of_one_name_in_two_folders_keep_the_sidecar_advice(tmp_path: Path
     for folder in ("a", "b"):
         (docs / folder).mkdir(parents=True)
         (docs / folder / "notes.txt").write_text(f"Notes of folder {folder}.\n", encoding="utf-8")
-    code, output = index(docs, tmp_path / "index")
+    code, output = cli_index(docs, tmp_path / "index")
     assert code == 2, output
     assert squeeze("give one of them its own doc_id in a NAME.json beside it") in output
     (docs / "b" / "notes.json").write_text(json.dumps({"doc_id": "notes-b"}), encoding="utf-8")
-    code, output = index(docs, tmp_path / "index")
+    code, output = cli_index(docs, tmp_path / "index")
     assert code == 0, output
 
 
@@ -62,8 +49,8 @@ def test_a_duplicate_doc_id_gets_no_skip_bad_hint_it_would_not_honour(tmp_path: 
     for folder in ("a", "b"):
         (docs / folder).mkdir(parents=True)
         (docs / folder / "notes.txt").write_text(f"Notes of folder {folder}.\n", encoding="utf-8")
-    code, output = index(docs, tmp_path / "index", "--skip-bad")
+    code, output = cli_index(docs, tmp_path / "index", "--skip-bad")
     assert code == 2 and squeeze("duplicates 'notes'") in output  # --skip-bad does not help
-    code, output = index(docs, tmp_path / "index")
+    code, output = cli_index(docs, tmp_path / "index")
     assert code == 2 and squeeze("duplicates 'notes'") in output
     assert squeeze("--skip-bad") not in output

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support import squeeze
 from typer.testing import CliRunner
 
 from indexer.load import load_index
 from service.cli.app import app
-
-
-def squeeze(text: str) -> str:
-    """``text`` without whitespace: the terminal wraps a long path anywhere, even inside it."""
-    return "".join(text.split())
 
 
 def test_a_linked_folder_is_reported_as_skipped(tmp_path: Path) -> None:

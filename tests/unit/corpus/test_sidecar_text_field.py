@@ -7,14 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from support import squeeze
 from typer.testing import CliRunner
 
 from service.cli.app import app
-
-
-def squeeze(text: str) -> str:
-    """``text`` without whitespace: the terminal wraps a long path anywhere, even inside it."""
-    return "".join(text.split())
 
 
 def test_a_sidecar_text_field_is_refused_not_dropped(tmp_path: Path) -> None:

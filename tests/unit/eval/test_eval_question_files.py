@@ -8,16 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from support import squeeze
 from typer.testing import CliRunner
 
 from service.cli.app import app
 
 GOOD = {"id": "q1", "question": "what are milia", "answerable": True, "doc_id": "d", "gold": ["Milia"]}
-
-
-def squeeze(text: str) -> str:
-    """``text`` without whitespace: the terminal wraps a long path anywhere, even inside it."""
-    return "".join(text.split())
 
 
 def run_eval(tmp_path: Path, questions: Path, *extra: str) -> tuple[int, str]:

@@ -8,30 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typer.testing import CliRunner
+from support import cli_index, squeeze
 
 from indexer.load import load_index
-from service.cli.app import app
 
 TERNS = "Arctic terns migrate from pole to pole every year.\n"
-
-
-def squeeze(text: str) -> str:
-    """``text`` without whitespace: the terminal wraps a long path anywhere, even inside it."""
-    return "".join(text.split())
-
-
-def index(corpus: Path, destination: Path, *extra: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["index", "--corpus", str(corpus), "--index", str(destination), *extra])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, squeeze(result.output)
 
 
 def test_the_corpus_folder_itself_is_not_replaced_by_its_index(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "terns.txt").write_text(TERNS, encoding="utf-8")
-    code, output = index(docs, docs)
+    code, output = cli_index(docs, docs)
     assert code == 2, output
     assert squeeze(f"{docs} is not an index folder (it holds terns.txt)") in output
     assert squeeze("pass a new or empty folder to --index") in output
@@ -47,12 +35,12 @@ def test_a_folder_of_other_files_or_a_file_is_refused_and_kept(tmp_path: Path) -
     mine.mkdir()
     for name in ("a.txt", "b.txt", "c.txt", "thesis.txt"):
         (mine / name).write_text("precious", encoding="utf-8")
-    code, output = index(docs, mine)
+    code, output = cli_index(docs, mine)
     assert code == 2 and squeeze("(it holds a.txt, b.txt, c.txt and 1 more)") in output
     assert sorted(p.name for p in mine.iterdir()) == ["a.txt", "b.txt", "c.txt", "thesis.txt"]
     notes = tmp_path / "notes.txt"
     notes.write_text("precious", encoding="utf-8")
-    code, output = index(docs, notes, "--shards", "2")
+    code, output = cli_index(docs, notes, "--shards", "2")
     assert code == 2 and squeeze(f"{notes} is a file, not an index folder") in output
     assert notes.read_text(encoding="utf-8") == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "mydocs", "notes.txt"]
@@ -65,16 +53,16 @@ def test_a_new_an_empty_and_an_index_folder_are_still_built(tmp_path: Path) -> N
     empty = tmp_path / "empty"
     empty.mkdir()
     for destination in (tmp_path / "new", empty):
-        code, output = index(docs, destination)
+        code, output = cli_index(docs, destination)
         assert code == 0, output
-        code, output = index(docs, destination, "--force")  # over the index it just built
+        code, output = cli_index(docs, destination, "--force")  # over the index it just built
         assert code == 0, output
         assert list(load_index(destination).documents) == ["terns"]
     damaged = tmp_path / "new"
     (damaged / "manifest.json").unlink()  # segments/ still mark it as an index, which a build repairs
-    code, output = index(docs, damaged)
+    code, output = cli_index(docs, damaged)
     assert code == 0, output
-    code, output = index(docs, tmp_path / "sharded", "--shards", "2")
+    code, output = cli_index(docs, tmp_path / "sharded", "--shards", "2")
     assert code == 0, output
-    code, output = index(docs, tmp_path / "sharded")  # a sharded folder made one index again
+    code, output = cli_index(docs, tmp_path / "sharded")  # a sharded folder made one index again
     assert code == 0, output
