@@ -1,5 +1,8 @@
 """Errors of the index layer."""
 
+import errno
+import os
+
 from corpus.errors import CiteqaError
 
 
@@ -17,3 +20,20 @@ class EncoderError(CiteqaError):
 
 class VersionNotReachedError(CiteqaError):
     """A reader asked for an index version that no commit has reached yet."""
+
+
+# The errors with which a disk refuses bytes: full, over a quota, or past the process's file-size limit.
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def disk_refusal(error: BaseException) -> str | None:
+    """The reason (e.g. "No space left on device") when ``error`` is a write the disk refused, else None.
+
+    Most writers raise OSError with the errno; FAISS raises a RuntimeError that quotes the C library's
+    text for it, e.g. "write error in .../dense.faiss: 19955 != 38400 (No space left on device)"."""
+    if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+        return os.strerror(error.errno)
+    if isinstance(error, RuntimeError):
+        text = str(error)
+        return next((os.strerror(e) for e in STORAGE_ERRNOS if f"({os.strerror(e)})" in text), None)
+    return None

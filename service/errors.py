@@ -12,7 +12,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from citeqa.errors import CalibrationError, InvalidQueryError
 from corpus.errors import CiteqaError, CorpusError, InvalidDocumentIdError, UnsupportedFormatError
 from corpus.unicode_check import LONE_SURROGATE_FIX
-from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
+from indexer.errors import (
+    DocumentNotFoundError,
+    IndexMismatchError,
+    VersionNotReachedError,
+    disk_refusal,
+)
 from service.admission import ClientGone, Overloaded
 
 logger = logging.getLogger("citeqa.service")
@@ -30,6 +35,7 @@ STATUS_BY_ERROR: tuple[tuple[type[CiteqaError], int, str], ...] = (
 
 
 CLIENT_CLOSED_REQUEST = 499
+INSUFFICIENT_STORAGE = 507
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 QUERY_BODY = '{"question": "..."}'
 BATCH_BODY = '{"documents": [{"doc_id": "...", "title": "...", "text": "..."}]}'
@@ -145,11 +151,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         # Logged with its traceback for the operator; the client never sees internals.
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return internal_error_response()
+        return internal_error_response(exc)
 
 
-def internal_error_response() -> JSONResponse:
-    """The only body an unexpected error gets: no traceback, no paths (those go to the server log)."""
+def internal_error_response(error: BaseException | None = None) -> JSONResponse:
+    """The only body an unexpected error gets: no traceback, no paths (those go to the server log). A write
+    the index's disk refused (full, or over a quota) is 507: the write left nothing behind (see
+    indexer.writer), so freeing space and sending it again is the fix."""
+    if error is not None and (reason := disk_refusal(error)) is not None:
+        message = (
+            f"the index's disk refused the write ({reason}); nothing of it was stored: free space on the "
+            "disk that holds the index folder and send it again"
+        )
+        return JSONResponse(
+            status_code=INSUFFICIENT_STORAGE, content=error_body("insufficient_storage", message)
+        )
     return JSONResponse(
         status_code=500, content=error_body("internal_error", "internal error; see server log")
     )

@@ -127,12 +127,12 @@ class RequestObserver:
         try:
             with listen_to_stages(self.metrics.observe_stage):
                 await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as error:
             # Handled here rather than by Starlette's outermost handler, so the 500 carries the request id
             # and is logged once, with its traceback, under that id.
             logger.exception("unhandled error on %s %s", scope["method"], scope.get("path", ""))
             if not response_started:
-                await internal_error_response()(scope, receive, send_with_id)
+                await internal_error_response(error)(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             route = route_template({**arrived, "route": scope.get("route")}, self.router)

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from indexer.build import IndexSettings
     from service.settings import Settings
 
-console = Console(stderr=True)
+# soft_wrap: a message is one line however long (the terminal wraps it), so a path in it stays whole for
+# copying; tables and progress bars still fit the width.
+console = Console(stderr=True, soft_wrap=True)
 
 # Options shared by several commands (the evaluation commands of eval/ take them too).
 ModelOption = Annotated[str | None, typer.Option(help="sentence-transformers model name or path")]

@@ -1,6 +1,7 @@
 """A write that fails half-way on the disk (real HTTP, real model and index; the disk is made to refuse
 bytes by the process's file-size limit, RLIMIT_FSIZE, as a full disk refuses them): the failed write
-leaves none of its files behind, so the space it took is free for the next write, which succeeds."""
+leaves none of its files behind, so the space it took is free for the next write, which succeeds; the
+failed one is answered 507 with what to do."""
 
 from __future__ import annotations
 
@@ -58,7 +59,11 @@ def test_a_write_that_fails_on_the_disk_leaves_no_files_and_the_next_write_succe
         before = index_files(index_copy)
         with files_limited_to(limit):
             failed = client.put("/documents/harbor-seals", json=document, headers=AUTH)
-        assert failed.status_code == 500, failed.text
+        # 507, saying what happened and what to do (before: 500 "internal error; see server log").
+        assert failed.status_code == 507, failed.text
+        assert failed.json()["error"] == "insufficient_storage"
+        assert "File too large" in failed.json()["message"]
+        assert "nothing of it was stored" in failed.json()["message"]
         assert index_files(index_copy) == before  # nothing of the failed write is left on disk
         assert client.get("/documents/harbor-seals").status_code == 404
 
