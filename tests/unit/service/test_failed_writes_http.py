@@ -109,3 +109,16 @@ def test_a_merge_killed_mid_write_leaves_nothing_once_the_restarted_service_writ
         assert client.put("/documents/harbor-seals", json=document, headers=AUTH).status_code == 200
         assert not pending.exists()
         assert client.get("/documents/harbor-seals").json()["text"] == document["text"]
+
+
+def test_every_write_route_declares_its_507_in_the_openapi_document(index_copy: Path, encoder: Any) -> None:
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    writes = {
+        (path, method): operation
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if path.startswith(("/documents", "/index")) and method in ("post", "put", "delete")
+    }
+    assert len(writes) == 5, sorted(writes)  # POST /documents, /documents/upload, /index/rebuild; PUT, DELETE
+    assert [where for where, op in writes.items() if "507" not in op["responses"]] == []
