@@ -12,7 +12,6 @@ import typer
 from corpus.errors import CiteqaError, CorpusError
 from eval.sweep_cli import seed_sweep_command, sweep_command
 from service.cli.common import (
-    DEFAULT_CACHE_DIR,
     BackendOption,
     CacheDirOption,
     ModelOption,
@@ -73,7 +72,7 @@ def evaluate_command(
     index_root: Annotated[Path, typer.Option(help="where dataset indexes are kept")] = Path(
         "var/eval/indexes"
     ),
-    cache_dir: CacheDirOption = DEFAULT_CACHE_DIR,
+    cache_dir: CacheDirOption = None,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -244,7 +243,7 @@ def evaluate_dataset_command(
     group_by: list[str] | None,
     passages: PassageOptions,
     index_root: Path,
-    cache_dir: Path,
+    cache_dir: Path | None,
 ) -> None:
     from eval.beir_eval import evaluate_dataset, metrics_table
     from indexer.embedding import SentenceTransformerEncoder
@@ -266,7 +265,7 @@ def evaluate_dataset_command(
             index_settings_from(passages),
             out,
             index_root,
-            EmbeddingCache(cache_dir),
+            EmbeddingCache(cache_dir or settings.embedding_cache_path),
             group_by,
             log=log,
             query_encoder=questions,

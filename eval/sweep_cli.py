@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from corpus.errors import CiteqaError
-from service.cli.common import DEFAULT_CACHE_DIR, CacheDirOption, ModelOption, fail, log, settings_with
+from service.cli.common import CacheDirOption, ModelOption, fail, log, settings_with
 
 if TYPE_CHECKING:
     from eval.cv import Choice, PassageSetting, Sweep
@@ -42,7 +42,7 @@ def sweep_command(
     index_root: Annotated[Path, typer.Option(help="where dataset indexes are kept")] = Path(
         "var/eval/indexes"
     ),
-    cache_dir: CacheDirOption = DEFAULT_CACHE_DIR,
+    cache_dir: CacheDirOption = None,
 ) -> None:
     """Cross-validate fusion methods, their parameters and passage settings on a BEIR dataset."""
     from eval.cv import DEFAULT_PASSAGE_GRID, PassageSetting, run_sweep, write_sweep
@@ -60,7 +60,16 @@ def sweep_command(
 
     def run(grid: list[PassageSetting]) -> Sweep:
         encoder = SentenceTransformerEncoder(settings.model)
-        return run_sweep(dataset, encoder, grid, folds, seed, index_root, EmbeddingCache(cache_dir), log=log)
+        return run_sweep(
+            dataset,
+            encoder,
+            grid,
+            folds,
+            seed,
+            index_root,
+            EmbeddingCache(cache_dir or settings.embedding_cache_path),
+            log=log,
+        )
 
     def write(sweep: Sweep, command: str, seconds: float) -> Choice:
         return write_sweep(sweep, out, details_path(sweep), command, seconds, pinned)
@@ -87,7 +96,7 @@ def seed_sweep_command(
     index_root: Annotated[Path, typer.Option(help="where the sweep's indexes are kept")] = Path(
         "var/eval/indexes/seed"
     ),
-    cache_dir: CacheDirOption = DEFAULT_CACHE_DIR,
+    cache_dir: CacheDirOption = None,
 ) -> None:
     """Cross-validate passage size, overlap and the fusion weight on the seed set; print the tables."""
     from corpus.sources import load_corpus
@@ -102,7 +111,7 @@ def seed_sweep_command(
     def run(grid: list[PassageSetting]) -> Sweep:
         documents, questions = load_corpus(settings.corpus_path), load_eval_set()
         encoder = SentenceTransformerEncoder(settings.model)
-        cache = EmbeddingCache(cache_dir)
+        cache = EmbeddingCache(cache_dir or settings.embedding_cache_path)
         # The service's adapter and question tower, so the sweep scores as it does.
         adapter = build_query_adapter(settings, encoder.dimension)
         asking = build_question_encoder(settings.model_copy(update={"question_batch_size": 1}), encoder)

@@ -25,8 +25,10 @@ ModelOption = Annotated[str | None, typer.Option(help="sentence-transformers mod
 BackendOption = Annotated[
     str | None, typer.Option(help="question encoder backend: torch, onnx or onnx-int8 (CITEQA_BACKEND)")
 ]
-CacheDirOption = Annotated[Path, typer.Option(help="embedding cache folder")]
-DEFAULT_CACHE_DIR = Path("var/cache/embeddings")
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(help="embedding cache folder (default: CITEQA_EMBEDDING_CACHE_PATH, var/cache/embeddings)"),
+]
 
 # Passage options as given on the command line: max words, overlap words, embed title, BM25 title.
 PassageOptions = tuple[int | None, int | None, bool | None, bool | None]

@@ -352,6 +352,28 @@ def test_cli_eval_and_sweep_on_a_dataset(
     assert json.loads((tmp_path / "sweep.json").read_text())["choice"]["fusion"]["method"]
 
 
+def test_cli_eval_on_a_dataset_keeps_its_embeddings_where_the_setting_says(
+    tiny_dataset: Path,
+    tmp_path: Path,
+    real_encoder: SentenceTransformerEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without --cache-dir, the embedding cache is CITEQA_EMBEDDING_CACHE_PATH's, as for the service and
+    `citeqa index` (before: var/cache/embeddings of the working folder, whatever the setting)."""
+    import indexer.embedding
+    from service.cli.app import app
+
+    monkeypatch.setattr(indexer.embedding, "SentenceTransformerEncoder", lambda name: real_encoder)
+    monkeypatch.setenv("CITEQA_ONNX_CACHE_PATH", str(Path("var/cache/onnx").resolve()))  # the exports made
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CITEQA_EMBEDDING_CACHE_PATH", str(tmp_path / "configured-cache"))
+    args = ["eval", "--dataset", str(tiny_dataset), "--index-root", "ix", "--out", "report"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "configured-cache").rglob("*.keys.npy"))
+    assert not (tmp_path / "var" / "cache" / "embeddings").exists()
+
+
 # The medquad-dev smoke slice.
 
 
