@@ -230,6 +230,7 @@ def document_files(path: Path, report: ReportBuilder) -> list[Path]:
                 report.skip(file, f"metadata without a document: no {file.stem}.txt, .md, .html, .pdf, .docx")
             else:
                 report.skip(file, f"unsupported file type {file.suffix!r}" if suffix else "no file suffix")
+        documents = _without_repeated_links(documents, report)
         if not documents:
             raise NoDocumentsError(
                 f"{path}: no {SUPPORTED_FILES} documents in this folder; add some, or give another folder"
@@ -240,6 +241,24 @@ def document_files(path: Path, report: ReportBuilder) -> list[Path]:
     if suffix_of(path) != JSONL_SUFFIX:
         file_format(path)
     return [path]
+
+
+def _without_repeated_links(files: list[Path], report: ReportBuilder) -> list[Path]:
+    """``files`` but the links to a file read already (under its own name, or through an earlier link),
+    which would index the same document twice under two ids; each is skipped into ``report``. A link to a
+    file outside the folder is read as a document (a dangling one fails when read, as before)."""
+    first_name: dict[Path, Path] = {}
+    for file in sorted(files, key=lambda f: (f.is_symlink(), f)):  # real files first, then links
+        if file.exists():
+            first_name.setdefault(file.resolve(), file)
+    kept = []
+    for file in files:
+        named = first_name.get(file.resolve()) if file.exists() else None
+        if named is not None and named != file:
+            report.skip(file, f"a link to {file.resolve()}, read already as {named}: the same document twice")
+        else:
+            kept.append(file)
+    return kept
 
 
 def skip_beside(corpus: Path, report: ReportBuilder) -> None:
