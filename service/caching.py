@@ -20,6 +20,14 @@ from citeqa.answers import Answerer
 from citeqa.paging import PAGE_DEPTH
 
 SEARCH_CACHE_CONTROL = "public, max-age=60"
+# With CITEQA_REQUIRE_KEY_FOR_READS an answer is for key holders only: "public" would let a shared cache (a
+# proxy, a CDN) store it and hand it to a request without a key (RFC 9111 3.5), so only the client keeps it.
+KEYED_SEARCH_CACHE_CONTROL = "private, max-age=60"
+
+
+def search_cache_control(keyed_reads: bool) -> str:
+    """GET /search's Cache-Control: shared caches may keep it unless reading needs an API key."""
+    return KEYED_SEARCH_CACHE_CONTROL if keyed_reads else SEARCH_CACHE_CONTROL
 
 
 def index_identity(manifest: dict[str, Any]) -> str:

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from citeqa.answers import Answerer
-from service.caching import SEARCH_CACHE_CONTROL, etag_matches, search_etag
-from service.deps import GateDep, ResponsesDep, StateDep
+from service.caching import etag_matches, search_cache_control, search_etag
+from service.deps import GateDep, ResponsesDep, SettingsDep, StateDep
 from service.limits import no_query_parameters
 from service.query_contract import QueryRequest, SearchQuery
 from service.querying import json_response, run_query
@@ -80,6 +80,7 @@ async def search(
     state: StateDep,
     responses: ResponsesDep,
     gate: GateDep,
+    settings: SettingsDep,
     request: Request,
 ) -> Response:
     SearchQuery.check_encoding(request.scope["query_string"])
@@ -87,7 +88,7 @@ async def search(
     asked = params.request()
     answerer = state.answerer_at_least(asked.min_version)
     etag = search_etag(answerer, asked.question, asked.top_k, asked.mode, asked.offset, asked.filters)
-    headers = {"ETag": etag, "Cache-Control": SEARCH_CACHE_CONTROL}
+    headers = {"ETag": etag, "Cache-Control": search_cache_control(settings.require_key_for_reads)}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return await gate.run(request, lambda: answer(answerer, asked, responses, headers))

@@ -342,6 +342,30 @@ def test_keys_for_reads(app_settings: Settings, answerer: Answerer) -> None:
             assert client.get(open_path).status_code == 200, open_path
 
 
+def test_search_answers_that_need_a_key_are_kept_from_shared_caches(
+    app_settings: Settings, answerer: Answerer
+) -> None:
+    """With CITEQA_REQUIRE_KEY_FOR_READS, GET /search said "Cache-Control: public", which lets a proxy or
+    CDN store a key holder's answer and serve it to a request without a key (RFC 9111 3.5)."""
+    app = keyed_app(app_settings, answerer, ["reader"], require_key_for_reads=True)
+    with TestClient(app) as client:
+        answered = client.get("/search", params={"q": QUESTION}, headers={"Authorization": "Bearer reader"})
+        assert answered.status_code == 200
+        cache_control = answered.headers["cache-control"]
+        assert "private" in cache_control and "public" not in cache_control
+        assert "max-age=60" in cache_control and answered.headers["etag"]
+        revalidated = client.get(
+            "/search",
+            params={"q": QUESTION},
+            headers={"Authorization": "Bearer reader", "If-None-Match": answered.headers["etag"]},
+        )
+        assert revalidated.status_code == 304 and revalidated.headers["cache-control"] == cache_control
+    with TestClient(keyed_app(app_settings, answerer, ["reader"])) as open_reads:
+        assert open_reads.get("/search", params={"q": QUESTION}).headers["cache-control"] == (
+            "public, max-age=60"
+        )
+
+
 def test_api_keys_setting_is_comma_separated_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CITEQA_API_KEYS", " k3y-alpha , k3y-beta,, ")
     monkeypatch.setenv("CITEQA_REQUIRE_KEY_FOR_READS", "true")
