@@ -27,6 +27,10 @@ from citeqa.types import Answer, Citation, DocumentInfo, Highlight, Response, Re
 from corpus.types import Document
 
 DEFAULT_TIMEOUT = 60.0
+# Longest GET /search URL sent (as the search page's): servers and proxies refuse long request lines (nginx
+# at 8 kB by default) and httpx a query over 64 kB, while a question may hold 10,000 characters, up to 90 kB
+# percent-encoded. A longer query is asked as POST /query, the same contract with the same answer.
+MAX_GET_URL = 8000
 Filters = Mapping[str, Sequence[str]]
 
 
@@ -180,6 +184,14 @@ def with_base_url_hint(error: CiteqaClientError, base_url: str) -> CiteqaClientE
     )
 
 
+def fits_a_url(params: Sequence[tuple[str, str | int]], filters: Filters | None) -> bool:
+    """True when GET /search can carry the query: its URL at most ``MAX_GET_URL`` characters and every
+    filter key one that ``filter=key:value`` splits back out (not empty, no colon)."""
+    if any(not key or ":" in key for key in filters or {}):
+        return False
+    return len(f"/search?{httpx.QueryParams(params)}") <= MAX_GET_URL
+
+
 class CiteqaClient:
     """A running citeqa service at ``base_url``; ``api_key`` is sent as ``Authorization: Bearer`` (writes
     need one; reads too when the service sets CITEQA_REQUIRE_KEY_FOR_READS). Network failures raise
@@ -243,12 +255,17 @@ class CiteqaClient:
         filters: Filters | None = None,
         min_version: int = 0,
     ) -> Response:
-        """GET /search: the same query as a URL (filters sent as repeated ``filter=key:value``)."""
+        """GET /search: the same query as a URL (filters sent as repeated ``filter=key:value``). A query a
+        URL cannot carry is asked as POST /query, which answers the same body (as the search page does): a
+        URL longer than ``MAX_GET_URL`` (a long pasted question), or a filter key that holds a colon or is
+        empty (GET splits ``filter`` at its first colon)."""
         params: list[tuple[str, str | int]] = [("q", q), ("k", k), ("mode", mode), ("offset", offset)]
         if min_version:
             params.append(("min_version", min_version))
         for key, values in (filters or {}).items():
             params.extend(("filter", f"{key}:{value}") for value in values)
+        if not fits_a_url(params, filters):
+            return self.query(q, top_k=k, mode=mode, offset=offset, filters=filters, min_version=min_version)
         return parse_response(self.request("GET", "/search", params=params))
 
     def documents(self, page_size: int = 1000) -> list[DocumentInfo]:

@@ -251,3 +251,25 @@ def test_documents_are_read_page_by_page(client: CiteqaClient) -> None:
     everything = client.documents()
     assert [d.doc_id for d in client.documents(page_size=1)] == [d.doc_id for d in everything]
     assert len(everything) == client.health()["index"]["documents"]
+
+
+def test_search_asks_what_no_url_can_carry_by_post(writable: str) -> None:
+    """Found by a probe: ``search`` of a question the service takes (10,000 penguin emoji) raised httpx's
+    InvalidURL ("URL component 'query' too long"), not an answer nor a typed error, and a filter key with
+    a colon was split at it by the service. Such a query is asked as POST /query, as the search page does."""
+    gannets = Document(
+        doc_id="gannets",
+        title="Gannets",
+        text="Gannets dive into the sea from thirty metres.",
+        metadata={"dc:subject": "birds"},
+    )
+    with CiteqaClient(writable, api_key=KEY) as client:
+        client.add([gannets])
+        long_question = "\N{PENGUIN}" * 10_000
+        searched = client.search(long_question, k=2)
+        assert searched.question == long_question
+        assert spans(searched) == spans(client.query(long_question, top_k=2)) and len(searched.results) == 2
+        subject = {"dc:subject": ["birds"]}
+        filtered = client.search("how do gannets dive", k=3, filters=subject)
+        assert [r.citation.doc_id for r in filtered.results] == ["gannets"]
+        assert spans(filtered) == spans(client.query("how do gannets dive", top_k=3, filters=subject))
