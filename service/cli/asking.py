@@ -61,13 +61,21 @@ def ask_service(url: str, key: str | None, question: str, k: int, mode: str, as_
         with CiteqaClient(url, api_key=key) as client:
             payload = client.request("POST", "/query", json=body)
     except CiteqaClientError as err:
-        fail(ValueError(f"the service refused ({err.status}): {err.message}"))
+        fail(ValueError(refusal(err.status, err.message)))
     except httpx.HTTPError as err:
         fail(ValueError(f"cannot reach the service at {url}: {err}"))
     if as_json:
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     print_response(parse_response(payload), sys.stdout.isatty())
+
+
+def refusal(status: int, message: str) -> str:
+    """The service's refusal, said for the command line: a missing key (401, a service that needs one for
+    reads) is given with --key or CITEQA_API_KEY, not by the header the service names."""
+    if status == 401:
+        message = f"{message.split(';')[0]}; pass --key or set CITEQA_API_KEY"
+    return f"the service refused ({status}): {message}"
 
 
 def print_response(response: QueryResponse | Response, tty: bool) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from citeqa.client import CiteqaClient, CiteqaClientError, parse_response
 from citeqa.search import Searcher
@@ -273,3 +274,22 @@ def test_search_asks_what_no_url_can_carry_by_post(writable: str) -> None:
         filtered = client.search("how do gannets dive", k=3, filters=subject)
         assert [r.citation.doc_id for r in filtered.results] == ["gannets"]
         assert spans(filtered) == spans(client.query("how do gannets dive", top_k=3, filters=subject))
+
+
+def test_ask_url_says_how_to_give_the_key_a_service_needs_for_reads(
+    app_settings: Settings, searcher: Searcher, tmp_path: Path
+) -> None:
+    """Found by a probe: ``citeqa ask --url`` of a service with CITEQA_REQUIRE_KEY_FOR_READS said "send the
+    header 'Authorization: Bearer <key>'", which a command line user cannot; it names --key and the
+    variable, and with the key it answers."""
+    from support import one_line, run_cli
+
+    settings = app_settings.model_copy(update={"api_keys": [SecretStr(KEY)], "require_key_for_reads": True})
+    with loopback_server(create_app(settings, searcher)) as url:
+        refused = run_cli(["ask", QUESTION, "--url", url], cwd=tmp_path)
+        assert refused.returncode == 2
+        said = one_line(refused.stderr)
+        assert "the service refused (401): missing API key; pass --key or set CITEQA_API_KEY" in said
+        assert "header" not in said
+        answered = run_cli(["ask", QUESTION, "-k", "1", "--url", url, "--key", KEY], cwd=tmp_path)
+        assert answered.returncode == 0 and "1. score " in answered.stdout, answered.stderr
