@@ -16,6 +16,7 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from json import dumps
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -184,11 +185,31 @@ def with_base_url_hint(error: CiteqaClientError, base_url: str) -> CiteqaClientE
     )
 
 
+def json_content(body: Any) -> bytes:
+    """``body`` as JSON in UTF-8, as httpx sends it; text that UTF-8 cannot hold (an unpaired surrogate, as
+    from undecodable bytes on a command line) as JSON escapes, so that the service says what is wrong with
+    it (a 422 naming the field) instead of the client failing to encode it."""
+    try:
+        return dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except UnicodeEncodeError:
+        return dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+def utf8_encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def fits_a_url(params: Sequence[tuple[str, str | int]], filters: Filters | None) -> bool:
     """True when GET /search can carry the query: its URL at most ``MAX_GET_URL`` characters and every
-    filter key one that ``filter=key:value`` splits back out (not empty, no colon)."""
+    filter key one that ``filter=key:value`` splits back out (not empty, no colon), its text all UTF-8."""
     if any(not key or ":" in key for key in filters or {}):
         return False
+    if not all(utf8_encodable(str(value)) for _, value in params):
+        return False  # a URL carries UTF-8 only: POST's JSON escapes it, and the service says what is wrong
     return len(f"/search?{httpx.QueryParams(params)}") <= MAX_GET_URL
 
 
@@ -213,8 +234,11 @@ class CiteqaClient:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One request; its JSON answer, or ``CiteqaClientError`` for a 4xx or 5xx."""
+    def request(self, method: str, path: str, json: Any = None, **kwargs: Any) -> Any:
+        """One request (``json``: its body); its JSON answer, or ``CiteqaClientError`` for a 4xx or 5xx."""
+        if json is not None:
+            kwargs["content"] = json_content(json)
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Content-Type": "application/json"}
         response = self.http.request(method, path, **kwargs)
         if response.status_code >= 400:
             raise with_base_url_hint(error_of(response), self.base_url)

@@ -293,3 +293,28 @@ def test_ask_url_says_how_to_give_the_key_a_service_needs_for_reads(
         assert "header" not in said
         answered = run_cli(["ask", QUESTION, "-k", "1", "--url", url, "--key", KEY], cwd=tmp_path)
         assert answered.returncode == 0 and "1. score " in answered.stdout, answered.stderr
+
+
+def test_text_utf8_cannot_hold_gets_the_services_refusal(writable: str, tmp_path: Path) -> None:
+    """Found by a probe: ``query``, ``search`` and ``add`` of text with an unpaired surrogate (what Python
+    makes of bytes that are not UTF-8 on a command line) raised UnicodeEncodeError from httpx, and
+    ``citeqa ask --url $'milia \\xff'`` ended in that traceback (exit 1) where ``citeqa ask`` in process says
+    what is wrong; the service's 422 naming the field is raised as CiteqaClientError, and ask exits 2."""
+    from support import one_line, run_cli
+
+    surrogate = "milia \udcff"
+    bad = Document(doc_id="bad-text", title="Bad", text=f"Puffins {surrogate}.")
+    with CiteqaClient(writable, api_key=KEY) as client:
+        for call, field in (
+            (lambda: client.query(surrogate), "question"),
+            (lambda: client.search(surrogate), "question"),
+            (lambda: client.add([bad]), "documents[0].text"),
+        ):
+            with pytest.raises(CiteqaClientError) as refused:
+                call()
+            assert refused.value.status == 422 and refused.value.message.startswith(f"{field}: ")
+            assert "unpaired surrogate" in refused.value.message
+        assert "\N{PENGUIN}" in client.query("\N{PENGUIN} milia", top_k=1).question  # UTF-8 as it was
+    asked = run_cli(["ask", surrogate, "--url", writable], cwd=tmp_path)
+    assert asked.returncode == 2 and "Traceback" not in asked.stderr
+    assert "the service refused (422): question: it holds an unpaired surrogate" in one_line(asked.stderr)
