@@ -13,12 +13,14 @@ filters     filter          none           POST: {"key": ["value", ...]}; GET: f
 min_version min_version     0              answer from this index version or later (409 if none)
 ==========  ==============  =============  ======================================================
 
-Any other body key or query parameter is refused with a 422 that names it. GET's ``filter`` is split at
+Any other body key or query parameter is refused with a 422 that names it, and so is one given twice (a
+body's name, a filter key included, as a URL's parameter other than ``filter``). GET's ``filter`` is split at
 its first colon, so a value may hold colons (``filter=url:https://example.org/a``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, ClassVar
 from urllib.parse import parse_qsl
@@ -140,6 +142,36 @@ class QueryRequest(KnownParameters):
         examples=[{"doc_id": ["bailey-baby-milia"]}],
     )
     min_version: Annotated[MinVersion, JsonNumber] = Field(0, description=MIN_VERSION_DOC)
+
+
+def names_given_twice(body: bytes) -> list[str]:
+    """The names a JSON body gives more than once in one object (``"question"`` twice, or a filter key
+    twice in ``filters``), each once, in order; a body that is not JSON has none here (it is refused as
+    such). A JSON parser keeps the last of them silently, so a repeated filter key would drop values."""
+    repeated: list[str] = []
+
+    def each_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [name for name, _ in pairs]
+        repeated.extend(n for n in dict.fromkeys(names) if names.count(n) > 1 and n not in repeated)
+        return dict(pairs)
+
+    try:
+        json.loads(body, object_pairs_hook=each_once)
+    except ValueError:
+        return []
+    return repeated
+
+
+def check_single_fields(body: bytes) -> None:
+    """POST /query refuses a body that names a field twice, as GET /search refuses a repeated parameter
+    (its ``filter`` repeats: POST lists one key's values once, ``{"doc_id": ["a", "b"]}``)."""
+    repeated = names_given_twice(body)
+    if repeated:
+        names = ", ".join(repr(name) for name in repeated)
+        raise InvalidQueryError(
+            f"the JSON body gives {names} more than once; give each once (list a filter's values in one "
+            'list: {"doc_id": ["a", "b"]})'
+        )
 
 
 class SearchQuery(KnownParameters):

@@ -15,7 +15,7 @@ from citeqa.answers import Answerer
 from service.caching import etag_matches, search_cache_control, search_etag
 from service.deps import GateDep, ResponsesDep, SettingsDep, StateDep
 from service.limits import no_query_parameters
-from service.query_contract import QueryRequest, SearchQuery
+from service.query_contract import QueryRequest, SearchQuery, check_single_fields
 from service.querying import json_response, run_query
 from service.response_cache import ResponseCache
 from service.routes import ERROR_RESPONSES, NOT_MODIFIED, READ_ACCESS, READ_RESPONSES, VERSION_RESPONSES
@@ -65,6 +65,7 @@ def answer(
 async def query(
     body: QueryRequest, state: StateDep, responses: ResponsesDep, gate: GateDep, request: Request
 ) -> Response:
+    check_single_fields(await request.body())
     answerer = state.answerer_at_least(body.min_version)
     return await gate.run(request, lambda: answer(answerer, body, responses))
 

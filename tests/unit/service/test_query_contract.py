@@ -197,3 +197,26 @@ def test_the_get_filter_pattern_admits_only_keys_a_url_can_name() -> None:
         assert re.match(pattern["pattern"], valid), valid
     for invalid in ["doc_id:", ":x", "a:b:c", "colour:red"]:
         assert not re.match(pattern["pattern"], invalid), invalid
+
+
+def test_post_refuses_a_field_or_filter_key_given_twice_as_get_does(client: TestClient) -> None:
+    """Found by a probe: GET /search refuses q given twice, but POST /query answered the last "question" of
+    a body that gave two, and {"filters": {"doc_id": [a], "doc_id": [b]}} filtered by b alone, where GET's
+    filter=doc_id:a&filter=doc_id:b keeps either; each is a 422 naming it."""
+    headers = {"Content-Type": "application/json"}
+    twice = '{"question": "milia", "question": "acne"}'
+    refused = client.post("/query", content=twice, headers=headers)
+    assert refused.status_code == 422 and "'question' more than once" in refused.json()["message"]
+    filters = (
+        f'{{"question": "{QUESTION}", "filters": {{"doc_id": ["{BAILEY_ID}"], "doc_id": ["{OVERVIEW_ID}"]}}}}'
+    )
+    refused = client.post("/query", content=filters, headers=headers)
+    assert refused.status_code == 422 and "'doc_id' more than once" in refused.json()["message"]
+    either = client.post(
+        "/query", json={"question": QUESTION, "filters": {"doc_id": [BAILEY_ID, OVERVIEW_ID]}}
+    )
+    got = client.get(
+        "/search",
+        params=[("q", QUESTION), ("filter", f"doc_id:{BAILEY_ID}"), ("filter", f"doc_id:{OVERVIEW_ID}")],
+    )
+    assert either.status_code == got.status_code == 200 and keys(either.json()) == keys(got.json())
