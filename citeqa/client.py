@@ -213,6 +213,18 @@ def fits_a_url(params: Sequence[tuple[str, str | int]], filters: Filters | None)
     return len(f"/search?{httpx.QueryParams(params)}") <= MAX_GET_URL
 
 
+def redirected(response: httpx.Response, asked: str) -> CiteqaClientError:
+    """A redirect (3xx with a Location) said as one: the client does not follow it (a POST would lose its
+    body, a key would go to another host), so the base URL should be where it leads."""
+    target = response.url.join(response.headers["location"])
+    return CiteqaClientError(
+        response.status_code,
+        "redirect",
+        f"{asked} answered {response.status_code}, a redirect to {target}; the client does not follow "
+        f"redirects: give it the service's URL as it is there (an http:// URL served as https://, say)",
+    )
+
+
 class CiteqaClient:
     """A running citeqa service at ``base_url``; ``api_key`` is sent as ``Authorization: Bearer`` (writes
     need one; reads too when the service sets CITEQA_REQUIRE_KEY_FOR_READS). Network failures raise
@@ -242,6 +254,8 @@ class CiteqaClient:
         response = self.http.request(method, path, **kwargs)
         if response.status_code >= 400:
             raise with_base_url_hint(error_of(response), self.base_url)
+        if response.is_redirect:
+            raise redirected(response, f"{method} {path}")
         if "json" not in response.headers.get("content-type", ""):
             # e.g. the article page: GET /documents/{id} of an id that ends in "/view" is that page.
             raise CiteqaClientError(

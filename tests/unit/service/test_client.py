@@ -318,3 +318,29 @@ def test_text_utf8_cannot_hold_gets_the_services_refusal(writable: str, tmp_path
     asked = run_cli(["ask", surrogate, "--url", writable], cwd=tmp_path)
     assert asked.returncode == 2 and "Traceback" not in asked.stderr
     assert "the service refused (422): question: it holds an unpaired surrogate" in one_line(asked.stderr)
+
+
+def test_a_redirect_is_said_as_one_with_where_it_leads(server: str) -> None:
+    """Found by a probe: a base URL that redirects (a proxy moving http to https, a moved host) raised
+    "answered no content type, not JSON; is the URL a citeqa service's API?"; it says the redirect and
+    where it leads, the URL to give the client."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Route
+
+    async def moved(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{server}{request.url.path}", status_code=308)
+
+    front = Starlette(routes=[Route("/{path:path}", moved, methods=["GET", "POST", "HEAD"])])
+    with loopback_server(front) as old_url, CiteqaClient(old_url) as client:
+        for call in (lambda: client.query(QUESTION), lambda: client.search(QUESTION)):
+            with pytest.raises(CiteqaClientError) as refused:
+                call()
+            assert refused.value.status == 308 and refused.value.error == "redirect"
+            assert (
+                f"a redirect to {server}/" in refused.value.message
+                and "not JSON" not in refused.value.message
+            )
+    with CiteqaClient(server) as there:
+        assert there.query(QUESTION, top_k=1).results
