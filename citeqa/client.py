@@ -36,7 +36,10 @@ Filters = Mapping[str, Sequence[str]]
 
 
 def document_path(doc_id: str) -> str:
-    """The URL path of a document: its id percent-encoded whole ("/", "?", "#" and spaces included)."""
+    """The URL path of a document: its id percent-encoded whole ("/", "?", "#" and spaces included). An
+    empty id names no document (its path would be the list's, /documents/)."""
+    if not doc_id:
+        raise ValueError("doc_id is empty; give the id of a document (GET /documents lists them)")
     return f"/documents/{quote(doc_id, safe='')}"
 
 

@@ -344,3 +344,18 @@ def test_a_redirect_is_said_as_one_with_where_it_leads(server: str) -> None:
             )
     with CiteqaClient(server) as there:
         assert there.query(QUESTION, top_k=1).results
+
+
+def test_an_empty_doc_id_is_refused_before_any_request(writable: str) -> None:
+    """Found by a probe: ``document("")`` asked GET /documents/ and raised "307 not_json: ... is the URL a
+    citeqa service's API?", and ``remove([...])`` with an empty id did the same for DELETE /documents/;
+    an empty id is a ValueError that says so, and nothing is removed."""
+    puffins = Document(doc_id="puffins", title="Puffins", text="Puffins nest in burrows on sea cliffs.")
+    with CiteqaClient(writable, api_key=KEY) as client:
+        added = client.add([puffins])
+        with pytest.raises(ValueError, match="doc_id is empty"):
+            client.document("")
+        with pytest.raises(ValueError, match="doc_id is empty"):
+            client.remove(["puffins", ""])
+        assert client.document("puffins").text == puffins.text
+        assert client.query("puffins", top_k=1).index_version == added.index_version
