@@ -61,7 +61,16 @@ def documents(found: DocumentsDep, page: Annotated[DocumentsPage, Query()]) -> D
     "/documents/{doc_id:cited_id}",
     response_model=DocumentOut,
     responses={**ERROR_RESPONSES, **READ_RESPONSES},
-    dependencies=[*READ_ACCESS, Depends(cited_doc_id)],
+    dependencies=[
+        *READ_ACCESS,
+        Depends(cited_doc_id),
+        Depends(
+            no_query_parameters(
+                "the document is named by the path and its whole text sent: a citation's start and end "
+                "index into it (/documents/{doc_id}/view?start=&end= shows a span)"
+            )
+        ),
+    ],
 )
 def document(doc_id: str, found: DocumentsDep) -> DocumentOut:
     one = found.get(doc_id)

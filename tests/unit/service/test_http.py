@@ -242,6 +242,18 @@ def test_document_by_id(client: TestClient, loaded_index: LoadedIndex) -> None:
         assert body["metadata"] == dict(document.metadata)
 
 
+def test_a_document_read_refuses_query_parameters_by_name(client: TestClient) -> None:
+    """Found by a probe: GET /documents/{doc_id}?start=6450&end=6509 (or ?fields=text) answered the whole
+    document as if the parameters were obeyed; as GET /documents and GET /search do, it names them."""
+    refused = client.get(f"/documents/{OVERVIEW_ID}", params={"start": 6450, "end": 6509})
+    assert refused.status_code == 422 and refused.json()["error"] == "invalid_request"
+    message = refused.json()["message"]
+    assert "reads no query parameter" in message and "/view?start=&end=" in message
+    assert [d["field"] for d in refused.json()["detail"]] == ["start", "end"]
+    assert client.get(f"/documents/{OVERVIEW_ID}").status_code == 200
+    assert client.head(f"/documents/{OVERVIEW_ID}").status_code == 200
+
+
 @pytest.mark.parametrize("mode", SEARCH_MODES)
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_every_result_quotes_its_document(client: TestClient, mode: str, question: str) -> None:
