@@ -188,6 +188,18 @@ def with_base_url_hint(error: CiteqaClientError, base_url: str) -> CiteqaClientE
     )
 
 
+def listed(filters: Filters) -> Filters:
+    """``filters`` as given, once each key's values are a list (or another sequence) of strings: a string
+    is a sequence of its characters, so {"doc_id": "my-doc"} would filter by "m", "y", ... and match
+    nothing."""
+    for key, values in filters.items():
+        if isinstance(values, str):
+            raise ValueError(
+                f"filters[{key!r}] is a string; give a list of values: {{{key!r}: [{values!r}]}}"
+            )
+    return filters
+
+
 def json_content(body: Any) -> bytes:
     """``body`` as JSON in UTF-8, as httpx sends it; text that UTF-8 cannot hold (an unpaired surrogate, as
     from undecodable bytes on a command line) as JSON escapes, so that the service says what is wrong with
@@ -284,7 +296,7 @@ class CiteqaClient:
         if min_version:
             body["min_version"] = min_version
         if filters is not None:
-            body["filters"] = {key: list(values) for key, values in filters.items()}
+            body["filters"] = {key: list(values) for key, values in listed(filters).items()}
         return parse_response(self.request("POST", "/query", json=body))
 
     def search(
@@ -303,7 +315,7 @@ class CiteqaClient:
         params: list[tuple[str, str | int]] = [("q", q), ("k", k), ("mode", mode), ("offset", offset)]
         if min_version:
             params.append(("min_version", min_version))
-        for key, values in (filters or {}).items():
+        for key, values in listed(filters or {}).items():
             params.extend(("filter", f"{key}:{value}") for value in values)
         if not fits_a_url(params, filters):
             return self.query(q, top_k=k, mode=mode, offset=offset, filters=filters, min_version=min_version)

@@ -359,3 +359,15 @@ def test_an_empty_doc_id_is_refused_before_any_request(writable: str) -> None:
             client.remove(["puffins", ""])
         assert client.document("puffins").text == puffins.text
         assert client.query("puffins", top_k=1).index_version == added.index_version
+
+
+def test_a_filter_given_one_string_is_refused_not_spelled_out(client: CiteqaClient) -> None:
+    """Found by a probe: ``filters={"doc_id": "milia-overview"}`` (a string is a sequence of strings) was
+    sent as the values "m", "i", "l", ... by ``query`` and ``search`` alike, and answered an empty page;
+    it is a ValueError showing the list to give, and the list answers."""
+    one = {"doc_id": "milia-overview"}
+    for call in (lambda: client.query(QUESTION, filters=one), lambda: client.search(QUESTION, filters=one)):
+        with pytest.raises(ValueError, match=r"filters\['doc_id'\] is a string.*\['milia-overview'\]"):
+            call()
+    as_list = {"doc_id": ["milia-overview"]}
+    assert {r.citation.doc_id for r in client.search(QUESTION, filters=as_list).results} == {"milia-overview"}
