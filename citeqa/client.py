@@ -337,6 +337,8 @@ class CiteqaClient:
     def add(self, items: Sequence[Document] | Sequence[Path]) -> WriteInfo:
         """Add (or replace, by doc_id) documents in one write: ``Document``s as a JSON batch, or files
         (.txt, .md, .html, .pdf, .docx) uploaded as multipart form parts that the service reads."""
+        if isinstance(items, str | Path | Document):  # one item: a string would be read as its characters
+            raise TypeError(f"add takes a list of Documents or of file paths; give [{items!r}]")
         if all(isinstance(item, Document) for item in items):
             batch = [document_body(d) for d in items if isinstance(d, Document)]
             return parse_write(self.request("POST", "/documents", json={"documents": batch}))

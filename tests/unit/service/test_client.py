@@ -371,3 +371,18 @@ def test_a_filter_given_one_string_is_refused_not_spelled_out(client: CiteqaClie
             call()
     as_list = {"doc_id": ["milia-overview"]}
     assert {r.citation.doc_id for r in client.search(QUESTION, filters=as_list).results} == {"milia-overview"}
+
+
+def test_add_of_one_item_says_to_give_a_list(writable: str, tmp_path: Path) -> None:
+    """Found by a probe: ``add("notes/gannets.md")`` read the path as its characters and raised
+    "FileNotFoundError: 'n'", and ``add(Path(...))`` or ``add(document)`` raised "object is not iterable";
+    one item is a TypeError that shows the list to give, and the list adds it."""
+    note = tmp_path / "gannets.md"
+    note.write_text("# Gannets\n\nGannets dive into the sea from thirty metres.\n", encoding="utf-8")
+    seals = Document(doc_id="harbor-seals", title="Harbor seals", text="Harbor seals bask on rocks.")
+    with CiteqaClient(writable, api_key=KEY) as client:
+        for one in (str(note), note, seals):
+            with pytest.raises(TypeError, match=r"add takes a list of Documents or of file paths; give \["):
+                client.add(one)  # type: ignore[arg-type]
+        assert client.add([str(note)]).doc_ids == ("gannets",)
+        assert client.add([seals]).doc_ids == ("harbor-seals",)
