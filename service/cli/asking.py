@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from citeqa.types import SEARCH_MODES
 from corpus.errors import CiteqaError
-from service.cli.common import fail, settings_with
+from service.cli.common import fail, index_or_url, settings_with
 
 if TYPE_CHECKING:
     from citeqa.types import Response
@@ -33,6 +33,7 @@ def ask(
     """Ask a question of the index, in process (or of a running service, --url): the answer sentence (or
     that the corpus has none), then the ranked passages with their citations and the answering sentences
     marked (bold on a terminal, »…« otherwise)."""
+    index_or_url(index, url)
     if url:
         ask_service(url, key, question, k, mode, as_json)
         return

@@ -39,6 +39,18 @@ def fail(error: Exception) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+def index_or_url(index: Path | None, url: str | None) -> None:
+    """--index and --url name two places to read or write: both given, the command would use the service
+    and leave the folder named aside without a word, so it says to give one."""
+    if index is not None and url:
+        fail(
+            ValueError(
+                f"give --index or --url, not both: --index {index} is a folder this command would open, "
+                f"--url {url} a service that uses its own"
+            )
+        )
+
+
 def log(message: str) -> None:
     """A progress line on stderr (the message printed as it is, not as rich markup)."""
     console.print(escape(message))

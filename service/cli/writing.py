@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from corpus.errors import CiteqaError, CorpusError
-from service.cli.common import fail, progress_bar, settings_with
+from service.cli.common import fail, index_or_url, progress_bar, settings_with
 from service.cli.report import SkipBadOption, print_ingest_report, with_skip_bad_hint
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def add(
     type; a file that cannot be read fails the command (nothing is added) unless --skip-bad is given."""
     from corpus.ingest import ingest_paths
 
+    index_or_url(index, url)
     require_key(url, key)  # before reading the files, which may take long
     try:
         ingested = ingest_paths(paths, errors="skip" if skip_bad else "raise")
@@ -73,6 +74,7 @@ def remove(
     key: KeyOption = None,
 ) -> None:
     """Remove documents: from the index folder, or through a running service (--url)."""
+    index_or_url(index, url)
     if url:
         version = send_write(url, key, lambda client: client.remove(doc_ids))
     else:

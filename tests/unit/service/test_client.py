@@ -386,3 +386,23 @@ def test_add_of_one_item_says_to_give_a_list(writable: str, tmp_path: Path) -> N
                 client.add(one)  # type: ignore[arg-type]
         assert client.add([str(note)]).doc_ids == ("gannets",)
         assert client.add([seals]).doc_ids == ("harbor-seals",)
+
+
+def test_index_and_url_together_are_refused_not_half_obeyed(writable: str, tmp_path: Path) -> None:
+    """Found by a probe: ``citeqa remove ID --url URL --index DIR`` removed the document from the service and
+    left DIR aside without a word (add and ask did the same); both given is exit 2 saying to give one, and
+    nothing is written."""
+    from support import one_line, run_cli
+
+    puffins = Document(doc_id="puffins", title="Puffins", text="Puffins nest in burrows on sea cliffs.")
+    note = tmp_path / "gannets.md"
+    note.write_text("# Gannets\n\nGannets dive into the sea from thirty metres.\n", encoding="utf-8")
+    elsewhere = str(tmp_path / "other-index")
+    with CiteqaClient(writable, api_key=KEY) as client:
+        version = client.add([puffins]).index_version
+        for command in (["remove", "puffins"], ["add", str(note)], ["ask", "where do puffins nest"]):
+            done = run_cli([*command, "--url", writable, "--key", KEY, "--index", elsewhere], cwd=tmp_path)
+            assert done.returncode == 2, (command, done.stdout)
+            assert "give --index or --url, not both" in one_line(done.stderr)
+        assert client.document("puffins").text == puffins.text
+        assert client.query("puffins", top_k=1).index_version == version
