@@ -14,11 +14,14 @@ from rich.markup import escape
 
 from citeqa.types import SEARCH_MODES
 from corpus.errors import CiteqaError
-from service.cli.common import fail, index_or_url, settings_with
+from service.cli.common import fail, index_or_url, no_answer, settings_with
 
 if TYPE_CHECKING:
     from citeqa.types import Response
     from service.schemas import QueryResponse
+
+
+ASK_TIMEOUT = 60.0  # seconds a question through a service (--url) may take
 
 
 def ask(
@@ -59,10 +62,12 @@ def ask_service(url: str, key: str | None, question: str, k: int, mode: str, as_
 
     body = {"question": question, "top_k": k, "mode": mode}
     try:
-        with CiteqaClient(url, api_key=key) as client:
+        with CiteqaClient(url, api_key=key, timeout=ASK_TIMEOUT) as client:
             payload = client.request("POST", "/query", json=body)
     except CiteqaClientError as err:
         fail(ValueError(refusal(err.status, err.message)))
+    except httpx.TimeoutException as err:
+        fail(ValueError(no_answer(url, err, ASK_TIMEOUT, "it may be busy; ask again")))
     except httpx.HTTPError as err:
         fail(ValueError(f"cannot reach the service at {url}: {err}"))
     if as_json:

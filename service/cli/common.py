@@ -51,6 +51,16 @@ def index_or_url(index: Path | None, url: str | None) -> None:
         )
 
 
+def no_answer(url: str, error: Exception, timeout: float, after: str) -> str:
+    """A request to the service at ``url`` that timed out: unanswered within ``timeout`` seconds (it was
+    reached, unless connecting timed out), then ``after`` (what that means for the command)."""
+    import httpx
+
+    if isinstance(error, httpx.ConnectTimeout):
+        return f"cannot reach the service at {url}: connecting timed out"
+    return f"the service at {url} did not answer within {timeout:g} s ({error}); {after}"
+
+
 def log(message: str) -> None:
     """A progress line on stderr (the message printed as it is, not as rich markup)."""
     console.print(escape(message))

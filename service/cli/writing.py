@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from corpus.errors import CiteqaError, CorpusError
-from service.cli.common import fail, index_or_url, progress_bar, settings_with
+from service.cli.common import fail, index_or_url, no_answer, progress_bar, settings_with
 from service.cli.report import SkipBadOption, print_ingest_report, with_skip_bad_hint
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ UrlOption = Annotated[
 KeyOption = Annotated[str | None, typer.Option(envvar="CITEQA_API_KEY", help="API key for --url")]
 ADD_BATCH = 32
 WRITE_TIMEOUT = 600.0
+WRITE_MAY_LAND = "the write may still be made: see GET /documents before sending it again"
 
 
 def add(
@@ -160,5 +161,7 @@ def send_write(url: str, key: str | None, write: Callable[[CiteqaClient], WriteI
             return write(client).index_version
     except CiteqaClientError as err:
         fail(ValueError(f"the service refused ({err.status}): {err.message}"))
+    except httpx.TimeoutException as err:
+        fail(ValueError(no_answer(url, err, WRITE_TIMEOUT, WRITE_MAY_LAND)))
     except httpx.HTTPError as err:
         fail(ValueError(f"cannot reach the service at {url}: {err}"))

@@ -406,3 +406,39 @@ def test_index_and_url_together_are_refused_not_half_obeyed(writable: str, tmp_p
             assert "give --index or --url, not both" in one_line(done.stderr)
         assert client.document("puffins").text == puffins.text
         assert client.query("puffins", top_k=1).index_version == version
+
+
+def test_a_service_slower_than_the_timeout_is_not_called_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a probe: ``citeqa ask --url`` (and add, remove) of a service that was reached but answered
+    after the client's timeout said "cannot reach the service at URL: timed out", which sends one to check
+    the network, and for a write hides that it may still be made; it says the service did not answer in
+    time, and for a write to look before sending it again."""
+    import time
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from typer.testing import CliRunner
+
+    from service.cli import asking, writing
+    from service.cli.app import app
+
+    def slow(request: Request) -> JSONResponse:
+        time.sleep(2.0)  # a sync endpoint: in a worker thread, the server stays up
+        return JSONResponse({"error": "late", "message": "too late"}, status_code=500)
+
+    busy = Starlette(routes=[Route("/{path:path}", slow, methods=["GET", "POST", "HEAD", "DELETE"])])
+    monkeypatch.setattr(asking, "ASK_TIMEOUT", 0.5, raising=False)
+    monkeypatch.setattr(writing, "WRITE_TIMEOUT", 0.5)
+    with loopback_server(busy) as url:
+        asked = CliRunner().invoke(app, ["ask", "what are milia", "--url", url])
+        assert asked.exit_code == 2
+        said = " ".join(asked.output.split())
+        assert f"the service at {url} did not answer within 0.5 s" in said and "cannot reach" not in said
+        removed = CliRunner().invoke(app, ["remove", "puffins", "--url", url, "--key", KEY])
+        assert removed.exit_code == 2
+        said = " ".join(removed.output.split())
+        assert "did not answer within 0.5 s" in said and "see GET /documents before sending it again" in said
