@@ -117,7 +117,8 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Content-Type", "Authorization", "If-None-Match"],
-            expose_headers=["ETag", "X-Request-ID"],
+            # Retry-After: a page on another origin reads it on a 503 (queue full) to know when to retry.
+            expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
     # Added last runs first: headers on every response, then the request id, log line and metrics, then
     # the body limit (so a 413 is logged and counted too).

@@ -243,3 +243,16 @@ def test_cross_origin_search_exposes_the_etag(client: TestClient) -> None:
         headers={"Origin": ALLOWED_ORIGIN, "If-None-Match": response.headers["etag"]},
     )
     assert cached.status_code == 304 and cached.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+def test_a_cross_origin_page_can_read_retry_after(client: TestClient) -> None:
+    """Found by a probe: a full queue answers 503 with Retry-After (README, "Under load"), but CORS exposed
+    only ETag and X-Request-ID, so a search box on another origin could not read when to retry (Retry-After
+    is not a header browsers show cross-origin unless exposed). The list is the same on every response."""
+    for response in (
+        client.get("/search", params={"q": "milia"}, headers={"Origin": ALLOWED_ORIGIN}),
+        client.post("/query", json={"question": "milia"}, headers={"Origin": ALLOWED_ORIGIN}),
+    ):
+        assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+        exposed = [h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")]
+        assert {"retry-after", "etag", "x-request-id"} <= set(exposed)
