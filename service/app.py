@@ -115,7 +115,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],  # every method a route takes
             allow_headers=["Content-Type", "Authorization", "If-None-Match"],
             # Retry-After: a page on another origin reads it on a 503 (queue full) to know when to retry.
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],

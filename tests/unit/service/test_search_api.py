@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import ALLOWED_ORIGIN, writable_client
+from support import ALLOWED_ORIGIN, BAILEY_ID, writable_client
 
 from citeqa.answers import Answerer
 from citeqa.paging import PAGE_DEPTH
@@ -256,3 +256,22 @@ def test_a_cross_origin_page_can_read_retry_after(client: TestClient) -> None:
         assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
         exposed = [h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")]
         assert {"retry-after", "etag", "x-request-id"} <= set(exposed)
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST"])
+def test_a_cross_origin_page_may_send_every_write(client: TestClient, method: str) -> None:
+    """Found by a probe: from an allowed origin, the preflight of POST /documents passed but that of PUT or
+    DELETE /documents/{doc_id} answered 400 "Disallowed CORS method", so a page there could add documents
+    but not replace or remove them."""
+    path = "/documents" if method == "POST" else f"/documents/{BAILEY_ID}"
+    response = client.options(
+        path,
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert method in response.headers["access-control-allow-methods"]
