@@ -57,12 +57,18 @@ def sentence_spans(text: str, begin: int = 0, stop_at: int | None = None) -> lis
     for match in _SENTENCE_END.finditer(text, begin, limit):
         stop = "stop" if match.group("stop") else "cjk" if match.group("cjk") else None
         end = match.end(stop) if stop else match.start()
-        if match.group("stop") and _ends_with_abbreviation(text[start:end]):
+        if match.group("stop") and not ends_line(match) and _ends_with_abbreviation(text[start:end]):
             continue
         _append_span(text, start, end, spans)
         start = match.end()
     _append_span(text, start, limit, spans)
     return spans
+
+
+def ends_line(match: re.Match[str]) -> bool:
+    """Whether a sentence end's spaces hold a line break: a line ends its sentence even after "etc." or
+    "500 m." (a list item, a heading), as a line without a full stop does."""
+    return "\n" in match.group(0)
 
 
 def _ends_with_abbreviation(sentence: str) -> bool:

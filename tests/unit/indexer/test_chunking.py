@@ -70,6 +70,7 @@ def test_invalid_settings_are_refused(max_words: int, overlap_words: int) -> Non
             ["She said \u201cgo.\u201d", "Then (quietly.)", "left."],
         ),
         ("Heading\nBody line one. Body two.\n\n- item", ["Heading", "Body line one.", "Body two.", "- item"]),
+        ("Bring pens, etc.\nDive to 500 m.\r\nRest.", ["Bring pens, etc.", "Dive to 500 m.", "Rest."]),
         ("  padded.  \n", ["padded."]),
         ("café naïve 日本語. 😀 ok!", ["café naïve 日本語.", "😀 ok!"]),
         ("", []),

@@ -1,0 +1,88 @@
+"""The answer sentence on documents shaped unlike the milia articles: Markdown lists, FAQ pages, manuals.
+A small corpus written here is indexed with the real model and asked over HTTP, as a user asks it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from corpus.formats import extract
+from corpus.types import Document
+from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
+
+EXAM = """# Exam day checklist
+
+- Bring two pencils, an eraser, a ruler, etc.
+- The exam starts at nine in the morning in room 12, so arrive a quarter of an hour early.
+- Phones must be switched off and left in your bag.
+"""
+SEALS = """# Seal facts
+
+- Harbor seals dive to a depth of 500 m.
+- They can hold their breath for 40 minutes when resting on the sea floor.
+"""
+TEXTS = {
+    "exam-day": ("Exam day checklist", EXAM),
+    "seal-facts": ("Seal facts", SEALS),
+    "canal": ("The canal", "The canal opened in 1825. Barges carried salt and timber to the harbor."),
+}
+
+
+def markdown(text: str) -> str:
+    """The text citeqa reads from a Markdown file (rendered: the list's "- " and the heading's "#" gone)."""
+    return extract(text.encode(), "markdown", "utf-8", "test.md").text
+
+
+@pytest.fixture(scope="module")
+def lists_client(
+    tmp_path_factory: pytest.TempPathFactory, encoder: SentenceTransformerEncoder
+) -> Iterator[TestClient]:
+    from indexer.build import IndexSettings, build_index
+    from service.app import create_app
+    from service.settings import Settings
+    from service.wiring import build_searcher
+
+    documents = [Document(doc_id, title, markdown(text)) for doc_id, (title, text) in TEXTS.items()]
+    path: Path = tmp_path_factory.mktemp("lists") / "index"
+    build_index(documents, encoder, path, IndexSettings(), "documents written by the test")
+    settings = Settings(index_path=path, model=DEFAULT_MODEL)
+    with TestClient(create_app(settings, build_searcher(settings, encoder))) as client:
+        yield client
+
+
+def answer_of(client: TestClient, question: str, k: int) -> dict:
+    response = client.post("/query", json={"question": question, "top_k": k})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "when does the exam start",
+            "The exam starts at nine in the morning in room 12, so arrive a quarter of an hour early.",
+        ),
+        ("how deep do harbor seals dive", "Harbor seals dive to a depth of 500 m."),
+    ],
+)
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_list_item_ending_in_an_abbreviation_is_a_sentence_of_its_own(
+    lists_client: TestClient, question: str, expected: str, k: int
+) -> None:
+    """ "etc." or "500 m." at the end of a list item used to join the item to the next one (a single letter
+    or an abbreviation does not end a sentence, and the line break after it was swallowed with it), so the
+    answer and the highlight quoted two list items as one sentence."""
+    body = answer_of(lists_client, question, k)
+    assert body["answer"] is not None and body["answer"]["text"] == expected
+    highlighted = [
+        (h["start"], h["end"])
+        for r in body["results"]
+        for h in r["highlights"]
+        if r["citation"]["doc_id"] == body["answer"]["citation"]["doc_id"]
+    ]
+    citation = body["answer"]["citation"]
+    assert (citation["start"], citation["end"]) in highlighted
