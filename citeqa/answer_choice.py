@@ -6,6 +6,8 @@ chooses by come from citeqa.sentence_scoring.
   nothing on their own, so they count only in a result that has nothing sentence-like.
 - Sentences are ranked by the learned choice score (citeqa.answer_model) when the answerer has a model,
   else by the similarity mix of citeqa.sentence_scoring.
+- A question that a sentence of its result answers (an FAQ's question, a heading that asks) is neither
+  highlighted nor the answer while its result has another candidate (``choosable``): the answer follows it.
 - A result highlights its best candidate sentence and the others within the margin of it
   (``HIGHLIGHT_MARGIN`` on the similarity mix, ``CHOICE_MARGIN`` on the choice's log-odds), at most
   ``MAX_HIGHLIGHTS``, in text order.
@@ -59,6 +61,32 @@ def answer_candidates(spans: Sequence[Span], texts: Sequence[str]) -> np.ndarray
     return fit if fit.any() else np.ones(len(spans), dtype=bool)
 
 
+def asks(text: str) -> bool:
+    """Whether the sentence is a question (ends with "?", closers aside)."""
+    return text.rstrip(CLOSERS + " ").endswith(("?", "\uff1f"))
+
+
+def answered_questions(texts: Sequence[str], results: np.ndarray) -> np.ndarray:
+    """Mask of the questions followed, in their result, by a sentence that is not a question: an FAQ's
+    question (or a heading that asks), whose answer is what follows it."""
+    asking = np.array([asks(text) for text in texts], dtype=bool)
+    answered = np.zeros(len(texts), dtype=bool)
+    if len(texts) > 1:
+        answered[:-1] = asking[:-1] & ~asking[1:] & (results[1:] == results[:-1])
+    return answered
+
+
+def choosable(texts: Sequence[str], candidates: np.ndarray, results: np.ndarray) -> np.ndarray:
+    """The candidates the answer and the highlights are chosen from: less the questions their result
+    answers (``answered_questions``), unless a result would be left with no candidate."""
+    chosen = candidates & ~answered_questions(texts, results)
+    for position in np.unique(results[candidates & ~chosen]):
+        mine = results == position
+        if not chosen[mine].any():
+            chosen[mine] = candidates[mine]
+    return chosen
+
+
 def candidates_by_result(spans: Sequence[Span], texts: Sequence[str], results: np.ndarray) -> np.ndarray:
     """``answer_candidates`` of the sentences of several results (``results``: each one's result), each
     result decided on its own sentences."""
@@ -103,7 +131,9 @@ def result_highlights(sentences: Sentences, position: int) -> tuple[Highlight, .
     """The highlights of the result at ``position`` (of the scored results)."""
     mine = np.flatnonzero(sentences.result == position)
     margin = HIGHLIGHT_MARGIN if sentences.choice is None else CHOICE_MARGIN
-    chosen = mine[highlight_indices(sentences.ranking()[mine], sentences.candidate[mine], margin)].tolist()
+    texts = [sentences.texts[i] for i in mine]
+    allowed = choosable(texts, sentences.candidate[mine], sentences.result[mine])
+    chosen = mine[highlight_indices(sentences.ranking()[mine], allowed, margin)].tolist()
     # A highlight's score is the similarity mix, whatever ranked it.
     spans, score = sentences.spans, sentences.score
     return tuple(Highlight(spans[i].start, spans[i].end, float(score[i])) for i in chosen)
@@ -129,7 +159,8 @@ def best_answer(
 ) -> Answer | None:
     """The answer among the sentences of the ``first`` scored results (and those ``also`` marks), cited
     to its sentence only."""
-    best = answer_sentence(sentences.ranking(), sentences.candidate, sentences.result, first, also)
+    allowed = choosable(sentences.texts, sentences.candidate, sentences.result)
+    best = answer_sentence(sentences.ranking(), allowed, sentences.result, first, also)
     if best is None:
         return None
     span = sentences.spans[best]

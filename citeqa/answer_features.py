@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import Stemmer
 
-from citeqa.answer_choice import CLOSERS, is_sentence_like
+from citeqa.answer_choice import CLOSERS, asks, is_sentence_like
 from corpus.types import Document
 from indexer.chunking import Span
 
@@ -186,10 +186,6 @@ def starts_paragraph(document: str, start: int) -> bool:
     while i >= 0 and document[i] in " \t\r":
         i -= 1
     return i < 0 or document[i] == "\n"
-
-
-def asks(text: str) -> bool:
-    return text.rstrip(CLOSERS + " ").endswith(("?", "\uff1f"))
 
 
 def sentence_shape(span: Span, text: str, sentence_like: bool) -> list[float]:
