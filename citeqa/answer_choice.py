@@ -127,16 +127,34 @@ def pick_highlights(
     return [Highlight(spans[i].start, spans[i].end, float(scores[i])) for i in chosen]
 
 
-def result_highlights(sentences: Sentences, position: int) -> tuple[Highlight, ...]:
-    """The highlights of the result at ``position`` (of the scored results)."""
+def highlight_rows(sentences: Sentences, position: int) -> list[int]:
+    """The rows (of ``sentences``) of the highlights of the result at ``position``, in text order."""
     mine = np.flatnonzero(sentences.result == position)
     margin = HIGHLIGHT_MARGIN if sentences.choice is None else CHOICE_MARGIN
     texts = [sentences.texts[i] for i in mine]
     allowed = choosable(texts, sentences.candidate[mine], sentences.result[mine])
-    chosen = mine[highlight_indices(sentences.ranking()[mine], allowed, margin)].tolist()
+    return mine[highlight_indices(sentences.ranking()[mine], allowed, margin)].tolist()
+
+
+def result_highlights(sentences: Sentences, position: int) -> tuple[Highlight, ...]:
+    """The highlights of the result at ``position`` (of the scored results)."""
+    return tuple(as_highlight(sentences, i) for i in highlight_rows(sentences, position))
+
+
+def lead_highlight(sentences: Sentences, position: int) -> Highlight | None:
+    """The highlight of the result at ``position`` ranked first by what chose the highlights (in the
+    answer's result, the answer): the one a snippet shows when they do not fit in it together."""
+    rows = highlight_rows(sentences, position)
+    if not rows:
+        return None
+    ranking = sentences.ranking()
+    return as_highlight(sentences, max(rows, key=lambda i: ranking[i]))
+
+
+def as_highlight(sentences: Sentences, row: int) -> Highlight:
     # A highlight's score is the similarity mix, whatever ranked it.
-    spans, score = sentences.spans, sentences.score
-    return tuple(Highlight(spans[i].start, spans[i].end, float(score[i])) for i in chosen)
+    span = sentences.spans[row]
+    return Highlight(span.start, span.end, float(sentences.score[row]))
 
 
 def answer_sentence(

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from citeqa.answer_choice import ANSWER_DEPTH, best_answer, result_highlights
+from citeqa.answer_choice import ANSWER_DEPTH, best_answer, lead_highlight, result_highlights
 from citeqa.answer_features import feature_matrix
 from citeqa.answer_model import AnswerModel
 from citeqa.answerability import Calibration
@@ -85,7 +85,9 @@ def with_highlights(
         def asked(word: str) -> str | None:
             return next(iter(terms.terms([word])[0] & sentences.question_terms), None)
 
-    snippet = make_snippet(text, spans, highlights, bounds, asked=asked)
+    snippet = make_snippet(
+        text, spans, highlights, bounds, asked=asked, lead=lead_highlight(sentences, position)
+    )
     return replace(result, highlights=highlights, snippet=snippet)
 
 

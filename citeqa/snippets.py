@@ -2,10 +2,11 @@
 alone, at most SNIPPET_CHARS characters, as an exact span of the document (``text[start:end]``).
 
 Built from the result's highlights (citeqa.answer_choice) and its sentences: the highlighted sentences
-when they fit together (else the best one), then whole neighbouring sentences of the result, the next one
-first, while they fit. A sentence longer than the limit is cut to the window of whole words that holds
-the most distinct terms of the question (``asked``), the latest such window; from its start when no word
-is asked for or nothing says which words are.
+when they fit together (else the best one, as the answer choice ranks them: the answer in its result),
+then whole neighbouring sentences of the result, the next one first, while they fit. A sentence longer
+than the limit is cut to the window of whole words that holds the most distinct terms of the question
+(``asked``), the latest such window; from its start when no word is asked for or nothing says which
+words are.
 """
 
 from __future__ import annotations
@@ -77,16 +78,19 @@ def make_snippet(
     bounds: tuple[int, int],
     limit: int = SNIPPET_CHARS,
     asked: Callable[[str], str | None] | None = None,
+    lead: Highlight | None = None,
 ) -> Snippet:
     """The snippet of a result spanning ``text[bounds[0]:bounds[1]]``, whose sentences are ``sentences``
-    (document offsets, in order) and answering sentences ``highlights``; ``asked`` maps a word to the
-    question's term it is, or None (where a sentence too long for the snippet is cut, see asked_window)."""
+    (document offsets, in order) and answering sentences ``highlights``, of which ``lead`` is the best (the
+    one shown when they do not fit together; by default the highest ``score``); ``asked`` maps a word to
+    the question's term it is, or None (where a sentence too long for the snippet is cut, see
+    asked_window)."""
     low, high = bounds
     spans = [s for s in sentences if low <= s.start and s.end <= high]
     if highlights:
         first, last = min(h.start for h in highlights), max(h.end for h in highlights)
         if last - first > limit:
-            best = max(highlights, key=lambda h: h.score)
+            best = lead if lead is not None else max(highlights, key=lambda h: h.score)
             first, last = best.start, best.end
     elif spans:
         first, last = spans[0].start, spans[0].end
