@@ -27,6 +27,12 @@ SEALS = """# Seal facts
 TEXTS = {
     "exam-day": ("Exam day checklist", EXAM),
     "seal-facts": ("Seal facts", SEALS),
+    "walrus": (
+        "Walrus notes",
+        # Pasted from a web page: zero-width spaces after the full stops, where the page showed a space.
+        "A walrus can weigh 1.5 tonnes, i.e. as much as a small car.\u200b Dr. Smith weighed twelve of them "
+        "on the ice.\u200bWalruses use their tusks to haul themselves out of the water.",
+    ),
     "canal": ("The canal", "The canal opened in 1825. Barges carried salt and timber to the harbor."),
 }
 
@@ -86,3 +92,22 @@ def test_a_list_item_ending_in_an_abbreviation_is_a_sentence_of_its_own(
     ]
     citation = body["answer"]["citation"]
     assert (citation["start"], citation["end"]) in highlighted
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how heavy is a walrus", "A walrus can weigh 1.5 tonnes, i.e. as much as a small car."),
+        (
+            "what do walruses use their tusks for",
+            "Walruses use their tusks to haul themselves out of the water.",
+        ),
+    ],
+)
+def test_a_zero_width_space_after_a_full_stop_ends_the_sentence(
+    lists_client: TestClient, question: str, expected: str
+) -> None:
+    """A zero-width space (U+200B) is no whitespace to Python's regular expressions, so a sentence that
+    ended in one ran on into the next, and the answer quoted both."""
+    body = answer_of(lists_client, question, 3)
+    assert body["answer"] is not None and body["answer"]["text"] == expected
