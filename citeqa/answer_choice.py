@@ -6,8 +6,10 @@ chooses by come from citeqa.sentence_scoring.
   nothing on their own, so they count only in a result that has nothing sentence-like.
 - Sentences are ranked by the learned choice score (citeqa.answer_model) when the answerer has a model,
   else by the similarity mix of citeqa.sentence_scoring.
-- A question that a sentence of its result answers (an FAQ's question, a heading that asks) is neither
-  highlighted nor the answer while its result has another candidate (``choosable``): the answer follows it.
+- A question that a sentence of its result answers (an FAQ's question, a heading that asks) and a line
+  without a sentence's end alone in its paragraph (a heading, however long: "How to request paid time off
+  in the HR portal") are neither highlighted nor the answer while their result has another candidate
+  (``choosable``): the answer follows them.
 - A result highlights its best candidate sentence and the others within the margin of it
   (``HIGHLIGHT_MARGIN`` on the similarity mix, ``CHOICE_MARGIN`` on the choice's log-odds), at most
   ``MAX_HIGHLIGHTS``, in text order.
@@ -51,8 +53,40 @@ UNPUNCTUATED_ANSWER_WORDS = 8
 def is_sentence_like(span: Span, text: str) -> bool:
     """At least MIN_ANSWER_WORDS words ending like a sentence, or a long line (a list item without a full
     stop): a heading ("Baby Milia from Baby Acne") or a fragment does not answer."""
-    ends = text.rstrip(CLOSERS).endswith(SENTENCE_ENDS)
+    ends = ends_like_sentence(text)
     return span.words >= UNPUNCTUATED_ANSWER_WORDS or (span.words >= MIN_ANSWER_WORDS and ends)
+
+
+def ends_like_sentence(text: str) -> bool:
+    return text.rstrip(CLOSERS).endswith(SENTENCE_ENDS)
+
+
+def alone_in_paragraph(document: str, start: int, end: int) -> bool:
+    """Whether ``document[start:end]`` is a paragraph of its own: a blank line (or the document's edge)
+    before and after it."""
+    return blank_line(document, start - 1, -1) and blank_line(document, end, 1)
+
+
+def blank_line(document: str, i: int, step: int) -> bool:
+    """Whether only spaces and two line breaks lie from ``i`` to the next text in direction ``step`` (or
+    only spaces and line breaks to the document's edge)."""
+    breaks = 0
+    while 0 <= i < len(document) and document[i] in " \t\r\n":
+        breaks += document[i] == "\n"
+        i += step
+    return breaks >= 2 or not 0 <= i < len(document)
+
+
+def heading_lines(document: str, spans: Sequence[Span], texts: Sequence[str]) -> np.ndarray:
+    """Mask of the sentences that are headings: a line without a sentence's end, alone in its paragraph
+    (a list item has its list around it; a heading of 8 words or more is sentence-like all the same)."""
+    return np.array(
+        [
+            not ends_like_sentence(text) and alone_in_paragraph(document, span.start, span.end)
+            for span, text in zip(spans, texts, strict=True)
+        ],
+        dtype=bool,
+    )
 
 
 def answer_candidates(spans: Sequence[Span], texts: Sequence[str]) -> np.ndarray:
@@ -76,10 +110,15 @@ def answered_questions(texts: Sequence[str], results: np.ndarray) -> np.ndarray:
     return answered
 
 
-def choosable(texts: Sequence[str], candidates: np.ndarray, results: np.ndarray) -> np.ndarray:
+def choosable(
+    texts: Sequence[str], candidates: np.ndarray, results: np.ndarray, headings: np.ndarray | None = None
+) -> np.ndarray:
     """The candidates the answer and the highlights are chosen from: less the questions their result
-    answers (``answered_questions``), unless a result would be left with no candidate."""
+    answers (``answered_questions``) and the ``headings`` (``heading_lines``), unless a result would be
+    left with no candidate."""
     chosen = candidates & ~answered_questions(texts, results)
+    if headings is not None:
+        chosen &= ~headings
     for position in np.unique(results[candidates & ~chosen]):
         mine = results == position
         if not chosen[mine].any():
@@ -132,7 +171,8 @@ def highlight_rows(sentences: Sentences, position: int) -> list[int]:
     mine = np.flatnonzero(sentences.result == position)
     margin = HIGHLIGHT_MARGIN if sentences.choice is None else CHOICE_MARGIN
     texts = [sentences.texts[i] for i in mine]
-    allowed = choosable(texts, sentences.candidate[mine], sentences.result[mine])
+    headings = None if sentences.heading is None else sentences.heading[mine]
+    allowed = choosable(texts, sentences.candidate[mine], sentences.result[mine], headings)
     return mine[highlight_indices(sentences.ranking()[mine], allowed, margin)].tolist()
 
 
@@ -177,7 +217,7 @@ def best_answer(
 ) -> Answer | None:
     """The answer among the sentences of the ``first`` scored results (and those ``also`` marks), cited
     to its sentence only."""
-    allowed = choosable(sentences.texts, sentences.candidate, sentences.result)
+    allowed = choosable(sentences.texts, sentences.candidate, sentences.result, sentences.heading)
     best = answer_sentence(sentences.ranking(), allowed, sentences.result, first, also)
     if best is None:
         return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from citeqa.answer_choice import answer_candidates
+from citeqa.answer_choice import answer_candidates, heading_lines
 from citeqa.answer_features import StaticFeatures
 from indexer.chunking import Span
 from indexer.sentences import passage_sentences
@@ -30,6 +30,7 @@ class SentenceBlock:
     texts: tuple[str, ...]
     terms: tuple[frozenset[str], ...]
     candidate: np.ndarray  # bool: may answer (answer_candidates of this result's sentences)
+    heading: np.ndarray  # bool: a heading (heading_lines), never the answer while the result has another
     static: StaticFeatures
 
     def __len__(self) -> int:
@@ -46,5 +47,6 @@ def sentence_block(key: BlockKey, term_sets: Callable[[Sequence[str]], TermSets]
         texts=texts,
         terms=tuple(term_sets(texts)),
         candidate=answer_candidates(spans, texts),
+        heading=heading_lines(document, spans, texts),
         static=StaticFeatures.of_result(document, spans, texts),
     )

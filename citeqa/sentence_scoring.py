@@ -53,6 +53,8 @@ class Sentences:
     choice: np.ndarray | None = None
     # The question-independent answer features (citeqa.answer_features), when the scorer made these.
     static: StaticFeatures | None = None
+    # Which sentences are headings (citeqa.answer_choice.heading_lines), when the scorer made these.
+    heading: np.ndarray | None = None
 
     def ranking(self) -> np.ndarray:
         """What the answer and the highlights are chosen by: the learned choice, else the similarity mix."""
@@ -113,6 +115,7 @@ class SentenceScorer:
             terms=terms,
             question_terms=question_terms,
             static=StaticFeatures.concatenate([block.static for block in blocks]),
+            heading=np.concatenate([block.heading for block in blocks] or [np.zeros(0, dtype=bool)]),
         )
 
 

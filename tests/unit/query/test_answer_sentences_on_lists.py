@@ -24,7 +24,19 @@ SEALS = """# Seal facts
 - Harbor seals dive to a depth of 500 m.
 - They can hold their breath for 40 minutes when resting on the sea floor.
 """
+HANDBOOK = """# Employee handbook
+
+## How to request paid time off from your manager in the HR portal
+
+Open the HR portal, choose Time off, pick the dates and submit. Your manager approves or declines within two
+working days.
+
+## What happens to unused vacation days at the end of the year
+
+Up to five unused days carry over into the next year. Any days beyond five expire on 31 December.
+"""
 TEXTS = {
+    "handbook": ("Employee handbook", HANDBOOK),
     "exam-day": ("Exam day checklist", EXAM),
     "seal-facts": ("Seal facts", SEALS),
     "walrus": (
@@ -111,3 +123,29 @@ def test_a_zero_width_space_after_a_full_stop_ends_the_sentence(
     ended in one ran on into the next, and the answer quoted both."""
     body = answer_of(lists_client, question, 3)
     assert body["answer"] is not None and body["answer"]["text"] == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how do I request paid time off", "Open the HR portal, choose Time off, pick the dates and submit."),
+        ("what happens to unused vacation days", "Up to five unused days carry over into the next year."),
+    ],
+)
+@pytest.mark.parametrize("k", [1, 5])
+def test_a_long_heading_is_not_the_answer(
+    lists_client: TestClient, question: str, expected: str, k: int
+) -> None:
+    """A heading of 8 words or more counts as sentence-like (a long line without a full stop may be a list
+    item), and one that repeats the question's words was the answer and the only highlight: 'How to request
+    paid time off from your manager in the HR portal'. A line without a sentence's end alone in its
+    paragraph is now a heading, not an answer."""
+    body = answer_of(lists_client, question, k)
+    assert body["answer"] is not None and body["answer"]["text"] == expected
+    document = lists_client.get("/documents/handbook").json()["text"]
+    for result in body["results"]:
+        if result["citation"]["doc_id"] == "handbook":
+            shown = [document[h["start"] : h["end"]] for h in result["highlights"]]
+            assert expected in shown and not any(s.startswith(("How to", "What happens")) for s in shown), (
+                shown
+            )
