@@ -10,6 +10,7 @@ chooses by come from citeqa.sentence_scoring.
   without a sentence's end alone in its paragraph (a heading, however long: "How to request paid time off
   in the HR portal") are neither highlighted nor the answer while their result has another candidate
   (``choosable``): the answer follows them.
+- An answer or a highlight that is a list item quotes it without its marker ("- ", "3. "; LIST_MARKER).
 - A result highlights its best candidate sentence and the others within the margin of it
   (``HIGHLIGHT_MARGIN`` on the similarity mix, ``CHOICE_MARGIN`` on the choice's log-odds), at most
   ``MAX_HIGHLIGHTS``, in text order.
@@ -21,6 +22,7 @@ chooses by come from citeqa.sentence_scoring.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -48,6 +50,9 @@ MIN_ANSWER_WORDS = 5
 SENTENCE_ENDS = (".", "!", "?", ":", "\uff1a", *CJK_SENTENCE_STOPS)
 CLOSERS = "\"'\u201d\u2019)]" + CJK_CLOSERS
 UNPUNCTUATED_ANSWER_WORDS = 8
+# A list item's marker ("- ", "• ", "3. ", "2) ") in a plain text file: list chrome, not the answer's words;
+# an answer and a highlight quote the item from its first word.
+LIST_MARKER = re.compile(r"(?:[-*\u2022\u00b7\u25aa\u2013]|\d{1,3}[.)])[ \t\u00a0]+(?=\S)")
 
 
 def is_sentence_like(span: Span, text: str) -> bool:
@@ -194,7 +199,14 @@ def lead_highlight(sentences: Sentences, position: int) -> Highlight | None:
 def as_highlight(sentences: Sentences, row: int) -> Highlight:
     # A highlight's score is the similarity mix, whatever ranked it.
     span = sentences.spans[row]
-    return Highlight(span.start, span.end, float(sentences.score[row]))
+    start = span.start + marker_length(sentences.texts[row])
+    return Highlight(start, span.end, float(sentences.score[row]))
+
+
+def marker_length(text: str) -> int:
+    """How many leading characters of a sentence are a list item's marker and its spaces (LIST_MARKER)."""
+    marker = LIST_MARKER.match(text)
+    return 0 if marker is None else marker.end()
 
 
 def answer_sentence(
@@ -221,6 +233,7 @@ def best_answer(
     best = answer_sentence(sentences.ranking(), allowed, sentences.result, first, also)
     if best is None:
         return None
-    span = sentences.spans[best]
-    citation = Citation.of(documents[sentences.doc_ids[best]], span.start, span.end)
-    return Answer(sentences.texts[best], float(sentences.score[best]), citation)
+    span, text = sentences.spans[best], sentences.texts[best]
+    marker = marker_length(text)
+    citation = Citation.of(documents[sentences.doc_ids[best]], span.start + marker, span.end)
+    return Answer(text[marker:], float(sentences.score[best]), citation)

@@ -35,6 +35,15 @@ working days.
 
 Up to five unused days carry over into the next year. Any days beyond five expire on 31 December.
 """
+# A plain text file keeps its list markers in the document's text.
+REPOTTING = (
+    "Signs a plant needs repotting\n\n"
+    "- Roots are growing out of the drainage holes or circling on the surface of the soil.\n"
+    "- The soil dries out within two or three days of watering.\n\n"
+    "How to repot\n\n"
+    "1. Water the plant a day before repotting so the root ball holds together.\n"
+    "2. Choose a new pot only 2 to 5 centimetres wider than the old one.\n"
+)
 TEXTS = {
     "handbook": ("Employee handbook", HANDBOOK),
     "exam-day": ("Exam day checklist", EXAM),
@@ -64,6 +73,7 @@ def lists_client(
     from service.wiring import build_searcher
 
     documents = [Document(doc_id, title, markdown(text)) for doc_id, (title, text) in TEXTS.items()]
+    documents.append(Document("repotting", "Repotting", REPOTTING))
     path: Path = tmp_path_factory.mktemp("lists") / "index"
     build_index(documents, encoder, path, IndexSettings(), "documents written by the test")
     settings = Settings(index_path=path, model=DEFAULT_MODEL)
@@ -149,3 +159,28 @@ def test_a_long_heading_is_not_the_answer(
             assert expected in shown and not any(s.startswith(("How to", "What happens")) for s in shown), (
                 shown
             )
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "how much wider should the new pot be",
+            "Choose a new pot only 2 to 5 centimetres wider than the old one.",
+        ),
+        ("are roots growing out of the drainage holes a sign", "Roots are growing out of the drainage holes"),
+    ],
+)
+@pytest.mark.parametrize("k", [1, 5])
+def test_an_answer_from_a_list_quotes_the_item_without_its_marker(
+    lists_client: TestClient, question: str, expected: str, k: int
+) -> None:
+    """In a plain text file the answer and its highlight quoted the list item with its marker: '2. Choose a
+    new pot...', '- Roots are growing...'. They start at the item's first word now, cited exactly."""
+    body = answer_of(lists_client, question, k)
+    answer = body["answer"]
+    assert answer is not None and answer["text"].startswith(expected), answer
+    citation = answer["citation"]
+    assert REPOTTING[citation["start"] : citation["end"]] == answer["text"]
+    [holding] = [r for r in body["results"] if r["citation"]["doc_id"] == "repotting"]
+    assert {"start": citation["start"], "end": citation["end"]} in holding["highlights"]
