@@ -58,12 +58,23 @@ def sentence_spans(text: str, begin: int = 0, stop_at: int | None = None) -> lis
     for match in _SENTENCE_END.finditer(text, begin, limit):
         stop = "stop" if match.group("stop") else "cjk" if match.group("cjk") else None
         end = match.end(stop) if stop else match.start()
-        if match.group("stop") and not ends_line(match) and _ends_with_abbreviation(text[start:end]):
+        if match.group("stop") and continues(text, start, end, match, limit):
             continue
         _append_span(text, start, end, spans)
         start = match.end()
     _append_span(text, start, limit, spans)
     return spans
+
+
+def continues(text: str, start: int, end: int, match: re.Match[str], limit: int) -> bool:
+    """Whether the sentence ``text[start:end]`` goes on past the full stop ``match`` found: after an
+    abbreviation or an initial ("Dr.", "e.g.", "J."), unless its line ends there or it is an "etc." that a
+    capital follows ("a ruler, etc. The exam starts at nine.": "etc." closes a list, often a sentence)."""
+    if ends_line(match) or not _ends_with_abbreviation(text[start:end]):
+        return False
+    after = match.end()
+    capital = after < limit and text[after].isupper()
+    return not (capital and text[start:end].rstrip(".").lower().endswith("etc"))
 
 
 def ends_line(match: re.Match[str]) -> bool:

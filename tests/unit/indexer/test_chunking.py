@@ -72,6 +72,10 @@ def test_invalid_settings_are_refused(max_words: int, overlap_words: int) -> Non
         ("Heading\nBody line one. Body two.\n\n- item", ["Heading", "Body line one.", "Body two.", "- item"]),
         ("Bring pens, etc.\nDive to 500 m.\r\nRest.", ["Bring pens, etc.", "Dive to 500 m.", "Rest."]),
         ("A car.\u200b Dr. Smith came.\u200bThen 3.5 more.", ["A car.", "Dr. Smith came.", "Then 3.5 more."]),
+        (
+            "Pens, paper, etc. The exam is at ten. Pens etc. are fine.",
+            ["Pens, paper, etc.", "The exam is at ten.", "Pens etc. are fine."],
+        ),
         ("  padded.  \n", ["padded."]),
         ("café naïve 日本語. 😀 ok!", ["café naïve 日本語.", "😀 ok!"]),
         ("", []),

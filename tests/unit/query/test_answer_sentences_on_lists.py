@@ -54,6 +54,11 @@ TEXTS = {
         "A walrus can weigh 1.5 tonnes, i.e. as much as a small car.\u200b Dr. Smith weighed twelve of them "
         "on the ice.\u200bWalruses use their tusks to haul themselves out of the water.",
     ),
+    "moving": (
+        "Office move",
+        "The office moves to the new building on 14 March. Pack your desk, your files, your plants, etc. The "
+        "movers arrive at eight in the morning and load the vans floor by floor.",
+    ),
     "canal": ("The canal", "The canal opened in 1825. Barges carried salt and timber to the harbor."),
 }
 
@@ -184,3 +189,12 @@ def test_an_answer_from_a_list_quotes_the_item_without_its_marker(
     assert REPOTTING[citation["start"] : citation["end"]] == answer["text"]
     [holding] = [r for r in body["results"] if r["citation"]["doc_id"] == "repotting"]
     assert {"start": citation["start"], "end": citation["end"]} in holding["highlights"]
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_etc_before_a_capital_ends_the_sentence(lists_client: TestClient, k: int) -> None:
+    """'etc.' is an abbreviation, so it never ended a sentence, and the answer quoted two: 'Pack your desk,
+    your files, your plants, etc. The movers arrive at eight...'. Followed by a capital it ends one now."""
+    body = answer_of(lists_client, "when do the movers arrive", k)
+    expected = "The movers arrive at eight in the morning and load the vans floor by floor."
+    assert body["answer"] is not None and body["answer"]["text"] == expected
