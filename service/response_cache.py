@@ -2,7 +2,8 @@
 
 The key is (index_version, normalized question, top_k, mode, offset, filters): a new index version (the
 corpus changed) never serves a response of the old one. Normalization: whitespace runs become one space and
-the ends are stripped (the model's tokenizer and BM25 split on whitespace), and case is folded (lower())
+the ends are stripped (the model's tokenizer and BM25 split on whitespace; the control characters that
+str.split() counts as whitespace but the tokenizer deletes are kept), and case is folded (lower())
 only when the encoder's tokenizer lower-cases its input (all-MiniLM-L6-v2 does; BM25 and the answer
 terms are lower-cased too), so two questions share an entry only when they get the same answer. The
 library's Response is cached, not the HTTP body: took_ms and the echoed question are per request.
@@ -11,6 +12,7 @@ library's Response is cached, not the HTTP body: took_ms and the echoed question
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from citeqa.answers import Answerer, Response
@@ -22,8 +24,13 @@ def folds_case(encoder: Any) -> bool:
     return bool(getattr(getattr(encoder, "tokenizer", None), "do_lower_case", False))
 
 
+# The spaces the tokenizer reads as spaces: str.split()'s whitespace less the control characters among it
+# (\x0b, \x0c, \x1c-\x1f, \x85), which the tokenizer deletes ("milia\x1cbumps" is read "miliabumps").
+SPACES = re.compile(r"[^\S\x0b\x0c\x1c-\x1f\x85]+")
+
+
 def normalize_question(question: str, fold_case: bool) -> str:
-    collapsed = " ".join(question.split())
+    collapsed = " ".join(part for part in SPACES.split(question) if part)
     return collapsed.lower() if fold_case else collapsed
 
 

@@ -75,6 +75,22 @@ def test_normalized_variants_share_an_entry_and_get_the_same_answer(
     assert served["answerable"] == computed.answerable and comparable(served) == comparable(cached)
 
 
+@pytest.mark.parametrize("joiner", ["\x1c", "\x1f", "\x0b"])
+def test_a_control_character_between_words_is_not_a_space_to_the_cache(
+    fresh: tuple[TestClient, Answerer], answerer: Answerer, joiner: str
+) -> None:
+    """str.split() reads \\x1c-\\x1f, \\x0b and \\x0c as whitespace, but the tokenizer deletes them
+    ('are\\x1cmilia' is read 'aremilia'): the variant shared the plain question's entry and was served its
+    answer, though computed alone it gets another confidence."""
+    client, _ = fresh
+    variant = QUESTION.replace(" milia", joiner + "milia")
+    client.post("/query", json={"question": QUESTION})
+    served = client.post("/query", json={"question": variant}).json()
+    computed = answerer.respond(variant, 5, "hybrid")
+    assert served["confidence"] == pytest.approx(computed.confidence)
+    assert [r["citation"]["start"] for r in served["results"]] == [r.citation.start for r in computed.results]
+
+
 def test_a_new_index_version_misses(fresh: tuple[TestClient, Answerer]) -> None:
     client, own = fresh
     first = client.post("/query", json={"question": QUESTION}).json()
