@@ -18,7 +18,13 @@ from service.limits import no_query_parameters
 from service.query_contract import QueryRequest, SearchQuery, check_single_fields
 from service.querying import json_response, run_query
 from service.response_cache import ResponseCache
-from service.routes import ERROR_RESPONSES, NOT_MODIFIED, READ_ACCESS, READ_RESPONSES, VERSION_RESPONSES
+from service.routes import (
+    INVALID_RESPONSES,
+    NOT_MODIFIED,
+    READ_ACCESS,
+    READ_RESPONSES,
+    VERSION_RESPONSES,
+)
 from service.schemas import ErrorOut, QueryResponse
 
 router = APIRouter()
@@ -45,8 +51,8 @@ def answer(
 @router.post(
     "/query",
     response_model=QueryResponse,
-    responses={
-        **ERROR_RESPONSES,
+    responses={  # no 404: a filter that matches nothing answers an empty page
+        **INVALID_RESPONSES,
         **READ_RESPONSES,
         **VERSION_RESPONSES,
         **OVERLOADED,
@@ -73,7 +79,7 @@ async def query(
 @router.get(
     "/search",
     response_model=QueryResponse,
-    responses={**ERROR_RESPONSES, **NOT_MODIFIED, **READ_RESPONSES, **VERSION_RESPONSES, **OVERLOADED},
+    responses={**INVALID_RESPONSES, **NOT_MODIFIED, **READ_RESPONSES, **VERSION_RESPONSES, **OVERLOADED},
     dependencies=READ_ACCESS,
 )
 async def search(

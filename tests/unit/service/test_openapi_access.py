@@ -132,3 +132,14 @@ def test_removing_the_last_document_leaves_an_empty_index_that_answers(
         )
         assert again.status_code in (200, 201), again.text
         assert writer.post("/query", json={"question": "what are milia"}).json()["results"]
+
+
+def test_the_query_routes_declare_no_404_they_never_send(client: TestClient) -> None:
+    """A filter that matches nothing answers an empty page, not a 404 (the document said 404 before)."""
+    ops = operations(client)
+    for route in (("/query", "post"), ("/search", "get")):
+        assert "404" not in ops[route]["responses"], route
+        assert "422" in ops[route]["responses"], route
+    nothing = client.get("/search", params={"q": "milia", "filter": "doc_id:no-such-document"})
+    assert nothing.status_code == 200 and nothing.json()["results"] == []
+    assert "404" in ops[("/documents/{doc_id}", "get")]["responses"]
