@@ -40,9 +40,14 @@ def ask(
     if url:
         ask_service(url, key, question, k, mode, as_json)
         return
+    from citeqa.search import validate_request
     from service.querying import run_query
     from service.wiring import build_answerer
 
+    try:
+        validate_request(question, k, mode)  # before seconds of loading the model and the index
+    except CiteqaError as err:
+        fail(err)
     settings = settings_with(index_path=index)
     try:
         response = run_query(build_answerer(settings), question, k, mode)  # type: ignore[arg-type]

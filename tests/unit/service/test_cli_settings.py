@@ -56,3 +56,14 @@ def test_an_invalid_key_is_named_but_never_echoed() -> None:
         Settings(api_keys=[{"value": "s3cret"}])
     problems = settings_problems(invalid.value, {"api_keys": [{"value": "s3cret"}]})
     assert "--api-keys" in problems and "s3cret" not in problems
+
+
+def test_ask_refuses_a_bad_mode_before_opening_anything(tmp_path: Path) -> None:
+    """Before, `citeqa ask milia --mode fuzzy` loaded the model and the index for seconds (or failed on the
+    index folder) before saying the mode was unknown."""
+    missing = tmp_path / "no-index-here"
+    done = CliRunner().invoke(app, ["ask", "milia", "--mode", "fuzzy", "--index", str(missing)])
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert "unknown mode 'fuzzy'; use one of hybrid, dense, bm25" in output
+    assert "no-index-here" not in output
