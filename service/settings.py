@@ -23,7 +23,9 @@ from indexer.onnx_encoder import DEFAULT_ONNX_CACHE, Backend
 
 DEFAULT_INDEX_DIR = Path("var/index")
 DEFAULT_FUSION = FusionSettings()
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# A question of MAX_QUESTION_CHARS (10,000) characters in any JSON: ASCII-escaped, as json.dumps writes it by
+# default, a character outside the BMP takes 12 bytes (\ud83c\udf5e), so 120,000; the rest is room.
+DEFAULT_MAX_BODY_BYTES = 160 * 1024
 DEFAULT_MAX_WRITE_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_QUERY_CONCURRENCY = 16
 DEFAULT_MAX_QUEUED = 32

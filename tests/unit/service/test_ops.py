@@ -439,3 +439,13 @@ def test_health_says_the_process_is_up_while_the_index_folder_cannot_be_opened(
         manifest.write_text(good, encoding="utf-8")
         assert client.get("/health").json()["status"] == "ok"
         assert client.get("/ready").status_code == 200
+
+
+def test_the_longest_question_is_taken_however_its_json_escapes_it(client: TestClient) -> None:
+    """10,000 characters are allowed; as json.dumps writes them by default (ASCII, surrogate pairs), 10,000
+    emoji are 120 kB, which the default body limit refused with 413 before (64 KiB)."""
+    body = json.dumps({"question": "\N{BREAD}" * 9_995 + "milia", "top_k": 1})
+    assert len(body.encode()) > 110_000
+    response = client.post("/query", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert response.json()["question"].endswith("milia")
