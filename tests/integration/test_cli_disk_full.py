@@ -21,7 +21,8 @@ def refuse_bytes_past(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
 
-def run_on_a_full_disk(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_citeqa(args: list[str], cwd: Path, full_disk: bool = False) -> subprocess.CompletedProcess[str]:
+    """The venv's `citeqa ARGS`; with ``full_disk``, every file it writes stops at 20,000 bytes."""
     return subprocess.run(
         [str(CITEQA_BIN), *args],
         cwd=cwd,
@@ -30,7 +31,7 @@ def run_on_a_full_disk(args: list[str], cwd: Path) -> subprocess.CompletedProces
         text=True,
         timeout=300,
         check=False,
-        preexec_fn=lambda: refuse_bytes_past(20_000),
+        preexec_fn=(lambda: refuse_bytes_past(20_000)) if full_disk else None,
     )
 
 
@@ -38,7 +39,7 @@ def test_index_on_a_full_disk_says_so_in_one_line_and_leaves_no_folder(tmp_path:
     corpus = tmp_path / "docs"
     shutil.copytree(DEFAULT_CORPUS_DIR, corpus)
     args = ["index", "--corpus", str(corpus), "--index", str(tmp_path / "idx")]
-    result = run_on_a_full_disk(args, tmp_path)
+    result = run_citeqa(args, tmp_path, full_disk=True)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "│" not in result.stderr  # no (rich) traceback
     error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -52,19 +53,11 @@ def test_index_over_an_index_on_a_full_disk_keeps_the_old_one(tmp_path: Path) ->
     corpus = tmp_path / "docs"
     shutil.copytree(DEFAULT_CORPUS_DIR, corpus)
     index = tmp_path / "idx"
-    built = subprocess.run(
-        [str(CITEQA_BIN), "index", "--corpus", str(corpus), "--index", str(index)],
-        cwd=tmp_path,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    built = run_citeqa(["index", "--corpus", str(corpus), "--index", str(index)], tmp_path)
     assert built.returncode == 0, built.stderr
     before = folder_digest(index)
     (corpus / "extra.txt").write_text("Milia are not contagious. " * 400, encoding="utf-8")
-    result = run_on_a_full_disk(["index", "--corpus", str(corpus), "--index", str(index)], tmp_path)
+    result = run_citeqa(["index", "--corpus", str(corpus), "--index", str(index)], tmp_path, full_disk=True)
     assert result.returncode == 2, result.stderr
     assert "the disk refused a write" in result.stderr and "Traceback" not in result.stderr
     assert folder_digest(index) == before
