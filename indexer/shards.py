@@ -78,6 +78,11 @@ def is_sharded(folder: Path) -> bool:
     return (Path(folder) / SHARDS_MANIFEST).is_file()
 
 
+def shard_folders_in(folder: Path) -> list[Path]:
+    """The shard folders (``shard-000`` ...) under ``folder``, whatever its ``shards.json`` says."""
+    return sorted(p for p in Path(folder).glob("shard-[0-9][0-9][0-9]") if p.is_dir())
+
+
 def check_shard_count(shards: int) -> None:
     if not 1 <= shards <= MAX_SHARDS:
         raise IndexMismatchError(f"--shards must be between 1 and {MAX_SHARDS}, not {shards}")

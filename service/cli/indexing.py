@@ -56,7 +56,11 @@ def index(
     skip_bad: SkipBadOption = False,
     shards: Annotated[
         int | None,
-        typer.Option(min=1, help="split the index into N shards by a hash of doc_id (a folder per shard)"),
+        typer.Option(
+            min=1,
+            help="split the index into N shards by a hash of doc_id (a folder per shard; default: as many as "
+            "the sharded index already there has)",
+        ),
     ] = None,
     engine: Annotated[
         str, typer.Option(help="local (this process) or ray (Ray Data: chunk, embed and write on a cluster)")
@@ -94,6 +98,7 @@ def index(
         from indexer.index_folder import check_replaceable
 
         check_replaceable(settings.index_path)  # before any work: a build replaces the folder whole
+        shards = shards if shards is not None else shards_of(settings.index_path)
         if engine == "ray":
             build_sharded_on_ray(settings, index_settings, shards or 1, address, if_stale, force, skip_bad)
             return
@@ -182,14 +187,29 @@ def build_with_progress(
         )
 
 
-def kept_for_writes(folder: Path, if_stale: bool, force: bool) -> bool:
-    """Whether a sharded index that writes have changed stays as it is (with --if-stale); without
-    --if-stale or --force, refuse to replace it."""
-    from indexer.shards import sharded_changed_by_writes
+def shards_of(folder: Path) -> int | None:
+    """The shard count of the sharded index at ``folder`` (None when it holds none): a build without
+    --shards (`make run`) keeps it, rather than replacing the shards, and their writes, with one folder."""
+    from indexer.shards import is_sharded, readable_shards_manifest, shard_folders_in
 
-    if not sharded_changed_by_writes(folder) or force:
+    if not is_sharded(folder):
+        return None
+    manifest = readable_shards_manifest(folder)
+    count = manifest.count if manifest is not None else len(shard_folders_in(folder))
+    if not count:
+        raise CorpusError(f"{folder} holds no readable sharded index; pass --shards N to build one")
+    return count
+
+
+def kept_for_writes(folder: Path, if_stale: bool, force: bool) -> bool:
+    """Whether an index that writes have changed (sharded or not) stays as it is (with --if-stale);
+    without --if-stale or --force, refuse to replace it."""
+    from indexer.shards import is_sharded, sharded_changed_by_writes
+    from indexer.staleness import changed_by_writes
+
+    if force or not (sharded_changed_by_writes(folder) or changed_by_writes(folder)):
         return False
-    changed = f"sharded index at {folder} has been changed by writes"
+    changed = f"{'sharded index' if is_sharded(folder) else 'index'} at {folder} has been changed by writes"
     if if_stale:
         log(f"{changed}: kept as it is (--force replaces it)")
         return True

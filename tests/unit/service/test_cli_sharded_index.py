@@ -1,0 +1,81 @@
+"""`citeqa index` over a sharded index folder, as `make run` (`citeqa index --if-stale`, no --shards) and a
+user following the README run it: the shards, and the documents written to them, stay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from corpus import DEFAULT_CORPUS_DIR
+from indexer.embedding import DEFAULT_MODEL
+from indexer.load import load_index
+from indexer.shards import is_sharded, read_shards_manifest, shard_of
+from service.cli.app import app
+
+WIDE = {"COLUMNS": "400"}  # long paths on one line
+
+
+def said(output: str) -> str:
+    return " ".join(output.split())
+
+
+def run(*args: str) -> str:
+    done = CliRunner().invoke(app, list(args), env=WIDE)
+    assert done.exit_code == 0, done.output
+    return said(done.output)
+
+
+@pytest.fixture(scope="module")
+def sharded_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sharded") / "index"
+    run("index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(folder), "--shards", "2")
+    return folder
+
+
+@pytest.fixture
+def sharded_copy(sharded_index: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    path = tmp_path / "index"
+    shutil.copytree(sharded_index, path)
+    return path
+
+
+def add_seals(index: Path, tmp_path: Path) -> None:
+    (tmp_path / "seals.txt").write_text("Harbor seals can hold their breath for thirty minutes.\n")
+    run("add", str(tmp_path / "seals.txt"), "--index", str(index))
+
+
+def test_index_if_stale_without_shards_keeps_a_sharded_index_and_its_writes(
+    sharded_copy: Path, tmp_path: Path
+) -> None:
+    """`make run` over a sharded folder said "is sharded (shards.json): this command takes one shard folder:
+    rebuilding it from the corpus" and replaced the shards with one unsharded folder, dropping the documents
+    written to them. A build without --shards now keeps the folder's shard count, and its writes."""
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(sharded_copy), "--if-stale"]
+    assert "sharded index at" in run(*command) and "is up to date (2 shards)" in run(*command)
+    add_seals(sharded_copy, tmp_path)
+    assert "has been changed by writes: kept as it is" in run(*command)
+    assert is_sharded(sharded_copy)
+    shards = read_shards_manifest(sharded_copy).shard_folders
+    assert "seals" in load_index(shards[shard_of("seals", 2)], expected_model=DEFAULT_MODEL).documents
+    refused = CliRunner().invoke(app, command[:-1], env=WIDE)  # without --if-stale: refused, not replaced
+    assert refused.exit_code == 2 and "Use --force" in said(refused.output), refused.output
+    assert "seals" in load_index(shards[shard_of("seals", 2)], expected_model=DEFAULT_MODEL).documents
+
+
+def test_sharding_an_index_changed_by_writes_is_refused_without_force(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """`citeqa index --shards 2` over an unsharded index changed by writes replaced it from the corpus
+    without a word, dropping the written documents; it is now refused as an unsharded rebuild is."""
+    add_seals(index_copy, tmp_path)
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(index_copy), "--shards", "2"]
+    refused = CliRunner().invoke(app, command, env=WIDE)
+    assert refused.exit_code == 2, refused.output
+    assert f"index at {index_copy} has been changed by writes. Use --force" in said(refused.output)
+    assert "seals" in load_index(index_copy, expected_model=DEFAULT_MODEL).documents
+    assert "has been changed by writes: kept as it is" in run(*command, "--if-stale")
+    assert not is_sharded(index_copy)
