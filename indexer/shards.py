@@ -83,6 +83,23 @@ def shard_folders_in(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).glob("shard-[0-9][0-9][0-9]") if p.is_dir())
 
 
+def in_shard(error: IndexMismatchError, shard: Path, folder: Path) -> IndexMismatchError:
+    """``error``, raised opening ``shard`` of the sharded index at ``folder``, with the rebuild a shard takes:
+    from its stored documents, or the whole index from the corpus (`citeqa index --index SHARD` would build
+    the whole corpus into that one shard)."""
+    message, hinted, hint = str(error).partition("; rebuild it from")
+    if not hinted:
+        return error
+    stored = (
+        f"its stored documents with `citeqa rebuild --index {shard}`, or " if "citeqa rebuild" in hint else ""
+    )
+    model = ", or configure the index's model" if hint.endswith("configure the index's model") else ""
+    return IndexMismatchError(
+        f"{message}; rebuild it from {stored}the whole sharded index from the corpus with `citeqa index "
+        f"--index {folder}` (or `make run`){model}"
+    )
+
+
 def check_shard_count(shards: int) -> None:
     if not 1 <= shards <= MAX_SHARDS:
         raise IndexMismatchError(f"--shards must be between 1 and {MAX_SHARDS}, not {shards}")

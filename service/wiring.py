@@ -35,7 +35,7 @@ from indexer.lexical import CorpusStatistics
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
 from indexer.merging import TieredMergePolicy
-from indexer.shards import ShardsManifest, is_sharded, read_shards_manifest
+from indexer.shards import ShardsManifest, in_shard, is_sharded, read_shards_manifest
 from service.settings import Settings
 
 
@@ -357,15 +357,18 @@ def build_sharded(settings: Settings, encoder: Encoder | None = None) -> tuple[S
     writable = bool(settings.api_keys)
 
     def open_shard(folder: Path) -> LiveIndex:
-        return LiveIndex.open(
-            folder,
-            encoder,
-            expected_model=settings.model,
-            writable=writable,
-            policy=TieredMergePolicy(segments_per_tier=settings.merge_segments_per_tier),
-            mmap=settings.index_mmap,
-            checksums=settings.index_checksums,
-        )
+        try:
+            return LiveIndex.open(
+                folder,
+                encoder,
+                expected_model=settings.model,
+                writable=writable,
+                policy=TieredMergePolicy(segments_per_tier=settings.merge_segments_per_tier),
+                mmap=settings.index_mmap,
+                checksums=settings.index_checksums,
+            )
+        except IndexMismatchError as err:
+            raise in_shard(err, folder, manifest.folder) from None
 
     live = open_local_shards(manifest.folder, manifest.data, manifest.shard_folders, open_shard, writable)
     return live, sharded_base(settings, encoder, manifest)

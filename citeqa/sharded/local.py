@@ -189,7 +189,15 @@ def open_local_shards(
 ) -> ShardedLive:
     """The shards of ``folder``, each opened by ``open_shard`` and served from this process."""
     pool = ThreadPoolExecutor(max_workers=max(4, 2 * len(shard_folders)), thread_name_prefix="shard")
-    servers = [ShardServer(open_shard(path), bucket) for bucket, path in enumerate(shard_folders)]
+    servers: list[ShardServer] = []
+    try:
+        for bucket, path in enumerate(shard_folders):
+            servers.append(ShardServer(open_shard(path), bucket))
+    except BaseException:  # a shard that cannot be opened: the ones opened before it are closed
+        for server in servers:
+            server.close()
+        pool.shutdown(wait=False)
+        raise
 
     def close() -> None:
         for server in servers:

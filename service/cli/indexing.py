@@ -431,12 +431,13 @@ def serve(
 
     if is_sharded(settings.index_path):  # every shard served from this process
         try:
-            from service.wiring import shards_manifest
+            from service.wiring import build_sharded
 
-            shards_manifest(settings)
+            opened = build_sharded(settings)  # a shard that cannot be opened fails here, not in uvicorn
         except CiteqaError as err:
             fail(err)
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+        app = create_app(settings, open_sharded=lambda: opened)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
         return
     try:
         from service.wiring import build_answerer, build_live

@@ -123,7 +123,9 @@ def open_live_index(index: Path | None) -> Iterator[LiveIndex]:
 def open_sharded_for_writes(settings: Settings) -> Iterator[ShardedLive]:
     from citeqa.sharded.local import open_local_shards
     from indexer.embedding import SentenceTransformerEncoder
+    from indexer.errors import IndexMismatchError
     from indexer.live import LiveIndex
+    from indexer.shards import in_shard
     from service.wiring import shards_manifest
 
     try:
@@ -131,7 +133,12 @@ def open_sharded_for_writes(settings: Settings) -> Iterator[ShardedLive]:
         encoder = SentenceTransformerEncoder(settings.model)
 
         def open_shard(folder: Path) -> LiveIndex:
-            return LiveIndex.open(folder, encoder, settings.model, checksums=False, background_merges=False)
+            try:
+                return LiveIndex.open(
+                    folder, encoder, settings.model, checksums=False, background_merges=False
+                )
+            except IndexMismatchError as err:
+                raise in_shard(err, folder, manifest.folder) from None
 
         live = open_local_shards(manifest.folder, manifest.data, manifest.shard_folders, open_shard, True)
     except CiteqaError as err:

@@ -79,3 +79,25 @@ def test_sharding_an_index_changed_by_writes_is_refused_without_force(
     assert "seals" in load_index(index_copy, expected_model=DEFAULT_MODEL).documents
     assert "has been changed by writes: kept as it is" in run(*command, "--if-stale")
     assert not is_sharded(index_copy)
+
+
+def test_serving_a_sharded_index_with_a_damaged_shard_names_the_shard_and_its_fix(sharded_copy: Path) -> None:
+    """`citeqa serve` over a sharded index with a damaged shard started uvicorn, which printed the traceback
+    of the app's start-up ("Application startup failed", exit 3), and its last line told to run `citeqa
+    index --index INDEX/shard-001`, which builds the whole corpus into that one shard. It now fails before
+    serving, as over one folder, with the rebuilds that fit a shard; the first one named works."""
+    shards = read_shards_manifest(sharded_copy).shard_folders
+    (faiss_file,) = shards[1].glob("segments/*/dense.faiss")
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    command = ["serve", "--index", str(sharded_copy), "--port", "18571"]
+    # `citeqa serve` sets up JSON logging on this runner's stream: it runs last.
+    for tried in (["add", str(DEFAULT_CORPUS_DIR), "--index", str(sharded_copy)], command):
+        refused = CliRunner().invoke(app, tried, env=WIDE)
+        assert refused.exit_code == 2, refused.output
+        told = said(refused.output)
+        assert f"index file {faiss_file} does not match its checksum in manifest.json" in told
+        assert f"`citeqa rebuild --index {shards[1]}`" in told
+        assert f"from the corpus with `citeqa index --index {sharded_copy}` (or `make run`)" in told
+        assert f"citeqa index --index {shards[1]}" not in told and "Traceback" not in told
+    assert "rebuilt" in run("rebuild", "--index", str(shards[1]))
+    load_index(shards[1], expected_model=DEFAULT_MODEL)
