@@ -24,8 +24,9 @@ from indexer.build import BuildReport, build_index
 from indexer.embedding import Encoder
 from indexer.embedding_cache import EmbeddingCache
 from indexer.errors import IndexMismatchError
-from indexer.index_folder import MANIFEST, StagedFolder, content_hash, sha256_file, utc_now
+from indexer.index_folder import MANIFEST, StagedFolder, content_hash, read_manifest, sha256_file, utc_now
 from indexer.index_settings import IndexSettings
+from indexer.staleness import index_damage, live_version
 
 SHARDS_MANIFEST = "shards.json"
 SHARDS_FORMAT = "citeqa-shards"
@@ -251,23 +252,33 @@ def sharded_is_current(
         return False
     if manifest.data["corpus"]["fingerprint"] != fingerprint:
         return False
+    if damaged_shards(folder, model):
+        return False
     view = settings.manifest_view()
     for shard in manifest.shard_folders:
-        shard_manifest = json.loads((shard / MANIFEST).read_text(encoding="utf-8"))
+        shard_manifest = read_manifest(shard)
         if any(shard_manifest.get(key) != value for key, value in view.items()):
             return False
     return True
 
 
 def sharded_changed_by_writes(folder: Path) -> bool:
-    """Whether any shard has taken writes since the sharded index was built."""
+    """Whether any shard has taken writes since the sharded index was built (a shard whose manifest cannot
+    be read says nothing, as an unsharded folder's does not)."""
     manifest = readable_shards_manifest(folder)
     if manifest is None:
         return False
-    return any(
-        int(json.loads((shard / MANIFEST).read_text(encoding="utf-8")).get("version", 1)) > 1
-        for shard in manifest.shard_folders
-    )
+    return any(live_version(shard) > 1 for shard in manifest.shard_folders)
+
+
+def damaged_shards(folder: Path, model: str) -> list[tuple[Path, str]]:
+    """Each shard of the sharded index at ``folder`` that the service would refuse to open with ``model``,
+    with why (``indexer.staleness.index_damage``)."""
+    manifest = readable_shards_manifest(folder)
+    if manifest is None:
+        return []
+    found = ((shard, index_damage(shard, model)) for shard in manifest.shard_folders)
+    return [(shard, damage) for shard, damage in found if damage is not None]
 
 
 def readable_shards_manifest(folder: Path) -> ShardsManifest | None:

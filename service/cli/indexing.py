@@ -201,24 +201,34 @@ def shards_of(folder: Path) -> int | None:
     return count
 
 
-def kept_for_writes(folder: Path, if_stale: bool, force: bool) -> bool:
-    """Whether an index that writes have changed (sharded or not) stays as it is (with --if-stale);
-    without --if-stale or --force, refuse to replace it."""
-    from indexer.shards import is_sharded, sharded_changed_by_writes
+def kept_for_writes(settings: Settings, if_stale: bool, force: bool) -> bool:
+    """Whether an index that writes have changed (sharded or not) stays as it is (with --if-stale; a
+    damaged shard is rebuilt from its stored documents, the writes kept, as `make run` does for one
+    folder); without --if-stale or --force, refuse to replace it."""
+    from indexer.shards import damaged_shards, is_sharded, sharded_changed_by_writes
     from indexer.staleness import changed_by_writes
 
+    folder = settings.index_path
     if force or not (sharded_changed_by_writes(folder) or changed_by_writes(folder)):
         return False
     changed = f"{'sharded index' if is_sharded(folder) else 'index'} at {folder} has been changed by writes"
-    if if_stale:
+    if not if_stale:
+        raise CorpusError(f"{changed}. Use --force to replace it anyway")
+    damaged = damaged_shards(folder, settings.model)
+    for shard, damage in damaged:
+        log(f"{changed}; {damage}: rebuilding {shard} from its stored documents, the writes kept")
+        rebuild_stored(settings.model_copy(update={"index_path": shard}))
+    if not damaged:
         log(f"{changed}: kept as it is (--force replaces it)")
-        return True
-    raise CorpusError(f"{changed}. Use --force to replace it anyway")
+    return True
 
 
 def say_current(folder: Path, fingerprint: str, model: str, shards: int, settings: IndexSettings) -> bool:
-    from indexer.shards import sharded_is_current
+    """Whether the sharded index is up to date (said); a damaged shard is named, before the rebuild."""
+    from indexer.shards import damaged_shards, sharded_is_current
 
+    for _, damage in damaged_shards(folder, model):
+        log(f"{damage}: rebuilding the sharded index at {folder} from the corpus")
     if not sharded_is_current(folder, fingerprint, model, shards, settings):
         return False
     log(f"sharded index at {folder} is up to date ({shards} shards)")
@@ -247,7 +257,7 @@ def build_sharded(
 
     folder = settings.index_path
     check_shard_count(shards)
-    if kept_for_writes(folder, if_stale, force):
+    if kept_for_writes(settings, if_stale, force):
         return
     fingerprint = corpus_sharded_fingerprint(documents, shards)
     if if_stale and say_current(folder, fingerprint, settings.model, shards, index_settings):
@@ -287,7 +297,7 @@ def build_sharded_on_ray(
         raise CorpusError("--engine ray needs Ray: pip install 'citeqa[ray]'") from None
     folder = settings.index_path
     check_shard_count(shards)
-    if kept_for_writes(folder, if_stale, force):
+    if kept_for_writes(settings, if_stale, force):
         return
     start_ray(address)
     try:

@@ -101,3 +101,50 @@ def test_serving_a_sharded_index_with_a_damaged_shard_names_the_shard_and_its_fi
         assert f"citeqa index --index {shards[1]}" not in told and "Traceback" not in told
     assert "rebuilt" in run("rebuild", "--index", str(shards[1]))
     load_index(shards[1], expected_model=DEFAULT_MODEL)
+
+
+def truncated_faiss(shard: Path) -> str:
+    faiss_file = sorted(shard.glob("segments/*/dense.faiss"))[0]
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    return f"index file {faiss_file} does not match its checksum in manifest.json"
+
+
+def unreadable_manifest(shard: Path) -> str:
+    (shard / "manifest.json").write_text('{"format": "citeqa-index", ', encoding="utf-8")
+    return f"{shard / 'manifest.json'} is not valid JSON"
+
+
+def opens(index: Path) -> None:
+    """What `citeqa serve` (`make run`'s next step) opens."""
+    from service.settings import Settings
+    from service.wiring import build_sharded
+
+    live, _ = build_sharded(Settings(index_path=index))
+    live.close()
+
+
+@pytest.mark.parametrize("damage", [truncated_faiss, unreadable_manifest])
+def test_index_if_stale_rebuilds_a_sharded_index_with_a_damaged_shard(sharded_copy: Path, damage) -> None:
+    """`make run` over a sharded index with a damaged shard said "is up to date" (a shard's FAISS file cut
+    short), or failed with "error: Expecting property name enclosed in double quotes" (a shard's manifest),
+    and `citeqa serve` then refused the folder. It now names the damage and rebuilds, as for one folder."""
+    why = damage(read_shards_manifest(sharded_copy).shard_folders[1])
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(sharded_copy), "--if-stale"]
+    told = run(*command)
+    assert "is up to date" not in told
+    assert f"{why}: rebuilding the sharded index at {sharded_copy} from the corpus" in told
+    opens(sharded_copy)
+    assert "is up to date (2 shards)" in run(*command)
+
+
+def test_index_if_stale_rebuilds_a_damaged_shard_changed_by_writes_from_its_stored_documents(
+    sharded_copy: Path, tmp_path: Path
+) -> None:
+    add_seals(sharded_copy, tmp_path)
+    shard = read_shards_manifest(sharded_copy).shard_folders[shard_of("seals", 2)]
+    why = truncated_faiss(shard)
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(sharded_copy), "--if-stale"]
+    told = run(*command)
+    assert f"{why}: rebuilding {shard} from its stored documents, the writes kept" in told
+    opens(sharded_copy)
+    assert "seals" in load_index(shard, expected_model=DEFAULT_MODEL).documents
