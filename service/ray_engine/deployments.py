@@ -20,9 +20,10 @@ from citeqa.sharded.shard_server import ShardServer
 from corpus.types import Document
 from indexer.backends import default_threads, limit_threads
 from indexer.embedding import Encoder
+from indexer.errors import IndexMismatchError
 from indexer.live import LiveIndex, WriteResult
 from indexer.merging import TieredMergePolicy
-from indexer.shards import read_shards_manifest, shard_name
+from indexer.shards import in_shard, read_shards_manifest, shard_name
 from service.ray_engine.clients import RayShardClient
 from service.settings import Settings
 
@@ -41,15 +42,18 @@ class ShardReplica:
         values = Settings(**settings)
         threads = values.threads or default_threads()
         limit_threads(threads)  # FAISS with one OpenMP thread, as in a served query
-        live = LiveIndex.open(
-            Path(folder),
-            WriterEncoder(values, dimension),
-            expected_model=values.model,
-            writable=bool(values.api_keys),
-            policy=TieredMergePolicy(segments_per_tier=values.merge_segments_per_tier),
-            mmap=values.index_mmap,
-            checksums=values.index_checksums,
-        )
+        try:
+            live = LiveIndex.open(
+                Path(folder),
+                WriterEncoder(values, dimension),
+                expected_model=values.model,
+                writable=bool(values.api_keys),
+                policy=TieredMergePolicy(segments_per_tier=values.merge_segments_per_tier),
+                mmap=values.index_mmap,
+                checksums=values.index_checksums,
+            )
+        except IndexMismatchError as err:
+            raise in_shard(err, Path(folder), values.index_path) from None
         self.server = ShardServer(live, bucket)
 
     def state(self) -> ShardState:

@@ -148,3 +148,21 @@ def test_index_if_stale_rebuilds_a_damaged_shard_changed_by_writes_from_its_stor
     assert f"{why}: rebuilding {shard} from its stored documents, the writes kept" in told
     opens(sharded_copy)
     assert "seals" in load_index(shard, expected_model=DEFAULT_MODEL).documents
+
+
+def test_serving_on_ray_a_sharded_index_with_a_damaged_shard_fails_before_ray_starts(
+    sharded_copy: Path,
+) -> None:
+    """`citeqa serve --engine ray` over a damaged shard started a Ray cluster, deployed, and after minutes
+    ended in a traceback, "RuntimeError: Deploying application citeqa failed: Failed to update the
+    deployments ['shard-001']", the reason left in the replicas' logs (which named `citeqa index --index
+    INDEX/shard-001`). The shards are now opened first, as the replicas will, and the command says why."""
+    pytest.importorskip("ray")
+    shards = read_shards_manifest(sharded_copy).shard_folders
+    why = truncated_faiss(shards[1])
+    command = ["serve", "--index", str(sharded_copy), "--engine", "ray", "--port", "18572"]
+    refused = CliRunner().invoke(app, command, env=WIDE)
+    assert refused.exit_code == 2, refused.output
+    told = said(refused.output)
+    assert why in told and f"`citeqa rebuild --index {shards[1]}`" in told
+    assert f"from the corpus with `citeqa index --index {sharded_copy}` (or `make run`)" in told
