@@ -316,6 +316,17 @@ def shards_manifest(settings: Settings) -> ShardsManifest:
     return manifest
 
 
+def check_shards(settings: Settings, manifest: ShardsManifest) -> None:
+    """Open every shard as the service will (a damaged shard would fail each worker process, or its
+    deployment on Ray, its error lost in their logs): the first that cannot be opened fails, naming its
+    rebuild."""
+    for folder in manifest.shard_folders:
+        try:
+            load_index(folder, settings.model, mmap=True, checksums=settings.index_checksums)
+        except IndexMismatchError as err:
+            raise in_shard(err, folder, manifest.folder) from None
+
+
 def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest) -> Answerer:
     """The answer layer a sharded index's answerers share (its searcher holds no passages: each question
     gets its own over the shards' candidates, see citeqa.sharded.gather)."""

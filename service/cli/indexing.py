@@ -484,12 +484,12 @@ def serve_workers(settings: Settings, index: Path | None, workers: int) -> None:
 
     from indexer.load import load_index
     from indexer.shards import is_sharded
-    from service.wiring import shards_manifest
+    from service.wiring import check_shards, shards_manifest
     from service.workers import WORKER_APP
 
     try:  # fail fast, before forking
         if is_sharded(settings.index_path):
-            shards_manifest(settings)
+            check_shards(settings, shards_manifest(settings))
         else:
             load_index(settings.index_path, expected_model=settings.model)
     except CiteqaError as err:

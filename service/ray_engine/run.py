@@ -8,13 +8,10 @@ import threading
 
 from ray import serve
 
-from indexer.errors import IndexMismatchError
-from indexer.load import load_index
 from indexer.ray_build import start_ray
-from indexer.shards import ShardsManifest, in_shard
 from service.ray_engine.deployments import APP_NAME, application
 from service.settings import Settings
-from service.wiring import shards_manifest
+from service.wiring import check_shards, shards_manifest
 
 
 def serve_on_ray(settings: Settings, address: str | None, replicas: int, on_ready: str | None = None) -> None:
@@ -42,13 +39,3 @@ def serve_on_ray(settings: Settings, address: str | None, replicas: int, on_read
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     serve.shutdown()
-
-
-def check_shards(settings: Settings, manifest: ShardsManifest) -> None:
-    """Open every shard as its replicas will (a damaged shard would fail its deployment on Ray, its error
-    lost in the replicas' logs): the first that cannot be opened fails the command, naming its rebuild."""
-    for folder in manifest.shard_folders:
-        try:
-            load_index(folder, settings.model, mmap=True, checksums=settings.index_checksums)
-        except IndexMismatchError as err:
-            raise in_shard(err, folder, manifest.folder) from None

@@ -166,3 +166,19 @@ def test_serving_on_ray_a_sharded_index_with_a_damaged_shard_fails_before_ray_st
     told = said(refused.output)
     assert why in told and f"`citeqa rebuild --index {shards[1]}`" in told
     assert f"from the corpus with `citeqa index --index {sharded_copy}` (or `make run`)" in told
+
+
+def test_serving_a_damaged_shard_with_workers_fails_before_forking(
+    sharded_copy: Path, tmp_path: Path
+) -> None:
+    """`citeqa serve --workers 2` over a sharded index with a damaged shard forked the workers, each logged
+    its start-up traceback, and the command ended with exit 0 and nothing served. The shards are now opened
+    before forking, as an unsharded folder is."""
+    from support import run_cli
+
+    shards = read_shards_manifest(sharded_copy).shard_folders
+    why = truncated_faiss(shards[1])
+    done = run_cli(["serve", "--index", str(sharded_copy), "--workers", "2", "--port", "18573"], cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    told = said(done.stdout + done.stderr)
+    assert why in told and f"`citeqa rebuild --index {shards[1]}`" in told and "Traceback" not in told
