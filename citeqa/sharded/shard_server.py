@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -26,10 +28,12 @@ from citeqa.sharded.messages import (
 )
 from citeqa.stored_sentences import StoredSentenceVectors
 from corpus.types import Document
+from indexer.errors import IndexMismatchError
 from indexer.lexical import CorpusStatistics, LexicalIndex
 from indexer.live import LiveIndex, WriteResult
 from indexer.load import LoadedIndex
 from indexer.sentences import passage_sentences
+from indexer.shards import in_shard
 from indexer.types import Passage
 
 KEPT_COMMITS = 8
@@ -51,8 +55,20 @@ class ShardServer:
         self._filter_keys: tuple[int, tuple[str, ...]] | None = None
         self._stored_sentences: tuple[int, StoredSentenceVectors] | None = None
 
+    @contextmanager
+    def _named(self) -> Iterator[None]:
+        """A shard that cannot be opened (damaged while served) says so with the rebuilds a shard takes."""
+        try:
+            yield
+        except StaleShardError:
+            raise
+        except IndexMismatchError as err:
+            folder = Path(self.live.folder)
+            raise in_shard(err, folder, folder.parent) from None
+
     def _current(self) -> LoadedIndex:
-        index = self.live.current
+        with self._named():
+            index = self.live.current
         with self._lock:
             if index.generation not in self._commits:
                 self._commits[index.generation] = index
@@ -205,16 +221,20 @@ class ShardServer:
         return list(self._current().documents)
 
     def put(self, documents: Sequence[Document], max_chars: int, max_documents: int) -> WriteResult:
-        return self.live.put(documents, max_chars, max_documents)
+        with self._named():
+            return self.live.put(documents, max_chars, max_documents)
 
     def delete(self, doc_ids: Sequence[str]) -> WriteResult:
-        return self.live.delete(doc_ids)
+        with self._named():
+            return self.live.delete(doc_ids)
 
     def rebuild(self) -> WriteResult:
-        return self.live.rebuild()
+        with self._named():
+            return self.live.rebuild()
 
     def at_least(self, version: int) -> ShardState:
-        return state_of(self.live.at_least(version), self.bucket)
+        with self._named():
+            return state_of(self.live.at_least(version), self.bucket)
 
     def close(self) -> None:
         self.live.close()

@@ -182,3 +182,37 @@ def test_serving_a_damaged_shard_with_workers_fails_before_forking(
     assert done.returncode == 2, done.stdout + done.stderr
     told = said(done.stdout + done.stderr)
     assert why in told and f"`citeqa rebuild --index {shards[1]}`" in told and "Traceback" not in told
+
+
+def test_a_shard_damaged_while_served_names_the_rebuilds_a_shard_takes(sharded_copy: Path) -> None:
+    """A shard damaged while the service ran made every query, write and /ready answer 503 telling to run
+    `citeqa index --index INDEX/shard-001`, which builds the whole corpus into that one shard."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    shard = read_shards_manifest(sharded_copy).shard_folders[1]
+    auth = {"Authorization": "Bearer key"}
+    with TestClient(create_app(Settings(index_path=sharded_copy, api_keys=["key"]))) as client:
+        assert client.get("/ready").status_code == 200
+        path = shard / "manifest.json"
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["version"] += 1
+        manifest["counts"]["passages"] += 1
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+        seals = {"doc_id": "seals", "title": "Seals", "text": "Harbor seals hold their breath."}
+        for answer in (
+            client.get("/ready"),
+            client.post("/query", json={"question": "what are milia"}),
+            client.post("/documents", json={"documents": [seals]}, headers=auth),
+        ):
+            assert answer.status_code == 503, answer.text
+            message = answer.json()["message"]
+            assert f"index at {shard}: its segments hold" in message
+            assert f"`citeqa rebuild --index {shard}`" in message
+            assert f"`citeqa index --index {sharded_copy}` (or `make run`)" in message
+            assert f"citeqa index --index {shard}" not in message
+        assert client.get("/health").json()["status"] == "degraded"
