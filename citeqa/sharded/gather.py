@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from citeqa.answers import Answerer
-from citeqa.filters import normalize_filters
+from citeqa.filters import DOCUMENT_FIELDS, normalize_filters
 from citeqa.paging import PAGE_DEPTH, validate_offset
 from citeqa.search import Searcher, validate_request
 from citeqa.sentence_scoring import TermExtractor
@@ -271,7 +271,7 @@ class ShardedAnswerer:
         stats = all_of([c.stats(terms) for c in self.clients])
         corpus = CorpusStatistics.combined([s.corpus for s in stats])
         frequencies = {t: sum(s.frequencies[t] for s in stats) for t in terms}
-        keys = tuple(sorted({k for s in stats for k in s.filter_keys}))
+        keys = filter_keys_of(stats)
         normalized = normalize_filters(filters, keys) if filters is not None else None
         depth = self.retrieval_depth()
         answers = all_of(
@@ -334,6 +334,13 @@ class ShardedSearcher:
         question = validate_request(question, top_k, mode)
         over = self._answerer.answerer_over(question, mode, filters, answers=False)
         return over.searcher.search(question, top_k, mode)
+
+
+def filter_keys_of(stats: Sequence[ShardStats]) -> tuple[str, ...]:
+    """The filter keys of every shard, in the order one index names them (``known_filter_keys``: the
+    Document fields, then the metadata keys sorted)."""
+    found = {key for s in stats for key in s.filter_keys} - set(DOCUMENT_FIELDS)
+    return (*DOCUMENT_FIELDS, *sorted(found))
 
 
 def routed_documents(
