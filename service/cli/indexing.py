@@ -99,6 +99,10 @@ def index(
 
         check_replaceable(settings.index_path)  # before any work: a build replaces the folder whole
         shards = shards if shards is not None else shards_of(settings.index_path)
+        if shards is not None:
+            from indexer.shards import check_shard_count
+
+            check_shard_count(shards)  # before the corpus is read, which may take long
         if engine == "ray":
             build_sharded_on_ray(settings, index_settings, shards or 1, address, if_stale, force, skip_bad)
             return

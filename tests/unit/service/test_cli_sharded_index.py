@@ -216,3 +216,21 @@ def test_a_shard_damaged_while_served_names_the_rebuilds_a_shard_takes(sharded_c
             assert f"`citeqa index --index {sharded_copy}` (or `make run`)" in message
             assert f"citeqa index --index {shard}" not in message
         assert client.get("/health").json()["status"] == "degraded"
+
+
+def test_too_many_shards_is_refused_before_the_corpus_is_read(tmp_path: Path) -> None:
+    """`citeqa index --shards 300` read the whole corpus (and listed its files) before saying that --shards
+    must be between 1 and 256; it now says so first."""
+    command = [
+        "index",
+        "--corpus",
+        str(DEFAULT_CORPUS_DIR),
+        "--index",
+        str(tmp_path / "i"),
+        "--shards",
+        "300",
+    ]
+    refused = CliRunner().invoke(app, command, env=WIDE)
+    assert refused.exit_code == 2, refused.output
+    assert "--shards must be between 1 and 256, not 300" in said(refused.output)
+    assert "Files read" not in refused.output and not (tmp_path / "i").exists()
