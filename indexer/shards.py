@@ -281,6 +281,16 @@ def damaged_shards(folder: Path, model: str) -> list[tuple[Path, str]]:
     return [(shard, damage) for shard, damage in found if damage is not None]
 
 
+def sharded_index_holding(folder: Path) -> Path | None:
+    """The sharded index that ``folder`` is a shard of (None when it is none): a document written into a
+    shard folder directly may belong to another shard, where the sharded index would never look for it."""
+    parent = Path(folder).resolve().parent
+    manifest = readable_shards_manifest(parent)
+    if manifest is None or Path(folder).resolve() not in manifest.shard_folders:
+        return None
+    return Path(folder).parent
+
+
 def readable_shards_manifest(folder: Path) -> ShardsManifest | None:
     """The sharded index's manifest, or None when ``folder`` holds no readable sharded index."""
     if not is_sharded(folder):

@@ -101,8 +101,15 @@ def open_live_index(index: Path | None) -> Iterator[LiveIndex]:
     from indexer.load import load_index
 
     settings = settings_with(index_path=index)
-    from indexer.shards import is_sharded
+    from indexer.shards import is_sharded, sharded_index_holding
 
+    if (whole := sharded_index_holding(settings.index_path)) is not None:
+        fail(
+            CorpusError(
+                f"{settings.index_path} is a shard of the sharded index at {whole}: write with --index "
+                f"{whole}, which puts each document in the shard its doc_id hashes to"
+            )
+        )
     if is_sharded(settings.index_path):  # each write goes to the shard its doc_id hashes to
         with open_sharded_for_writes(settings) as sharded:
             yield sharded  # type: ignore[misc]

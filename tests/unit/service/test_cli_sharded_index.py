@@ -234,3 +234,27 @@ def test_too_many_shards_is_refused_before_the_corpus_is_read(tmp_path: Path) ->
     assert refused.exit_code == 2, refused.output
     assert "--shards must be between 1 and 256, not 300" in said(refused.output)
     assert "Files read" not in refused.output and not (tmp_path / "i").exists()
+
+
+def test_writing_into_a_shard_folder_directly_is_refused(sharded_copy: Path, tmp_path: Path) -> None:
+    """`citeqa add --index INDEX/shard-001` stored the document in shard 1 whatever its doc_id hashed to:
+    the sharded index then listed it in GET /documents and answered 500 (its doc_id looked up in the shard
+    it hashes to), and GET /documents/ID said 404 though searches cited it. A write into a shard folder is
+    now refused, naming the sharded index to write through."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    shards = read_shards_manifest(sharded_copy).shard_folders
+    (tmp_path / "seals.txt").write_text("Harbor seals can hold their breath for thirty minutes.\n")
+    wrong = shards[1 - shard_of("seals", 2)]
+    for command in (["add", str(tmp_path / "seals.txt")], ["remove", "seals"]):
+        refused = CliRunner().invoke(app, [*command, "--index", str(wrong)], env=WIDE)
+        assert refused.exit_code == 2, refused.output
+        assert f"is a shard of the sharded index at {sharded_copy}: write with --index" in said(
+            refused.output
+        )
+    assert "seals" not in load_index(wrong).documents
+    with TestClient(create_app(Settings(index_path=sharded_copy))) as client:
+        assert client.get("/documents").status_code == 200
