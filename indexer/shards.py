@@ -87,17 +87,17 @@ def shard_folders_in(folder: Path) -> list[Path]:
 def in_shard(error: IndexMismatchError, shard: Path, folder: Path) -> IndexMismatchError:
     """``error``, raised opening ``shard`` of the sharded index at ``folder``, with the rebuild a shard takes:
     from its stored documents, or the whole index from the corpus (`citeqa index --index SHARD` would build
-    the whole corpus into that one shard)."""
+    the whole corpus into that one shard). "Configure the index's model" is not said: the sharded index's
+    model (shards.json) is the configured one, checked first, so a shard of another model is rebuilt."""
     message, hinted, hint = str(error).partition("; rebuild it from")
     if not hinted:
         return error
     stored = (
         f"its stored documents with `citeqa rebuild --index {shard}`, or " if "citeqa rebuild" in hint else ""
     )
-    model = ", or configure the index's model" if hint.endswith("configure the index's model") else ""
     return IndexMismatchError(
         f"{message}; rebuild it from {stored}the whole sharded index from the corpus with `citeqa index "
-        f"--index {folder}` (or `make run`){model}"
+        f"--index {folder}` (or `make run`)"
     )
 
 

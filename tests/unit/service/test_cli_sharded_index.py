@@ -258,3 +258,25 @@ def test_writing_into_a_shard_folder_directly_is_refused(sharded_copy: Path, tmp
     assert "seals" not in load_index(wrong).documents
     with TestClient(create_app(Settings(index_path=sharded_copy))) as client:
         assert client.get("/documents").status_code == 200
+
+
+def test_a_shard_of_another_model_is_not_answered_with_configure_the_model(sharded_copy: Path) -> None:
+    """A shard built with another model than its sharded index was refused with "... or configure the
+    index's model", which cannot help: the configured model must be the sharded index's (shards.json), which
+    the other shards hold. The shard's own rebuild is named, and it works."""
+    import json
+
+    shard = read_shards_manifest(sharded_copy).shard_folders[1]
+    path = shard / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["model"]["name"] = "sentence-transformers/paraphrase-MiniLM-L3-v2"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    refused = CliRunner().invoke(
+        app, ["add", str(DEFAULT_CORPUS_DIR), "--index", str(sharded_copy)], env=WIDE
+    )
+    assert refused.exit_code == 2, refused.output
+    told = said(refused.output)
+    assert "was built with model 'sentence-transformers/paraphrase-MiniLM-L3-v2'" in told
+    assert f"`citeqa rebuild --index {shard}`" in told and "configure the index's model" not in told
+    run("rebuild", "--index", str(shard))
+    opens(sharded_copy)
