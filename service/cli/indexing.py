@@ -257,7 +257,7 @@ def build_sharded(
 ) -> None:
     """A sharded build (indexer/shards.py) in this process, replacing the folder at the end."""
     from indexer.embedding import SentenceTransformerEncoder
-    from indexer.shards import build_sharded_index, check_shard_count, corpus_sharded_fingerprint
+    from indexer.shards import build_sharded_index, check_shard_count, corpus_sharded_fingerprint, shard_name
 
     folder = settings.index_path
     check_shard_count(shards)
@@ -267,10 +267,11 @@ def build_sharded(
     if if_stale and say_current(folder, fingerprint, settings.model, shards, index_settings):
         return
     encoder = SentenceTransformerEncoder(settings.model)
-    with progress_bar("embedding passages") as bar:
+    # One bar a shard (the shards are built one after the other), named, counting what it embeds.
+    with progress_bar("embedding passages and sentences of {task.description}") as bar:
 
         def on_passages(total: int) -> Callable[[int], None]:
-            task = bar.add_task("embed", total=total)
+            task = bar.add_task(shard_name(len(bar.tasks)), total=total)
             return lambda n: bar.advance(task, n)
 
         started = time.perf_counter()

@@ -280,3 +280,12 @@ def test_a_shard_of_another_model_is_not_answered_with_configure_the_model(shard
     assert f"`citeqa rebuild --index {shard}`" in told and "configure the index's model" not in told
     run("rebuild", "--index", str(shard))
     opens(sharded_copy)
+
+
+def test_a_sharded_build_names_each_shard_on_its_progress_bar(tmp_path: Path) -> None:
+    """A local sharded build showed N identical bars, "embedding passages", while one folder's build says
+    "embedding passages and sentences" for the same count (sentences are embedded too): each bar now says
+    what it counts and which shard it is."""
+    told = run("index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(tmp_path / "i"), "--shards", "2")
+    for shard in ("shard-000", "shard-001"):
+        assert f"embedding passages and sentences of {shard}" in told, told
