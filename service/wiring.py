@@ -35,7 +35,13 @@ from indexer.lexical import CorpusStatistics
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
 from indexer.merging import TieredMergePolicy
-from indexer.shards import ShardsManifest, in_shard, is_sharded, read_shards_manifest
+from indexer.shards import (
+    ShardsManifest,
+    in_shard,
+    is_sharded,
+    read_shards_manifest,
+    sharded_index_holding,
+)
 from service.settings import Settings
 
 
@@ -61,9 +67,16 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
 def build_live(settings: Settings, answerer: Answerer) -> LiveIndex:
     """The live index over the answerer's index. Writable (and merging in the background) only when API
     keys are configured: without a key no write can be accepted. Read-only, it still follows the commits
-    other processes make (another worker, `citeqa add`)."""
+    other processes make (another worker, `citeqa add`). A shard of a sharded index served alone takes no
+    writes: a document written there may belong to another shard, where the sharded index never looks."""
+    folder = answerer.searcher.index.path
+    if settings.api_keys and (whole := sharded_index_holding(folder)) is not None:
+        raise IndexMismatchError(
+            f"{folder} is a shard of the sharded index at {whole}: serve {whole}, which puts each written "
+            "document in the shard its doc_id hashes to (a shard served alone, without API keys, reads only)"
+        )
     return LiveIndex.open(
-        answerer.searcher.index.path,
+        folder,
         answerer.searcher.encoder,
         writable=bool(settings.api_keys),
         index=answerer.searcher.index,

@@ -289,3 +289,24 @@ def test_a_sharded_build_names_each_shard_on_its_progress_bar(tmp_path: Path) ->
     told = run("index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(tmp_path / "i"), "--shards", "2")
     for shard in ("shard-000", "shard-001"):
         assert f"embedding passages and sentences of {shard}" in told, told
+
+
+def test_a_shard_served_alone_with_api_keys_is_refused(sharded_copy: Path) -> None:
+    """`citeqa serve --index INDEX/shard-001` with API keys took POST /documents into that shard whatever the
+    doc_id hashed to, where the sharded index never looks for it. Served alone, a shard now takes no keys:
+    the service refuses to start, naming the sharded index to serve."""
+    from fastapi.testclient import TestClient
+
+    from indexer.errors import IndexMismatchError
+    from service.app import create_app
+    from service.settings import Settings
+
+    shard = read_shards_manifest(sharded_copy).shard_folders[0]
+    refused = f"is a shard of the sharded index at {sharded_copy}: serve"
+    with (
+        pytest.raises(IndexMismatchError, match=refused),
+        TestClient(create_app(Settings(index_path=shard, api_keys=["key"]))),
+    ):
+        pass
+    with TestClient(create_app(Settings(index_path=shard))) as client:  # read-only, it serves
+        assert client.post("/query", json={"question": "what are milia"}).status_code == 200
