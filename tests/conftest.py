@@ -134,3 +134,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """`citeqa serve` run in process (typer's CliRunner) routes the root logger to the runner's stream, which
+    closes when the command returns: every later log record then printed "--- Logging error ---" and a
+    traceback into whatever output the next tests read. The root and uvicorn loggers are put back."""
+    import logging
+
+    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names}
+    flags = {n: (logging.getLogger(n).propagate, logging.getLogger(n).disabled) for n in names}
+    yield
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.handlers[:], level = saved[name]
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = flags[name]

@@ -205,12 +205,12 @@ def test_body_over_the_limit_is_413(app_settings: Settings, answerer: Answerer) 
         assert streamed.status_code == 413
 
 
-def test_default_body_limit_is_64_kib(client: TestClient) -> None:
+def test_default_body_limit_is_160_kib(client: TestClient) -> None:
     response = client.post(
-        "/query", content=b"x" * (64 * 1024 + 1), headers={"Content-Type": "application/json"}
+        "/query", content=b"x" * (160 * 1024 + 1), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
-    assert "65536 bytes" in response.json()["message"]
+    assert "163840 bytes" in response.json()["message"]
 
 
 def test_body_limit_counts_streamed_chunks() -> None:
