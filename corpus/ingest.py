@@ -61,7 +61,8 @@ MAX_UPLOAD_BYTES = 20_000_000
 GENERIC_MEDIA_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 JSONL_SUFFIX = ".jsonl"
 SIDECAR_SUFFIX = ".json"
-SUPPORTED = f"a {SUPPORTED_SUFFIXES} file ({SUPPORTED_MEDIA_TYPES})"
+# What an upload may be: the upload routes also take a .jsonl batch (one document a line).
+SUPPORTED = f"a {SUPPORTED_SUFFIXES} file ({SUPPORTED_MEDIA_TYPES}), or a .jsonl batch (application/x-ndjson)"
 SUPPORTED_FILES = SUPPORTED_SUFFIXES.replace(" or ", ", ") + " or .jsonl"
 OnError = Literal["raise", "skip"]
 BESIDE_BEIR = (

@@ -148,6 +148,8 @@ def test_unsupported_file_types_are_415(writer: TestClient) -> None:
     assert image.status_code == 415, image.text
     assert image.json()["error"] == "unsupported_media_type"
     assert "image/png" in image.json()["message"] and "application/pdf" in image.json()["message"]
+    # It names every kind of upload taken, the JSON lines batch included (it did not before).
+    assert "or a .jsonl batch (application/x-ndjson)" in image.json()["message"]
     mixed = [*every_type(), ("file", ("notes.odt", b"PK\x03\x04", "application/octet-stream"))]
     refused = writer.post("/documents", files=mixed, headers=AUTH)
     assert refused.status_code == 415 and "'.odt'" in refused.json()["message"]
