@@ -86,6 +86,8 @@ def refusal(status: int, message: str) -> str:
     reads) is given with --key or CITEQA_API_KEY, not by the header the service names."""
     if status == 401:
         message = f"{message.split(';')[0]}; pass --key or set CITEQA_API_KEY"
+    if status < 400:  # answered, but not as a citeqa service does (not JSON, or a redirect)
+        return f"the service at --url answered {status}, but not with a citeqa answer: {message}"
     return f"the service refused ({status}): {message}"
 
 

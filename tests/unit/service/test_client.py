@@ -295,6 +295,27 @@ def test_ask_url_says_how_to_give_the_key_a_service_needs_for_reads(
         assert answered.returncode == 0 and "1. score " in answered.stdout, answered.stderr
 
 
+def test_ask_url_of_a_page_that_is_not_a_citeqa_service_does_not_say_refused(tmp_path: Path) -> None:
+    """Found by a probe: a URL that answers 200 with HTML (a web page, not the API) was "the service refused
+    (200)"; it says the service answered, but not with a citeqa answer, and why."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+    from support import one_line, run_cli
+
+    page = FastAPI()
+
+    @page.post("/query")
+    def html() -> HTMLResponse:
+        return HTMLResponse("<html><body>Welcome</body></html>")
+
+    with loopback_server(page) as url:
+        answered = run_cli(["ask", QUESTION, "--url", url], cwd=tmp_path)
+    assert answered.returncode == 2
+    said = one_line(answered.stderr)
+    assert "answered 200, but not with a citeqa answer: POST /query answered text/html" in said, said
+    assert "refused" not in said
+
+
 def test_text_utf8_cannot_hold_gets_the_services_refusal(writable: str, tmp_path: Path) -> None:
     """Found by a probe: ``query``, ``search`` and ``add`` of text with an unpaired surrogate (what Python
     makes of bytes that are not UTF-8 on a command line) raised UnicodeEncodeError from httpx, and
