@@ -183,17 +183,20 @@ def highlight_rows(sentences: Sentences, position: int) -> list[int]:
 
 def result_highlights(sentences: Sentences, position: int) -> tuple[Highlight, ...]:
     """The highlights of the result at ``position`` (of the scored results)."""
-    return tuple(as_highlight(sentences, i) for i in highlight_rows(sentences, position))
+    return highlights_and_lead(sentences, position)[0]
 
 
-def lead_highlight(sentences: Sentences, position: int) -> Highlight | None:
-    """The highlight of the result at ``position`` ranked first by what chose the highlights (in the
-    answer's result, the answer): the one a snippet shows when they do not fit in it together."""
+def highlights_and_lead(
+    sentences: Sentences, position: int
+) -> tuple[tuple[Highlight, ...], Highlight | None]:
+    """The highlights of the result at ``position``, in text order, and the one of them ranked first by what
+    chose them (in the answer's result, the answer): the one a snippet shows when they do not fit together."""
     rows = highlight_rows(sentences, position)
     if not rows:
-        return None
+        return (), None
     ranking = sentences.ranking()
-    return as_highlight(sentences, max(rows, key=lambda i: ranking[i]))
+    lead = max(rows, key=lambda i: ranking[i])
+    return tuple(as_highlight(sentences, i) for i in rows), as_highlight(sentences, lead)
 
 
 def as_highlight(sentences: Sentences, row: int) -> Highlight:

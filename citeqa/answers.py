@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from citeqa.answer_choice import ANSWER_DEPTH, best_answer, lead_highlight, result_highlights
+from citeqa.answer_choice import ANSWER_DEPTH, best_answer, highlights_and_lead
 from citeqa.answer_features import feature_matrix
 from citeqa.answer_model import AnswerModel
 from citeqa.answerability import Calibration
@@ -76,7 +76,7 @@ def with_highlights(
 ) -> Result:
     """``result`` (at ``position`` of the scored results) with its highlights and its snippet (a sentence
     too long for it cut where it holds the most of the question's terms, by ``terms``' analysis)."""
-    highlights = result_highlights(sentences, position)
+    highlights, lead = highlights_and_lead(sentences, position)  # one pass over the result's sentences
     spans = [sentences.spans[i] for i in np.flatnonzero(sentences.result == position).tolist()]
     bounds = (result.citation.start, result.citation.end)
     asked = None
@@ -85,9 +85,7 @@ def with_highlights(
         def asked(word: str) -> str | None:
             return next(iter(terms.terms([word])[0] & sentences.question_terms), None)
 
-    snippet = make_snippet(
-        text, spans, highlights, bounds, asked=asked, lead=lead_highlight(sentences, position)
-    )
+    snippet = make_snippet(text, spans, highlights, bounds, asked=asked, lead=lead)
     return replace(result, highlights=highlights, snippet=snippet)
 
 
