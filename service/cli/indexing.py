@@ -366,35 +366,80 @@ def rebuild(
 
 
 def rebuild_stored(settings: Settings) -> None:
-    """`citeqa rebuild`: the index rebuilt in place from its stored documents, with the configured model."""
+    """`citeqa rebuild`: the index rebuilt in place from its stored documents, with the configured model;
+    a sharded index, each shard in turn (every shard's documents read before any is rebuilt)."""
     from indexer.embedding import SentenceTransformerEncoder
     from indexer.recover import rebuild_from_stored, stored_documents
+    from indexer.shards import is_sharded, read_shards_manifest
 
-    stored_documents(settings.index_path)  # damage to the documents themselves is said before any work
-    result = rebuild_from_stored(settings.index_path, SentenceTransformerEncoder(settings.model))
-    typer.echo(
-        f"rebuilt {settings.index_path} from {len(result.doc_ids)} stored documents "
-        f"({result.embedded_passages} passages) as index version {result.index_version}"
-    )
+    folders = [settings.index_path]
+    if is_sharded(settings.index_path):
+        shards = read_shards_manifest(settings.index_path)
+        if settings.model != shards.model_name:
+            raise CorpusError(
+                f"the shards of {settings.index_path} hold vectors of {shards.model_name}, not "
+                f"{settings.model}: rebuild them with their own model (leave out --model and CITEQA_MODEL), "
+                f"or rebuild the whole index with another with `citeqa index --shards {shards.count} "
+                f"--index {settings.index_path} --model {settings.model} --force`"
+            )
+        folders = shards.shard_folders
+    for folder in folders:
+        stored_documents(folder)  # damage to the documents themselves is said before any work
+    encoder = SentenceTransformerEncoder(settings.model)
+    for folder in folders:
+        result = rebuild_from_stored(folder, encoder)
+        typer.echo(
+            f"rebuilt {folder} from {len(result.doc_ids)} stored documents "
+            f"({result.embedded_passages} passages) as index version {result.index_version}"
+        )
 
 
 def verify(index: Annotated[Path | None, typer.Option(help="index folder to check")] = None) -> None:
     """Check every index file against its sha256 in the manifest (the service may skip this at start-up:
-    CITEQA_INDEX_CHECKSUMS=false)."""
-    from indexer.index_folder import read_manifest, verify_files
-    from indexer.load import load_index
+    CITEQA_INDEX_CHECKSUMS=false); a sharded index, every shard."""
+    from indexer.errors import IndexMismatchError
+    from indexer.shards import in_shard, is_sharded, read_shards_manifest
 
     settings = settings_with(index_path=index)
     try:
-        manifest = read_manifest(settings.index_path)
-        verify_files(settings.index_path, manifest, checksums=True)
-        # What the service checks beyond checksums: each FAISS file's dimension, the counts, the tables.
-        opened = load_index(settings.index_path, mmap=True, checksums=False)
+        if not is_sharded(settings.index_path):
+            typer.echo(verified_folder(settings.index_path))
+            return
+        shards = read_shards_manifest(settings.index_path)
     except CiteqaError as err:
         fail(err)
-    typer.echo(
-        f"{len(manifest.get('files', {}))} files match their checksums in {settings.index_path}; its "
-        f"commit opens ({len(opened.documents)} documents, {len(opened.passages)} passages)"
+    damaged = 0
+    for shard in shards.shard_folders:
+        try:
+            typer.echo(verified_folder(shard, shards.model_name))
+        except IndexMismatchError as err:
+            damaged += 1
+            log(f"error: {in_shard(err, shard, settings.index_path)}")
+        except CiteqaError as err:
+            damaged += 1
+            log(f"error: {err}")
+    if damaged:
+        fail(
+            CorpusError(
+                f"{damaged} of {shards.count} shards of {settings.index_path} failed the check (above)"
+            )
+        )
+    typer.echo(f"all {shards.count} shards of {settings.index_path} pass")
+
+
+def verified_folder(folder: Path, model: str | None = None) -> str:
+    """What `citeqa verify` says of one index folder whose every check passed (else CiteqaError): the
+    checksums, then what the service checks beyond them (each FAISS file's dimension, the counts, the
+    tables, and the model a shard must share with its sharded index)."""
+    from indexer.index_folder import read_manifest, verify_files
+    from indexer.load import load_index
+
+    manifest = read_manifest(folder)
+    verify_files(folder, manifest, checksums=True)
+    opened = load_index(folder, expected_model=model, mmap=True, checksums=False)
+    return (
+        f"{len(manifest.get('files', {}))} files match their checksums in {folder}; its commit opens "
+        f"({len(opened.documents)} documents, {len(opened.passages)} passages)"
     )
 
 

@@ -310,3 +310,42 @@ def test_a_shard_served_alone_with_api_keys_is_refused(sharded_copy: Path) -> No
         pass
     with TestClient(create_app(Settings(index_path=shard))) as client:  # read-only, it serves
         assert client.post("/query", json={"question": "what are milia"}).status_code == 200
+
+
+def test_verify_checks_every_shard_of_a_sharded_index_and_names_the_damaged_one(sharded_copy: Path) -> None:
+    """`citeqa verify --index DIR` over a sharded index said "this command takes one shard folder" and
+    checked nothing, so checking one meant a command per shard. It checks each shard, says of each, and
+    fails (exit 2) naming the damaged one with the rebuild a shard takes."""
+    shards = read_shards_manifest(sharded_copy).shard_folders
+    told = run("verify", "--index", str(sharded_copy))
+    assert all(f"match their checksums in {shard}; its commit opens" in told for shard in shards)
+    assert f"all 2 shards of {sharded_copy} pass" in told
+    why = truncated_faiss(shards[1])
+    refused = CliRunner().invoke(app, ["verify", "--index", str(sharded_copy)], env=WIDE)
+    told = said(refused.output)
+    assert refused.exit_code == 2, refused.output
+    assert f"match their checksums in {shards[0]}; its commit opens" in told
+    assert f"{why}; rebuild it from its stored documents with `citeqa rebuild --index {shards[1]}`" in told
+    assert f"citeqa index --index {shards[1]}" not in told
+    assert f"1 of 2 shards of {sharded_copy} failed the check" in told
+
+
+def test_rebuild_of_a_sharded_index_rebuilds_every_shard_from_its_stored_documents(
+    sharded_copy: Path, tmp_path: Path
+) -> None:
+    """`citeqa rebuild --index DIR` over a sharded index was refused ("this command takes one shard folder").
+    It rebuilds each shard from its stored documents, writes included, and another model is refused before
+    any shard is touched (the shards would no longer share shards.json's model)."""
+    add_seals(sharded_copy, tmp_path)
+    shards = read_shards_manifest(sharded_copy).shard_folders
+    truncated_faiss(shards[1])
+    other = ["rebuild", "--index", str(sharded_copy), "--model", "sentence-transformers/other-model"]
+    refused = CliRunner().invoke(app, other, env=WIDE)
+    assert refused.exit_code == 2 and "hold vectors of sentence-transformers/all-MiniLM-L6-v2" in said(
+        refused.output
+    ), refused.output
+    told = run("rebuild", "--index", str(sharded_copy))
+    assert all(f"rebuilt {shard} from" in told for shard in shards)
+    opens(sharded_copy)
+    assert "seals" in load_index(shards[shard_of("seals", 2)], expected_model=DEFAULT_MODEL).documents
+    assert f"all 2 shards of {sharded_copy} pass" in run("verify", "--index", str(sharded_copy))
