@@ -481,6 +481,8 @@ def serve(
         fail(err)
     if engine not in ("local", "ray"):
         fail(CorpusError(f"unknown engine {engine!r}; use local or ray"))
+    if ignored := options_the_engine_ignores(engine, settings.workers, replicas, address):
+        fail(CorpusError(ignored))
     if engine == "ray":
         serve_ray(settings, address, replicas)
         return
@@ -513,6 +515,19 @@ def serve(
         port=settings.port,
         log_config=None,
     )
+
+
+def options_the_engine_ignores(engine: str, workers: int, replicas: int, address: str | None) -> str | None:
+    """What `citeqa serve` would silently leave unused with this engine, said as the fix (None: nothing)."""
+    if engine == "ray" and workers > 1:
+        return (
+            f"--workers {workers} (or CITEQA_WORKERS) is for --engine local; Ray Serve runs replicas of each "
+            "shard instead: use --replicas N"
+        )
+    if engine == "local" and (replicas > 1 or address):
+        given = f"--replicas {replicas}" if replicas > 1 else f"--address {address}"
+        return f"{given} is for --engine ray; add --engine ray, or use --workers N to serve from N processes"
+    return None
 
 
 def serve_ray(settings: Settings, address: str | None, replicas: int) -> None:

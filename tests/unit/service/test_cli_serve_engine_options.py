@@ -1,0 +1,35 @@
+"""`citeqa serve` options that only one engine uses are refused with the other, not silently left unused."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli.app import app
+
+WIDE = {"COLUMNS": "400"}
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "told"),
+    [
+        (["--engine", "ray", "--workers", "2"], {}, "--workers 2 (or CITEQA_WORKERS) is for --engine local"),
+        (
+            ["--engine", "ray"],
+            {"CITEQA_WORKERS": "3"},
+            "--workers 3 (or CITEQA_WORKERS) is for --engine local",
+        ),
+        (["--replicas", "2"], {}, "--replicas 2 is for --engine ray; add --engine ray"),
+        (["--address", "ray://10.0.0.1:10001"], {}, "--address ray://10.0.0.1:10001 is for --engine ray"),
+    ],
+)
+def test_an_option_of_the_other_engine_is_refused_before_serving(
+    options: list[str], env: dict[str, str], told: str, tmp_path
+) -> None:
+    """`citeqa serve --engine ray --workers 2` served one replica per shard, and `citeqa serve --replicas 2`
+    one process, without a word that the option did nothing."""
+    refused = CliRunner().invoke(
+        app, ["serve", "--index", str(tmp_path / "none"), "--port", "18573", *options], env={**WIDE, **env}
+    )
+    assert refused.exit_code == 2, refused.output
+    assert told in " ".join(refused.output.split())
