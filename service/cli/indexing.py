@@ -95,6 +95,8 @@ def index(
             index_settings = replace(index_settings, index_type=index_type)
         if engine not in ("local", "ray"):
             raise CorpusError(f"unknown engine {engine!r}; use local or ray")
+        if engine == "local" and address:
+            raise CorpusError(f"--address {address} is for --engine ray; add --engine ray to build on Ray")
         from indexer.index_folder import check_replaceable
 
         check_replaceable(settings.index_path)  # before any work: a build replaces the folder whole

@@ -33,3 +33,12 @@ def test_an_option_of_the_other_engine_is_refused_before_serving(
     )
     assert refused.exit_code == 2, refused.output
     assert told in " ".join(refused.output.split())
+
+
+def test_index_with_a_ray_address_but_no_ray_engine_is_refused(tmp_path) -> None:
+    """`citeqa index --address ray://...` without --engine ray built in this process, the address unused."""
+    command = ["index", "--index", str(tmp_path / "index"), "--address", "ray://10.0.0.1:10001"]
+    refused = CliRunner().invoke(app, command, env=WIDE)
+    assert refused.exit_code == 2, refused.output
+    assert "--address ray://10.0.0.1:10001 is for --engine ray" in " ".join(refused.output.split())
+    assert not (tmp_path / "index").exists()
