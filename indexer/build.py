@@ -18,7 +18,7 @@ import numpy as np
 from corpus.types import Document
 from indexer.bm25_index import STEMMER_LANGUAGE, STOPWORDS
 from indexer.cjk import TEXT_RULES
-from indexer.commit_point import write_lock
+from indexer.commit_point import check_writable, write_lock
 from indexer.embedding import Encoder, embed_batches
 from indexer.errors import IndexMismatchError
 from indexer.index_folder import (
@@ -103,6 +103,7 @@ def build_index(
 
     if vectors_of is None and cache is not None:
         vectors_of = cached_vectors
+    check_writable(destination)  # a read-only folder is said before the embedding, not after
     content = prepare_segment(list(documents), encoder, settings, on_passages, vectors_of)
     manifest = {
         **new_manifest(encoder.name, encoder.dimension, settings, source),

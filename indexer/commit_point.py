@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -67,6 +68,22 @@ def no_merge_running(index_folder: Path) -> Iterator[bool]:
 def _thread_lock(path: Path) -> threading.Lock:
     with _process_locks_guard:
         return _process_locks.setdefault(str(path.resolve()), threading.Lock())
+
+
+def check_writable(index_folder: Path) -> None:
+    """Before work that ends in a write to ``index_folder``: the file system's own OSError (read-only, no
+    permission), naming the folder, raised now rather than after the embedding. The folder that holds the
+    index (its lock, a build's staging folder) is tried, and the index folder when it exists."""
+    index_folder = Path(index_folder)
+    for folder in (index_folder.parent, index_folder):
+        if not folder.is_dir():
+            continue
+        try:
+            handle, name = tempfile.mkstemp(prefix=".citeqa-write-check-", dir=folder)
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(folder)) from None
+        os.close(handle)
+        os.unlink(name)
 
 
 @contextmanager

@@ -24,6 +24,8 @@ class VersionNotReachedError(CiteqaError):
 
 # The errors with which a disk refuses bytes: full, over a quota, or past the process's file-size limit.
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# The errors with which a folder refuses any write: a read-only file system, or no permission to write.
+UNWRITABLE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def disk_refusal(error: BaseException) -> str | None:
@@ -36,4 +38,21 @@ def disk_refusal(error: BaseException) -> str | None:
     if isinstance(error, RuntimeError):
         text = str(error)
         return next((os.strerror(e) for e in STORAGE_ERRNOS if f"({os.strerror(e)})" in text), None)
+    return None
+
+
+def unwritable(error: BaseException) -> str | None:
+    """What could not be written and why (e.g. "/srv/index.lock: Read-only file system") when ``error``
+    is a file system refusing to let this process write a file at all, else None.
+
+    OSError carries the errno and the file; FAISS raises a RuntimeError ending with the C library's text,
+    e.g. "could not open .../dense.faiss for writing: Read-only file system"."""
+    if isinstance(error, OSError) and error.errno in UNWRITABLE_ERRNOS:
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{os.strerror(error.errno)}"
+    if isinstance(error, RuntimeError) and "for writing: " in (text := str(error)):
+        reason = text.rsplit("for writing: ", 1)[1].strip()
+        if reason in {os.strerror(e) for e in UNWRITABLE_ERRNOS}:
+            path = text.rsplit("could not open ", 1)[-1].rsplit(" for writing", 1)[0]
+            return f"{path}: {reason}"
     return None

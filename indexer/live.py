@@ -23,7 +23,7 @@ from corpus.doc_ids import check_doc_id
 from corpus.errors import CorpusError
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from corpus.types import Document
-from indexer.commit_point import manifest_stamp, write_lock
+from indexer.commit_point import check_writable, manifest_stamp, write_lock
 from indexer.embedding import Encoder
 from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
 from indexer.index_folder import read_manifest, recover_interrupted_swap
@@ -189,6 +189,7 @@ class LiveIndex:
     def _require_writable(self) -> None:
         if not self.writable:
             raise CorpusError("this index is open read-only; writes need a writable LiveIndex")
+        check_writable(self.folder)  # a read-only file system is said before the embedding
 
     def put(
         self,

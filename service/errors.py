@@ -17,6 +17,7 @@ from indexer.errors import (
     IndexMismatchError,
     VersionNotReachedError,
     disk_refusal,
+    unwritable,
 )
 from service.admission import ClientGone, Overloaded
 
@@ -162,6 +163,15 @@ def internal_error_response(error: BaseException | None = None) -> JSONResponse:
         message = (
             f"the index's disk refused the write ({reason}); nothing of it was stored: free space on the "
             "disk that holds the index folder and send it again"
+        )
+        return JSONResponse(
+            status_code=INSUFFICIENT_STORAGE, content=error_body("insufficient_storage", message)
+        )
+    if error is not None and (refused := unwritable(error)) is not None:
+        message = (
+            f"the index folder cannot be written ({refused}); nothing of the write was stored: make the "
+            "folder writable by the service's user (then send it again), or serve it read-only, without "
+            "API keys"
         )
         return JSONResponse(
             status_code=INSUFFICIENT_STORAGE, content=error_body("insufficient_storage", message)

@@ -57,7 +57,12 @@ WRITE_RESPONSES = {
     403: {"model": ErrorOut, "description": "wrong API key, or no key configured (writes refused)"},
     413: {"model": ErrorOut, "description": "request body too large"},
     422: {"model": ErrorOut, "description": "invalid document or doc_id, or a limit exceeded"},
-    507: {"model": ErrorOut, "description": "the index's disk refused the write (full); nothing was stored"},
+    507: {
+        "model": ErrorOut,
+        "description": (
+            "the index's disk refused the write (full, read-only or not permitted); nothing was stored"
+        ),
+    },
 }
 UPLOAD_RESPONSES = {
     **WRITE_RESPONSES,

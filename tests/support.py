@@ -7,7 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +251,36 @@ def writable_client(index: Path, encoder: Any, **settings: Any) -> Any:
     searcher = Searcher(load_index(index), encoder, question_encoder=QUESTION_ENCODERS[key])
     answerer = build_answerer(config, searcher)
     return TestClient(create_app(config, answerer=answerer))
+
+
+@contextmanager
+def unwritable(*folders: Path) -> Iterator[None]:
+    """``folders`` made unwritable for this process, as a read-only mount or another user's folder is: as
+    root (whom permission bits do not stop) with the immutable attribute (`chattr +i`, EPERM), otherwise
+    by taking the write bits away (EACCES). Skips the test where neither refuses a write here."""
+    import pytest
+
+    as_root = os.geteuid() == 0
+    made: list[Path] = []
+    try:
+        for folder in folders:
+            if as_root:
+                done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+                if done.returncode != 0:
+                    pytest.skip(f"chattr +i is refused here: {done.stderr.decode(errors='replace')}")
+            else:
+                folder.chmod(0o555)
+            made.append(folder)
+        try:
+            (folders[0] / ".write-check").touch()
+        except OSError:
+            pass
+        else:
+            pytest.skip(f"{folders[0]} is still writable after chattr +i / chmod 555")
+        yield
+    finally:
+        for folder in made:
+            if as_root:
+                subprocess.run(["chattr", "-i", str(folder)], check=True)
+            else:
+                folder.chmod(0o755)

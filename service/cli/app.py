@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 import typer
 from rich.markup import escape
 
-from indexer.errors import disk_refusal
+from indexer.errors import disk_refusal, unwritable
 from service.cli import asking, indexing, writing
 from service.cli.common import console
 
@@ -48,17 +48,24 @@ add_plugin_commands(app)
 
 
 def main() -> None:
-    """The ``citeqa`` command. A write the disk refused (full, over a quota) ends with one line saying so,
-    not a traceback: every writer leaves nothing half-written behind (a build its staging folder, a write
-    its segment), so freeing space and running the command again is the fix."""
+    """The ``citeqa`` command. A write the disk refused (full, over a quota) or a folder it may not write
+    (read-only, no permission) ends with one line saying so, not a traceback: every writer leaves nothing
+    half-written behind (a build its staging folder, a write its segment), so freeing space or making the
+    folder writable and running the command again is the fix."""
     try:
         app()
     except Exception as error:
-        reason = disk_refusal(error)
-        if reason is None:
+        if (reason := disk_refusal(error)) is not None:
+            console.print(
+                f"[red]error:[/red] the disk refused a write ({escape(reason)}); the index folder is as it "
+                f"was before this command: free space on its disk and run the command again. "
+                f"({escape(str(error))})"
+            )
+        elif (refused := unwritable(error)) is not None:
+            console.print(
+                f"[red]error:[/red] cannot write {escape(refused)}; nothing was written: make the index "
+                "folder (and the folder that holds it) writable by this user, or give another --index"
+            )
+        else:
             raise
-        console.print(
-            f"[red]error:[/red] the disk refused a write ({escape(reason)}); the index folder is as it was "
-            f"before this command: free space on its disk and run the command again. ({escape(str(error))})"
-        )
         raise SystemExit(2) from None
