@@ -131,6 +131,15 @@ def load_qrels(
         raise beir_error(
             file, None, None, "holds no judgments", "write one 'query-id, corpus-id, score' line each"
         )
+    if not any(score > 0 for judged in qrels.values() for score in judged.values()):
+        # Every metric would read 0.000 for every mode, as if retrieval had failed, with no query scored.
+        raise beir_error(
+            file,
+            None,
+            "score",
+            "no judgment is relevant (every score is 0 or below), so no query can be scored",
+            "give each relevant document a score of 1 or more (0 marks a judged, non-relevant one)",
+        )
     return qrels
 
 

@@ -293,6 +293,7 @@ QRELS_ERRORS = {
     "duplicate_pair": ([HEADER, "q1\td1\t1", "q1\td1\t2"], 3, "corpus-id", "first on line 2"),
     "bad_utf8": ([HEADER, b"q1\td\xff\t1"], 2, "corpus-id", "invalid UTF-8"),
     "no_rows": ([HEADER, ""], None, None, "no judgments"),
+    "no_relevant_row": ([HEADER, "q1\td1\t0", "q2\td2\t0"], None, "score", "no judgment is relevant"),
 }
 
 
