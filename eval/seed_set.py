@@ -38,7 +38,9 @@ def load_eval_set(path: Path = DEFAULT_SEED_SET) -> list[EvalQuestion]:
     quote per character) and an ``id`` used twice (one question's scores would replace the other's) are
     refused with the line and what to write."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: a file saved with a byte-order mark (Windows editors) reads as its questions, as a BEIR
+        # queries.jsonl does.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise CorpusError(f"{path}: file not found; pass a JSONL file of questions") from None
     except UnicodeDecodeError as err:

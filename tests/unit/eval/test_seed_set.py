@@ -116,3 +116,16 @@ def test_a_malformed_record_is_an_error(tmp_path: Path) -> None:
     path.write_text('{"id": "a", "question": "q", "answerable": false}\n{"id": "b"}\n', encoding="utf-8")
     with pytest.raises(CorpusError, match="line 2"):
         load_eval_set(path)
+
+
+def test_a_file_with_a_byte_order_mark_and_windows_line_ends_reads_as_its_questions(tmp_path: Path) -> None:
+    """A question file saved by a Windows editor (UTF-8 with BOM, CRLF) was refused: "line 1: invalid JSON
+    (Unexpected UTF-8 BOM (decode using utf-8-sig))", while a BEIR queries.jsonl with a BOM loads."""
+    path = tmp_path / "set.jsonl"
+    lines = [
+        '{"id": "a", "question": "q one", "answerable": false}',
+        '{"id": "b", "question": "q two", "answerable": false}',
+    ]
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n")
+    questions = load_eval_set(path)
+    assert [(q.qid, q.question) for q in questions] == [("a", "q one"), ("b", "q two")]
