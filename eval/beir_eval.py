@@ -341,7 +341,7 @@ def evaluate_dataset(
     say = log or (lambda _message: None)
     settings = settings or IndexSettings()
     dataset = load_beir_dataset(dataset_dir)
-    say(f"{dataset.name}: {len(dataset.corpus)} documents, {len(dataset.queries)} judged queries")
+    say(f"{dataset.name}: {len(dataset.corpus)} documents, {judged_queries(dataset.qrels)}")
     prepared = prepare_index(dataset, encoder, settings, index_root, cache)
     say(describe_index(prepared))
     queries = list(dataset.queries.values())
@@ -369,6 +369,20 @@ def evaluate_dataset(
     return report
 
 
+def judged_queries(qrels: Qrels, shown: int = 5) -> str:
+    """How many queries are judged, and which of them no mean counts: a query whose every judgment is
+    non-relevant (score <= 0) has nothing to find, so eval.metrics leaves it out of the means."""
+    unscored = [qid for qid, grades in qrels.items() if not any(grade > 0 for grade in grades.values())]
+    text = f"{len(qrels)} judged queries"
+    if not unscored:
+        return text
+    names = ", ".join(unscored[:shown]) + (", ..." if len(unscored) > shown else "")
+    return (
+        f"{text}, of which {len(unscored)} with no relevant document (every score 0 or below) left out of "
+        f"every mean: {names}"
+    )
+
+
 def describe_index(prepared: PreparedIndex) -> str:
     counts = prepared.index.manifest["counts"]
     what = f"index {prepared.index.path} ({counts['documents']} documents, {counts['passages']} passages)"
@@ -391,7 +405,7 @@ def report_context(
 ) -> dict[str, Any]:
     relevant = sum(1 for grades in dataset.qrels.values() for grade in grades.values() if grade > 0)
     return {
-        "dataset": f"{dataset_dir} ({len(dataset.corpus)} documents, {len(dataset.queries)} judged queries, "
+        "dataset": f"{dataset_dir} ({len(dataset.corpus)} documents, {judged_queries(dataset.qrels)}, "
         f"{relevant} relevant pairs)",
         "index": describe_index(prepared),
         "model": prepared.index.model_name,

@@ -247,6 +247,35 @@ def test_tiny_dataset_end_to_end(tiny_dataset: Path, tmp_path: Path, encoder: Co
     assert encoder.batch_texts == 0 and cache.misses == misses
 
 
+def test_a_judged_query_with_no_relevant_document_is_said_to_be_left_out(
+    tiny_dataset: Path, tmp_path: Path, encoder: CountingEncoder
+) -> None:
+    """A query whose judgments are all 0 is left out of every mean (eval.metrics), but the report and the
+    log said "7 judged queries" over means of 6, so an owner could not tell which questions were scored."""
+    with (tiny_dataset / "queries.jsonl").open("a", encoding="utf-8") as queries:
+        queries.write(json.dumps({"_id": "gout_Q9", "text": "Is gout contagious ?"}) + "\n")
+    with (tiny_dataset / "qrels" / "test.tsv").open("a", encoding="utf-8") as qrels:
+        qrels.write("gout_Q9\tgout-causes\t0\n")
+    said: list[str] = []
+    report = evaluate_dataset(
+        tiny_dataset,
+        encoder,
+        FusionSettings(),
+        settings=SMALL_PASSAGES,
+        out=tmp_path / "report",
+        index_root=tmp_path / "indexes",
+        log=said.append,
+    )
+    expected = (
+        "7 judged queries, of which 1 with no relevant document (every score 0 or below) left out of every "
+        "mean: gout_Q9"
+    )
+    assert any(expected in line for line in said), said
+    assert expected in report.context["dataset"]
+    assert expected in (report.out / "summary.md").read_text(encoding="utf-8")
+    assert all(len(s.per_query["ndcg@10"]) == 6 for s in report.scores)
+
+
 class QuestionCounter:
     """The real encoder, counting the single questions it embeds."""
 
