@@ -83,6 +83,31 @@ def load_results(path: Path) -> dict[str, Any]:
     return results
 
 
+def check_comparable(baseline: dict[str, Any], path: Path | str, question_ids: set[str]) -> None:
+    """Refuse a baseline that scored something else than this run will: the report of `citeqa eval
+    --dataset` (documents of a BEIR corpus, other metrics), or one whose scored questions are none of
+    ``question_ids``. Either compared metric by metric would fail the gate for no regression."""
+    if "dataset" in baseline:
+        raise ValueError(
+            f"baseline {path} is the report of `citeqa eval --dataset` ({baseline['dataset']}), not of a "
+            "question set: --baseline compares `citeqa eval` (or `--questions`) reports; pass the "
+            "results.json of one, run on the same questions"
+        )
+    scored = {
+        qid
+        for mode in baseline["modes"].values()
+        for values in (mode.get("per_query") or {}).values()
+        if isinstance(values, dict)
+        for qid in values
+    }
+    if scored and not scored & question_ids:
+        raise ValueError(
+            f"baseline {path} scored other questions: none of its {len(scored)} question ids is among the "
+            f"{len(question_ids)} answerable questions of this set; pass the results.json of a run on the "
+            "same questions"
+        )
+
+
 def compare_results(
     new: dict[str, Any], baseline: dict[str, Any], question_metric: str = "mrr@10"
 ) -> BaselineComparison:

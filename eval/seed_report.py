@@ -21,7 +21,13 @@ from typing import Any
 from citeqa.answers import Answerer
 from citeqa.search import Searcher
 from eval.answer_report import AnswerView, answer_json, answer_lines, answer_view
-from eval.baseline import BaselineComparison, compare_results, comparison_text, load_results
+from eval.baseline import (
+    BaselineComparison,
+    check_comparable,
+    compare_results,
+    comparison_text,
+    load_results,
+)
 from eval.harness import RUN_DEPTH, SEED_METRICS, ModeScores, evaluate_seed
 from eval.paired import PairedComparison, compare_all
 from eval.plots import confidence_distributions, recall_curves
@@ -308,6 +314,8 @@ def run_seed_evaluation(
     """`citeqa eval` on the seed set: score every mode, write the report, compare with ``baseline``;
     with a calibrated ``answerer``, the report adds its answerability decision on every question."""
     baseline_results = load_results(baseline) if baseline is not None else None  # fail before the work
+    if baseline_results is not None and baseline is not None:
+        check_comparable(baseline_results, baseline, {q.qid for q in questions if q.answerable})
     scores = evaluate_seed(searcher, questions)
     view = answerability_view(answerer, questions) if answerer is not None else None
     answers = answer_view(answerer, questions, set_name) if answerer is not None else None

@@ -149,3 +149,43 @@ def test_calibrate_with_too_few_of_a_kind_says_how_many_it_needs(
     assert squeeze(counts) in output
     assert squeeze("calibrating needs at least 2 of each") in output
     assert not calibration.exists()
+
+
+@pytest.mark.parametrize(
+    ("baseline", "expected"),
+    [
+        # the results.json of `citeqa eval --dataset`: metrics "missing" or far off, "FAILED: 16 metric(s)"
+        (
+            {
+                "dataset": "mine",
+                "modes": {"hybrid": {"metrics": {"ndcg@10": 0.9}, "ci95": {"ndcg@10": [0.8, 1]}}},
+            },
+            "is the report of `citeqa eval --dataset` (mine), not of a question set",
+        ),
+        # a seed-set report of other questions: the gate compared means over different questions
+        (
+            {
+                "modes": {
+                    "hybrid": {
+                        "metrics": {"mrr@10": 0.9},
+                        "ci95": {"mrr@10": [0.8, 1.0]},
+                        "per_query": {"mrr@10": {"other1": 1.0, "other2": 0.8}},
+                    }
+                }
+            },
+            "scored other questions: none of its 2 question ids is among the 1 answerable questions",
+        ),
+    ],
+)
+def test_a_baseline_of_other_questions_is_refused_not_failed(
+    tmp_path: Path, default_index_path: Path, baseline: dict, expected: str
+) -> None:
+    """A baseline that scored something else made the gate print REGRESSED rows and exit 1 for no
+    regression; it is refused (exit 2) before anything is scored, saying what to pass instead."""
+    questions = write_lines(tmp_path / "mine.jsonl", {**GOOD, "doc_id": "milia-overview"})
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(baseline), encoding="utf-8")
+    arguments = ["--index", str(default_index_path), "--backend", "torch", "--baseline", str(path)]
+    code, output = run_eval(tmp_path, questions, *arguments)
+    assert code == 2
+    assert squeeze(expected) in output and "REGRESSED" not in output
