@@ -25,6 +25,7 @@ from typing import Any
 
 from citeqa.fusion import FusionSettings
 from citeqa.query_adapter import QueryAdapter
+from citeqa.question_tower import question_side
 from citeqa.search import Searcher
 from citeqa.types import SearchMode
 from eval.beir import BeirDataset, Query, load_beir_dataset
@@ -362,11 +363,19 @@ def evaluate_dataset(
             + f", {ms:.1f} ms/query"
         )
     context = report_context(dataset, dataset_dir, prepared, settings, fusion, min_documents, groups)
+    context["questions encoded by"] = questions_encoded_by(query_encoder or encoder, encoder)
     context["query adapter"] = str(query_adapter.path) if query_adapter is not None else "none"
     folder = Path(out or DEFAULT_REPORT_ROOT / dataset.name)
     report = DatasetReport(dataset.name, context, scores, runs, folder, prepared)
     write_report(report)
     return report
+
+
+def questions_encoded_by(question_encoder: Encoder, encoder: Encoder) -> str:
+    """ "the model", or "question tower <sha256 prefix>" when a question tower encodes the questions (its
+    numbers differ from the model's, and are in-sample on the questions it was fitted on)."""
+    side = question_side(question_encoder, encoder)
+    return side if side.startswith("question tower") else "the model"
 
 
 def judged_queries(qrels: Qrels, shown: int = 5) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from citeqa.answers import Answerer
+from citeqa.question_tower import question_side
 from citeqa.search import Searcher
 from eval.answer_report import AnswerView, answer_json, answer_lines, answer_view
 from eval.baseline import (
@@ -336,4 +337,5 @@ def seed_context(searcher: Searcher, questions: Sequence[EvalQuestion], index_la
         "model": searcher.index.model_name,
         "fusion": searcher.fusion.label(),
         "reranker": f"{reranker} (hybrid only)" if reranker else "none",
+        "questions encoded by": question_side(searcher.question_encoder, searcher.encoder),
     }

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from support import BAILEY_ID, OVERVIEW_ID
 
+from citeqa.fusion import FusionSettings
 from corpus.errors import CorpusError
 from corpus.types import Document
+from eval.seed_report import seed_context
 from eval.seed_set import (
     DEFAULT_SEED_SET,
     EvalQuestion,
@@ -129,3 +132,16 @@ def test_a_file_with_a_byte_order_mark_and_windows_line_ends_reads_as_its_questi
     path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n")
     questions = load_eval_set(path)
     assert [(q.qid, q.question) for q in questions] == [("a", "q one"), ("b", "q two")]
+
+
+def test_the_seed_report_says_which_encoder_encoded_the_questions(loaded_index: LoadedIndex) -> None:
+    """The seed report named the index, model, fusion and reranker, not the question tower that encodes the
+    questions by default (`CITEQA_QUESTION_TOWER_PATH=` turns it off and changes every number)."""
+    model, tower = SimpleNamespace(name="m"), SimpleNamespace(name="elsewhere")
+    searcher = SimpleNamespace(
+        index=loaded_index, fusion=FusionSettings(), reranker=None, encoder=model, question_encoder=model
+    )
+    questions = load_eval_set(DEFAULT_SEED_SET)
+    assert seed_context(searcher, questions, "idx")["questions encoded by"] == "the model"  # type: ignore[arg-type]
+    searcher.question_encoder = tower
+    assert seed_context(searcher, questions, "idx")["questions encoded by"] == "elsewhere"  # type: ignore[arg-type]
