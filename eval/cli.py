@@ -156,7 +156,7 @@ def evaluate_seed_command(
     from eval.baseline import comparison_text
     from eval.harness import SEED_METRICS, markdown_table
     from eval.seed_report import run_seed_evaluation, seed_context
-    from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
+    from eval.seed_set import DEFAULT_SEED_SET, check_labels, load_eval_set
     from service.wiring import build_answerer
 
     try:
@@ -169,6 +169,8 @@ def evaluate_seed_command(
             )
         answerer = build_answerer(settings)
         searcher = answerer.searcher
+        path = questions or DEFAULT_SEED_SET
+        check_labels(eval_set, searcher.index.documents, path, settings.index_path, questions is None)
         context = seed_context(searcher, eval_set, str(settings.index_path))
         set_name = (questions or DEFAULT_SEED_SET).stem
         evaluation = run_seed_evaluation(searcher, eval_set, out, context, baseline, answerer, set_name)
@@ -203,13 +205,14 @@ def answer_eval_command(
     settings: Settings, questions: Path | None, calibrate: bool, out: Path, dedup: bool, max_false_flag: float
 ) -> None:
     from eval import answer_eval
-    from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
+    from eval.seed_set import DEFAULT_SEED_SET, check_labels, load_eval_set
     from service.wiring import build_searcher
 
     path = questions or DEFAULT_SEED_SET
     try:
         searcher = build_searcher(settings)
         eval_set = load_eval_set(path)
+        check_labels(eval_set, searcher.index.documents, path, settings.index_path, questions is None)
         if dedup:
             typer.echo(
                 "hybrid retrieval of the answerable questions, as the service returns it, per dedup rule:"

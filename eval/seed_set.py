@@ -131,6 +131,27 @@ def gold_spans(question: EvalQuestion, documents: dict[str, Document]) -> list[t
     return spans
 
 
+def check_labels(
+    questions: list[EvalQuestion], documents: dict[str, Document], path: Path, index: Path, default: bool
+) -> None:
+    """Every labelled answerable question's doc_id and gold quotes are in the index's documents; else one
+    error naming the question file, the question and the index (and, for the packaged seed set, that it is
+    about the default corpus only), before anything is scored."""
+    for question in questions:
+        if not (question.answerable and question.doc_id is not None and question.gold):
+            continue
+        try:
+            gold_spans(question, documents)
+        except CorpusError as err:
+            hint = (
+                f"the seed set {path} labels the default corpus's articles: score your index with your own "
+                "questions, --questions MY.jsonl"
+                if default
+                else "copy the doc_id and each gold quote exactly from the index's documents"
+            )
+            raise CorpusError(f"{path}: {err} (the index at {index}); {hint}") from None
+
+
 def relevant_passages(spans: list[tuple[str, int, int]], passages: list[Passage]) -> set[int]:
     relevant: set[int] = set()
     for doc_id, start, end in spans:

@@ -11,6 +11,8 @@ import pytest
 from support import squeeze
 from typer.testing import CliRunner
 
+from corpus.errors import CorpusError
+from eval.seed_set import DEFAULT_SEED_SET, check_labels, load_eval_set
 from service.cli.app import app
 
 GOOD = {"id": "q1", "question": "what are milia", "answerable": True, "doc_id": "d", "gold": ["Milia"]}
@@ -189,3 +191,36 @@ def test_a_baseline_of_other_questions_is_refused_not_failed(
     code, output = run_eval(tmp_path, questions, *arguments)
     assert code == 2
     assert squeeze(expected) in output and "REGRESSED" not in output
+
+
+def test_a_label_that_is_not_in_the_index_names_the_file_and_the_index(
+    tmp_path: Path, default_index_path: Path
+) -> None:
+    """It said only "question q1: doc_id 'mine-1' is not in the corpus": not which file, nor which index (nor,
+    for the packaged seed set run against an owner's index, that --questions was missing)."""
+    questions = write_lines(tmp_path / "mine.jsonl", {**GOOD, "doc_id": "mine-1"})
+    arguments = ["--index", str(default_index_path), "--backend", "torch"]
+    code, output = run_eval(tmp_path, questions, *arguments)
+    assert code == 2
+    expected = (
+        f"mine.jsonl: question q1: doc_id 'mine-1' is not in the corpus (the index at {default_index_path})"
+    )
+    assert squeeze(expected) in output
+    assert squeeze("copy the doc_id and each gold quote exactly from the index's documents") in output
+    calibration = tmp_path / "calibration.json"
+    code, output = run_eval(tmp_path, questions, *arguments, "--calibrate", "--calibration", str(calibration))
+    assert code == 2 and squeeze(expected) in output and not calibration.exists()
+
+
+def test_the_seed_set_against_another_corpus_says_to_pass_questions() -> None:
+    seed = load_eval_set(DEFAULT_SEED_SET)
+    with pytest.raises(CorpusError) as error:
+        check_labels(seed, {}, DEFAULT_SEED_SET, Path("mine/index"), default=True)
+    message = str(error.value)
+    assert message.startswith(
+        f"{DEFAULT_SEED_SET}: question q001: doc_id 'bailey-baby-milia' is not in the corpus"
+    )
+    assert (
+        "labels the default corpus's articles: score your index with your own questions, --questions"
+        in message
+    )
