@@ -171,7 +171,7 @@ def evaluate_seed_command(
         searcher = answerer.searcher
         path = questions or DEFAULT_SEED_SET
         check_labels(eval_set, searcher.index.documents, path, settings.index_path, questions is None)
-        context = seed_context(searcher, eval_set, str(settings.index_path))
+        context = seed_context(searcher, eval_set, str(settings.index_path), str(path))
         set_name = (questions or DEFAULT_SEED_SET).stem
         evaluation = run_seed_evaluation(searcher, eval_set, out, context, baseline, answerer, set_name)
     except (CiteqaError, ValueError) as err:

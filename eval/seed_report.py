@@ -34,11 +34,17 @@ from eval.paired import PairedComparison, compare_all
 from eval.plots import confidence_distributions, recall_curves
 from eval.seed_set import EvalQuestion
 
-TITLE = "citeqa evaluation: seed set"
+SEED_LABEL = "seed set"
+
+
 PAIRED_METRIC = "mrr@10"  # per question: the reciprocal rank of the first gold passage (0 past rank 10)
 GOLD_CHARS = 70
 # column -> qid -> value: columns other stages add to the per-question table (answerable, confidence, ...).
 ExtraColumns = Mapping[str, Mapping[str, object]]
+
+
+def capitalized(label: str) -> str:
+    return label[:1].upper() + label[1:]
 
 
 def shorten(text: str, limit: int = GOLD_CHARS) -> str:
@@ -135,10 +141,11 @@ def results_json(
     pairs: Sequence[PairedComparison],
     context: Mapping[str, Any],
     extra: ExtraColumns | None = None,
+    set_label: str = SEED_LABEL,
 ) -> dict[str, Any]:
     extra = extra or {}
     return {
-        "title": TITLE,
+        "title": f"citeqa evaluation: {set_label}",
         "context": dict(context),
         "rule": "ci95: 95% percentile bootstrap over questions (1,000 resamples, seed 0)",
         "modes": {
@@ -175,8 +182,11 @@ def write_seed_report(
     metrics: Sequence[str] = SEED_METRICS,
     answerability: AnswerabilityView | None = None,
     answers: AnswerView | None = None,
+    set_label: str = SEED_LABEL,
 ) -> dict[str, Any]:
-    """Write the report folder; returns the results (as written to results.json)."""
+    """Write the report folder; returns the results (as written to results.json). ``set_label`` names the
+    question set in the titles ("seed set", or the stem of an owner's file)."""
+    title = f"citeqa evaluation: {set_label}"
     out.mkdir(parents=True, exist_ok=True)
     if answerability is not None:
         extra = {**(extra or {}), **answerability.columns()}
@@ -187,7 +197,7 @@ def write_seed_report(
         writer.writerow(header)
         writer.writerows(rows)
     (out / "questions.md").write_text(
-        f"# {TITLE}: per question\n\nrank: of the first passage holding a gold quote (>{RUN_DEPTH}: not in "
+        f"# {title}: per question\n\nrank: of the first passage holding a gold quote (>{RUN_DEPTH}: not in "
         f"the top {RUN_DEPTH}; empty for unanswerable questions).\n\n{markdown_grid(header, rows)}\n",
         encoding="utf-8",
     )
@@ -196,10 +206,10 @@ def write_seed_report(
         {s.mode: [s.first_gold_rank.get(q.qid) for q in answerable] for s in scores},
         out / "recall_at_k.png",
         k_max=RUN_DEPTH,
-        title=f"Seed set: Recall@k by search mode ({len(answerable)} answerable questions)",
+        title=f"{capitalized(set_label)}: Recall@k by search mode ({len(answerable)} answerable questions)",
     )
     summary = [
-        f"# {TITLE}",
+        f"# {title}",
         "",
         *[f"- {key}: {value}" for key, value in context.items()],
         "",
@@ -218,7 +228,11 @@ def write_seed_report(
         "",
         *paired_details(pairs),
         "",
-        *(answerability_section(answerability, questions, out) if answerability is not None else []),
+        *(
+            answerability_section(answerability, questions, out, set_label)
+            if answerability is not None
+            else []
+        ),
         *(answer_lines(answers) if answers is not None else []),
         f"## Answerable questions {scores[0].mode if scores else ''} misses in its top 5",
         "",
@@ -227,7 +241,7 @@ def write_seed_report(
         "Every question: questions.md / questions.csv. All numbers: results.json.",
     ]
     (out / "summary.md").write_text("\n".join(summary) + "\n", encoding="utf-8")
-    results = results_json(scores, questions, pairs, context, extra)
+    results = results_json(scores, questions, pairs, context, extra, set_label)
     if answers is not None:
         results["answers"] = answer_json(answers)
     (out / "results.json").write_text(
@@ -269,13 +283,15 @@ def answerability_view(answerer: Answerer, questions: Sequence[EvalQuestion]) ->
     )
 
 
-def answerability_section(view: AnswerabilityView, questions: Sequence[EvalQuestion], out: Path) -> list[str]:
+def answerability_section(
+    view: AnswerabilityView, questions: Sequence[EvalQuestion], out: Path, set_label: str = SEED_LABEL
+) -> list[str]:
     """Summary lines and the confidence plot (threshold: confidence 0.5, where the decision flips)."""
     answerable = [view.confidence[q.qid] for q in questions if q.answerable]
     unanswerable = [view.confidence[q.qid] for q in questions if not q.answerable]
     plot = ["![Confidence of answerable and unanswerable questions](confidence.png)"]
     if answerable and unanswerable:
-        title = "Seed set: confidence by label (hybrid, top 5)"
+        title = f"{capitalized(set_label)}: confidence by label (hybrid, top 5)"
         confidence_distributions(answerable, unanswerable, 0.5, out / "confidence.png", title=title)
     else:
         plot = ["(No confidence plot: the set needs both answerable and unanswerable questions.)"]
@@ -320,7 +336,10 @@ def run_seed_evaluation(
     scores = evaluate_seed(searcher, questions)
     view = answerability_view(answerer, questions) if answerer is not None else None
     answers = answer_view(answerer, questions, set_name) if answerer is not None else None
-    results = write_seed_report(out, questions, scores, context, answerability=view, answers=answers)
+    label = SEED_LABEL if set_name == "seed" else set_name
+    results = write_seed_report(
+        out, questions, scores, context, answerability=view, answers=answers, set_label=label
+    )
     comparison = None
     if baseline_results is not None and baseline is not None:
         comparison = compare_results(results, baseline_results)
@@ -328,11 +347,14 @@ def run_seed_evaluation(
     return SeedEvaluation(scores, results, out, comparison)
 
 
-def seed_context(searcher: Searcher, questions: Sequence[EvalQuestion], index_label: str) -> dict[str, str]:
+def seed_context(
+    searcher: Searcher, questions: Sequence[EvalQuestion], index_label: str, question_file: str | None = None
+) -> dict[str, str]:
     answerable = sum(q.answerable for q in questions)
     reranker = getattr(searcher.reranker, "name", None)
+    counts = f"{answerable} answerable (scored), {len(questions) - answerable} unanswerable"
     return {
-        "questions": f"{answerable} answerable (scored), {len(questions) - answerable} unanswerable",
+        "questions": f"{question_file}: {counts}" if question_file else counts,
         "index": f"{index_label} ({searcher.index.manifest['counts']['passages']} passages)",
         "model": searcher.index.model_name,
         "fusion": searcher.fusion.label(),

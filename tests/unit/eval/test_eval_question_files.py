@@ -224,3 +224,26 @@ def test_the_seed_set_against_another_corpus_says_to_pass_questions() -> None:
         "labels the default corpus's articles: score your index with your own questions, --questions"
         in message
     )
+
+
+def test_the_report_of_an_owners_questions_names_their_file_not_the_seed_set(
+    tmp_path: Path, default_index_path: Path
+) -> None:
+    """The report of `citeqa eval --questions mine.jsonl` was titled "citeqa evaluation: seed set" (its
+    plots "Seed set: ...") and named no question file: an owner's report read as the packaged set's."""
+    questions = write_lines(tmp_path / "mine.jsonl", {**GOOD, "doc_id": "milia-overview"})
+    out = tmp_path / "report"
+    arguments = ["eval", "--questions", str(questions), "--index", str(default_index_path), "--out", str(out)]
+    result = CliRunner().invoke(app, [*arguments, "--backend", "torch"])
+    assert result.exit_code == 0, result.output
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("# citeqa evaluation: mine\n") and "seed set" not in summary
+    assert f"- questions: {questions}: 1 answerable (scored), 0 unanswerable" in summary
+    assert (
+        (out / "questions.md")
+        .read_text(encoding="utf-8")
+        .startswith("# citeqa evaluation: mine: per question")
+    )
+    assert (
+        json.loads((out / "results.json").read_text(encoding="utf-8"))["title"] == "citeqa evaluation: mine"
+    )
