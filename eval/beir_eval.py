@@ -6,7 +6,8 @@ and enough passages are asked for that ``min_documents`` (100) documents come ba
     summary.md          metrics per mode with 95% bootstrap intervals, paired differences, per-subset rows
     results.json        the same as data, with every per-query value
     runs/<mode>.trec    document runs, "qid Q0 docid rank score citeqa-<mode>"; score = n - rank + 1
-                        (strictly decreasing), so trec_eval, ranx or pytrec_eval rescore exactly this order
+                        (strictly decreasing), so trec_eval, ranx or pytrec_eval rescore exactly this order;
+                        not written when an id holds whitespace (the summary says so)
 
 The index lives in ``var/eval/indexes/<dataset>-<settings-hash>`` and is reused when its corpus fingerprint,
 model and settings match; passage embeddings go through an EmbeddingCache, so a rebuild of the same passages
@@ -307,12 +308,21 @@ def results_json(report: DatasetReport) -> dict[str, Any]:
     }
 
 
+def id_with_whitespace(qrels: Qrels, corpus_ids: list[str]) -> str | None:
+    """The first query or document id holding whitespace, which TREC run files cannot hold (their columns
+    are separated by whitespace: "q 1 Q0 doc 7 1 30 tag" reads as other ids)."""
+    return next((i for i in [*qrels, *corpus_ids] if any(c.isspace() for c in i)), None)
+
+
 def write_report(report: DatasetReport) -> Path:
-    """summary.md, results.json and runs/<mode>.trec into ``report.out``."""
+    """summary.md, results.json and runs/<mode>.trec into ``report.out`` (no runs when an id holds
+    whitespace: see ``id_with_whitespace``; the report's context says so)."""
     report.out.mkdir(parents=True, exist_ok=True)
     (report.out / "summary.md").write_text(summary_markdown(report), encoding="utf-8")
     data = json.dumps(results_json(report), indent=2, ensure_ascii=False) + "\n"
     (report.out / "results.json").write_text(data, encoding="utf-8")
+    if report.context.get("TREC runs", "").startswith("not written"):
+        return report.out
     for label, run in report.runs.items():
         write_trec(report.out / "runs" / f"{label}.trec", run, f"citeqa-{label}")
     return report.out
@@ -365,6 +375,15 @@ def evaluate_dataset(
     context = report_context(dataset, dataset_dir, prepared, settings, fusion, min_documents, groups)
     context["questions encoded by"] = questions_encoded_by(query_encoder or encoder, encoder)
     context["query adapter"] = str(query_adapter.path) if query_adapter is not None else "none"
+    spaced = id_with_whitespace(dataset.qrels, [document.doc_id for document in dataset.corpus])
+    context["TREC runs"] = (
+        f"not written: the id {spaced!r} holds whitespace, which separates the columns of a TREC run file "
+        "(trec_eval would read other ids); the metrics above are not affected"
+        if spaced is not None
+        else "runs/<mode>.trec"
+    )
+    if spaced is not None:
+        say(f"TREC run files {context['TREC runs']}")
     folder = Path(out or DEFAULT_REPORT_ROOT / dataset.name)
     report = DatasetReport(dataset.name, context, scores, runs, folder, prepared)
     write_report(report)

@@ -277,4 +277,6 @@ def evaluate_dataset_command(
     except (CiteqaError, ValueError) as err:
         fail(err)
     typer.echo(metrics_table(report.scores))
-    typer.echo(f"report: {report.out / 'summary.md'}, {report.out / 'results.json'}, {report.out / 'runs'}/")
+    runs = report.context["TREC runs"]
+    written = f", {report.out / 'runs'}/" if runs.startswith("runs/") else f" (TREC run files {runs})"
+    typer.echo(f"report: {report.out / 'summary.md'}, {report.out / 'results.json'}{written}")

@@ -672,3 +672,31 @@ def test_the_report_says_which_encoder_encoded_the_questions(
     assert towered.context["questions encoded by"] == "question tower 0123456789abcdef"
     summary = (tmp_path / "b" / "summary.md").read_text(encoding="utf-8")
     assert "- questions encoded by: question tower 0123456789abcdef" in summary
+
+
+def test_ids_with_whitespace_leave_out_the_trec_runs_and_say_why(
+    tiny_dataset: Path, tmp_path: Path, real_encoder: SentenceTransformerEncoder
+) -> None:
+    """A query id "asthma Q1" was written as "asthma Q1 Q0 asthma-causes 1 30 citeqa-hybrid": eight columns,
+    which trec_eval, ranx or pytrec_eval read as other ids (eval.beir_eval promises they rescore the run)."""
+    for name in ("queries.jsonl", "qrels/test.tsv"):
+        path = tiny_dataset / name
+        path.write_text(path.read_text(encoding="utf-8").replace("asthma_Q1", "asthma Q1"), encoding="utf-8")
+    said: list[str] = []
+    report = evaluate_dataset(
+        tiny_dataset,
+        real_encoder,
+        FusionSettings(),
+        settings=SMALL_PASSAGES,
+        out=tmp_path / "report",
+        index_root=tmp_path / "indexes",
+        log=said.append,
+    )
+    expected = (
+        "not written: the id 'asthma Q1' holds whitespace, which separates the columns of a TREC run file"
+    )
+    assert report.context["TREC runs"].startswith(expected)
+    assert any(expected in line for line in said)
+    assert expected in (report.out / "summary.md").read_text(encoding="utf-8")
+    assert not (report.out / "runs").exists()
+    assert "asthma Q1" in report.scores[0].per_query["ndcg@10"]
