@@ -185,6 +185,18 @@ def detect_group_fields(queries: list[Query]) -> list[str]:
     return next(([name] for name in GROUP_FIELDS if name in present), [])
 
 
+def check_group_fields(queries: list[Query], fields: list[str]) -> None:
+    """Each field asked for per-subset rows is in some query's metadata: one that none holds (a typo) would
+    put every query in one "(none)" row."""
+    present = sorted({key for query in queries for key in query.metadata})
+    for name in fields:
+        if name not in present:
+            held = ", ".join(present) if present else "none (no query has metadata)"
+            raise ValueError(
+                f"--group-by {name}: no judged query's metadata has that field; the fields they hold: {held}"
+            )
+
+
 def subset_means(
     per_query: dict[str, dict[str, float]], queries: list[Query], group: str
 ) -> dict[str, dict[str, float]]:
@@ -353,6 +365,7 @@ def evaluate_dataset(
     settings = settings or IndexSettings()
     dataset = load_beir_dataset(dataset_dir)
     say(f"{dataset.name}: {len(dataset.corpus)} documents, {judged_queries(dataset.qrels)}")
+    check_group_fields(list(dataset.queries.values()), group_by or [])
     prepared = prepare_index(dataset, encoder, settings, index_root, cache)
     say(describe_index(prepared))
     queries = list(dataset.queries.values())

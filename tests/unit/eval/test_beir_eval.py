@@ -309,6 +309,17 @@ def test_group_by_is_detected_or_given(tiny_dataset: Path) -> None:
     assert detect_group_fields([Query("q", "x", {"qtype": "a"})]) == []
 
 
+def test_a_group_by_field_no_query_holds_is_refused(tiny_dataset: Path, tmp_path: Path) -> None:
+    """`--group-by subsett` (a typo) gave one "(none)" row of every query, as if the set had no subsets."""
+    with pytest.raises(ValueError) as error:
+        evaluate_dataset(tiny_dataset, None, FusionSettings(), group_by=["subsett"], out=tmp_path / "r")  # type: ignore[arg-type]
+    expected = (
+        "--group-by subsett: no judged query's metadata has that field; the fields they hold: qtype, subset"
+    )
+    assert str(error.value) == expected
+    assert not (tmp_path / "r").exists()
+
+
 def test_cli_eval_and_sweep_on_a_dataset(
     tiny_dataset: Path,
     tmp_path: Path,
