@@ -140,6 +140,21 @@ def make_folds(
     for position, qid in enumerate(qids):
         members.setdefault(group(qid), []).append(position)
     names = sorted(members)
+    if len(names) < k:
+        # Each group stays within one fold, so fewer groups than folds left folds empty ("15 questions in 3
+        # folds (15, 0, 0 questions)"), and a choice made on no training question was reported as CV.
+        how = ' (the qid without its "_Q<n>" suffix)' if group is page_group else ""
+        shown = ", ".join(repr(name) for name in names[:5]) + (", ..." if len(names) > 5 else "")
+        fix = (
+            f"use --folds {len(names)} or fewer"
+            if len(names) >= 2
+            else "cross-validation needs questions of two groups or more"
+            + (': give the qids of other pages other prefixes before "_Q<n>"' if how else "")
+        )
+        raise ValueError(
+            f"need at least {k} groups of questions for {k} folds (a group{how} stays within one fold), "
+            f"found {len(names)}: {shown}; {fix}"
+        )
     order = np.random.default_rng(seed).permutation(len(names))
     folds: list[list[int]] = [[] for _ in range(k)]
     for index in order:

@@ -596,6 +596,23 @@ def test_folds_are_deterministic_disjoint_grouped_and_balanced() -> None:
         make_folds(qids[:3], k=5)
 
 
+def test_fewer_groups_than_folds_is_refused_not_left_empty() -> None:
+    """15 questions of one page ("faq_Q1" ... "faq_Q15") made "3 folds (15, 0, 0 questions)": every choice was
+    made on no training question and reported as cross-validated."""
+    one_page = [f"faq_Q{n}" for n in range(1, 16)]
+    with pytest.raises(ValueError) as error:
+        make_folds(one_page, k=3)
+    assert str(error.value) == (
+        'need at least 3 groups of questions for 3 folds (a group (the qid without its "_Q<n>" suffix) stays '
+        "within one fold), found 1: 'faq'; cross-validation needs questions of two groups or more: give the "
+        'qids of other pages other prefixes before "_Q<n>"'
+    )
+    two_pages = [*one_page, "other_Q1"]
+    with pytest.raises(ValueError, match="found 2: 'faq', 'other'; use --folds 2 or fewer"):
+        make_folds(two_pages, k=3)
+    assert all(len(fold) for fold in make_folds(two_pages, k=2))
+
+
 def test_cross_validation_chooses_on_train_and_scores_held_out() -> None:
     # Six questions, three folds of two. Config "a" is best on folds 0 and 1, "b" on fold 2.
     folds = [np.asarray([0, 1]), np.asarray([2, 3]), np.asarray([4, 5])]
