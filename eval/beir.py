@@ -154,6 +154,13 @@ def load_beir_dataset(folder: Path | str, split: str = "test") -> BeirDataset:
     corpus = load_beir_corpus(root)
     all_queries = load_queries(root)
     qrels_file = root / "qrels" / f"{split}.tsv"
+    others = sorted(path.name for path in (root / "qrels").glob("*.tsv")) if (root / "qrels").is_dir() else []
+    if not qrels_file.is_file() and others:
+        fix = (
+            f"the folder's qrels are {', '.join(others)}: the {split} split is scored; copy the folder and "
+            f"name the split to score qrels/{split}.tsv"
+        )
+        raise beir_error(qrels_file, None, None, "file not found", fix)
     qrels = load_qrels(qrels_file, {document.doc_id for document in corpus}, set(all_queries))
     queries = {qid: query for qid, query in all_queries.items() if qid in qrels}
     return BeirDataset(name=root.resolve().name, corpus=corpus, queries=queries, qrels=qrels)

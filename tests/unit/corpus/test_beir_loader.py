@@ -334,6 +334,18 @@ def test_dataset_missing_split_names_expected_qrels(tmp_path: Path) -> None:
     assert_error(error, root / "qrels" / "dev.tsv", None, None)
 
 
+def test_dataset_with_other_splits_only_names_them(tmp_path: Path) -> None:
+    """A BEIR folder holding only qrels/dev.tsv said "qrels/test.tsv: file not found; expected a
+    tab-separated qrels file here", not that its judgments are there under another split's name."""
+    root = make_dataset(tmp_path / "tiny")
+    (root / "qrels" / "test.tsv").rename(root / "qrels" / "dev.tsv")
+    with pytest.raises(CorpusError) as error:
+        load_beir_dataset(root)
+    message = assert_error(error, root / "qrels" / "test.tsv", None, None)
+    assert "file not found; the folder's qrels are dev.tsv: the test split is scored" in message
+    assert "name the split to score qrels/test.tsv" in message
+
+
 def test_dataset_cross_checks_qrels(tmp_path: Path) -> None:
     root = make_dataset(tmp_path / "tiny")
     qrels_file = write_lines(root / "qrels" / "test.tsv", [HEADER, "q1\td1\t1", "q2\tmissing-doc\t1"])
