@@ -108,7 +108,8 @@ def eval_question(record: object, where: str) -> EvalQuestion:
 
 
 def gold_spans(question: EvalQuestion, documents: dict[str, Document]) -> list[tuple[str, int, int]]:
-    """(doc_id, start, end) of every gold quote; a quote missing from its document is an error."""
+    """(doc_id, start, end) of every occurrence of every gold quote; a quote missing from its document is an
+    error."""
     if not question.answerable:
         return []
     if question.doc_id is None or not question.gold:
@@ -127,7 +128,11 @@ def gold_spans(question: EvalQuestion, documents: dict[str, Document]) -> list[t
             raise CorpusError(
                 f"question {question.qid}: gold quote not found in {document.doc_id}: {quote!r}"
             )
-        spans.append((document.doc_id, start, start + len(quote)))
+        # Every occurrence: a passage quoting the same text further on answers as well (only the first
+        # counted, so a hit on a later occurrence was scored as a miss).
+        while start >= 0:
+            spans.append((document.doc_id, start, start + len(quote)))
+            start = document.text.find(quote, start + 1)
     return spans
 
 

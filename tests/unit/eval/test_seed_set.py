@@ -24,6 +24,7 @@ from eval.seed_set import (
     seed_qrels,
 )
 from indexer.load import LoadedIndex
+from indexer.types import Passage
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +146,16 @@ def test_the_seed_report_says_which_encoder_encoded_the_questions(loaded_index: 
     assert seed_context(searcher, questions, "idx")["questions encoded by"] == "the model"  # type: ignore[arg-type]
     searcher.question_encoder = tower
     assert seed_context(searcher, questions, "idx")["questions encoded by"] == "elsewhere"  # type: ignore[arg-type]
+
+
+def test_a_gold_quote_counts_wherever_the_document_repeats_it() -> None:
+    """Only a quote's first occurrence was a gold span: a passage holding the same text further on (a
+    repeated instruction, a summary) was scored as a miss."""
+    text = "Wear sunscreen daily. " + "Other advice here. " * 40 + "Wear sunscreen daily."
+    document = Document(doc_id="d", title="T", text=text)
+    question = EvalQuestion("x1", "what should I wear?", True, "d", None, ("Wear sunscreen daily.",))
+    spans = gold_spans(question, {"d": document})
+    second = text.rindex("Wear sunscreen daily.")
+    assert spans == [("d", 0, 21), ("d", second, second + 21)]
+    late = Passage(passage_id=1, doc_id="d", start=second - 10, end=len(text), text=text[second - 10 :])
+    assert relevant_passages(spans, [late]) == {1}
