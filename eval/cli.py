@@ -117,6 +117,13 @@ def evaluate_command(
         fusion_rrf_k=rrf_k,
         fusion_sentence_weight=sentence_weight,
     )
+    try:
+        if out is not None:
+            check_report_folder(out)
+        if calibrate:
+            check_calibration_file(calibration_out(calibration, index, settings.calibration_path))
+    except ValueError as err:
+        fail(err)
     if calibrate or dedup:
         out_path = calibration_out(calibration, index, settings.calibration_path)
         answer_eval_command(settings, questions, calibrate, out_path, dedup, max_false_flag)
@@ -136,6 +143,32 @@ def evaluate_command(
         evaluate_dataset_command(settings, dataset, out, group_by, passages, index_root, cache_dir)
         return
     evaluate_seed_command(settings, questions, out or Path("var/eval/seed"), baseline)
+
+
+def nearest_existing(path: Path) -> Path:
+    """``path`` itself or its nearest ancestor that exists."""
+    return next((p for p in [path, *path.parents] if p.exists()), Path("."))
+
+
+def check_report_folder(out: Path) -> None:
+    """--out names a folder that is or can be made; a file there (or above it) failed with a traceback once
+    every question had been scored."""
+    existing = nearest_existing(out)
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"is under the file {existing}"
+        raise ValueError(f"--out {out} {where}: pass a folder for the report (summary.md, results.json, ...)")
+
+
+def check_calibration_file(path: Path) -> None:
+    """The calibration is written as a file: a folder there (or a file above it) failed with a traceback
+    once the questions had been answered and the decision fitted."""
+    if path.is_dir():
+        raise ValueError(
+            f"--calibration {path} is a folder: pass the file to write, e.g. {path / 'calibration.json'}"
+        )
+    existing = nearest_existing(path.parent)
+    if not existing.is_dir():
+        raise ValueError(f"--calibration {path} is under the file {existing}: pass a path in a folder")
 
 
 def calibration_out(explicit: Path | None, index: Path | None, configured: Path | None) -> Path:

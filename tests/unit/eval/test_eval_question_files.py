@@ -247,3 +247,29 @@ def test_the_report_of_an_owners_questions_names_their_file_not_the_seed_set(
     assert (
         json.loads((out / "results.json").read_text(encoding="utf-8"))["title"] == "citeqa evaluation: mine"
     )
+
+
+def test_a_report_or_calibration_path_that_cannot_be_written_is_refused_first(tmp_path: Path) -> None:
+    """--out naming a file, or --calibration naming a folder, ended in a FileExistsError / IsADirectoryError
+    traceback after every question had been scored (or the decision fitted)."""
+    questions = write_lines(tmp_path / "mine.jsonl", GOOD)
+    taken = tmp_path / "taken"
+    taken.write_text("mine", encoding="utf-8")
+    cases = [
+        (["--out", str(taken)], f"--out {taken} is a file: pass a folder for the report"),
+        (["--out", str(taken / "sub")], f"--out {taken / 'sub'} is under the file {taken}: pass a folder"),
+        (["--dataset", str(tmp_path), "--out", str(taken)], f"--out {taken} is a file"),
+        (
+            ["--calibrate", "--calibration", str(tmp_path)],
+            f"--calibration {tmp_path} is a folder: pass the file",
+        ),
+        (
+            ["--calibrate", "--calibration", str(taken / "c.json")],
+            f"--calibration {taken / 'c.json'} is under",
+        ),
+    ]
+    for arguments, expected in cases:
+        result = CliRunner().invoke(app, ["eval", "--questions", str(questions), *arguments])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and squeeze(expected) in squeeze(result.output)
+    assert taken.read_text(encoding="utf-8") == "mine"
