@@ -74,7 +74,8 @@ def sweep_command(
     def write(sweep: Sweep, command: str, seconds: float) -> Choice:
         return write_sweep(sweep, out, details_path(sweep), command, seconds, pinned)
 
-    sweep, choice = run_sweep_command("sweep", passages, DEFAULT_PASSAGE_GRID, run, write, out)
+    files = [("--details", details)] if details is not None else []
+    sweep, choice = run_sweep_command("sweep", passages, DEFAULT_PASSAGE_GRID, run, write, out, files)
     typer.echo(
         f"chosen: passages {choice.setting.label}, fusion {choice.fusion.label()}; "
         f"tables: {out}, details: {details_path(sweep)}"
@@ -143,6 +144,7 @@ def run_sweep_command(
     run: Callable[[list[PassageSetting]], Sweep],
     write: Callable[[Sweep, str, float], Choice],
     out: Path,
+    files: Sequence[tuple[str, Path]] = (),
 ) -> tuple[Sweep, Choice]:
     """What both sweeps do: parse the passage settings (the default grid when none is given), run the
     sweep, write its report (with the command that made it and the seconds it took) and print it. An error
@@ -153,6 +155,8 @@ def run_sweep_command(
 
     started = time.perf_counter()
     try:
+        for option, path in [("--out", out), *files]:
+            check_output_file(option, path)
         grid = [PassageSetting.parse(p) for p in passages] if passages else list(default_grid)
         sweep = run(grid)
         choice = write(sweep, command_line(name), time.perf_counter() - started)
@@ -160,6 +164,16 @@ def run_sweep_command(
         fail(err)
     typer.echo(out.read_text(encoding="utf-8"))
     return sweep, choice
+
+
+def check_output_file(option: str, path: Path) -> None:
+    """A file the command writes at the end can be written there: a folder at ``path`` (or a file above it)
+    failed with a traceback once the whole sweep had run."""
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder: pass the file to write, e.g. {path / 'sweep.md'}")
+    existing = next((p for p in path.parents if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise ValueError(f"{option} {path} is under the file {existing}: pass a path in a folder")
 
 
 def command_line(name: str) -> str:

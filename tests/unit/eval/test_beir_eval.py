@@ -320,6 +320,31 @@ def test_a_group_by_field_no_query_holds_is_refused(tiny_dataset: Path, tmp_path
     assert not (tmp_path / "r").exists()
 
 
+def test_a_sweep_file_that_cannot_be_written_is_refused_before_the_sweep(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """--out naming a folder (or --details a path under a file) ended in an IsADirectoryError /
+    FileExistsError traceback once the whole sweep had run."""
+    from service.cli.app import app
+
+    taken = tmp_path / "taken"
+    taken.write_text("mine", encoding="utf-8")
+    dataset = ["sweep", "--dataset", str(tiny_dataset), "--index-root", str(tmp_path / "ix")]
+    cases = [
+        ([*dataset, "--out", str(tmp_path)], f"--out {tmp_path} is a folder: pass the file to write"),
+        (
+            [*dataset, "--out", str(tmp_path / "s.md"), "--details", str(taken / "d.json")],
+            f"--details {taken / 'd.json'} is under the file {taken}",
+        ),
+        (["seed-sweep", "--out", str(taken / "s.md")], f"--out {taken / 's.md'} is under the file {taken}"),
+    ]
+    for arguments, expected in cases:
+        result = CliRunner().invoke(app, arguments)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and expected in " ".join(result.output.split())
+    assert not (tmp_path / "ix").exists() and not (tmp_path / "s.md").exists()
+
+
 def test_cli_eval_and_sweep_on_a_dataset(
     tiny_dataset: Path,
     tmp_path: Path,
