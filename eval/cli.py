@@ -122,6 +122,7 @@ def evaluate_command(
             check_report_folder(out)
         if calibrate:
             check_calibration_file(calibration_out(calibration, index, settings.calibration_path))
+        refuse_unread_options(dataset, questions, calibrate, dedup, calibration, baseline)
     except ValueError as err:
         fail(err)
     if calibrate or dedup:
@@ -143,6 +144,34 @@ def evaluate_command(
         evaluate_dataset_command(settings, dataset, out, group_by, passages, index_root, cache_dir)
         return
     evaluate_seed_command(settings, questions, out or Path("var/eval/seed"), baseline)
+
+
+def refuse_unread_options(
+    dataset: Path | None,
+    questions: Path | None,
+    calibrate: bool,
+    dedup: bool,
+    calibration: Path | None,
+    baseline: Path | None,
+) -> None:
+    """An option the chosen evaluation does not read was dropped without a word: `--calibrate --dataset
+    DIR` fitted the seed set on the default index (and wrote the packaged calibration), `--dataset DIR
+    --questions MY.jsonl` never read MY.jsonl."""
+    fitting = "--calibrate" if calibrate else "--dedup" if dedup else None
+    if dataset is not None and fitting is not None:
+        raise ValueError(
+            f"{fitting} is not read with --dataset: it answers a question set (--questions MY.jsonl, the "
+            "seed set by default) over an index folder (--index DIR); leave out --dataset"
+        )
+    if dataset is not None and questions is not None:
+        raise ValueError(
+            "--questions is not read with --dataset: a BEIR folder brings its own queries.jsonl and qrels; "
+            "leave out one of them"
+        )
+    if fitting is not None and baseline is not None:
+        raise ValueError(f"--baseline is not read with {fitting}: it compares the report of `citeqa eval`")
+    if calibration is not None and not calibrate:
+        raise ValueError(f"--calibration {calibration} is the file --calibrate writes: add --calibrate")
 
 
 def nearest_existing(path: Path) -> Path:

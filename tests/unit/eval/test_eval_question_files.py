@@ -273,3 +273,37 @@ def test_a_report_or_calibration_path_that_cannot_be_written_is_refused_first(tm
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output and squeeze(expected) in squeeze(result.output)
     assert taken.read_text(encoding="utf-8") == "mine"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        # fitted the seed set on the default index and wrote the packaged (or configured) calibration
+        (
+            ["--calibrate", "--dataset", "DIR"],
+            "--calibrate is not read with --dataset: it answers a question set",
+        ),
+        (["--dedup", "--dataset", "DIR"], "--dedup is not read with --dataset"),
+        # scored the BEIR folder and never read the question file
+        (["--dataset", "DIR", "--questions", "Q"], "--questions is not read with --dataset"),
+        (["--calibrate", "--baseline", "Q"], "--baseline is not read with --calibrate"),
+        # scored the seed set and wrote no calibration
+        (
+            ["--calibration", "DIR/c.json"],
+            "--calibration DIR/c.json is the file --calibrate writes: add --calibrate",
+        ),
+    ],
+)
+def test_an_option_the_evaluation_would_not_read_is_refused(
+    tmp_path: Path, arguments: list[str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where a calibration would go without --calibration (never the packaged file, even without the fix).
+    monkeypatch.setenv("CITEQA_CALIBRATION_PATH", str(tmp_path / "c.json"))
+    questions = write_lines(tmp_path / "mine.jsonl", GOOD)
+    places = {"DIR": str(tmp_path), "Q": str(questions), "DIR/c.json": str(tmp_path / "c.json")}
+    named = [places.get(argument, argument) for argument in arguments]
+    result = CliRunner().invoke(app, ["eval", *named])
+    assert result.exit_code == 2, result.output
+    wanted = expected.replace("DIR", str(tmp_path))
+    assert "Traceback" not in result.output and squeeze(wanted) in squeeze(result.output)
+    assert not (tmp_path / "c.json").exists()
