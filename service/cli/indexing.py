@@ -477,6 +477,7 @@ def serve(
     settings = settings_with(
         host=host, port=port, index_path=index, backend=backend, threads=threads, workers=workers
     )
+    check_can_listen(settings.host, settings.port)  # before the model and the index take their seconds
     try:
         upgrade_if_format1(settings)
     except CiteqaError as err:
@@ -530,6 +531,48 @@ def options_the_engine_ignores(engine: str, workers: int, replicas: int, address
         given = f"--replicas {replicas}" if replicas > 1 else f"--address {address}"
         return f"{given} is for --engine ray; add --engine ray, or use --workers N to serve from N processes"
     return None
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Fail with one line naming the address, what is wrong and what to change when ``host:port`` cannot
+    be listened on (bound as uvicorn binds it). Before, uvicorn found out after the model and the index
+    were loaded and ended with exit code 3 among its JSON log lines ('[Errno -2] Name or service not
+    known' did not even name the host)."""
+    import errno
+    import socket
+
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except socket.gaierror as err:
+        reason = (
+            f"{host!r} is neither an IP address nor a name this machine resolves ({err.strerror}); "
+            "fix --host or CITEQA_HOST (127.0.0.1: this machine only, 0.0.0.0: every interface)"
+        )
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            reason = (
+                "the address is in use (another process listens there, perhaps another citeqa serve): "
+                "stop it, or choose another port with --port or CITEQA_PORT"
+            )
+        elif err.errno == errno.EADDRNOTAVAIL:
+            reason = (
+                f"no interface of this machine has the address {host}; use 127.0.0.1 (this machine only), "
+                "0.0.0.0 (every interface) or one of its addresses, with --host or CITEQA_HOST"
+            )
+        elif err.errno == errno.EACCES:
+            reason = (
+                "permission denied (ports below 1024 need privileges): choose a port from 1024 up with "
+                "--port or CITEQA_PORT"
+            )
+        else:
+            reason = f"{err.strerror or err}; fix --host or --port (CITEQA_HOST, CITEQA_PORT)"
+    else:
+        return
+    fail(ValueError(f"cannot listen on {shown}: {reason}"))
 
 
 def serve_ray(settings: Settings, address: str | None, replicas: int) -> None:
