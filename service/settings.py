@@ -188,6 +188,18 @@ class Settings(BaseSettings):
     def empty_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("host", mode="before")
+    @classmethod
+    def host_is_given(cls, value: object) -> object:
+        """An empty host made uvicorn listen on every interface ('Uvicorn running on http://:8000'), so
+        CITEQA_HOST= left empty by mistake exposed the service; every interface is asked for by name."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(
+                "empty, which would listen on every interface: give 127.0.0.1 (this machine only, the "
+                "default) or 0.0.0.0 (every interface), or leave the variable unset"
+            )
+        return value
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def split_keys(cls, value: object) -> object:

@@ -67,3 +67,13 @@ def test_ask_refuses_a_bad_mode_before_opening_anything(tmp_path: Path) -> None:
     output = said(done.output)
     assert "unknown mode 'fuzzy'; use one of hybrid, dense, bm25" in output
     assert "no-index-here" not in output
+
+
+def test_an_empty_host_is_refused_rather_than_every_interface(tmp_path: Path) -> None:
+    """CITEQA_HOST= (empty) served on every interface ('Uvicorn running on http://:8000'): a variable left
+    empty by mistake exposed the service (found by the operations probe)."""
+    done = CliRunner().invoke(app, ["serve", "--index", str(tmp_path)], env={"CITEQA_HOST": ""})
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert "error: CITEQA_HOST: Value error, empty, which would listen on every interface" in output
+    assert "0.0.0.0 (every interface)" in output and "Traceback" not in output
