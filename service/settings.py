@@ -200,6 +200,17 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator(
+        "model", "index_path", "corpus_path", "onnx_cache_path", "embedding_cache_path", mode="before"
+    )
+    @classmethod
+    def named(cls, value: object) -> object:
+        """Set but empty, a model was loaded as a blank one (citeqa index ended in a TypeError traceback)
+        and a folder was the working folder ('.', where an empty embedding cache path wrote its files)."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty: give a value, or leave the variable unset for the default")
+        return value
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def split_keys(cls, value: object) -> object:

@@ -77,3 +77,17 @@ def test_an_empty_host_is_refused_rather_than_every_interface(tmp_path: Path) ->
     output = said(done.output)
     assert "error: CITEQA_HOST: Value error, empty, which would listen on every interface" in output
     assert "0.0.0.0 (every interface)" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    "variable", ["CITEQA_MODEL", "CITEQA_INDEX_PATH", "CITEQA_CORPUS_PATH", "CITEQA_EMBEDDING_CACHE_PATH"]
+)
+def test_an_empty_model_or_folder_is_refused_by_name(tmp_path: Path, variable: str) -> None:
+    """CITEQA_MODEL= (empty) made citeqa index load a blank model and end in a TypeError traceback; an
+    empty folder setting was the working folder ('.'); found by the operations probe."""
+    env = {"CITEQA_INDEX_PATH": str(tmp_path / "index"), variable: ""}
+    done = CliRunner().invoke(app, ["index"], env=env)
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert f"error: {variable}: Value error, empty: give a value, or leave the variable unset" in output
+    assert "Traceback" not in output
