@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     fusion_dense_weight: float = Field(
         DEFAULT_FUSION.dense_weight, ge=0.0, le=1.0, description="weight of the dense side in hybrid fusion"
     )
-    fusion_rrf_k: float = Field(DEFAULT_FUSION.rrf_k, gt=0.0, description="k of (weighted) rrf fusion")
+    fusion_rrf_k: float = Field(
+        DEFAULT_FUSION.rrf_k, gt=0.0, allow_inf_nan=False, description="k of (weighted) rrf fusion"
+    )
     fusion_sentence_weight: float = Field(
         DEFAULT_FUSION.sentence_weight,
         ge=0.0,

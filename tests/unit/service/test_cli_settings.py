@@ -91,3 +91,12 @@ def test_an_empty_model_or_folder_is_refused_by_name(tmp_path: Path, variable: s
     output = said(done.output)
     assert f"error: {variable}: Value error, empty: give a value, or leave the variable unset" in output
     assert "Traceback" not in output
+
+
+def test_an_infinite_rrf_k_is_refused(tmp_path: Path) -> None:
+    """CITEQA_FUSION_RRF_K=inf passed the rule k > 0 and served: every rrf score was 1 / (inf + rank) = 0, so
+    rrf fusion ranked nothing (found by the operations probe)."""
+    env = {"CITEQA_INDEX_PATH": str(tmp_path), "CITEQA_FUSION_RRF_K": "inf"}
+    done = CliRunner().invoke(app, ["serve", "--port", "18198"], env=env)
+    assert done.exit_code == 2, done.output
+    assert "error: CITEQA_FUSION_RRF_K: Input should be a finite number (got 'inf')" in said(done.output)
