@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -87,16 +88,21 @@ def export_onnx(model_path: Path, target: Path) -> None:
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS} | {"sentence_embedding": {0: "batch"}}
 
     def write(path: Path) -> None:
-        torch.onnx.export(
-            Pipeline(model[0].auto_model).eval(),
-            tuple(sample[name] for name in INPUTS),
-            str(path),
-            input_names=list(INPUTS),
-            output_names=["sentence_embedding"],
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
+        # The tracer warns about every shape test of the model's Python code (TracerWarning) and the
+        # exporter about how it spells advanced indexing: said on every export, about nothing to act on.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
+            torch.onnx.export(
+                Pipeline(model[0].auto_model).eval(),
+                tuple(sample[name] for name in INPUTS),
+                str(path),
+                input_names=list(INPUTS),
+                output_names=["sentence_embedding"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
 
     _replace_atomic(write, target)
 
@@ -108,6 +114,20 @@ def quantize_int8(source: Path, target: Path) -> None:
         quantize_dynamic(str(source), str(path), weight_type=QuantType.QInt8)
 
     _replace_atomic(write, target)
+
+
+def onnx_export_pending(name: str, backend: Backend, cache: Path = DEFAULT_ONNX_CACHE) -> Path | None:
+    """The folder that onnx_model_file will export (or quantize) model ``name`` into for ``backend``, or
+    None when that is cached already (or the model cannot be found: loading it says why)."""
+    path = Path(resolve_model_path(name))
+    if not path.is_dir():
+        return None
+    try:
+        folder = Path(cache) / model_fingerprint(name, path)
+    except OSError:
+        return None
+    wanted = folder / ("model.onnx" if backend == "onnx" else "model.int8.onnx")
+    return None if wanted.exists() else folder
 
 
 def onnx_model_file(name: str, backend: Backend, cache: Path = DEFAULT_ONNX_CACHE) -> Path:

@@ -35,6 +35,7 @@ from indexer.lexical import CorpusStatistics
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
 from indexer.merging import TieredMergePolicy
+from indexer.onnx_encoder import onnx_export_pending
 from indexer.shards import (
     ShardsManifest,
     in_shard,
@@ -144,8 +145,13 @@ def build_encoder(settings: Settings) -> Encoder:
 
 def model_encoder(settings: Settings, model: str) -> Encoder:
     """``model`` (a name or folder) on the configured backend, threads and ONNX cache."""
-    threads = settings.threads or default_threads(settings.workers)
-    return make_encoder(model, settings.backend, threads, settings.onnx_cache_path, settings.encoder_spin)
+    threads, cache = settings.threads or default_threads(settings.workers), settings.onnx_cache_path
+    if settings.backend != "torch" and (folder := onnx_export_pending(model, settings.backend, cache)):
+        say(
+            f"exporting {model} to ONNX ({settings.backend}) into {folder}: once per machine and model, "
+            "a few seconds to a minute"
+        )
+    return make_encoder(model, settings.backend, threads, cache, settings.encoder_spin)
 
 
 def build_question_encoder(settings: Settings, encoder: Encoder) -> Encoder:
