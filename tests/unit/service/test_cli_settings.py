@@ -100,3 +100,14 @@ def test_an_infinite_rrf_k_is_refused(tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["serve", "--port", "18198"], env=env)
     assert done.exit_code == 2, done.output
     assert "error: CITEQA_FUSION_RRF_K: Input should be a finite number (got 'inf')" in said(done.output)
+
+
+def test_a_huge_thread_count_is_refused_before_the_encoder_starts(tmp_path: Path) -> None:
+    """CITEQA_THREADS=100000 passed its rule (at least 1) and ended the start in an ImportError traceback
+    from onnxruntime, whose thread pool could not be mapped (found by the operations probe)."""
+    env = {"CITEQA_INDEX_PATH": str(tmp_path), "CITEQA_THREADS": "100000"}
+    done = CliRunner().invoke(app, ["serve", "--port", "18197"], env=env)
+    assert done.exit_code == 2, done.output
+    assert "error: CITEQA_THREADS: Input should be less than or equal to 256 (got '100000')" in said(
+        done.output
+    )
