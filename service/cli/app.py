@@ -69,3 +69,7 @@ def main() -> None:
         else:
             raise
         raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # python -m service.cli.app, as the console script
+    main()
