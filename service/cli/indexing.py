@@ -446,9 +446,14 @@ def verified_folder(folder: Path, model: str | None = None) -> str:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="interface to bind")] = None,
-    port: Annotated[int | None, typer.Option(help="port")] = None,
-    index: Annotated[Path | None, typer.Option(help="index folder to serve")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="interface to bind (default: CITEQA_HOST, 127.0.0.1; 0.0.0.0: every interface)"),
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on (default: CITEQA_PORT, 8000)")] = None,
+    index: Annotated[
+        Path | None, typer.Option(help="index folder to serve (default: CITEQA_INDEX_PATH, var/index)")
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -457,7 +462,10 @@ def serve(
     ] = None,
     backend: BackendOption = None,
     threads: Annotated[
-        int | None, typer.Option(help="encoder threads per process (default: cores // workers)")
+        int | None,
+        typer.Option(
+            help="encoder threads per process, 1 to 256 (default: CITEQA_THREADS, cores // workers)"
+        ),
     ] = None,
     engine: Annotated[
         str, typer.Option(help="local (uvicorn in this process) or ray (Ray Serve, for a sharded index)")

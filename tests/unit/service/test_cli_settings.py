@@ -111,3 +111,18 @@ def test_a_huge_thread_count_is_refused_before_the_encoder_starts(tmp_path: Path
     assert "error: CITEQA_THREADS: Input should be less than or equal to 256 (got '100000')" in said(
         done.output
     )
+
+
+def test_serve_help_names_each_options_setting_and_its_default() -> None:
+    """`citeqa serve --help` said only 'port' and 'interface to bind': neither the variable an operator
+    sets instead nor the default (found by the operations probe). The defaults are read from Settings."""
+    from service.settings import Settings
+
+    done = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    output = said(done.output)
+    defaults = Settings.model_fields
+    assert f"(default: CITEQA_HOST, {defaults['host'].default};" in output
+    assert f"(default: CITEQA_PORT, {defaults['port'].default})" in output
+    assert f"(default: CITEQA_INDEX_PATH, {defaults['index_path'].default})" in output
+    assert "(default: CITEQA_WORKERS, 1)" in output and "(default: CITEQA_THREADS," in output
