@@ -79,6 +79,9 @@ def settings_with(**overrides: object) -> Settings:
         return Settings(**given)
     except ValidationError as err:
         fail(ValueError(settings_problems(err, given)))
+    except UnicodeDecodeError as err:  # .env is the only file read: a traceback said only the byte
+        env_file = Path(str(Settings.model_config.get("env_file") or ".env")).resolve()
+        fail(ValueError(f"cannot read the settings file {env_file}: {err}; save it as UTF-8 (or remove it)"))
 
 
 # Settings whose command line option is not the setting's name.

@@ -126,3 +126,17 @@ def test_serve_help_names_each_options_setting_and_its_default() -> None:
     assert f"(default: CITEQA_PORT, {defaults['port'].default})" in output
     assert f"(default: CITEQA_INDEX_PATH, {defaults['index_path'].default})" in output
     assert "(default: CITEQA_WORKERS, 1)" in output and "(default: CITEQA_THREADS," in output
+
+
+def test_a_dot_env_that_is_not_utf8_is_named_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A .env saved in Latin-1 (CITEQA_CORPUS_NAME=café) ended every command in a UnicodeDecodeError
+    traceback that named neither the file nor the fix (found by the operations probe)."""
+    (tmp_path / ".env").write_bytes("CITEQA_CORPUS_NAME=café\n".encode("latin-1"))
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(app, ["verify", "--index", str(tmp_path / "index")])
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert f"error: cannot read the settings file {tmp_path / '.env'}: 'utf-8' codec can't decode" in output
+    assert "save it as UTF-8 (or remove it)" in output and "Traceback" not in output
