@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="interface citeqa serve binds")
     port: int = Field(8000, ge=1, le=65535, description="port citeqa serve listens on")
+    shutdown_grace_seconds: float = Field(
+        30.0,
+        gt=0.0,
+        le=3600.0,
+        allow_inf_nan=False,
+        description="on SIGTERM or SIGINT, how long citeqa serve waits for requests in progress before it "
+        "cancels them and stops (a write cut off is not acknowledged and leaves the index as it was)",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed by CORS, comma-separated; '*' for any"
     )

@@ -510,7 +510,13 @@ def serve(
         except CiteqaError as err:
             fail(err)
         app = create_app(settings, open_sharded=lambda: opened)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
         return
     try:
         from service.wiring import build_answerer, build_live
@@ -525,6 +531,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
@@ -620,5 +627,11 @@ def serve_workers(settings: Settings, index: Path | None, workers: int) -> None:
     if settings.threads is not None:
         os.environ["CITEQA_THREADS"] = str(settings.threads)
     uvicorn.run(
-        WORKER_APP, factory=True, workers=workers, host=settings.host, port=settings.port, log_config=None
+        WORKER_APP,
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
