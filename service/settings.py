@@ -248,3 +248,31 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def origins_are_origins(cls, origins: list[str]) -> list[str]:
+        """A browser sends its Origin as scheme://host[:port] and CORS compares it whole: an origin given
+        with a path or a trailing slash (https://example.org/) never matched, and the page on it was
+        refused with no word from the service."""
+        from urllib.parse import urlsplit
+
+        for origin in origins:
+            if origin == "*":
+                continue
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or origin != f"{parts.scheme}://{parts.netloc}"
+            ):
+                hint = (
+                    f" (the browser sends {parts.scheme}://{parts.netloc})"
+                    if parts.scheme and parts.netloc
+                    else ""
+                )
+                raise ValueError(
+                    f"{origin!r} is not an origin: give scheme://host[:port], no path and no trailing "
+                    f"slash{hint}, or '*' for any"
+                )
+        return origins

@@ -140,3 +140,25 @@ def test_a_dot_env_that_is_not_utf8_is_named_without_a_traceback(
     output = said(done.output)
     assert f"error: cannot read the settings file {tmp_path / '.env'}: 'utf-8' codec can't decode" in output
     assert "save it as UTF-8 (or remove it)" in output and "Traceback" not in output
+
+
+def test_a_cors_origin_with_a_path_or_trailing_slash_is_refused(tmp_path: Path) -> None:
+    """CITEQA_CORS_ORIGINS=http://127.0.0.1:8080/ (a trailing slash) was taken and never matched the Origin a
+    browser sends (http://127.0.0.1:8080), so the page on it was refused without a word (found by the
+    operations probe)."""
+    env = {
+        "CITEQA_INDEX_PATH": str(tmp_path),
+        "CITEQA_CORS_ORIGINS": "https://a.example, http://127.0.0.1:8080/",
+    }
+    done = CliRunner().invoke(app, ["serve", "--port", "18196"], env=env)
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert "error: CITEQA_CORS_ORIGINS: Value error, 'http://127.0.0.1:8080/' is not an origin" in output
+    assert "(the browser sends http://127.0.0.1:8080)" in output
+
+
+def test_cors_origins_that_are_origins_are_taken() -> None:
+    from service.settings import Settings
+
+    taken = Settings(cors_origins="https://a.example, http://127.0.0.1:8080,*")  # type: ignore[arg-type]
+    assert taken.cors_origins == ["https://a.example", "http://127.0.0.1:8080", "*"]
