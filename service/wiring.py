@@ -30,7 +30,7 @@ from indexer.backends import SERVING_FAISS_THREADS, default_threads, make_encode
 from indexer.batching_encoder import BatchingEncoder
 from indexer.cached_encoder import CachedEncoder
 from indexer.embedding import Encoder
-from indexer.errors import IndexMismatchError
+from indexer.errors import EncoderError, IndexMismatchError
 from indexer.lexical import CorpusStatistics
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
@@ -146,6 +146,14 @@ def build_encoder(settings: Settings) -> Encoder:
 def model_encoder(settings: Settings, model: str) -> Encoder:
     """``model`` (a name or folder) on the configured backend, threads and ONNX cache."""
     threads, cache = settings.threads or default_threads(settings.workers), settings.onnx_cache_path
+    if settings.backend != "torch":
+        try:
+            Path(cache).mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # a file, or a folder this process cannot write: said by its setting
+            raise EncoderError(
+                f"cannot keep ONNX exports in {cache} (CITEQA_ONNX_CACHE_PATH): {err.strerror or err}; "
+                "set it to a folder this process can write, or unset it for var/cache/onnx"
+            ) from None
     if settings.backend != "torch" and (folder := onnx_export_pending(model, settings.backend, cache)):
         say(
             f"exporting {model} to ONNX ({settings.backend}) into {folder}: once per machine and model, "

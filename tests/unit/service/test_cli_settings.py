@@ -162,3 +162,19 @@ def test_cors_origins_that_are_origins_are_taken() -> None:
 
     taken = Settings(cors_origins="https://a.example, http://127.0.0.1:8080,*")  # type: ignore[arg-type]
     assert taken.cors_origins == ["https://a.example", "http://127.0.0.1:8080", "*"]
+
+
+def test_an_onnx_cache_path_that_is_a_file_is_named_by_its_setting(tmp_path: Path, index_copy: Path) -> None:
+    """CITEQA_ONNX_CACHE_PATH naming a file failed with 'cannot load embedding model ...: [Errno 20] Not a
+    directory: FILE/sentence-transformers_...': it blamed the model, not the setting (found by the
+    operations probe)."""
+    a_file = tmp_path / "onnx-cache"
+    a_file.write_text("not a folder")
+    env = {"CITEQA_INDEX_PATH": str(index_copy), "CITEQA_ONNX_CACHE_PATH": str(a_file)}
+    done = CliRunner().invoke(app, ["ask", "what are milia"], env=env)
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert f"error: cannot keep ONNX exports in {a_file} (CITEQA_ONNX_CACHE_PATH): File exists" in output
+    assert (
+        "set it to a folder this process can write" in output and "cannot load embedding model" not in output
+    )
