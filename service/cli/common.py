@@ -76,12 +76,40 @@ def settings_with(**overrides: object) -> Settings:
 
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**given)
+        settings = Settings(**given)
+        warn_unknown_variables(Settings)
+        return settings
     except ValidationError as err:
         fail(ValueError(settings_problems(err, given)))
     except UnicodeDecodeError as err:  # .env is the only file read: a traceback said only the byte
         env_file = Path(str(Settings.model_config.get("env_file") or ".env")).resolve()
         fail(ValueError(f"cannot read the settings file {env_file}: {err}; save it as UTF-8 (or remove it)"))
+
+
+# CITEQA_* variables that are not settings but are read elsewhere: the client's key (citeqa add --url) and
+# the durability test's rounds.
+OTHER_VARIABLES = frozenset({"CITEQA_API_KEY", "CITEQA_KILL_ROUNDS"})
+
+
+def warn_unknown_variables(settings_class: type[Settings]) -> None:
+    """Say each CITEQA_* variable of the environment or of .env that is no setting: the settings ignore
+    it, so a misspelt one (CITEQA_PROT=9000) left the default in force without a word."""
+    import difflib
+    import os
+
+    known = {f"CITEQA_{name.upper()}" for name in settings_class.model_fields} | OTHER_VARIABLES
+    names = {name.upper() for name in os.environ}
+    env_file = Path(str(settings_class.model_config.get("env_file") or ".env"))
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        names |= {name.upper() for name in dotenv_values(env_file)}
+    for name in sorted(n for n in names if n.startswith("CITEQA_") and n not in known):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {close[0]}?" if close else "; see the README's Configuration"
+        console.print(
+            f"[yellow]warning:[/yellow] {escape(name)} is not a citeqa setting and is ignored{hint}"
+        )
 
 
 # Settings whose command line option is not the setting's name.

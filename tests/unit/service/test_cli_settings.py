@@ -178,3 +178,22 @@ def test_an_onnx_cache_path_that_is_a_file_is_named_by_its_setting(tmp_path: Pat
     assert (
         "set it to a folder this process can write" in output and "cannot load embedding model" not in output
     )
+
+
+def test_a_misspelt_variable_is_said_with_the_setting_it_resembles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CITEQA_PROT=9000 (for CITEQA_PORT) was ignored without a word and the default port served (found by
+    the operations probe); one in .env likewise. The client's CITEQA_API_KEY is no setting but no typo."""
+    (tmp_path / ".env").write_text("CITEQA_INDEX_PAHT=/srv/index\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    env = {"CITEQA_PROT": "9000", "CITEQA_API_KEY": "s3cret"}
+    done = CliRunner().invoke(app, ["verify", "--index", str(tmp_path / "index")], env=env)
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert "warning: CITEQA_PROT is not a citeqa setting and is ignored; did you mean CITEQA_PORT?" in output
+    assert (
+        "warning: CITEQA_INDEX_PAHT is not a citeqa setting and is ignored; did you mean CITEQA_INDEX_PATH?"
+        in (output)
+    )
+    assert "CITEQA_API_KEY" not in output and "s3cret" not in output
