@@ -485,6 +485,14 @@ def serve(
     settings = settings_with(
         host=host, port=port, index_path=index, backend=backend, threads=threads, workers=workers
     )
+    if settings.require_key_for_reads and not settings.api_keys:
+        # Served, every read would answer 403 while /ready said ready (found by the operations probe).
+        fail(
+            ValueError(
+                "CITEQA_REQUIRE_KEY_FOR_READS is on but CITEQA_API_KEYS holds no key, so every read would be "
+                "refused: set CITEQA_API_KEYS (comma-separated), or turn CITEQA_REQUIRE_KEY_FOR_READS off"
+            )
+        )
     check_can_listen(settings.host, settings.port)  # before the model and the index take their seconds
     try:
         upgrade_if_format1(settings)

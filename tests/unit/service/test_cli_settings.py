@@ -197,3 +197,14 @@ def test_a_misspelt_variable_is_said_with_the_setting_it_resembles(
         in (output)
     )
     assert "CITEQA_API_KEY" not in output and "s3cret" not in output
+
+
+def test_serving_reads_behind_keys_without_a_key_is_refused(tmp_path: Path) -> None:
+    """CITEQA_REQUIRE_KEY_FOR_READS=true without CITEQA_API_KEYS served: /ready said ready and every search
+    answered 403 (found by the operations probe)."""
+    env = {"CITEQA_INDEX_PATH": str(tmp_path), "CITEQA_REQUIRE_KEY_FOR_READS": "true"}
+    done = CliRunner().invoke(app, ["serve", "--port", "18195"], env=env)
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert "error: CITEQA_REQUIRE_KEY_FOR_READS is on but CITEQA_API_KEYS holds no key" in output
+    assert "no index" not in output
