@@ -4,8 +4,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# make run HOST=... PORT=... pass --host/--port; unset, citeqa serve takes CITEQA_HOST and CITEQA_PORT
+# (default 127.0.0.1:8000), which --host 127.0.0.1 --port 8000 always given here overrode.
+HOST ?=
+PORT ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -25,7 +27,7 @@ index: install
 	$(BIN)/citeqa index --if-stale
 
 run: index
-	$(BIN)/citeqa serve --host $(HOST) --port $(PORT)
+	$(BIN)/citeqa serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 # The browser tests drive Debian's chromium (Playwright's own download is not used). Installed here when
 # missing and running as root (CI); otherwise say how, and the browser tests skip (or fail under CI=true).
