@@ -30,6 +30,7 @@ DEFAULT_MAX_WRITE_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_QUERY_CONCURRENCY = 16
 DEFAULT_MAX_QUEUED = 32
 MAX_THREADS = 256
+MAX_WORKERS = 256
 
 
 class Settings(BaseSettings):
@@ -46,7 +47,10 @@ class Settings(BaseSettings):
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path")
     backend: Backend = Field("onnx", description="encoder backend: torch, onnx or onnx-int8 (see README)")
     onnx_cache_path: Path = Field(DEFAULT_ONNX_CACHE, description="where ONNX exports of the model are kept")
-    workers: int = Field(1, ge=1, description="worker processes on this machine (sets the thread default)")
+    # Each worker loads the model and the index: 100,000 would fork until the machine gives out.
+    workers: int = Field(
+        1, ge=1, le=MAX_WORKERS, description="worker processes on this machine (sets the thread default)"
+    )
     # 100,000 threads ended the start in an ImportError traceback from onnxruntime (its thread pool could
     # not be mapped); 2,048 did not start in 40 s on 2 cores. More threads than cores only slow a query.
     threads: int | None = Field(

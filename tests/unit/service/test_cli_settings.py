@@ -208,3 +208,14 @@ def test_serving_reads_behind_keys_without_a_key_is_refused(tmp_path: Path) -> N
     output = said(done.output)
     assert "error: CITEQA_REQUIRE_KEY_FOR_READS is on but CITEQA_API_KEYS holds no key" in output
     assert "no index" not in output
+
+
+def test_a_huge_worker_count_is_refused(tmp_path: Path) -> None:
+    """CITEQA_WORKERS (or --workers) had no upper bound: each worker loads the model and the index, so 100,000
+    would fork until the machine gave out (found by the operations probe)."""
+    env = {"CITEQA_INDEX_PATH": str(tmp_path), "CITEQA_WORKERS": "100000"}
+    done = CliRunner().invoke(app, ["serve", "--port", "18194"], env=env)
+    assert done.exit_code == 2, done.output
+    assert "error: CITEQA_WORKERS: Input should be less than or equal to 256 (got '100000')" in said(
+        done.output
+    )
