@@ -199,6 +199,12 @@ def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
     # Without a manifest it can read, `citeqa rebuild` cannot tell the live segments: the corpus it is.
     hint = CORPUS_HINT.format(path=folder)
     path = folder / MANIFEST
+    if folder.exists() and not folder.is_dir():
+        # The corpus hint would name `citeqa index --index FILE`, which refuses a path holding a file.
+        raise IndexMismatchError(
+            f"{folder} is a file, not an index folder: point --index (or CITEQA_INDEX_PATH) at the folder "
+            "that citeqa index wrote"
+        )
     if not path.is_file():
         if (folder / "shards.json").is_file():
             raise IndexMismatchError(

@@ -219,3 +219,17 @@ def test_a_huge_worker_count_is_refused(tmp_path: Path) -> None:
     assert "error: CITEQA_WORKERS: Input should be less than or equal to 256 (got '100000')" in said(
         done.output
     )
+
+
+@pytest.mark.parametrize("command", ["serve", "verify"])
+def test_an_index_path_that_is_a_file_says_so(tmp_path: Path, command: str) -> None:
+    """CITEQA_INDEX_PATH (or --index) naming a file said 'no index at FILE (manifest.json missing); rebuild
+    it from the corpus with `citeqa index --index FILE`', a command that refuses a path holding a file
+    (found by the operations probe)."""
+    a_file = tmp_path / "index.tar"
+    a_file.write_text("not a folder")
+    done = CliRunner().invoke(app, [command, "--index", str(a_file)])
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert f"error: {a_file} is a file, not an index folder: point --index (or CITEQA_INDEX_PATH)" in output
+    assert "citeqa index --index" not in output
