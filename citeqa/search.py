@@ -15,6 +15,7 @@ from citeqa.timing import stage
 from citeqa.types import SEARCH_MODES, Citation, Hit, SearchMode
 from corpus.unicode_check import LONE_SURROGATE_FIX, has_lone_surrogate
 from indexer.embedding import Encoder
+from indexer.index_settings import indexed_title
 from indexer.lexical import top_positive
 from indexer.load import LoadedIndex
 
@@ -123,7 +124,7 @@ class Searcher:
         texts = []
         for passage_id in ids:
             passage = self.index.passages[int(passage_id)]
-            title = self.index.documents[passage.doc_id].title
+            title = indexed_title(self.index.documents[passage.doc_id])
             texts.append(f"{title}\n{passage.text}" if title else passage.text)
         return texts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from corpus.types import Document
 from indexer.chunking import ChunkerSettings
 from indexer.faiss_factory import INDEX_TYPES
 from indexer.types import Passage
@@ -49,6 +50,13 @@ class IndexSettings:
             bm25_title=bool(manifest["bm25_title"]),
             index_type=str(manifest.get("index_type", "auto")),
         )
+
+
+def indexed_title(document: Document) -> str:
+    """The title put before a document's passages in what is embedded and indexed: none when the doc_id
+    stands in for a missing one (a BEIR line with an empty title): an id such as "CDC_0000001_Sec1" or
+    "4983" names the document in a citation but says nothing of its text to the model or to BM25."""
+    return "" if document.title == document.doc_id else document.title
 
 
 def embedding_text(passage: Passage, title: str, embed_title: bool) -> str:

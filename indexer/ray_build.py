@@ -26,7 +26,7 @@ from corpus.types import Document
 from indexer.build import BuildReport, build_index
 from indexer.chunking import chunk_spans
 from indexer.index_folder import document_from_record
-from indexer.index_settings import IndexSettings, embedding_text
+from indexer.index_settings import IndexSettings, embedding_text, indexed_title
 from indexer.ray_corpus import LIGHT_TASK_CPUS, CorpusScan, record_rows
 from indexer.sentences import split_sentences
 from indexer.shards import build_shard_folders, shard_name, shard_of
@@ -69,7 +69,7 @@ def passage_rows(
                 "ordinal": ordinal,
                 "start": start,
                 "end": end,
-                "text": embedding_text(passage, document.title, embed_title),
+                "text": embedding_text(passage, indexed_title(document), embed_title),
                 "document": record["document"] if ordinal == 0 else "",
             }
         )

@@ -18,7 +18,7 @@ from indexer.build import new_manifest, write_fresh
 from indexer.embedding import Encoder, embed_batches
 from indexer.format1 import load_format1
 from indexer.index_folder import content_hash, document_from_record
-from indexer.index_settings import IndexSettings, embedding_text
+from indexer.index_settings import IndexSettings, embedding_text, indexed_title
 from indexer.journal import journal_path, read_journal
 from indexer.lexical import tokenize
 from indexer.segment import SegmentContent
@@ -59,7 +59,7 @@ def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
     ]
     fresh = [d for d in documents.values() if d not in kept]
     rows = [p.passage_id for p in old.passages if p.doc_id in {d.doc_id for d in kept}]
-    titles = {d.doc_id: d.title for d in kept}
+    titles = {d.doc_id: indexed_title(d) for d in kept}
     kept_passages = [old.passages[r] for r in rows]
     kept_tokens = tokenize([embedding_text(p, titles[p.doc_id], settings.bm25_title) for p in kept_passages])
     added = prepare_segment(fresh, encoder, settings)

@@ -21,7 +21,7 @@ from indexer.chunking import chunk_document
 from indexer.commit_point import collect_garbage, swap_manifest
 from indexer.embedding import Encoder, embed_batches
 from indexer.index_folder import content_hash, fsync_dir, read_manifest, utc_now
-from indexer.index_settings import IndexSettings, embedding_text
+from indexer.index_settings import IndexSettings, embedding_text, indexed_title
 from indexer.lexical import tokenize
 from indexer.load import LoadedIndex, SegmentCache, open_commit
 from indexer.segment import (
@@ -55,7 +55,7 @@ def prepare_segment(
     passages: list[Passage] = []
     for document in documents:
         passages.extend(chunk_document(document, settings.chunker, len(passages)))
-    titles = {d.doc_id: d.title for d in documents}
+    titles = {d.doc_id: indexed_title(d) for d in documents}
     texts = [embedding_text(p, titles[p.doc_id], settings.embed_title) for p in passages]
     document_texts = {d.doc_id: d.text for d in documents}
     sentences, sentence_texts, sentence_of_row = split_sentences(passages, document_texts)
