@@ -80,7 +80,10 @@ def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
         model["name"], int(model["dimension"]), settings, old.manifest.get("corpus", {}).get("source", "")
     )
     manifest["text_rules"] = 1  # the kept passages were cut by the rules of format 1's release
-    if version == old.version:
+    # Format 1 counted every write in its version (its rule: above 1, changed by writes, kept by `citeqa
+    # index --if-stale`), and a checkpoint recorded the fingerprint of the documents it then held; format 2
+    # clears the fingerprint on a write. So only a folder never written keeps its corpus fingerprint.
+    if version == 1:
         manifest["corpus"] = {**old.manifest.get("corpus", {})}
     write_fresh(folder, content, manifest, settings, version)
     journal.unlink(missing_ok=True)

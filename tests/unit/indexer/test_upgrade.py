@@ -16,10 +16,12 @@ from support import (
     CountingEncoder,
     FailingEncoder,
     assert_exact_sentences,
+    cli_index,
     distinct_sentence_texts,
     folder_digest,
     one_line,
     run_cli,
+    squeeze,
     swap_leftovers,
 )
 
@@ -40,6 +42,8 @@ from indexer.types import Passage
 from indexer.upgrade import upgrade_format1
 
 FORMAT1_DATA = Path(__file__).resolve().parents[2] / "data" / "format1"
+# Built by that release's own `citeqa index`, `citeqa add` and `citeqa remove` (its README.md).
+FORMAT1_WRITTEN = Path(__file__).resolve().parents[2] / "data" / "format1_written" / "index"
 
 
 @pytest.fixture
@@ -174,6 +178,27 @@ def test_upgrade_without_a_journal_embeds_nothing_and_stays_current(
     n = len(index.passages)
     assert index.dense.search(question, n)[1].tolist() == loaded_index.dense.search(question, n)[1].tolist()
     assert index.bm25.search("milia", n)[1].tolist() == loaded_index.bm25.search("milia", n)[1].tolist()
+
+
+def test_make_run_over_a_format1_folder_its_release_wrote_into_keeps_the_writes(tmp_path: Path) -> None:
+    # That release checkpointed `citeqa add` into the folder (version 3, an empty journal): `make run`
+    # upgraded it, then rebuilt it from the corpus, and the document the user had added was gone.
+    from corpus import DEFAULT_CORPUS_DIR
+
+    path = tmp_path / "index"
+    shutil.copytree(FORMAT1_WRITTEN, path)
+    old = load_format1(path)
+    assert old.version == 3 and set(old.documents) >= {"gannets"} and "rye" not in old.documents
+    code, out = cli_index(DEFAULT_CORPUS_DIR, path, "--if-stale")
+    assert code == 0, out
+    assert squeeze(f"upgraded {path}: 3 documents") in out
+    assert squeeze(f"index at {path} has been changed by writes (version 3)") in out
+    assert squeeze("kept as it is") in out and "indexed" not in out
+    index = load_index(path, expected_model=DEFAULT_MODEL)
+    assert index.version == 3 and changed_by_writes(path)
+    assert {d: index.documents[d] for d in old.documents} == old.documents
+    assert_exact_citations(index)
+    assert any(p.doc_id == "gannets" for p in index.passages)
 
 
 @pytest.mark.parametrize(
