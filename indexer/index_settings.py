@@ -43,11 +43,12 @@ class IndexSettings:
 
     @classmethod
     def of_manifest(cls, manifest: dict[str, Any]) -> IndexSettings:
-        """The settings an index was built with, from its manifest."""
+        """The settings an index was built with, from its manifest. The first release (format 1) wrote no
+        ``bm25_title``: its BM25 read the passage text alone."""
         return cls(
             chunker=ChunkerSettings(**manifest["chunker"]),
             embed_title=bool(manifest["embed_title"]),
-            bm25_title=bool(manifest["bm25_title"]),
+            bm25_title=bool(manifest.get("bm25_title", False)),
             index_type=str(manifest.get("index_type", "auto")),
         )
 

@@ -201,6 +201,31 @@ def test_make_run_over_a_format1_folder_its_release_wrote_into_keeps_the_writes(
     assert any(p.doc_id == "gannets" for p in index.passages)
 
 
+def test_make_run_upgrades_a_folder_of_the_first_release(tmp_path: Path) -> None:
+    # The first release's manifest had no version, bm25_title, index_type nor FAISS spec per shard:
+    # `make run` said it was upgrading it, then stopped on a traceback (KeyError: 'bm25_title').
+    from corpus import DEFAULT_CORPUS_DIR
+
+    path = tmp_path / "index"
+    shutil.copytree(FORMAT1_DATA / "index", path)
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    for name in ("version", "bm25_title", "index_type"):
+        del manifest[name]
+    manifest["shards"] = [
+        {k: v for k, v in shard.items() if k not in ("index", "tuned_recall_at_10")}
+        for shard in manifest["shards"]
+    ]
+    (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    old = load_format1(path)
+    code, out = cli_index(DEFAULT_CORPUS_DIR, path, "--if-stale")
+    assert code == 0, out
+    assert squeeze(f"upgraded {path}: 2 documents, {len(old.passages)} passages, index version 1") in out
+    index = load_index(path, expected_model=DEFAULT_MODEL)
+    assert index.documents == old.documents and not changed_by_writes(path)
+    assert_exact_citations(index)
+    assert_exact_sentences(index)
+
+
 @pytest.mark.parametrize(
     "error", [RuntimeError("simulated crash"), KeyboardInterrupt()], ids=["exception", "interrupt"]
 )
