@@ -224,12 +224,56 @@ def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
             f"embedding anything again, with `citeqa upgrade --index {folder}` (`make run` and `citeqa "
             "serve` upgrade it themselves)"
         )
+    if newer_format_version(manifest) is not None:
+        raise IndexMismatchError(
+            f"index at {folder} was written by a newer citeqa ({MANIFEST} has format_version "
+            f"{manifest['format_version']}; this citeqa reads up to {FORMAT_VERSION}): serve it with the "
+            "citeqa that wrote it, or rebuild this format from the corpus with `citeqa index --index "
+            f"{folder}` (or `make run`), which first moves the newer folder aside, whole, to "
+            f"{aside_path(folder).name}"
+        )
     if manifest.get("format_version") not in formats:
         raise IndexMismatchError(
             f"{path} has format_version {manifest.get('format_version')}, "
             f"this citeqa reads {' or '.join(map(str, formats))} here; {hint}"
         )
     return manifest
+
+
+def newer_format_version(manifest: Any) -> int | None:
+    """The format_version of a citeqa manifest written by a newer citeqa than this one, else None."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return None
+    version = manifest.get("format_version")
+    return version if isinstance(version, int) and version > FORMAT_VERSION else None
+
+
+def aside_path(folder: Path) -> Path:
+    """Where ``set_aside_newer`` moves the index folder ``folder``: beside it, a name not taken yet."""
+    folder = Path(folder)
+    candidate, n = folder.with_name(f"{folder.name}.newer-format"), 1
+    while candidate.exists():
+        n += 1
+        candidate = folder.with_name(f"{folder.name}.newer-format-{n}")
+    return candidate
+
+
+def set_aside_newer(folder: Path) -> tuple[Path, int] | None:
+    """Move an index folder written by a newer citeqa (its manifest's format_version above this one's)
+    aside, whole, so that a build from the corpus replaces none of it (nor what was written into it):
+    its new path and format_version, or None when ``folder`` holds no such index."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = newer_format_version(manifest)
+    if version is None:
+        return None
+    aside = aside_path(folder)
+    os.replace(folder, aside)
+    fsync_dir(folder.parent)
+    return aside, version
 
 
 def verify_files(folder: Path, manifest: dict[str, Any], checksums: bool = True) -> None:

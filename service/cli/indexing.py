@@ -106,9 +106,13 @@ def index(
 
             check_shard_count(shards)  # before the corpus is read, which may take long
         if engine == "ray":
+            if not force:
+                set_aside_if_newer(settings.index_path)
             build_sharded_on_ray(settings, index_settings, shards or 1, address, if_stale, force, skip_bad)
             return
         documents = read_corpus(settings.corpus_path, skip_bad)
+        if not force:
+            set_aside_if_newer(settings.index_path)
         if shards is not None:
             build_sharded(settings, documents, index_settings, shards, if_stale, force)
             return
@@ -152,6 +156,20 @@ def index(
         f"indexed {report.documents} documents into {report.passages} passages in {report.seconds:.1f} s "
         f"({report.passages_per_second:.1f} passages/s) -> {report.path}"
     )
+
+
+def set_aside_if_newer(folder: Path) -> None:
+    """An index folder written by a newer citeqa is moved aside, whole (this citeqa cannot read its
+    segments, nor tell the documents written into it), before this format is built from the corpus."""
+    from indexer.index_folder import FORMAT_VERSION, set_aside_newer
+
+    if moved := set_aside_newer(folder):
+        aside, version = moved
+        log(
+            f"index at {folder} was written by a newer citeqa (format_version {version}; this citeqa reads "
+            f"up to {FORMAT_VERSION}): moved it aside, whole, to {aside} (the citeqa that wrote it serves "
+            "it there, or move it back to use it again), and building this format from the corpus"
+        )
 
 
 def read_corpus(path: Path, skip_bad: bool) -> list[Document]:

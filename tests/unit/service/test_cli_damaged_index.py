@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from corpus import DEFAULT_CORPUS_DIR
+from corpus.loader import load_documents
 from indexer.embedding import DEFAULT_MODEL
 from indexer.errors import IndexMismatchError
 from indexer.load import load_index
@@ -64,7 +65,7 @@ def missing_manifest(index: Path) -> None:
     (index / "manifest.json").unlink()
 
 
-@pytest.mark.parametrize("damage", [unreadable_manifest, newer_format, missing_manifest])
+@pytest.mark.parametrize("damage", [unreadable_manifest, missing_manifest])
 def test_a_manifest_that_cannot_be_read_is_not_sent_to_citeqa_rebuild(index_copy: Path, damage) -> None:
     """`citeqa serve` refused such a folder with "rebuild it from its stored documents with `citeqa
     rebuild`", and `citeqa rebuild` refused it with the same advice: without its manifest the live
@@ -78,6 +79,40 @@ def test_a_manifest_that_cannot_be_read_is_not_sent_to_citeqa_rebuild(index_copy
     command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(index_copy)]
     assert CliRunner().invoke(app, command).exit_code == 0  # the fix named works
     load_index(index_copy, expected_model=DEFAULT_MODEL)
+
+
+def test_make_run_over_an_index_of_a_newer_format_moves_it_aside_whole(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """An index folder written by a newer citeqa (run an older one: a rollback) was refused by `citeqa
+    serve`, `verify` and `rebuild` with "rebuild it from the corpus with `citeqa index`", and `make run`
+    rebuilt it from the corpus: the folder, and the documents written into it, were gone. Now the
+    refusals say a newer citeqa wrote it, and a build moves it aside, whole, before building."""
+    (tmp_path / "seals.txt").write_text("Harbor seals can hold their breath for thirty minutes.\n")
+    added = CliRunner().invoke(app, ["add", str(tmp_path / "seals.txt"), "--index", str(index_copy)])
+    assert added.exit_code == 0, added.output
+    newer_format(index_copy)
+    before = {p.relative_to(index_copy): p.read_bytes() for p in index_copy.rglob("*") if p.is_file()}
+    aside = index_copy.with_name("index.newer-format")
+    for command in (["verify"], ["rebuild"], ["add", str(tmp_path / "seals.txt")]):
+        done = CliRunner().invoke(app, [*command, "--index", str(index_copy)], env={"COLUMNS": "400"})
+        assert done.exit_code == 2, done.output
+        assert (
+            f"index at {index_copy} was written by a newer citeqa (manifest.json has format_version 99; this "
+            "citeqa reads up to 2): serve it with the citeqa that wrote it"
+        ) in said(done.output)
+        assert f"moves the newer folder aside, whole, to {aside.name}" in said(done.output)
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(index_copy), "--if-stale"]
+    done = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+    assert done.exit_code == 0, done.output
+    assert (
+        f"index at {index_copy} was written by a newer citeqa (format_version 99; this citeqa reads up to "
+        f"2): moved it aside, whole, to {aside}"
+    ) in said(done.output)
+    assert {p.relative_to(aside): p.read_bytes() for p in aside.rglob("*") if p.is_file()} == before
+    assert set(load_index(index_copy, expected_model=DEFAULT_MODEL).documents) == {
+        d.doc_id for d in load_documents(DEFAULT_CORPUS_DIR)
+    }
 
 
 def test_index_if_stale_rebuilds_a_damaged_index_changed_by_writes_from_its_stored_documents(
