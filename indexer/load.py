@@ -180,6 +180,16 @@ def load_index(
 
 
 def check_model(folder: Path, manifest: dict[str, Any], expected_model: str | None) -> None:
+    model = manifest.get("model")
+    if (
+        not isinstance(model, dict)
+        or not isinstance(model.get("name"), str)
+        or not isinstance(model.get("dimension"), int)
+    ):
+        raise IndexMismatchError(
+            f"{folder / 'manifest.json'} names no model (its name and dimension); "
+            + REBUILD_HINT.format(path=folder)
+        )
     if expected_model is not None and manifest["model"]["name"] != expected_model:
         raise IndexMismatchError(
             f"index at {folder} was built with model {manifest['model']['name']!r} but the configured model "

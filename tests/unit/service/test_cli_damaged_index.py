@@ -115,6 +115,33 @@ def test_make_run_over_an_index_of_a_newer_format_moves_it_aside_whole(
     }
 
 
+def test_a_manifest_that_names_no_model_is_refused_by_name_and_rebuilt_with_its_writes(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """A manifest without its "model" (a hand edit, a manifest from a tool that wrote part of it) ended
+    `citeqa verify`, `citeqa serve` and `make run` on a traceback (KeyError: 'model'). Now it is a damage
+    like any other: named, and `make run` rebuilds the index from its stored documents, the writes kept."""
+    (tmp_path / "seals.txt").write_text("Harbor seals can hold their breath for thirty minutes.\n")
+    added = CliRunner().invoke(app, ["add", str(tmp_path / "seals.txt"), "--index", str(index_copy)])
+    assert added.exit_code == 0, added.output
+    path = index_copy / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    del manifest["model"]
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    why = f"{path} names no model (its name and dimension)"
+    with pytest.raises(IndexMismatchError, match="names no model"):
+        load_index(index_copy, expected_model=DEFAULT_MODEL)
+    done = CliRunner().invoke(app, ["verify", "--index", str(index_copy)], env={"COLUMNS": "400"})
+    assert done.exit_code == 2, done.output
+    assert f"{why}; rebuild it from its stored documents with `citeqa rebuild" in said(done.output)
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(index_copy), "--if-stale"]
+    done = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+    assert done.exit_code == 0, done.output
+    assert f"{why}: rebuilding it from its stored documents, the writes kept" in said(done.output)
+    rebuilt = load_index(index_copy, expected_model=DEFAULT_MODEL)
+    assert "seals" in rebuilt.documents and len(rebuilt.documents) == 3
+
+
 def test_index_if_stale_rebuilds_a_damaged_index_changed_by_writes_from_its_stored_documents(
     index_copy: Path, tmp_path: Path
 ) -> None:
