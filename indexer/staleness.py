@@ -85,4 +85,9 @@ def changed_by_writes(folder: Path) -> bool:
         manifest = read_manifest(folder)
     except IndexMismatchError:
         return False
-    return manifest.get("corpus", {}).get("fingerprint") is None and int(manifest.get("version", 1)) > 1
+    # A manifest that lost its version (a hand edit) is not taken for a fresh build: the cleared
+    # fingerprint is the writes' mark.
+    version = manifest.get("version")
+    return manifest.get("corpus", {}).get("fingerprint") is None and (
+        not isinstance(version, int) or version > 1
+    )

@@ -142,6 +142,26 @@ def test_a_manifest_that_names_no_model_is_refused_by_name_and_rebuilt_with_its_
     assert "seals" in rebuilt.documents and len(rebuilt.documents) == 3
 
 
+def test_make_run_keeps_the_writes_of_an_index_whose_manifest_lost_its_version(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """A manifest without its "version" was taken for a fresh build of version 1: `make run` rebuilt
+    the index from the corpus, and the document written into it was gone."""
+    (tmp_path / "seals.txt").write_text("Harbor seals can hold their breath for thirty minutes.\n")
+    added = CliRunner().invoke(app, ["add", str(tmp_path / "seals.txt"), "--index", str(index_copy)])
+    assert added.exit_code == 0, added.output
+    path = index_copy / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    del manifest["version"]
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(index_copy), "--if-stale"]
+    done = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+    assert done.exit_code == 0, done.output
+    assert f"index at {index_copy} has been changed by writes" in said(done.output)
+    assert "kept as it is" in said(done.output) and "indexed" not in said(done.output)
+    assert "seals" in load_index(index_copy, expected_model=DEFAULT_MODEL).documents
+
+
 def test_index_if_stale_rebuilds_a_damaged_index_changed_by_writes_from_its_stored_documents(
     index_copy: Path, tmp_path: Path
 ) -> None:
