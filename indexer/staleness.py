@@ -56,6 +56,21 @@ def index_predates_text_rules(folder: Path, documents: Sequence[Document]) -> bo
         return False
 
 
+def stored_text_predates_text_rules(folder: Path) -> bool:
+    """Whether the index at ``folder`` was cut by older text rules and its stored documents (writes
+    included) hold Chinese or Japanese, which the current rules read differently (False when it cannot
+    be read)."""
+    from indexer.recover import stored_documents
+
+    try:
+        manifest = read_manifest(folder)
+        if int(manifest.get("text_rules", 1)) >= TEXT_RULES:
+            return False
+        return predates_text_rules(manifest, stored_documents(folder))
+    except IndexMismatchError:
+        return False
+
+
 def lacks_sentences(manifest: dict[str, Any]) -> bool:
     """Whether a segment of the index stores no sentence vectors (written by an earlier release)."""
     return any(entry.get("sentences") is None for entry in manifest.get("segments", []))

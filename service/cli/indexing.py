@@ -84,6 +84,7 @@ def index(
         index_lacks_sentences,
         index_predates_text_rules,
         live_version,
+        stored_text_predates_text_rules,
     )
 
     settings = settings_with(corpus_path=corpus, index_path=index, model=model)
@@ -129,6 +130,12 @@ def index(
                     rebuild_stored(settings)
                     return
                 log(f"{changed}: kept as it is (--force replaces it)")
+                if stored_text_predates_text_rules(settings.index_path):
+                    log(
+                        f"index at {settings.index_path} was built before Chinese and Japanese text was "
+                        "split into words and sentences, and holds such text: `citeqa rebuild --index "
+                        f"{settings.index_path}` splits it again, the writes kept"
+                    )
                 return
             raise CorpusError(
                 f"{changed}. Use --force to replace it anyway, or `citeqa rebuild --index "

@@ -117,3 +117,41 @@ def test_an_index_cut_by_the_old_rules_is_stale_only_over_chinese_or_japanese(
         assert index_is_current(folder, corpus, encoder.name, IndexSettings()) is not stale_when_old
         rebuild_from_stored(folder, encoder)  # `citeqa rebuild`: cut and tokenized anew, and recorded
         assert not index_predates_text_rules(folder, corpus)
+
+
+def test_make_run_over_an_index_written_in_chinese_before_the_rules_says_how_to_split_it_again(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """An index of an English corpus into which Chinese was written (citeqa add, POST /documents) by the
+    release before these rules is kept by `make run`, as every index changed by writes is: it said only
+    "kept as it is", and its Chinese stayed cut by the old rules with no word of it. It now says so, and
+    names the command that splits it again with the writes kept."""
+    from typer.testing import CliRunner
+
+    from service.cli.app import app
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "milia.txt").write_text("Milia are tiny white bumps. They go away.\n", encoding="utf-8")
+    (tmp_path / "pandas.txt").write_text(PANDAS + TEA + "\n", encoding="utf-8")
+    index = tmp_path / "index"
+    runner = CliRunner()
+    for command in (
+        ["index", "--corpus", str(corpus), "--index", str(index)],
+        ["add", str(tmp_path / "pandas.txt"), "--index", str(index)],
+    ):
+        assert runner.invoke(app, command).exit_code == 0
+    manifest_path = index / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    del manifest["text_rules"]  # as the previous release wrote it
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    command = ["index", "--corpus", str(corpus), "--index", str(index), "--if-stale"]
+    said = " ".join(runner.invoke(app, command, env={"COLUMNS": "400"}).output.split())
+    assert "kept as it is" in said
+    assert (
+        f"index at {index} was built before Chinese and Japanese text was split into words and sentences, "
+        f"and holds such text: `citeqa rebuild --index {index}` splits it again, the writes kept"
+    ) in said
+    rebuild_from_stored(index, encoder)
+    said = " ".join(runner.invoke(app, command, env={"COLUMNS": "400"}).output.split())
+    assert "kept as it is" in said and "was built before Chinese" not in said
