@@ -258,16 +258,21 @@ def aside_path(folder: Path) -> Path:
     return candidate
 
 
-def set_aside_newer(folder: Path) -> tuple[Path, int] | None:
-    """Move an index folder written by a newer citeqa (its manifest's format_version above this one's)
-    aside, whole, so that a build from the corpus replaces none of it (nor what was written into it):
-    its new path and format_version, or None when ``folder`` holds no such index."""
-    folder = Path(folder)
+def newer_format_at(folder: Path) -> int | None:
+    """The format_version of the index folder at ``folder`` when a newer citeqa wrote it, else None."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return newer_format_version(json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
-    version = newer_format_version(manifest)
+
+
+def set_aside_newer(folder: Path, version: int | None = None) -> tuple[Path, int] | None:
+    """Move an index folder written by a newer citeqa (its manifest's format_version above this one's,
+    or ``version`` when the caller found one, as in a sharded index) aside, whole, so that a build from
+    the corpus replaces none of it (nor what was written into it): its new path and format_version, or
+    None when ``folder`` holds no such index."""
+    folder = Path(folder)
+    version = version if version is not None else newer_format_at(folder)
     if version is None:
         return None
     aside = aside_path(folder)

@@ -24,7 +24,16 @@ from indexer.build import BuildReport, build_index
 from indexer.embedding import Encoder
 from indexer.embedding_cache import EmbeddingCache
 from indexer.errors import IndexMismatchError
-from indexer.index_folder import MANIFEST, StagedFolder, content_hash, read_manifest, sha256_file, utc_now
+from indexer.index_folder import (
+    MANIFEST,
+    StagedFolder,
+    aside_path,
+    content_hash,
+    newer_format_at,
+    read_manifest,
+    sha256_file,
+    utc_now,
+)
 from indexer.index_settings import IndexSettings
 from indexer.staleness import index_damage, live_version
 
@@ -150,6 +159,14 @@ def read_shards_manifest(folder: Path) -> ShardsManifest:
         raise IndexMismatchError(
             f"{path} is not valid JSON; rebuild it with `citeqa index --shards N`"
         ) from None
+    if (newer := newer_sharded_format(folder)) is not None and data.get("format") == SHARDS_FORMAT:
+        where, version = newer
+        raise IndexMismatchError(
+            f"sharded index at {folder} was written by a newer citeqa ({where} has format_version "
+            f"{version}): serve it with the citeqa that wrote it, or rebuild this format from the corpus "
+            f"with `citeqa index --index {folder}` (or `make run`), which first moves the newer folder "
+            f"aside, whole, to {aside_path(folder).name}"
+        )
     if data.get("format") != SHARDS_FORMAT or data.get("format_version") != SHARDS_FORMAT_VERSION:
         raise IndexMismatchError(f"{path} is not a citeqa shards manifest of format {SHARDS_FORMAT_VERSION}")
     entries = data.get("shards") or []
@@ -289,6 +306,23 @@ def sharded_index_holding(folder: Path) -> Path | None:
     if manifest is None or Path(folder).resolve() not in manifest.shard_folders:
         return None
     return Path(folder).parent
+
+
+def newer_sharded_format(folder: Path) -> tuple[Path, int] | None:
+    """When a newer citeqa wrote the sharded index at ``folder`` (its shards.json, or a shard's manifest,
+    of a higher format_version than this citeqa reads): that file and its format_version; else None."""
+    path = Path(folder) / SHARDS_MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if data.get("format") == SHARDS_FORMAT and isinstance(version, int) and version > SHARDS_FORMAT_VERSION:
+        return path, version
+    for shard in shard_folders_in(folder):
+        if (version := newer_format_at(shard)) is not None:
+            return shard / MANIFEST, version
+    return None
 
 
 def readable_shards_manifest(folder: Path) -> ShardsManifest | None:

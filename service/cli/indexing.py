@@ -169,13 +169,21 @@ def set_aside_if_newer(folder: Path) -> None:
     """An index folder written by a newer citeqa is moved aside, whole (this citeqa cannot read its
     segments, nor tell the documents written into it), before this format is built from the corpus."""
     from indexer.index_folder import FORMAT_VERSION, set_aside_newer
+    from indexer.shards import newer_sharded_format
 
-    if moved := set_aside_newer(folder):
+    sharded = newer_sharded_format(folder)
+    if moved := set_aside_newer(folder, sharded[1] if sharded else None):
         aside, version = moved
+        why = (
+            f"{sharded[0]} has format_version {version}"
+            if sharded
+            else f"format_version {version}; this citeqa reads up to {FORMAT_VERSION}"
+        )
+        kind = "sharded index" if sharded else "index"
         log(
-            f"index at {folder} was written by a newer citeqa (format_version {version}; this citeqa reads "
-            f"up to {FORMAT_VERSION}): moved it aside, whole, to {aside} (the citeqa that wrote it serves "
-            "it there, or move it back to use it again), and building this format from the corpus"
+            f"{kind} at {folder} was written by a newer citeqa ({why}): moved it aside, whole, to {aside} "
+            "(the citeqa that wrote it serves it there, or move it back to use it again), and building this "
+            "format from the corpus"
         )
 
 

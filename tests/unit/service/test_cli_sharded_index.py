@@ -349,3 +349,37 @@ def test_rebuild_of_a_sharded_index_rebuilds_every_shard_from_its_stored_documen
     opens(sharded_copy)
     assert "seals" in load_index(shards[shard_of("seals", 2)], expected_model=DEFAULT_MODEL).documents
     assert f"all 2 shards of {sharded_copy} pass" in run("verify", "--index", str(sharded_copy))
+
+
+@pytest.mark.parametrize("newer", ["shards.json", "shard-001/manifest.json"])
+def test_make_run_over_a_sharded_index_of_a_newer_format_moves_it_aside_whole(
+    sharded_copy: Path, tmp_path: Path, newer: str
+) -> None:
+    """A sharded index written by a newer citeqa (its shards.json, or a shard's manifest, of a higher
+    format_version: after going back a release) was rebuilt from the corpus by `make run` with no word of
+    why, and the documents written into its shards were gone. A build now moves it aside, whole, first,
+    and the refusals say a newer citeqa wrote it."""
+    import json
+
+    add_seals(sharded_copy, tmp_path)
+    path = sharded_copy / newer
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["format_version"] += 5
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    before = {p.relative_to(sharded_copy): p.read_bytes() for p in sharded_copy.rglob("*") if p.is_file()}
+    aside = sharded_copy.with_name("index.newer-format")
+    refused = CliRunner().invoke(
+        app, ["add", str(DEFAULT_CORPUS_DIR), "--index", str(sharded_copy)], env=WIDE
+    )
+    assert refused.exit_code == 2, refused.output
+    assert (
+        f"sharded index at {sharded_copy} was written by a newer citeqa ({path} has format_version "
+        f"{manifest['format_version']}): serve it with the citeqa that wrote it"
+    ) in said(refused.output)
+    told = run("index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(sharded_copy), "--if-stale")
+    assert (
+        f"sharded index at {sharded_copy} was written by a newer citeqa ({path} has format_version "
+        f"{manifest['format_version']}): moved it aside, whole, to {aside}"
+    ) in told
+    assert {p.relative_to(aside): p.read_bytes() for p in aside.rglob("*") if p.is_file()} == before
+    assert is_sharded(sharded_copy) and read_shards_manifest(sharded_copy).count == 2
