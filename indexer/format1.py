@@ -23,6 +23,7 @@ from indexer.index_folder import (
     recover_interrupted_swap,
     verify_files,
 )
+from indexer.index_settings import IndexSettings
 from indexer.types import Passage
 from indexer.vector_index import FaissIndex
 
@@ -70,11 +71,15 @@ def load_format1(folder: Path) -> Format1Index:
             raise IndexMismatchError(
                 f"index at {folder}: passage {position} does not quote its document exactly; {hint}"
             )
-    dimension = manifest["model"]["dimension"]
-    dense = FaissIndex.load(
-        [folder / shard["faiss"] for shard in manifest["shards"]],
-        [IndexSpec.from_manifest(shard.get("index"), dimension) for shard in manifest["shards"]],
-    )
+    try:
+        dimension, _ = manifest["model"]["dimension"], manifest["model"]["name"]
+        IndexSettings.of_manifest(manifest)
+        dense = FaissIndex.load(
+            [folder / shard["faiss"] for shard in manifest["shards"]],
+            [IndexSpec.from_manifest(shard.get("index"), dimension) for shard in manifest["shards"]],
+        )
+    except (KeyError, TypeError) as err:
+        raise IndexMismatchError(f"index at {folder}: manifest.json lacks {err}; {hint}") from None
     if len(dense) != len(passages):
         raise IndexMismatchError(f"index at {folder}: file contents do not match the manifest counts; {hint}")
     vectors = (

@@ -14,10 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus.types import Document
 from indexer.build import new_manifest, write_fresh
+from indexer.chunking import ChunkerSettings
 from indexer.embedding import Encoder, embed_batches
+from indexer.errors import IndexMismatchError
 from indexer.format1 import load_format1
-from indexer.index_folder import content_hash, document_from_record
+from indexer.index_folder import (
+    DOCUMENTS,
+    FORMAT1,
+    content_hash,
+    document_from_record,
+    read_jsonl,
+    read_manifest,
+)
 from indexer.index_settings import IndexSettings, embedding_text, indexed_title
 from indexer.journal import journal_path, read_journal
 from indexer.lexical import tokenize
@@ -33,14 +43,11 @@ class UpgradeReport:
     documents: int
     passages: int
     embedded_passages: int
+    damage: str | None = None  # why the stored vectors could not be kept (then everything was embedded)
 
 
-def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
-    folder = Path(folder)
-    old = load_format1(folder)
-    documents = dict(old.documents)
-    version = old.version
-    journal = journal_path(folder)
+def replay_journal(documents: dict[str, Document], version: int, journal: Path) -> int:
+    """Apply the writes ``journal`` holds beyond ``version`` to ``documents``; the version they reach."""
     for entry in read_journal(journal):
         if entry.version <= version:
             continue
@@ -51,6 +58,18 @@ def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
             elif op["op"] == "delete":
                 documents.pop(op["doc_id"], None)
         version = entry.version
+    return version
+
+
+def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
+    folder = Path(folder)
+    try:
+        old = load_format1(folder)
+    except IndexMismatchError as err:
+        return rebuild_format1_from_stored(folder, encoder, str(err).split("; rebuild it from", 1)[0])
+    documents = dict(old.documents)
+    journal = journal_path(folder)
+    version = replay_journal(documents, old.version, journal)
     settings = IndexSettings.of_manifest(old.manifest)
     kept = [
         d
@@ -88,3 +107,41 @@ def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
     write_fresh(folder, content, manifest, settings, version)
     journal.unlink(missing_ok=True)
     return UpgradeReport(folder, version, len(content.documents), len(content.passages), len(added.passages))
+
+
+def rebuild_format1_from_stored(folder: Path, encoder: Encoder, damage: str) -> UpgradeReport:
+    """A format-1 folder whose vectors or manifest fields cannot be read (damaged, or a field missing)
+    becomes format 2 from its stored documents (documents.jsonl, a plain file, and the journal's writes),
+    every passage and sentence embedded anew, so that what was written into it is kept; settings its
+    manifest lacks are the defaults. Unreadable stored documents are refused, naming the corpus build."""
+    manifest = read_manifest(folder, formats=(FORMAT1,))
+    unreadable = (
+        f"index at {folder} is damaged ({damage}) and its stored documents cannot be read ({{why}}); "
+        f"replace it from the corpus with `citeqa index --force --index {folder}` (what was written into "
+        "it is then lost: restore the folder from a backup to keep it)"
+    )
+    try:
+        documents = {r["doc_id"]: document_from_record(r) for r in read_jsonl(folder / DOCUMENTS)}
+    except (IndexMismatchError, OSError, ValueError, KeyError, TypeError) as err:
+        raise IndexMismatchError(unreadable.format(why=err)) from None
+    old_version = int(manifest.get("version", 1))
+    version = replay_journal(documents, old_version, journal_path(folder))
+    defaults = IndexSettings()
+    settings = IndexSettings(
+        chunker=ChunkerSettings(**manifest["chunker"])
+        if isinstance(manifest.get("chunker"), dict)
+        else defaults.chunker,
+        embed_title=bool(manifest.get("embed_title", defaults.embed_title)),
+        bm25_title=bool(manifest.get("bm25_title", False)),
+        index_type=str(manifest.get("index_type", defaults.index_type)),
+    )
+    content = prepare_segment(list(documents.values()), encoder, settings)
+    source = (manifest.get("corpus") or {}).get("source", "")
+    new = new_manifest(encoder.name, encoder.dimension, settings, source)
+    if version == 1 and manifest.get("corpus"):
+        new["corpus"] = {**manifest["corpus"]}
+    write_fresh(folder, content, new, settings, version)
+    journal_path(folder).unlink(missing_ok=True)
+    return UpgradeReport(
+        folder, version, len(content.documents), len(content.passages), len(content.passages), damage
+    )

@@ -117,7 +117,14 @@ def index(
         if shards is not None:
             build_sharded(settings, documents, index_settings, shards, if_stale, force)
             return
-        upgrade_if_format1(settings)
+        from indexer.errors import IndexMismatchError
+
+        try:
+            upgrade_if_format1(settings)
+        except IndexMismatchError as err:
+            if not force:
+                raise
+            log(f"{err}: replacing it from the corpus (--force)")
         served = live_version(settings.index_path)
         if changed_by_writes(settings.index_path) and not force:
             changed = (
@@ -380,6 +387,13 @@ def upgrade_if_format1(settings: Settings) -> bool:
         "format 2 in place; stored vectors are kept, only documents its write journal changed are embedded"
     )
     report = upgrade_format1(settings.index_path, SentenceTransformerEncoder(settings.model))
+    if report.damage is not None:
+        log(
+            f"{report.damage}: its stored vectors could not be kept, so it was rebuilt from its stored "
+            f"documents (documents.jsonl and its write journal): {report.documents} documents, "
+            f"{report.passages} passages embedded, index version {report.version}"
+        )
+        return True
     log(
         f"upgraded {report.path}: {report.documents} documents, {report.passages} passages, index version "
         f"{report.version} ({report.embedded_passages} passages embedded for journal writes)"

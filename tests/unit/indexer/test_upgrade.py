@@ -226,6 +226,68 @@ def test_make_run_upgrades_a_folder_of_the_first_release(tmp_path: Path) -> None
     assert_exact_sentences(index)
 
 
+def truncated_vectors(path: Path) -> str:
+    faiss_file = path / "shards" / "dense-000.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    return f"index file {faiss_file} does not match its checksum in manifest.json"
+
+
+def manifest_without_model(path: Path) -> str:
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["model"]
+    (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return f"index at {path}: manifest.json lacks 'model'"
+
+
+@pytest.mark.parametrize("damage", [truncated_vectors, manifest_without_model])
+def test_make_run_over_a_damaged_format1_folder_rebuilds_it_from_its_stored_documents(
+    tmp_path: Path, damage
+) -> None:
+    # A damaged format-1 folder (a vector file cut short, a manifest field missing) stopped `make run`,
+    # `citeqa upgrade` and `citeqa serve` on the damage (or a traceback: KeyError), advising `citeqa
+    # rebuild`, which refused a format-1 folder, and `make run`, which stopped again: no command worked.
+    from corpus import DEFAULT_CORPUS_DIR
+
+    path = tmp_path / "index"
+    shutil.copytree(FORMAT1_WRITTEN, path)
+    documents = {
+        r["doc_id"]: document_from_record(r) for r in index_folder.read_jsonl(path / "documents.jsonl")
+    }
+    why = damage(path)
+    code, out = cli_index(DEFAULT_CORPUS_DIR, path, "--if-stale")
+    assert code == 0, out
+    assert (
+        squeeze(
+            f"{why}: its stored vectors could not be kept, so it was rebuilt from its stored documents "
+            f"(documents.jsonl and its write journal): 3 documents,"
+        )
+        in out
+    )
+    assert squeeze("has been changed by writes (version 3)") in out and "indexed" not in out
+    index = load_index(path, expected_model=DEFAULT_MODEL)
+    assert dict(index.documents.items()) == documents and "gannets" in documents
+    assert index.version == 3 and changed_by_writes(path)
+    assert_exact_citations(index)
+    assert_exact_sentences(index)
+
+
+def test_a_format1_folder_whose_stored_documents_are_damaged_names_the_forced_build(tmp_path: Path) -> None:
+    from corpus import DEFAULT_CORPUS_DIR
+
+    path = tmp_path / "index"
+    shutil.copytree(FORMAT1_WRITTEN, path)
+    with (path / "documents.jsonl").open("a", encoding="utf-8") as out:
+        out.write("{not json\n")
+    code, out = cli_index(DEFAULT_CORPUS_DIR, path, "--if-stale")
+    assert code == 2, out
+    assert squeeze("line 4 is not valid JSON") in out
+    assert squeeze(f"replace it from the corpus with `citeqa index --force --index {path}`") in out
+    code, out = cli_index(DEFAULT_CORPUS_DIR, path, "--force")
+    assert code == 0, out
+    assert squeeze("replacing it from the corpus (--force)") in out
+    assert load_index(path, expected_model=DEFAULT_MODEL).version >= 1
+
+
 @pytest.mark.parametrize(
     "error", [RuntimeError("simulated crash"), KeyboardInterrupt()], ids=["exception", "interrupt"]
 )
