@@ -266,6 +266,16 @@ def kept_for_writes(settings: Settings, if_stale: bool, force: bool) -> bool:
         rebuild_stored(settings.model_copy(update={"index_path": shard}))
     if not damaged:
         log(f"{changed}: kept as it is (--force replaces it)")
+    from indexer.shards import shard_folders_in
+    from indexer.staleness import stored_text_predates_text_rules
+
+    for shard in shard_folders_in(folder) if is_sharded(folder) else []:
+        if stored_text_predates_text_rules(shard):
+            log(
+                f"shard {shard} was built before Chinese and Japanese text was split into words and "
+                f"sentences, and holds such text: `citeqa rebuild --index {shard}` splits it again, the "
+                "writes kept"
+            )
     return True
 
 

@@ -383,3 +383,30 @@ def test_make_run_over_a_sharded_index_of_a_newer_format_moves_it_aside_whole(
     ) in told
     assert {p.relative_to(aside): p.read_bytes() for p in aside.rglob("*") if p.is_file()} == before
     assert is_sharded(sharded_copy) and read_shards_manifest(sharded_copy).count == 2
+
+
+def test_make_run_over_a_sharded_index_written_in_chinese_before_the_rules_names_the_shard_to_rebuild(
+    sharded_copy: Path, tmp_path: Path
+) -> None:
+    """A sharded index into which Chinese was written by the release before the Chinese and Japanese
+    text rules is kept by `make run` (changed by writes), which said only "kept as it is": it now names the
+    shard whose text the rules read differently, and the rebuild that splits it again."""
+    import json
+
+    (tmp_path / "pandas.txt").write_text("大熊猫主要以竹子为食。每天要吃十几公斤。\n", encoding="utf-8")
+    run("add", str(tmp_path / "pandas.txt"), "--index", str(sharded_copy))
+    shards = read_shards_manifest(sharded_copy).shard_folders
+    holder = shards[shard_of("pandas", len(shards))]
+    assert "pandas" in load_index(holder).documents
+    for shard in shards:  # as the previous release wrote them
+        manifest = json.loads((shard / "manifest.json").read_text(encoding="utf-8"))
+        del manifest["text_rules"]
+        (shard / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(sharded_copy), "--if-stale"]
+    told = run(*command)
+    assert "has been changed by writes: kept as it is" in told
+    assert (
+        f"shard {holder} was built before Chinese and Japanese text was split into words and sentences, and "
+        f"holds such text: `citeqa rebuild --index {holder}` splits it again, the writes kept"
+    ) in told
+    assert all(f"shard {shard} was built" not in told for shard in shards if shard != holder)
