@@ -9,7 +9,7 @@ a crash leaves the format-1 folder and its journal as they were.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +71,10 @@ def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
     journal = journal_path(folder)
     version = replay_journal(documents, old.version, journal)
     settings = IndexSettings.of_manifest(old.manifest)
+    if "bm25_title" not in old.manifest:
+        # The first release's BM25 read passages without titles; the tokens are made anew below, so the
+        # folder takes today's default and stays current for `make run`, its stored vectors kept.
+        settings = replace(settings, bm25_title=IndexSettings().bm25_title)
     kept = [
         d
         for d in documents.values()

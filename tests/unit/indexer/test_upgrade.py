@@ -201,11 +201,9 @@ def test_make_run_over_a_format1_folder_its_release_wrote_into_keeps_the_writes(
     assert any(p.doc_id == "gannets" for p in index.passages)
 
 
-def test_make_run_upgrades_a_folder_of_the_first_release(tmp_path: Path) -> None:
-    # The first release's manifest had no version, bm25_title, index_type nor FAISS spec per shard:
-    # `make run` said it was upgrading it, then stopped on a traceback (KeyError: 'bm25_title').
-    from corpus import DEFAULT_CORPUS_DIR
-
+def first_release_folder(tmp_path: Path) -> Path:
+    """The format-1 test folder with its manifest as the first release wrote it: no version,
+    bm25_title, index_type nor FAISS spec per shard (its BM25 read the passage text alone)."""
     path = tmp_path / "index"
     shutil.copytree(FORMAT1_DATA / "index", path)
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
@@ -216,6 +214,15 @@ def test_make_run_upgrades_a_folder_of_the_first_release(tmp_path: Path) -> None
         for shard in manifest["shards"]
     ]
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return path
+
+
+def test_make_run_upgrades_a_folder_of_the_first_release(tmp_path: Path) -> None:
+    # The first release's manifest had no version, bm25_title, index_type nor FAISS spec per shard:
+    # `make run` said it was upgrading it, then stopped on a traceback (KeyError: 'bm25_title').
+    from corpus import DEFAULT_CORPUS_DIR
+
+    path = first_release_folder(tmp_path)
     old = load_format1(path)
     code, out = cli_index(DEFAULT_CORPUS_DIR, path, "--if-stale")
     assert code == 0, out
@@ -224,6 +231,22 @@ def test_make_run_upgrades_a_folder_of_the_first_release(tmp_path: Path) -> None
     assert index.documents == old.documents and not changed_by_writes(path)
     assert_exact_citations(index)
     assert_exact_sentences(index)
+
+
+def test_a_first_release_folder_is_current_after_make_run_upgrades_it(tmp_path: Path) -> None:
+    # After the upgrade said "stored vectors are kept", `make run` embedded the whole corpus again with no
+    # word of why: the folder recorded the first release's BM25 without titles, which the upgrade
+    # tokenizes anew anyway, so the settings no longer matched. It now takes today's (the vectors kept).
+    from corpus import DEFAULT_CORPUS_DIR
+
+    path = first_release_folder(tmp_path)
+    old = load_format1(path)
+    code, out = cli_index(DEFAULT_CORPUS_DIR, path, "--if-stale")
+    assert code == 0, out
+    assert squeeze(f"index at {path} is up to date (2 documents)") in out and "indexed" not in out
+    index = load_index(path, expected_model=DEFAULT_MODEL)
+    assert index.manifest["bm25_title"] is IndexSettings().bm25_title
+    assert np.array_equal(index.dense.vectors(np.arange(len(index.passages))), old.vectors)
 
 
 def truncated_vectors(path: Path) -> str:
