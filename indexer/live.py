@@ -23,6 +23,7 @@ from corpus.doc_ids import check_doc_id
 from corpus.errors import CorpusError
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from corpus.types import Document
+from indexer.cjk import TEXT_RULES
 from indexer.commit_point import check_writable, manifest_stamp, write_lock
 from indexer.embedding import Encoder
 from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
@@ -253,7 +254,9 @@ class LiveIndex:
             latest = self._latest_locked()
             new = write_new_segment(self.folder, content, latest.generation, settings.index_type, origins)
             dropped = frozenset(s.reader.name for s in start.segments)
-            changes = Changes(add=(new,), drop=dropped)
+            # Every document is cut anew by the current text rules (indexer.cjk), as are the segments of
+            # writes that landed meanwhile: the manifest says so, as `citeqa rebuild` records it.
+            changes = Changes(add=(new,), drop=dropped, manifest_updates={"text_rules": TEXT_RULES})
             index = commit_changes(self.folder, changes, self._cache, current=latest)
             self._take(index, manifest_stamp(self.folder))
         self.writes["rebuild"] += 1

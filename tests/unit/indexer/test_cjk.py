@@ -155,3 +155,29 @@ def test_make_run_over_an_index_written_in_chinese_before_the_rules_says_how_to_
     rebuild_from_stored(index, encoder)
     said = " ".join(runner.invoke(app, command, env={"COLUMNS": "400"}).output.split())
     assert "kept as it is" in said and "was built before Chinese" not in said
+
+
+def test_a_rebuild_through_the_service_records_the_text_rules_it_cut_by(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """POST /index/rebuild (LiveIndex.rebuild) cut every document anew by these rules but left the
+    manifest saying the old ones: `make run` then still said the index was built before them and asked
+    for another rebuild, and a Chinese corpus was rebuilt again from scratch."""
+    from indexer.live import LiveIndex
+    from indexer.merging import TieredMergePolicy
+
+    corpus = [Document(doc_id="zh", title="公园", text=PANDAS + TEA)]
+    folder = tmp_path / "zh"
+    build_index(corpus, encoder, folder, IndexSettings(), "text rules test")
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    del manifest["text_rules"]  # as the previous release wrote it
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert index_predates_text_rules(folder, corpus)
+    live = LiveIndex.open(folder, encoder, policy=TieredMergePolicy(segments_per_tier=1000))
+    try:
+        live.rebuild()
+    finally:
+        live.close()
+    assert json.loads(manifest_path.read_text(encoding="utf-8"))["text_rules"] == TEXT_RULES
+    assert not index_predates_text_rules(folder, corpus)
