@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 FoldsOption = Annotated[int, typer.Option(help="number of folds")]
 SeedOption = Annotated[int, typer.Option(help="seed of the fold shuffle")]
+SWEEP_REPORTS = Path("var/eval/sweep")
 
 
 def sweep_command(
@@ -34,7 +35,10 @@ def sweep_command(
     ] = None,
     folds: FoldsOption = 5,
     seed: SeedOption = 0,
-    out: Annotated[Path, typer.Option(help="Markdown table to write")] = Path("eval/fusion_sweep.md"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Markdown table to write (default var/eval/sweep/<dataset>.md)"),
+    ] = None,
     details: Annotated[
         Path | None, typer.Option(help="JSON details (default var/eval/sweep/<dataset>.json)")
     ] = None,
@@ -55,8 +59,12 @@ def sweep_command(
     except ValueError as err:
         fail(err)
 
+    # The project's own reports (eval/fusion_sweep.md) are written only when named: an owner's sweep run in
+    # the repository left the committed medquad-dev report replaced by theirs.
+    out = out or SWEEP_REPORTS / f"{dataset.resolve().name}.md"
+
     def details_path(sweep: Sweep) -> Path:
-        return details or Path("var/eval/sweep") / f"{sweep.dataset}.json"
+        return details or SWEEP_REPORTS / f"{sweep.dataset}.json"
 
     def run(grid: list[PassageSetting]) -> Sweep:
         encoder = SentenceTransformerEncoder(settings.model)
@@ -89,7 +97,7 @@ def seed_sweep_command(
     ] = None,
     folds: FoldsOption = 5,
     seed: SeedOption = 0,
-    out: Annotated[Path, typer.Option(help="Markdown report to write")] = Path("eval/seed_sweep.md"),
+    out: Annotated[Path, typer.Option(help="Markdown report to write")] = Path("var/eval/seed-sweep.md"),
     corpus: Annotated[
         Path | None, typer.Option(help="documents folder (default: the default corpus)")
     ] = None,

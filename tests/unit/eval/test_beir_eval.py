@@ -753,3 +753,26 @@ def test_ids_with_whitespace_leave_out_the_trec_runs_and_say_why(
     assert expected in (report.out / "summary.md").read_text(encoding="utf-8")
     assert not (report.out / "runs").exists()
     assert "asthma Q1" in report.scores[0].per_query["ndcg@10"]
+
+
+def test_a_sweep_without_out_leaves_the_projects_own_reports_alone(
+    tiny_dataset: Path,
+    tmp_path: Path,
+    real_encoder: SentenceTransformerEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`citeqa sweep --dataset MINE` run in the repository wrote its table over eval/fusion_sweep.md, the
+    committed medquad-dev report the README cites; without --out it writes var/eval/sweep/<dataset>.md."""
+    import indexer.embedding
+    from service.cli.app import app
+
+    monkeypatch.setattr(indexer.embedding, "SentenceTransformerEncoder", lambda name: real_encoder)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "fusion_sweep.md").write_text("the project's report\n", encoding="utf-8")
+    args = ["sweep", "--dataset", str(tiny_dataset), "--index-root", "ix", "--cache-dir", "c"]
+    result = CliRunner().invoke(app, [*args, "--passages", "12:4:title", "--folds", "3"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "eval" / "fusion_sweep.md").read_text(encoding="utf-8") == "the project's report\n"
+    table = tmp_path / "var" / "eval" / "sweep" / f"{tiny_dataset.resolve().name}.md"
+    assert "Produced by `citeqa sweep" in table.read_text(encoding="utf-8")
