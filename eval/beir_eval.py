@@ -333,6 +333,9 @@ def write_report(report: DatasetReport) -> Path:
     (report.out / "summary.md").write_text(summary_markdown(report), encoding="utf-8")
     data = json.dumps(results_json(report), indent=2, ensure_ascii=False) + "\n"
     (report.out / "results.json").write_text(data, encoding="utf-8")
+    # The run files of an earlier evaluation into this folder would be read as this one's.
+    for stale in (report.out / "runs").glob("*.trec"):
+        stale.unlink()
     if report.context.get("TREC runs", "").startswith("not written"):
         return report.out
     for label, run in report.runs.items():

@@ -755,6 +755,29 @@ def test_ids_with_whitespace_leave_out_the_trec_runs_and_say_why(
     assert "asthma Q1" in report.scores[0].per_query["ndcg@10"]
 
 
+def test_a_report_written_over_an_earlier_one_leaves_none_of_its_run_files(
+    tiny_dataset: Path, tmp_path: Path, real_encoder: SentenceTransformerEncoder
+) -> None:
+    """An evaluation into the --out folder of an earlier one kept the earlier runs/<mode>.trec where it
+    wrote none of its own (an id with whitespace), so they read as this evaluation's runs."""
+    out = tmp_path / "report"
+    (out / "runs").mkdir(parents=True)
+    (out / "runs" / "hybrid.trec").write_text("asthma_Q1 Q0 old-run 1 30 citeqa-hybrid\n", encoding="utf-8")
+    for name in ("queries.jsonl", "qrels/test.tsv"):
+        path = tiny_dataset / name
+        path.write_text(path.read_text(encoding="utf-8").replace("asthma_Q1", "asthma Q1"), encoding="utf-8")
+    report = evaluate_dataset(
+        tiny_dataset,
+        real_encoder,
+        FusionSettings(),
+        settings=SMALL_PASSAGES,
+        out=out,
+        index_root=tmp_path / "indexes",
+    )
+    assert report.context["TREC runs"].startswith("not written")
+    assert list((out / "runs").glob("*.trec")) == []
+
+
 def test_a_sweep_without_out_leaves_the_projects_own_reports_alone(
     tiny_dataset: Path,
     tmp_path: Path,
