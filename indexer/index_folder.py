@@ -220,9 +220,9 @@ def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
         raise IndexMismatchError(f"{path} is not a citeqa index manifest; {hint}")
     if manifest.get("format_version") == FORMAT1 and FORMAT1 not in formats:
         raise IndexMismatchError(
-            f"index at {folder} is in format 1 (one block, before segments); upgrade it in place, without "
-            f"embedding anything again, with `citeqa upgrade --index {folder}` (`make run` and `citeqa "
-            "serve` upgrade it themselves)"
+            f"index at {folder} is in format 1 (one block, before segments); upgrade it in place, its "
+            f"passage vectors kept (its sentences are embedded), with `citeqa upgrade --index {folder}` "
+            "(`make run` and `citeqa serve` upgrade it themselves)"
         )
     if newer_format_version(manifest) is not None:
         raise IndexMismatchError(

@@ -394,7 +394,8 @@ def upgrade_if_format1(settings: Settings) -> bool:
         return False
     log(
         f"index at {settings.index_path} is in format 1 (one block, before segments): upgrading it to "
-        "format 2 in place; stored vectors are kept, only documents its write journal changed are embedded"
+        "format 2 in place; its passage vectors are kept and its sentences embedded (format 1 stored none); "
+        "only documents its write journal changed are embedded whole"
     )
     report = upgrade_format1(settings.index_path, SentenceTransformerEncoder(settings.model))
     if report.damage is not None:

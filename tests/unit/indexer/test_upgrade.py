@@ -382,7 +382,7 @@ def test_the_upgrade_command(format1_index: Path, tmp_path: Path) -> None:
     out = one_line(done.stdout + done.stderr)  # the progress messages go to stderr
     assert done.returncode == 0, out
     assert f"index at {format1_index} is in format 1" in out
-    assert "upgrading it to format 2 in place; stored vectors are kept" in out
+    assert "upgrading it to format 2 in place; its passage vectors are kept and its sentences embedded" in out
     embedded = len(chunk_document(bread, IndexSettings().chunker))
     passages = len(load_index(format1_index).passages)
     assert (
