@@ -73,6 +73,17 @@ def json_number(value: Any) -> Any:
 
 
 JsonNumber = BeforeValidator(json_number)  # for JSON bodies; a URL's numbers are text
+
+
+def url_number(value: Any) -> Any:
+    """A URL's whole number is written in digits: pydantic would also read "1_0" as 10, and " 5", "+5"
+    and "5.0" as 5, so a typo was answered as another request."""
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]+", value):  # a sign: the range says why
+        raise ValueError(f"must be a whole number written in digits (0-9), not {value!r}")
+    return value
+
+
+UrlNumber = BeforeValidator(url_number)  # for URL parameters
 TopK = Annotated[int, Field(ge=1, le=MAX_TOP_K)]
 Offset = Annotated[int, Field(ge=0, le=PAGE_DEPTH)]
 # An empty list matches no document: citeqa.filters refuses it with its own message; the schema says so.
@@ -180,16 +191,16 @@ class SearchQuery(KnownParameters):
     repeatable: ClassVar[tuple[str, ...]] = ("filter",)
 
     q: Question = Field(..., description=QUESTION_DOC)
-    k: TopK = Field(5, description=TOP_K_DOC)
+    k: Annotated[TopK, UrlNumber] = Field(5, description=TOP_K_DOC)
     mode: SearchMode = Field("hybrid", description=MODE_DOC)
-    offset: Offset = Field(0, description=OFFSET_DOC)
+    offset: Annotated[Offset, UrlNumber] = Field(0, description=OFFSET_DOC)
     filter: list[Annotated[str, Field(pattern=FILTER_PARAM)]] = Field(
         default_factory=list,
         description="key:value, repeatable: only passages of documents whose value for every key is one of "
         "the values given for it; " + FILTER_KEYS_DOC,
         examples=[["publisher:Dr. Bailey Skin Care"]],
     )
-    min_version: MinVersion = Field(0, description=MIN_VERSION_DOC)
+    min_version: Annotated[MinVersion, UrlNumber] = Field(0, description=MIN_VERSION_DOC)
 
     @field_validator("filter", mode="before")
     @classmethod
@@ -235,9 +246,9 @@ DOCUMENTS_OFFSET_MAX = 1_000_000_000  # beyond any index; a bound keeps the arit
 class DocumentsPage(KnownParameters):
     """GET /documents's query parameters: one page of the stored documents, in the index's order."""
 
-    offset: Annotated[int, Field(ge=0, le=DOCUMENTS_OFFSET_MAX)] = Field(
+    offset: Annotated[int, Field(ge=0, le=DOCUMENTS_OFFSET_MAX), UrlNumber] = Field(
         0, description="documents to skip (the next_offset of a page)"
     )
-    limit: Annotated[int, Field(ge=1, le=DOCUMENTS_PAGE_MAX)] = Field(
+    limit: Annotated[int, Field(ge=1, le=DOCUMENTS_PAGE_MAX), UrlNumber] = Field(
         DOCUMENTS_PAGE, description="documents per page, at most 10000"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -220,3 +221,19 @@ def test_post_refuses_a_field_or_filter_key_given_twice_as_get_does(client: Test
         params=[("q", QUESTION), ("filter", f"doc_id:{BAILEY_ID}"), ("filter", f"doc_id:{OVERVIEW_ID}")],
     )
     assert either.status_code == got.status_code == 200 and keys(either.json()) == keys(got.json())
+
+
+@pytest.mark.parametrize("written", ["1_0", "+5", " 5", "5.0", "5e0", "\u0665"])
+def test_a_url_number_not_written_in_digits_is_refused(client: TestClient, written: str) -> None:
+    """GET /search?k=1_0 answered ten results (pydantic reads "1_0" as 10, and " 5", "+5" and "5.0" as 5),
+    so a typo in a URL was answered as another request; /documents' offset and limit likewise."""
+    for path, name in [("/search?q=milia", "k"), ("/search?q=milia", "offset"), ("/documents?", "limit")]:
+        refused = client.get(f"{path}&{name}={quote(written)}")
+        assert refused.status_code == 422, (name, written, refused.text)
+        assert (
+            f"{name}: must be a whole number written in digits (0-9), not {written!r}"
+            in refused.json()["message"]
+        )
+    assert client.get("/search", params={"q": "milia", "k": "3"}).status_code == 200
+    negative = client.get("/search", params={"q": "milia", "k": "-1"})
+    assert negative.status_code == 422 and "greater than or equal to 1" in negative.json()["message"]
