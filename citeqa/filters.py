@@ -21,6 +21,7 @@ import numpy as np
 
 from citeqa.errors import InvalidQueryError
 from corpus.types import Document
+from corpus.unicode_check import LONE_SURROGATE_FIX, has_lone_surrogate
 from indexer.types import Passage
 
 DOCUMENT_FIELDS = ("doc_id", "title", "author", "publisher", "url")
@@ -59,6 +60,10 @@ def normalize_filters(filters: Any, known_keys: Sequence[str]) -> NormalizedFilt
             )
         if not all(isinstance(v, str) for v in values):
             raise InvalidQueryError(f"filters.{key} must hold only strings")
+        if any(has_lone_surrogate(v) for v in values):  # no stored text can hold one: it matches nothing
+            raise InvalidQueryError(
+                f"a value of filters.{key}: {LONE_SURROGATE_FIX}; write the character itself"
+            )
         if key in NEVER_EMPTY and "" in values:
             raise InvalidQueryError(
                 f"filters.{key} holds an empty value, which no document has; give a value or leave the "

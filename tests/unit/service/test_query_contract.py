@@ -112,6 +112,15 @@ def test_bad_get_filters_say_what_to_fix(client: TestClient, params: dict[str, s
     assert fragment in response.json()["message"]
 
 
+def test_a_filter_value_that_is_not_valid_unicode_is_refused(client: TestClient) -> None:
+    """A filter value escaping an unpaired surrogate (which no stored document can hold) answered an empty
+    page with 200, as if no document matched; the question is refused for the same text."""
+    body = f'{{"question": "{QUESTION}", "filters": {{"doc_id": ["{BAILEY_ID}\\ud800"]}}}}'
+    response = client.post("/query", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert "a value of filters.doc_id: it holds an unpaired surrogate" in response.json()["message"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
