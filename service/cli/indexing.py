@@ -374,8 +374,9 @@ def upgrade(
     index: Annotated[Path | None, typer.Option(help="index folder to upgrade")] = None,
     model: ModelOption = None,
 ) -> None:
-    """Upgrade a format-1 index folder (one block) to format 2 (segments) in place, embedding only the
-    documents its write journal changed."""
+    """Upgrade a format-1 index folder (one block) to format 2 (segments) in place, keeping its passage
+    vectors and embedding its sentences (format 1 stored none) and the documents its write journal
+    changed."""
     settings = settings_with(index_path=index, model=model)
     try:
         if not upgrade_if_format1(settings):

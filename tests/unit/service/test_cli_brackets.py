@@ -52,3 +52,15 @@ def test_index_help_shows_the_passage_defaults() -> None:
         "FAISS index: auto (by size), flat, hnsw or ivf (default: auto)",
     ):
         assert text in shown, text
+
+
+def test_upgrade_help_says_the_sentences_are_embedded() -> None:
+    """`citeqa upgrade --help` said the upgrade embeds "only the documents its write journal changed",
+    while it embeds every sentence (format 1 stored no sentence vectors), as its progress line and the
+    README say (found by the docs audit)."""
+    for command in (["upgrade", "--help"], ["--help"]):
+        done = CliRunner().invoke(app, command, env={"COLUMNS": "250", "NO_COLOR": "1"})
+        assert done.exit_code == 0, done.output
+        shown = said(done.output.replace("│", " "))  # the command table's cell wraps between borders
+        assert "embedding only the documents its write journal changed" not in shown
+        assert "keeping its passage vectors and embedding its sentences" in shown
