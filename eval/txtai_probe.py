@@ -14,6 +14,7 @@ one kept-alive connection (as the caller times citeqa's POST /query); the server
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -120,8 +121,16 @@ def wait_for(port: int, server: subprocess.Popen, timeout: float = 300.0) -> htt
     raise RuntimeError("txtai API did not answer in time")
 
 
-def main() -> int:
-    source, target = sys.argv[1], sys.argv[2]
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="eval/txtai_probe.py",
+        description="Run by eval.query_bench in the txtai virtual environment: index passages with txtai "
+        "and time its queries (see this file's docstring for INPUT and OUTPUT).",
+    )
+    parser.add_argument("source", metavar="INPUT", help="the request JSON that eval.query_bench writes")
+    parser.add_argument("target", metavar="OUTPUT", help="where the timings and rankings are written")
+    args = parser.parse_args(argv)
+    source, target = args.source, args.target
     with open(source, encoding="utf-8") as f:
         request = json.load(f)
     result = {
