@@ -62,3 +62,26 @@ def docx_bytes(
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def docx_bomb(unpacked_bytes: int) -> bytes:
+    """A real .docx whose word/document.xml repeats one paragraph until it unpacks to more than
+    ``unpacked_bytes``: a few hundred kilobytes packed, every paragraph text that python-docx reads."""
+    import zipfile
+
+    packed = io.BytesIO(docx_bytes([("p", "Puffins nest in burrows on sea cliffs.")]))
+    paragraph = b"<w:p><w:r><w:t>" + b"Puffins nest in burrows on sea cliffs. " * 100 + b"</w:t></w:r></w:p>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(packed) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for entry in source.infolist():
+            data = source.read(entry.filename)
+            if entry.filename != "word/document.xml":
+                bomb.writestr(entry, data)
+                continue
+            head, tail = data.split(b"<w:body>")
+            with bomb.open("word/document.xml", "w", force_zip64=True) as part:
+                part.write(head + b"<w:body>")
+                for _ in range(unpacked_bytes // len(paragraph) + 1):
+                    part.write(paragraph)
+                part.write(tail)
+    return out.getvalue()

@@ -4,6 +4,7 @@ cells joined by `` | ``. Title and author from the core properties, else the fir
 
 from __future__ import annotations
 
+import zipfile
 from io import BytesIO
 from typing import Any
 
@@ -12,11 +13,15 @@ from corpus.formats import Extracted, optional
 
 # python-docx's own template names itself the author of every document made from it.
 TEMPLATE_AUTHOR = "python-docx"
+# python-docx unpacks every part into memory and parses the XML whole: a few hundred kilobytes of
+# repeated markup unpack to gigabytes (a "zip bomb"). A .docx larger than this unpacked is refused first.
+MAX_UNPACKED_BYTES = 128 * 1024 * 1024
 
 
 def docx_extract(content: bytes, source: str) -> Extracted:
     import docx
 
+    _check_unpacked_size(content, source)
     try:
         document = docx.Document(BytesIO(content))
     except Exception as err:
@@ -51,6 +56,21 @@ def docx_extract(content: bytes, source: str) -> Extracted:
         heading=min(headings, key=lambda h: h[0])[1] if headings else None,
         author=None if author == TEMPLATE_AUTHOR else author,
     )
+
+
+def _check_unpacked_size(content: bytes, source: str) -> None:
+    """``CorpusError`` for a .docx whose parts unpack to more than MAX_UNPACKED_BYTES. The sizes are those
+    its zip directory declares; zipfile never unpacks a part past its declared size."""
+    try:
+        with zipfile.ZipFile(BytesIO(content)) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip: python-docx says the file is not a readable .docx
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise CorpusError(
+            f"{source}: the Word file unpacks to {unpacked:,} bytes, more than the {MAX_UNPACKED_BYTES:,} "
+            "a .docx may unpack to; split the document or save it again in Word"
+        )
 
 
 def _row_text(row: Any) -> str:

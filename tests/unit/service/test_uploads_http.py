@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from document_files import docx_bytes, pdf_bytes
+from document_files import docx_bomb, docx_bytes, pdf_bytes
 from fastapi.testclient import TestClient
 from support import writable_client
 
 KEY = "upload-key"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 GESTATION = "Porpoise calves are born in early summer after a gestation of about eleven months."
 PDF_PAGES = [
@@ -180,6 +181,29 @@ def test_a_multipart_body_over_the_write_limit_is_413(writer: TestClient) -> Non
     response = writer.post("/documents", files={"file": ("seals.txt", big, "text/plain")}, headers=AUTH)
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large" and "100000 bytes" in response.json()["message"]
+
+
+def test_a_word_file_that_unpacks_to_gigabytes_is_refused_naming_the_limit(
+    index_copy: Path, encoder: Any
+) -> None:
+    """A zip bomb: 460 kB of .docx whose document.xml unpacks to 130 MiB was unpacked and parsed whole
+    (python-docx reads every part into memory; at the 32 MiB write limit, gigabytes). It is refused from
+    its zip directory, before anything is unpacked, with a 422 naming the limit."""
+    from corpus.formats.docx import MAX_UNPACKED_BYTES
+
+    bomb = docx_bomb(MAX_UNPACKED_BYTES)
+    assert len(bomb) < 1_000_000
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+        for response in (
+            client.post(
+                "/documents", files={"file": ("bomb.docx", bomb, "application/octet-stream")}, headers=AUTH
+            ),
+            client.post("/documents?doc_id=bomb", content=bomb, headers={**AUTH, "Content-Type": DOCX}),
+        ):
+            assert response.status_code == 422, response.text
+            message = response.json()["message"]
+            assert f"more than the {MAX_UNPACKED_BYTES:,} a .docx may unpack to" in message, message
+        assert client.get("/documents/bomb").status_code == 404
 
 
 def test_bad_multipart_forms_are_422(writer: TestClient) -> None:
