@@ -237,6 +237,23 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    @field_validator("api_keys")
+    @classmethod
+    def keys_can_be_sent(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        """A client sends its key in an HTTP header, which carries printable ASCII: a key with an accented
+        letter or a control character arrives as other characters (curl sends UTF-8, read back as
+        Latin-1; browsers and httpx refuse to send it) and never matched, every write answered 403. The
+        key itself is never named: its place in the list is."""
+        for number, key in enumerate(keys, 1):
+            if not all(" " <= char <= "~" for char in key.get_secret_value()):
+                raise ValueError(
+                    f"key {number} of {len(keys)} holds a character other than printable ASCII (an accented "
+                    "letter, a control character), which a client cannot send in an Authorization header; "
+                    "use letters, digits and punctuation, e.g. python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'"
+                )
+        return keys
+
     @field_validator("example_questions", mode="before")
     @classmethod
     def split_questions(cls, value: object) -> object:

@@ -5,11 +5,16 @@ pydantic's ValidationError inside a rich traceback, e.g. for CITEQA_MAX_BODY_BYT
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
 
 from service.cli.app import app
+
+if TYPE_CHECKING:
+    from citeqa.search import Searcher
+    from service.settings import Settings
 
 
 def said(output: str) -> str:
@@ -233,3 +238,29 @@ def test_an_index_path_that_is_a_file_says_so(tmp_path: Path, command: str) -> N
     output = said(done.output)
     assert f"error: {a_file} is a file, not an index folder: point --index (or CITEQA_INDEX_PATH)" in output
     assert "citeqa index --index" not in output
+
+
+def test_a_key_a_client_cannot_send_is_refused_without_echoing_it(
+    tmp_path: Path, app_settings: Settings, searcher: Searcher
+) -> None:
+    """CITEQA_API_KEYS=clé was served, and the key never matched: curl sends 'é' as UTF-8, which the
+    server reads back as Latin-1 (browsers and httpx refuse to send it at all), so every write with the
+    right key got 403 'the API key is not valid'. The key's place is named, never the key."""
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from service.app import create_app
+
+    for keys in ("demo-key,clé", "demo-key,tab\tkey"):
+        done = CliRunner().invoke(app, ["ask", "x", "--index", str(tmp_path)], env={"CITEQA_API_KEYS": keys})
+        assert done.exit_code == 2, done.output
+        output = said(done.output)
+        assert (
+            "CITEQA_API_KEYS: Value error, key 2 of 2 holds a character other than printable ASCII" in output
+        )
+        assert keys.split(",")[1] not in output and "demo-key" not in output
+    keyed = app_settings.model_copy(update={"api_keys": [SecretStr("demo key"), SecretStr("secret-key")]})
+    with TestClient(create_app(keyed, searcher)) as client:
+        for key in ("demo key", "secret-key"):  # printable ASCII, a space inside included, is sent as it is
+            response = client.delete("/documents/nope", headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 404, response.text
