@@ -64,24 +64,28 @@ def docx_bytes(
     return out.getvalue()
 
 
-def docx_bomb(unpacked_bytes: int) -> bytes:
-    """A real .docx whose word/document.xml repeats one paragraph until it unpacks to more than
-    ``unpacked_bytes``: a few hundred kilobytes packed, every paragraph text that python-docx reads."""
+PARAGRAPH = b"<w:p><w:r><w:t>" + b"Puffins nest in burrows on sea cliffs. " * 100 + b"</w:t></w:r></w:p>"
+THUMBNAIL = "docProps/thumbnail.jpeg"  # a part of python-docx's template that it reads whole
+
+
+def docx_bomb(unpacked_bytes: int, unit: bytes = PARAGRAPH, part: str = "word/document.xml") -> bytes:
+    """A real .docx whose ``part`` repeats ``unit`` (in word/document.xml, inside its body) until it
+    unpacks to more than ``unpacked_bytes``: kilobytes packed, every byte of it read by python-docx."""
     import zipfile
 
     packed = io.BytesIO(docx_bytes([("p", "Puffins nest in burrows on sea cliffs.")]))
-    paragraph = b"<w:p><w:r><w:t>" + b"Puffins nest in burrows on sea cliffs. " * 100 + b"</w:t></w:r></w:p>"
     out = io.BytesIO()
     with zipfile.ZipFile(packed) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
         for entry in source.infolist():
             data = source.read(entry.filename)
-            if entry.filename != "word/document.xml":
+            if entry.filename != part:
                 bomb.writestr(entry, data)
                 continue
-            head, tail = data.split(b"<w:body>")
-            with bomb.open("word/document.xml", "w", force_zip64=True) as part:
-                part.write(head + b"<w:body>")
-                for _ in range(unpacked_bytes // len(paragraph) + 1):
-                    part.write(paragraph)
-                part.write(tail)
+            head, tail = data.split(b"<w:body>") if part.endswith(".xml") else (b"", b"")
+            with bomb.open(part, "w", force_zip64=True) as written:
+                written.write(head + b"<w:body>" if head else b"")
+                chunk = unit * max(1, (1024 * 1024) // len(unit))
+                for _ in range(unpacked_bytes // len(chunk) + 1):
+                    written.write(chunk)
+                written.write(tail)
     return out.getvalue()

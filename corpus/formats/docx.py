@@ -5,7 +5,7 @@ cells joined by `` | ``. Title and author from the core properties, else the fir
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from typing import Any
 
@@ -17,6 +17,12 @@ TEMPLATE_AUTHOR = "python-docx"
 # python-docx unpacks every part into memory and parses the XML whole: a few hundred kilobytes of
 # repeated markup unpack to gigabytes (a "zip bomb"). A .docx larger than this unpacked is refused first.
 MAX_UNPACKED_BYTES = 128 * 1024 * 1024
+MAX_XML_BYTES = 32 * 1024 * 1024
+XML_SUFFIXES = (".xml", ".rels")
+# Each paragraph costs python-docx microseconds and memory whether it holds text or not: sixty kilobytes of
+# empty paragraphs (<w:p/>, millions of them) took half a minute and a gigabyte. More are refused; a
+# document of the longest text taken (1,000,000 characters) has far fewer.
+MAX_BLOCKS = 250_000
 
 
 def docx_extract(content: bytes, source: str) -> Extracted:
@@ -33,11 +39,18 @@ def docx_extract(content: bytes, source: str) -> Extracted:
     style_of = _paragraph_style_names(document)
     pieces: list[tuple[bool, str]] = []  # (is a list item or table, text)
     headings: list[tuple[int, str]] = []
-    for block in document.iter_inner_content():
+    blocks = 0
+    for block in _body_blocks(document):
+        blocks += 1
         if hasattr(block, "rows"):
-            rows = [_row_text(row) for row in block.rows]
+            rows = []
+            for row in block.rows:
+                blocks += len(row._tr.tc_lst)
+                _check_blocks(blocks, source)
+                rows.append(_row_text(row))
             pieces.append((False, "\n".join(row for row in rows if row)))
             continue
+        _check_blocks(blocks, source)
         text = "\n".join(line.strip() for line in block.text.splitlines() if line.strip())
         style = style_of(block)
         level = _heading_level(style)
@@ -61,19 +74,45 @@ def docx_extract(content: bytes, source: str) -> Extracted:
     )
 
 
+def _body_blocks(document: Any) -> Iterator[Any]:
+    """The body's paragraphs and tables in order, as python-docx's ``iter_inner_content`` gives them, one
+    at a time: that one first lists every element of the body (a million empty paragraphs held in memory
+    at once), this one walks them lazily, so that MAX_BLOCKS bounds the work."""
+    from docx.oxml.ns import qn
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    body = document._body
+    paragraph = qn("w:p")
+    for element in body._element.iterchildren(paragraph, qn("w:tbl")):
+        yield Paragraph(element, body) if element.tag == paragraph else Table(element, body)
+
+
+def _check_blocks(blocks: int, source: str) -> None:
+    if blocks > MAX_BLOCKS:
+        raise CorpusError(
+            f"{source}: the Word file holds more than {MAX_BLOCKS:,} paragraphs and table cells, the most "
+            "a .docx may hold; split the document"
+        )
+
+
 def _check_unpacked_size(content: bytes, source: str) -> None:
-    """``CorpusError`` for a .docx whose parts unpack to more than MAX_UNPACKED_BYTES. The sizes are those
-    its zip directory declares; zipfile never unpacks a part past its declared size."""
+    """``CorpusError`` for a .docx whose parts unpack to more than MAX_UNPACKED_BYTES, or whose XML parts
+    (parsed whole, some twenty bytes of memory a byte) to more than MAX_XML_BYTES. The sizes are those its
+    zip directory declares; zipfile never unpacks a part past its declared size."""
     try:
         with zipfile.ZipFile(BytesIO(content)) as archive:
-            unpacked = sum(entry.file_size for entry in archive.infolist())
+            entries = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
         return  # not a zip: python-docx says the file is not a readable .docx
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise CorpusError(
-            f"{source}: the Word file unpacks to {unpacked:,} bytes, more than the {MAX_UNPACKED_BYTES:,} "
-            "a .docx may unpack to; split the document or save it again in Word"
-        )
+    unpacked = sum(entry.file_size for entry in entries)
+    xml = sum(entry.file_size for entry in entries if entry.filename.lower().endswith(XML_SUFFIXES))
+    for what, size, limit in (("", unpacked, MAX_UNPACKED_BYTES), ("'s XML", xml, MAX_XML_BYTES)):
+        if size > limit:
+            raise CorpusError(
+                f"{source}: the Word file{what} unpacks to {size:,} bytes, more than the {limit:,} a .docx "
+                "may unpack to; split the document or save it again in Word"
+            )
 
 
 def _row_text(row: Any) -> str:

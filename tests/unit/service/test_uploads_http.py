@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from document_files import docx_bomb, docx_bytes, pdf_bytes
+from document_files import PARAGRAPH, THUMBNAIL, docx_bomb, docx_bytes, pdf_bytes
 from fastapi.testclient import TestClient
 from support import writable_client
 
@@ -184,15 +184,19 @@ def test_a_multipart_body_over_the_write_limit_is_413(writer: TestClient) -> Non
     assert response.json()["error"] == "payload_too_large" and "100000 bytes" in response.json()["message"]
 
 
+@pytest.mark.parametrize("part", ["word/document.xml", THUMBNAIL])
 def test_a_word_file_that_unpacks_to_gigabytes_is_refused_naming_the_limit(
-    index_copy: Path, encoder: Any
+    index_copy: Path, encoder: Any, part: str
 ) -> None:
     """A zip bomb: 460 kB of .docx whose document.xml unpacks to 130 MiB was unpacked and parsed whole
     (python-docx reads every part into memory; at the 32 MiB write limit, gigabytes). It is refused from
-    its zip directory, before anything is unpacked, with a 422 naming the limit."""
-    from corpus.formats.docx import MAX_UNPACKED_BYTES
+    its zip directory, before anything is unpacked, with a 422 naming the limit: MAX_XML_BYTES for the
+    XML parsed whole, MAX_UNPACKED_BYTES for any part (the thumbnail, an image, is read whole too)."""
+    from corpus.formats.docx import MAX_UNPACKED_BYTES, MAX_XML_BYTES
 
-    bomb = docx_bomb(MAX_UNPACKED_BYTES)
+    xml = part.endswith(".xml")
+    limit = MAX_XML_BYTES if xml else MAX_UNPACKED_BYTES
+    bomb = docx_bomb(limit, part=part, unit=PARAGRAPH if xml else b"\0")
     assert len(bomb) < 1_000_000
     with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
         for response in (
@@ -203,8 +207,29 @@ def test_a_word_file_that_unpacks_to_gigabytes_is_refused_naming_the_limit(
         ):
             assert response.status_code == 422, response.text
             message = response.json()["message"]
-            assert f"more than the {MAX_UNPACKED_BYTES:,} a .docx may unpack to" in message, message
+            what = "'s XML" if xml else ""
+            assert f"Word file{what} unpacks to" in message, message
+            assert f"more than the {limit:,} a .docx may unpack to" in message, message
         assert client.get("/documents/bomb").status_code == 404
+
+
+def test_a_word_file_of_millions_of_empty_paragraphs_is_refused_in_seconds(writer: TestClient) -> None:
+    """60 kB of .docx, 16 MiB of empty paragraphs (<w:p/>, 2.8 million of them), held a write thread for
+    half a minute and a gigabyte (python-docx lists every paragraph of the body at once) and was stored.
+    The body is walked lazily and a file of more than MAX_BLOCKS paragraphs is refused with a 422 naming
+    the limit."""
+    from corpus.formats.docx import MAX_BLOCKS
+
+    upload = docx_bomb(16 * 1024 * 1024, unit=b"<w:p/>")
+    assert len(upload) < 80_000
+    started = time.monotonic()
+    response = writer.post(
+        "/documents", files={"file": ("empty.docx", upload, "application/octet-stream")}, headers=AUTH
+    )
+    took = time.monotonic() - started
+    assert response.status_code == 422, response.text
+    assert f"more than {MAX_BLOCKS:,} paragraphs and table cells" in response.json()["message"]
+    assert took < 15, f"a 60 kB Word file took {took:.0f} s to refuse"
 
 
 def test_a_word_file_of_many_paragraphs_is_read_in_seconds(writer: TestClient) -> None:
