@@ -95,7 +95,7 @@ def print_response(response: QueryResponse | Response, tty: bool) -> None:
     """The answer, then each result with its citation and marked sentences, on stdout."""
     from rich.text import Text
 
-    from service.cli.render import cited_span, marked_segments, plain_marked
+    from service.cli.render import cited_span, marked_segments, plain_marked, terminal_safe
 
     out = Console(highlight=False, force_terminal=tty)
     state = "yes" if response.answerable else "no"
@@ -106,19 +106,21 @@ def print_response(response: QueryResponse | Response, tty: bool) -> None:
         )
     else:
         a = response.answer.citation
-        out.print(Text.assemble("answer: ", (response.answer.text, "bold green" if tty else "")))
-        out.print(escape(f"   [{cited_span(a)}] {a.title}"))
+        answer = terminal_safe(response.answer.text)
+        out.print(Text.assemble("answer: ", (answer, "bold green" if tty else "")))
+        out.print(escape(f"   [{cited_span(a)}] {terminal_safe(a.title)}"))
     out.print()
     for result in response.results:
         c = result.citation
-        source = ", ".join(x for x in (c.author, c.publisher) if x) or "source unknown"
-        title = f"[cyan]{escape(c.title)}[/cyan] ({escape(source)})"
+        source = terminal_safe(", ".join(x for x in (c.author, c.publisher) if x) or "source unknown")
+        title = f"[cyan]{escape(terminal_safe(c.title))}[/cyan] ({escape(source)})"
         out.print(f"[bold]{result.rank}.[/bold] score {result.score:.4f}  {title}")
-        out.print(escape(f"   {c.url or 'no URL known'}  [{cited_span(c)}]"))
+        out.print(escape(f"   {terminal_safe(c.url or 'no URL known')}  [{cited_span(c)}]"))
         if tty:
             body = Text("   ")
             for piece, marked in marked_segments(result.text, c.start, result.highlights):
-                body.append(piece.replace("\n", "\n   "), style="bold yellow" if marked else "")
+                shown = terminal_safe(piece).replace("\n", "\n   ")
+                body.append(shown, style="bold yellow" if marked else "")
             out.print(body)
         else:
             marked = plain_marked(result.text, c.start, result.highlights)

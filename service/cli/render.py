@@ -3,11 +3,16 @@ span (and pages) a citation names."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
 OPEN_MARK = "\u00bb"  # »
 CLOSE_MARK = "\u00ab"  # «
+# C0 controls but the line break and the tab, DEL and C1 controls: a terminal obeys them (ESC starts a
+# sequence that clears the screen, sets the window title or makes a hidden link), so document text never
+# reaches it raw.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class SpanLike(Protocol):
@@ -26,6 +31,12 @@ class CitedLike(PagedLike, Protocol):
     end: int
 
 
+def terminal_safe(text: str) -> str:
+    """``text`` with every control character a terminal would obey written out as ``\\x1b`` (its code):
+    a document's title, text or URL is shown, never run."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def page_label(citation: PagedLike) -> str:
     """The pages of a citation into a paged document (a PDF): "p. 12", "pp. 12-13" (an en dash); else ""."""
     if citation.page is None:
@@ -36,7 +47,8 @@ def page_label(citation: PagedLike) -> str:
 def cited_span(citation: CitedLike) -> str:
     """The span of a citation: "doc-id 120:480", and ", p. 3" for a paged document."""
     label = page_label(citation)
-    return f"{citation.doc_id} {citation.start}:{citation.end}" + (f", {label}" if label else "")
+    span = f"{terminal_safe(citation.doc_id)} {citation.start}:{citation.end}"
+    return span + (f", {label}" if label else "")
 
 
 def marked_segments(text: str, offset: int, highlights: Sequence[SpanLike]) -> list[tuple[str, bool]]:
@@ -59,6 +71,6 @@ def marked_segments(text: str, offset: int, highlights: Sequence[SpanLike]) -> l
 def plain_marked(text: str, offset: int, highlights: Sequence[SpanLike]) -> str:
     """The text with each highlighted sentence wrapped in »…« (for output that is not a terminal)."""
     return "".join(
-        f"{OPEN_MARK}{piece}{CLOSE_MARK}" if marked else piece
+        f"{OPEN_MARK}{terminal_safe(piece)}{CLOSE_MARK}" if marked else terminal_safe(piece)
         for piece, marked in marked_segments(text, offset, highlights)
     )

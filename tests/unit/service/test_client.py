@@ -463,3 +463,29 @@ def test_a_service_slower_than_the_timeout_is_not_called_unreachable(
         assert removed.exit_code == 2
         said = " ".join(removed.output.split())
         assert "did not answer within 0.5 s" in said and "see GET /documents before sending it again" in said
+
+
+def test_ask_shows_a_documents_terminal_controls_and_never_sends_them(writable: str, tmp_path: Path) -> None:
+    """Found by the security probe: a document whose title, author, URL and text held ESC sequences (added
+    by anyone with a write key, or crawled) had them printed raw by ``citeqa ask``: the operator's
+    terminal cleared its screen, took a new window title and showed a link to another site under other
+    words. Every control character of a document is written out as its code (``\\x1b``)."""
+    from support import run_cli
+
+    escape_codes = "\x1b[2J\x1b]0;PWNED\x07"
+    hostile = Document(
+        doc_id="kittiwakes",
+        title=f"Kittiwakes {escape_codes}",
+        text="Kittiwakes nest on narrow cliff ledges. \x1b]8;;http://evil.test\x07link\x1b]8;;\x07 \x9b31m",
+        author="\x1b[5mAnn Auk",
+        url="https://example.org/\x1b[2J",
+    )
+    with CiteqaClient(writable, api_key=KEY) as client:
+        client.add([hostile])
+    asked = run_cli(["ask", "where do kittiwakes nest", "-k", "1", "--url", writable], cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    shown = asked.stdout
+    assert "Kittiwakes nest on narrow cliff ledges." in shown
+    assert not any(char in shown for char in "\x1b\x07\x9b"), repr(shown)
+    assert "Kittiwakes \\x1b[2J\\x1b]0;PWNED\\x07" in shown and "\\x1b[5mAnn Auk" in shown
+    assert "https://example.org/\\x1b[2J" in shown and "\\x9b31m" in shown
