@@ -50,6 +50,16 @@ def check_key(policy: AccessPolicy, credentials: HTTPAuthorizationCredentials | 
         raise HTTPException(403, "the API key is not valid")
 
 
+def may_read(policy: AccessPolicy, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """True if a request with ``credentials`` may read the index: always, unless CITEQA_REQUIRE_KEY_FOR_READS
+    is on; then only with a valid key."""
+    if not policy.require_key_for_reads:
+        return True
+    return (
+        credentials is not None and bool(credentials.credentials) and policy.accepts(credentials.credentials)
+    )
+
+
 async def require_api_key(request: Request, credentials: BearerCredentials) -> None:
     """Dependency for write endpoints: a valid key, always."""
     check_key(request.app.state.access, credentials)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from service.auth import BearerCredentials, may_read
 from service.deps import DocumentsDep
 from service.limits import cited_doc_id
 
@@ -62,14 +63,19 @@ def search_page() -> FileResponse:
 def document_view(
     doc_id: str,
     documents: DocumentsDep,
+    request: Request,
+    credentials: BearerCredentials,
     start: Annotated[int | None, Query(ge=0, description="first cited character")] = None,
     end: Annotated[int | None, Query(ge=0, description="one past the last cited character")] = None,
 ) -> FileResponse:
     """The article page; its module fetches /documents/{doc_id} and marks text[start:end].
 
-    An unknown document gets the same page with status 404: the page then explains what happened.
+    An unknown document gets the same page with status 404: the page then explains what happened. With
+    CITEQA_REQUIRE_KEY_FOR_READS, a request without a valid key gets 200 either way (the page then says
+    the key is missing): the status would tell it which doc_ids exist.
     """
-    return page("view.html", 200 if doc_id in documents else 404)
+    known = doc_id in documents or not may_read(request.app.state.access, credentials)
+    return page("view.html", 200 if known else 404)
 
 
 class StaticPageFiles(StaticFiles):

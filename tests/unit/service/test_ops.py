@@ -449,3 +449,25 @@ def test_the_longest_question_is_taken_however_its_json_escapes_it(client: TestC
     response = client.post("/query", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert response.json()["question"].endswith("milia")
+
+
+def test_the_article_page_tells_no_one_without_a_key_which_documents_exist(
+    app_settings: Settings, answerer: Answerer
+) -> None:
+    """Found by the security probe: with CITEQA_REQUIRE_KEY_FOR_READS, GET /documents/{doc_id} answers 401
+    without a key, but its article page answered 200 for a doc_id that exists and 404 for one that does
+    not, so anyone could test which documents the index holds. Without a valid key the page is 200 either
+    way (its module's own read then gets the 401); with one, and without the setting, 404 stays."""
+    app = keyed_app(app_settings, answerer, ["reader"], require_key_for_reads=True)
+    with TestClient(app) as client:
+        for headers in ({}, {"Authorization": "Bearer nope"}):
+            for doc_id in (BAILEY_ID, "no-such-document"):
+                page = client.get(f"/documents/{doc_id}/view", headers=headers)
+                assert page.status_code == 200, (doc_id, headers)
+                assert page.headers["content-type"].startswith("text/html")
+            assert client.get(f"/documents/{BAILEY_ID}", headers=headers).status_code in (401, 403)
+        reader = {"Authorization": "Bearer reader"}
+        assert client.get(f"/documents/{BAILEY_ID}/view", headers=reader).status_code == 200
+        assert client.get("/documents/no-such-document/view", headers=reader).status_code == 404
+    with TestClient(app_with(app_settings, answerer)) as client:
+        assert client.get("/documents/no-such-document/view").status_code == 404
