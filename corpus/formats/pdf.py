@@ -17,10 +17,13 @@ from typing import Any
 from corpus.errors import CorpusError
 from corpus.formats import Extracted, optional
 from corpus.pages import join_pages
+from corpus.records import MAX_DOCUMENT_CHARS
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TRAILING_SPACE = re.compile(r"[ \t\u00a0]+\n")
 _BLANK_LINES = re.compile(r"\n{3,}")
+# Far more than a document of the longest text taken (1,000,000 characters) has: 400 dense pages hold it.
+MAX_PAGES = 10_000
 _WRAPPED_LINE = re.compile(r"(?<=[^\s-])\n(?=[^\W\d_])")
 
 
@@ -38,7 +41,7 @@ def pdf_extract(content: bytes, source: str) -> Extracted:
         raise CorpusError(
             f"{source}: not a readable PDF ({_reason(err)}); check that the file is a PDF"
         ) from None
-    texts = [_page_text(page, number, source) for number, page in enumerate(pages, 1)]
+    texts = _page_texts(pages, source)
     if not any(texts):
         raise CorpusError(
             f"{source}: no text layer on any of its {len(pages)} page(s): a scanned PDF? citeqa does not run "
@@ -54,6 +57,28 @@ def pdf_extract(content: bytes, source: str) -> Extracted:
         metadata={"pages_without_text": ",".join(empty)} if empty else {},
         page_starts=page_starts,
     )
+
+
+def _page_texts(pages: list[Any], source: str) -> list[str]:
+    """The text of each page. Each page costs pypdf a parse of its content stream, and a page may be
+    listed many times over (a few bytes each in the page tree): more than MAX_PAGES pages are refused
+    before any is read, and the reading stops once the text is longer than a document may be."""
+    if len(pages) > MAX_PAGES:
+        raise CorpusError(
+            f"{source}: the PDF has {len(pages):,} pages, more than the {MAX_PAGES:,} a PDF may have; "
+            "split the document"
+        )
+    texts: list[str] = []
+    chars = 0
+    for number, page in enumerate(pages, 1):
+        texts.append(_page_text(page, number, source))
+        chars += len(texts[-1])
+        if chars > MAX_DOCUMENT_CHARS:
+            raise CorpusError(
+                f"{source}: field 'text' has {chars:,} characters by page {number:,} of {len(pages):,}, more "
+                f"than the {MAX_DOCUMENT_CHARS:,} allowed; split the document"
+            )
+    return texts
 
 
 def clean_page(raw: str) -> str:

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from document_files import PARAGRAPH, THUMBNAIL, docx_bomb, docx_bytes, pdf_bytes
+from document_files import (
+    PARAGRAPH,
+    THUMBNAIL,
+    docx_bomb,
+    docx_bytes,
+    pdf_bytes,
+    pdf_one_page_many_times,
+)
 from fastapi.testclient import TestClient
 from support import writable_client
 
@@ -247,6 +254,34 @@ def test_a_word_file_of_many_paragraphs_is_read_in_seconds(writer: TestClient) -
     assert response.status_code == 200, response.text
     assert writer.get("/documents/razorbills").json()["text"] == blocks[0][1]
     assert took < 20, f"a 70 kB Word file took {took:.0f} s to read"
+
+
+def test_a_pdf_of_one_page_listed_many_times_is_refused_before_it_is_read(
+    index_copy: Path, encoder: Any
+) -> None:
+    """A PDF's page tree may list one page any number of times, a few bytes each: 240 kB listing a page
+    40,000 times was read page by page (ten seconds of CPU; the 32 MiB write limit holds millions, for
+    hours), and one whose page holds 5,000 characters was read to its last page before its text was found
+    too long. More than MAX_PAGES pages are refused before any is read, and the reading stops at the page
+    where the text passes the document limit, each with a 422 naming the limit."""
+    from corpus.formats.pdf import MAX_PAGES
+
+    line = "Atlantic puffins dig burrows up to a metre deep in the soft soil of cliff tops each spring."
+    many = pdf_one_page_many_times(40_000, [line])
+    long = pdf_one_page_many_times(4_000, [line] * 60)
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+        refused = []
+        for name, upload in (("many.pdf", many), ("long.pdf", long)):
+            started = time.monotonic()
+            response = client.post(
+                "/documents", files={"file": (name, upload, "application/pdf")}, headers=AUTH
+            )
+            took = time.monotonic() - started
+            assert response.status_code == 422, response.text
+            assert took < 5, f"{name} took {took:.0f} s to refuse"
+            refused.append(response.json()["message"])
+    assert f"many.pdf: the PDF has 40,000 pages, more than the {MAX_PAGES:,} a PDF may have" in refused[0]
+    assert "characters by page 182 of 4,000, more than the 1,000,000 allowed" in refused[1], refused[1]
 
 
 def test_bad_multipart_forms_are_422(writer: TestClient) -> None:
