@@ -57,6 +57,11 @@ def check_batch(documents: Sequence[Document], max_documents: int) -> None:
         )
 
 
+# A title is embedded and BM25-indexed with every passage of its document: a megabyte of title on a
+# document of 167 passages took 6.5 GB of the service's memory. A title is a line, not a text.
+MAX_TITLE_CHARS = 1_000
+
+
 def check_documents(documents: Sequence[Document], max_chars: int, max_documents: int) -> None:
     """Everything a put refuses before it writes: the batch's size, a doc_id given twice, and each
     document's rules (so that a sharded write checks the whole batch before any shard commits)."""
@@ -73,6 +78,11 @@ def validate_document(document: Document, max_chars: int = MAX_DOCUMENT_CHARS) -
     check_doc_id(document.doc_id)
     if not document.title.strip():
         raise CorpusError(f"document {document.doc_id!r}: title is empty; every document needs a title")
+    if len(document.title) > MAX_TITLE_CHARS:
+        raise CorpusError(
+            f"document {document.doc_id!r}: title has {len(document.title):,} characters, over the limit of "
+            f"{MAX_TITLE_CHARS:,} (it is indexed with each of the document's passages); shorten it"
+        )
     if not document.text.strip():
         raise CorpusError(f"document {document.doc_id!r}: text is empty; send the document's text")
     if "\x00" in document.text:  # as a text file's (corpus.formats.text.decode): binary, or UTF-16 read as 8

@@ -362,3 +362,33 @@ def test_a_text_of_nul_characters_is_refused(writer: TestClient) -> None:
         batch = writer.post("/documents", json={"documents": [{"doc_id": "seals", **body}]}, headers=AUTH)
         assert batch.status_code == 422 and "NUL characters" in batch.json()["message"]
     assert query(writer, "milia")["index_version"] == version  # nothing was written
+
+
+def test_a_title_longer_than_a_line_is_refused_naming_the_limit(writer: TestClient) -> None:
+    """Found by the security probe: a title had no limit, and it is embedded and BM25-indexed with every
+    passage of its document: one write of a 1 MB title over 107 kB of text (167 passages) took 16 s and
+    grew the service by 6.5 GB. A title of more than MAX_TITLE_CHARS is refused with a 422 naming the
+    limit, through every write route; one of exactly the limit is taken."""
+    from indexer.live import MAX_TITLE_CHARS
+
+    long_title = ("Harbor seals " * (MAX_TITLE_CHARS // 13 + 1))[:MAX_TITLE_CHARS] + "s"
+    over = {**SEALS, "title": long_title}
+    refusals = [
+        writer.post("/documents", json={"documents": [over]}, headers=AUTH),
+        writer.put("/documents/harbor-seals", json=over, headers=AUTH),
+        writer.post(
+            "/documents",
+            params={"doc_id": "harbor-seals", "title": over["title"]},
+            content=SEALS["text"].encode(),
+            headers={**AUTH, "Content-Type": "text/plain"},
+        ),
+    ]
+    for refused in refusals:
+        assert refused.status_code == 422, refused.text
+        message = refused.json()["message"]
+        assert (
+            f"title has {MAX_TITLE_CHARS + 1:,} characters, over the limit of {MAX_TITLE_CHARS:,}" in message
+        )
+    assert writer.get("/documents/harbor-seals").status_code == 404
+    taken = writer.put("/documents/harbor-seals", json={**over, "title": over["title"][:-1]}, headers=AUTH)
+    assert taken.status_code == 200, taken.text
