@@ -75,7 +75,8 @@ def sent_as_json(request: Request) -> bool:
 
 def unreadable_body(request: Request) -> str:
     return (
-        "request body could not be read as JSON (bytes that are not UTF-8, or nested too deeply); "
+        "request body could not be read as JSON (bytes that are not UTF-8, a number of more than "
+        "4,300 digits, or nested too deeply); "
         f"send a JSON object such as {body_example(request)}"
     )
 

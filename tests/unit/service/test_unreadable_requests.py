@@ -70,3 +70,13 @@ def test_a_parameter_given_twice_is_refused_but_filter_repeats(client: TestClien
         "/search", params=[("q", "milia"), ("filter", "doc_id:milia-overview"), ("filter", "doc_id:x")]
     )
     assert repeated_filter.status_code == 200, repeated_filter.text
+
+
+@pytest.mark.parametrize("field", ["top_k", "offset", "min_version"])
+def test_a_json_number_too_long_to_read_is_named(client: TestClient, field: str) -> None:
+    """Found by the security probe: a number of 5,001 digits (Python reads at most 4,300) was refused as
+    'bytes that are not UTF-8, or nested too deeply', neither of which the body was."""
+    body = '{"question": "milia", "' + field + '": 1' + "0" * 5000 + "}"
+    response = client.post("/query", content=body, headers=JSON)
+    assert response.status_code == 422
+    assert "a number of more than 4,300 digits" in response.json()["message"]
