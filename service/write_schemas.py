@@ -10,6 +10,7 @@ from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE, SHOWN_CH
 from corpus.errors import InvalidDocumentIdError
 from corpus.records import metadata_strings
 from corpus.types import Document
+from indexer.live import MAX_TITLE_CHARS
 from service.query_contract import JsonNumber
 
 KNOWN_FIELDS = {"doc_id", "title", "text", "author", "publisher", "url", "metadata", "page_starts"}
@@ -24,7 +25,12 @@ class DocumentBody(BaseModel):
         json_schema_extra={"additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
     )
 
-    title: str = Field(..., min_length=1, description="the document's title")
+    title: str = Field(
+        ...,
+        min_length=1,
+        description=f"the document's title (at most {MAX_TITLE_CHARS:,} characters)",
+        json_schema_extra={"maxLength": MAX_TITLE_CHARS},  # refused by indexer.live, in its own words
+    )
     text: str = Field(..., min_length=1, description="the document's text; citations index into it")
     author: str | None = None
     publisher: str | None = None

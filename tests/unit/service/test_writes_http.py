@@ -392,3 +392,15 @@ def test_a_title_longer_than_a_line_is_refused_naming_the_limit(writer: TestClie
     assert writer.get("/documents/harbor-seals").status_code == 404
     taken = writer.put("/documents/harbor-seals", json={**over, "title": over["title"][:-1]}, headers=AUTH)
     assert taken.status_code == 200, taken.text
+
+
+def test_the_schema_states_the_title_limit(writer: TestClient) -> None:
+    """The OpenAPI document says what the server enforces: a title over the limit is refused, so the
+    schema gives its maxLength (a generated client or schemathesis would otherwise send one)."""
+    from indexer.live import MAX_TITLE_CHARS
+
+    schemas = writer.get("/openapi.json").json()["components"]["schemas"]
+    titles = [s["properties"]["title"] for s in schemas.values() if "title" in s.get("properties", {})]
+    bodies = [t for t in titles if "document's title" in t.get("description", "")]
+    assert len(bodies) >= 2  # a PUT's body and a batch's document
+    assert all(t["maxLength"] == MAX_TITLE_CHARS for t in bodies)
