@@ -144,10 +144,13 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="API keys for write access (and reads, see below), comma-separated"
     )
+    # At most the corpus's own limit: files (uploads included) are refused past it as they are read.
     max_document_chars: int = Field(
         MAX_DOCUMENT_CHARS,
         ge=1,
-        description="largest document text accepted by the write endpoints (characters)",
+        le=MAX_DOCUMENT_CHARS,
+        description="largest document text accepted by the write endpoints (characters; at most the "
+        "default, the most any document may hold)",
     )
     max_bulk_documents: int = Field(
         MAX_BULK_DOCUMENTS, ge=1, description="most documents in one POST /documents"

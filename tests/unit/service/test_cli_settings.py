@@ -264,3 +264,15 @@ def test_a_key_a_client_cannot_send_is_refused_without_echoing_it(
         for key in ("demo key", "secret-key"):  # printable ASCII, a space inside included, is sent as it is
             response = client.delete("/documents/nope", headers={"Authorization": f"Bearer {key}"})
             assert response.status_code == 404, response.text
+
+
+def test_a_document_limit_past_what_any_document_may_hold_is_refused(tmp_path: Path) -> None:
+    """CITEQA_MAX_DOCUMENT_CHARS=2000000 was taken, and JSON writes then took 1.5M-character documents while
+    an uploaded file of the same text was refused at 1,000,000 (the corpus limit, checked as it is read):
+    the setting can only lower the limit, and a higher value is refused at start naming it."""
+    env = {"CITEQA_MAX_DOCUMENT_CHARS": "2000000"}
+    done = CliRunner().invoke(app, ["ask", "x", "--index", str(tmp_path)], env=env)
+    assert done.exit_code == 2, done.output
+    output = said(done.output)
+    assert "CITEQA_MAX_DOCUMENT_CHARS" in output and "1000000" in output
+    assert "Traceback" not in output
