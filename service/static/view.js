@@ -10,7 +10,12 @@ const $ = (id) => document.getElementById(id);
 
 function docIdFromPath(pathname) {
   const match = /^\/documents\/(.+)\/view\/?$/.exec(pathname); // an id may hold "/" (BEIR ids do)
-  return match ? decodeURIComponent(match[1]) : null;
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return null; // not valid percent-encoding (a link cut short, "%E0%A4"): it names no article
+  }
 }
 
 function parseOffset(value) {

@@ -202,6 +202,11 @@ def test_view_page_explains_bad_links(tab: Tab, live_url: str, searcher: Searche
     assert tab.page.locator("#article-text mark").count() == 0
     assert tab.page.text_content("#article-text") == document.text
     assert "not inside this article" in tab.page.text_content("#cite-note")
+    # A link cut inside a percent-encoded character: the page said "Loading…" for ever (decodeURIComponent
+    # threw). Found by the security probe.
+    tab.page.goto(f"{live_url}/documents/%E0%A4/view")
+    wait_state(tab, "error")
+    assert "does not name an article" in tab.page.text_content("#error-message")
     assert tab.unexpected_errors(RESOURCE_ERROR) == [] and tab.dialogs == []
 
 
