@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from starlette.routing import Router
 
 from citeqa import __version__
@@ -19,6 +18,7 @@ from indexer.live import LiveIndex
 from indexer.shards import is_sharded
 from service.admission import QueryGate
 from service.auth import install_access_policy
+from service.cors import JsonCorsMiddleware
 from service.deps import AppState
 from service.errors import install_error_handlers
 from service.head import HeadAsGet
@@ -113,7 +113,7 @@ def create_app(
     app.add_middleware(HeadAsGet)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            JsonCorsMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],  # every method a route takes
             allow_headers=["Content-Type", "Authorization", "If-None-Match"],

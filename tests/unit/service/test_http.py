@@ -404,8 +404,13 @@ def test_cors_preflight_from_the_allowed_origin(client: TestClient) -> None:
 
 def test_cors_preflight_from_another_origin(client: TestClient) -> None:
     response = preflight(client, "http://evil.test")
-    assert response.status_code >= 400
+    assert response.status_code == 400
     assert response.headers.get("access-control-allow-origin") not in {"http://evil.test", "*"}
+    # The JSON error body every refusal has (Starlette's was plain text). Found by the security probe.
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["error"] == "cors_refused"
+    assert "not allowed: its origin" in body["message"] and "CITEQA_CORS_ORIGINS" in body["message"]
 
 
 def test_cors_simple_request_headers(client: TestClient) -> None:
