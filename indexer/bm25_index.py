@@ -14,13 +14,16 @@ import Stemmer
 
 from indexer.cjk import CJK_CHARS, cjk_bigrams
 from indexer.lru import LRU
+from indexer.text_rules import MARK_CHARS
 
 STOPWORDS = "en"
 STEMMER_LANGUAGE = "english"
 QUERY_TOKENS_CACHED = 4096  # questions whose tokens are kept
-# bm25s.tokenize's default (scikit-learn's: words of two or more word characters), and a lone Chinese or
-# Japanese character (indexer.cjk writes their runs as bigrams, and a one-character run as itself).
-TOKEN_PATTERN = re.compile(rf"(?u)\b\w\w+\b|[{CJK_CHARS}]")
+# bm25s.tokenize's default (scikit-learn's: words of two or more word characters, \b\w\w+\b, which
+# findall reads as \w\w+) with the combining marks a word holds after its first letter (indexer.text_rules:
+# Hindi, Tamil, Thai, pointed Hebrew), and a lone Chinese or Japanese character (indexer.cjk writes their
+# runs as bigrams, and a one-character run as itself).
+TOKEN_PATTERN = re.compile(rf"(?u)\w[\w{MARK_CHARS}]+|[{CJK_CHARS}]")
 
 
 @cache

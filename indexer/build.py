@@ -17,7 +17,6 @@ import numpy as np
 
 from corpus.types import Document
 from indexer.bm25_index import STEMMER_LANGUAGE, STOPWORDS
-from indexer.cjk import TEXT_RULES
 from indexer.commit_point import check_writable, write_lock
 from indexer.embedding import Encoder, embed_batches
 from indexer.errors import IndexMismatchError
@@ -33,6 +32,7 @@ from indexer.index_settings import IndexSettings, embedding_text
 from indexer.lexical import K1, B
 from indexer.load import SegmentCache
 from indexer.segment import SegmentContent, publish_segment
+from indexer.text_rules import TEXT_RULES
 from indexer.writer import Changes, NewSegment, commit_changes, prepare_segment, write_new_segment
 
 if TYPE_CHECKING:

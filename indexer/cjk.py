@@ -13,10 +13,7 @@ CJK_CHARS = (
     "\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
     "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
 )
-# Index folders record the text rules they were built with (manifest "text_rules"): 1, before these rules
-# (a word ran between spaces in every script); 2, these. An index of 1 over a corpus holding Chinese or
-# Japanese is rebuilt by `citeqa index --if-stale`.
-TEXT_RULES = 2
+# Version 2 of the text rules (indexer.text_rules); before, a word ran between spaces in every script.
 CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 # A sentence of these scripts ends at an ideographic full stop, or a fullwidth ! or ?, with no space after.
 CJK_SENTENCE_STOPS = "\u3002\uff01\uff1f\uff61"

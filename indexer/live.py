@@ -23,7 +23,6 @@ from corpus.doc_ids import check_doc_id
 from corpus.errors import CorpusError
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from corpus.types import Document
-from indexer.cjk import TEXT_RULES
 from indexer.commit_point import check_writable, manifest_stamp, write_lock
 from indexer.embedding import Encoder
 from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
@@ -31,6 +30,7 @@ from indexer.index_folder import read_manifest, recover_interrupted_swap
 from indexer.index_settings import IndexSettings
 from indexer.load import LoadedIndex, SegmentCache, check_model, load_index, open_commit
 from indexer.merging import BackgroundMerger, TieredMergePolicy
+from indexer.text_rules import TEXT_RULES
 from indexer.writer import Changes, changed_documents, commit_changes, prepare_segment, write_new_segment
 
 OpName = Literal["put", "delete", "rebuild"]

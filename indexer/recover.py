@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from corpus.types import Document
-from indexer.cjk import TEXT_RULES
 from indexer.commit_point import write_lock
 from indexer.embedding import Encoder
 from indexer.errors import IndexMismatchError
@@ -16,6 +15,7 @@ from indexer.index_settings import IndexSettings
 from indexer.live import WriteResult
 from indexer.load import SegmentCache
 from indexer.segment import DOCUMENTS_FILE, SEGMENTS, document_of, read_arrow, read_deletes
+from indexer.text_rules import TEXT_RULES
 from indexer.writer import Changes, commit_changes, prepare_segment, write_new_segment
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from corpus.types import Document
-from indexer.cjk import CJK_RUN, TEXT_RULES
 from indexer.errors import IndexMismatchError
 from indexer.index_folder import corpus_fingerprint, read_manifest
 from indexer.index_settings import IndexSettings
 from indexer.load import load_index
+from indexer.text_rules import TEXT_RULES, changes_since
 
 
 def index_is_current(folder: Path, documents: list[Document], model: str, settings: IndexSettings) -> bool:
@@ -43,32 +43,41 @@ def index_damage(folder: Path, model: str) -> str | None:
 
 
 def predates_text_rules(manifest: dict[str, Any], documents: Sequence[Document]) -> bool:
-    """Whether the index was cut and tokenized by older text rules (indexer.cjk.TEXT_RULES) that read this
-    corpus differently: only a corpus holding Chinese or Japanese is read differently by the current ones."""
-    return int(manifest.get("text_rules", 1)) < TEXT_RULES and any(CJK_RUN.search(d.text) for d in documents)
+    """Whether the index was cut and tokenized by older text rules (indexer.text_rules) that read this
+    corpus differently (a corpus in which no rule since changed anything, say English, is read alike)."""
+    return bool(text_rules_missed(manifest, documents))
 
 
-def index_predates_text_rules(folder: Path, documents: Sequence[Document]) -> bool:
-    """``predates_text_rules`` of the index at ``folder`` (False when there is no index)."""
+def text_rules_missed(manifest: dict[str, Any], documents: Sequence[Document]) -> str:
+    """What the current text rules read differently in ``documents`` from those the index was built by,
+    as "A and B" ("" when nothing)."""
+    rules = int(manifest.get("text_rules", 1))
+    if rules >= TEXT_RULES:
+        return ""
+    return " and ".join(changes_since(rules, (d.text for d in documents)))
+
+
+def index_predates_text_rules(folder: Path, documents: Sequence[Document]) -> str:
+    """``text_rules_missed`` of the index at ``folder`` ("" when there is no index)."""
     try:
-        return predates_text_rules(read_manifest(folder), documents)
+        return text_rules_missed(read_manifest(folder), documents)
     except IndexMismatchError:
-        return False
+        return ""
 
 
-def stored_text_predates_text_rules(folder: Path) -> bool:
-    """Whether the index at ``folder`` was cut by older text rules and its stored documents (writes
-    included) hold Chinese or Japanese, which the current rules read differently (False when it cannot
-    be read)."""
+def stored_text_predates_text_rules(folder: Path) -> str:
+    """What the current text rules read differently in the stored documents (writes included) of the
+    index at ``folder`` from the older ones it was built by ("" when nothing, or when it cannot be
+    read)."""
     from indexer.recover import stored_documents
 
     try:
         manifest = read_manifest(folder)
         if int(manifest.get("text_rules", 1)) >= TEXT_RULES:
-            return False
-        return predates_text_rules(manifest, stored_documents(folder))
+            return ""
+        return text_rules_missed(manifest, stored_documents(folder))
     except IndexMismatchError:
-        return False
+        return ""
 
 
 def lacks_sentences(manifest: dict[str, Any]) -> bool:

@@ -137,11 +137,10 @@ def index(
                     rebuild_stored(settings)
                     return
                 log(f"{changed}: kept as it is (--force replaces it)")
-                if stored_text_predates_text_rules(settings.index_path):
+                if missed := stored_text_predates_text_rules(settings.index_path):
                     log(
-                        f"index at {settings.index_path} was built before Chinese and Japanese text was "
-                        "split into words and sentences, and holds such text: `citeqa rebuild --index "
-                        f"{settings.index_path}` splits it again, the writes kept"
+                        f"index at {settings.index_path} was built before {missed}, and holds such text: "
+                        f"`citeqa rebuild --index {settings.index_path}` splits it again, the writes kept"
                     )
                 return
             raise CorpusError(
@@ -153,11 +152,8 @@ def index(
             return
         if if_stale and (damage := index_damage(settings.index_path, settings.model)):
             log(f"{damage}: rebuilding it from the corpus at {settings.corpus_path}")
-        if index_predates_text_rules(settings.index_path, documents):
-            log(
-                f"index at {settings.index_path} was built before Chinese and Japanese text was split into "
-                "words and sentences: rebuilding it"
-            )
+        if missed := index_predates_text_rules(settings.index_path, documents):
+            log(f"index at {settings.index_path} was built before {missed}: rebuilding it")
         if index_lacks_sentences(settings.index_path):
             log(
                 f"index at {settings.index_path} stores no sentence vectors (written by an earlier release): "
@@ -270,11 +266,10 @@ def kept_for_writes(settings: Settings, if_stale: bool, force: bool) -> bool:
     from indexer.staleness import stored_text_predates_text_rules
 
     for shard in shard_folders_in(folder) if is_sharded(folder) else []:
-        if stored_text_predates_text_rules(shard):
+        if missed := stored_text_predates_text_rules(shard):
             log(
-                f"shard {shard} was built before Chinese and Japanese text was split into words and "
-                f"sentences, and holds such text: `citeqa rebuild --index {shard}` splits it again, the "
-                "writes kept"
+                f"shard {shard} was built before {missed}, and holds such text: `citeqa rebuild --index "
+                f"{shard}` splits it again, the writes kept"
             )
     return True
 

@@ -16,11 +16,12 @@ from corpus.types import Document
 from indexer.bm25_index import STOPWORDS, stopword_set, text_tokens
 from indexer.build import IndexSettings, build_index
 from indexer.chunking import ChunkerSettings, chunk_document, sentence_spans
-from indexer.cjk import TEXT_RULES, cjk_bigrams
+from indexer.cjk import cjk_bigrams
 from indexer.embedding import SentenceTransformerEncoder
 from indexer.lexical import LexicalIndex, LexicalSegment, tokenize
 from indexer.recover import rebuild_from_stored
 from indexer.staleness import index_is_current, index_predates_text_rules
+from indexer.text_rules import TEXT_RULES
 
 PANDAS = "大熊猫主要以竹子为食，每天要吃十几公斤。"
 TEA = "绿茶在中国已有数千年的历史。"
@@ -113,7 +114,7 @@ def test_an_index_cut_by_the_old_rules_is_stale_only_over_chinese_or_japanese(
         assert index_is_current(folder, corpus, encoder.name, IndexSettings())
         del manifest["text_rules"]  # as the previous release wrote it
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-        assert index_predates_text_rules(folder, corpus) is stale_when_old
+        assert bool(index_predates_text_rules(folder, corpus)) is stale_when_old
         assert index_is_current(folder, corpus, encoder.name, IndexSettings()) is not stale_when_old
         rebuild_from_stored(folder, encoder)  # `citeqa rebuild`: cut and tokenized anew, and recorded
         assert not index_predates_text_rules(folder, corpus)

@@ -1,0 +1,66 @@
+"""The rules by which text is cut into passages and sentences and read into BM25 terms, by version: an
+index folder records the version it was built with (manifest "text_rules"), and each version names the
+text it reads differently from the one before, so that only an index holding such text is rebuilt by
+`citeqa index --if-stale` (an index without the key was built by version 1)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable
+
+from indexer.cjk import CJK_RUN
+
+
+def _ranges(category: str) -> str:
+    """A regular-expression class body of every character whose Unicode category starts with
+    ``category``, as ranges."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(code)).startswith(category):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
+    )
+
+
+# Combining marks (Unicode category M): the vowel signs and viramas of Devanagari, Tamil and the other
+# Indic scripts, Thai vowels and tone marks, Hebrew points, Arabic harakat. Python's \w does not match
+# them, so "हिन्दी" was read as the pieces between its marks; a word holds them (indexer.bm25_index).
+MARK_CHARS = _ranges("M")
+MARK = re.compile(f"[{MARK_CHARS}]")
+
+
+def _holds_marks(text: str) -> bool:
+    """Whether ``text`` holds a combining mark that Unicode's NFKC form (as BM25 reads text) keeps: an
+    accented Latin letter typed with a combining mark is one letter in that form, read as before."""
+    return MARK.search(text) is not None and MARK.search(unicodedata.normalize("NFKC", text)) is not None
+
+
+TEXT_RULES = 3
+# What each version reads differently from the one before: the text it matches, and what it changed.
+CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
+    2: (
+        lambda text: CJK_RUN.search(text) is not None,
+        "Chinese and Japanese text was split into words and sentences",
+    ),
+    3: (_holds_marks, "words holding combining marks (Hindi, Tamil, Thai, pointed Hebrew) were read whole"),
+}
+
+
+def changes_since(rules: int, texts: Iterable[str]) -> list[str]:
+    """What the current rules read differently in ``texts`` from version ``rules`` (empty when nothing)."""
+    pending = {version: change for version, change in CHANGES.items() if version > rules}
+    found: list[int] = []
+    for text in texts:
+        for version, (reads_differently, _) in list(pending.items()):
+            if reads_differently(text):
+                found.append(version)
+                del pending[version]
+        if not pending:
+            break
+    return [CHANGES[version][1] for version in sorted(found)]
