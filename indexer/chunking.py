@@ -9,15 +9,16 @@ from typing import NamedTuple
 
 from corpus.types import Document
 from indexer.cjk import CJK_CHARS, CJK_CLOSERS, CJK_SENTENCE_STOPS
+from indexer.text_rules import SCRIPT_STOPS
 from indexer.types import Passage
 
-# A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before whitespace (a
-# zero-width space counts: pages use it as an invisible space, Python's \s does not) or a
-# Chinese or Japanese character, at ideographic full stops or fullwidth ! ? (those scripts put no space
-# after them; a run of such stops is one end), or at a line break: captured web text uses lines for
-# headings and list items.
+# A sentence ends at . ! or ? or another script's full stop or question mark (SCRIPT_STOPS; optionally
+# followed by closing quotes/brackets) before whitespace (a zero-width space counts: pages use it as an
+# invisible space, Python's \s does not) or a Chinese or Japanese character, at ideographic full stops or
+# fullwidth ! ? (those scripts put no space after them; a run of such stops is one end), or at a line
+# break: captured web text uses lines for headings and list items.
 _SENTENCE_END = re.compile(
-    f"(?P<stop>[.!?][\"'\u201d\u2019)\\]]*)(?:[\\s\u200b]+|(?=[{CJK_CHARS}]))"
+    f"(?P<stop>[.!?{SCRIPT_STOPS}][\"'\u201d\u2019)\\]]*)(?:[\\s\u200b]+|(?=[{CJK_CHARS}]))"
     f"|(?P<cjk>[{CJK_SENTENCE_STOPS}]+[{CJK_CLOSERS}\"'\u201d\u2019)\\]]*)\\s*"
     "|\n+"
 )

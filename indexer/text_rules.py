@@ -41,7 +41,13 @@ def _holds_marks(text: str) -> bool:
     return MARK.search(text) is not None and MARK.search(unicodedata.normalize("NFKC", text)) is not None
 
 
-TEXT_RULES = 3
+# Full stops and question marks of other scripts, which end a sentence as . and ? do (before a space):
+# the Devanagari danda and double danda (Hindi, Marathi, Nepali, Sanskrit; Bengali writes the same
+# characters), the Arabic question mark, the Urdu full stop, the Armenian full stop, the Ethiopic full
+# stop and question mark, the Myanmar and Khmer full stops. Before, a Hindi paragraph was one sentence.
+SCRIPT_STOPS = "\u0964\u0965\u061f\u06d4\u0589\u1362\u1367\u104b\u17d4"
+
+TEXT_RULES = 4
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -49,6 +55,10 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
         "Chinese and Japanese text was split into words and sentences",
     ),
     3: (_holds_marks, "words holding combining marks (Hindi, Tamil, Thai, pointed Hebrew) were read whole"),
+    4: (
+        lambda text: re.search(f"[{SCRIPT_STOPS}]", text) is not None,
+        "sentences were ended by the full stops and question marks of other scripts (। ؟ and the like)",
+    ),
 }
 
 

@@ -46,30 +46,72 @@ def test_a_word_written_with_combining_marks_is_found(
 def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
     tmp_path: Path, encoder: SentenceTransformerEncoder
 ) -> None:
-    """An index built by the previous text rules (2) holds Hindi cut at its marks: `citeqa index
-    --if-stale` rebuilds it, and says why; an index of French typed with combining accents (which BM25
-    reads composed, as before) or of English is kept."""
+    """An index built by older text rules holds Hindi cut at its marks (before 3) and as one sentence
+    (before 4): `citeqa index --if-stale` rebuilds it, and says why; an index of French typed with
+    combining accents (which BM25 reads composed, as before) or of English is kept."""
     import json
     import unicodedata
 
     from indexer.staleness import index_is_current, index_predates_text_rules
 
+    marks = "words holding combining marks (Hindi, Tamil, Thai, pointed Hebrew) were read whole"
+    stops = "sentences were ended by the full stops and question marks of other scripts (। ؟ and the like)"
     french = unicodedata.normalize("NFD", "Le café crème est servi à Genève.")
-    for name, text, stale in [("hindi", GANGA, True), ("french", french, False), ("english", "Tea.", False)]:
+    for name, text, rules, missed in [
+        ("hindi", GANGA, 2, f"{marks} and {stops}"),
+        ("hindi-3", GANGA, 3, stops),
+        ("urdu", "یہ ایک کتاب ہے\u06d4 وہ اسکول جاتا ہے\u06d4", 3, stops),
+        ("french", french, 2, ""),
+        ("english", "Tea.", 1, ""),
+    ]:
         corpus = [Document(doc_id=name, title=name, text=text)]
         folder = tmp_path / name
         build_index(corpus, encoder, folder, IndexSettings(), "text rules")
         assert index_is_current(folder, corpus, encoder.name, IndexSettings())
         manifest_path = folder / "manifest.json"
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        manifest["text_rules"] = 2  # as the previous rules wrote it
+        manifest["text_rules"] = rules  # as older rules wrote it
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-        missed = index_predates_text_rules(folder, corpus)
-        assert (
-            bool(missed) is stale
-            and index_is_current(folder, corpus, encoder.name, IndexSettings()) is not stale
-        )
-        if stale:
-            assert (
-                missed == "words holding combining marks (Hindi, Tamil, Thai, pointed Hebrew) were read whole"
-            )
+        assert index_predates_text_rules(folder, corpus) == missed, name
+        assert index_is_current(folder, corpus, encoder.name, IndexSettings()) is not bool(missed)
+
+
+INDIA = (
+    "भारत दक्षिण एशिया में स्थित एक विशाल देश है। इसकी राजधानी नई दिल्ली है। "
+    + GANGA
+    + " ताजमहल आगरा में स्थित एक प्रसिद्ध स्मारक है।"
+)
+NILE = "القاهرة هي عاصمة مصر. ما هو أطول نهر في العالم؟ نهر النيل هو أطول نهر في العالم."
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id", "sentence"),
+    [
+        ("गंगा नदी", "india", GANGA),
+        ("ما هو أطول نهر في العالم", "nile", "نهر النيل هو أطول نهر في العالم."),
+    ],
+)
+def test_a_danda_or_an_arabic_question_mark_ends_a_sentence(
+    tmp_path: Path, encoder: SentenceTransformerEncoder, question: str, doc_id: str, sentence: str
+) -> None:
+    """Found by the text probe: a sentence ended only at . ! ? (and the Chinese and Japanese stops), so a
+    Hindi paragraph, whose sentences end in a danda (।), was one sentence: the answer to "गंगा नदी" was
+    the whole paragraph, as was every highlight; an Arabic question (ending in ؟) and its answer were one
+    sentence. They end a sentence now, as the Urdu, Armenian, Ethiopic, Myanmar and Khmer full stops do."""
+    documents = [
+        Document(doc_id="india", title="भारत", text=INDIA),
+        Document(doc_id="nile", title="مصر", text=NILE),
+    ]
+    build_index(documents, encoder, tmp_path / "index", IndexSettings(), "scripts")
+    with writable_client(tmp_path / "index", encoder) as client:
+        body = client.get("/search", params={"q": question, "k": 2, "mode": "bm25"}).json()
+        text = client.get(f"/documents/{doc_id}").json()["text"]
+        top = body["results"][0]
+        assert top["citation"]["doc_id"] == doc_id, body["results"]
+        marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
+        assert sentence in marked, marked
+        answer = body["answer"]
+        if answer is not None:
+            assert answer["citation"]["doc_id"] == doc_id
+            cited = text[answer["citation"]["start"] : answer["citation"]["end"]]
+            assert answer["text"] == cited and cited in {s for s in marked}, (cited, marked)
