@@ -14,7 +14,7 @@ import Stemmer
 
 from indexer.cjk import CJK_CHARS, cjk_bigrams
 from indexer.lru import LRU
-from indexer.text_rules import MARK_CHARS
+from indexer.text_rules import MARK_CHARS, spaceless_bigrams
 
 STOPWORDS = "en"
 STEMMER_LANGUAGE = "english"
@@ -35,8 +35,9 @@ def stopword_set(name: str) -> frozenset[str]:
 def folded(text: str) -> str:
     """``text`` as every text is read for BM25 (documents and questions alike): in Unicode's NFKC form
     ("Käse" typed with a combining mark, fullwidth letters and ligatures match their plain spellings), with
-    Chinese and Japanese written as character bigrams (``indexer.cjk``), as they have no spaces."""
-    return text if text.isascii() else cjk_bigrams(unicodedata.normalize("NFKC", text))
+    Chinese and Japanese written as character bigrams (``indexer.cjk``), and Thai, Lao, Myanmar and Khmer
+    as bigrams of letters (``indexer.text_rules``), as they have no spaces."""
+    return text if text.isascii() else spaceless_bigrams(cjk_bigrams(unicodedata.normalize("NFKC", text)))
 
 
 def text_tokens(text: str, stopwords: frozenset[str], stemmer: Stemmer.Stemmer) -> list[str]:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from corpus.types import Document
 from indexer.cjk import CJK_CHARS, CJK_CLOSERS, CJK_SENTENCE_STOPS
-from indexer.text_rules import SCRIPT_STOPS
+from indexer.text_rules import MARK_CHARS, SCRIPT_STOPS, SPACELESS_CHARS
 from indexer.types import Passage
 
 # A sentence ends at . ! or ? or another script's full stop or question mark (SCRIPT_STOPS; optionally
@@ -24,8 +24,9 @@ _SENTENCE_END = re.compile(
 )
 _ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr vs etc e.g i.e approx no fig al inc ltd co".split())
 # A word is a run of characters between spaces, but each Chinese or Japanese character is a word of its
-# own (a passage of 120 of them is about 120 model tokens, as 120 English words are ~150).
-_WORD = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")
+# own (a passage of 120 of them is about 120 model tokens, as 120 English words are ~150), as is each
+# Thai, Lao, Myanmar or Khmer letter with its marks (indexer.text_rules).
+_WORD = re.compile(f"[{CJK_CHARS}]|[{SPACELESS_CHARS}][{MARK_CHARS}]*|[^\\s{CJK_CHARS}{SPACELESS_CHARS}]+")
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,32 @@ def _holds_marks(text: str) -> bool:
 # stop and question mark, the Myanmar and Khmer full stops. Before, a Hindi paragraph was one sentence.
 SCRIPT_STOPS = "\u0964\u0965\u061f\u06d4\u0589\u1362\u1367\u104b\u17d4"
 
-TEXT_RULES = 4
+# Thai, Lao, Myanmar and Khmer write no space between words (a space ends a phrase or a sentence). A
+# letter with the combining marks after it (a vowel sign, a tone mark) is a word of its own for the
+# chunker, as a Chinese character is (indexer.chunking), and BM25 reads a run of them as overlapping
+# bigrams of such letters (spaceless_bigrams), as it reads Chinese. Before, a run between spaces was one
+# word: a Thai document without spaces was one passage however long, and a word inside a run was not
+# found.
+SPACELESS_CHARS = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
+SPACELESS_RUN = re.compile(f"[{SPACELESS_CHARS}]+")
+SPACELESS_LETTER = re.compile(f"[{SPACELESS_CHARS}][{MARK_CHARS}]*")
+
+
+def _spaceless_bigrams(match: re.Match[str]) -> str:
+    letters = SPACELESS_LETTER.findall(match.group())
+    if len(letters) == 1:
+        return f" {letters[0]} "
+    return " " + " ".join(letters[i] + letters[i + 1] for i in range(len(letters) - 1)) + " "
+
+
+def spaceless_bigrams(text: str) -> str:
+    """``text`` with each run of Thai, Lao, Myanmar or Khmer written as the overlapping bigrams of its
+    letters (each with its marks), set apart by spaces ("ภาษาไทย" -> " ภา าษ ษา าไ ไท ทย "); other text
+    is unchanged."""
+    return SPACELESS_RUN.sub(_spaceless_bigrams, text)
+
+
+TEXT_RULES = 5
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -58,6 +83,10 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     4: (
         lambda text: re.search(f"[{SCRIPT_STOPS}]", text) is not None,
         "sentences were ended by the full stops and question marks of other scripts (। ؟ and the like)",
+    ),
+    5: (
+        lambda text: SPACELESS_RUN.search(text) is not None,
+        "Thai, Lao, Myanmar and Khmer text was split into letters and bigrams",
     ),
 }
 

@@ -47,7 +47,8 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
     tmp_path: Path, encoder: SentenceTransformerEncoder
 ) -> None:
     """An index built by older text rules holds Hindi cut at its marks (before 3) and as one sentence
-    (before 4): `citeqa index --if-stale` rebuilds it, and says why; an index of French typed with
+    (before 4), Thai as runs between spaces (before 5): `citeqa index --if-stale` rebuilds it, and says
+    why; an index of French typed with
     combining accents (which BM25 reads composed, as before) or of English is kept."""
     import json
     import unicodedata
@@ -61,6 +62,12 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
         ("hindi", GANGA, 2, f"{marks} and {stops}"),
         ("hindi-3", GANGA, 3, stops),
         ("urdu", "یہ ایک کتاب ہے\u06d4 وہ اسکول جاتا ہے\u06d4", 3, stops),
+        (
+            "thai",
+            "ข้าวเหนียวมะม่วงเป็นขนมหวาน",
+            4,
+            "Thai, Lao, Myanmar and Khmer text was split into letters and bigrams",
+        ),
         ("french", french, 2, ""),
         ("english", "Tea.", 1, ""),
     ]:
@@ -115,3 +122,43 @@ def test_a_danda_or_an_arabic_question_mark_ends_a_sentence(
             assert answer["citation"]["doc_id"] == doc_id
             cited = text[answer["citation"]["start"] : answer["citation"]["end"]]
             assert answer["text"] == cited and cited in {s for s in marked}, (cited, marked)
+
+
+THAI_LANGUAGE = "ภาษาไทยเป็นภาษาราชการของประเทศไทย"
+THAI_ELEPHANT = "ช้างเป็นสัตว์ประจำชาติของไทย"
+THAI_RICE = "ข้าวเหนียวมะม่วงเป็นขนมหวานที่มีชื่อเสียง"
+THAI_WEATHER = "อากาศในกรุงเทพมหานครร้อนมากในเดือนเมษายน"  # "the weather in Bangkok is very hot in April"
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_thai_word_inside_a_run_is_found_and_a_long_run_is_cut(
+    tmp_path: Path, encoder: SentenceTransformerEncoder, mode: str
+) -> None:
+    """Found by the text probe: Thai writes no space between words, and a run of letters between spaces
+    was one word, for BM25 and for the chunker alike: "ภาษาราชการ" (official language), inside the run
+    "ภาษาไทยเป็นภาษาราชการของประเทศไทย", found nothing in mode=bm25 (hybrid, which ranks a question the
+    model cannot read by BM25, neither), and a Thai document written without spaces was one passage
+    however long (here 3,000 characters: the passage, and its answer sentence, was the whole document).
+    A Thai letter with its marks is a word now, and BM25 reads bigrams of them, as it reads Chinese."""
+    documents = [
+        Document(doc_id="language", title="ประเทศไทย", text=f"{THAI_ELEPHANT} {THAI_LANGUAGE}"),
+        Document(doc_id="rice", title="ขนม", text=THAI_RICE),
+        Document(
+            doc_id="weather", title="อากาศ", text=THAI_ELEPHANT * 40 + THAI_WEATHER + THAI_ELEPHANT * 40
+        ),
+    ]
+    build_index(documents, encoder, tmp_path / "index", IndexSettings(), "Thai")
+    with writable_client(tmp_path / "index", encoder) as client:
+        for question, doc_id, holds in [
+            ("ภาษาราชการ", "language", THAI_LANGUAGE),
+            ("อากาศร้อนในเดือนเมษายน", "weather", "เมษายน"),
+        ]:
+            body = client.get("/search", params={"q": question, "k": 3, "mode": mode}).json()
+            assert body["results"], (question, body)
+            top = body["results"][0]
+            assert top["citation"]["doc_id"] == doc_id, (question, body["results"])
+            text = client.get(f"/documents/{doc_id}").json()["text"]
+            assert top["text"] == text[top["citation"]["start"] : top["citation"]["end"]]
+            assert holds in top["text"] and len(top["text"]) <= 300, (question, len(top["text"]))
+            snippet = top["snippet"]
+            assert snippet["text"] == text[snippet["start"] : snippet["end"]] and len(snippet["text"]) <= 300
