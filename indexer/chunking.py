@@ -23,6 +23,14 @@ _SENTENCE_END = re.compile(
     "|\n+"
 )
 _ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr vs etc e.g i.e approx no fig al inc ltd co".split())
+# Abbreviations that may end a sentence too, so they continue one only when a lower-case letter or a digit
+# follows ("the U.S. in 1999", "ca. 3,5 mg", "p. ex. du camembert", "env. 3 km"; "in the U.S. The next"
+# ends there): letters joined by full stops ("U.S.", "a.m.", "P.A.D.") and those of French, German and
+# Spanish (TEXT_RULES 6).
+_ABBREVIATIONS_BEFORE_LOWER = frozenset(
+    "ca env bzw usw vgl nr str ex cf mme mlle mm sra srta ud uds resp incl excl vol pp viz".split()
+)
+_DOTTED = re.compile(r"(?:\w\.)+\w")
 # A word is a run of characters between spaces, but each Chinese or Japanese character is a word of its
 # own (a passage of 120 of them is about 120 model tokens, as 120 English words are ~150), as is each
 # Thai, Lao, Myanmar or Khmer letter with its marks (indexer.text_rules).
@@ -71,10 +79,17 @@ def sentence_spans(text: str, begin: int = 0, stop_at: int | None = None) -> lis
 def continues(text: str, start: int, end: int, match: re.Match[str], limit: int) -> bool:
     """Whether the sentence ``text[start:end]`` goes on past the full stop ``match`` found: after an
     abbreviation or an initial ("Dr.", "e.g.", "J."), unless its line ends there or it is an "etc." that a
-    capital follows ("a ruler, etc. The exam starts at nine.": "etc." closes a list, often a sentence)."""
-    if ends_line(match) or not _ends_with_abbreviation(text[start:end]):
+    capital follows ("a ruler, etc. The exam starts at nine.": "etc." closes a list, often a sentence), or
+    after one that continues a sentence only before a lower-case word or a number ("the U.S. in 1999")."""
+    if ends_line(match):
         return False
     after = match.end()
+    if not _ends_with_abbreviation(text[start:end]):
+        return (
+            after < limit
+            and _before_lower(text[start:end])
+            and (text[after].islower() or text[after].isdigit())
+        )
     capital = after < limit and text[after].isupper()
     return not (capital and text[start:end].rstrip(".").lower().endswith("etc"))
 
@@ -92,6 +107,30 @@ def _ends_with_abbreviation(sentence: str) -> bool:
     stem = words[-1].lstrip("([{\"'\u201c\u2018").rstrip(".").lower()
     # "Dr." or "e.g." or a single initial ("J.") do not end a sentence.
     return stem in _ABBREVIATIONS or len(stem) == 1
+
+
+def _before_lower(sentence: str) -> bool:
+    """Whether ``sentence`` ends in an abbreviation that continues it before a lower-case word or a
+    number (_ABBREVIATIONS_BEFORE_LOWER)."""
+    words = sentence.split()
+    if not words or not words[-1].endswith("."):
+        return False
+    stem = words[-1].lstrip("([{\"'\u201c\u2018").rstrip(".").lower()
+    return stem in _ABBREVIATIONS_BEFORE_LOWER or _DOTTED.fullmatch(stem) is not None
+
+
+_STOP_BEFORE_WORD = re.compile(r"(\S+\.)[\s\u200b]+(\w)")
+
+
+def holds_abbreviation_before_lower(text: str) -> bool:
+    """Whether ``text`` holds a sentence that goes on past an abbreviation only by TEXT_RULES 6 ("the
+    U.S. in 1999": before, two sentences)."""
+    return any(
+        (m.group(2).islower() or m.group(2).isdigit())
+        and _before_lower(m.group(1))
+        and not _ends_with_abbreviation(m.group(1))
+        for m in _STOP_BEFORE_WORD.finditer(text)
+    )
 
 
 def _append_span(text: str, start: int, end: int, spans: list[Span]) -> None:

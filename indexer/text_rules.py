@@ -72,7 +72,13 @@ def spaceless_bigrams(text: str) -> str:
     return SPACELESS_RUN.sub(_spaceless_bigrams, text)
 
 
-TEXT_RULES = 5
+def _abbreviation_before_lower(text: str) -> bool:
+    from indexer.chunking import holds_abbreviation_before_lower  # the chunker reads these rules
+
+    return holds_abbreviation_before_lower(text)
+
+
+TEXT_RULES = 6
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -87,6 +93,10 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     5: (
         lambda text: SPACELESS_RUN.search(text) is not None,
         "Thai, Lao, Myanmar and Khmer text was split into letters and bigrams",
+    ),
+    6: (
+        _abbreviation_before_lower,
+        'sentences went on past "U.S.", "ca." or "p. ex." before a lower-case word',
     ),
 }
 

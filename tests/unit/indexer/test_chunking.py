@@ -76,6 +76,11 @@ def test_invalid_settings_are_refused(max_words: int, overlap_words: int) -> Non
             "Pens, paper, etc. The exam is at ten. Pens etc. are fine.",
             ["Pens, paper, etc.", "The exam is at ten.", "Pens etc. are fine."],
         ),
+        ("To the U.S. in 1999. To the U.S. The end.", ["To the U.S. in 1999.", "To the U.S.", "The end."]),
+        (
+            "Il a env. 3 ans, p. ex. du pain. Er hat ca. 5 Euro.",
+            ["Il a env. 3 ans, p. ex. du pain.", "Er hat ca. 5 Euro."],
+        ),
         ("  padded.  \n", ["padded."]),
         ("café naïve 日本語. 😀 ok!", ["café naïve 日本語.", "😀 ok!"]),
         ("", []),

@@ -68,6 +68,13 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
             4,
             "Thai, Lao, Myanmar and Khmer text was split into letters and bigrams",
         ),
+        (
+            "us",
+            "He moved to the U.S. in 1999.",
+            5,
+            'sentences went on past "U.S.", "ca." or "p. ex." before a lower-case word',
+        ),
+        ("us-capital", "He moved to the U.S. The next year he left.", 5, ""),
         ("french", french, 2, ""),
         ("english", "Tea.", 1, ""),
     ]:

@@ -1,0 +1,71 @@
+"""Abbreviations that may end a sentence ("U.S.", "ca.", "p. ex.") over real HTTP (the real app, model,
+FAISS and BM25): the answering sentence is the whole sentence, cited exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import writable_client
+
+from corpus.types import Document
+from indexer.build import IndexSettings, build_index
+from indexer.embedding import SentenceTransformerEncoder
+
+SMITH = "Dr. Smith moved to the U.S. in 1999."
+CALCIUM = "Le camembert contient env. 3,5 mg de calcium."
+ZINC = "Der Käse enthält ca. 3,5 mg Zink."
+DOCUMENTS = [
+    Document(
+        doc_id="smith",
+        title="Dr. Smith",
+        text=f"{SMITH} He lives in Boston. He likes the U.S. The food is good.",
+    ),
+    Document(
+        doc_id="camembert",
+        title="Le fromage",
+        text=f"M. Dupont fabrique du fromage, p. ex. du camembert. {CALCIUM}",
+    ),
+    Document(
+        doc_id="kaese",
+        title="Käse",
+        text=f"Der Käse wird aus Kuhmilch hergestellt. {ZINC} Die Reifung dauert lange.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id", "sentence"),
+    [
+        ("when did Dr. Smith move to the U.S.", "smith", SMITH),
+        ("Combien de calcium contient le camembert ?", "camembert", CALCIUM),
+        ("Wie viel Zink enthält der Käse?", "kaese", ZINC),
+        ("Qui fabrique du camembert ?", "camembert", "M. Dupont fabrique du fromage, p. ex. du camembert."),
+    ],
+)
+def test_a_sentence_goes_on_past_an_abbreviation_before_a_lower_case_word_or_a_number(
+    tmp_path: Path, encoder: SentenceTransformerEncoder, question: str, doc_id: str, sentence: str
+) -> None:
+    """Found by the text probe: "U.S.", "ca.", "env." and "p. ex." ended a sentence wherever they stood, so
+    the answer to "when did Dr. Smith move to the U.S." was "Dr. Smith moved to the U.S." without "in
+    1999", and "Le camembert contient env." was a sentence of its own, its "3,5 mg de calcium." another.
+    Such an abbreviation (letters joined by full stops, and some of French, German and Spanish) goes on
+    with its sentence when a lower-case word or a number follows ("He likes the U.S. The food" still
+    ends there)."""
+    build_index(DOCUMENTS, encoder, tmp_path / "index", IndexSettings(), "abbreviations")
+    with writable_client(tmp_path / "index", encoder) as client:
+        for mode in ("bm25", "hybrid"):
+            body = client.get("/search", params={"q": question, "k": 2, "mode": mode}).json()
+            top = body["results"][0]
+            assert top["citation"]["doc_id"] == doc_id, body["results"]
+            text = client.get(f"/documents/{doc_id}").json()["text"]
+            marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
+            assert sentence in marked, (mode, marked)
+            if doc_id == "smith":
+                assert "He likes the U.S." in {text[s.start : s.end] for s in _sentences(text)}
+
+
+def _sentences(text: str) -> list:
+    from indexer.chunking import sentence_spans
+
+    return sentence_spans(text)
