@@ -14,7 +14,7 @@ import Stemmer
 
 from indexer.cjk import CJK_CHARS, cjk_bigrams
 from indexer.lru import LRU
-from indexer.text_rules import MARK_CHARS, spaceless_bigrams
+from indexer.text_rules import INVISIBLE_IN_WORDS, MARK_CHARS, spaceless_bigrams
 
 STOPWORDS = "en"
 STEMMER_LANGUAGE = "english"
@@ -24,6 +24,8 @@ QUERY_TOKENS_CACHED = 4096  # questions whose tokens are kept
 # Hindi, Tamil, Thai, pointed Hebrew), and a lone Chinese or Japanese character (indexer.cjk writes their
 # runs as bigrams, and a one-character run as itself).
 TOKEN_PATTERN = re.compile(rf"(?u)\w[\w{MARK_CHARS}]+|[{CJK_CHARS}]")
+
+_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE_IN_WORDS))
 
 
 @cache
@@ -36,8 +38,11 @@ def folded(text: str) -> str:
     """``text`` as every text is read for BM25 (documents and questions alike): in Unicode's NFKC form
     ("Käse" typed with a combining mark, fullwidth letters and ligatures match their plain spellings), with
     Chinese and Japanese written as character bigrams (``indexer.cjk``), and Thai, Lao, Myanmar and Khmer
-    as bigrams of letters (``indexer.text_rules``), as they have no spaces."""
-    return text if text.isascii() else spaceless_bigrams(cjk_bigrams(unicodedata.normalize("NFKC", text)))
+    as bigrams of letters (``indexer.text_rules``), as they have no spaces, and without the invisible
+    characters that may stand inside a word (``INVISIBLE_IN_WORDS``: "infor\u00admation" is "information")."""
+    if text.isascii():
+        return text
+    return spaceless_bigrams(cjk_bigrams(unicodedata.normalize("NFKC", text).translate(_INVISIBLE)))
 
 
 def text_tokens(text: str, stopwords: frozenset[str], stemmer: Stemmer.Stemmer) -> list[str]:

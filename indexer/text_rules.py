@@ -72,13 +72,20 @@ def spaceless_bigrams(text: str) -> str:
     return SPACELESS_RUN.sub(_spaceless_bigrams, text)
 
 
+# Characters that show nothing and may stand inside a word, which BM25 drops (indexer.bm25_index.folded):
+# the soft hyphen (pages and PDFs hyphenate with it: "infor\u00admation"), the zero-width non-joiner and
+# joiner (Persian and the Indic scripts write them inside words), the word joiner and the zero-width
+# no-break space. Before, each cut its word in two ("information" was not found).
+INVISIBLE_IN_WORDS = "\u00ad\u200c\u200d\u2060\ufeff"
+
+
 def _abbreviation_before_lower(text: str) -> bool:
     from indexer.chunking import holds_abbreviation_before_lower  # the chunker reads these rules
 
     return holds_abbreviation_before_lower(text)
 
 
-TEXT_RULES = 6
+TEXT_RULES = 7
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -97,6 +104,10 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     6: (
         _abbreviation_before_lower,
         'sentences went on past "U.S.", "ca." or "p. ex." before a lower-case word',
+    ),
+    7: (
+        lambda text: any(c in text for c in INVISIBLE_IN_WORDS),
+        "soft hyphens and zero-width joiners were read as part of their words",
     ),
 }
 

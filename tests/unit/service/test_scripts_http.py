@@ -75,6 +75,12 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
             'sentences went on past "U.S.", "ca." or "p. ex." before a lower-case word',
         ),
         ("us-capital", "He moved to the U.S. The next year he left.", 5, ""),
+        (
+            "soft",
+            "infor\u00admation",
+            6,
+            "soft hyphens and zero-width joiners were read as part of their words",
+        ),
         ("french", french, 2, ""),
         ("english", "Tea.", 1, ""),
     ]:
@@ -169,3 +175,25 @@ def test_a_thai_word_inside_a_run_is_found_and_a_long_run_is_cut(
             assert holds in top["text"] and len(top["text"]) <= 300, (question, len(top["text"]))
             snippet = top["snippet"]
             assert snippet["text"] == text[snippet["start"] : snippet["end"]] and len(snippet["text"]) <= 300
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_word_hyphenated_with_a_soft_hyphen_is_found(
+    tmp_path: Path, encoder: SentenceTransformerEncoder, mode: str
+) -> None:
+    """Found by the text probe: web pages and PDFs hyphenate long words with soft hyphens (U+00AD, shown
+    only at a line's end), and BM25 read "infor\\u00admation" as "infor" and "mation": "information" found
+    nothing in mode=bm25. Soft hyphens and zero-width joiners are dropped from words now."""
+    documents = [
+        Document(
+            doc_id="desk", title="Desk", text="The infor\u00admation desk on the ground floor opens at nine."
+        ),
+        Document(doc_id="cafe", title="Cafe", text="The cafe on the first floor serves lunch."),
+    ]
+    build_index(documents, encoder, tmp_path / "index", IndexSettings(), "soft hyphens")
+    with writable_client(tmp_path / "index", encoder) as client:
+        body = client.get("/search", params={"q": "information", "k": 2, "mode": mode}).json()
+        assert body["results"] and body["results"][0]["citation"]["doc_id"] == "desk", body["results"]
+        top = body["results"][0]
+        text = client.get("/documents/desk").json()["text"]
+        assert top["text"] == text[top["citation"]["start"] : top["citation"]["end"]] == text
