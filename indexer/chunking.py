@@ -9,18 +9,20 @@ from typing import NamedTuple
 
 from corpus.types import Document
 from indexer.cjk import CJK_CHARS, CJK_CLOSERS, CJK_SENTENCE_STOPS
-from indexer.text_rules import MARK_CHARS, SCRIPT_STOPS, SPACELESS_CHARS
+from indexer.text_rules import LINE_BREAKS, MARK_CHARS, SCRIPT_STOPS, SPACELESS_CHARS
 from indexer.types import Passage
 
 # A sentence ends at . ! or ? or another script's full stop or question mark (SCRIPT_STOPS; optionally
 # followed by closing quotes/brackets) before whitespace (a zero-width space counts: pages use it as an
 # invisible space, Python's \s does not) or a Chinese or Japanese character, at ideographic full stops or
 # fullwidth ! ? (those scripts put no space after them; a run of such stops is one end), or at a line
-# break: captured web text uses lines for headings and list items.
+# break: captured web text uses lines for headings and list items. A line ends at \n, and at a carriage
+# return, a vertical tab, a form feed, NEL and Unicode's line and paragraph separators (LINE_BREAKS: text
+# sent as JSON keeps the line ends it was written with, an old Mac file's lone \r, a page's \f).
 _SENTENCE_END = re.compile(
     f"(?P<stop>[.!?{SCRIPT_STOPS}][\"'\u201d\u2019)\\]]*)(?:[\\s\u200b]+|(?=[{CJK_CHARS}]))"
     f"|(?P<cjk>[{CJK_SENTENCE_STOPS}]+[{CJK_CLOSERS}\"'\u201d\u2019)\\]]*)\\s*"
-    "|\n+"
+    f"|[{LINE_BREAKS}]+"
 )
 _ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr vs etc e.g i.e approx no fig al inc ltd co".split())
 # Abbreviations that may end a sentence too, so they continue one only when a lower-case letter or a digit
@@ -97,7 +99,7 @@ def continues(text: str, start: int, end: int, match: re.Match[str], limit: int)
 def ends_line(match: re.Match[str]) -> bool:
     """Whether a sentence end's spaces hold a line break: a line ends its sentence even after "etc." or
     "500 m." (a list item, a heading), as a line without a full stop does."""
-    return "\n" in match.group(0)
+    return any(c in LINE_BREAKS for c in match.group(0))
 
 
 def _ends_with_abbreviation(sentence: str) -> bool:

@@ -79,13 +79,20 @@ def spaceless_bigrams(text: str) -> str:
 INVISIBLE_IN_WORDS = "\u00ad\u200c\u200d\u2060\ufeff"
 
 
+# What ends a line, and so a sentence (indexer.chunking): \n, and the carriage return, vertical tab, form
+# feed, NEL and Unicode's line and paragraph separators. Before, only \n: a text sent with lone \r line
+# ends (an old Mac file, sent as JSON) was one sentence.
+LINE_BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"
+_NEW_LINE_BREAK = re.compile("\r(?!\n)|[\x0b\x0c\x85\u2028\u2029]")
+
+
 def _abbreviation_before_lower(text: str) -> bool:
     from indexer.chunking import holds_abbreviation_before_lower  # the chunker reads these rules
 
     return holds_abbreviation_before_lower(text)
 
 
-TEXT_RULES = 7
+TEXT_RULES = 8
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -108,6 +115,10 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     7: (
         lambda text: any(c in text for c in INVISIBLE_IN_WORDS),
         "soft hyphens and zero-width joiners were read as part of their words",
+    ),
+    8: (
+        lambda text: _NEW_LINE_BREAK.search(text) is not None,
+        "a carriage return, a form feed or a line separator ended a line",
     ),
 }
 

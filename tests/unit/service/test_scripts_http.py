@@ -81,6 +81,8 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
             6,
             "soft hyphens and zero-width joiners were read as part of their words",
         ),
+        ("cr", "Alpha\rBeta", 7, "a carriage return, a form feed or a line separator ended a line"),
+        ("crlf", "Alpha\r\nBeta", 7, ""),
         ("french", french, 2, ""),
         ("english", "Tea.", 1, ""),
     ]:
@@ -197,3 +199,28 @@ def test_a_word_hyphenated_with_a_soft_hyphen_is_found(
         top = body["results"][0]
         text = client.get("/documents/desk").json()["text"]
         assert top["text"] == text[top["citation"]["start"] : top["citation"]["end"]] == text
+
+
+def test_a_line_ended_by_a_lone_carriage_return_ends_its_sentence(
+    index_copy: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """Found by the text probe: a document sent as JSON keeps its line ends, and only \\n ended a line
+    (a .txt file's are made \\n when it is read): a list written with an old Mac file's lone \\r line ends
+    was one sentence, so the answer to "what do beavers build" was the whole list. A carriage return, a
+    form feed and Unicode's line separator end a line now, as \\n does."""
+    lines = "Otters live in rivers\rBeavers build dams\rBadgers dig setts\fFerrets hunt rabbits"
+    with writable_client(index_copy, encoder, api_keys=["k"]) as client:
+        document = {"doc_id": "animals", "title": "Animals", "text": lines}
+        added = client.post(
+            "/documents", json={"documents": [document]}, headers={"Authorization": "Bearer k"}
+        )
+        assert added.status_code == 200, added.text
+        for question, line in [
+            ("what do beavers build", "Beavers build dams"),
+            ("ferrets hunt", "Ferrets hunt rabbits"),
+        ]:
+            body = client.get("/search", params={"q": question, "k": 1, "mode": "bm25"}).json()
+            top = body["results"][0]
+            assert top["citation"]["doc_id"] == "animals", body["results"]
+            marked = [lines[h["start"] : h["end"]] for h in top["highlights"]]
+            assert marked == [line], marked
