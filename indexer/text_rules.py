@@ -86,13 +86,21 @@ LINE_BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"
 _NEW_LINE_BREAK = re.compile("\r(?!\n)|[\x0b\x0c\x85\u2028\u2029]")
 
 
+# A stop followed by a closing quote that version 9 added (the quotes English opens a quotation with are
+# those German closes one with), or by a French guillemet after a space.
+_NEW_CLOSER = re.compile(
+    f"[.!?{SCRIPT_STOPS}][\"'\u201d\u2019)\\]]*[\u201c\u2018\u00bb\u00ab\u203a\u2039]"
+    "|[.!?][ \u00a0\u202f]+[\u00bb\u203a]"
+)
+
+
 def _abbreviation_before_lower(text: str) -> bool:
     from indexer.chunking import holds_abbreviation_before_lower  # the chunker reads these rules
 
     return holds_abbreviation_before_lower(text)
 
 
-TEXT_RULES = 8
+TEXT_RULES = 9
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -119,6 +127,10 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     8: (
         lambda text: _NEW_LINE_BREAK.search(text) is not None,
         "a carriage return, a form feed or a line separator ended a line",
+    ),
+    9: (
+        lambda text: _NEW_CLOSER.search(text) is not None,
+        "a sentence ended after the closing quotes of German and French",
     ),
 }
 

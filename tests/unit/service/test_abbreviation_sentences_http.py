@@ -69,3 +69,37 @@ def _sentences(text: str) -> list:
     from indexer.chunking import sentence_spans
 
     return sentence_spans(text)
+
+
+GERMAN_QUOTE = "Er sagte: \u201eDas Brot ist frisch.\u201c Dann kaufte er K\u00e4se beim Bauern."
+FRENCH_QUOTE = (
+    "Il dit\u00a0: \u00ab\u00a0Le pain est frais.\u00a0\u00bb Puis il ach\u00e8te du fromage chez le fermier."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "sentence"),
+    [
+        (GERMAN_QUOTE, "Käse Bauern", "Dann kaufte er Käse beim Bauern."),
+        (FRENCH_QUOTE, "fromage fermier", "Puis il achète du fromage chez le fermier."),
+        (FRENCH_QUOTE, "pain frais", "Il dit\u00a0: \u00ab\u00a0Le pain est frais.\u00a0\u00bb"),
+    ],
+)
+def test_a_sentence_ends_after_a_german_or_french_closing_quote(
+    index_copy: Path, encoder: SentenceTransformerEncoder, text: str, question: str, sentence: str
+) -> None:
+    """Found by the text probe: a sentence ended after a stop and the English closing quotes only, so a
+    German quotation closed by \u201c ran into the next sentence (the answer to "Käse Bauern" held the
+    quotation too), and a French one closed by a spaced \u00bb left the guillemet to open the next sentence
+    ("» Puis il achète..."). Both close their sentence now."""
+    with writable_client(index_copy, encoder, api_keys=["k"]) as client:
+        document = {"doc_id": "quote", "title": "Quote", "text": text}
+        added = client.post(
+            "/documents", json={"documents": [document]}, headers={"Authorization": "Bearer k"}
+        )
+        assert added.status_code == 200, added.text
+        body = client.get("/search", params={"q": question, "k": 1, "mode": "bm25"}).json()
+        top = body["results"][0]
+        assert top["citation"]["doc_id"] == "quote", body["results"]
+        marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
+        assert marked == [sentence], marked

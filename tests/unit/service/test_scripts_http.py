@@ -83,6 +83,13 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
         ),
         ("cr", "Alpha\rBeta", 7, "a carriage return, a form feed or a line separator ended a line"),
         ("crlf", "Alpha\r\nBeta", 7, ""),
+        (
+            "quote",
+            "\u00ab C'est bon. \u00bb",
+            8,
+            "a sentence ended after the closing quotes of German and French",
+        ),
+        ("curly", "He left. \u201cHello,\u201d she said. \u2018Hi.\u2019", 8, ""),
         ("french", french, 2, ""),
         ("english", "Tea.", 1, ""),
     ]:
