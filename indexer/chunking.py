@@ -17,15 +17,16 @@ from indexer.types import Passage
 # guillemet after a space ("C'est bon. \u00bb"), which still closes its sentence when a space follows it.
 CLOSERS = "\"'\u201d\u2019\u201c\u2018\u00bb\u00ab\u203a\u2039)\\]"
 SPACED_CLOSERS = "\u00bb\u203a"
-# A sentence ends at . ! or ? or another script's full stop or question mark (SCRIPT_STOPS; optionally
-# followed by CLOSERS) before whitespace (a zero-width space counts: pages use it as an
-# invisible space, Python's \s does not) or a Chinese or Japanese character, at ideographic full stops or
-# fullwidth ! ? (those scripts put no space after them; a run of such stops is one end), or at a line
-# break: captured web text uses lines for headings and list items. A line ends at \n, and at a carriage
-# return, a vertical tab, a form feed, NEL and Unicode's line and paragraph separators (LINE_BREAKS: text
-# sent as JSON keeps the line ends it was written with, an old Mac file's lone \r, a page's \f).
+# A sentence ends at . ! ? or an ellipsis (…, as "..." does) or another script's full stop or question
+# mark (SCRIPT_STOPS; optionally followed by CLOSERS) before whitespace (a zero-width space counts: pages
+# use it as an invisible space, Python's \s does not) or a Chinese or Japanese character, at ideographic
+# full stops or fullwidth ! ? (those scripts put no space after them; a run of such stops is one end), or
+# at a line break: captured web text uses lines for headings and list items. A line ends at \n, and at a
+# carriage return, a vertical tab, a form feed, NEL and Unicode's line and paragraph separators
+# (LINE_BREAKS: text sent as JSON keeps the line ends it was written with, an old Mac file's lone \r, a
+# page's \f).
 _SENTENCE_END = re.compile(
-    f"(?P<stop>[.!?{SCRIPT_STOPS}](?:[ \u00a0\u202f]+[{SPACED_CLOSERS}](?=\\s|\\Z))?[{CLOSERS}]*)"
+    f"(?P<stop>[.!?\u2026{SCRIPT_STOPS}](?:[ \u00a0\u202f]+[{SPACED_CLOSERS}](?=\\s|\\Z))?[{CLOSERS}]*)"
     f"(?:[\\s\u200b]+|(?=[{CJK_CHARS}])|\\Z)"
     f"|(?P<cjk>[{CJK_SENTENCE_STOPS}]+[{CJK_CLOSERS}\"'\u201d\u2019)\\]]*)\\s*"
     f"|[{LINE_BREAKS}]+"

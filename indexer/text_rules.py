@@ -100,7 +100,7 @@ def _abbreviation_before_lower(text: str) -> bool:
     return holds_abbreviation_before_lower(text)
 
 
-TEXT_RULES = 9
+TEXT_RULES = 10
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -132,6 +132,7 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
         lambda text: _NEW_CLOSER.search(text) is not None,
         "a sentence ended after the closing quotes of German and French",
     ),
+    10: (lambda text: "\u2026" in text, "a sentence ended at an ellipsis (\u2026)"),
 }
 
 

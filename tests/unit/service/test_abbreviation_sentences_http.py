@@ -103,3 +103,23 @@ def test_a_sentence_ends_after_a_german_or_french_closing_quote(
         assert top["citation"]["doc_id"] == "quote", body["results"]
         marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
         assert marked == [sentence], marked
+
+
+def test_a_sentence_ends_at_an_ellipsis_character(
+    index_copy: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """Found by the text probe: "..." ended a sentence but the ellipsis character (…, which word
+    processors write for it) did not: "She waited for the bus… Then the train to Lyon came at noon." was
+    one sentence, and so the answer to "train to Lyon". It ends one now, as "..." does."""
+    text = "She waited for the bus\u2026 Then the train to Lyon came at noon."
+    with writable_client(index_copy, encoder, api_keys=["k"]) as client:
+        document = {"doc_id": "trip", "title": "Trip", "text": text}
+        added = client.post(
+            "/documents", json={"documents": [document]}, headers={"Authorization": "Bearer k"}
+        )
+        assert added.status_code == 200, added.text
+        body = client.get("/search", params={"q": "train to Lyon", "k": 1, "mode": "bm25"}).json()
+        top = body["results"][0]
+        assert top["citation"]["doc_id"] == "trip", body["results"]
+        marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
+        assert marked == ["Then the train to Lyon came at noon."], marked
