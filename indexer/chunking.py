@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from corpus.types import Document
 from indexer.cjk import CJK_CHARS, CJK_CLOSERS, CJK_SENTENCE_STOPS
-from indexer.text_rules import LINE_BREAKS, MARK_CHARS, SCRIPT_STOPS, SPACELESS_CHARS
+from indexer.text_rules import LINE_BREAKS, MARK_CHARS, SCRIPT_STOPS, SPACELESS_CHARS, TITLES
 from indexer.types import Passage
 
 # Closing quotes and brackets that end a sentence with its stop (English and German double and single
@@ -31,7 +31,9 @@ _SENTENCE_END = re.compile(
     f"|(?P<cjk>[{CJK_SENTENCE_STOPS}]+[{CJK_CLOSERS}\"'\u201d\u2019)\\]]*)\\s*"
     f"|[{LINE_BREAKS}]+"
 )
-_ABBREVIATIONS = frozenset("dr mr mrs ms prof st jr sr vs etc e.g i.e approx no fig al inc ltd co".split())
+_ABBREVIATIONS = frozenset(
+    "dr mr mrs ms prof st jr sr vs etc e.g i.e approx no fig al inc ltd co".split() + TITLES.split()
+)
 # Abbreviations that may end a sentence too, so they continue one only when a lower-case letter or a digit
 # follows ("the U.S. in 1999", "ca. 3,5 mg", "p. ex. du camembert", "env. 3 km"; "in the U.S. The next"
 # ends there): letters joined by full stops ("U.S.", "a.m.", "P.A.D.") and those of French, German and

@@ -94,13 +94,19 @@ _NEW_CLOSER = re.compile(
 )
 
 
+# Abbreviated titles and the mountain, which a name follows (indexer.chunking reads them as it reads "Dr."):
+# before version 11, "Mt. Everest" or "Gen. Grant" ended a sentence at the title.
+TITLES = "mt gen gov sen lt capt sgt rev hon cmdr adm supt pres"
+_TITLE = re.compile(f"(?i)(?<!\\w)(?:{'|'.join(TITLES.split())})\\.[ \\t\u00a0\u200b]+\\S")
+
+
 def _abbreviation_before_lower(text: str) -> bool:
     from indexer.chunking import holds_abbreviation_before_lower  # the chunker reads these rules
 
     return holds_abbreviation_before_lower(text)
 
 
-TEXT_RULES = 10
+TEXT_RULES = 11
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -133,6 +139,10 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
         "a sentence ended after the closing quotes of German and French",
     ),
     10: (lambda text: "\u2026" in text, "a sentence ended at an ellipsis (\u2026)"),
+    11: (
+        lambda text: _TITLE.search(text) is not None,
+        'a sentence went on past "Mt." or "Gen." before a name',
+    ),
 }
 
 

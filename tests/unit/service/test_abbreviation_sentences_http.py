@@ -123,3 +123,27 @@ def test_a_sentence_ends_at_an_ellipsis_character(
         assert top["citation"]["doc_id"] == "trip", body["results"]
         marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
         assert marked == ["Then the train to Lyon came at noon."], marked
+
+
+def test_a_sentence_goes_on_past_an_abbreviated_title(
+    index_copy: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """Found by the text probe: "Mt." and the abbreviated titles ("Gen.", "Sen.", "Capt.") ended a sentence,
+    as "Dr." does not: the answer to "how high is Everest" was "Everest is 8,849 metres high." without
+    its "Mt.", the title left as a sentence of its own. They go on with their sentence now, as "Dr." does."""
+    text = "Many climbers come to Nepal. Mt. Everest is 8,849 metres high. Gen. Bruce led the 1922 team."
+    with writable_client(index_copy, encoder, api_keys=["k"]) as client:
+        document = {"doc_id": "everest", "title": "Everest", "text": text}
+        added = client.post(
+            "/documents", json={"documents": [document]}, headers={"Authorization": "Bearer k"}
+        )
+        assert added.status_code == 200, added.text
+        for question, sentence in [
+            ("how high is Everest", "Mt. Everest is 8,849 metres high."),
+            ("who led the 1922 team", "Gen. Bruce led the 1922 team."),
+        ]:
+            body = client.get("/search", params={"q": question, "k": 1, "mode": "bm25"}).json()
+            top = body["results"][0]
+            assert top["citation"]["doc_id"] == "everest", body["results"]
+            marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
+            assert sentence in marked, marked

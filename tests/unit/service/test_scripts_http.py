@@ -91,6 +91,7 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
         ),
         ("curly", "He left. \u201cHello,\u201d she said. \u2018Hi.\u2019", 8, ""),
         ("ellipsis", "Wait\u2026 Then go.", 9, "a sentence ended at an ellipsis (\u2026)"),
+        ("title", "See Mt. Fuji.", 10, 'a sentence went on past "Mt." or "Gen." before a name'),
         ("french", french, 2, ""),
         ("english", "Tea.", 1, ""),
     ]:
