@@ -101,7 +101,9 @@ def continues(text: str, start: int, end: int, match: re.Match[str], limit: int)
             and _before_lower(text[start:end])
             and (text[after].islower() or text[after].isdigit())
         )
-    capital = after < limit and text[after].isupper()
+    capital = after < limit and (text[after].isupper() or text[after] in OPENING_QUOTES)
+    if capital and _ends_with_unit(text[start:end]):
+        return False
     return not (capital and text[start:end].rstrip(".").lower().endswith("etc"))
 
 
@@ -118,6 +120,26 @@ def _ends_with_abbreviation(sentence: str) -> bool:
     stem = words[-1].lstrip("([{\"'\u201c\u2018").rstrip(".").lower()
     # "Dr." or "e.g." or a single initial ("J.") do not end a sentence.
     return stem in _ABBREVIATIONS or len(stem) == 1
+
+
+_UNIT = re.compile(r"(?:^|\s)\d[\d.,]*\s+([^\W\d_])\.$")  # "100 g." "500 m." "2,5 l."
+_UNIT_STOP = re.compile(r"(?<![\w.,])\d[\d.,]*\s+([^\W\d_])\.[ \t\u00a0\u200b]+(?=\S)")
+OPENING_QUOTES = "\"'\u201c\u201e\u2018\u00ab\u00bb("
+
+
+def _ends_with_unit(sentence: str) -> bool:
+    """Whether ``sentence`` ends in a number and a one-letter lower-case unit ("Er wiegt 100 g."): not an
+    initial, so a capital or an opening quote after it starts a sentence (TEXT_RULES 12)."""
+    found = _UNIT.search(sentence)
+    return found is not None and found.group(1).islower()
+
+
+def holds_unit_before_capital(text: str) -> bool:
+    """Whether ``text`` holds a sentence that ends at a unit only by TEXT_RULES 12 ("100 g. Das")."""
+    return any(
+        m.group(1).islower() and (text[m.end()].isupper() or text[m.end()] in OPENING_QUOTES)
+        for m in _UNIT_STOP.finditer(text)
+    )
 
 
 def _before_lower(sentence: str) -> bool:

@@ -100,13 +100,19 @@ TITLES = "mt gen gov sen lt capt sgt rev hon cmdr adm supt pres"
 _TITLE = re.compile(f"(?i)(?<!\\w)(?:{'|'.join(TITLES.split())})\\.[ \\t\u00a0\u200b]+\\S")
 
 
+def _unit_before_capital(text: str) -> bool:
+    from indexer.chunking import holds_unit_before_capital  # the chunker reads these rules
+
+    return holds_unit_before_capital(text)
+
+
 def _abbreviation_before_lower(text: str) -> bool:
     from indexer.chunking import holds_abbreviation_before_lower  # the chunker reads these rules
 
     return holds_abbreviation_before_lower(text)
 
 
-TEXT_RULES = 11
+TEXT_RULES = 12
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -143,6 +149,7 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
         lambda text: _TITLE.search(text) is not None,
         'a sentence went on past "Mt." or "Gen." before a name',
     ),
+    12: (_unit_before_capital, 'a sentence ended at a unit after a number ("100 g.") before a capital'),
 }
 
 

@@ -147,3 +147,24 @@ def test_a_sentence_goes_on_past_an_abbreviated_title(
             assert top["citation"]["doc_id"] == "everest", body["results"]
             marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
             assert sentence in marked, marked
+
+
+def test_a_sentence_ends_at_a_unit_after_a_number(
+    index_copy: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """Found by the text probe: a one-letter word and a full stop was taken for an initial ("J. Doe"), so
+    a sentence ending in a unit ("pro 100 g.", "500 m.") went on into the next: the answer to "Wie viel
+    Zink" held the quotation after it. A lower-case one-letter unit after a number ends its sentence now
+    when a capital or an opening quote follows ("Take vitamin A. It helps." is still one)."""
+    text = "Er enthält 3,5 mg Zink pro 100 g. \u201eDas ist gut\u201c, sagt Dr. Müller über den Käse."
+    with writable_client(index_copy, encoder, api_keys=["k"]) as client:
+        document = {"doc_id": "zink", "title": "Zink", "text": text}
+        added = client.post(
+            "/documents", json={"documents": [document]}, headers={"Authorization": "Bearer k"}
+        )
+        assert added.status_code == 200, added.text
+        body = client.get("/search", params={"q": "Zink mg", "k": 1, "mode": "bm25"}).json()
+        top = body["results"][0]
+        assert top["citation"]["doc_id"] == "zink", body["results"]
+        marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
+        assert marked == ["Er enthält 3,5 mg Zink pro 100 g."], marked

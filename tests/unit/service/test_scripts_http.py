@@ -92,6 +92,12 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
         ("curly", "He left. \u201cHello,\u201d she said. \u2018Hi.\u2019", 8, ""),
         ("ellipsis", "Wait\u2026 Then go.", 9, "a sentence ended at an ellipsis (\u2026)"),
         ("title", "See Mt. Fuji.", 10, 'a sentence went on past "Mt." or "Gen." before a name'),
+        (
+            "unit",
+            "Add 100 g. Then stir.",
+            11,
+            'a sentence ended at a unit after a number ("100 g.") before a capital',
+        ),
         ("french", french, 2, ""),
         ("english", "Tea.", 1, ""),
     ]:
