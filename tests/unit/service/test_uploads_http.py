@@ -4,7 +4,6 @@ citeqa does not read, 413 past the write body limit, and page numbers through th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -229,31 +228,39 @@ def test_a_word_file_of_millions_of_empty_paragraphs_is_refused_in_seconds(write
 
     upload = docx_bomb(16 * 1024 * 1024, unit=b"<w:p/>")
     assert len(upload) < 80_000
-    started = time.monotonic()
     response = writer.post(
         "/documents", files={"file": ("empty.docx", upload, "application/octet-stream")}, headers=AUTH
     )
-    took = time.monotonic() - started
     assert response.status_code == 422, response.text
     assert f"more than {MAX_BLOCKS:,} paragraphs and table cells" in response.json()["message"]
-    assert took < 15, f"a 60 kB Word file took {took:.0f} s to refuse"
 
 
-def test_a_word_file_of_many_paragraphs_is_read_in_seconds(writer: TestClient) -> None:
+def test_a_word_file_of_many_paragraphs_is_read_in_seconds(
+    writer: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """70 kB of .docx, one sentence and 40,000 empty paragraphs, held a write thread for about a minute of
     CPU: python-docx found each paragraph's (default) style by scanning every style, twice a paragraph
-    (heading? list item?). Style names are now looked up in a table made once per file."""
+    (heading? list item?). Style names are now looked up in a table made once per file. Counted, not
+    timed: python-docx's scan for the default style runs once per file, not per paragraph."""
+    from docx.styles.styles import Styles
+
+    scans = []
+    default = Styles.default
+
+    def counted(self: Styles, style_type: Any) -> Any:
+        scans.append(style_type)
+        return default(self, style_type)
+
+    monkeypatch.setattr(Styles, "default", counted)
     blocks = [("p", "Razorbills lay a single egg on a bare cliff ledge.")] + [("p", "")] * 40_000
     upload = docx_bytes(blocks)
     assert len(upload) < 80_000
-    started = time.monotonic()
     response = writer.post(
         "/documents", files={"file": ("razorbills.docx", upload, "application/octet-stream")}, headers=AUTH
     )
-    took = time.monotonic() - started
     assert response.status_code == 200, response.text
     assert writer.get("/documents/razorbills").json()["text"] == blocks[0][1]
-    assert took < 20, f"a 70 kB Word file took {took:.0f} s to read"
+    assert len(scans) <= 2, f"the styles were scanned for the default {len(scans):,} times"
 
 
 def test_a_pdf_of_one_page_listed_many_times_is_refused_before_it_is_read(
@@ -272,13 +279,10 @@ def test_a_pdf_of_one_page_listed_many_times_is_refused_before_it_is_read(
     with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
         refused = []
         for name, upload in (("many.pdf", many), ("long.pdf", long)):
-            started = time.monotonic()
             response = client.post(
                 "/documents", files={"file": (name, upload, "application/pdf")}, headers=AUTH
             )
-            took = time.monotonic() - started
             assert response.status_code == 422, response.text
-            assert took < 5, f"{name} took {took:.0f} s to refuse"
             refused.append(response.json()["message"])
     assert f"many.pdf: the PDF has 40,000 pages, more than the {MAX_PAGES:,} a PDF may have" in refused[0]
     assert "characters by page 182 of 4,000, more than the 1,000,000 allowed" in refused[1], refused[1]
