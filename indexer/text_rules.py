@@ -5,19 +5,24 @@ text it reads differently from the one before, so that only an index holding suc
 
 from __future__ import annotations
 
+import itertools
 import re
-import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 
 from indexer.cjk import CJK_RUN
 
+# The planes that hold combining marks: the basic and supplementary multilingual planes and the special-
+# purpose plane (variation selectors); planes 2 and 3 hold only ideographs, 4 to 13 nothing yet, 15 and 16
+# private use. Reading only these makes the import 4 times faster (all of them took 0.2 s per process).
+MARK_PLANES = (range(0x20000), range(0xE0000, 0xF0000))
 
-def _ranges(category: str) -> str:
-    """A regular-expression class body of every character whose Unicode category starts with
-    ``category``, as ranges."""
+
+def _ranges(category: str, codes: Iterable[Iterable[int]] = MARK_PLANES) -> str:
+    """A regular-expression class body of every character of ``codes`` whose Unicode category starts
+    with ``category``, as ranges."""
     ranges: list[tuple[int, int]] = []
-    for code in range(sys.maxunicode + 1):
+    for code in itertools.chain.from_iterable(codes):
         if unicodedata.category(chr(code)).startswith(category):
             if ranges and ranges[-1][1] == code - 1:
                 ranges[-1] = (ranges[-1][0], code)
