@@ -136,7 +136,8 @@ def rebuild_format1_from_stored(folder: Path, encoder: Encoder, damage: str) -> 
         if isinstance(manifest.get("chunker"), dict)
         else defaults.chunker,
         embed_title=bool(manifest.get("embed_title", defaults.embed_title)),
-        bm25_title=bool(manifest.get("bm25_title", False)),
+        # Every passage is tokenized anew: without a recorded bm25_title, today's, as upgrade_format1 takes.
+        bm25_title=bool(manifest.get("bm25_title", defaults.bm25_title)),
         index_type=str(manifest.get("index_type", defaults.index_type)),
     )
     content = prepare_segment(list(documents.values()), encoder, settings)

@@ -294,6 +294,23 @@ def test_make_run_over_a_damaged_format1_folder_rebuilds_it_from_its_stored_docu
     assert_exact_sentences(index)
 
 
+def test_a_damaged_first_release_folder_is_current_after_make_run_rebuilds_it(tmp_path: Path) -> None:
+    # A first-release folder (no bm25_title) whose vectors were damaged was rebuilt from its stored
+    # documents, every passage embedded, recording BM25 without titles; `make run` then found the
+    # settings changed and embedded the whole corpus a second time. It takes today's, as the upgrade does.
+    from corpus import DEFAULT_CORPUS_DIR
+
+    path = first_release_folder(tmp_path)
+    why = truncated_vectors(path)
+    code, out = cli_index(DEFAULT_CORPUS_DIR, path, "--if-stale")
+    assert code == 0, out
+    assert squeeze(f"{why}: its stored vectors could not be kept") in out
+    assert squeeze(f"index at {path} is up to date (2 documents)") in out and "indexed" not in out
+    index = load_index(path, expected_model=DEFAULT_MODEL)
+    assert index.manifest["bm25_title"] is IndexSettings().bm25_title
+    assert_exact_citations(index)
+
+
 def test_a_format1_folder_whose_stored_documents_are_damaged_names_the_forced_build(tmp_path: Path) -> None:
     from corpus import DEFAULT_CORPUS_DIR
 
