@@ -80,6 +80,8 @@ def load_format1(folder: Path) -> Format1Index:
         )
     except (KeyError, TypeError) as err:
         raise IndexMismatchError(f"index at {folder}: manifest.json lacks {err}; {hint}") from None
+    except ValueError as err:  # settings out of their range (ChunkerSettings)
+        raise IndexMismatchError(f"index at {folder}: manifest.json holds {err}; {hint}") from None
     if len(dense) != len(passages):
         raise IndexMismatchError(f"index at {folder}: file contents do not match the manifest counts; {hint}")
     vectors = (

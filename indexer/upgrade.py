@@ -131,10 +131,12 @@ def rebuild_format1_from_stored(folder: Path, encoder: Encoder, damage: str) -> 
     old_version = int(manifest.get("version", 1))
     version = replay_journal(documents, old_version, journal_path(folder))
     defaults = IndexSettings()
+    try:  # every document is cut anew: a chunker that cannot be read is today's
+        chunker = ChunkerSettings(**manifest["chunker"])
+    except (KeyError, TypeError, ValueError):
+        chunker = defaults.chunker
     settings = IndexSettings(
-        chunker=ChunkerSettings(**manifest["chunker"])
-        if isinstance(manifest.get("chunker"), dict)
-        else defaults.chunker,
+        chunker=chunker,
         embed_title=bool(manifest.get("embed_title", defaults.embed_title)),
         # Every passage is tokenized anew: without a recorded bm25_title, today's, as upgrade_format1 takes.
         bm25_title=bool(manifest.get("bm25_title", defaults.bm25_title)),

@@ -311,6 +311,32 @@ def test_a_damaged_first_release_folder_is_current_after_make_run_rebuilds_it(tm
     assert_exact_citations(index)
 
 
+@pytest.mark.parametrize(
+    "chunker",
+    [{"max_words": 120, "overlap_words": 30, "words": 5}, {"max_words": 120, "overlap_words": 500}],
+    ids=["unknown-field", "overlap-past-size"],
+)
+def test_make_run_over_a_format1_folder_whose_chunker_cannot_be_read_keeps_the_writes(
+    tmp_path: Path, chunker: dict[str, int]
+) -> None:
+    # A format-1 manifest whose chunker settings could not be read (a field no release wrote, an
+    # overlap past the size) ended `make run` on a traceback (TypeError or ValueError from ChunkerSettings)
+    # after saying it was upgrading: the folder is rebuilt from its stored documents, the default chunker.
+    from corpus import DEFAULT_CORPUS_DIR
+
+    path = tmp_path / "index"
+    shutil.copytree(FORMAT1_WRITTEN, path)
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    (path / "manifest.json").write_text(json.dumps({**manifest, "chunker": chunker}), encoding="utf-8")
+    code, out = cli_index(DEFAULT_CORPUS_DIR, path, "--if-stale")
+    assert code == 0, out
+    assert squeeze("its stored vectors could not be kept, so it was rebuilt from its stored documents") in out
+    index = load_index(path, expected_model=DEFAULT_MODEL)
+    assert index.version == 3 and "gannets" in index.documents
+    assert index.manifest["chunker"] == IndexSettings().manifest_view()["chunker"]
+    assert_exact_citations(index)
+
+
 def test_a_format1_folder_whose_stored_documents_are_damaged_names_the_forced_build(tmp_path: Path) -> None:
     from corpus import DEFAULT_CORPUS_DIR
 
