@@ -434,8 +434,9 @@ def rebuild_stored(settings: Settings) -> None:
         if settings.model != shards.model_name:
             raise CorpusError(
                 f"the shards of {settings.index_path} hold vectors of {shards.model_name}, not "
-                f"{settings.model}: rebuild them with their own model (leave out --model and CITEQA_MODEL), "
-                f"or rebuild the whole index with another with `citeqa index --shards {shards.count} "
+                f"{settings.model}: rebuild them with their own model, `citeqa rebuild --index "
+                f"{settings.index_path} --model {shards.model_name}`, or the whole index from the corpus "
+                f"with {settings.model}: `citeqa index --shards {shards.count} "
                 f"--index {settings.index_path} --model {settings.model} --force`"
             )
         folders = shards.shard_folders

