@@ -549,14 +549,14 @@ def serve(
             )
         )
     check_can_listen(settings.host, settings.port)  # before the model and the index take their seconds
-    try:
-        upgrade_if_format1(settings)
-    except CiteqaError as err:
-        fail(err)
     if engine not in ("local", "ray"):
         fail(CorpusError(f"unknown engine {engine!r}; use local or ray"))
     if ignored := options_the_engine_ignores(engine, settings.workers, replicas, address):
         fail(CorpusError(ignored))
+    try:  # after the options are checked: the upgrade embeds, and the release that wrote it cannot go back
+        upgrade_if_format1(settings)
+    except CiteqaError as err:
+        fail(err)
     if engine == "ray":
         serve_ray(settings, address, replicas)
         return

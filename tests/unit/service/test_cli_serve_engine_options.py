@@ -42,3 +42,29 @@ def test_index_with_a_ray_address_but_no_ray_engine_is_refused(tmp_path) -> None
     assert refused.exit_code == 2, refused.output
     assert "--address ray://10.0.0.1:10001 is for --engine ray" in " ".join(refused.output.split())
     assert not (tmp_path / "index").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "told"),
+    [
+        (["--replicas", "2"], "--replicas 2 is for --engine ray"),
+        (["--engine", "rey"], "unknown engine 'rey'; use local or ray"),
+    ],
+)
+def test_a_refused_option_leaves_a_format1_folder_as_it_was(options: list[str], told: str, tmp_path) -> None:
+    """`citeqa serve --replicas 2` (or a misspelt --engine) over a format-1 folder upgraded it to format 2,
+    embedding its sentences and leaving it unreadable by the release that wrote it, then said the option
+    was wrong: the options are checked first, and the folder is left as it was."""
+    import shutil
+    from pathlib import Path
+
+    from support import folder_digest
+
+    index = tmp_path / "index"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "data" / "format1" / "index", index)
+    before = folder_digest(index)
+    refused = CliRunner().invoke(app, ["serve", "--index", str(index), "--port", "18573", *options], env=WIDE)
+    assert refused.exit_code == 2, refused.output
+    output = " ".join(refused.output.split())
+    assert told in output and "upgrad" not in output, output
+    assert folder_digest(index) == before
