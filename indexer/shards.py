@@ -159,6 +159,10 @@ def read_shards_manifest(folder: Path) -> ShardsManifest:
         raise IndexMismatchError(
             f"{path} is not valid JSON; rebuild it with `citeqa index --shards N`"
         ) from None
+    if not isinstance(data, dict):
+        raise IndexMismatchError(
+            f"{path} is not a citeqa shards manifest; rebuild it with `citeqa index --shards N`"
+        )
     if (newer := newer_sharded_format(folder)) is not None and data.get("format") == SHARDS_FORMAT:
         where, version = newer
         raise IndexMismatchError(
@@ -316,7 +320,9 @@ def newer_sharded_format(folder: Path) -> tuple[Path, int] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    version = data.get("format_version") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    version = data.get("format_version")
     if data.get("format") == SHARDS_FORMAT and isinstance(version, int) and version > SHARDS_FORMAT_VERSION:
         return path, version
     for shard in shard_folders_in(folder):

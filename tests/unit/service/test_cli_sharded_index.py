@@ -431,3 +431,20 @@ def test_make_run_over_a_sharded_index_written_in_chinese_before_the_rules_names
         f"holds such text: `citeqa rebuild --index {holder}` splits it again, the writes kept"
     ) in told
     assert all(f"shard {shard} was built" not in told for shard in shards if shard != holder)
+
+
+@pytest.mark.parametrize("text", ["[]", "3"])
+@pytest.mark.parametrize("command", ["index --if-stale", "verify"])
+def test_a_shards_json_that_is_not_an_object_is_one_error_line(
+    text: str, command: str, tmp_path: Path
+) -> None:
+    """A shards.json holding valid JSON that is not an object (a list, a number) ended `make run` (`citeqa
+    index --if-stale`) and `citeqa verify` on a traceback (AttributeError: 'list' object has no attribute
+    'get') from the check for a newer citeqa's index: one error line, exit 2, nothing built."""
+    folder = tmp_path / "index"
+    folder.mkdir()
+    (folder / "shards.json").write_text(text, encoding="utf-8")
+    done = CliRunner().invoke(app, [*command.split(), "--index", str(folder)], env=WIDE)
+    assert done.exit_code == 2 and not isinstance(done.exception, AttributeError), done.output
+    assert said(done.output).startswith("error: ") and "Traceback" not in done.output, done.output
+    assert [p.name for p in folder.iterdir()] == ["shards.json"]
