@@ -186,6 +186,24 @@ def check_report_folder(out: Path) -> None:
     if not existing.is_dir():
         where = "is a file" if existing == out else f"is under the file {existing}"
         raise ValueError(f"--out {out} {where}: pass a folder for the report (summary.md, results.json, ...)")
+    check_can_write_in("--out", out, existing)
+
+
+def check_can_write_in(option: str, path: Path, folder: Path) -> None:
+    """``folder``, where ``path`` will be written, takes a file: one this user may not write (a read-only
+    mount, another user's folder) failed once every question had been scored, naming --index."""
+    import os
+    import tempfile
+
+    try:
+        handle, name = tempfile.mkstemp(prefix=".citeqa-write-check-", dir=folder)
+    except OSError as err:
+        raise ValueError(
+            f"{option} {path}: cannot write in {folder} ({err.strerror or err}): pass a path in a folder "
+            "this user can write"
+        ) from None
+    os.close(handle)
+    os.unlink(name)
 
 
 def check_calibration_file(path: Path) -> None:
@@ -198,6 +216,7 @@ def check_calibration_file(path: Path) -> None:
     existing = nearest_existing(path.parent)
     if not existing.is_dir():
         raise ValueError(f"--calibration {path} is under the file {existing}: pass a path in a folder")
+    check_can_write_in("--calibration", path, existing)
 
 
 def calibration_out(explicit: Path | None, index: Path | None, configured: Path | None) -> Path:

@@ -275,6 +275,31 @@ def test_a_report_or_calibration_path_that_cannot_be_written_is_refused_first(tm
     assert taken.read_text(encoding="utf-8") == "mine"
 
 
+def test_a_report_or_calibration_folder_this_user_may_not_write_is_refused_first(tmp_path: Path) -> None:
+    """--out (or --calibration) in a folder this user may not write (a read-only mount, another user's
+    folder) scored every question, then ended on "cannot write ...; make the index folder writable ... or
+    give another --index", naming an option that had nothing to do with it: it is refused first, naming
+    the option given."""
+    from support import unwritable
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    cases = [
+        (["--out", str(locked / "report")], f"--out {locked / 'report'}: cannot write in {locked}"),
+        (
+            ["--calibrate", "--calibration", str(locked / "c.json")],
+            f"--calibration {locked / 'c.json'}: cannot write in {locked}",
+        ),
+    ]
+    with unwritable(locked):
+        for arguments, expected in cases:
+            result = CliRunner().invoke(app, ["eval", *arguments])  # the seed set over the default index
+            assert result.exit_code == 2, result.output
+            said = squeeze(result.output)
+            assert squeeze(expected) in said and "--index" not in said, result.output
+            assert "question tower" not in said and "Traceback" not in result.output, result.output
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
