@@ -249,8 +249,9 @@ def newer_format_version(manifest: Any) -> int | None:
 
 
 def aside_path(folder: Path) -> Path:
-    """Where ``set_aside_newer`` moves the index folder ``folder``: beside it, a name not taken yet."""
-    folder = Path(folder)
+    """Where ``set_aside_newer`` moves the index folder ``folder``: beside it, a name not taken yet (an
+    absolute path: "." or ".." names no folder to put a name beside)."""
+    folder = Path(os.path.abspath(folder))
     candidate, n = folder.with_name(f"{folder.name}.newer-format"), 1
     while candidate.exists():
         n += 1
@@ -271,7 +272,7 @@ def set_aside_newer(folder: Path, version: int | None = None) -> tuple[Path, int
     or ``version`` when the caller found one, as in a sharded index) aside, whole, so that a build from
     the corpus replaces none of it (nor what was written into it): its new path and format_version, or
     None when ``folder`` holds no such index."""
-    folder = Path(folder)
+    folder = Path(os.path.abspath(folder))
     version = version if version is not None else newer_format_at(folder)
     if version is None:
         return None

@@ -108,12 +108,12 @@ def index(
             check_shard_count(shards)  # before the corpus is read, which may take long
         if engine == "ray":
             if not force:
-                set_aside_if_newer(settings.index_path)
+                settings = set_aside_if_newer(settings)
             build_sharded_on_ray(settings, index_settings, shards or 1, address, if_stale, force, skip_bad)
             return
         documents = read_corpus(settings.corpus_path, skip_bad)
         if not force:
-            set_aside_if_newer(settings.index_path)
+            settings = set_aside_if_newer(settings)
         if shards is not None:
             build_sharded(settings, documents, index_settings, shards, if_stale, force)
             return
@@ -168,14 +168,20 @@ def index(
     )
 
 
-def set_aside_if_newer(folder: Path) -> None:
+def set_aside_if_newer(settings: Settings) -> Settings:
     """An index folder written by a newer citeqa is moved aside, whole (this citeqa cannot read its
-    segments, nor tell the documents written into it), before this format is built from the corpus."""
+    segments, nor tell the documents written into it), before this format is built from the corpus: the
+    settings to build with, whose index path is then absolute (a relative one such as ".", from inside
+    the folder, would name the moved folder, which the build would replace)."""
+    import os
+
     from indexer.index_folder import FORMAT_VERSION, set_aside_newer
     from indexer.shards import newer_sharded_format
 
-    sharded = newer_sharded_format(folder)
-    if moved := set_aside_newer(folder, sharded[1] if sharded else None):
+    folder = settings.index_path
+    absolute = Path(os.path.abspath(folder))  # before the move, after which "." is the moved folder
+    sharded = newer_sharded_format(absolute)
+    if moved := set_aside_newer(absolute, sharded[1] if sharded else None):
         aside, version = moved
         why = (
             f"{sharded[0]} has format_version {version}"
@@ -188,6 +194,8 @@ def set_aside_if_newer(folder: Path) -> None:
             "(the citeqa that wrote it serves it there, or move it back to use it again), and building this "
             "format from the corpus"
         )
+        return settings.model_copy(update={"index_path": absolute})
+    return settings
 
 
 def read_corpus(path: Path, skip_bad: bool) -> list[Document]:

@@ -115,6 +115,27 @@ def test_make_run_over_an_index_of_a_newer_format_moves_it_aside_whole(
     }
 
 
+def test_an_index_of_a_newer_format_given_as_dot_is_refused_and_moved_aside(
+    index_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--index .` from inside an index folder a newer citeqa wrote ended `citeqa verify` (and serve) on a
+    traceback (ValueError: PosixPath('.') has an empty name) while naming where a build would move it, and
+    `citeqa index --index .` on "error: PosixPath('.') has an empty name"."""
+    newer_format(index_copy)
+    monkeypatch.chdir(index_copy)
+    aside = index_copy.with_name("index.newer-format")
+    done = CliRunner().invoke(app, ["verify", "--index", "."], env={"COLUMNS": "400"})
+    assert done.exit_code == 2 and not isinstance(done.exception, ValueError), done.output
+    assert "was written by a newer citeqa" in said(done.output)
+    assert f"moves the newer folder aside, whole, to {aside.name}" in said(done.output)
+    command = ["index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", "."]
+    done = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+    assert done.exit_code == 0, done.output
+    assert f"moved it aside, whole, to {aside}" in said(done.output)
+    assert json.loads((aside / "manifest.json").read_text(encoding="utf-8"))["format_version"] == 99
+    load_index(index_copy, expected_model=DEFAULT_MODEL)
+
+
 def test_a_manifest_that_names_no_model_is_refused_by_name_and_rebuilt_with_its_writes(
     index_copy: Path, tmp_path: Path
 ) -> None:
