@@ -73,9 +73,11 @@ def _thread_lock(path: Path) -> threading.Lock:
 def check_writable(index_folder: Path) -> None:
     """Before work that ends in a write to ``index_folder``: the file system's own OSError (read-only, no
     permission), naming the folder, raised now rather than after the embedding. The folder that holds the
-    index (its lock, a build's staging folder) is tried, and the index folder when it exists."""
+    index (its lock, a build's staging folder) is tried, or the nearest above it that exists (where the
+    missing ones will be made), and the index folder when it exists."""
     index_folder = Path(index_folder)
-    for folder in (index_folder.parent, index_folder):
+    holder = next((p for p in index_folder.parents if p.is_dir()), Path("."))
+    for folder in (holder, index_folder):
         if not folder.is_dir():
             continue
         try:

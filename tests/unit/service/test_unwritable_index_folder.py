@@ -88,3 +88,27 @@ def test_cli_writes_to_an_unwritable_index_folder_say_so_in_one_line(
         assert f"cannot write {index_copy.parent}: " in errors[0], err
         assert "nothing was written: make the index folder" in errors[0], err
     assert folder_digest(index_copy) == before
+
+
+def test_a_new_index_under_an_unwritable_folder_is_refused_before_the_embedding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`citeqa index --index RO/new/index`, the folders between not made yet, embedded the whole corpus
+    and only then failed to make RO/new: the check tried the index's folder and the one holding it, both
+    missing, and nothing else. The nearest folder that exists is tried, before any embedding."""
+    from corpus import DEFAULT_CORPUS_DIR
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    index = locked / "new" / "index"
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr(
+        "sys.argv", ["citeqa", "index", "--corpus", str(DEFAULT_CORPUS_DIR), "--index", str(index)]
+    )
+    with unwritable(locked), pytest.raises(SystemExit) as ended:
+        main()
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "embedding passages" not in err, err
+    assert f"cannot write {locked}: " in err, err
+    assert not (locked / "new").exists()
