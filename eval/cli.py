@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from corpus.errors import CiteqaError, CorpusError
-from eval.sweep_cli import seed_sweep_command, sweep_command
+from eval.sweep_cli import check_can_write_in, seed_sweep_command, sweep_command
 from service.cli.common import (
     BackendOption,
     CacheDirOption,
@@ -187,23 +187,6 @@ def check_report_folder(out: Path) -> None:
         where = "is a file" if existing == out else f"is under the file {existing}"
         raise ValueError(f"--out {out} {where}: pass a folder for the report (summary.md, results.json, ...)")
     check_can_write_in("--out", out, existing)
-
-
-def check_can_write_in(option: str, path: Path, folder: Path) -> None:
-    """``folder``, where ``path`` will be written, takes a file: one this user may not write (a read-only
-    mount, another user's folder) failed once every question had been scored, naming --index."""
-    import os
-    import tempfile
-
-    try:
-        handle, name = tempfile.mkstemp(prefix=".citeqa-write-check-", dir=folder)
-    except OSError as err:
-        raise ValueError(
-            f"{option} {path}: cannot write in {folder} ({err.strerror or err}): pass a path in a folder "
-            "this user can write"
-        ) from None
-    os.close(handle)
-    os.unlink(name)
 
 
 def check_calibration_file(path: Path) -> None:

@@ -182,6 +182,25 @@ def check_output_file(option: str, path: Path) -> None:
     existing = next((p for p in path.parents if p.exists()), Path("."))
     if not existing.is_dir():
         raise ValueError(f"{option} {path} is under the file {existing}: pass a path in a folder")
+    check_can_write_in(option, path, existing)
+
+
+def check_can_write_in(option: str, path: Path, folder: Path) -> None:
+    """``folder``, where ``path`` will be written, takes a file: one this user may not write (a read-only
+    mount, another user's folder) failed once every question had been scored (or the sweep had run),
+    naming --index."""
+    import os
+    import tempfile
+
+    try:
+        handle, name = tempfile.mkstemp(prefix=".citeqa-write-check-", dir=folder)
+    except OSError as err:
+        raise ValueError(
+            f"{option} {path}: cannot write in {folder} ({err.strerror or err}): pass a path in a folder "
+            "this user can write"
+        ) from None
+    os.close(handle)
+    os.unlink(name)
 
 
 def command_line(name: str) -> str:

@@ -799,3 +799,30 @@ def test_a_sweep_without_out_leaves_the_projects_own_reports_alone(
     assert (tmp_path / "eval" / "fusion_sweep.md").read_text(encoding="utf-8") == "the project's report\n"
     table = tmp_path / "var" / "eval" / "sweep" / f"{tiny_dataset.resolve().name}.md"
     assert "Produced by `citeqa sweep" in table.read_text(encoding="utf-8")
+
+
+def test_a_sweep_file_in_a_folder_this_user_may_not_write_is_refused_before_the_sweep(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """--out (or --details) in a folder this user may not write (a read-only mount, another user's folder)
+    ran the whole sweep, then failed, naming --index: it is refused first, naming the option."""
+    from support import unwritable
+
+    from service.cli.app import app
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    dataset = ["sweep", "--dataset", str(tiny_dataset), "--index-root", str(tmp_path / "ix")]
+    cases = [
+        ([*dataset, "--out", str(locked / "s.md")], f"--out {locked / 's.md'}: cannot write in {locked}"),
+        (
+            [*dataset, "--out", str(tmp_path / "s.md"), "--details", str(locked / "d.json")],
+            f"--details {locked / 'd.json'}: cannot write in {locked}",
+        ),
+    ]
+    with unwritable(locked):
+        for arguments, expected in cases:
+            result = CliRunner().invoke(app, [*arguments, "--passages", "120:30:title", "--folds", "2"])
+            assert result.exit_code == 2, result.output
+            assert expected in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "ix").exists() and not (tmp_path / "s.md").exists()
