@@ -8,6 +8,7 @@ from corpus.formats import Extracted
 from corpus.formats.text import decode
 from corpus.records import build_document, json_object, json_type
 from corpus.types import Document
+from corpus.unicode_check import is_blank
 
 MAX_BULK_DOCUMENTS = 1_000
 
@@ -34,7 +35,7 @@ def documents_from_jsonl(
                 raise CorpusError(f"{where}: field '{name}' is missing; every line needs doc_id, title, text")
         text = record.pop("text")
         for name, value in (("text", text), ("title", record["title"])):
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str) or is_blank(value):
                 found = "an empty string" if isinstance(value, str) else json_type(value)
                 raise CorpusError(f"{where}: field '{name}' must be a non-empty string, found {found}")
         document = build_document(where, Extracted(text), record, extra={})

@@ -18,7 +18,7 @@ from corpus.cleaning import clean_text
 from corpus.doc_ids import check_doc_id
 from corpus.errors import CorpusError, DuplicateDocumentIdError
 from corpus.types import Document
-from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate
+from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate, is_blank
 
 OPTIONAL_FIELDS = ("author", "publisher", "url", "provenance")
 
@@ -41,12 +41,12 @@ def load_document(text_path: Path) -> Document:
     meta = _read_metadata(meta_path)
     raw = _read_text(text_path)
     text, fired_rules = clean_text(raw)
-    if not text.strip():
+    if is_blank(text):
         raise CorpusError(f"{text_path}: field 'text' is empty (after cleaning); add the article text")
     doc_id = meta.get("doc_id", text_path.stem)
     check_doc_id(doc_id, meta_path)
     title = meta.get("title")
-    if not isinstance(title, str) or not title.strip():
+    if not isinstance(title, str) or is_blank(title):
         raise CorpusError(f"{meta_path}: field 'title' is missing or empty; every document needs a title")
     optional = {}
     for name in OPTIONAL_FIELDS:

@@ -27,7 +27,7 @@ from corpus.formats.text import decode
 from corpus.loader import OPTIONAL_FIELDS
 from corpus.pages import drop_prefix
 from corpus.types import Document
-from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate
+from corpus.unicode_check import LONE_SURROGATE_FIX, field_with_lone_surrogate, is_blank
 
 MAX_DOCUMENT_CHARS = 1_000_000
 MAX_DERIVED_TITLE_CHARS = 200
@@ -53,7 +53,7 @@ def build_document(
             "allowed; split the document"
         )
     cleaned, fired_rules = clean_text(text)
-    if not cleaned.strip():
+    if is_blank(cleaned):
         raise CorpusError(
             f"{source}: field 'text' is empty (after conversion and cleaning); add the article text"
         )

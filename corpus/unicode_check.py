@@ -3,7 +3,15 @@ give Python strings with unpaired surrogates, which no encoder or file can take.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: only spaces and invisible format characters (zero-width spaces and
+    joiners, soft hyphens, byte order marks, direction marks; Unicode category Cf), which str.strip()
+    keeps. A document of them was stored and found as a blank passage, where one of spaces was refused."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
 
 
 def has_lone_surrogate(text: str) -> bool:

@@ -23,6 +23,7 @@ from corpus.doc_ids import check_doc_id
 from corpus.errors import CorpusError
 from corpus.ingest import MAX_BULK_DOCUMENTS, MAX_DOCUMENT_CHARS
 from corpus.types import Document
+from corpus.unicode_check import is_blank
 from indexer.commit_point import check_writable, manifest_stamp, write_lock
 from indexer.embedding import Encoder
 from indexer.errors import DocumentNotFoundError, IndexMismatchError, VersionNotReachedError
@@ -76,14 +77,14 @@ def check_documents(documents: Sequence[Document], max_chars: int, max_documents
 
 def validate_document(document: Document, max_chars: int = MAX_DOCUMENT_CHARS) -> Document:
     check_doc_id(document.doc_id)
-    if not document.title.strip():
+    if is_blank(document.title):
         raise CorpusError(f"document {document.doc_id!r}: title is empty; every document needs a title")
     if len(document.title) > MAX_TITLE_CHARS:
         raise CorpusError(
             f"document {document.doc_id!r}: title has {len(document.title):,} characters, over the limit of "
             f"{MAX_TITLE_CHARS:,} (it is indexed with each of the document's passages); shorten it"
         )
-    if not document.text.strip():
+    if is_blank(document.text):
         raise CorpusError(f"document {document.doc_id!r}: text is empty; send the document's text")
     if "\x00" in document.text:  # as a text file's (corpus.formats.text.decode): binary, or UTF-16 read as 8
         raise CorpusError(

@@ -332,6 +332,12 @@ def test_an_invalid_doc_id_is_rejected(doc_id: str) -> None:
         document_from_upload(b"Body.", filename="x.txt", doc_id=doc_id)
 
 
+def test_a_file_of_invisible_characters_is_refused_as_empty() -> None:
+    """Zero-width spaces and soft hyphens show nothing: such a file was indexed as a blank passage."""
+    with pytest.raises(CorpusError, match=r"z\.txt: field 'text' is empty"):
+        document_from_upload("\u200b\u00ad\n\u200b".encode(), filename="z.txt")
+
+
 # --- limits ----------------------------------------------------------------------------------------
 
 

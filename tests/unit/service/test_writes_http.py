@@ -404,3 +404,19 @@ def test_the_schema_states_the_title_limit(writer: TestClient) -> None:
     bodies = [t for t in titles if "document's title" in t.get("description", "")]
     assert len(bodies) >= 2  # a PUT's body and a batch's document
     assert all(t["maxLength"] == MAX_TITLE_CHARS for t in bodies)
+
+
+def test_a_document_of_invisible_characters_is_refused_as_empty(writer: TestClient) -> None:
+    """Found by the text probe: a text (or a title) of zero-width spaces, soft hyphens or other invisible
+    format characters was stored and found as a blank passage, where one of spaces is refused as empty."""
+    for blank in ("\u200b\u200b", "\u00ad", " \ufeff\u200d "):
+        text = writer.put("/documents/blank", json={"title": "Blank", "text": blank}, headers=AUTH)
+        assert text.status_code == 422, text.text
+        assert "text is empty" in text.json()["message"]
+        title = writer.put("/documents/blank", json={"title": blank, "text": SEALS["text"]}, headers=AUTH)
+        assert title.status_code == 422, title.text
+        assert "title is empty" in title.json()["message"]
+    assert writer.get("/documents/blank").status_code == 404
+    visible = {"title": "Blank", "text": "\u200bSeals.\u200b"}
+    shown = writer.put("/documents/blank", json=visible, headers=AUTH)
+    assert shown.status_code == 200, shown.text
