@@ -22,7 +22,7 @@ from service.cors import JsonCorsMiddleware
 from service.deps import AppState
 from service.errors import install_error_handlers
 from service.head import HeadAsGet
-from service.limits import BodySizeLimit, SecurityHeaders
+from service.limits import BodySizeLimit, SecurityHeaders, WriteAdmission, WriteQueue
 from service.methods import MethodGuard
 from service.metrics import ServiceMetrics
 from service.openapi_filters import install_filter_keys_documentation
@@ -95,6 +95,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.write_queue = WriteQueue(settings.max_queued_writes, settings.retry_after_seconds)
     app.state.metrics = ServiceMetrics(app)
     install_access_policy(app, settings)
     install_error_handlers(app)
@@ -121,10 +122,12 @@ def create_app(
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
     # Added last runs first: headers on every response, then the request id, log line and metrics, then
-    # the body limit (so a 413 is logged and counted too).
+    # the queue of writes (a 503 before a write's body is read), then the body limit (so a 413 or a 503 is
+    # logged and counted too).
     app.add_middleware(
         BodySizeLimit, limit=settings.max_body_bytes, write_limit=settings.max_write_body_bytes
     )
+    app.add_middleware(WriteAdmission, queue=app.state.write_queue)
     app.add_middleware(RequestObserver, metrics=app.state.metrics, router=templates)
     app.add_middleware(SecurityHeaders)
     return app

@@ -1,5 +1,6 @@
-"""Request limits and protective headers: the body size limit (413), doc_id checks on document paths,
-and security headers on every response (pages add their CSP themselves, see service/routes/pages.py)."""
+"""Request limits and protective headers: the queue of document writes (503), the body size limit (413),
+doc_id checks on document paths, and security headers on every response (pages add their CSP themselves,
+see service/routes/pages.py)."""
 
 from __future__ import annotations
 
@@ -149,6 +150,52 @@ class BodySizeLimit:
             return replay.pop() if replay else await receive()
 
         await self.app(scope, replayed, send)
+
+
+class WriteQueue:
+    """The document writes admitted now (``in_flight``, at most ``limit``) and those refused (``shed``),
+    read by /metrics (service.metrics)."""
+
+    def __init__(self, limit: int, retry_after: int = 1) -> None:
+        if limit < 1:
+            raise ValueError("the queue of writes must hold at least 1")
+        self.limit, self.retry_after = limit, retry_after
+        self.in_flight = 0
+        self.shed = 0
+
+
+class WriteAdmission:
+    """Admits at most ``queue.limit`` document writes (POST/PUT under /documents) at once, from their
+    first byte to their answer; one more is answered 503 with Retry-After before its body is read. Only a
+    few writes compute at once (service.writes.WRITE_THREADS); the others wait, each holding a body of up
+    to CITEQA_MAX_WRITE_BODY_BYTES, so the bound is what keeps their memory bounded."""
+
+    def __init__(self, app: ASGIApp, queue: WriteQueue) -> None:
+        self.app, self.queue = app, queue
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_document_write(scope):
+            await self.app(scope, receive, send)
+            return
+        queue = self.queue
+        if queue.in_flight >= queue.limit:
+            queue.shed += 1
+            message = (
+                f"the service is busy (its queue of {queue.limit} writes is full); retry in "
+                f"{queue.retry_after} s (CITEQA_MAX_QUEUED_WRITES sets how many writes wait at once)"
+            )
+            refused = JSONResponse(
+                status_code=503,
+                content=error_body("overloaded", message),
+                headers={"Retry-After": str(queue.retry_after)},
+            )
+            await refused(scope, receive, send)
+            return
+        queue.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            queue.in_flight -= 1
 
 
 class SecurityHeaders:

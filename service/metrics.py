@@ -103,12 +103,28 @@ def batcher_of(encoder: object) -> BatchingEncoder | None:
 
 
 class QueueCollector(Collector):
-    """The query gate (service.admission) and the question batcher, read at scrape time."""
+    """The query gate (service.admission), the queue of writes (service.limits) and the question batcher,
+    read at scrape time."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        writes = getattr(self.app.state, "write_queue", None)
+        if writes is not None:
+            yield CounterMetricFamily(
+                "citeqa_writes_shed",
+                "document writes refused with 503 (Retry-After) because their queue was full",
+                writes.shed,
+            )
+            yield GaugeMetricFamily(
+                "citeqa_writes_in_flight",
+                "document writes admitted now (computing or waiting)",
+                writes.in_flight,
+            )
+            yield GaugeMetricFamily(
+                "citeqa_writes_queue_limit", "most document writes admitted at once", writes.limit
+            )
         state = getattr(self.app.state, "citeqa", None)
         if state is None:
             return

@@ -29,6 +29,9 @@ DEFAULT_MAX_BODY_BYTES = 160 * 1024
 DEFAULT_MAX_WRITE_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_QUERY_CONCURRENCY = 16
 DEFAULT_MAX_QUEUED = 32
+# Twice the write threads (service.writes.WRITE_THREADS, 4): each admitted write may hold a body of
+# CITEQA_MAX_WRITE_BODY_BYTES, so 8 of 32 MiB is at most 256 MiB of bodies held at once.
+DEFAULT_MAX_QUEUED_WRITES = 8
 MAX_THREADS = 256
 MAX_WORKERS = 256
 
@@ -185,7 +188,15 @@ class Settings(BaseSettings):
         ge=1,
         description="queries admitted at once per process, computing or waiting; more: 503 with Retry-After",
     )
-    retry_after_seconds: int = Field(1, ge=1, description="the Retry-After of a 503 when the queue is full")
+    max_queued_writes: int = Field(
+        DEFAULT_MAX_QUEUED_WRITES,
+        ge=1,
+        description="document writes (POST/PUT /documents...) admitted at once per process, computing or "
+        "waiting, each holding its body; more: 503 with Retry-After, before the body is read",
+    )
+    retry_after_seconds: int = Field(
+        1, ge=1, description="the Retry-After of a 503 when the queue (of queries or of writes) is full"
+    )
     embedding_cache_path: Path = Field(
         DEFAULT_CACHE_DIR, description="persistent embedding cache (passage and sentence vectors)"
     )

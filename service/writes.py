@@ -64,8 +64,16 @@ WRITE_RESPONSES = {
         ),
     },
 }
-UPLOAD_RESPONSES = {
+# Writes with a body (POST/PUT under /documents) wait in a queue of their own (service.limits.WriteAdmission).
+QUEUED_WRITE_RESPONSES = {
     **WRITE_RESPONSES,
+    503: {
+        "model": ErrorOut,
+        "description": "the queue of writes is full (CITEQA_MAX_QUEUED_WRITES); retry after Retry-After",
+    },
+}
+UPLOAD_RESPONSES = {
+    **QUEUED_WRITE_RESPONSES,
     415: {"model": ErrorOut, "description": "a Content-Type or file type citeqa does not read"},
 }
 

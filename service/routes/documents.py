@@ -21,6 +21,7 @@ from service.schemas import DocumentList, DocumentOut, DocumentSummary, ErrorOut
 from service.write_schemas import DocumentBody, WriteOut
 from service.writes import (
     DOCUMENTS_BODY,
+    QUEUED_WRITE_RESPONSES,
     UPLOAD_BODY,
     UPLOAD_RESPONSES,
     WRITE_RESPONSES,
@@ -137,7 +138,7 @@ async def upload_documents(
 @router.put(
     "/documents/{doc_id:cited_id}",
     response_model=WriteOut,
-    responses=WRITE_RESPONSES,
+    responses=QUEUED_WRITE_RESPONSES,
     dependencies=[
         WriteAccess,
         Depends(valid_doc_id),

@@ -22,7 +22,8 @@ WRITES = 50  # more than the app's worker threads (40)
 def test_writes_queued_behind_the_write_lock_leave_the_other_routes_answering(
     index_copy: Path, encoder: Any
 ) -> None:
-    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+    # Every write is admitted here (the queue of writes holds them all): this is about the threads.
+    with writable_client(index_copy, encoder, api_keys=[KEY], max_queued_writes=WRITES) as client:
         doc_id = client.get("/documents").json()["documents"][0]["doc_id"]
         assert client.get("/health").status_code == 200
         tasks_before = client.portal.call(lambda: len(asyncio.all_tasks()))
@@ -65,3 +66,50 @@ def test_writes_queued_behind_the_write_lock_leave_the_other_routes_answering(
         assert statuses == [200] * WRITES
         listed = {d["doc_id"] for d in client.get("/documents").json()["documents"]}
         assert {f"note-{n}" for n in range(WRITES)} <= listed
+
+
+def test_a_write_past_the_queue_of_writes_is_refused_with_503_before_its_body_is_read(
+    index_copy: Path, encoder: Any
+) -> None:
+    """Each waiting write holds its body (up to 32 MiB): past CITEQA_MAX_QUEUED_WRITES admitted at once,
+    one more is answered 503 with Retry-After and a message, and counted in /metrics."""
+    queued = 2
+    with writable_client(index_copy, encoder, api_keys=[KEY], max_queued_writes=queued) as client:
+        statuses: list[int] = []
+        refused: dict[str, Any] = {}
+
+        def put(n: int) -> None:
+            document = {"title": f"Note {n}", "text": f"Gannets dive from thirty metres, note {n}."}
+            statuses.append(client.put(f"/documents/gannet-{n}", json=document, headers=AUTH).status_code)
+
+        def one_more() -> None:
+            answer = client.post(
+                "/documents/upload",
+                content=b"Kittiwakes nest on cliffs.",
+                headers={**AUTH, "Content-Type": "text/plain"},
+            )
+            refused.update(status=answer.status_code, headers=answer.headers, body=answer.json())
+
+        tasks_before = client.portal.call(lambda: len(asyncio.all_tasks()))
+        writers = [threading.Thread(target=put, args=(n,)) for n in range(queued)]
+        with write_lock(index_copy):  # a long commit: the admitted writes wait for it
+            for writer in writers:
+                writer.start()
+            while client.portal.call(lambda: len(asyncio.all_tasks())) < tasks_before + queued:
+                threading.Event().wait(0.01)
+            extra = threading.Thread(target=one_more)
+            extra.start()
+            extra.join(timeout=60)  # answered at once when refused; without the bound it waits for the lock
+        extra.join()
+        for writer in writers:
+            writer.join()
+        assert refused["status"] == 503, refused
+        assert refused["headers"]["retry-after"] == "1"
+        assert refused["body"]["error"] == "overloaded"
+        message = refused["body"]["message"]
+        assert "2 writes" in message and "CITEQA_MAX_QUEUED_WRITES" in message and "retry in 1 s" in message
+        assert statuses == [200] * queued
+        metrics = client.get("/metrics").text
+        assert "citeqa_writes_shed_total 1.0" in metrics
+        assert "citeqa_writes_queue_limit 2.0" in metrics
+        assert "citeqa_writes_in_flight 0.0" in metrics
