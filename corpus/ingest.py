@@ -30,6 +30,7 @@ from corpus.formats import (
     SUPPORTED_MEDIA_TYPES,
     SUPPORTED_SUFFIXES,
     Format,
+    RequestBudget,
     extract,
 )
 from corpus.jsonl import MAX_BULK_DOCUMENTS, documents_from_jsonl
@@ -141,9 +142,11 @@ def document_from_upload(
     media_type: str | None = None,
     doc_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    budget: RequestBudget | None = None,
 ) -> Document:
     """One uploaded file as a Document; its format comes from ``media_type``, else from the filename
-    (``UnsupportedFormatError`` when neither names one citeqa reads)."""
+    (``UnsupportedFormatError`` when neither names one citeqa reads). ``budget``: that of the request,
+    shared by its files (corpus.formats.RequestBudget)."""
     source = filename or "upload"
     _checked_size(content, source)
     kind, charset = upload_format(filename, media_type)
@@ -153,7 +156,7 @@ def document_from_upload(
     elif "doc_id" not in meta and filename:
         meta["doc_id"] = slug(PurePath(filename).stem) or None
     extra = {"source_format": kind, **({"source_file": PurePath(filename).name} if filename else {})}
-    return build_document(source, extract(content, kind, charset, source), meta, extra=extra)
+    return build_document(source, extract(content, kind, charset, source, budget), meta, extra=extra)
 
 
 def upload_format(filename: str | None, media_type: str | None) -> tuple[Format, str | None]:

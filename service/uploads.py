@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX
 from corpus.errors import CorpusError
+from corpus.formats import RequestBudget
 from corpus.ingest import JSONL_SUFFIX, document_from_upload, documents_from_jsonl
 from corpus.loader import check_unique_ids
 from corpus.types import Document
@@ -117,6 +118,7 @@ def documents_from_form(form: Form, defaults: Mapping[str, str]) -> list[Documen
             "file with its own metadata in a request of its own"
         )
     metadata = {k: v for k, v in fields.items() if k != "doc_id"}
+    budget = RequestBudget()  # the files' PDF pages and Word paragraphs, together
     documents: list[Document] = []
     sources: list[str] = []
     for number, part in enumerate(form.files, 1):
@@ -138,6 +140,7 @@ def documents_from_form(form: Form, defaults: Mapping[str, str]) -> list[Documen
                 media_type=part.media_type,
                 doc_id=fields.get("doc_id"),
                 metadata=metadata,
+                budget=budget,
             )
         )
         sources.append(name)

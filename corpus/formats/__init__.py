@@ -35,6 +35,21 @@ MEDIA_TYPE_FORMATS: dict[str, Format] = {
 }
 SUPPORTED_SUFFIXES = ".txt, .md, .html, .pdf or .docx"
 SUPPORTED_MEDIA_TYPES = "text/plain, text/markdown, text/html, application/pdf or " + DOCX_MEDIA_TYPE
+# The files of one upload request (up to 1,000) share one budget, the most one file may cost: each file's
+# limits held, but added up (500 PDFs each listing a page 10,000 times) they were twenty minutes of CPU.
+MAX_REQUEST_PAGES = 10_000  # PDF pages, all the PDFs together (corpus.formats.pdf.MAX_PAGES a file)
+MAX_REQUEST_BLOCKS = 250_000  # Word paragraphs and table cells, all the .docx together (MAX_BLOCKS a file)
+SEVERAL_REQUESTS = "send the files in several requests"
+
+
+class RequestBudget:
+    """What the files of one request have cost so far: PDF pages and Word paragraphs and table cells. Each
+    format's reader charges it (``CorpusError``, HTTP 422, past MAX_REQUEST_PAGES or MAX_REQUEST_BLOCKS);
+    one budget per request, passed to ``extract`` for each of its files."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+        self.blocks = 0
 
 
 @dataclass(frozen=True)
@@ -55,16 +70,19 @@ class Extracted:
     page_starts: tuple[int, ...] = ()
 
 
-def extract(content: bytes, kind: Format, charset: str | None, source: str) -> Extracted:
-    """The text and metadata of ``content`` read as ``kind``; ``source`` names it in errors."""
+def extract(
+    content: bytes, kind: Format, charset: str | None, source: str, budget: RequestBudget | None = None
+) -> Extracted:
+    """The text and metadata of ``content`` read as ``kind``; ``source`` names it in errors. ``budget``:
+    that of the request the file came in, shared with its other files (none: the file's own limits)."""
     if kind == "pdf":
         from corpus.formats.pdf import pdf_extract
 
-        return pdf_extract(content, source)
+        return pdf_extract(content, source, budget)
     if kind == "docx":
         from corpus.formats.docx import docx_extract
 
-        return docx_extract(content, source)
+        return docx_extract(content, source, budget)
     if kind == "html":
         from corpus.formats.html import html_extract
 

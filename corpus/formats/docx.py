@@ -10,7 +10,7 @@ from io import BytesIO
 from typing import Any
 
 from corpus.errors import CorpusError
-from corpus.formats import Extracted, optional
+from corpus.formats import MAX_REQUEST_BLOCKS, SEVERAL_REQUESTS, Extracted, RequestBudget, optional
 
 # python-docx's own template names itself the author of every document made from it.
 TEMPLATE_AUTHOR = "python-docx"
@@ -25,7 +25,7 @@ XML_SUFFIXES = (".xml", ".rels")
 MAX_BLOCKS = 250_000
 
 
-def docx_extract(content: bytes, source: str) -> Extracted:
+def docx_extract(content: bytes, source: str, budget: RequestBudget | None = None) -> Extracted:
     import docx
 
     _check_unpacked_size(content, source)
@@ -39,6 +39,7 @@ def docx_extract(content: bytes, source: str) -> Extracted:
     style_of = _paragraph_style_names(document)
     pieces: list[tuple[bool, str]] = []  # (is a list item or table, text)
     headings: list[tuple[int, str]] = []
+    spent = budget.blocks if budget is not None else 0  # by the request's Word files before this one
     blocks = 0
     for block in _body_blocks(document):
         blocks += 1
@@ -46,17 +47,19 @@ def docx_extract(content: bytes, source: str) -> Extracted:
             rows = []
             for row in block.rows:
                 blocks += len(row._tr.tc_lst)
-                _check_blocks(blocks, source)
+                _check_blocks(blocks, spent, source)
                 rows.append(_row_text(row))
             pieces.append((False, "\n".join(row for row in rows if row)))
             continue
-        _check_blocks(blocks, source)
+        _check_blocks(blocks, spent, source)
         text = "\n".join(line.strip() for line in block.text.splitlines() if line.strip())
         style = style_of(block)
         level = _heading_level(style)
         if text and level is not None:
             headings.append((level, " ".join(text.split())))
         pieces.append((level is None and _is_list_item(block, style), text))
+    if budget is not None:
+        budget.blocks += blocks
     parts: list[str] = []
     previous_item = False
     for is_item, text in pieces:
@@ -88,11 +91,17 @@ def _body_blocks(document: Any) -> Iterator[Any]:
         yield Paragraph(element, body) if element.tag == paragraph else Table(element, body)
 
 
-def _check_blocks(blocks: int, source: str) -> None:
+def _check_blocks(blocks: int, spent: int, source: str) -> None:
+    """``blocks`` read so far of this file, ``spent`` by the Word files of its request before it."""
     if blocks > MAX_BLOCKS:
         raise CorpusError(
             f"{source}: the Word file holds more than {MAX_BLOCKS:,} paragraphs and table cells, the most "
             "a .docx may hold; split the document"
+        )
+    if spent + blocks > MAX_REQUEST_BLOCKS:
+        raise CorpusError(
+            f"{source}: the Word files of this request hold more than {MAX_REQUEST_BLOCKS:,} paragraphs and "
+            f"table cells together, the most one request may hold; {SEVERAL_REQUESTS}"
         )
 
 

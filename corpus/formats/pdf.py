@@ -15,7 +15,7 @@ from io import BytesIO
 from typing import Any
 
 from corpus.errors import CorpusError
-from corpus.formats import Extracted, optional
+from corpus.formats import MAX_REQUEST_PAGES, SEVERAL_REQUESTS, Extracted, RequestBudget, optional
 from corpus.pages import join_pages
 from corpus.records import MAX_DOCUMENT_CHARS
 
@@ -27,7 +27,7 @@ MAX_PAGES = 10_000
 _WRAPPED_LINE = re.compile(r"(?<=[^\s-])\n(?=[^\W\d_])")
 
 
-def pdf_extract(content: bytes, source: str) -> Extracted:
+def pdf_extract(content: bytes, source: str, budget: RequestBudget | None = None) -> Extracted:
     from pypdf import PdfReader
 
     try:
@@ -41,6 +41,8 @@ def pdf_extract(content: bytes, source: str) -> Extracted:
         raise CorpusError(
             f"{source}: not a readable PDF ({_reason(err)}); check that the file is a PDF"
         ) from None
+    if budget is not None:
+        _charge(budget, len(pages), source)
     texts = _page_texts(pages, source)
     if not any(texts):
         raise CorpusError(
@@ -79,6 +81,17 @@ def _page_texts(pages: list[Any], source: str) -> list[str]:
                 f"than the {MAX_DOCUMENT_CHARS:,} allowed; split the document"
             )
     return texts
+
+
+def _charge(budget: RequestBudget, pages: int, source: str) -> None:
+    """Count ``pages`` against the request's budget before any is read; refused past MAX_REQUEST_PAGES
+    (a file over MAX_PAGES alone is refused by ``_page_texts`` in its own words)."""
+    budget.pages += pages
+    if budget.pages > MAX_REQUEST_PAGES and budget.pages > pages:
+        raise CorpusError(
+            f"{source}: the PDFs of this request have {budget.pages:,} pages together, more than the "
+            f"{MAX_REQUEST_PAGES:,} one request may have; {SEVERAL_REQUESTS}"
+        )
 
 
 def clean_page(raw: str) -> str:

@@ -386,3 +386,28 @@ def test_two_files_of_one_name_are_named_with_what_to_do(writer: TestClient) -> 
     twice = {"doc_id": "seals", "title": "Seals", "text": "Seals bask."}
     batch = writer.post("/documents", json={"documents": [twice, twice]}, headers=AUTH)
     assert batch.status_code == 422 and "doc_id 'seals' appears twice" in batch.json()["message"]
+
+
+def test_the_files_of_one_upload_share_one_budget_of_pages_and_paragraphs(writer: TestClient) -> None:
+    """Each file's limits held, but they added up across the files of one request (up to 1,000): 500 PDFs
+    each listing a page 10,000 times were some twenty minutes of CPU in one upload. The pages of all the
+    PDFs of a request are held to 10,000 together (corpus.formats.MAX_REQUEST_PAGES), and the paragraphs
+    and table cells of all its Word files to 250,000 (MAX_REQUEST_BLOCKS), each with a 422 naming the
+    limit; nothing of the request is stored."""
+    pdf = pdf_one_page_many_times(4_000, ["Puffins nest in burrows."])  # 4,000 pages: one file may
+    pdfs = [("file", (f"puffins-{n}.pdf", pdf, "application/pdf")) for n in range(3)]
+    # About 175,000 paragraphs each (1 MiB of <w:p/> after a sentence): one file may, two may not.
+    word = docx_bomb(1, unit=b"<w:p/>")  # one chunk: 174,762 empty paragraphs
+    words = [("file", (f"empty-{n}.docx", word, DOCX)) for n in range(2)]
+    for files, said in (
+        (pdfs, "puffins-2.pdf: the PDFs of this request have 12,000 pages together, more than the 10,000"),
+        (words, "empty-1.docx: the Word files of this request hold more than 250,000 paragraphs and table"),
+    ):
+        response = writer.post("/documents", files=files, headers=AUTH)
+        assert response.status_code == 422, response.text
+        message = response.json()["message"]
+        assert said in message and "send the files in several requests" in message, message
+    listed = {d["doc_id"] for d in writer.get("/documents").json()["documents"]}
+    assert not {"puffins-0", "empty-0"} & listed
+    one = writer.post("/documents", files=[pdfs[0], words[0]], headers=AUTH)
+    assert one.status_code == 200, one.text
