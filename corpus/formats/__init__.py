@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from corpus.errors import CorpusError
+
 Format = Literal["text", "markdown", "html", "pdf", "docx"]
 SUFFIX_FORMATS: dict[str, Format] = {
     ".txt": "text",
@@ -40,6 +42,11 @@ SUPPORTED_MEDIA_TYPES = "text/plain, text/markdown, text/html, application/pdf o
 MAX_REQUEST_PAGES = 10_000  # PDF pages, all the PDFs together (corpus.formats.pdf.MAX_PAGES a file)
 MAX_REQUEST_BLOCKS = 250_000  # Word paragraphs and table cells, all the .docx together (MAX_BLOCKS a file)
 SEVERAL_REQUESTS = "send the files in several requests"
+# A document's text holds at most 1,000,000 characters (corpus.records.MAX_DOCUMENT_CHARS): 3 MB of UTF-8
+# even in Chinese or Japanese. HTML and Markdown were parsed up to the 20 MB any file may be, and an 18 MB
+# page took a minute to parse before its 422 (trafilatura's parse grows faster than the page); a page
+# five times the longest text is mostly markup. Larger ones are refused before they are parsed.
+MAX_MARKUP_BYTES = 5_000_000
 
 
 class RequestBudget:
@@ -75,6 +82,13 @@ def extract(
 ) -> Extracted:
     """The text and metadata of ``content`` read as ``kind``; ``source`` names it in errors. ``budget``:
     that of the request the file came in, shared with its other files (none: the file's own limits)."""
+    if kind in ("html", "markdown") and len(content) > MAX_MARKUP_BYTES:
+        raise CorpusError(
+            f"{source}: the {'HTML' if kind == 'html' else 'Markdown'} file is {len(content):,} bytes, more "
+            f"than the {MAX_MARKUP_BYTES:,} bytes an HTML or Markdown file may be (its text may hold at "
+            "most 1,000,000 characters: the rest is markup, slow to parse); save the article alone, or "
+            "split the document"
+        )
     if kind == "pdf":
         from corpus.formats.pdf import pdf_extract
 

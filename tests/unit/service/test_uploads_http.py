@@ -411,3 +411,30 @@ def test_the_files_of_one_upload_share_one_budget_of_pages_and_paragraphs(writer
     assert not {"puffins-0", "empty-0"} & listed
     one = writer.post("/documents", files=[pdfs[0], words[0]], headers=AUTH)
     assert one.status_code == 200, one.text
+
+
+def test_an_html_or_markdown_file_far_larger_than_any_text_it_may_hold_is_refused_before_parsing(
+    index_copy: Path, encoder: Any
+) -> None:
+    """HTML and Markdown were parsed up to the 20 MB a file may be (an 18 MB page took a minute before
+    its 422), though a document's text holds at most 1,000,000 characters: a page many times larger is
+    mostly markup. One over 5,000,000 bytes is refused with a 422 naming the limit, before it is parsed,
+    as a file of a multipart upload and as a raw body."""
+    article = b"<h1>Puffin burrows</h1><p>Atlantic puffins dig burrows on cliff tops.</p>"
+    script = b"<script>" + b"var x = 1;\n" * 460_000 + b"</script>"  # about 5 MB of page, no text
+    page = b"<html><head>" + script + b"</head><body><article>" + article + b"</article></body></html>"
+    notes = b"# Puffins\n\n" + b"<!-- a comment -->\n" * 270_000 + b"Puffins nest in burrows.\n"
+    assert 5_000_000 < len(page) < 5_200_000 and 5_000_000 < len(notes) < 5_200_000
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+        answers = [
+            client.post("/documents", files={"file": ("big.html", page, "text/html")}, headers=AUTH),
+            client.post("/documents?doc_id=big", content=page, headers={**AUTH, "Content-Type": "text/html"}),
+            client.post("/documents", files={"file": ("big.md", notes, "text/markdown")}, headers=AUTH),
+        ]
+        for answer, name in zip(answers, ("big.html", "upload", "big.md"), strict=True):
+            assert answer.status_code == 422, answer.text
+            message = answer.json()["message"]
+            assert message.startswith(f"{name}: ") and "more than the 5,000,000 bytes" in message, message
+            assert "HTML or Markdown" in message and "1,000,000 characters" in message, message
+        listed = {d["doc_id"] for d in client.get("/documents").json()["documents"]}
+        assert not {"big"} & listed
