@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException
 
@@ -48,6 +49,20 @@ def check_key(policy: AccessPolicy, credentials: HTTPAuthorizationCredentials | 
         )
     if not policy.accepts(credentials.credentials):
         raise HTTPException(403, "the API key is not valid")
+
+
+def key_refusal(policy: AccessPolicy, authorization: str | None) -> HTTPException | None:
+    """The refusal ``check_key`` gives a request whose Authorization header is ``authorization`` (read as
+    ``bearer`` reads it), or None when its key is accepted: for the write queue, which answers it before
+    the body is read and before the write takes a place (service.limits.WriteAdmission)."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    given = scheme.lower() == "bearer" and token
+    credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if given else None
+    try:
+        check_key(policy, credentials)
+    except HTTPException as refused:
+        return refused
+    return None
 
 
 def may_read(policy: AccessPolicy, credentials: HTTPAuthorizationCredentials | None) -> bool:

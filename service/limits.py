@@ -12,11 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corpus.doc_ids import DOC_ID_MAX_CHARS, DOC_ID_REGEX, DOC_ID_RULE, check_doc_id
 from corpus.errors import InvalidDocumentIdError
-from service.errors import error_body
+from service.auth import key_refusal
+from service.errors import HTTP_ERROR_CODES, error_body
+from service.methods import flat_routes, path_methods
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 # The rule is stated in the OpenAPI document; valid_doc_id says what is wrong in its own words.
@@ -166,16 +169,32 @@ class WriteQueue:
 
 class WriteAdmission:
     """Admits at most ``queue.limit`` document writes (POST/PUT under /documents) at once, from their
-    first byte to their answer; one more is answered 503 with Retry-After before its body is read. Only a
+    first byte to their answer; one more is answered 503 with Retry-After before its body is read, and
+    one whose API key is refused is answered 401/403 at once, without a place. Only a
     few writes compute at once (service.writes.WRITE_THREADS); the others wait, each holding a body of up
     to CITEQA_MAX_WRITE_BODY_BYTES, so the bound is what keeps their memory bounded."""
 
     def __init__(self, app: ASGIApp, queue: WriteQueue) -> None:
         self.app, self.queue = app, queue
+        self._routes: list[BaseRoute] | None = None  # read at the first write: routes come after middleware
+
+    def takes(self, scope: Scope) -> bool:
+        """Whether a route takes this method at this path (else the method guard answers 405, unqueued)."""
+        if self._routes is None:
+            self._routes = list(flat_routes(scope["app"].router.routes))
+        found = path_methods(self._routes, scope["path"])
+        return found is not None and scope["method"] in found[0]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_document_write(scope):
+        if scope["type"] != "http" or not is_document_write(scope) or not self.takes(scope):
             await self.app(scope, receive, send)
+            return
+        # A write whose key is refused never takes a place: without a key, one could fill the queue.
+        policy = scope["app"].state.access
+        if (refused := key_refusal(policy, Headers(scope=scope).get("authorization"))) is not None:
+            body = error_body(HTTP_ERROR_CODES[refused.status_code], str(refused.detail))
+            answer = JSONResponse(body, refused.status_code, headers=refused.headers)
+            await answer(scope, receive, send)
             return
         queue = self.queue
         if queue.in_flight >= queue.limit:

@@ -100,10 +100,20 @@ def test_a_write_past_the_queue_of_writes_is_refused_with_503_before_its_body_is
             extra = threading.Thread(target=one_more)
             extra.start()
             extra.join(timeout=60)  # answered at once when refused; without the bound it waits for the lock
+            # A write without a valid key never takes a place (nor is refused as if the queue were full):
+            # without a key, one could keep every writer out.
+            note = {"title": "Note", "text": "Shags nest low."}
+            keyless = client.put("/documents/shag", json=note)
+            wrong = client.put("/documents/shag", json=note, headers={"Authorization": "Bearer wrong"})
         extra.join()
         for writer in writers:
             writer.join()
         assert refused["status"] == 503, refused
+        assert keyless.status_code == 401, keyless.text
+        assert keyless.headers["www-authenticate"] == "Bearer"
+        assert keyless.json() == client.put("/documents/shag", json=note).json()  # as when not queued
+        assert keyless.json()["error"] == "unauthorized"
+        assert wrong.status_code == 403 and wrong.json()["message"] == "the API key is not valid"
         assert refused["headers"]["retry-after"] == "1"
         assert refused["body"]["error"] == "overloaded"
         message = refused["body"]["message"]
