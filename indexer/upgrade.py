@@ -61,6 +61,22 @@ def replay_journal(documents: dict[str, Document], version: int, journal: Path) 
     return version
 
 
+def format1_version(folder: Path) -> int:
+    """The version of the format-1 folder at ``folder`` with its journal's writes (at least 1): its
+    manifest's, or its journal's last entry's when above. A manifest version that is not a whole number,
+    or a journal that cannot be read, is passed over: the folder is being replaced, not read."""
+    try:
+        recorded = read_manifest(folder, formats=(FORMAT1,)).get("version", 1)
+    except IndexMismatchError:
+        recorded = 1
+    version = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else 1
+    try:
+        entries = read_journal(journal_path(folder))
+    except (IndexMismatchError, OSError):
+        entries = []
+    return max([version, *(e.version for e in entries)])
+
+
 def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
     folder = Path(folder)
     try:

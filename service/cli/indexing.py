@@ -119,13 +119,15 @@ def index(
             return
         from indexer.errors import IndexMismatchError
 
-        try:
-            upgrade_if_format1(settings)
-        except IndexMismatchError as err:
-            if not force:
-                raise
-            log(f"{err}: replacing it from the corpus (--force)")
-        served = live_version(settings.index_path)
+        replaced_format1 = format1_replaced_by_force(settings) if force else 0
+        if not replaced_format1:
+            try:
+                upgrade_if_format1(settings)
+            except IndexMismatchError as err:
+                if not force:
+                    raise
+                log(f"{err}: replacing it from the corpus (--force)")
+        served = replaced_format1 or live_version(settings.index_path)
         if changed_by_writes(settings.index_path) and not force:
             changed = (
                 f"index at {settings.index_path} has been changed by writes (version {served}); "
@@ -150,7 +152,11 @@ def index(
         if if_stale and index_is_current(settings.index_path, documents, settings.model, index_settings):
             log(f"index at {settings.index_path} is up to date ({len(documents)} documents)")
             return
-        if if_stale and (damage := index_damage(settings.index_path, settings.model)):
+        if (
+            if_stale
+            and not replaced_format1
+            and (damage := index_damage(settings.index_path, settings.model))
+        ):
             log(f"{damage}: rebuilding it from the corpus at {settings.corpus_path}")
         if missed := index_predates_text_rules(settings.index_path, documents):
             log(f"index at {settings.index_path} was built before {missed}: rebuilding it")
@@ -160,12 +166,34 @@ def index(
                 "rebuilding it, so that the service embeds nothing at start-up"
             )
         report = build_with_progress(settings, documents, index_settings, served)
+        if replaced_format1:  # its writes were dropped with the folder: the journal of them goes too
+            from indexer.journal import journal_path
+
+            journal_path(settings.index_path).unlink(missing_ok=True)
     except (CiteqaError, ValueError) as err:
         fail(err)
     typer.echo(
         f"indexed {report.documents} documents into {report.passages} passages in {report.seconds:.1f} s "
         f"({report.passages_per_second:.1f} passages/s) -> {report.path}"
     )
+
+
+def format1_replaced_by_force(settings: Settings) -> int:
+    """For `citeqa index --force` on a format-1 index folder: its version (that of its last write), so
+    that the build from the corpus comes one above it, as over a current-format index changed by writes,
+    after saying so; 0 when the folder is not in format 1. It is not upgraded first: --force replaces it
+    from the corpus, its writes (and those its journal holds) dropped, so an upgrade would embed it twice."""
+    from indexer.format1 import is_format1
+    from indexer.upgrade import format1_version
+
+    if not is_format1(settings.index_path):
+        return 0
+    log(
+        f"index at {settings.index_path} is in format 1 (one block, before segments): replacing it from the "
+        "corpus (--force), not upgrading it; the documents written into it (and its write journal) are"
+        " dropped"
+    )
+    return format1_version(settings.index_path)
 
 
 def set_aside_if_newer(settings: Settings) -> Settings:

@@ -354,6 +354,25 @@ def test_a_format1_folder_whose_stored_documents_are_damaged_names_the_forced_bu
     assert load_index(path, expected_model=DEFAULT_MODEL).version >= 1
 
 
+def test_a_forced_build_over_a_format1_folder_replaces_it_without_upgrading_it(format1_index: Path) -> None:
+    """--force replaces the folder from the corpus, its writes dropped: upgrading it first (every
+    sentence embedded, the journal's documents too) would embed it all for nothing."""
+    from corpus import DEFAULT_CORPUS_DIR
+    from corpus.sources import ingest_corpus
+
+    code, out = cli_index(DEFAULT_CORPUS_DIR, format1_index, "--force")
+    assert code == 0, out
+    assert squeeze("upgrading it to format 2") not in out and squeeze("upgraded") not in out, out
+    assert squeeze("replacing it from the corpus (--force), not upgrading it") in out
+    index = load_index(format1_index, expected_model=DEFAULT_MODEL)
+    corpus = {d.doc_id for d in ingest_corpus(DEFAULT_CORPUS_DIR).documents}
+    assert set(index.documents) == corpus and "bread" not in index.documents  # the journal's write dropped
+    assert not journal_path(format1_index).exists()
+    assert index.version == 5  # one above the folder's last write (journal version 4), as over format 2
+    documents = list(ingest_corpus(DEFAULT_CORPUS_DIR).documents)
+    assert index_is_current(format1_index, documents, DEFAULT_MODEL, IndexSettings())
+
+
 @pytest.mark.parametrize(
     "error", [RuntimeError("simulated crash"), KeyboardInterrupt()], ids=["exception", "interrupt"]
 )
