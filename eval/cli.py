@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 
+DEFAULT_SEED_REPORT = Path("var/eval/seed")
+
+
 def register(app: typer.Typer) -> None:
     """Add the evaluation commands to the citeqa app."""
     app.command("eval")(evaluate_command)
@@ -118,8 +121,8 @@ def evaluate_command(
         fusion_sentence_weight=sentence_weight,
     )
     try:
-        if out is not None:
-            check_report_folder(out)
+        if out is not None or not (calibrate or dedup):  # the folder written, the default one too
+            check_report_folder(report_folder(out, dataset))
         if calibrate:
             check_calibration_file(calibration_out(calibration, index, settings.calibration_path))
         refuse_unread_options(dataset, questions, calibrate, dedup, calibration, baseline)
@@ -143,7 +146,18 @@ def evaluate_command(
         passages = (max_words, overlap_words, embed_title, bm25_title)
         evaluate_dataset_command(settings, dataset, out, group_by, passages, index_root, cache_dir)
         return
-    evaluate_seed_command(settings, questions, out or Path("var/eval/seed"), baseline)
+    evaluate_seed_command(settings, questions, report_folder(out, None), baseline)
+
+
+def report_folder(out: Path | None, dataset: Path | None) -> Path:
+    """The folder the report is written to: --out, else var/eval/seed (var/eval/<dataset> with --dataset)."""
+    if out is not None:
+        return out
+    if dataset is not None:
+        from eval.beir_eval import DEFAULT_REPORT_ROOT
+
+        return DEFAULT_REPORT_ROOT / dataset.resolve().name  # the name evaluate_dataset gives it
+    return DEFAULT_SEED_REPORT
 
 
 def refuse_unread_options(

@@ -300,6 +300,29 @@ def test_a_report_or_calibration_folder_this_user_may_not_write_is_refused_first
             assert "question tower" not in said and "Traceback" not in result.output, result.output
 
 
+def test_a_default_report_folder_this_user_may_not_write_is_refused_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --out the report goes to var/eval/seed (var/eval/<dataset> with --dataset): a var/ this user
+    may not write was not tried, as --out is, so the evaluation ran (or failed on something else) before
+    the report could not be written. The folder written is tried, whichever it is, naming --out."""
+    from support import unwritable
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "mydata").mkdir()
+    cases = [
+        (["--index", str(tmp_path / "no-index")], "--out var/eval/seed: cannot write in var"),
+        (["--dataset", "mydata"], "--out var/eval/mydata: cannot write in var"),
+    ]
+    with unwritable(tmp_path / "var"):
+        for arguments, expected in cases:
+            result = CliRunner().invoke(app, ["eval", *arguments])
+            assert result.exit_code == 2, result.output
+            said = squeeze(result.output)
+            assert squeeze(expected) in said and "Traceback" not in result.output, result.output
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
