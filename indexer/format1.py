@@ -3,6 +3,7 @@ the layout before segments, so that ``indexer.upgrade`` can turn it into format 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,22 @@ class Format1Index:
 
     @property
     def version(self) -> int:
-        return int(self.manifest.get("version", 1))
+        return format1_manifest_version(self.manifest, self.path)
+
+
+def format1_manifest_version(manifest: dict[str, Any], folder: Path) -> int:
+    """The version a format-1 manifest records (1 when it records none); one that is not a whole number
+    from 1 up (null, "2", 2.5: a hand edit) is refused, naming the field: the upgrade would not know
+    which writes of the journal the folder already holds."""
+    version = manifest.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise IndexMismatchError(
+            f"index at {folder}: manifest.json has version {json.dumps(version)}, not a whole number from 1 "
+            "up; set it to the version the index was at (1 if nothing was ever written into it), or replace "
+            f"the index from the corpus with `citeqa index --force --index {folder}` (what was written into "
+            "it is then lost)"
+        )
+    return version
 
 
 def is_format1(folder: Path) -> bool:
@@ -55,6 +71,7 @@ def load_format1(folder: Path) -> Format1Index:
     recover_interrupted_swap(folder)
     hint = REBUILD_HINT.format(path=folder)
     manifest = read_manifest(folder, formats=(FORMAT1,))
+    format1_manifest_version(manifest, folder)
     verify_files(folder, manifest, checksums=True)
     documents = {r["doc_id"]: document_from_record(r) for r in read_jsonl(folder / DOCUMENTS)}
     try:

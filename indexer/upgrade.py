@@ -19,7 +19,7 @@ from indexer.build import new_manifest, write_fresh
 from indexer.chunking import ChunkerSettings
 from indexer.embedding import Encoder, embed_batches
 from indexer.errors import IndexMismatchError
-from indexer.format1 import load_format1
+from indexer.format1 import format1_manifest_version, load_format1
 from indexer.index_folder import (
     DOCUMENTS,
     FORMAT1,
@@ -135,6 +135,7 @@ def rebuild_format1_from_stored(folder: Path, encoder: Encoder, damage: str) -> 
     every passage and sentence embedded anew, so that what was written into it is kept; settings its
     manifest lacks are the defaults. Unreadable stored documents are refused, naming the corpus build."""
     manifest = read_manifest(folder, formats=(FORMAT1,))
+    old_version = format1_manifest_version(manifest, folder)
     unreadable = (
         f"index at {folder} is damaged ({damage}) and its stored documents cannot be read ({{why}}); "
         f"replace it from the corpus with `citeqa index --force --index {folder}` (what was written into "
@@ -144,7 +145,6 @@ def rebuild_format1_from_stored(folder: Path, encoder: Encoder, damage: str) -> 
         documents = {r["doc_id"]: document_from_record(r) for r in read_jsonl(folder / DOCUMENTS)}
     except (IndexMismatchError, OSError, ValueError, KeyError, TypeError) as err:
         raise IndexMismatchError(unreadable.format(why=err)) from None
-    old_version = int(manifest.get("version", 1))
     version = replay_journal(documents, old_version, journal_path(folder))
     defaults = IndexSettings()
     try:  # every document is cut anew: a chunker that cannot be read is today's

@@ -374,6 +374,34 @@ def test_a_forced_build_over_a_format1_folder_replaces_it_without_upgrading_it(f
 
 
 @pytest.mark.parametrize(
+    ("version", "damaged"),
+    [(None, False), ("two", True), (2.5, False)],
+    ids=["null", "text-damaged", "fraction"],
+)
+def test_a_format1_manifest_whose_version_is_not_a_whole_number_is_refused_in_one_line(
+    format1_index: Path, tmp_path: Path, version: object, damaged: bool
+) -> None:
+    """int(manifest["version"]) ended `citeqa upgrade` on a traceback (TypeError for null, ValueError for
+    text), and read 2.5 as 2; also when the folder's vectors are damaged (rebuilt from its stored
+    documents): one line naming the field and what to do, the folder and its journal left as they were."""
+    manifest_path = format1_index / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["version"] = version
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    if damaged:
+        faiss = format1_index / manifest["shards"][0]["faiss"]
+        faiss.write_bytes(faiss.read_bytes()[:-8] + b"damaged!")
+    before = folder_digest(format1_index)
+    done = run_cli(["upgrade", "--index", str(format1_index)], cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = squeeze(done.stdout + done.stderr)
+    assert squeeze(f"manifest.json has version {json.dumps(version)}, not a whole number") in said, said
+    assert squeeze(f"`citeqa index --force --index {format1_index}`") in said
+    assert "Traceback" not in done.stderr
+    assert folder_digest(format1_index) == before and journal_path(format1_index).exists()
+
+
+@pytest.mark.parametrize(
     "error", [RuntimeError("simulated crash"), KeyboardInterrupt()], ids=["exception", "interrupt"]
 )
 def test_a_crash_while_upgrading_leaves_the_format1_folder_and_its_journal(
