@@ -80,7 +80,22 @@ def load_results(path: Path) -> dict[str, Any]:
             f"{path} is not a citeqa results.json (need modes -> metrics and ci95); "
             "use the results.json of a `citeqa eval` report"
         )
+    for name, mode in modes.items():  # compared question by question (check_comparable, questions_worse)
+        if "per_query" in mode and not isinstance(mode["per_query"], dict):
+            raise ValueError(
+                f"{path} is not a citeqa results.json: modes -> {name} -> per_query is "
+                f"{json_kind(mode['per_query'])}, not metric -> question -> value; use the results.json of a "
+                "`citeqa eval` report"
+            )
     return results
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for a message: "a list", "null", ..."""
+    if value is None:
+        return "null"
+    kinds = {bool: "true or false", str: "a string", int: "a number", float: "a number", list: "a list"}
+    return kinds.get(type(value), "an object")
 
 
 def check_comparable(baseline: dict[str, Any], path: Path | str, question_ids: set[str]) -> None:

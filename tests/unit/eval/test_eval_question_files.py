@@ -193,6 +193,24 @@ def test_a_baseline_of_other_questions_is_refused_not_failed(
     assert squeeze(expected) in output and "REGRESSED" not in output
 
 
+@pytest.mark.parametrize("per_query", [[0.9, 0.8], None], ids=["list", "null"])
+def test_a_baseline_whose_per_query_is_not_an_object_is_refused_in_one_line(
+    tmp_path: Path, default_index_path: Path, per_query: object
+) -> None:
+    """A baseline whose per_query was a list ended `citeqa eval --baseline` on a traceback in
+    check_comparable (AttributeError: 'list' object has no attribute 'values'); null passed it, then ended
+    the run on one after every question was scored. Either is refused first, in one line."""
+    questions = write_lines(tmp_path / "mine.jsonl", {**GOOD, "doc_id": "milia-overview"})
+    path = tmp_path / "baseline.json"
+    mode = {"metrics": {"mrr@10": 0.9}, "ci95": {"mrr@10": [0.8, 1.0]}, "per_query": per_query}
+    path.write_text(json.dumps({"modes": {"hybrid": mode}}), encoding="utf-8")
+    arguments = ["--index", str(default_index_path), "--backend", "torch", "--baseline", str(path)]
+    code, output = run_eval(tmp_path, questions, *arguments)
+    assert code == 2, output
+    kind = "a list" if per_query is not None else "null"
+    assert squeeze(f"modes -> hybrid -> per_query is {kind}, not metric -> question -> value") in output
+
+
 def test_a_label_that_is_not_in_the_index_names_the_file_and_the_index(
     tmp_path: Path, default_index_path: Path
 ) -> None:
