@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from corpus.errors import CiteqaError, CorpusError
-from eval.sweep_cli import check_can_write_in, seed_sweep_command, sweep_command
+from eval.sweep_cli import check_can_write_in, check_output_file, seed_sweep_command, sweep_command
 from service.cli.common import (
     BackendOption,
     CacheDirOption,
@@ -124,7 +124,8 @@ def evaluate_command(
         if out is not None or not (calibrate or dedup):  # the folder written, the default one too
             check_report_folder(report_folder(out, dataset))
         if calibrate:
-            check_calibration_file(calibration_out(calibration, index, settings.calibration_path))
+            calibration_file = calibration_out(calibration, index, settings.calibration_path)
+            check_output_file("--calibration", calibration_file, example="calibration.json")
         refuse_unread_options(dataset, questions, calibrate, dedup, calibration, baseline)
     except ValueError as err:
         fail(err)
@@ -188,32 +189,16 @@ def refuse_unread_options(
         raise ValueError(f"--calibration {calibration} is the file --calibrate writes: add --calibrate")
 
 
-def nearest_existing(path: Path) -> Path:
-    """``path`` itself or its nearest ancestor that exists."""
-    return next((p for p in [path, *path.parents] if p.exists()), Path("."))
-
-
 def check_report_folder(out: Path) -> None:
     """--out names a folder that is or can be made; a file there (or above it) failed with a traceback once
     every question had been scored."""
+    from indexer.index_folder import nearest_existing
+
     existing = nearest_existing(out)
     if not existing.is_dir():
         where = "is a file" if existing == out else f"is under the file {existing}"
         raise ValueError(f"--out {out} {where}: pass a folder for the report (summary.md, results.json, ...)")
     check_can_write_in("--out", out, existing)
-
-
-def check_calibration_file(path: Path) -> None:
-    """The calibration is written as a file: a folder there (or a file above it) failed with a traceback
-    once the questions had been answered and the decision fitted."""
-    if path.is_dir():
-        raise ValueError(
-            f"--calibration {path} is a folder: pass the file to write, e.g. {path / 'calibration.json'}"
-        )
-    existing = nearest_existing(path.parent)
-    if not existing.is_dir():
-        raise ValueError(f"--calibration {path} is under the file {existing}: pass a path in a folder")
-    check_can_write_in("--calibration", path, existing)
 
 
 def calibration_out(explicit: Path | None, index: Path | None, configured: Path | None) -> Path:

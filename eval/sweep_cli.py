@@ -174,12 +174,16 @@ def run_sweep_command(
     return sweep, choice
 
 
-def check_output_file(option: str, path: Path) -> None:
-    """A file the command writes at the end can be written there: a folder at ``path`` (or a file above it)
-    failed with a traceback once the whole sweep had run."""
+def check_output_file(option: str, path: Path, example: str = "sweep.md") -> None:
+    """A file the command writes at the end (a sweep's report, `citeqa eval --calibrate`'s calibration) can
+    be written there: a folder at ``path`` (or a file above it) failed with a traceback once the whole
+    sweep had run (the questions had been answered and the decision fitted). ``example`` is the file name
+    suggested in a folder named instead."""
+    from indexer.index_folder import nearest_existing
+
     if path.is_dir():
-        raise ValueError(f"{option} {path} is a folder: pass the file to write, e.g. {path / 'sweep.md'}")
-    existing = next((p for p in path.parents if p.exists()), Path("."))
+        raise ValueError(f"{option} {path} is a folder: pass the file to write, e.g. {path / example}")
+    existing = nearest_existing(path.parent)
     if not existing.is_dir():
         raise ValueError(f"{option} {path} is under the file {existing}: pass a path in a folder")
     check_can_write_in(option, path, existing)
@@ -189,18 +193,15 @@ def check_can_write_in(option: str, path: Path, folder: Path) -> None:
     """``folder``, where ``path`` will be written, takes a file: one this user may not write (a read-only
     mount, another user's folder) failed once every question had been scored (or the sweep had run),
     naming --index."""
-    import os
-    import tempfile
+    from indexer.commit_point import try_writing_in
 
     try:
-        handle, name = tempfile.mkstemp(prefix=".citeqa-write-check-", dir=folder)
+        try_writing_in(folder)
     except OSError as err:
         raise ValueError(
             f"{option} {path}: cannot write in {folder} ({err.strerror or err}): pass a path in a folder "
             "this user can write"
         ) from None
-    os.close(handle)
-    os.unlink(name)
 
 
 def command_line(name: str) -> str:

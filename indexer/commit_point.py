@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import IndexMismatchError
-from indexer.index_folder import MANIFEST
+from indexer.index_folder import MANIFEST, nearest_existing
 from indexer.segment import PENDING_PREFIX, SEGMENTS, fsync_files
 
 LOCK_SUFFIX = ".lock"
@@ -76,16 +76,21 @@ def check_writable(index_folder: Path) -> None:
     index (its lock, a build's staging folder) is tried, or the nearest above it that exists (where the
     missing ones will be made), and the index folder when it exists."""
     index_folder = Path(index_folder)
-    holder = next((p for p in index_folder.parents if p.is_dir()), Path("."))
+    holder = nearest_existing(index_folder.parent, folder=True)
     for folder in (holder, index_folder):
-        if not folder.is_dir():
-            continue
-        try:
-            handle, name = tempfile.mkstemp(prefix=".citeqa-write-check-", dir=folder)
-        except OSError as err:
-            raise OSError(err.errno, err.strerror, str(folder)) from None
-        os.close(handle)
-        os.unlink(name)
+        if folder.is_dir():
+            try_writing_in(folder)
+
+
+def try_writing_in(folder: Path) -> None:
+    """Make and remove a file in ``folder``: the file system's own OSError (read-only, no permission),
+    naming the folder, when this process may not write there."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".citeqa-write-check-", dir=folder)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(folder)) from None
+    os.close(handle)
+    os.unlink(name)
 
 
 @contextmanager

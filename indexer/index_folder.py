@@ -192,6 +192,12 @@ def recover_interrupted_swap(destination: Path) -> None:
         os.replace(leftovers[-1], destination)
 
 
+def nearest_existing(path: Path, folder: bool = False) -> Path:
+    """``path`` itself or its nearest ancestor that exists (that is a folder, with ``folder``), else ".":
+    where the folders missing on the way to ``path`` would be made, so where a write to it is tried."""
+    return next((p for p in [path, *path.parents] if (p.is_dir() if folder else p.exists())), Path("."))
+
+
 def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> dict[str, Any]:
     """The manifest of an index folder of one of ``formats``; a format-1 folder (one block, before
     segments) is refused with the command that upgrades it unless ``formats`` admits it."""
