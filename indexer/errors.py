@@ -1,5 +1,7 @@
 """Errors of the index layer."""
 
+from __future__ import annotations
+
 import errno
 import os
 
@@ -7,7 +9,19 @@ from corpus.errors import CiteqaError
 
 
 class IndexMismatchError(CiteqaError):
-    """An index folder is missing, corrupt, or built for other settings: rebuild it."""
+    """An index folder is missing, corrupt, or built for other settings: rebuild it.
+
+    ``damage`` is what is wrong without the command that repairs it (the whole message when it names
+    none), for a caller that says the damage with its own remedy (``IndexMismatchError.hinted``)."""
+
+    def __init__(self, message: str, damage: str | None = None) -> None:
+        super().__init__(message)
+        self.damage = message if damage is None else damage
+
+    @classmethod
+    def hinted(cls, damage: str, hint: str) -> IndexMismatchError:
+        """The error "DAMAGE; HINT", its ``damage`` kept apart."""
+        return cls(f"{damage}; {hint}", damage)
 
 
 class DocumentNotFoundError(CiteqaError):

@@ -77,7 +77,7 @@ def load_format1(folder: Path) -> Format1Index:
     try:
         passages = [Passage(**r) for r in read_jsonl(folder / PASSAGES)]
     except TypeError:
-        raise IndexMismatchError(f"index at {folder}: bad passage record; {hint}") from None
+        raise IndexMismatchError.hinted(f"index at {folder}: bad passage record", hint) from None
     for position, passage in enumerate(passages):
         document = documents.get(passage.doc_id)
         if (
@@ -85,8 +85,8 @@ def load_format1(folder: Path) -> Format1Index:
             or document is None
             or document.text[passage.start : passage.end] != passage.text
         ):
-            raise IndexMismatchError(
-                f"index at {folder}: passage {position} does not quote its document exactly; {hint}"
+            raise IndexMismatchError.hinted(
+                f"index at {folder}: passage {position} does not quote its document exactly", hint
             )
     try:
         dimension, _ = manifest["model"]["dimension"], manifest["model"]["name"]
@@ -96,11 +96,13 @@ def load_format1(folder: Path) -> Format1Index:
             [IndexSpec.from_manifest(shard.get("index"), dimension) for shard in manifest["shards"]],
         )
     except (KeyError, TypeError) as err:
-        raise IndexMismatchError(f"index at {folder}: manifest.json lacks {err}; {hint}") from None
+        raise IndexMismatchError.hinted(f"index at {folder}: manifest.json lacks {err}", hint) from None
     except ValueError as err:  # settings out of their range (ChunkerSettings)
-        raise IndexMismatchError(f"index at {folder}: manifest.json holds {err}; {hint}") from None
+        raise IndexMismatchError.hinted(f"index at {folder}: manifest.json holds {err}", hint) from None
     if len(dense) != len(passages):
-        raise IndexMismatchError(f"index at {folder}: file contents do not match the manifest counts; {hint}")
+        raise IndexMismatchError.hinted(
+            f"index at {folder}: file contents do not match the manifest counts", hint
+        )
     vectors = (
         dense.vectors(np.arange(len(dense), dtype=np.int64))
         if len(dense)

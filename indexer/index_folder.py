@@ -217,13 +217,13 @@ def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
                 f"index at {folder} is sharded (shards.json): this command takes one shard folder, such as "
                 f"{folder / 'shard-000'}"
             )
-        raise IndexMismatchError(f"no index at {folder} (manifest.json missing); {hint}")
+        raise IndexMismatchError.hinted(f"no index at {folder} (manifest.json missing)", hint)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise IndexMismatchError(f"{path} is not valid JSON; {hint}") from None
+        raise IndexMismatchError.hinted(f"{path} is not valid JSON", hint) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexMismatchError(f"{path} is not a citeqa index manifest; {hint}")
+        raise IndexMismatchError.hinted(f"{path} is not a citeqa index manifest", hint)
     if manifest.get("format_version") == FORMAT1 and FORMAT1 not in formats:
         raise IndexMismatchError(
             f"index at {folder} is in format 1 (one block, before segments); upgrade it in place, its "
@@ -239,9 +239,10 @@ def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
             f"{aside_path(folder).name}"
         )
     if manifest.get("format_version") not in formats:
-        raise IndexMismatchError(
+        raise IndexMismatchError.hinted(
             f"{path} has format_version {manifest.get('format_version')}, "
-            f"this citeqa reads {' or '.join(map(str, formats))} here; {hint}"
+            f"this citeqa reads {' or '.join(map(str, formats))} here",
+            hint,
         )
     return manifest
 
@@ -302,7 +303,7 @@ def verify_files(folder: Path, manifest: dict[str, Any], checksums: bool = True)
     }
     for name in [*required, *sorted(on_disk)]:
         if name not in listed:
-            raise IndexMismatchError(f"manifest.json in {folder} does not list {name}; {hint}")
+            raise IndexMismatchError.hinted(f"manifest.json in {folder} does not list {name}", hint)
 
 
 def verify_listed(folder: Path, listed: dict[str, dict[str, Any]], checksums: bool = True) -> None:
@@ -311,12 +312,12 @@ def verify_listed(folder: Path, listed: dict[str, dict[str, Any]], checksums: bo
     for name, expected in listed.items():
         path = Path(folder) / name
         if not path.is_file():
-            raise IndexMismatchError(f"index file {path} is missing; {hint}")
+            raise IndexMismatchError.hinted(f"index file {path} is missing", hint)
         if path.stat().st_size != expected["bytes"] or (
             checksums and sha256_file(path) != expected["sha256"]
         ):
-            raise IndexMismatchError(
-                f"index file {path} does not match its checksum in manifest.json; {hint}"
+            raise IndexMismatchError.hinted(
+                f"index file {path} does not match its checksum in manifest.json", hint
             )
 
 

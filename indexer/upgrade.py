@@ -82,7 +82,7 @@ def upgrade_format1(folder: Path, encoder: Encoder) -> UpgradeReport:
     try:
         old = load_format1(folder)
     except IndexMismatchError as err:
-        return rebuild_format1_from_stored(folder, encoder, str(err).split("; rebuild it from", 1)[0])
+        return rebuild_format1_from_stored(folder, encoder, err.damage)
     documents = dict(old.documents)
     journal = journal_path(folder)
     version = replay_journal(documents, old.version, journal)

@@ -263,6 +263,21 @@ def manifest_without_model(path: Path) -> str:
 
 
 @pytest.mark.parametrize("damage", [truncated_vectors, manifest_without_model])
+def test_the_damage_of_a_format1_folder_is_carried_apart_from_its_rebuild_hint(
+    tmp_path: Path, damage
+) -> None:
+    """The upgrade said the damage by cutting the message at "; rebuild it from", which a new wording of
+    the hint would break without a word (the whole hint then said as the damage): the error carries it."""
+    path = tmp_path / "index"
+    shutil.copytree(FORMAT1_WRITTEN, path)
+    why = damage(path)
+    with pytest.raises(IndexMismatchError) as caught:
+        load_format1(path)
+    assert caught.value.damage == why
+    assert str(caught.value) == f"{why}; {index_folder.REBUILD_HINT.format(path=path)}"
+
+
+@pytest.mark.parametrize("damage", [truncated_vectors, manifest_without_model])
 def test_make_run_over_a_damaged_format1_folder_rebuilds_it_from_its_stored_documents(
     tmp_path: Path, damage
 ) -> None:
