@@ -244,6 +244,13 @@ def read_manifest(folder: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
             f"this citeqa reads {' or '.join(map(str, formats))} here",
             hint,
         )
+    # A hand-edited null was a TypeError in every command (format 1's are checked by indexer.format1).
+    for counter in ("version", "generation") if manifest["format_version"] == FORMAT_VERSION else ():
+        value = manifest.get(counter, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise IndexMismatchError.hinted(
+                f"{path} has {counter} {json.dumps(value)}, not a whole number of at least 1", hint
+            )
     return manifest
 
 

@@ -37,7 +37,24 @@ def truncated_faiss(index: Path) -> str:
     return f"index file {faiss_file} does not match its checksum in manifest.json"
 
 
-@pytest.mark.parametrize("damage", [wrong_dimension, truncated_faiss])
+def null_version(index: Path) -> str:
+    """A hand-edited counter: every command ended on a TypeError traceback (int(None)). Found in review."""
+    path = index / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["version"] = None
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    return f"{path} has version null, not a whole number of at least 1"
+
+
+def test_a_manifest_counter_that_is_not_a_number_is_one_line(index_copy: Path) -> None:
+    why = null_version(index_copy)
+    for command in (["ask", "milia", "--index", str(index_copy)], ["serve", "--index", str(index_copy)]):
+        done = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+        assert done.exit_code == 2, done.output
+        assert why in said(done.output) and "Traceback" not in done.output
+
+
+@pytest.mark.parametrize("damage", [wrong_dimension, truncated_faiss, null_version])
 def test_index_if_stale_rebuilds_a_damaged_index_and_says_why(index_copy: Path, damage) -> None:
     why = damage(index_copy)
     with pytest.raises(IndexMismatchError):
