@@ -22,6 +22,7 @@ from service.cors import JsonCorsMiddleware
 from service.deps import AppState
 from service.errors import install_error_handlers
 from service.head import HeadAsGet
+from service.heap import loaded_heap_frozen
 from service.limits import BodySizeLimit, SecurityHeaders, WriteAdmission, WriteQueue
 from service.methods import MethodGuard
 from service.metrics import ServiceMetrics
@@ -82,7 +83,8 @@ def create_app(
                 opened, answerer_factory(base), (base.searcher.index, base), responses, gate
             )
         try:
-            yield
+            with loaded_heap_frozen():
+                yield
         finally:
             opened.close()
 
