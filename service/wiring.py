@@ -35,7 +35,7 @@ from indexer.lexical import CorpusStatistics
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
 from indexer.merging import TieredMergePolicy
-from indexer.onnx_encoder import onnx_export_pending
+from indexer.onnx_encoder import OnnxEncoder, onnx_export_pending
 from indexer.shards import (
     ShardsManifest,
     in_shard,
@@ -140,7 +140,7 @@ def build_encoder(settings: Settings) -> Encoder:
     """The model's encoder on the configured backend (passages, sentences, and questions unless a question
     tower is on): concurrent questions encoded together (unless the batch size is 1), behind an LRU of
     question vectors if one is sized (a cached question skips batching)."""
-    return question_ready(settings, model_encoder(settings, settings.model))
+    return question_ready(settings, model_encoder(settings, settings.model), settings.model)
 
 
 def model_encoder(settings: Settings, model: str) -> Encoder:
@@ -178,16 +178,32 @@ def build_question_encoder(settings: Settings, encoder: Encoder) -> Encoder:
     tower = load_question_tower(path, settings.model)
     folder = tower_model_folder(tower, settings.onnx_cache_path)
     say(f"question tower: {tower.folder} encodes the questions (made into {folder}; once per machine)")
-    return question_ready(settings, model_encoder(settings, str(folder)))
+    return question_ready(settings, model_encoder(settings, str(folder)), str(folder))
 
 
-def question_ready(settings: Settings, encoder: Encoder) -> Encoder:
-    """``encoder`` batched and cached for questions as the settings say."""
+def question_ready(settings: Settings, encoder: Encoder, model: str) -> Encoder:
+    """``encoder`` (of ``model``) batched and cached for questions as the settings say."""
     if settings.question_batch_size > 1:
-        encoder = BatchingEncoder(encoder, settings.question_batch_size, settings.question_batch_wait_ms)
+        encoder = BatchingEncoder(
+            encoder,
+            settings.question_batch_size,
+            settings.question_batch_wait_ms,
+            under_load=one_thread_twin(settings, model),
+        )
     if settings.question_cache_size:
         encoder = CachedEncoder(encoder, settings.question_cache_size)
     return encoder
+
+
+def one_thread_twin(settings: Settings, model: str) -> Callable[[], Encoder] | None:
+    """What makes ``model`` on one ONNX thread, for batches of questions under load
+    (indexer.batching_encoder); None when the encoder has one thread already, or runs on torch (whose
+    threads are the process's)."""
+    threads = settings.threads or default_threads(settings.workers)
+    if settings.backend == "torch" or threads == 1:
+        return None
+    backend, cache, spin = settings.backend, settings.onnx_cache_path, settings.encoder_spin
+    return lambda: OnnxEncoder(model, backend, cache, 1, spin)
 
 
 def build_reranker(settings: Settings) -> Reranker | None:

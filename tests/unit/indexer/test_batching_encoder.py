@@ -110,3 +110,23 @@ def test_an_error_reaches_every_caller_of_the_batch_and_the_encoder_recovers() -
             with pytest.raises(RuntimeError, match="cannot encode"):
                 future.result()
     assert batcher.batches == 2 and not batcher._busy and not batcher._pending
+
+
+def test_a_batch_under_load_goes_to_the_under_load_encoder_made_once(encoder) -> None:
+    lone, loaded = Recording(encoder), Recording(encoder)
+    made: list[Recording] = []
+
+    def make() -> Recording:
+        made.append(loaded)
+        return loaded
+
+    batcher = BatchingEncoder(lone, max_batch_size=32, under_load=make)
+    lone.batcher, lone.waiting = batcher, len(QUESTIONS) - 1
+    with ThreadPoolExecutor(len(QUESTIONS)) as pool:
+        vectors = np.stack(list(pool.map(lambda q: batcher.encode([q])[0], QUESTIONS)))
+    # The first question led alone, on the encoder of lone questions; the seven that met went under load.
+    assert [len(call) for call in lone.calls] == [1]
+    assert [len(call) for call in loaded.calls] == [len(QUESTIONS) - 1]
+    np.testing.assert_allclose(vectors, encoder.encode(QUESTIONS), atol=TOLERANCE)
+    batcher.encode(["a lone question"])
+    assert len(lone.calls) == 2 and len(made) == 1

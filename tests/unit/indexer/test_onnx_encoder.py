@@ -87,3 +87,24 @@ def test_the_service_setting_reaches_the_session(spin: bool, stopped: bool) -> N
     except RuntimeError:  # not set: ONNX Runtime's default (spinning)
         found = False
     assert found is stopped
+
+
+@pytest.mark.parametrize(("threads", "twin_threads"), [(2, 1), (1, None)])
+def test_batches_under_load_run_on_one_thread_with_the_same_vectors(
+    threads: int, twin_threads: int | None
+) -> None:
+    """With more than one encoder thread, the question batcher makes a one-thread twin of the model for
+    batches (under load); its vectors are those of the encoder of lone questions."""
+    from indexer.batching_encoder import BatchingEncoder
+    from service.settings import Settings
+    from service.wiring import build_encoder
+
+    batcher = build_encoder(Settings(threads=threads)).inner  # type: ignore[attr-defined]
+    assert isinstance(batcher, BatchingEncoder)
+    twin = batcher._encoder_for(len(TEXTS))
+    if twin_threads is None:
+        assert twin is batcher.inner
+        return
+    assert isinstance(twin, OnnxEncoder) and twin is not batcher.inner
+    assert twin._session.get_session_options().intra_op_num_threads == twin_threads
+    np.testing.assert_allclose(twin.encode(TEXTS), batcher.inner.encode(TEXTS), atol=1e-5)
