@@ -11,7 +11,13 @@ import pytest
 from eval.encode_cost import IDLE_ROUNDS, idle_cpu_ms
 from indexer.backends import default_threads, make_encoder
 from indexer.embedding import SentenceTransformerEncoder
-from indexer.onnx_encoder import OnnxEncoder, onnx_model_file
+from indexer.onnx_encoder import (
+    INT8_FILE,
+    OLD_INT8_FILES,
+    OnnxEncoder,
+    onnx_export_pending,
+    onnx_model_file,
+)
 
 TEXTS = [
     "what are milia",
@@ -25,7 +31,9 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("onnx")
 
 
-@pytest.mark.parametrize(("backend", "least_cosine"), [("onnx", 0.9999), ("onnx-int8", 0.9)])
+# int8: a scale per weight column gives these texts 0.994-0.995 (one scale per weight tensor, the recipe
+# before, 0.967-0.970, which 0.98 refuses).
+@pytest.mark.parametrize(("backend", "least_cosine"), [("onnx", 0.9999), ("onnx-int8", 0.98)])
 def test_vectors_match_the_torch_encoder(
     encoder: SentenceTransformerEncoder, onnx_cache: Path, backend: str, least_cosine: float
 ) -> None:
@@ -36,9 +44,9 @@ def test_vectors_match_the_torch_encoder(
     cosines = np.sum(vectors * encoder.encode(TEXTS), axis=1)
     assert cosines.min() >= least_cosine, cosines
     # One text alone gets the vector it gets in a padded batch (int8: activations are quantized with the
-    # ranges of the whole batch, so only nearly).
+    # ranges of the whole batch, so only nearly: 0.994).
     alone = onnx.encode(TEXTS[:1])[0]
-    assert float(alone @ vectors[0]) >= (0.99999 if backend == "onnx" else 0.95)
+    assert float(alone @ vectors[0]) >= (0.99999 if backend == "onnx" else 0.98)
 
 
 def test_the_model_is_exported_once(encoder: SentenceTransformerEncoder, onnx_cache: Path) -> None:
@@ -47,6 +55,20 @@ def test_the_model_is_exported_once(encoder: SentenceTransformerEncoder, onnx_ca
     again = onnx_model_file(encoder.name, "onnx", onnx_cache)
     assert again == first and again.stat().st_mtime_ns == stamp
     assert [p.name for p in first.parent.iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+def test_an_int8_file_of_the_old_recipe_is_quantized_again(
+    encoder: SentenceTransformerEncoder, tmp_path: Path
+) -> None:
+    """The int8 file's name says its recipe: a cache holding the per-tensor file of before is not served
+    it (nor told it has nothing to export), and loses it once the new file is written."""
+    fp32 = onnx_model_file(encoder.name, "onnx", tmp_path)
+    old = fp32.parent / OLD_INT8_FILES[0]
+    old.write_bytes(b"the int8 model of an older recipe")
+    assert onnx_export_pending(encoder.name, "onnx-int8", tmp_path) == fp32.parent
+    int8 = onnx_model_file(encoder.name, "onnx-int8", tmp_path)
+    assert int8.name == INT8_FILE and int8 != old and not old.exists()
+    assert onnx_export_pending(encoder.name, "onnx-int8", tmp_path) is None
 
 
 def test_threads_share_the_cores_among_workers() -> None:
