@@ -61,6 +61,10 @@ def create_app(
     A sharded index (indexer/shards.py) is served from this process, or through ``open_sharded`` (the Ray
     Serve ingress: shards on other replicas, see service.ray_engine)."""
     settings = settings or Settings()
+    # The answerer or searcher passed, held until the app starts and not by the running app (nor by its
+    # lifespan's frame): the commit they were opened on stays in memory while anything holds them, whatever
+    # writes and merges replaced it. A stopped app holds the answerer of the commit it served last instead.
+    given: list[Any] = [answerer, searcher]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,25 +72,30 @@ def create_app(
             settings.max_queued_queries, settings.query_concurrency, settings.retry_after_seconds
         )
         responses = ResponseCache(settings.response_cache_size)
-        if open_sharded is not None or (
-            answerer is None and searcher is None and live is None and is_sharded(settings.index_path)
-        ):
+        single = open_sharded is None and (
+            any(part is not None for part in (*given, live)) or not is_sharded(settings.index_path)
+        )
+        if not single:
             sharded, base = open_sharded() if open_sharded is not None else build_sharded(settings)
             make = sharded_answerer_factory(sharded, base)
             first = sharded.current
             opened: Any = sharded
             app.state.citeqa = AppState(opened, make, (first, make(first)), responses, gate)  # type: ignore[arg-type]
         else:
-            base = answerer or build_answerer(settings, searcher)
-            opened = live or build_live(settings, base)
+            start = given[0] or build_answerer(settings, given[1])
+            given[:] = [None, None]
+            opened = live or build_live(settings, start)
             app.state.citeqa = AppState(
-                opened, answerer_factory(base), (base.searcher.index, base), responses, gate
+                opened, answerer_factory(start), (start.searcher.index, start), responses, gate
             )
+            del start
         try:
             with loaded_heap_frozen():
                 yield
         finally:
             opened.close()
+            if single:
+                given[0] = app.state.citeqa.latest[1]
 
     app = FastAPI(
         title="citeqa",

@@ -47,11 +47,16 @@ from service.settings import Settings
 
 
 def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
-    """Answerers of new snapshots share ``base``'s encoder, fusion, reranker, calibration and dedup."""
+    """Answerers of new snapshots share ``base``'s encoder, fusion, reranker, calibration and dedup. The
+    factory holds only the last answerer it made (``base`` until then), each made over the one before: held
+    for good, ``base`` kept the commit served at start in memory (and its segments' files mapped once a
+    merge had deleted them) whatever commits replaced it."""
+    last = [base]
 
     def make(index: LoadedIndex) -> Answerer:
-        searcher = base.searcher
-        return base.over(
+        previous = last[0]
+        searcher = previous.searcher
+        made = previous.over(
             Searcher(
                 index,
                 searcher.encoder,
@@ -61,6 +66,8 @@ def answerer_factory(base: Answerer) -> Callable[[LoadedIndex], Answerer]:
                 searcher.question_encoder,
             )
         )
+        last[0] = made  # one assignment: a concurrent call sees the old answerer or the new one
+        return made
 
     return make
 

@@ -624,9 +624,11 @@ def serve(
         live = build_live(settings, answerer)
     except CiteqaError as err:
         fail(err)
+    app = create_app(settings, answerer=answerer, live=live)
+    del answerer  # held here while uvicorn runs, it kept the commit served at start (see create_app)
     # log_config=None keeps the JSON logging set up above (uvicorn would replace it with its own).
     uvicorn.run(
-        create_app(settings, answerer=answerer, live=live),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

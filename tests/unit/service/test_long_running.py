@@ -1,0 +1,40 @@
+"""What a service that runs for a long time must not keep: the commit it served at start, once writes
+and merges have replaced it."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from pathlib import Path
+from typing import Any
+
+from support import writable_client
+
+KEY = "test-write-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def deleted_files_mapped(folder: Path) -> list[str]:
+    """This process's memory maps of files under ``folder`` that were deleted."""
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        return []
+    lines = maps.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line for line in lines if str(folder) in line and line.endswith("(deleted)")]
+
+
+def test_the_commit_served_at_start_is_freed_once_writes_replace_it(index_copy: Path, encoder: Any) -> None:
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+        live = client.app.state.citeqa.live
+        first = weakref.ref(live.current)
+        first_segment = weakref.ref(live.current.segments[0].reader)
+        doc_ids = list(live.current.documents)
+        for doc_id in doc_ids:  # the start's only segment loses every document: the commit drops it
+            assert client.delete(f"/documents/{doc_id}", headers=AUTH).status_code == 200
+        seals = {"title": "Harbor seals", "text": "Harbor seals can hold their breath for thirty minutes."}
+        assert client.put("/documents/harbor-seals", json=seals, headers=AUTH).status_code == 200
+        assert client.post("/query", json={"question": "harbor seals"}).status_code == 200
+        assert live.wait_for_merges(60)
+        gc.collect()
+        assert first() is None and first_segment() is None
+        assert deleted_files_mapped(index_copy) == []
