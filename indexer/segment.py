@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,6 +58,12 @@ SENTENCES_FILE = "sentences.arrow"
 SENTENCE_VECTORS_FILE = "sentence_vectors.npy"
 SENTENCE_LEXICAL_FOLDER = "sentence_lexical"
 PENDING_PREFIX = ".pending-"
+# Documents a segment keeps built from its (memory-mapped) table, the least recently read dropped first
+# past either bound. Each one read used to be kept for the segment's life: a service came to hold in its heap
+# the text of every document a query or a page of GET /documents had touched (the whole corpus after one
+# listing), where the mapped table leaves it to the page cache.
+DOCUMENTS_CACHED = 1_024
+DOCUMENT_CHARS_CACHED = 8_000_000
 
 DOCUMENT_SCHEMA = pa.schema(
     [
@@ -334,7 +341,8 @@ class SegmentReader:
         self.sentences, self.sentence_vectors = read_sentences(folder, entry, dimension, hint, rebuild)
         self.sentence_lexical = read_sentence_lexical(folder, entry, self.sentences, hint, rebuild)
         self._by_text: dict[str, int] | None = None
-        self._cache: dict[int, Document] = {}
+        self._cache: OrderedDict[int, Document] = OrderedDict()
+        self._cached_chars = 0
         self._lock = threading.Lock()
 
     @property
@@ -353,13 +361,23 @@ class SegmentReader:
         return len(self.doc_rows)
 
     def document(self, row: int) -> Document:
-        """The document at ``row``, built from the Arrow columns once and kept."""
-        cached = self._cache.get(row)
-        if cached is not None:
-            return cached
+        """The document at ``row``, built from the Arrow columns and kept while recently read (at most
+        DOCUMENTS_CACHED documents and DOCUMENT_CHARS_CACHED characters of text a segment)."""
+        with self._lock:
+            cached = self._cache.get(row)
+            if cached is not None:
+                self._cache.move_to_end(row)
+                return cached
         document = document_of(self._documents.slice(row, 1).to_pylist()[0])
         with self._lock:
-            self._cache[row] = document
+            if row not in self._cache:
+                self._cache[row] = document
+                self._cached_chars += len(document.text)
+            while len(self._cache) > DOCUMENTS_CACHED or (
+                self._cached_chars > DOCUMENT_CHARS_CACHED and len(self._cache) > 1
+            ):
+                _, dropped = self._cache.popitem(last=False)
+                self._cached_chars -= len(dropped.text)
         return document
 
     def passage(self, row: int, passage_id: int) -> Passage:

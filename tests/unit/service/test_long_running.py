@@ -1,5 +1,5 @@
 """What a service that runs for a long time must not keep: the commit it served at start, once writes
-and merges have replaced it."""
+and merges have replaced it, and every document it has read."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support import writable_client
+
+from indexer import segment
 
 KEY = "test-write-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -38,3 +41,23 @@ def test_the_commit_served_at_start_is_freed_once_writes_replace_it(index_copy: 
         gc.collect()
         assert first() is None and first_segment() is None
         assert deleted_files_mapped(index_copy) == []
+
+
+def test_a_listing_of_every_document_leaves_only_a_bounded_few_built(
+    index_copy: Path, encoder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segment, "DOCUMENTS_CACHED", 2, raising=False)
+    animals = ["seals", "walruses", "puffins", "gannets", "otters"]
+    batch = [
+        {"doc_id": name, "title": name.title(), "text": f"{name.title()} live on the coast. They eat fish."}
+        for name in animals
+    ]
+    with writable_client(index_copy, encoder, api_keys=[KEY]) as client:
+        assert client.post("/documents", json={"documents": batch}, headers=AUTH).status_code == 200
+        listed = client.get("/documents").json()["documents"]
+        assert {d["doc_id"] for d in listed} >= set(animals) and len(listed) == len(animals) + 2
+        for doc_id in animals:  # read whole, twice over: each is rebuilt from the table once dropped
+            assert client.get(f"/documents/{doc_id}").json()["text"].startswith(doc_id.title())
+        readers = [s.reader for s in client.app.state.citeqa.live.current.segments]
+        assert sum(r.n_documents for r in readers) == len(animals) + 2
+        assert all(len(r._cache) <= 2 for r in readers)
