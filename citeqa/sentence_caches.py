@@ -1,6 +1,6 @@
 """The answer layer's caches, keyed by text: sentence vectors (preloaded ones first, then an LRU), the
-content-term sets of sentences and questions (an LRU), and the sentence blocks of results' passages
-(citeqa.sentence_blocks, an LRU keyed by document text and bounds) with their sentences' vectors.
+content-term sets of sentences (an LRU; a question's are not kept), and the sentence blocks of results'
+passages (citeqa.sentence_blocks, an LRU keyed by document text and bounds) with their sentences' vectors.
 
 Popular passages recur across queries, so a cached sentence costs no encoding and no tokenizing (tokenizing
 costs about as much per query as the rest of the answer layer). Being keyed by text, the caches hold for

@@ -83,7 +83,9 @@ class SentenceScorer:
     similarity_weight: float = SIMILARITY_WEIGHT
 
     def question_terms(self, question: str) -> frozenset[str]:
-        [terms] = self.caches.term_sets([question], self.extractor.terms)
+        """Tokenized at each call, not kept: the term-set LRU is sized for sentences (at most 120 words),
+        and a question of up to 10,000 characters kept there held about 180 KiB."""
+        [terms] = self.extractor.terms([question])
         return terms
 
     def term_sets(self, texts: Sequence[str]) -> list[frozenset[str]]:

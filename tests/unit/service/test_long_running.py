@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from support import writable_client
 
 from indexer import segment
@@ -61,3 +62,16 @@ def test_a_listing_of_every_document_leaves_only_a_bounded_few_built(
         readers = [s.reader for s in client.app.state.citeqa.live.current.segments]
         assert sum(r.n_documents for r in readers) == len(animals) + 2
         assert all(len(r._cache) <= 2 for r in readers)
+
+
+def test_distinct_questions_leave_no_term_sets_in_the_sentences_cache(client: TestClient) -> None:
+    # Up to 10,000 characters each: kept among the 20,000 term sets sized for sentences, every distinct
+    # long question held about 180 KiB until 20,000 of them had been asked.
+    questions = [
+        f"are milia {word} in babies? " + "why " * 2_000 + word for word in ("cysts", "bumps", "spots")
+    ]
+    for question in questions:
+        assert client.post("/query", json={"question": question}).status_code == 200
+    terms = client.app.state.citeqa.answerer.caches.terms
+    assert len(terms) > 0  # the results' sentences are kept
+    assert not any(question in terms for question in questions)
