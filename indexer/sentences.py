@@ -22,12 +22,18 @@ from indexer.types import Passage
 SENTENCE_SCHEMA = pa.schema([("passage_row", pa.int32()), ("start", pa.int64()), ("end", pa.int64())])
 
 
-# A pure function of its arguments, memoized: the same passages recur in query after query, and splitting
-# them again cost more than the rest of sentence scoring (the key's text hashes once: str caches its hash).
-@lru_cache(maxsize=65_536)
 def passage_sentences(document_text: str, start: int, end: int) -> tuple[Span, ...]:
-    """Sentences inside ``document_text[start:end]``, in document offsets."""
-    return tuple(sentence_spans(document_text, start, end))
+    """Sentences inside ``document_text[start:end]``, in document offsets (sentence_spans reads nothing
+    outside the passage: the same as those of its text alone, moved by ``start``)."""
+    return _sentences_at(document_text[start:end], start)
+
+
+# Memoized: the same passages recur in query after query, and splitting them again cost more than the rest
+# of sentence scoring. Keyed by the passage's text, not its document's: each of the 65,536 entries kept
+# the whole text of a document (up to 1,000,000 characters), replaced and deleted ones included.
+@lru_cache(maxsize=65_536)
+def _sentences_at(passage_text: str, start: int) -> tuple[Span, ...]:
+    return tuple(Span(s.start + start, s.end + start, s.words) for s in sentence_spans(passage_text))
 
 
 @dataclass(frozen=True)
