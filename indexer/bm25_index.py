@@ -19,6 +19,9 @@ from indexer.text_rules import INVISIBLE_IN_WORDS, MARK_CHARS, spaceless_bigrams
 STOPWORDS = "en"
 STEMMER_LANGUAGE = "english"
 QUERY_TOKENS_CACHED = 4096  # questions whose tokens are kept
+# ... if at most this long: a question may hold 10,000 characters, and 4,096 such kept about 66-110 KiB
+# of tokens each (hundreds of MB); a usual question is under 200 characters.
+QUERY_TOKENS_CACHED_CHARS = 1_000
 # bm25s.tokenize's default (scikit-learn's: words of two or more word characters, \b\w\w+\b, which
 # findall reads as \w\w+) with the combining marks a word holds after its first letter (indexer.text_rules:
 # Hindi, Tamil, Thai, pointed Hebrew), and a lone Chinese or Japanese character (indexer.cjk writes their
@@ -135,7 +138,8 @@ class Bm25Index:
         if cached is None:
             tokens = text_tokens(question, stopword_set(STOPWORDS), self._stemmer)
             cached = [t for t in tokens if t in self._vocab]
-            self._query_tokens.put(question, cached)
+            if len(question) <= QUERY_TOKENS_CACHED_CHARS:
+                self._query_tokens.put(question, cached)
         return list(cached)
 
     def scores(self, question: str) -> np.ndarray:

@@ -33,6 +33,7 @@ import Stemmer
 
 from indexer.bm25_index import (
     QUERY_TOKENS_CACHED,
+    QUERY_TOKENS_CACHED_CHARS,
     STEMMER_LANGUAGE,
     STOPWORDS,
     Bm25Index,
@@ -454,11 +455,12 @@ class LexicalIndex:
 
     def _analyze(self, question: str) -> list[str]:
         """The question's analysed tokens, as bm25s makes them (``text_tokens``: without bm25s's
-        per-call set-up), kept for recent questions (a query asks more than once)."""
+        per-call set-up), kept for recent questions (a query asks more than once) unless long."""
         cached = self._tokens.get(question)
         if cached is None:
             cached = tuple(text_tokens(question, stopword_set(STOPWORDS), self._stemmer))
-            self._tokens.put(question, cached)
+            if len(question) <= QUERY_TOKENS_CACHED_CHARS:
+                self._tokens.put(question, cached)
         return list(cached)
 
     def local_document_frequencies(self, question: str) -> dict[str, int]:

@@ -75,3 +75,14 @@ def test_distinct_questions_leave_no_term_sets_in_the_sentences_cache(client: Te
     terms = client.app.state.citeqa.answerer.caches.terms
     assert len(terms) > 0  # the results' sentences are kept
     assert not any(question in terms for question in questions)
+
+
+def test_long_questions_leave_no_tokens_in_the_bm25_question_cache(client: TestClient) -> None:
+    # 4,096 distinct long questions kept about 66-110 KiB of tokens each (hundreds of MB).
+    long_ones = [f"are milia {word} in babies? " + "why " * 2_000 + word for word in ("cysts", "bumps")]
+    short = "are milia cysts in newborn babies?"
+    for question in [*long_ones, short]:
+        assert client.post("/query", json={"question": question, "mode": "bm25"}).status_code == 200
+    tokens = client.app.state.citeqa.answerer.searcher.index.bm25._tokens
+    assert short in tokens
+    assert not any(question in tokens for question in long_ones)
