@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ from indexer.load import LoadedIndex, SegmentCache, check_model, load_index, ope
 from indexer.merging import BackgroundMerger, TieredMergePolicy
 from indexer.text_rules import TEXT_RULES
 from indexer.writer import Changes, changed_documents, commit_changes, prepare_segment, write_new_segment
+
+MERGE_ERRORS_KEPT = 100
 
 OpName = Literal["put", "delete", "rebuild"]
 logger = logging.getLogger("citeqa.indexer")
@@ -119,7 +122,10 @@ class LiveIndex:
         self._reopen_lock = threading.Lock()
         self._take_lock = threading.Lock()
         self.writes: dict[str, int] = {"put": 0, "delete": 0, "rebuild": 0}
-        self.merge_errors: list[str] = []
+        # The newest failures' messages (a merge is retried after every write, so a lasting failure would
+        # add one per write); merge_failures counts them all.
+        self.merge_errors: deque[str] = deque(maxlen=MERGE_ERRORS_KEPT)
+        self.merge_failures = 0
         self.merger = (
             BackgroundMerger(self.folder, cache, self.policy, self._take, self._merge_failed)
             if writable and background_merges
@@ -197,6 +203,7 @@ class LiveIndex:
         next write."""
         logger.error("background merge failed", exc_info=error)
         self.merge_errors.append(f"{type(error).__name__}: {error}")
+        self.merge_failures += 1
 
     def _require_writable(self) -> None:
         if not self.writable:

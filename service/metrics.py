@@ -60,7 +60,7 @@ class IndexCollector(Collector):
             yield CounterMetricFamily(
                 "citeqa_index_merge_errors",
                 "segment merges that failed (see the log)",
-                len(live.merge_errors),
+                live.merge_failures,
             )
         info = InfoMetricFamily("citeqa_index", "identity of the served index")
         info.add_metric(

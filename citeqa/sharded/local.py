@@ -96,6 +96,7 @@ class ShardedLive:
         self.writable = writable
         self.writes: dict[str, int] = {"put": 0, "delete": 0, "rebuild": 0}
         self.merge_errors: list[str] = []
+        self.merge_failures = 0
         self.merger = None
         self._close = close
         self._snapshot = ShardedSnapshot.of(self.path, manifest, self.clients)

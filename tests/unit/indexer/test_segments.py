@@ -214,7 +214,7 @@ def test_background_merges_keep_the_segment_count_logarithmic(index_copy: Path, 
     try:
         for n in range(10):
             live.put([Document(doc_id=f"n{n}", title=f"Note {n}", text=f"Note {n} on crust number {n}.")])
-        assert live.wait_for_merges(120) and live.merge_errors == []
+        assert live.wait_for_merges(120) and not live.merge_errors
         index = live.current
         assert len(index.manifest["segments"]) < 4
         assert live.merger is not None and live.merger.merges >= 3
@@ -323,3 +323,19 @@ def test_a_commit_fsyncs_every_file_it_names_before_the_manifest_rename(
         folder / SEGMENTS / f"{PENDING_PREFIX}{name}" / p.relative_to(folder / SEGMENTS / name) for p in files
     }
     assert pending <= synced
+
+
+def test_a_lasting_merge_failure_keeps_a_bounded_few_messages_and_counts_them_all(
+    index_copy: Path, encoder: Any
+) -> None:
+    from indexer.live import MERGE_ERRORS_KEPT
+
+    live = LiveIndex.open(index_copy, encoder, background_merges=False)
+    try:
+        for number in range(MERGE_ERRORS_KEPT + 5):
+            live._merge_failed(OSError(28, f"No space left on device ({number})"))
+        assert live.merge_failures == MERGE_ERRORS_KEPT + 5
+        assert len(live.merge_errors) == MERGE_ERRORS_KEPT
+        assert live.merge_errors[-1].endswith(f"({MERGE_ERRORS_KEPT + 4})")
+    finally:
+        live.close()
