@@ -7,6 +7,11 @@ str.split() counts as whitespace but the tokenizer deletes are kept), and case i
 only when the encoder's tokenizer lower-cases its input (all-MiniLM-L6-v2 does; BM25 and the answer
 terms are lower-cased too), so two questions share an entry only when they get the same answer. The
 library's Response is cached, not the HTTP body: took_ms and the echoed question are per request.
+
+A response holds its question's whole analysis (its features are computed when read, from every sentence,
+term set and weight of the query): about 35 KiB for a usual question, but 333 KiB for one of 10,000
+characters. Questions longer than QUERY_TOKENS_CACHED_CHARS (1,000; a usual one is under 200) are
+therefore answered afresh each time, as they are tokenized afresh, so the cache stays near 35 MB.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import re
 from typing import Any
 
 from citeqa.answers import Answerer, Response
+from indexer.bm25_index import QUERY_TOKENS_CACHED_CHARS
 from indexer.lru import LRU
 
 
@@ -53,7 +59,7 @@ class ResponseCache:
         self, answerer: Answerer, question: str, top_k: int, mode: Any, offset: int, filters: Any
     ) -> Response:
         """``answerer.respond(...)``, from the cache when the same request was answered on this index."""
-        if self.size < 1:
+        if self.size < 1 or len(question) > QUERY_TOKENS_CACHED_CHARS:
             return answerer.respond(question, top_k, mode, offset, filters)
         fold = folds_case(answerer.searcher.question_encoder)
         key = (

@@ -86,3 +86,20 @@ def test_long_questions_leave_no_tokens_in_the_bm25_question_cache(client: TestC
     tokens = client.app.state.citeqa.answerer.searcher.index.bm25._tokens
     assert short in tokens
     assert not any(question in tokens for question in long_ones)
+
+
+def test_long_questions_are_answered_afresh_and_not_kept_with_their_analysis(client: TestClient) -> None:
+    # A cached response holds its question's analysis: 333 KiB for a 10,000-character question, so 1,024
+    # of them held about 340 MB.
+    responses = client.app.state.citeqa.responses
+    long_one = "are milia contagious in newborn babies? " + "why " * 2_000 + "now"
+    short = "are milia contagious in newborn babies, and why?"
+    hits = responses.hits
+    for question in (long_one, long_one):
+        assert client.post("/query", json={"question": question, "top_k": 2}).status_code == 200
+    assert responses.hits == hits  # computed both times
+    for question in (short, short):
+        assert client.post("/query", json={"question": question, "top_k": 2}).status_code == 200
+    assert responses.hits == hits + 1  # kept after its first answer
+    keys = list(responses._responses._items)
+    assert any(short in key for key in keys) and not any(long_one in key for key in keys)
