@@ -103,6 +103,12 @@ class BatchingEncoder:
         del self._pending[: self.max_batch_size]
         return batch
 
+    def ready_for_load(self) -> None:
+        """Make the under-load encoder now rather than at the first batch, where the requests of the first
+        burst would wait for it (and for the collections its loading sets off)."""
+        if self._make_under_load is not None and self._under_load is None:
+            self._under_load = self._make_under_load()
+
     def _encoder_for(self, size: int) -> Encoder:
         """``inner`` for a lone question, the under-load encoder (made now if not yet) for a batch of more."""
         if size == 1 or self._make_under_load is None:
@@ -128,3 +134,13 @@ class BatchingEncoder:
             self.batched_texts += len(batch)
             self._busy = False
             self._ready.notify_all()
+
+
+def ready_for_load(encoder: Encoder) -> None:
+    """``ready_for_load`` on every BatchingEncoder among ``encoder`` and the encoders it wraps (``inner``,
+    as indexer.cached_encoder's does)."""
+    current: Any = encoder
+    while current is not None:
+        if isinstance(current, BatchingEncoder):
+            current.ready_for_load()
+        current = getattr(current, "inner", None)

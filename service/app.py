@@ -14,6 +14,7 @@ from citeqa import __version__
 from citeqa.answers import Answerer
 from citeqa.search import Searcher
 from citeqa.sharded.local import ShardedLive
+from indexer.batching_encoder import ready_for_load
 from indexer.live import LiveIndex
 from indexer.shards import is_sharded
 from service.admission import QueryGate
@@ -78,6 +79,7 @@ def create_app(
         if not single:
             sharded, base = open_sharded() if open_sharded is not None else build_sharded(settings)
             make = sharded_answerer_factory(sharded, base)
+            ready_for_load(base.searcher.question_encoder)
             first = sharded.current
             opened: Any = sharded
             app.state.citeqa = AppState(opened, make, (first, make(first)), responses, gate)  # type: ignore[arg-type]
@@ -88,6 +90,7 @@ def create_app(
             app.state.citeqa = AppState(
                 opened, answerer_factory(start), (start.searcher.index, start), responses, gate
             )
+            ready_for_load(start.searcher.question_encoder)
             del start
         try:
             with loaded_heap_frozen():

@@ -130,3 +130,26 @@ def test_a_batch_under_load_goes_to_the_under_load_encoder_made_once(encoder) ->
     np.testing.assert_allclose(vectors, encoder.encode(QUESTIONS), atol=TOLERANCE)
     batcher.encode(["a lone question"])
     assert len(lone.calls) == 2 and len(made) == 1
+
+
+def test_ready_for_load_makes_the_under_load_encoder_ahead_through_the_question_cache(encoder) -> None:
+    from indexer.batching_encoder import ready_for_load
+    from indexer.cached_encoder import CachedEncoder
+
+    lone, loaded = Recording(encoder), Recording(encoder)
+    made: list[Recording] = []
+
+    def make() -> Recording:
+        made.append(loaded)
+        return loaded
+
+    batcher = BatchingEncoder(lone, max_batch_size=32, under_load=make)
+    ready_for_load(CachedEncoder(batcher, 8))  # as the service's question encoder wraps it
+    assert made == [loaded] and not loaded.calls
+    ready_for_load(batcher)
+    lone.batcher, lone.waiting = batcher, len(QUESTIONS) - 1
+    with ThreadPoolExecutor(len(QUESTIONS)) as pool:
+        list(pool.map(lambda q: batcher.encode([q]), QUESTIONS))
+    # The first batch under load found it made: nothing was made again.
+    assert made == [loaded] and [len(call) for call in loaded.calls] == [len(QUESTIONS) - 1]
+    ready_for_load(encoder)  # no batcher inside: nothing to do
