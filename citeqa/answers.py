@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -50,6 +51,7 @@ from citeqa.sentence_search import SentenceHit, closest_sentences
 from citeqa.snippets import make_snippet
 from citeqa.stored_sentences import StoredSentenceVectors
 from citeqa.timing import stage
+from citeqa.turns import Turns
 from citeqa.types import Answer, Highlight, Response, Result, SearchMode, Snippet
 from indexer.load import LoadedIndex
 
@@ -99,8 +101,12 @@ class Answerer:
         answer_model: AnswerModel | None = None,
         sentence_candidates: int | None = None,
         sentence_bm25_weight: float | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self.searcher = searcher
+        # Shared by every answerer of a process (``over`` passes it on): the answer layer of a query runs
+        # in its turn, after its question is encoded (citeqa.turns). None: every query at once.
+        self.turns = turns
         # How many of the index's sentences closest to the question (citeqa.sentence_search) bring their
         # results into the answer's candidates beside the first ``answer_depth`` results (0: none; None:
         # as many as the answer model was fitted with).
@@ -143,6 +149,7 @@ class Answerer:
             self.answer_model,
             self.sentence_candidates_setting,
             self.sentence_bm25_weight_setting,
+            self.turns,
         )
         answerer.share_caches(self)
         return answerer
@@ -196,8 +203,12 @@ class Answerer:
         and the answerability decision are the question's, whatever page is asked for."""
         if self.calibration is None:
             raise CalibrationError("no answerability calibration loaded; run `citeqa eval --calibrate`")
-        analysis = self.analyze(question, top_k, mode, offset, filters)
-        calibration = self.calibration
+        question, allowed, query = self.prepare(question, top_k, mode, offset, filters)
+        with self.turns or nullcontext():
+            return self.decide(self.analysis(question, top_k, mode, offset, allowed, query), self.calibration)
+
+    def decide(self, analysis: Analysis, calibration: Calibration) -> Response:
+        """The response: ``analysis`` with the answerability decision and each result's relevance."""
         answerable, confidence = calibration.decide(analysis.features)
         # A result's relevance: the decision's confidence had the question only this result to go on.
         results = tuple(
@@ -210,13 +221,13 @@ class Answerer:
             results = tuple(replace(result, relevance=0.0) for result in results)
         return Response(
             question=analysis.question,
-            mode=mode,
+            mode=analysis.mode,
             results=results,
             answer=analysis.best if answerable else None,
             answerable=answerable,
             confidence=confidence,
             features=analysis.features,
-            offset=offset,
+            offset=analysis.offset,
             has_more=analysis.has_more,
             index_version=self.index_version,
         )
@@ -225,10 +236,29 @@ class Answerer:
         self, question: str, top_k: int = 5, mode: SearchMode = "hybrid", offset: int = 0, filters: Any = None
     ) -> Analysis:
         """Everything of a response but the answerability decision (which needs a calibration)."""
+        question, allowed, query = self.prepare(question, top_k, mode, offset, filters)
+        return self.analysis(question, top_k, mode, offset, allowed, query)
+
+    def prepare(
+        self, question: str, top_k: int, mode: SearchMode, offset: int, filters: Any
+    ) -> tuple[str, np.ndarray | None, np.ndarray]:
+        """The request checked (the question stripped, the filters as allowed passage ids) and the
+        question's vector: the part of a query done before its turn (citeqa.turns)."""
         question = validate_request(question, top_k, mode)
         validate_offset(offset)
         allowed = self.searcher.passage_filter.allowed(filters)
-        query = self.searcher.encode_question(question)
+        return question, allowed, self.searcher.encode_question(question)
+
+    def analysis(
+        self,
+        question: str,
+        top_k: int,
+        mode: SearchMode,
+        offset: int,
+        allowed: np.ndarray | None,
+        query: np.ndarray,
+    ) -> Analysis:
+        """The analysis of a prepared request (``prepare``)."""
         ranking = self.results(question, mode, query, allowed)
         # Grouped only as deep as the page (and one more result, for has_more) and the head need.
         start, stop, has_more = page_window(ranking.at_least(offset + top_k + 1), offset, top_k)

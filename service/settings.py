@@ -183,6 +183,13 @@ class Settings(BaseSettings):
     query_concurrency: int = Field(
         DEFAULT_QUERY_CONCURRENCY, ge=1, le=32, description="queries computed at once per process (threads)"
     )
+    answer_concurrency: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description="queries whose answer layer (all but encoding the question) runs at once per process; "
+        "the others wait their turn in arrival order",
+    )
     max_queued_queries: int = Field(
         DEFAULT_MAX_QUEUED,
         ge=1,

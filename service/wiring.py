@@ -26,6 +26,7 @@ from citeqa.search import Searcher
 from citeqa.sharded.candidate_index import candidate_index
 from citeqa.sharded.gather import ShardedAnswerer, ShardedSnapshot
 from citeqa.sharded.local import ShardedLive, open_local_shards
+from citeqa.turns import Turns
 from indexer.backends import SERVING_FAISS_THREADS, default_threads, make_encoder
 from indexer.batching_encoder import BatchingEncoder
 from indexer.cached_encoder import CachedEncoder
@@ -238,6 +239,7 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
         answer_model=answer_model,
         sentence_candidates=settings.answer_sentence_candidates,
         sentence_bm25_weight=settings.answer_sentence_bm25_weight,
+        turns=Turns(settings.answer_concurrency),
     )
     answerer.stored_sentences.warm()
     if settings.precompute_sentences:
@@ -404,6 +406,7 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
         answer_model=answer_model,
         sentence_candidates=settings.answer_sentence_candidates,
         sentence_bm25_weight=settings.answer_sentence_bm25_weight,
+        turns=Turns(settings.answer_concurrency),
     )
 
 
