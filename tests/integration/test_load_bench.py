@@ -3,6 +3,7 @@ on and off) on loopback, at concurrency 1 to 128 (where the queue sheds: counted
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -13,9 +14,13 @@ from eval import load_bench
 
 
 def test_load_bench_smoke_reports_every_level_without_errors(
-    default_index_path: Path, tmp_path: Path
+    default_index_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "bench"
+    heap: list[str] = []  # the client's heap is frozen for each level's clock, then unfrozen
+    for name in ("freeze", "unfreeze"):
+        real = getattr(gc, name)
+        monkeypatch.setattr(gc, name, lambda name=name, real=real: (heap.append(name), real())[1])
     payload = load_bench.run_load_bench(default_index_path, out, smoke=True)
 
     assert sorted(p.name for p in out.iterdir()) == ["load-latency.png", "load.json", "load.md"]
@@ -29,6 +34,7 @@ def test_load_bench_smoke_reports_every_level_without_errors(
         for c in load_bench.DEFAULT_CONCURRENCY
     ]
     assert [(r["workers"], r["batching"], r["concurrency"]) for r in levels] == expected
+    assert heap == ["freeze", "unfreeze"] * len(expected) and gc.get_freeze_count() == 0
     for row in levels:
         assert row["errors"] == 0, row["error_samples"]
         assert row["requests"] >= row["concurrency"]
