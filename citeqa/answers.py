@@ -20,8 +20,8 @@ sentences were stored) are embedded in one encode call.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -204,8 +204,21 @@ class Answerer:
         if self.calibration is None:
             raise CalibrationError("no answerability calibration loaded; run `citeqa eval --calibrate`")
         question, allowed, query = self.prepare(question, top_k, mode, offset, filters)
-        with self.turns or nullcontext():
+        with self.turn():
             return self.decide(self.analysis(question, top_k, mode, offset, allowed, query), self.calibration)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """This query's turn of the answer layer (citeqa.turns), the wait for it timed as stage "turn"."""
+        if self.turns is None:
+            yield
+            return
+        with stage("turn"):
+            self.turns.wait()
+        try:
+            yield
+        finally:
+            self.turns.leave()
 
     def decide(self, analysis: Analysis, calibration: Calibration) -> Response:
         """The response: ``analysis`` with the answerability decision and each result's relevance."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-STAGES = ("encode", "dense", "bm25", "fusion", "rerank", "highlight")
+STAGES = ("encode", "turn", "dense", "bm25", "fusion", "rerank", "highlight")
 
 StageListener = Callable[[str, float], None]
 """Called with a stage name (one of STAGES) and its duration in seconds."""

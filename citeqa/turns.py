@@ -30,16 +30,28 @@ class Turns:
         self._free = width
         self._waiting: deque[threading.Lock] = deque()
 
-    def __enter__(self) -> Turns:
+    def wait(self) -> None:
+        """Enter: at once if there is room and nobody waits, else when the place is handed over."""
         with self._lock:
             if self._free and not self._waiting:
                 self._free -= 1
-                return self
+                return
             turn = threading.Lock()
             turn.acquire()
             self._waiting.append(turn)
             self.waited += 1
         turn.acquire()  # released by the thread that hands over its place
+
+    def leave(self) -> None:
+        """Leave, handing the place to the first thread waiting, if any."""
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()  # the place passes on; _free is unchanged
+            else:
+                self._free += 1
+
+    def __enter__(self) -> Turns:
+        self.wait()
         return self
 
     def __exit__(
@@ -48,8 +60,4 @@ class Turns:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        with self._lock:
-            if self._waiting:
-                self._waiting.popleft().release()  # the place passes on; _free is unchanged
-            else:
-                self._free += 1
+        self.leave()

@@ -173,7 +173,8 @@ class ServiceMetrics:
         )
         self.stages = Histogram(
             "citeqa_query_stage_duration_seconds",
-            "latency of each query stage (encode, dense, bm25, fusion, rerank, highlight)",
+            "latency of each query stage (encode, turn: the wait for the answer layer, dense, bm25, fusion, "
+            "rerank, highlight)",
             ["stage"],
             buckets=STAGE_BUCKETS,
             registry=self.registry,

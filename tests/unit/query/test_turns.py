@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from citeqa.answers import Answerer
+from citeqa.timing import listen_to_stages
 from citeqa.turns import Turns
 
 WAIT = 10.0
@@ -86,13 +87,26 @@ def test_the_answer_layer_waits_its_turn_after_the_question_is_encoded(answerer:
     encoded = encoder.misses
     waited = turns.waited
     got: list[object] = []
+    stages: list[tuple[str, float]] = []
+
+    def ask() -> None:
+        with listen_to_stages(lambda name, seconds: stages.append((name, seconds))):
+            got.append(answerer.respond(question, 3))
+
     with turns:
-        thread = threading.Thread(target=lambda: got.append(answerer.respond(question, 3)))
+        thread = threading.Thread(target=ask)
         thread.start()
         wait_until(lambda: turns.waited == waited + 1)
         # Waiting for its turn, with its question already encoded and nothing answered yet.
         assert encoder.misses == encoded + 1 and not got
+        held = time.perf_counter()
+        time.sleep(0.05)
+        held = time.perf_counter() - held
     thread.join(WAIT)
     [response] = got
+    names = [name for name, _ in stages]
+    assert names.index("encode") < names.index("turn") < names.index("highlight")
+    [waited_for_turn] = [seconds for name, seconds in stages if name == "turn"]
+    assert waited_for_turn >= held  # the wait is reported to /metrics as stage "turn"
     assert response == answerer.respond(question, 3)
     assert encoder.misses == encoded + 1  # the second answer read the cached vector
