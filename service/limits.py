@@ -4,7 +4,7 @@ see service/routes/pages.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Path, Request
@@ -46,14 +46,21 @@ def refuse_query_parameters(request: Request, names: list[str], message_of: Call
         )
 
 
-def no_query_parameters(reads: str) -> Callable[[Request], None]:
+def refuse_any_query_parameter(request: Request, reads: str) -> None:
+    """A 422 naming each query parameter of ``request`` and saying where the route reads its input
+    (``reads``); nothing when there is none."""
+    message = f"{request.method} {request.url.path} reads no query parameter; {reads}"
+    refuse_query_parameters(request, list(dict.fromkeys(request.query_params)), lambda _: message)
+
+
+def no_query_parameters(reads: str) -> Callable[[Request], Awaitable[None]]:
     """Dependency for a route that reads no query parameter: any is refused with a 422 naming it and saying
     where the route reads its input (``reads``), as GET /search and the uploads refuse a name they do not
-    know, so that POST /query?top_k=10 or PUT /documents/x?title=New is not answered as if it were obeyed."""
+    know, so that POST /query?top_k=10 or PUT /documents/x?title=New is not answered as if it were obeyed.
+    A coroutine: FastAPI runs a plain function dependency in a worker thread, a hop per request."""
 
-    def refuse(request: Request) -> None:
-        message = f"{request.method} {request.url.path} reads no query parameter; {reads}"
-        refuse_query_parameters(request, list(dict.fromkeys(request.query_params)), lambda _: message)
+    async def refuse(request: Request) -> None:
+        refuse_any_query_parameter(request, reads)
 
     return refuse
 

@@ -14,7 +14,7 @@ from indexer.errors import DocumentNotFoundError
 from indexer.live import LiveIndex
 from service.auth import WriteAccess
 from service.deps import DocumentsDep, LiveDep, WriteLimitsDep, WriteThreadsDep
-from service.limits import cited_doc_id, no_query_parameters, valid_doc_id
+from service.limits import cited_doc_id, no_query_parameters, refuse_any_query_parameter, valid_doc_id
 from service.query_contract import DocumentsPage
 from service.routes import ERROR_RESPONSES, READ_ACCESS, READ_RESPONSES
 from service.schemas import DocumentList, DocumentOut, DocumentSummary, ErrorOut
@@ -85,7 +85,7 @@ def json_batch_reads_no_query(request: Request) -> None:
     """A JSON batch's documents carry their own fields: any query parameter is refused with one message,
     before the upload's own parameters (doc_id, title, ...; for a raw body) are read and judged."""
     if media_type_of(request) == "application/json":
-        no_query_parameters("a JSON batch carries each document's fields in its body")(request)
+        refuse_any_query_parameter(request, "a JSON batch carries each document's fields in its body")
 
 
 async def write(

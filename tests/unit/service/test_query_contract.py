@@ -246,3 +246,25 @@ def test_a_url_number_not_written_in_digits_is_refused(client: TestClient, writt
     assert client.get("/search", params={"q": "milia", "k": "3"}).status_code == 200
     negative = client.get("/search", params={"q": "milia", "k": "-1"})
     assert negative.status_code == 422 and "greater than or equal to 1" in negative.json()["message"]
+
+
+def test_a_query_takes_one_worker_thread_hop_the_answer_alone(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI runs a plain-function dependency in a worker thread: a hop (two thread switches) per request
+    before the answer's own. The query routes' dependencies are coroutines, so the answer is the only one."""
+    import anyio.to_thread
+
+    hops: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__qualname__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    assert client.post("/query", json={"question": f"{QUESTION} (one hop)"}).status_code == 200
+    assert len(hops) == 1, hops
+    hops.clear()
+    assert client.get("/search", params={"q": f"{QUESTION} (one hop, GET)"}).status_code == 200
+    assert len(hops) == 1, hops
