@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from indexer.batching_encoder import BatchingEncoder
+from indexer.batching_encoder import BatchingEncoder, ready_for_load
+from indexer.cached_encoder import CachedEncoder
 from indexer.embedding import Encoder
 
 QUESTIONS = [
@@ -112,7 +113,9 @@ def test_an_error_reaches_every_caller_of_the_batch_and_the_encoder_recovers() -
     assert batcher.batches == 2 and not batcher._busy and not batcher._pending
 
 
-def test_a_batch_under_load_goes_to_the_under_load_encoder_made_once(encoder) -> None:
+def with_under_load(encoder: Encoder) -> tuple[BatchingEncoder, Recording, Recording, list[Recording]]:
+    """A batcher of ``lone`` questions whose under-load encoder ``loaded`` is listed in ``made`` each time
+    it is made."""
     lone, loaded = Recording(encoder), Recording(encoder)
     made: list[Recording] = []
 
@@ -120,7 +123,11 @@ def test_a_batch_under_load_goes_to_the_under_load_encoder_made_once(encoder) ->
         made.append(loaded)
         return loaded
 
-    batcher = BatchingEncoder(lone, max_batch_size=32, under_load=make)
+    return BatchingEncoder(lone, max_batch_size=32, under_load=make), lone, loaded, made
+
+
+def test_a_batch_under_load_goes_to_the_under_load_encoder_made_once(encoder) -> None:
+    batcher, lone, loaded, made = with_under_load(encoder)
     lone.batcher, lone.waiting = batcher, len(QUESTIONS) - 1
     with ThreadPoolExecutor(len(QUESTIONS)) as pool:
         vectors = np.stack(list(pool.map(lambda q: batcher.encode([q])[0], QUESTIONS)))
@@ -133,17 +140,7 @@ def test_a_batch_under_load_goes_to_the_under_load_encoder_made_once(encoder) ->
 
 
 def test_ready_for_load_makes_the_under_load_encoder_ahead_through_the_question_cache(encoder) -> None:
-    from indexer.batching_encoder import ready_for_load
-    from indexer.cached_encoder import CachedEncoder
-
-    lone, loaded = Recording(encoder), Recording(encoder)
-    made: list[Recording] = []
-
-    def make() -> Recording:
-        made.append(loaded)
-        return loaded
-
-    batcher = BatchingEncoder(lone, max_batch_size=32, under_load=make)
+    batcher, lone, loaded, made = with_under_load(encoder)
     ready_for_load(CachedEncoder(batcher, 8))  # as the service's question encoder wraps it
     assert made == [loaded] and not loaded.calls
     ready_for_load(batcher)
