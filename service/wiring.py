@@ -151,9 +151,14 @@ def build_encoder(settings: Settings) -> Encoder:
     return question_ready(settings, model_encoder(settings, settings.model), settings.model)
 
 
+def encoder_threads(settings: Settings) -> int:
+    """The encoder's threads: CITEQA_THREADS, else the cores shared among the workers."""
+    return settings.threads or default_threads(settings.workers)
+
+
 def model_encoder(settings: Settings, model: str) -> Encoder:
     """``model`` (a name or folder) on the configured backend, threads and ONNX cache."""
-    threads, cache = settings.threads or default_threads(settings.workers), settings.onnx_cache_path
+    threads, cache = encoder_threads(settings), settings.onnx_cache_path
     if settings.backend != "torch":
         try:
             Path(cache).mkdir(parents=True, exist_ok=True)
@@ -207,8 +212,7 @@ def one_thread_twin(settings: Settings, model: str) -> Callable[[], Encoder] | N
     """What makes ``model`` on one ONNX thread, for batches of questions under load
     (indexer.batching_encoder); None when the encoder has one thread already, or runs on torch (whose
     threads are the process's)."""
-    threads = settings.threads or default_threads(settings.workers)
-    if settings.backend == "torch" or threads == 1:
+    if settings.backend == "torch" or encoder_threads(settings) == 1:
         return None
     backend, cache, spin = settings.backend, settings.onnx_cache_path, settings.encoder_spin
     return lambda: OnnxEncoder(model, backend, cache, 1, spin)
