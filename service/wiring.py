@@ -233,22 +233,27 @@ def build_answerer(settings: Settings, searcher: Searcher | None = None) -> Answ
         live, base = build_sharded(settings)
         return ShardedAnswerer(live.clients, live.current, base)  # type: ignore[return-value]
     searcher = searcher or build_searcher(settings)
-    side = question_side_of(searcher)
-    calibration = build_calibration(settings, searcher.index.path, searcher.index.model_name, side)
-    answer_model = build_answer_model(settings, side)
-    answerer = Answerer(
-        searcher,
-        calibration,
-        settings.dedup,
-        answer_model=answer_model,
-        sentence_candidates=settings.answer_sentence_candidates,
-        sentence_bm25_weight=settings.answer_sentence_bm25_weight,
-        turns=Turns(settings.answer_concurrency),
-    )
+    answerer = answer_layer(settings, searcher, searcher.index.path, searcher.index.model_name)
     answerer.stored_sentences.warm()
     if settings.precompute_sentences:
         preload_unstored_sentences(settings, answerer)
     return answerer
+
+
+def answer_layer(settings: Settings, searcher: Searcher, index_folder: Path, model_name: str) -> Answerer:
+    """The answer layer over ``searcher`` as the settings say: the calibration of the index at
+    ``index_folder`` (built with ``model_name``), the answer model, dedup, sentence retrieval and the
+    process's turns, the calibration and answer model matched to how questions are encoded."""
+    side = question_side_of(searcher)
+    return Answerer(
+        searcher,
+        build_calibration(settings, index_folder, model_name, side),
+        settings.dedup,
+        answer_model=build_answer_model(settings, side),
+        sentence_candidates=settings.answer_sentence_candidates,
+        sentence_bm25_weight=settings.answer_sentence_bm25_weight,
+        turns=Turns(settings.answer_concurrency),
+    )
 
 
 def build_calibration(
@@ -400,18 +405,7 @@ def sharded_base(settings: Settings, encoder: Encoder, manifest: ShardsManifest)
         adapter,
         questions,
     )
-    side = question_side_of(searcher)
-    calibration = build_calibration(settings, manifest.folder, manifest.model_name, side)
-    answer_model = build_answer_model(settings, side)
-    return Answerer(
-        searcher,
-        calibration,
-        settings.dedup,
-        answer_model=answer_model,
-        sentence_candidates=settings.answer_sentence_candidates,
-        sentence_bm25_weight=settings.answer_sentence_bm25_weight,
-        turns=Turns(settings.answer_concurrency),
-    )
+    return answer_layer(settings, searcher, manifest.folder, manifest.model_name)
 
 
 def build_sharded(settings: Settings, encoder: Encoder | None = None) -> tuple[ShardedLive, Answerer]:
