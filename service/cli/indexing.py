@@ -245,9 +245,9 @@ def build_with_progress(
     """Build the index folder with a progress bar. Into a segmented index the build is one commit (under
     the write lock) that a service serving the folder opens as its next version."""
     from indexer.build import build_index
-    from indexer.embedding import SentenceTransformerEncoder
+    from service.wiring import build_passage_encoder
 
-    encoder = SentenceTransformerEncoder(settings.model)
+    encoder = build_passage_encoder(settings)
     with progress_bar("embedding passages and sentences") as bar:
 
         def on_passages(total: int) -> Callable[[int], None]:
@@ -339,8 +339,8 @@ def build_sharded(
     force: bool,
 ) -> None:
     """A sharded build (indexer/shards.py) in this process, replacing the folder at the end."""
-    from indexer.embedding import SentenceTransformerEncoder
     from indexer.shards import build_sharded_index, check_shard_count, corpus_sharded_fingerprint, shard_name
+    from service.wiring import build_passage_encoder
 
     folder = settings.index_path
     check_shard_count(shards)
@@ -349,7 +349,7 @@ def build_sharded(
     fingerprint = corpus_sharded_fingerprint(documents, shards)
     if if_stale and say_current(folder, fingerprint, settings.model, shards, index_settings):
         return
-    encoder = SentenceTransformerEncoder(settings.model)
+    encoder = build_passage_encoder(settings)
     # One bar a shard (the shards are built one after the other), named, counting what it embeds.
     with progress_bar("embedding passages and sentences of {task.description}") as bar:
 
@@ -418,9 +418,9 @@ def upgrade(
 
 def upgrade_if_format1(settings: Settings) -> bool:
     """Upgrade the configured index folder if it is in format 1, saying so; False if it was not."""
-    from indexer.embedding import SentenceTransformerEncoder
     from indexer.format1 import is_format1
     from indexer.upgrade import upgrade_format1
+    from service.wiring import build_passage_encoder
 
     if not is_format1(settings.index_path):
         return False
@@ -429,7 +429,7 @@ def upgrade_if_format1(settings: Settings) -> bool:
         "format 2 in place; its passage vectors are kept and its sentences embedded (format 1 stored none); "
         "only documents its write journal changed are embedded whole"
     )
-    report = upgrade_format1(settings.index_path, SentenceTransformerEncoder(settings.model))
+    report = upgrade_format1(settings.index_path, build_passage_encoder(settings))
     if report.damage is not None:
         log(
             f"{report.damage}: its stored vectors could not be kept, so it was rebuilt from its stored "
@@ -460,9 +460,9 @@ def rebuild(
 def rebuild_stored(settings: Settings) -> None:
     """`citeqa rebuild`: the index rebuilt in place from its stored documents, with the configured model;
     a sharded index, each shard in turn (every shard's documents read before any is rebuilt)."""
-    from indexer.embedding import SentenceTransformerEncoder
     from indexer.recover import rebuild_from_stored, stored_documents
     from indexer.shards import is_sharded, read_shards_manifest
+    from service.wiring import build_passage_encoder
 
     folders = [settings.index_path]
     if is_sharded(settings.index_path):
@@ -478,7 +478,7 @@ def rebuild_stored(settings: Settings) -> None:
         folders = shards.shard_folders
     for folder in folders:
         stored_documents(folder)  # damage to the documents themselves is said before any work
-    encoder = SentenceTransformerEncoder(settings.model)
+    encoder = build_passage_encoder(settings)
     for folder in folders:
         result = rebuild_from_stored(folder, encoder)
         typer.echo(
