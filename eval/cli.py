@@ -312,12 +312,17 @@ def evaluate_dataset_command(
     cache_dir: Path | None,
 ) -> None:
     from eval.beir_eval import evaluate_dataset, metrics_table
-    from indexer.embedding import SentenceTransformerEncoder
     from indexer.embedding_cache import EmbeddingCache
-    from service.wiring import build_encoder, build_query_adapter, build_question_encoder, fusion_settings
+    from service.wiring import (
+        build_encoder,
+        build_passage_encoder,
+        build_query_adapter,
+        build_question_encoder,
+        fusion_settings,
+    )
 
     try:
-        encoder = SentenceTransformerEncoder(settings.model)  # passages, as citeqa index embeds them
+        encoder = build_passage_encoder(settings)  # passages and sentences, as citeqa index embeds them
         # Questions on the configured backend (and by the question tower if one is on), as the service runs
         # them, without the question cache: each variant encodes its questions again, so its ms/query
         # counts the encoding.
