@@ -103,15 +103,15 @@ def passage_rows(
 
 
 class Embedder:
-    """A Ray Data actor: loads the encoder once, embeds a batch's texts, and prints its own throughput."""
+    """A Ray Data actor: loads the encoder once (``model`` on ``backend``, torch or onnx, the ONNX export
+    read from or made into ``onnx_cache``), embeds a batch's texts, and prints its own throughput."""
 
-    def __init__(self, model: str, threads: int) -> None:
-        import torch
+    def __init__(self, model: str, threads: int, backend: str = "torch", onnx_cache: str = "") -> None:
+        from indexer.backends import make_encoder
+        from indexer.onnx_encoder import DEFAULT_ONNX_CACHE
 
-        from indexer.embedding import SentenceTransformerEncoder
-
-        torch.set_num_threads(threads)
-        self.encoder = SentenceTransformerEncoder(model)
+        cache = Path(onnx_cache) if onnx_cache else DEFAULT_ONNX_CACHE
+        self.encoder = make_encoder(model, backend, threads, cache)  # type: ignore[arg-type]
         self.done = 0
         self.started = time.perf_counter()
         self.said = self.started
@@ -204,10 +204,13 @@ def build_on_ray(
     settings: IndexSettings | None = None,
     source: str = "",
     embedders: int | None = None,
+    backend: str = "torch",
+    onnx_cache: Path | None = None,
 ) -> RayBuildReport:
     """Build the corpus that ``scan_corpus`` read (on the Ray cluster the caller connected to) into
     ``scan.shards`` shard folders at ``destination``. ``embedders``: actors embedding at once (default: one
-    per CPU of the cluster, each with one thread)."""
+    per CPU of the cluster, each with one thread), ``model`` on ``backend`` (torch or onnx; the ONNX export
+    in ``onnx_cache``, an absolute path every node can use, made there by a node that lacks it)."""
     import ray
     from ray.data import ActorPoolStrategy
 
@@ -235,7 +238,12 @@ def build_on_ray(
                 )
                 .map_batches(
                     Embedder,
-                    fn_constructor_kwargs={"model": model, "threads": threads},
+                    fn_constructor_kwargs={
+                        "model": model,
+                        "threads": threads,
+                        "backend": backend,
+                        "onnx_cache": str(onnx_cache or ""),
+                    },
                     batch_size=EMBED_BATCH_SIZE * 4,
                     batch_format="numpy",
                     compute=ActorPoolStrategy(size=embedders),

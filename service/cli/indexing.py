@@ -375,8 +375,8 @@ def build_sharded_on_ray(
     skip_bad: bool,
 ) -> None:
     """A sharded build on Ray (indexer/ray_corpus.py reads the corpus, indexer/ray_build.py builds)."""
-    from indexer.embedding import SentenceTransformerEncoder
     from indexer.shards import check_shard_count
+    from service.wiring import build_passage_encoder
 
     try:
         from indexer.ray_build import build_on_ray, start_ray
@@ -395,9 +395,20 @@ def build_sharded_on_ray(
     print_ingest_report(scan.report)
     if if_stale and say_current(folder, scan.fingerprint, settings.model, shards, index_settings):
         return
-    dimension = SentenceTransformerEncoder(settings.model).dimension
-    report = build_on_ray(scan, settings.model, dimension, folder, index_settings, str(settings.corpus_path))
-    log(f"embedded on {report.embedders} Ray actors")
+    # Made here first: the ONNX export exists before the actors load it.
+    encoder = build_passage_encoder(settings)
+    backend = "torch" if settings.backend == "torch" else "onnx"
+    report = build_on_ray(
+        scan,
+        settings.model,
+        encoder.dimension,
+        folder,
+        index_settings,
+        str(settings.corpus_path),
+        backend=backend,
+        onnx_cache=Path(settings.onnx_cache_path).resolve(),
+    )
+    log(f"embedded on {report.embedders} Ray actors ({backend})")
     say_built(report.documents, report.passages, shards, "ray", report.seconds, folder)
 
 

@@ -96,9 +96,9 @@ def open_live_index(index: Path | None) -> Iterator[LiveIndex]:
     """The index folder opened for writing (checked before the model loads). Each write is one commit under
     the index's write lock, so this works beside a service that serves (and writes) the same folder; merges
     are left to the service, or to the next writer."""
-    from indexer.embedding import SentenceTransformerEncoder
     from indexer.live import LiveIndex
     from indexer.load import load_index
+    from service.wiring import build_passage_encoder
 
     settings = settings_with(index_path=index)
     from indexer.shards import is_sharded, sharded_index_holding
@@ -116,7 +116,7 @@ def open_live_index(index: Path | None) -> Iterator[LiveIndex]:
         return
     try:
         loaded = load_index(settings.index_path, settings.model, checksums=False)
-        encoder = SentenceTransformerEncoder(settings.model)
+        encoder = build_passage_encoder(settings)
         live = LiveIndex.open(settings.index_path, encoder, index=loaded, background_merges=False)
     except CiteqaError as err:
         fail(err)
@@ -129,15 +129,14 @@ def open_live_index(index: Path | None) -> Iterator[LiveIndex]:
 @contextmanager
 def open_sharded_for_writes(settings: Settings) -> Iterator[ShardedLive]:
     from citeqa.sharded.local import open_local_shards
-    from indexer.embedding import SentenceTransformerEncoder
     from indexer.errors import IndexMismatchError
     from indexer.live import LiveIndex
     from indexer.shards import in_shard
-    from service.wiring import shards_manifest
+    from service.wiring import build_passage_encoder, shards_manifest
 
     try:
         manifest = shards_manifest(settings)
-        encoder = SentenceTransformerEncoder(settings.model)
+        encoder = build_passage_encoder(settings)
 
         def open_shard(folder: Path) -> LiveIndex:
             try:

@@ -67,3 +67,32 @@ def test_citeqa_index_writes_the_onnx_vectors_which_agree_with_pytorchs(
         assert np.sum(mine * theirs, axis=1).min() >= 0.9999  # the same vectors, up to rounding
         to_onnx, to_torch = np.abs(mine - same).max(), np.abs(mine - theirs).max()
         assert to_onnx <= 1e-6 and to_onnx < to_torch  # and they are ONNX Runtime's
+
+
+def test_citeqa_add_embeds_what_it_adds_as_citeqa_index_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.wiring
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "rye.md").write_text(DOCUMENTS["rye.md"], encoding="utf-8")
+    built = tmp_path / "index"
+    runner = CliRunner()
+    done = runner.invoke(app, ["index", "--corpus", str(corpus), "--index", str(built)])
+    assert done.exit_code == 0, done.output
+    # The encoder the write makes is recorded (a spy around the real function).
+    real_build, made = service.wiring.build_passage_encoder, []
+
+    def passage_encoder(settings: Settings) -> object:
+        made.append(real_build(settings))
+        return made[-1]
+
+    monkeypatch.setattr(service.wiring, "build_passage_encoder", passage_encoder)
+    added = tmp_path / "starter.md"
+    added.write_text(DOCUMENTS["starter.md"], encoding="utf-8")
+    done = runner.invoke(app, ["add", str(added), "--index", str(built)])
+    assert done.exit_code == 0, done.output
+    (encoder,) = made
+    assert isinstance(encoder, OnnxEncoder) and encoder.backend == "onnx"
+    assert len(load_index(built).documents) == 2
