@@ -25,7 +25,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from indexer.embedding import resolve_model_path
-from indexer.errors import EncoderError
+from indexer.errors import EncoderError, disk_refusal
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
@@ -215,6 +215,11 @@ class OnnxEncoder:
             self.file = onnx_model_file(name, backend, cache)
             self._tokenizer = AutoTokenizer.from_pretrained(str(path))
         except (OSError, ValueError, KeyError) as err:
+            if (reason := disk_refusal(err)) is not None:  # the export, on a full disk: nothing half-written
+                raise EncoderError(
+                    f"cannot export {name} to ONNX ({backend}) into {cache}: the disk refused a write "
+                    f"({reason}); free space on its disk and run the command again"
+                ) from None
             raise EncoderError(f"cannot load embedding model {name!r} for {backend}: {err}") from None
         options = session_options(threads, spin_between_runs)
         self._session = ort.InferenceSession(str(self.file), options, providers=["CPUExecutionProvider"])

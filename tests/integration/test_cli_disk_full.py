@@ -13,6 +13,8 @@ from pathlib import Path
 from support import CITEQA_BIN, cli_env, folder_digest
 
 from corpus import DEFAULT_CORPUS_DIR
+from indexer.embedding import DEFAULT_MODEL
+from indexer.onnx_encoder import onnx_model_file
 
 
 def refuse_bytes_past(limit: int) -> None:
@@ -21,12 +23,20 @@ def refuse_bytes_past(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
 
-def run_citeqa(args: list[str], cwd: Path, full_disk: bool = False) -> subprocess.CompletedProcess[str]:
+# Builds embed on ONNX Runtime: the model's export, made once in the ONNX cache (outside the folders
+# compared below), is there before a run on a full disk, unless a test asks for a cache of its own.
+ONNX_CACHE = Path("var/cache/onnx").resolve()
+
+
+def run_citeqa(
+    args: list[str], cwd: Path, full_disk: bool = False, onnx_cache: Path = ONNX_CACHE
+) -> subprocess.CompletedProcess[str]:
     """The venv's `citeqa ARGS`; with ``full_disk``, every file it writes stops at 20,000 bytes."""
+    onnx_model_file(DEFAULT_MODEL, "onnx", ONNX_CACHE)
     return subprocess.run(
         [str(CITEQA_BIN), *args],
         cwd=cwd,
-        env=cli_env(),
+        env={**cli_env(), "CITEQA_ONNX_CACHE_PATH": str(onnx_cache)},
         capture_output=True,
         text=True,
         timeout=300,
@@ -47,6 +57,24 @@ def test_index_on_a_full_disk_says_so_in_one_line_and_leaves_no_folder(tmp_path:
     assert "the disk refused a write (File too large)" in error[0]
     assert "run the command again" in error[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["docs"]  # no index, no staging folder
+
+
+def test_index_with_the_model_export_on_a_full_disk_says_so_and_leaves_no_half_file(tmp_path: Path) -> None:
+    """The first build on a machine exports the model to ONNX: on a full disk that export fails with the
+    disk's reason and what to do, one line, and leaves no half-written file in the cache."""
+    corpus = tmp_path / "docs"
+    shutil.copytree(DEFAULT_CORPUS_DIR, corpus)
+    cache = tmp_path / "onnx"
+    args = ["index", "--corpus", str(corpus), "--index", str(tmp_path / "idx")]
+    result = run_citeqa(args, tmp_path, full_disk=True, onnx_cache=cache)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "│" not in result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1, result.stderr
+    assert f"cannot export {DEFAULT_MODEL} to ONNX (onnx) into {cache}" in error[0]
+    assert "the disk refused a write (File too large)" in error[0] and "run the command again" in error[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "onnx"]  # no index
+    assert [p for p in cache.rglob("*") if p.is_file()] == []  # no half-written export
 
 
 def test_index_over_an_index_on_a_full_disk_keeps_the_old_one(tmp_path: Path) -> None:
