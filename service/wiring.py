@@ -36,7 +36,7 @@ from indexer.lexical import CorpusStatistics
 from indexer.live import LiveIndex
 from indexer.load import LoadedIndex, load_index
 from indexer.merging import TieredMergePolicy
-from indexer.onnx_encoder import OnnxEncoder, onnx_export_pending
+from indexer.onnx_encoder import Backend, OnnxEncoder, onnx_export_pending
 from indexer.shards import (
     ShardsManifest,
     in_shard,
@@ -175,13 +175,18 @@ def model_encoder(settings: Settings, model: str) -> Encoder:
     return make_encoder(model, settings.backend, threads, cache, settings.encoder_spin)
 
 
+def build_backend(settings: Settings) -> Backend:
+    """The backend builds embed on: ONNX Runtime in float32 whether questions run on onnx or onnx-int8
+    (whose vectors are further off), PyTorch when CITEQA_BACKEND=torch."""
+    return "torch" if settings.backend == "torch" else "onnx"
+
+
 def build_passage_encoder(settings: Settings) -> Encoder:
-    """The encoder of builds (``citeqa index`` and ``citeqa rebuild``: passages and sentences): the model on
-    ONNX Runtime, in float32 whether questions run on onnx or onnx-int8 (whose vectors are further off), or
-    on PyTorch when CITEQA_BACKEND=torch. Their vectors agree to a cosine of 0.999999, so an index serves
-    either; ONNX Runtime embeds about 1.7 times as fast on the CPU (see README, Performance)."""
-    backend = "torch" if settings.backend == "torch" else "onnx"
-    return model_encoder(settings.model_copy(update={"backend": backend}), settings.model)
+    """The encoder of builds and command-line writes (passages and sentences: ``citeqa index``, ``rebuild``,
+    ``add``, the format-1 upgrade, ``citeqa eval --dataset``) on ``build_backend``. ONNX Runtime's vectors
+    agree with PyTorch's to a cosine of 0.999999, so an index serves either, and it builds about 1.6 times
+    as fast on the CPU (README, How it works)."""
+    return model_encoder(settings.model_copy(update={"backend": build_backend(settings)}), settings.model)
 
 
 def build_question_encoder(settings: Settings, encoder: Encoder) -> Encoder:

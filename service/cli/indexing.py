@@ -376,7 +376,7 @@ def build_sharded_on_ray(
 ) -> None:
     """A sharded build on Ray (indexer/ray_corpus.py reads the corpus, indexer/ray_build.py builds)."""
     from indexer.shards import check_shard_count
-    from service.wiring import build_passage_encoder
+    from service.wiring import build_backend, build_passage_encoder
 
     try:
         from indexer.ray_build import build_on_ray, start_ray
@@ -397,7 +397,7 @@ def build_sharded_on_ray(
         return
     # Made here first: the ONNX export exists before the actors load it.
     encoder = build_passage_encoder(settings)
-    backend = "torch" if settings.backend == "torch" else "onnx"
+    backend = build_backend(settings)
     report = build_on_ray(
         scan,
         settings.model,
