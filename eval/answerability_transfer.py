@@ -14,6 +14,9 @@ Four check sets, each a corpus with answerable questions and on-topic unanswerab
   (``eval/sets/plants/``) with ``eval/sets/plants.jsonl`` (42 answerable, 16 near misses such as "is pothos
   toxic to cats", "how much does a monstera cost", 4 off-topic): a corpus no calibration was ever fitted
   or chosen on.
+- ``perlfaq`` (when its folder exists, see eval.perlfaq): the Perl FAQ's 304 answers with their
+  questions, and 40 on-topic questions the FAQ does not answer ("how do I parse a JSON string into a perl
+  hash") and 5 off-topic (``eval/sets/perlfaq_unanswerable.jsonl``): real questions of another field.
 
 A quarter of every set (by a hash of corpus and question id) is held out: never fitted or tuned on, only
 reported. Every question is answered as the service answers it (hybrid, first five results, the ONNX
@@ -59,10 +62,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SETS = Path(__file__).resolve().parent / "sets"
 DEFAULT_MEDQUAD = ROOT.parent / "shared" / "benchmarks" / "medquad-dev"
 DEFAULT_OUT = ROOT / "var" / "transfer"
+DEFAULT_PERLFAQ = ROOT / "var" / "bench" / "perlfaq"
 MIN_GROUP_QUESTIONS = 2  # diseases with fewer judged questions leave no same-disease distractor
 REMOVED_BUCKETS = 3  # one question in three loses its articles
 HELD_OUT_BUCKETS = 4  # one question in four is held out
-SET_NAMES = ("seed", "medquad", "bread", "plants")
+SET_NAMES = ("seed", "medquad", "bread", "plants", "perlfaq")
 
 # Candidate signals for the leave-one-corpus-out comparison: the packaged one first.
 CANDIDATES: tuple[tuple[str, ...], ...] = (
@@ -359,17 +363,34 @@ def medquad_set(folder: Path) -> tuple[list[Document], list[EvalQuestion]]:
     return [d for d in dataset.corpus if d.doc_id in kept_set], questions
 
 
-def check_sets(medquad: Path) -> dict[str, tuple[list[Document], list[EvalQuestion]]]:
+def perlfaq_set(folder: Path) -> tuple[list[Document], list[EvalQuestion]] | None:
+    """The Perl FAQ's corpus and evaluation set, as ``python -m eval.perlfaq`` wrote them into ``folder``
+    (None when it did not)."""
+    from corpus.beir import load_beir_corpus
+    from eval.seed_set import load_eval_set
+
+    questions = folder / "questions.jsonl"
+    if not questions.is_file():
+        return None
+    return list(load_beir_corpus(folder)), load_eval_set(questions)
+
+
+def check_sets(
+    medquad: Path, perlfaq: Path | None = None
+) -> dict[str, tuple[list[Document], list[EvalQuestion]]]:
     from corpus import DEFAULT_CORPUS_DIR
     from corpus.loader import load_documents
     from eval.seed_set import DEFAULT_SEED_SET, load_eval_set
 
-    return {
+    sets = {
         "seed": (load_documents(DEFAULT_CORPUS_DIR), load_eval_set(DEFAULT_SEED_SET)),
         "medquad": medquad_set(medquad),
         "bread": (load_documents(SETS / "bread"), load_eval_set(SETS / "bread.jsonl")),
         "plants": (load_documents(SETS / "plants"), load_eval_set(SETS / "plants.jsonl")),
     }
+    if perlfaq is not None and (found := perlfaq_set(perlfaq)) is not None:
+        sets["perlfaq"] = found
+    return sets
 
 
 def ensure_index(documents: list[Document], folder: Path, encoder: object, source: str) -> None:
@@ -386,7 +407,7 @@ def ensure_index(documents: list[Document], folder: Path, encoder: object, sourc
     build_index(documents, encoder, folder, IndexSettings(), source)  # type: ignore[arg-type]
 
 
-def compute_rows(out: Path, medquad: Path) -> list[Row]:
+def compute_rows(out: Path, medquad: Path, perlfaq: Path | None = None) -> list[Row]:
     from citeqa.answers import Answerer
     from eval.answer_eval import question_features
     from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
@@ -396,7 +417,7 @@ def compute_rows(out: Path, medquad: Path) -> list[Row]:
     passages = SentenceTransformerEncoder(DEFAULT_MODEL)
     rows: list[Row] = []
     encoder = None
-    for name, (documents, questions) in check_sets(medquad).items():
+    for name, (documents, questions) in check_sets(medquad, perlfaq).items():
         folder = out / name / "index"
         ensure_index(documents, folder, passages, name)
         searcher = build_searcher(Settings(index_path=folder, model=DEFAULT_MODEL), encoder=encoder)
@@ -421,6 +442,8 @@ def read_rows(out: Path) -> list[Row]:
     rows: list[Row] = []
     for name in SET_NAMES:
         path = out / name / "features.json"
+        if name == "perlfaq" and not path.is_file():  # computed only when its folder was there
+            continue
         rows += [Row(**record) for record in json.loads(path.read_text(encoding="utf-8"))]
     return rows
 
@@ -431,6 +454,7 @@ def report(rows: Sequence[Row], calibration: Calibration) -> str:
         f"{sum(r.corpus == n and not r.answerable for r in rows)} unanswerable "
         f"({sum(r.corpus == n and r.held_out for r in rows)} held out)"
         for n in SET_NAMES
+        if any(r.corpus == n for r in rows)
     )
     return "\n".join(
         [
@@ -482,8 +506,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--calibration", type=Path, default=DEFAULT_CALIBRATION_PATH, help="the calibration to measure"
     )
+    parser.add_argument(
+        "--perlfaq",
+        type=Path,
+        default=DEFAULT_PERLFAQ,
+        help="the folder python -m eval.perlfaq wrote (left out when it holds no questions.jsonl)",
+    )
     args = parser.parse_args(argv)
-    rows = read_rows(args.out) if args.cached else compute_rows(args.out, args.medquad)
+    if not args.cached and perlfaq_set(args.perlfaq) is None:
+        print(f"no Perl FAQ set in {args.perlfaq} (python -m eval.perlfaq): left out", file=sys.stderr)
+    rows = read_rows(args.out) if args.cached else compute_rows(args.out, args.medquad, args.perlfaq)
     text = report(rows, load_calibration(args.calibration))
     (args.out / "summary.md").write_text(text, encoding="utf-8")
     print(text)

@@ -3,6 +3,8 @@ rates and the leave-one-corpus-out fit."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,36 @@ def test_the_pooled_fit_is_decided_on_held_out_parts_only() -> None:
     pooled = fitted["pooled"]
     assert pooled.answerable + pooled.unanswerable == sum(r.held_out for r in rows)
     assert pooled.unanswerable_flagged == 1.0  # the classes are 2 apart at spread 0.3
+
+
+def test_the_perl_faq_joins_when_its_folder_is_there_and_is_left_out_otherwise(tmp_path: Path) -> None:
+    """The fifth check set is the folder eval.perlfaq writes: read when present (its answers, its answerable
+    questions and the ones the FAQ does not answer); without it the report reads the other four."""
+    from eval.answerability_transfer import perlfaq_set, read_rows, write_rows
+    from eval.perlfaq import PAGES, UNANSWERABLE
+    from eval.perlfaq import main as write_perlfaq
+    from eval.seed_set import load_eval_set
+
+    assert perlfaq_set(tmp_path / "nowhere") is None
+    pods = tmp_path / "pod"
+    pods.mkdir()
+    page = "=head1 NAME\n\nperlfaq4 - Data\n\n=head2 How do I sort a hash?\n\nUse sort on its keys.\n"
+    for name in PAGES:
+        (pods / f"{name}.pod").write_text(page, encoding="utf-8")
+    folder = tmp_path / "perlfaq"
+    assert write_perlfaq(["--pods", str(pods), "--out", str(folder)]) == 0
+    found = perlfaq_set(folder)
+    assert found is not None
+    documents, questions = found
+    assert len(documents) == len(PAGES) and documents[0].text == "Use sort on its keys."
+    unanswerable = load_eval_set(UNANSWERABLE)
+    assert len(questions) == len(PAGES) + len(unanswerable)
+    assert sum(q.answerable for q in questions) == len(PAGES)
+
+    out = tmp_path / "transfer"
+    for n, name in enumerate(("seed", "medquad", "bread", "plants")):
+        write_rows(out / name / "features.json", rows_of(name, 0.0, n=8, seed=n))
+    rows = read_rows(out)  # no perlfaq/features.json: the four others
+    assert sorted({r.corpus for r in rows}) == ["bread", "medquad", "plants", "seed"] and len(rows) == 32
+    write_rows(out / "perlfaq" / "features.json", rows_of("perlfaq", 0.0, n=8, seed=9))
+    assert sorted({r.corpus for r in read_rows(out)}) == ["bread", "medquad", "perlfaq", "plants", "seed"]
