@@ -284,3 +284,18 @@ def unwritable(*folders: Path) -> Iterator[None]:
                 subprocess.run(["chattr", "-i", str(folder)], check=True)
             else:
                 folder.chmod(0o755)
+
+
+def record_passage_encoders(monkeypatch: Any) -> list[Any]:
+    """A spy around ``service.wiring.build_passage_encoder`` (the real function still makes every
+    encoder): the returned list holds each encoder made, in order, for the test to check its kind."""
+    import service.wiring
+
+    real_build, made = service.wiring.build_passage_encoder, []
+
+    def passage_encoder(settings: Any) -> Any:
+        made.append(real_build(settings))
+        return made[-1]
+
+    monkeypatch.setattr(service.wiring, "build_passage_encoder", passage_encoder)
+    return made

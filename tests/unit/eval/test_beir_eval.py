@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import distinct_sentence_texts
+from support import distinct_sentence_texts, record_passage_encoders
 from typer.testing import CliRunner
 
 from citeqa.fusion import (
@@ -426,21 +426,11 @@ def test_cli_eval_on_a_dataset_keeps_its_embeddings_where_the_setting_says(
     """Without --cache-dir, the embedding cache is CITEQA_EMBEDDING_CACHE_PATH's, as for the service and
     `citeqa index` (before: var/cache/embeddings of the working folder, whatever the setting)."""
     import indexer.embedding
-    import service.wiring
-    from indexer.embedding import Encoder
     from indexer.onnx_encoder import OnnxEncoder
     from service.cli.app import app
-    from service.settings import Settings
 
     monkeypatch.setattr(indexer.embedding, "SentenceTransformerEncoder", lambda name: real_encoder)
-    # The encoder of passages is recorded, as eval makes it (a spy around the real function).
-    real_build, made = service.wiring.build_passage_encoder, []
-
-    def passage_encoder(settings: Settings) -> Encoder:
-        made.append(real_build(settings))
-        return made[-1]
-
-    monkeypatch.setattr(service.wiring, "build_passage_encoder", passage_encoder)
+    made = record_passage_encoders(monkeypatch)  # the encoder of passages, as eval makes it
     monkeypatch.setenv("CITEQA_ONNX_CACHE_PATH", str(Path("var/cache/onnx").resolve()))  # the exports made
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CITEQA_EMBEDDING_CACHE_PATH", str(tmp_path / "configured-cache"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import record_passage_encoders
 from typer.testing import CliRunner
 
 from corpus.sources import ingest_corpus
@@ -32,14 +33,10 @@ def vectors_of(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return dense.reconstruct_n(0, dense.ntotal), np.asarray(segment.reader.sentence_vectors)
 
 
-@pytest.mark.parametrize(
-    ("backend", "kind", "embeds_on"), [("onnx", OnnxEncoder, "onnx"), ("onnx-int8", OnnxEncoder, "onnx")]
-)
-def test_builds_embed_in_float32_on_onnx_whichever_onnx_backend_questions_use(
-    backend: str, kind: type, embeds_on: str
-) -> None:
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_builds_embed_in_float32_on_onnx_whichever_onnx_backend_questions_use(backend: str) -> None:
     encoder = build_passage_encoder(Settings(backend=backend))  # type: ignore[arg-type]
-    assert isinstance(encoder, kind) and encoder.backend == embeds_on
+    assert isinstance(encoder, OnnxEncoder) and encoder.backend == "onnx"
 
 
 def test_builds_embed_on_pytorch_when_the_backend_is_torch() -> None:
@@ -72,8 +69,6 @@ def test_citeqa_index_writes_the_onnx_vectors_which_agree_with_pytorchs(
 def test_citeqa_add_embeds_what_it_adds_as_citeqa_index_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import service.wiring
-
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "rye.md").write_text(DOCUMENTS["rye.md"], encoding="utf-8")
@@ -81,14 +76,7 @@ def test_citeqa_add_embeds_what_it_adds_as_citeqa_index_does(
     runner = CliRunner()
     done = runner.invoke(app, ["index", "--corpus", str(corpus), "--index", str(built)])
     assert done.exit_code == 0, done.output
-    # The encoder the write makes is recorded (a spy around the real function).
-    real_build, made = service.wiring.build_passage_encoder, []
-
-    def passage_encoder(settings: Settings) -> object:
-        made.append(real_build(settings))
-        return made[-1]
-
-    monkeypatch.setattr(service.wiring, "build_passage_encoder", passage_encoder)
+    made = record_passage_encoders(monkeypatch)  # the encoder the write makes
     added = tmp_path / "starter.md"
     added.write_text(DOCUMENTS["starter.md"], encoding="utf-8")
     done = runner.invoke(app, ["add", str(added), "--index", str(built)])
