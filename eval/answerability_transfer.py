@@ -394,14 +394,17 @@ def check_sets(
 
 
 def ensure_index(documents: list[Document], folder: Path, encoder: object, source: str) -> None:
-    """Build the set's index unless one of exactly these documents is there."""
+    """Build the set's index unless one of exactly these documents is there, cut by the current text
+    rules (indexer.text_rules: an index of wrapped text built before rules 13 is built again)."""
     from indexer.build import IndexSettings, build_index
     from indexer.index_folder import corpus_fingerprint
+    from indexer.staleness import predates_text_rules
 
     manifest = folder / "manifest.json"
     if manifest.is_file():
-        recorded = json.loads(manifest.read_text(encoding="utf-8")).get("corpus", {}).get("fingerprint")
-        if recorded == corpus_fingerprint(documents):
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        fingerprint = recorded.get("corpus", {}).get("fingerprint")
+        if fingerprint == corpus_fingerprint(documents) and not predates_text_rules(recorded, documents):
             return
     print(f"indexing {len(documents)} documents into {folder}", file=sys.stderr, flush=True)
     build_index(documents, encoder, folder, IndexSettings(), source)  # type: ignore[arg-type]

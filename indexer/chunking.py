@@ -70,9 +70,11 @@ class Span(NamedTuple):
     words: int
 
 
-def sentence_spans(text: str, begin: int = 0, stop_at: int | None = None) -> list[Span]:
+def sentence_spans(text: str, begin: int = 0, stop_at: int | None = None, lead: int = 0) -> list[Span]:
     """Sentences of ``text[begin:stop_at]`` as spans without surrounding whitespace, in offsets of
-    ``text`` (the same sentences as those of the slice, without copying it)."""
+    ``text`` (the same sentences as those of the slice, without copying it). ``lead``: how many characters
+    of its first line come before the slice (a passage that starts mid-line), of which nothing else is
+    read; a wrapped line is told by its length (``wraps``)."""
     spans: list[Span] = []
     limit = len(text) if stop_at is None else stop_at
     start = begin
@@ -80,6 +82,8 @@ def sentence_spans(text: str, begin: int = 0, stop_at: int | None = None) -> lis
         stop = "stop" if match.group("stop") else "cjk" if match.group("cjk") else None
         end = match.end(stop) if stop else match.start()
         if match.group("stop") and continues(text, start, end, match, limit):
+            continue
+        if not stop and wraps(text, start, match, limit, begin, lead):
             continue
         _append_span(text, start, end, spans)
         start = match.end()
@@ -105,6 +109,45 @@ def continues(text: str, start: int, end: int, match: re.Match[str], limit: int)
     if capital and _ends_with_unit(text[start:end]):
         return False
     return not (capital and text[start:end].rstrip(".").lower().endswith("etc"))
+
+
+# A line this long (or longer) that breaks without a stop was wrapped inside running text, not a heading or
+# a list item: hard-wrapped text (plain-text files, e-mail, man pages, Markdown) breaks its lines at 60-80.
+WRAPPED_LINE_CHARS = 30
+# What a wrapped line ends in: a word, a comma, a closing bracket or quote, a hyphen (not ":" or ";",
+# which introduce a list or end a line of code).
+_WRAP_ENDS = ",)]\"'\u2019\u201d-%"
+
+
+def wraps(text: str, start: int, match: re.Match[str], limit: int, begin: int = 0, lead: int = 0) -> bool:
+    """Whether the line break ``match`` (no stop before it) continues the sentence begun at ``start``:
+    one line break (no blank line) inside running text that was wrapped, i.e. the line ends in a word,
+    a comma or a closing bracket, is at least WRAPPED_LINE_CHARS long, and the next line goes on at once
+    with a lower-case letter (no indent, no list marker) (TEXT_RULES 13). The line is read back to
+    ``begin`` at most; ``lead`` characters of it come before ``begin`` (see sentence_spans)."""
+    after = match.end()
+    if match.group(0) not in ("\n", "\r\n") or after >= limit or not text[after].islower():
+        return False
+    end = match.start()
+    while end > start and text[end - 1] in " \t":
+        end -= 1
+    if end == start or not (text[end - 1].isalnum() or text[end - 1] in _WRAP_ENDS):
+        return False
+    line_start = end
+    floor = max(begin, end - WRAPPED_LINE_CHARS)
+    while line_start > floor and text[line_start - 1] not in LINE_BREAKS:
+        line_start -= 1
+    if line_start == begin:
+        line_start -= lead
+    return end - line_start >= WRAPPED_LINE_CHARS
+
+
+def holds_wrapped_line(text: str) -> bool:
+    """Whether ``text`` holds a line break that continues its sentence by TEXT_RULES 13."""
+    return "\n" in text and any(
+        not match.group("stop") and not match.group("cjk") and wraps(text, 0, match, len(text))
+        for match in _SENTENCE_END.finditer(text)
+    )
 
 
 def ends_line(match: re.Match[str]) -> bool:

@@ -16,24 +16,37 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 
-from indexer.chunking import Span, sentence_spans
+from indexer.chunking import WRAPPED_LINE_CHARS, Span, sentence_spans
+from indexer.text_rules import LINE_BREAKS
 from indexer.types import Passage
 
 SENTENCE_SCHEMA = pa.schema([("passage_row", pa.int32()), ("start", pa.int64()), ("end", pa.int64())])
 
 
 def passage_sentences(document_text: str, start: int, end: int) -> tuple[Span, ...]:
-    """Sentences inside ``document_text[start:end]``, in document offsets (sentence_spans reads nothing
-    outside the passage: the same as those of its text alone, moved by ``start``)."""
-    return _sentences_at(document_text[start:end], start)
+    """Sentences inside ``document_text[start:end]``, in document offsets: those of its text alone, moved
+    by ``start``, but for how long its first line is (a passage starts where a sentence does, often
+    mid-line in wrapped text), so a passage is cut into its document's sentences."""
+    text = document_text[start:end]
+    # Only a line break can continue a sentence by its line's length (most web text holds none).
+    return _sentences_at(text, start, line_lead(document_text, start) if "\n" in text else 0)
+
+
+def line_lead(document_text: str, start: int) -> int:
+    """How many characters of its line come before ``start`` (at most WRAPPED_LINE_CHARS, all that
+    sentence_spans reads of them)."""
+    window = document_text[max(0, start - WRAPPED_LINE_CHARS) : start]
+    return len(window) - 1 - max(window.rfind(c) for c in LINE_BREAKS)
 
 
 # Memoized: the same passages recur in query after query, and splitting them again cost more than the rest
 # of sentence scoring. Keyed by the passage's text, not its document's: each of the 65,536 entries kept
 # the whole text of a document (up to 1,000,000 characters), replaced and deleted ones included.
 @lru_cache(maxsize=65_536)
-def _sentences_at(passage_text: str, start: int) -> tuple[Span, ...]:
-    return tuple(Span(s.start + start, s.end + start, s.words) for s in sentence_spans(passage_text))
+def _sentences_at(passage_text: str, start: int, lead: int) -> tuple[Span, ...]:
+    return tuple(
+        Span(s.start + start, s.end + start, s.words) for s in sentence_spans(passage_text, lead=lead)
+    )
 
 
 @dataclass(frozen=True)

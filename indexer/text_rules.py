@@ -117,6 +117,12 @@ def _abbreviation_before_lower(text: str) -> bool:
     return holds_abbreviation_before_lower(text)
 
 
+def _wrapped_line(text: str) -> bool:
+    from indexer.chunking import holds_wrapped_line  # the chunker reads these rules
+
+    return holds_wrapped_line(text)
+
+
 def _outside_ascii(check: Callable[[str], bool]) -> Callable[[str], bool]:
     """``check`` of a change that only characters outside ASCII can meet: text that is all ASCII (most
     English text) is passed without it (str.isascii is one pass in C; the marks' class alone took 0.3 s
@@ -124,7 +130,7 @@ def _outside_ascii(check: Callable[[str], bool]) -> Callable[[str], bool]:
     return lambda text: not text.isascii() and check(text)
 
 
-TEXT_RULES = 12
+TEXT_RULES = 13
 # What each version reads differently from the one before: the text it matches, and what it changed.
 CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
     2: (
@@ -165,6 +171,7 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
         'a sentence went on past "Mt." or "Gen." before a name',
     ),
     12: (_unit_before_capital, 'a sentence ended at a unit after a number ("100 g.") before a capital'),
+    13: (_wrapped_line, "a line break inside hard-wrapped text ended a sentence"),
 }
 
 

@@ -20,6 +20,7 @@ from eval.answerability_transfer import (
     pooled_fit_held_out,
     pooled_loo,
 )
+from indexer.embedding import SentenceTransformerEncoder
 
 
 def test_buckets_are_stable_and_spread() -> None:
@@ -135,3 +136,31 @@ def test_the_perl_faq_joins_when_its_folder_is_there_and_is_left_out_otherwise(t
     assert sorted({r.corpus for r in rows}) == ["bread", "medquad", "plants", "seed"] and len(rows) == 32
     write_rows(out / "perlfaq" / "features.json", rows_of("perlfaq", 0.0, n=8, seed=9))
     assert sorted({r.corpus for r in read_rows(out)}) == ["bread", "medquad", "perlfaq", "plants", "seed"]
+
+
+def test_a_check_set_index_cut_by_older_text_rules_is_built_again(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """The check sets' indexes are reused when they hold the same documents, but not when older text
+    rules cut them otherwise: the Perl FAQ's index of wrapped lines, built before rules 13, kept every
+    line a sentence."""
+    import json
+
+    from corpus.types import Document
+    from eval.answerability_transfer import ensure_index
+    from indexer.text_rules import TEXT_RULES
+
+    wrapped = "Either you don't have more than one line in the string you're looking\nfor (probably)."
+    documents = [Document(doc_id="faq", title="FAQ", text=wrapped)]
+    folder = tmp_path / "index"
+    ensure_index(documents, folder, encoder, "check")
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["text_rules"] = 12  # as an index built before rules 13 records it
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    ensure_index(documents, folder, encoder, "check")
+    assert json.loads(manifest_path.read_text(encoding="utf-8"))["text_rules"] == TEXT_RULES
+    # The same documents by the current rules: kept as they are.
+    before = manifest_path.stat().st_mtime_ns
+    ensure_index(documents, folder, encoder, "check")
+    assert manifest_path.stat().st_mtime_ns == before

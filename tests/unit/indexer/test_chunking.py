@@ -82,6 +82,42 @@ def test_invalid_settings_are_refused(max_words: int, overlap_words: int) -> Non
             ["Il a env. 3 ans, p. ex. du pain.", "Er hat ca. 5 Euro."],
         ),
         ("  padded.  \n", ["padded."]),
+        # Hard-wrapped running text goes on over its line breaks (TEXT_RULES 13) ...
+        (
+            "Milia are small white bumps that appear on the\nnose and cheeks of newborns. They go away.",
+            ["Milia are small white bumps that appear on the\nnose and cheeks of newborns.", "They go away."],
+        ),
+        (
+            "Wash the face gently with warm water, \r\nthen pat it dry with a towel.",
+            ["Wash the face gently with warm water, \r\nthen pat it dry with a towel."],
+        ),
+        # ... but a short line (a heading, a list item), a line ending in ":" or ";", a blank line, an
+        # indented or capitalized next line, and a list marker still end one.
+        ("Ingredients\nflour\nwater", ["Ingredients", "flour", "water"]),
+        (
+            "These are the steps to follow, in order:\nwash, dry, moisturize",
+            ["These are the steps to follow, in order:", "wash, dry, moisturize"],
+        ),
+        (
+            "my @sorted = sort { $a <=> $b } @numbers;\nprint @sorted",
+            ["my @sorted = sort { $a <=> $b } @numbers;", "print @sorted"],
+        ),
+        (
+            "A long line of running text that stops without a stop\n\nnext paragraph",
+            ["A long line of running text that stops without a stop", "next paragraph"],
+        ),
+        (
+            "A long line of running text that stops without a stop\n  indented code",
+            ["A long line of running text that stops without a stop", "indented code"],
+        ),
+        (
+            "A long line of running text that stops without a stop\nNew heading",
+            ["A long line of running text that stops without a stop", "New heading"],
+        ),
+        (
+            "- a long list item that runs on past the line\n- another item",
+            ["- a long list item that runs on past the line", "- another item"],
+        ),
         ("café naïve 日本語. 😀 ok!", ["café naïve 日本語.", "😀 ok!"]),
         ("", []),
         (" \n\t ", []),
@@ -303,6 +339,7 @@ def test_no_indexed_passage_cuts_a_sentence(
         "See Dr. Smith today. Then go.\nHeading\nBody line one. Body two.",
         "café naïve 日本語. 😀 ok! 東京タワーは高さ333メートルの電波塔です。然后走了。",
         'He said "stop." Then left. Take vitamin A. It helps.',
+        "Short.\nA wrapped line of text that goes on past its\nbreak, and then\nends. New one",
     ],
 )
 def test_the_sentences_of_a_range_are_those_of_its_slice_in_document_offsets(text: str) -> None:

@@ -168,3 +168,35 @@ def test_a_sentence_ends_at_a_unit_after_a_number(
         assert top["citation"]["doc_id"] == "zink", body["results"]
         marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
         assert marked == ["Er enthält 3,5 mg Zink pro 100 g."], marked
+
+
+def test_a_sentence_goes_on_over_the_line_breaks_of_hard_wrapped_text(
+    index_copy: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """Found on the Perl FAQ (text wrapped at 72 characters, as plain-text files, e-mail, man pages and
+    much Markdown are): every line ended a sentence, so the answer to a question was a line's fragment
+    ("Either you don't have more than one line in the string you're looking"). A line break inside running
+    text (a long line ending in a word or a comma, the next going on in lower case) goes on with its
+    sentence now; headings and list items keep their lines."""
+    sentence = (
+        "Either you don't have more than one line in the string you're looking\n"
+        "for (probably), or else you aren't using the correct modifier(s) on\n"
+        "your pattern (possibly)."
+    )
+    text = f"Matching over more than one line\n{sentence} There are many ways to get multiline data."
+    with writable_client(index_copy, encoder, api_keys=["k"]) as client:
+        document = {"doc_id": "multiline", "title": "Regular expressions", "text": text}
+        added = client.post(
+            "/documents", json={"documents": [document]}, headers={"Authorization": "Bearer k"}
+        )
+        assert added.status_code == 200, added.text
+        body = client.post(
+            "/query", json={"question": "correct modifier on your pattern", "top_k": 1, "mode": "bm25"}
+        ).json()
+        top = body["results"][0]
+        assert top["citation"]["doc_id"] == "multiline", body["results"]
+        marked = [text[h["start"] : h["end"]] for h in top["highlights"]]
+        assert marked == [sentence], marked
+        answer = body["answer"]
+        assert answer["text"] == sentence
+        assert text[answer["citation"]["start"] : answer["citation"]["end"]] == sentence

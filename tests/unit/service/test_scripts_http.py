@@ -98,6 +98,13 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
             11,
             'a sentence ended at a unit after a number ("100 g.") before a capital',
         ),
+        (
+            "wrapped",
+            "Milia are small white bumps that appear on the\nnose and cheeks of newborns.",
+            12,
+            "a line break inside hard-wrapped text ended a sentence",
+        ),
+        ("lines", "Milia\nsmall white bumps\n\nnose and cheeks.", 12, ""),
         ("french", french, 2, ""),
         ("english", "Tea.", 1, ""),
     ]:
