@@ -342,6 +342,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "BM25 (citeqa.sentence_bm25; 0: dense alone), written into the model when it uses them",
     )
     parser.add_argument(
+        "--depths",
+        type=int,
+        nargs="+",
+        default=list(DEPTHS),
+        help="answer depths (the first results whose sentences are candidates) compared by cross-validation",
+    )
+    parser.add_argument(
         "--also",
         nargs="+",
         choices=sorted(MORE_SETS),
@@ -351,7 +358,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.also and args.out.resolve() == DEFAULT_ANSWER_MODEL_PATH.resolve():
         parser.error("--also fits a model that is not the packaged one: give --out a file of its own")
+    if min(args.depths) < 1:
+        parser.error("--depths: every depth is at least 1 (the first result)")
     cases, question_encoder = all_cases(
+        depths=args.depths,
         sentence_candidates=args.sentence_candidates,
         sentence_bm25_weight=args.sentence_bm25_weight,
         sets={**ANSWER_SETS, **{name: MORE_SETS[name] for name in args.also}},

@@ -4,7 +4,10 @@ sentence candidates. Synthetic cases (no model, no index): the measure's arithme
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from citeqa.answer_features import FEATURES
 from eval.answer_fit import Case, fit_and_report
@@ -61,3 +64,25 @@ def test_a_fit_with_more_sets_never_overwrites_the_packaged_model() -> None:
     with pytest.raises(SystemExit) as refused:
         main(["--also", "medquad_answers_2"])
     assert refused.value.code == 2
+
+
+def test_the_depths_compared_are_given_on_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--depths 1 2 3` asks the cases of exactly those pools (the cross-validation chooses among them);
+    a depth below 1 is refused before anything is computed."""
+    import eval.answer_fit as answer_fit
+
+    asked: list[object] = []
+
+    def stop(**kwargs: object) -> None:
+        asked.append(kwargs["depths"])
+        raise SystemExit(0)
+
+    monkeypatch.setattr(answer_fit, "all_cases", stop)
+    with pytest.raises(SystemExit):
+        answer_fit.main(["--depths", "1", "2", "3", "--out", str(tmp_path / "m.json")])
+    assert asked == [[1, 2, 3]]
+    with pytest.raises(SystemExit) as refused:
+        answer_fit.main(["--depths", "0", "5", "--out", str(tmp_path / "m.json")])
+    assert refused.value.code == 2 and asked == [[1, 2, 3]]

@@ -1,6 +1,6 @@
 """eval.answer_transfer's arithmetic on synthetic cases (no model, no index): the packaged weights mapped
-onto FEATURES, the paired comparison with the mix per set, and leave one corpus out fitting without the
-corpus it scores."""
+onto FEATURES, the paired comparison with the mix per set, leave one corpus out fitting without the
+corpus it scores, and the Perl FAQ among the unseen sets when its folder is there."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ import numpy as np
 from citeqa.answer_features import FEATURES
 from citeqa.answer_model import AnswerModel
 from eval.answer_fit import Case
-from eval.answer_transfer import Paired, leave_one_corpus_out, loco_table, model_weights, paired_by_set
+from eval.answer_transfer import (
+    CORPUS_OF,
+    Paired,
+    leave_one_corpus_out,
+    loco_table,
+    model_weights,
+    paired_by_set,
+    report,
+    unseen_sets,
+)
 
 
 def cases(set_name: str, column: int, count: int = 40, seed: int = 0) -> list[Case]:
@@ -65,3 +74,24 @@ def test_loco_table_gives_the_mean_over_corpora() -> None:
     assert "| mix | 0.500 (2) | 1.000 (4) | 0.750 |" in table
     row = Paired("x", np.array([True]), np.array([False])).row()
     assert row.startswith("| x | 1 | 1.000 | 0.000 | +1.000")
+
+
+def test_the_perl_faq_joins_the_unseen_sets_when_its_folder_holds_questions(tmp_path) -> None:
+    assert "perlfaq" not in unseen_sets(tmp_path / "nowhere")
+    (tmp_path / "questions.jsonl").write_text("", encoding="utf-8")
+    path, corpus = unseen_sets(tmp_path)["perlfaq"]
+    assert path == tmp_path / "questions.jsonl"
+    assert corpus == f"perlfaq:{tmp_path}" and CORPUS_OF["perlfaq"] == "perlfaq"
+
+
+def test_the_pooled_row_joins_every_corpus_never_fitted_and_no_fitted_one() -> None:
+    unseen = [
+        Paired("medquad_answers_2", np.array([True] * 3), np.array([False] * 3)),
+        Paired("bread", np.array([True]), np.array([False])),
+        Paired("plants", np.array([False]), np.array([False])),
+        Paired("perlfaq", np.array([True, False]), np.array([True, True])),
+    ]
+    model = AnswerModel(features=("cosine",), weights=(1.0,))
+    text = report(unseen, {"mix": {"a": np.array([True])}}, model)
+    # medquad's new questions are of a corpus the model was fitted on: not pooled.
+    assert "| bread + plants + perlfaq (corpora never fitted) | 4 | 0.500 | 0.500 | +0.000 [" in text
