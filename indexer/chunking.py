@@ -114,19 +114,31 @@ def continues(text: str, start: int, end: int, match: re.Match[str], limit: int)
 # A line this long (or longer) that breaks without a stop was wrapped inside running text, not a heading or
 # a list item: hard-wrapped text (plain-text files, e-mail, man pages, Markdown) breaks its lines at 60-80.
 WRAPPED_LINE_CHARS = 30
+WRAPPED_INDENT = 8  # spaces or tabs before a wrapped line's next line, at most
 # What a wrapped line ends in: a word, a comma, a closing bracket or quote, a hyphen (not ":" or ";",
 # which introduce a list or end a line of code).
 _WRAP_ENDS = ",)]\"'\u2019\u201d-%"
+_WRAP_OPENS = "([\"'\u201c\u2018"  # may open a wrapped line's next line before its lower-case letter
 
 
 def wraps(text: str, start: int, match: re.Match[str], limit: int, begin: int = 0, lead: int = 0) -> bool:
     """Whether the line break ``match`` (no stop before it) continues the sentence begun at ``start``:
     one line break (no blank line) inside running text that was wrapped, i.e. the line ends in a word,
-    a comma or a closing bracket, is at least WRAPPED_LINE_CHARS long, and the next line goes on at once
-    with a lower-case letter (no indent, no list marker) (TEXT_RULES 13). The line is read back to
-    ``begin`` at most; ``lead`` characters of it come before ``begin`` (see sentence_spans)."""
+    a comma or a closing bracket, is at least WRAPPED_LINE_CHARS long, and the next line goes on with a
+    lower-case letter (or an opening bracket or quote and one; no list marker) after at most
+    WRAPPED_INDENT spaces (TEXT_RULES 13). The line is read back to ``begin`` at most; ``lead``
+    characters of it come before ``begin`` (see sentence_spans)."""
     after = match.end()
-    if match.group(0) not in ("\n", "\r\n") or after >= limit or not text[after].islower():
+    if match.group(0) not in ("\n", "\r\n"):
+        return False
+    # An indented paragraph (a licence, an RFC, a list item's second line) keeps its indent; code is
+    # indented deeper.
+    indent = after
+    while indent < limit and text[indent] in " \t" and indent - after < WRAPPED_INDENT:
+        indent += 1
+    if indent < limit - 1 and text[indent] in _WRAP_OPENS:
+        indent += 1  # '(an example ...', '"control" means ...'
+    if indent >= limit or not text[indent].islower():
         return False
     end = match.start()
     while end > start and text[end - 1] in " \t":

@@ -91,8 +91,30 @@ def test_invalid_settings_are_refused(max_words: int, overlap_words: int) -> Non
             "Wash the face gently with warm water, \r\nthen pat it dry with a towel.",
             ["Wash the face gently with warm water, \r\nthen pat it dry with a towel."],
         ),
+        (  # an indented paragraph, as licences and RFCs are written
+            '   "License" shall mean the terms and conditions for use, reproduction,\n'
+            "   and distribution as defined by Sections 1 through 9 of this document.",
+            [
+                '"License" shall mean the terms and conditions for use, reproduction,\n'
+                "   and distribution as defined by Sections 1 through 9 of this document."
+            ],
+        ),
+        (
+            "For the purposes of this License, a work is any\n"
+            '(an example is below) "work" shall mean any work of\n'
+            '"control" means the power to direct it.',
+            [
+                "For the purposes of this License, a work is any\n"
+                '(an example is below) "work" shall mean any work of\n'
+                '"control" means the power to direct it.'
+            ],
+        ),
+        (
+            "A long line of running text that stops without a stop\n        eight spaces in",
+            ["A long line of running text that stops without a stop\n        eight spaces in"],
+        ),
         # ... but a short line (a heading, a list item), a line ending in ":" or ";", a blank line, an
-        # indented or capitalized next line, and a list marker still end one.
+        # indented (code) or capitalized next line, and a list marker still end one.
         ("Ingredients\nflour\nwater", ["Ingredients", "flour", "water"]),
         (
             "These are the steps to follow, in order:\nwash, dry, moisturize",
@@ -107,8 +129,8 @@ def test_invalid_settings_are_refused(max_words: int, overlap_words: int) -> Non
             ["A long line of running text that stops without a stop", "next paragraph"],
         ),
         (
-            "A long line of running text that stops without a stop\n  indented code",
-            ["A long line of running text that stops without a stop", "indented code"],
+            "A long line of running text that stops without a stop\n         deeply indented code",
+            ["A long line of running text that stops without a stop", "deeply indented code"],
         ),
         (
             "A long line of running text that stops without a stop\nNew heading",
