@@ -118,6 +118,12 @@ WRAPPED_INDENT = 8  # spaces or tabs before a wrapped line's next line, at most
 # What a wrapped line ends in: a word, a comma, a closing bracket or quote, a hyphen (not ":" or ";",
 # which introduce a list or end a line of code).
 _WRAP_ENDS = ",)]\"'\u2019\u201d-%"
+# English words that end no sentence and no heading: a line ending in one was wrapped, whatever follows.
+_CONTINUING_WORDS = frozenset(
+    "a an the of to in on at by for from with and or nor but as than that which whose via into onto "
+    "its their our your his her my this these those is are was were be been has have had can will would "
+    "should may might must".split()
+)
 _WRAP_OPENS = "([\"'\u201c\u2018"  # may open a wrapped line's next line before its lower-case letter
 
 
@@ -126,8 +132,9 @@ def wraps(text: str, start: int, match: re.Match[str], limit: int, begin: int = 
     one line break (no blank line) inside running text that was wrapped, i.e. the line ends in a word,
     a comma or a closing bracket, is at least WRAPPED_LINE_CHARS long, and the next line goes on with a
     lower-case letter (or an opening bracket or quote and one; no list marker) after at most
-    WRAPPED_INDENT spaces (TEXT_RULES 13). The line is read back to ``begin`` at most; ``lead``
-    characters of it come before ``begin`` (see sentence_spans)."""
+    WRAPPED_INDENT spaces, or with any letter or digit after a word such as "the" (TEXT_RULES 13). The
+    line is read back to ``begin`` at most; ``lead`` characters of it come before ``begin`` (see
+    sentence_spans)."""
     after = match.end()
     if match.group(0) not in ("\n", "\r\n"):
         return False
@@ -138,12 +145,16 @@ def wraps(text: str, start: int, match: re.Match[str], limit: int, begin: int = 
         indent += 1
     if indent < limit - 1 and text[indent] in _WRAP_OPENS:
         indent += 1  # '(an example ...', '"control" means ...'
-    if indent >= limit or not text[indent].islower():
+    if indent >= limit or not text[indent].isalnum():
         return False
     end = match.start()
     while end > start and text[end - 1] in " \t":
         end -= 1
     if end == start or not (text[end - 1].isalnum() or text[end - 1] in _WRAP_ENDS):
+        return False
+    # A capital or a number may go on a line that ends in a word no sentence or heading ends in ("by the
+    # / Free Software Foundation"); else the next line goes on in lower case.
+    if not text[indent].islower() and _last_word(text, start, end) not in _CONTINUING_WORDS:
         return False
     line_start = end
     floor = max(begin, end - WRAPPED_LINE_CHARS)
@@ -152,6 +163,14 @@ def wraps(text: str, start: int, match: re.Match[str], limit: int, begin: int = 
     if line_start == begin:
         line_start -= lead
     return end - line_start >= WRAPPED_LINE_CHARS
+
+
+def _last_word(text: str, start: int, end: int) -> str:
+    """The word ``text[:end]`` ends in (read back to ``start`` at most), lower-cased."""
+    first = end
+    while first > start and end - first < 12 and text[first - 1].isalpha():
+        first -= 1
+    return text[first:end].lower() if first == start or not text[first - 1].isalnum() else ""
 
 
 def holds_wrapped_line(text: str) -> bool:

@@ -113,6 +113,18 @@ def test_invalid_settings_are_refused(max_words: int, overlap_words: int) -> Non
             "A long line of running text that stops without a stop\n        eight spaces in",
             ["A long line of running text that stops without a stop\n        eight spaces in"],
         ),
+        (  # a line ending in a word no sentence or heading ends in goes on before a capital or a number
+            "Perl is not produced nor maintained by the\nFree Software Foundation. It is free, for\n"
+            "42 years now.",
+            [
+                "Perl is not produced nor maintained by the\nFree Software Foundation.",
+                "It is free, for\n42 years now.",
+            ],
+        ),
+        (
+            "Keep your skin clean and moisturised with the\n- list item",
+            ["Keep your skin clean and moisturised with the", "- list item"],
+        ),
         # ... but a short line (a heading, a list item), a line ending in ":" or ";", a blank line, an
         # indented (code) or capitalized next line, and a list marker still end one.
         ("Ingredients\nflour\nwater", ["Ingredients", "flour", "water"]),
