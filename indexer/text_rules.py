@@ -171,7 +171,7 @@ CHANGES: dict[int, tuple[Callable[[str], bool], str]] = {
         'a sentence went on past "Mt." or "Gen." before a name',
     ),
     12: (_unit_before_capital, 'a sentence ended at a unit after a number ("100 g.") before a capital'),
-    13: (_wrapped_line, "a line break inside hard-wrapped text ended a sentence"),
+    13: (_wrapped_line, "a sentence went on over the line breaks of hard-wrapped text"),
 }
 
 

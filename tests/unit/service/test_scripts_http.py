@@ -102,7 +102,7 @@ def test_an_index_tokenized_before_marks_were_read_is_stale_only_where_they_are(
             "wrapped",
             "Milia are small white bumps that appear on the\nnose and cheeks of newborns.",
             12,
-            "a line break inside hard-wrapped text ended a sentence",
+            "a sentence went on over the line breaks of hard-wrapped text",
         ),
         ("lines", "Milia\nsmall white bumps\n\nnose and cheeks.", 12, ""),
         ("french", french, 2, ""),
