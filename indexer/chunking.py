@@ -99,16 +99,29 @@ def continues(text: str, start: int, end: int, match: re.Match[str], limit: int)
     if ends_line(match):
         return False
     after = match.end()
-    if not _ends_with_abbreviation(text[start:end]):
-        return (
-            after < limit
-            and _before_lower(text[start:end])
-            and (text[after].islower() or text[after].isdigit())
-        )
+    sentence = _tail(text, start, end)
+    if not _ends_with_abbreviation(sentence):
+        return after < limit and _before_lower(sentence) and (text[after].islower() or text[after].isdigit())
     capital = after < limit and (text[after].isupper() or text[after] in OPENING_QUOTES)
-    if capital and _ends_with_unit(text[start:end]):
+    if capital and _ends_with_unit(sentence):
         return False
-    return not (capital and text[start:end].rstrip(".").lower().endswith("etc"))
+    return not (capital and sentence.rstrip(".").lower().endswith("etc"))
+
+
+TAIL_CHARS = 64  # of a sentence, all that the abbreviation rules read (its last words)
+
+
+def _tail(text: str, start: int, end: int) -> str:
+    """The last words of the sentence ``text[start:end]``, whole, within about TAIL_CHARS characters: the
+    rules after a full stop read its last word or two, and copying the whole sentence at every "e.g." made
+    a long one (a wrapped text without a stop) quadratic."""
+    first = end - TAIL_CHARS
+    if first <= start:
+        return text[start:end]
+    cut = first
+    while cut < end and not text[cut].isspace():
+        cut += 1
+    return text[cut:end] if cut < end else text[first:end]
 
 
 # A line this long (or longer) that breaks without a stop was wrapped inside running text, not a heading or
@@ -124,6 +137,7 @@ _CONTINUING_WORDS = frozenset(
     "its their our your his her my this these those is are was were be been has have had can will would "
     "should may might must".split()
 )
+_NUMBERED_ITEM = re.compile(r"\d{1,3}[.)]\s")  # "1. edit the file": a list item, not a wrapped line
 _WRAP_OPENS = "([\"'\u201c\u2018"  # may open a wrapped line's next line before its lower-case letter
 
 
@@ -145,7 +159,7 @@ def wraps(text: str, start: int, match: re.Match[str], limit: int, begin: int = 
         indent += 1
     if indent < limit - 1 and text[indent] in _WRAP_OPENS:
         indent += 1  # '(an example ...', '"control" means ...'
-    if indent >= limit or not text[indent].isalnum():
+    if indent >= limit or not text[indent].isalnum() or _NUMBERED_ITEM.match(text, indent, limit):
         return False
     end = match.start()
     while end > start and text[end - 1] in " \t":

@@ -125,6 +125,10 @@ def test_invalid_settings_are_refused(max_words: int, overlap_words: int) -> Non
             "Keep your skin clean and moisturised with the\n- list item",
             ["Keep your skin clean and moisturised with the", "- list item"],
         ),
+        (
+            "To build it, run the following commands and\n1. edit the config file first",
+            ["To build it, run the following commands and", "1. edit the config file first"],
+        ),
         # ... but a short line (a heading, a list item), a line ending in ":" or ";", a blank line, an
         # indented (code) or capitalized next line, and a list marker still end one.
         ("Ingredients\nflour\nwater", ["Ingredients", "flour", "water"]),
@@ -381,3 +385,19 @@ def test_the_sentences_of_a_range_are_those_of_its_slice_in_document_offsets(tex
         for end in range(begin, len(text) + 1, 3):
             sliced = [(begin + s.start, begin + s.end, s.words) for s in sentence_spans(text[begin:end])]
             assert [tuple(s) for s in sentence_spans(text, begin, end)] == sliced
+
+
+def test_the_rules_after_a_full_stop_read_only_the_last_words_of_a_long_sentence() -> None:
+    """Found in review: every "e.g." or "Dr." copied the whole sentence so far to read its last word, so a
+    wrapped text without a stop (one sentence under text rules 13) took time quadratic in its length
+    (16,000 lines: 53 s). The rules read a bounded tail, its words whole, and decide as before."""
+    from indexer.chunking import TAIL_CHARS, _tail
+
+    text = "word " * 5000 + "as said by Dr. Smith"
+    end = text.index("Dr.") + len("Dr.")
+    tail = _tail(text, 0, end)
+    assert text[:end].endswith(tail) and tail.split()[-2:] == ["by", "Dr."]
+    assert len(tail) <= TAIL_CHARS and tail[0].isspace()
+    assert _tail("see Dr.", 0, 7) == "see Dr."
+    wrapped = "this is the value e.g. some text that goes on and\n" * 2000
+    assert [(s.start, s.end) for s in sentence_spans(wrapped)] == [(0, len(wrapped) - 1)]
