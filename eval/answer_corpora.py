@@ -1,11 +1,14 @@
-"""The corpora the answer choice is fitted and measured on, each with its answerer: the default index
-(the milia articles), the medquad-dev benchmark's index (built by eval.beir_eval, reused when current)
-and the self-written check corpora of eval/sets (bread, plants; indexed under var/transfer, as
-eval.answerability_transfer indexes them)."""
+"""The corpora the answer choice is fitted and measured on (``AnswerCorpus``), each with its answerer: the
+default index (the milia articles), a BEIR dataset's index (medquad-dev, the Perl FAQ; built by
+eval.beir_eval, reused when current) and the self-written check corpora of eval/sets (bread, plants;
+indexed under var/transfer, as eval.answerability_transfer indexes them)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from citeqa.answers import Answerer
 from citeqa.search import Searcher
@@ -62,3 +65,29 @@ def folder_answerer(name: str, settings: Settings | None = None) -> Answerer:
     folder = TRANSFER_DIR / name / "index"
     ensure_index(load_documents(SETS_DIR / name), folder, SentenceTransformerEncoder(settings.model), name)
     return Answerer(build_searcher(settings.model_copy(update={"index_path": folder})))
+
+
+@dataclass(frozen=True)
+class AnswerCorpus:
+    """The corpus a labelled set's questions are asked of: the configured index (``kind`` "default"), a
+    BEIR folder ("dataset", ``where`` its path) or a folder of articles under eval/sets ("folder",
+    ``where`` its name)."""
+
+    kind: Literal["default", "dataset", "folder"]
+    where: Path | str = ""
+
+    def answerer(self) -> Answerer:
+        if self.kind == "default":
+            return default_answerer()
+        if self.kind == "dataset":
+            return dataset_answerer(Path(self.where))
+        return folder_answerer(str(self.where))
+
+
+DEFAULT_CORPUS = AnswerCorpus("default")
+MEDQUAD_CORPUS = AnswerCorpus("dataset", MEDQUAD_DEV)
+
+
+def answerers(corpora: Iterable[AnswerCorpus]) -> dict[AnswerCorpus, Answerer]:
+    """One answerer per distinct corpus, built in the order first named."""
+    return {corpus: corpus.answerer() for corpus in dict.fromkeys(corpora)}

@@ -25,20 +25,22 @@ from citeqa.answer_features import FEATURES
 from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH, AnswerModel, save_answer_model
 from citeqa.answers import Answerer
 from citeqa.question_tower import question_side
+from eval.answer_corpora import DEFAULT_CORPUS, MEDQUAD_CORPUS, AnswerCorpus, answerers
 from eval.answer_report import on_gold
 from eval.held_out import bootstrap_interval, is_held_out
 from eval.seed_set import DEFAULT_SEED_SET, EvalQuestion, load_eval_set
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
-ANSWER_SETS: dict[str, tuple[Path, str]] = {
-    "seed": (DEFAULT_SEED_SET, "default"),
-    "answers": (SETS_DIR / "answers.jsonl", "default"),
-    "medquad_answers": (SETS_DIR / "medquad_answers.jsonl", "medquad-dev"),
+AnswerSets = dict[str, tuple[Path, AnswerCorpus]]  # set name -> (its questions, the corpus asked)
+ANSWER_SETS: AnswerSets = {
+    "seed": (DEFAULT_SEED_SET, DEFAULT_CORPUS),
+    "answers": (SETS_DIR / "answers.jsonl", DEFAULT_CORPUS),
+    "medquad_answers": (SETS_DIR / "medquad_answers.jsonl", MEDQUAD_CORPUS),
 }
 # Labelled later (stop 30) and kept out of the packaged model's fit: `--also` fits with them, to measure
 # what they change (eval.answer_transfer scores the packaged model on them).
-MORE_SETS: dict[str, tuple[Path, str]] = {
-    "medquad_answers_2": (SETS_DIR / "medquad_answers_2.jsonl", "medquad-dev"),
+MORE_SETS: AnswerSets = {
+    "medquad_answers_2": (SETS_DIR / "medquad_answers_2.jsonl", MEDQUAD_CORPUS),
 }
 RIDGES = (0.1, 1.0, 10.0, 100.0)
 DEPTHS = (5, 10)  # candidate depths compared (the answer's pool: the sentences of this many first results)
@@ -300,18 +302,13 @@ def all_cases(
     depths: Sequence[int] = DEPTHS,
     sentence_candidates: Sequence[int] = SENTENCE_CANDIDATES,
     sentence_bm25_weight: float = 0.0,
-    sets: dict[str, tuple[Path, str]] = ANSWER_SETS,
+    sets: AnswerSets = ANSWER_SETS,
 ) -> tuple[dict[Pool, list[Case]], str]:
     """The cases of every answer set (``sets``) in every pool, and which encoder encoded their
     questions."""
-    from eval.answer_corpora import dataset_answerer, default_answerer
-
-    answerers = {"default": default_answerer, "medquad-dev": dataset_answerer}
-    built: dict[str, Answerer] = {}
+    built = answerers(corpus for _, corpus in sets.values())
     by_pool: dict[Pool, list[Case]] = {(d, n): [] for d in depths for n in sentence_candidates}
     for set_name, (path, corpus) in sets.items():
-        if corpus not in built:
-            built[corpus] = answerers[corpus]()
         questions = load_eval_set(path)
         for depth, n in by_pool:
             by_pool[(depth, n)].extend(

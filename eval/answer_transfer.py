@@ -34,14 +34,24 @@ import numpy as np
 
 from citeqa.answer_features import FEATURES
 from citeqa.answer_model import DEFAULT_ANSWER_MODEL_PATH, AnswerModel, load_answer_model
-from eval.answer_fit import ANSWER_SETS, MORE_SETS, SETS_DIR, Case, chosen_hit, collect, fit_weights
+from eval.answer_corpora import AnswerCorpus, answerers
+from eval.answer_fit import (
+    ANSWER_SETS,
+    MORE_SETS,
+    SETS_DIR,
+    AnswerSets,
+    Case,
+    chosen_hit,
+    collect,
+    fit_weights,
+)
 from eval.answerability_transfer import DEFAULT_PERLFAQ
 from eval.held_out import bootstrap_interval
 
-UNSEEN_SETS: dict[str, tuple[Path, str]] = {
+UNSEEN_SETS: AnswerSets = {
     **MORE_SETS,
-    "bread": (SETS_DIR / "bread.jsonl", "bread"),
-    "plants": (SETS_DIR / "plants.jsonl", "plants"),
+    "bread": (SETS_DIR / "bread.jsonl", AnswerCorpus("folder", "bread")),
+    "plants": (SETS_DIR / "plants.jsonl", AnswerCorpus("folder", "plants")),
 }
 # The corpus each set's questions are asked of (leave one corpus out groups by it).
 CORPUS_OF: dict[str, str] = {
@@ -53,7 +63,6 @@ CORPUS_OF: dict[str, str] = {
     "plants": "plants",
     "perlfaq": "perlfaq",
 }
-PERLFAQ_CORPUS = "perlfaq"  # collect_sets' name for the BEIR folder eval.perlfaq writes
 # A compact feature set: how well the sentence matches, its shape and its result's rank; no question-kind
 # crosses, no ranks among candidates. Chosen after a first look at part 2, so its row there is optimistic.
 COMPACT: tuple[str, ...] = (
@@ -142,11 +151,12 @@ def loco_table(rows: Mapping[str, dict[str, np.ndarray]]) -> str:
     return "\n".join(lines)
 
 
-def unseen_sets(perlfaq: Path | None) -> dict[str, tuple[Path, str]]:
-    """The sets no fit saw: UNSEEN_SETS, and the Perl FAQ's questions when ``perlfaq`` holds them."""
+def unseen_sets(perlfaq: Path | None) -> AnswerSets:
+    """The sets no fit saw: UNSEEN_SETS, and the Perl FAQ's questions when ``perlfaq`` holds them (asked of
+    the BEIR folder eval.perlfaq wrote there)."""
     sets = dict(UNSEEN_SETS)
     if perlfaq is not None and (perlfaq / "questions.jsonl").is_file():
-        sets["perlfaq"] = (perlfaq / "questions.jsonl", f"{PERLFAQ_CORPUS}:{perlfaq}")
+        sets["perlfaq"] = (perlfaq / "questions.jsonl", AnswerCorpus("dataset", perlfaq))
     return sets
 
 
@@ -188,23 +198,16 @@ def report(unseen: Sequence[Paired], loco: Mapping[str, dict[str, np.ndarray]], 
     )
 
 
-def collect_sets(sets: Mapping[str, tuple[Path, str]], depth: int) -> list[Case]:
+def collect_sets(sets: AnswerSets, depth: int) -> list[Case]:
     """The cases of every set, answered as the service answers them (the corpus's own index)."""
-    from eval.answer_corpora import dataset_answerer, default_answerer, folder_answerer
     from eval.seed_set import load_eval_set
 
-    answerers = {"default": default_answerer, "medquad-dev": dataset_answerer}
-    built = {}
-    cases: list[Case] = []
-    for set_name, (path, corpus) in sets.items():
-        if corpus not in built:
-            make = answerers.get(corpus)
-            if corpus.startswith(f"{PERLFAQ_CORPUS}:"):
-                built[corpus] = dataset_answerer(Path(corpus.split(":", 1)[1]))
-            else:
-                built[corpus] = make() if make else folder_answerer(corpus)
-        cases += collect(built[corpus], set_name, load_eval_set(path), depth)
-    return cases
+    built = answerers(corpus for _, corpus in sets.values())
+    return [
+        case
+        for set_name, (path, corpus) in sets.items()
+        for case in collect(built[corpus], set_name, load_eval_set(path), depth)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -50,17 +50,14 @@ def hits(answerer: Answerer, set_name: str, path: Path) -> list[tuple[str, bool,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from eval.answer_corpora import dataset_answerer, default_answerer
+    from eval.answer_corpora import answerers
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="write the report (Markdown) here too")
     args = parser.parse_args(argv)
-    answerers = {"default": default_answerer, "medquad-dev": dataset_answerer}
-    built: dict[str, Answerer] = {}
+    built = answerers(corpus for _, corpus in ANSWER_SETS.values())
     by_set: dict[str, list[tuple[str, bool, np.ndarray]]] = {}
     for set_name, (path, corpus) in ANSWER_SETS.items():
-        if corpus not in built:
-            built[corpus] = answerers[corpus]()
         by_set[set_name] = hits(built[corpus], set_name, path)
     everything = [row for rows in by_set.values() for row in rows]
     train = np.stack([t for _, held, t in everything if not held])

@@ -8,6 +8,7 @@ import numpy as np
 
 from citeqa.answer_features import FEATURES
 from citeqa.answer_model import AnswerModel
+from eval.answer_corpora import DEFAULT_CORPUS, AnswerCorpus, answerers
 from eval.answer_fit import Case
 from eval.answer_transfer import (
     CORPUS_OF,
@@ -81,7 +82,15 @@ def test_the_perl_faq_joins_the_unseen_sets_when_its_folder_holds_questions(tmp_
     (tmp_path / "questions.jsonl").write_text("", encoding="utf-8")
     path, corpus = unseen_sets(tmp_path)["perlfaq"]
     assert path == tmp_path / "questions.jsonl"
-    assert corpus == f"perlfaq:{tmp_path}" and CORPUS_OF["perlfaq"] == "perlfaq"
+    assert corpus == AnswerCorpus("dataset", tmp_path) and CORPUS_OF["perlfaq"] == "perlfaq"
+
+
+def test_each_corpus_is_answered_by_one_answerer_built_once(monkeypatch) -> None:
+    built: list[AnswerCorpus] = []
+    monkeypatch.setattr(AnswerCorpus, "answerer", lambda self: built.append(self) or object())
+    bread = AnswerCorpus("folder", "bread")
+    named = [DEFAULT_CORPUS, bread, DEFAULT_CORPUS, AnswerCorpus("folder", "bread")]
+    assert list(answerers(named)) == built == [DEFAULT_CORPUS, bread]
 
 
 def test_the_pooled_row_joins_every_corpus_never_fitted_and_no_fitted_one() -> None:
