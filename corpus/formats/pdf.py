@@ -3,8 +3,10 @@ kept in ``page_starts``; title and author from the document information.
 
 A page's text is normalized before offsets are taken (so they index the final text): Unicode NFKC (the
 ``ﬁ`` ligature becomes ``fi``), control characters dropped, trailing spaces and runs of blank lines removed,
-and a line break inside a sentence (the next line starts with a lower-case letter) becomes a space, so the
-chunker's sentences are the PDF's sentences. There is no OCR: a PDF without a text layer is refused.
+a word hyphenated at a line's end is joined ("compre-\nhensive" is "comprehensive"; "well-\nknown" is
+"well-known" when the page writes it so elsewhere), and a line break inside a sentence (the next line starts
+with a lower-case letter) becomes a space, so the chunker's sentences are the PDF's sentences and BM25 reads
+the PDF's words. There is no OCR: a PDF without a text layer is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 # Far more than a document of the longest text taken (1,000,000 characters) has: 400 dense pages hold it.
 MAX_PAGES = 10_000
 _WRAPPED_LINE = re.compile(r"(?<=[^\s-])\n(?=[^\W\d_])")
+# Letters, a hyphen ending the line, and the word's lower-case rest on the next line.
+_HYPHENATED = re.compile(r"(?<![\w-])([^\W\d_]+)-\n([^\W\d_]+)")
+_WORD = re.compile(r"(?<![\w-])[^\W\d_]+(?:-[^\W\d_]+)*(?![\w-])")  # "well-known" one word
 
 
 def pdf_extract(content: bytes, source: str, budget: RequestBudget | None = None) -> Extracted:
@@ -98,7 +103,27 @@ def clean_page(raw: str) -> str:
     text = unicodedata.normalize("NFKC", raw.replace("\r\n", "\n").replace("\r", "\n"))
     text = _TRAILING_SPACE.sub("\n", _CONTROL.sub("", text.replace("\t", " ")) + "\n")
     text = _BLANK_LINES.sub("\n\n", text).strip()
+    text = dehyphenated(text)
     return _WRAPPED_LINE.sub(lambda m: " " if text[m.end()].islower() else "\n", text)
+
+
+def dehyphenated(text: str) -> str:
+    """``text`` with each word hyphenated at a line's end written whole, as PyMuPDF's dehyphenate flag
+    writes it. Typesetting hyphenates words wherever it must, so the hyphen goes, unless ``text`` writes
+    the same word with a hyphen elsewhere and never without ("well-known")."""
+    if "-\n" not in text:
+        return text
+
+    written = set(_WORD.findall(text.lower()))  # once: a page may hold thousands of such breaks
+
+    def whole(match: re.Match[str]) -> str:
+        if not match[2][0].islower():  # "X-\nRay", a name: as the page writes it
+            return match[0]
+        hyphened, joined = f"{match[1]}-{match[2]}", match[1] + match[2]
+        keeps = hyphened.lower() in written and joined.lower() not in written
+        return hyphened if keeps else joined
+
+    return _HYPHENATED.sub(whole, text)
 
 
 def _page_text(page: Any, number: int, source: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from support import BANNER
 
 from corpus.errors import CorpusError
+from corpus.formats.pdf import dehyphenated
 from corpus.ingest import document_from_file, document_from_upload
 from corpus.pages import page_span
 from corpus.types import Document
@@ -83,6 +84,28 @@ def test_a_wrapped_line_is_joined_but_lines_that_start_a_sentence_are_kept(make_
     long_sentence = "Milia are " + " ".join(["tiny white keratin cysts"] * 12) + " on the nose."
     document = document_from_upload(make_pdf([f"Heading\n{long_sentence}"]), filename="wrap.pdf")
     assert document.text == f"Heading\n{long_sentence}"
+
+
+def test_a_word_hyphenated_at_a_line_end_is_one_word_again(make_pdf: MakePdf) -> None:
+    page = (
+        "Dermatologists give a compre-\nhensive answer about the well-\nknown white bumps on a new-\nborn's "
+        "nose, the well-known kind.\nThe clinic's X-\nRay and a dash at a line's end -\nstay as written."
+    )
+    document = document_from_upload(make_pdf([page]), filename="hyphens.pdf")
+    assert document.text == (
+        "Dermatologists give a comprehensive answer about the well-known white bumps on a newborn's nose, "
+        "the well-known kind.\nThe clinic's X-\nRay and a dash at a line's end -\nstay as written."
+    )
+    chunker = ChunkerSettings(max_words=8, overlap_words=2)
+    assert any("comprehensive" in passage.text for passage in chunk_document(document, chunker))
+
+
+def test_the_hyphen_stays_only_where_the_page_writes_the_word_with_it_and_never_without() -> None:
+    assert dehyphenated("co-\noperate; co-operate") == "co-operate; co-operate"
+    assert dehyphenated("co-\noperate; co-operate, cooperate") == "cooperate; co-operate, cooperate"
+    assert dehyphenated("a new-\nborn and a newborn") == "a newborn and a newborn"
+    assert dehyphenated("the naïve-\nté of it") == "the naïveté of it"
+    assert dehyphenated("in 19-\n20, 2-\nway and -\nso") == "in 19-\n20, 2-\nway and -\nso"
 
 
 def test_metadata_from_the_pdf_and_a_sidecar_that_wins(make_pdf: MakePdf, tmp_path: Path) -> None:

@@ -148,6 +148,19 @@ def test_one_file_with_its_metadata_fields(writer: TestClient) -> None:
     assert again.status_code == 200 and again.json()["doc_ids"] == ["Walrus-Notes"]
 
 
+def test_a_word_hyphenated_at_a_pdf_line_end_is_found_by_its_whole_spelling(writer: TestClient) -> None:
+    page = "Harbour porpoises hunt herring in murky water by echo-\nlocation, clicking as they swim."
+    added = writer.post(
+        "/documents", files={"file": ("clicks.pdf", pdf_bytes([page]), "application/pdf")}, headers=AUTH
+    )
+    assert added.status_code == 200, added.text
+    found = writer.post("/query", json={"question": "echolocation", "top_k": 3, "mode": "bm25"}).json()
+    top = found["results"][0]
+    assert top["citation"]["doc_id"] == "clicks" and "by echolocation, clicking" in top["text"]
+    text = writer.get("/documents/clicks").json()["text"]
+    assert top["text"] == text[top["citation"]["start"] : top["citation"]["end"]]
+
+
 def test_unsupported_file_types_are_415(writer: TestClient) -> None:
     version = query(writer, "milia")["index_version"]
     image = writer.post(
