@@ -66,7 +66,26 @@ def read_examples_file(path: Path) -> dict[str, Any] | None:
     if not isinstance(record, dict):
         logger.warning("ignoring %s: expected an object with a 'questions' list", path)
         return None
+    for problem in field_problems(record):
+        logger.warning("%s: %s", path, problem)
     return record
+
+
+def field_problems(record: Mapping[str, Any]) -> list[str]:
+    """What of an examples file's fields is ignored, and why (a field of the wrong type is dropped alone)."""
+    problems = []
+    questions = record.get("questions")
+    if questions is not None and not isinstance(questions, list):
+        problems.append("ignoring 'questions': expected a list of strings")
+    elif questions and (others := sum(not isinstance(q, str) for q in questions)):
+        problems.append(f"ignoring {others} item(s) of 'questions' that are not strings")
+    for name in ("corpus", "placeholder"):
+        if record.get(name) is not None and not isinstance(record[name], str):
+            problems.append(f"ignoring {name!r}: expected a string")
+    if unknown := sorted(set(record) - {"questions", "corpus", "placeholder"}):
+        named = ", ".join(map(repr, unknown))
+        problems.append(f"ignoring unknown field(s) {named}: expected questions, corpus, placeholder")
+    return problems
 
 
 def clean_questions(values: Any) -> list[str]:

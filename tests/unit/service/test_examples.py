@@ -64,6 +64,29 @@ def test_an_unreadable_examples_json_is_ignored(tmp_path: Path, content: str) ->
     assert page_examples(None, None, tmp_path / "index", OTHER_MANIFEST).questions == []
 
 
+def test_a_wrongly_typed_field_is_ignored_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    record = {
+        "corpus": 5,
+        "questions": "How do I true a wheel?",
+        "placeholder": "e.g. wheels",
+        "qestions": [],
+    }
+    (tmp_path / "examples.json").write_text(json.dumps(record), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="citeqa.service"):
+        found = page_examples(None, None, tmp_path / "index", OTHER_MANIFEST)
+    assert (found.corpus, found.questions, found.placeholder) == (None, [], "e.g. wheels")
+    logged = caplog.text
+    assert "ignoring 'questions': expected a list of strings" in logged
+    assert "ignoring 'corpus': expected a string" in logged and "unknown field(s) 'qestions'" in logged
+    caplog.clear()
+    (tmp_path / "examples.json").write_text(json.dumps({"questions": ["Why steam?", 7]}), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="citeqa.service"):
+        assert page_examples(None, None, tmp_path / "index", OTHER_MANIFEST).questions == ["Why steam?"]
+    assert "ignoring 1 item(s) of 'questions' that are not strings" in caplog.text
+
+
 def test_the_settings_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "examples.json").write_text('["From the file"]', encoding="utf-8")
     monkeypatch.setenv("CITEQA_EXAMPLE_QUESTIONS", "How long does rye bake? | Why steam the oven?")
