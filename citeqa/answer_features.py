@@ -106,6 +106,7 @@ FEATURES: tuple[str, ...] = (
     "amount_x_numeric",  # a how many/long/when question x a number or a time word
     "sentence_hit",  # 1 / its rank among the index's sentences closest to the question (0: not among them)
     "beyond_depth",  # its result is below the first results (a candidate through sentence retrieval)
+    "asked_before",  # 1 / the rank by cosine of the question just before it (in its result): an FAQ's answer
 )
 COLUMN: dict[str, int] = {name: i for i, name in enumerate(FEATURES)}
 
@@ -170,6 +171,16 @@ def neighbour_cosines(cosine: np.ndarray, result: np.ndarray) -> np.ndarray:
         count[1:] += same
         count[:-1] += same
     return total / count
+
+
+def asked_before(cosine: np.ndarray, follows_question: np.ndarray, questions: np.ndarray) -> np.ndarray:
+    """Per sentence that follows a question in its result (``follows_question``), 1 / the rank of that
+    question by cosine with the question asked among the ``questions`` (the pool's sentences that ask),
+    else 0: in an FAQ, the answer to the entry that asks what was asked. A rank, not the cosine: a user's
+    wording matches the FAQ's own question only so well, but better than it matches the other entries'."""
+    before = np.zeros(len(cosine), dtype=np.float64)
+    before[1:] = pool_ranks(cosine, questions)[:-1]
+    return np.where(follows_question > 0, before, 0.0)
 
 
 def pool_ranks(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
@@ -363,4 +374,8 @@ def feature_matrix(
     matrix[:, CUE_COLUMNS] = cue_columns(kinds, static, sentences.question_terms)
     matrix[:, COLUMN["sentence_hit"]] = hit_column(sentences, hit_ranks or {})
     matrix[:, COLUMN["beyond_depth"]] = result_ranks > pool_depth
+    questions = (result_ranks <= pool_depth) & (matrix[:, COLUMN["is_question"]] > 0)
+    matrix[:, COLUMN["asked_before"]] = asked_before(
+        sentences.cosine, matrix[:, COLUMN["follows_question"]], questions
+    )
     return matrix

@@ -13,6 +13,11 @@ text, list and heading commands to their text, verbatim code kept). It measures 
 question tower (fitted on medquad-dev's medical questions) does to questions of another field, written
 by other people.
 
+``--pages-out`` (default: beside ``--out``, ``var/bench/perlfaq-pages``) gets the same questions over the
+FAQ as its pages are written: one document per page, each question on its own line followed by its answer
+(``write_pages``): the check that the answer choice answers an FAQ with the sentences after the question
+asked.
+
 ``questions.jsonl`` beside them is the same questions as an evaluation set (citeqa eval --questions):
 answerable, each with its answer's first sentence as the gold quote (the first of at least five words that
 is not a "(contributed by ...)" line), followed by the on-topic questions the FAQ does not answer, written
@@ -147,17 +152,55 @@ def write_beir(found: Sequence[FaqEntry], out: Path, unanswerable: Path = UNANSW
         questions.write(unanswerable.read_text(encoding="utf-8"))
 
 
+def write_pages(found: Sequence[FaqEntry], out: Path, unanswerable: Path = UNANSWERABLE) -> None:
+    """The same questions over the FAQ as its pages are written: one document per perlfaq page, each entry
+    its question on a line of its own, then its answer. The answer is the sentences after the question,
+    which the answer choice must see (its questions are the FAQ's own, so retrieval is easy here)."""
+    (out / "qrels").mkdir(parents=True, exist_ok=True)
+    pages = {e.page: e.topic for e in found}
+    with (out / "corpus.jsonl").open("w", encoding="utf-8") as corpus:
+        for page, topic in pages.items():
+            text = "\n\n".join(f"{e.question}\n\n{e.answer}" for e in found if e.page == page)
+            corpus.write(json.dumps({"_id": page, "title": topic, "text": text}, ensure_ascii=False) + "\n")
+    with (out / "queries.jsonl").open("w", encoding="utf-8") as queries:
+        for e in found:
+            queries.write(json.dumps({"_id": f"{e.doc_id}-q", "text": e.question}, ensure_ascii=False) + "\n")
+    rows = ["query-id\tcorpus-id\tscore", *(f"{e.doc_id}-q\t{e.page}\t1" for e in found)]
+    (out / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with (out / "questions.jsonl").open("w", encoding="utf-8") as questions:
+        for e in found:
+            record = {
+                "id": f"{e.doc_id}-q",
+                "question": e.question,
+                "answerable": True,
+                "doc_id": e.page,
+                "gold": [e.gold()],
+            }
+            questions.write(json.dumps(record, ensure_ascii=False) + "\n")
+        questions.write(unanswerable.read_text(encoding="utf-8"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.perlfaq", description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=Path, required=True, help="folder of perlfaq1.pod .. perlfaq9.pod")
     parser.add_argument("--out", type=Path, default=Path("var/bench/perlfaq"))
+    parser.add_argument(
+        "--pages-out",
+        type=Path,
+        default=None,
+        help="where the same questions go over the FAQ as pages (each question, then its answer; "
+        "default: beside --out, its name and -pages)",
+    )
     parser.add_argument(
         "--unanswerable", type=Path, default=UNANSWERABLE, help="JSONL of questions the FAQ does not answer"
     )
     args = parser.parse_args(argv)
     found = list(entries(args.pods))
     write_beir(found, args.out, args.unanswerable)
-    print(f"{len(found)} questions and answers of {len(PAGES)} pages written to {args.out}")
+    pages_out = args.pages_out or args.out.with_name(f"{args.out.name}-pages")
+    write_pages(found, pages_out, args.unanswerable)
+    written = f"{args.out} and {pages_out}"
+    print(f"{len(found)} questions and answers of {len(PAGES)} pages written to {written}")
     return 0
 
 

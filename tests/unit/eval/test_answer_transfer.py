@@ -83,6 +83,13 @@ def test_the_perl_faq_joins_the_unseen_sets_when_its_folder_holds_questions(tmp_
     path, corpus = unseen_sets(tmp_path)["perlfaq"]
     assert path == tmp_path / "questions.jsonl"
     assert corpus == AnswerCorpus("dataset", tmp_path) and CORPUS_OF["perlfaq"] == "perlfaq"
+    assert "perlfaq_pages" not in unseen_sets(tmp_path)
+    pages = tmp_path.with_name(f"{tmp_path.name}-pages")
+    pages.mkdir()
+    (pages / "questions.jsonl").write_text("", encoding="utf-8")
+    joined = unseen_sets(tmp_path)["perlfaq_pages"]
+    assert joined == (pages / "questions.jsonl", AnswerCorpus("dataset", pages))
+    assert CORPUS_OF["perlfaq_pages"] == "perlfaq"
 
 
 def test_each_corpus_is_answered_by_one_answerer_built_once(monkeypatch) -> None:
@@ -99,6 +106,7 @@ def test_the_pooled_row_joins_every_corpus_never_fitted_and_no_fitted_one() -> N
         Paired("bread", np.array([True]), np.array([False])),
         Paired("plants", np.array([False]), np.array([False])),
         Paired("perlfaq", np.array([True, False]), np.array([True, True])),
+        Paired("perlfaq_pages", np.array([True, True]), np.array([True, True])),  # its questions again
     ]
     model = AnswerModel(features=("cosine",), weights=(1.0,))
     text = report(unseen, {"mix": {"a": np.array([True])}}, model)

@@ -90,3 +90,21 @@ def test_every_question_of_every_page_becomes_a_query_judged_against_its_own_ans
     unanswerable = [q for q in questions if not q.answerable]
     assert [q.question for q in unanswerable] == [q.question for q in load_eval_set(UNANSWERABLE)]
     assert {q.kind for q in unanswerable} == {"near_miss", "off_topic"}
+
+
+def test_the_faq_as_pages_puts_each_question_before_its_answer(tmp_path: Path) -> None:
+    pods = tmp_path / "pod"
+    pods.mkdir()
+    for page in PAGES:
+        (pods / f"{page}.pod").write_text(PAGE.replace("perlfaq4", page), encoding="utf-8")
+    assert main(["--pods", str(pods), "--out", str(tmp_path / "perlfaq")]) == 0
+    pages = load_beir_dataset(tmp_path / "perlfaq-pages")
+    assert [d.doc_id for d in pages.corpus] == list(PAGES)
+    text = pages.corpus[-1].text
+    assert text.startswith("How do I sort a hash (optionally by value instead of key)?\n\n(contributed by")
+    assert "\n\nWhy is int() broken?\n\nYour int() is most probably working just fine." in text
+    assert pages.qrels["perlfaq9-003-q"] == {"perlfaq9": 1}
+    questions = [q for q in load_eval_set(tmp_path / "perlfaq-pages" / "questions.jsonl") if q.answerable]
+    assert questions[0].doc_id == "perlfaq1"
+    assert questions[0].gold == ("To sort a hash, start with the keys.",)
+    assert all(q.gold[0] in {d.doc_id: d.text for d in pages.corpus}[q.doc_id] for q in questions)

@@ -171,7 +171,7 @@ def test_a_merge_merges_the_postings(written: LiveIndex) -> None:
 
 
 def test_an_index_without_sentence_postings_loads_answers_and_is_not_stale(
-    index_copy: Path, encoder: Any, default_documents: list[Document]
+    index_copy: Path, encoder: Any, default_documents: list[Document], searcher: Searcher
 ) -> None:
     """The folder the previous release wrote: sentence rows and vectors, no postings."""
     remove_sentence_lexical_files(index_copy)
@@ -179,11 +179,12 @@ def test_an_index_without_sentence_postings_loads_answers_and_is_not_stale(
     index = load_index(index_copy)
     assert all(s.reader.sentence_lexical is None and s.reader.has_sentences for s in index.segments)
     assert len(index.sentence_bm25) == 0 and top_sentences_bm25(index, QUESTIONS[0], 10) == []
-    searcher = Searcher(index, encoder)
-    query = searcher.encode_question(QUESTIONS[1])
+    # Questions encoded as the service encodes them (the question tower the answer model was fitted with).
+    degraded = Searcher(index, encoder, searcher.fusion, question_encoder=searcher.question_encoder)
+    query = degraded.encode_question(QUESTIONS[1])
     assert fused_sentences(index, QUESTIONS[1], query, 10, 0.3) == top_sentences(index, query, 10)
     answerer = Answerer(
-        searcher, answer_model=load_answer_model(), sentence_candidates=10, sentence_bm25_weight=0.3
+        degraded, answer_model=load_answer_model(), sentence_candidates=10, sentence_bm25_weight=0.3
     )
     analysis = answerer.analyze(QUESTIONS[0], 5)
     assert analysis.best is not None and analysis.best.text.startswith("Milia are tiny")

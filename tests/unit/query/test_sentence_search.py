@@ -62,7 +62,10 @@ def test_the_size_limit_and_a_segment_without_sentences_give_no_hits(
     assert top_sentences(searcher.index, query, 10, max_rows=10) == []
     assert top_sentences(searcher.index, query, 0) == []
     remove_sentence_files(index_copy)
-    old = Searcher(load_index(index_copy), searcher.encoder)
+    # Questions encoded as the service encodes them (the question tower the answer model was fitted with).
+    old = Searcher(
+        load_index(index_copy), searcher.encoder, searcher.fusion, question_encoder=searcher.question_encoder
+    )
     assert top_sentences(old.index, query, 10) == []
     answerer = Answerer(old, answer_model=load_answer_model(), sentence_candidates=10)
     analysis = answerer.analyze(QUESTIONS[1], 5)
