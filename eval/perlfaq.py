@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,23 +133,7 @@ def write_beir(found: Sequence[FaqEntry], out: Path, unanswerable: Path = UNANSW
         for e in found:
             record = {"_id": e.doc_id, "title": e.topic, "text": e.answer, "metadata": {"page": e.page}}
             corpus.write(json.dumps(record, ensure_ascii=False) + "\n")
-    with (out / "queries.jsonl").open("w", encoding="utf-8") as queries:
-        for e in found:
-            record = {"_id": f"{e.doc_id}-q", "text": e.question, "metadata": {"page": e.page}}
-            queries.write(json.dumps(record, ensure_ascii=False) + "\n")
-    rows = ["query-id\tcorpus-id\tscore", *(f"{e.doc_id}-q\t{e.doc_id}\t1" for e in found)]
-    (out / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    with (out / "questions.jsonl").open("w", encoding="utf-8") as questions:
-        for e in found:
-            record = {
-                "id": f"{e.doc_id}-q",
-                "question": e.question,
-                "answerable": True,
-                "doc_id": e.doc_id,
-                "gold": [e.gold()],
-            }
-            questions.write(json.dumps(record, ensure_ascii=False) + "\n")
-        questions.write(unanswerable.read_text(encoding="utf-8"))
+    write_questions(found, out, unanswerable, lambda e: e.doc_id)
 
 
 def write_pages(found: Sequence[FaqEntry], out: Path, unanswerable: Path = UNANSWERABLE) -> None:
@@ -162,10 +146,20 @@ def write_pages(found: Sequence[FaqEntry], out: Path, unanswerable: Path = UNANS
         for page, topic in pages.items():
             text = "\n\n".join(f"{e.question}\n\n{e.answer}" for e in found if e.page == page)
             corpus.write(json.dumps({"_id": page, "title": topic, "text": text}, ensure_ascii=False) + "\n")
+    write_questions(found, out, unanswerable, lambda e: e.page)
+
+
+def write_questions(
+    found: Sequence[FaqEntry], out: Path, unanswerable: Path, document_of: Callable[[FaqEntry], str]
+) -> None:
+    """queries.jsonl and qrels/test.tsv in ``out`` (each question judged against the document
+    ``document_of`` names), and questions.jsonl: the same questions, answerable, with their answer's first
+    sentence as the gold quote, followed by the questions of ``unanswerable``."""
     with (out / "queries.jsonl").open("w", encoding="utf-8") as queries:
         for e in found:
-            queries.write(json.dumps({"_id": f"{e.doc_id}-q", "text": e.question}, ensure_ascii=False) + "\n")
-    rows = ["query-id\tcorpus-id\tscore", *(f"{e.doc_id}-q\t{e.page}\t1" for e in found)]
+            record = {"_id": f"{e.doc_id}-q", "text": e.question, "metadata": {"page": e.page}}
+            queries.write(json.dumps(record, ensure_ascii=False) + "\n")
+    rows = ["query-id\tcorpus-id\tscore", *(f"{e.doc_id}-q\t{document_of(e)}\t1" for e in found)]
     (out / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     with (out / "questions.jsonl").open("w", encoding="utf-8") as questions:
         for e in found:
@@ -173,7 +167,7 @@ def write_pages(found: Sequence[FaqEntry], out: Path, unanswerable: Path = UNANS
                 "id": f"{e.doc_id}-q",
                 "question": e.question,
                 "answerable": True,
-                "doc_id": e.page,
+                "doc_id": document_of(e),
                 "gold": [e.gold()],
             }
             questions.write(json.dumps(record, ensure_ascii=False) + "\n")

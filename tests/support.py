@@ -228,6 +228,26 @@ def remove_sentence_lexical_files(folder: Path) -> None:
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
+@contextmanager
+def documents_client(
+    documents: Sequence[Document], folder: Path, encoder: Any, source: str = "documents written by the test"
+) -> Iterator[Any]:
+    """A TestClient of the real app, built as the service builds it from its settings, over an index of
+    ``documents`` written into ``folder``; the app starts and stops with the block."""
+    from fastapi.testclient import TestClient
+
+    from indexer.build import IndexSettings, build_index
+    from indexer.embedding import DEFAULT_MODEL
+    from service.app import create_app
+    from service.settings import Settings
+    from service.wiring import build_searcher
+
+    build_index(list(documents), encoder, folder, IndexSettings(), source)
+    settings = Settings(index_path=folder, model=DEFAULT_MODEL)
+    with TestClient(create_app(settings, build_searcher(settings, encoder))) as client:
+        yield client
+
+
 QUESTION_ENCODERS: dict[tuple[int, str], Any] = {}
 
 

@@ -4,14 +4,14 @@ A small corpus written here is indexed with the real model and asked over HTTP, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from support import documents_client
 
 from corpus.formats import extract
 from corpus.types import Document
-from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
+from indexer.embedding import SentenceTransformerEncoder
 
 EXAM = """# Exam day checklist
 
@@ -72,17 +72,9 @@ def markdown(text: str) -> str:
 def lists_client(
     tmp_path_factory: pytest.TempPathFactory, encoder: SentenceTransformerEncoder
 ) -> Iterator[TestClient]:
-    from indexer.build import IndexSettings, build_index
-    from service.app import create_app
-    from service.settings import Settings
-    from service.wiring import build_searcher
-
     documents = [Document(doc_id, title, markdown(text)) for doc_id, (title, text) in TEXTS.items()]
     documents.append(Document("repotting", "Repotting", REPOTTING))
-    path: Path = tmp_path_factory.mktemp("lists") / "index"
-    build_index(documents, encoder, path, IndexSettings(), "documents written by the test")
-    settings = Settings(index_path=path, model=DEFAULT_MODEL)
-    with TestClient(create_app(settings, build_searcher(settings, encoder))) as client:
+    with documents_client(documents, tmp_path_factory.mktemp("lists") / "index", encoder) as client:
         yield client
 
 

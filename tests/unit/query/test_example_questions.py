@@ -5,13 +5,13 @@ on)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from support import documents_client
 
 from corpus.types import Document
-from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
+from indexer.embedding import SentenceTransformerEncoder
 
 KS = (1, 5, 10)
 
@@ -107,16 +107,9 @@ def test_a_brand_question_is_flagged_unanswerable(client: TestClient, k: int) ->
 def bread_client(
     tmp_path_factory: pytest.TempPathFactory, encoder: SentenceTransformerEncoder
 ) -> Iterator[TestClient]:
-    from indexer.build import IndexSettings, build_index
-    from service.app import create_app
-    from service.settings import Settings
-    from service.wiring import build_searcher
-
     documents = [Document(doc_id, title, text) for doc_id, (title, text) in BREAD.items()]
-    path: Path = tmp_path_factory.mktemp("bread") / "index"
-    build_index(documents, encoder, path, IndexSettings(), "bread articles written by the test")
-    settings = Settings(index_path=path, model=DEFAULT_MODEL)
-    with TestClient(create_app(settings, build_searcher(settings, encoder))) as client:
+    folder = tmp_path_factory.mktemp("bread") / "index"
+    with documents_client(documents, folder, encoder, "bread articles written by the test") as client:
         yield client
 
 

@@ -5,15 +5,15 @@ itself or a sentence of another entry: asked over HTTP at k = 1, 5 and 10, on an
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from support import documents_client
 
 from citeqa.answer_features import asked_before
 from corpus.types import Document
-from indexer.embedding import DEFAULT_MODEL, SentenceTransformerEncoder
+from indexer.embedding import SentenceTransformerEncoder
 
 KS = (1, 5, 10)
 
@@ -89,16 +89,8 @@ def test_asked_before_is_the_rank_of_the_question_just_before_among_the_question
 def faq_client(
     tmp_path_factory: pytest.TempPathFactory, encoder: SentenceTransformerEncoder
 ) -> Iterator[TestClient]:
-    from indexer.build import IndexSettings, build_index
-    from service.app import create_app
-    from service.settings import Settings
-    from service.wiring import build_searcher
-
     documents = [Document(doc_id, title, text) for doc_id, (title, text) in DOCUMENTS.items()]
-    path: Path = tmp_path_factory.mktemp("faq-pages") / "index"
-    build_index(documents, encoder, path, IndexSettings(), "FAQ pages written by the test")
-    settings = Settings(index_path=path, model=DEFAULT_MODEL)
-    with TestClient(create_app(settings, build_searcher(settings, encoder))) as client:
+    with documents_client(documents, tmp_path_factory.mktemp("faq-pages") / "index", encoder) as client:
         yield client
 
 
