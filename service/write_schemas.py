@@ -35,12 +35,21 @@ class DocumentBody(BaseModel):
     author: str | None = None
     publisher: str | None = None
     url: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict, description="any extra string fields")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="any extra fields, stored as strings as a JSON line's are: a string as it is, any other "
+        'value as JSON text (true is "true", [1, 2] is "[1, 2]"), a null left out',
+    )
     page_starts: list[Annotated[int, JsonNumber]] | None = Field(
         None,
         description="a paged document's (a PDF's) offsets in text where each page begins, from 0, never "
         "decreasing; citations then name their pages (citeqa add --url sends them)",
     )
+
+    @field_validator("metadata")
+    @classmethod
+    def stored_as_strings(cls, value: dict[str, Any]) -> dict[str, str]:
+        return metadata_strings(value)
 
     @model_validator(mode="after")
     def extras_to_metadata(self) -> DocumentBody:
