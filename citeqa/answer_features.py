@@ -175,11 +175,14 @@ def neighbour_cosines(cosine: np.ndarray, result: np.ndarray) -> np.ndarray:
 
 def asked_before(cosine: np.ndarray, follows_question: np.ndarray, questions: np.ndarray) -> np.ndarray:
     """Per sentence that follows a question in its result (``follows_question``), 1 / the rank of that
-    question by cosine with the question asked among the ``questions`` (the pool's sentences that ask),
-    else 0: in an FAQ, the answer to the entry that asks what was asked. A rank, not the cosine: a user's
-    wording matches the FAQ's own question only so well, but better than it matches the other entries'."""
+    question by cosine with the question asked among the ``questions`` (the pool's sentences that ask;
+    0 for a question outside them), else 0: in an FAQ, the answer to the entry that asks what was asked.
+    A rank, not the cosine: a user's wording matches the FAQ's own question only so well, but better than
+    it matches the other entries'."""
     before = np.zeros(len(cosine), dtype=np.float64)
-    before[1:] = pool_ranks(cosine, questions)[:-1]
+    # A question outside the pool (a lower result's) is not ranked: with no question in the pool, every
+    # one would rank first.
+    before[1:] = np.where(questions[:-1], pool_ranks(cosine, questions)[:-1], 0.0)
     return np.where(follows_question > 0, before, 0.0)
 
 

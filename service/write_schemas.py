@@ -49,7 +49,10 @@ class DocumentBody(BaseModel):
     @field_validator("metadata")
     @classmethod
     def stored_as_strings(cls, value: dict[str, Any]) -> dict[str, str]:
-        return metadata_strings(value)
+        try:
+            return metadata_strings(value)
+        except RecursionError:  # pydantic reports ValueError as a 422; this would be a 500
+            raise ValueError("a metadata value nests too deeply; send it flatter, or as a string") from None
 
     @model_validator(mode="after")
     def extras_to_metadata(self) -> DocumentBody:

@@ -83,6 +83,10 @@ def test_asked_before_is_the_rank_of_the_question_just_before_among_the_question
     follows = np.array([0.0, 1.0, 0.0, 0.0, 1.0, 0.0])  # the first and fourth sentences ask
     questions = np.array([True, False, False, True, False, False])
     assert asked_before(cosine, follows, questions).tolist() == [0.0, 0.5, 0.0, 0.0, 1.0, 0.0]
+    # A question outside the pool (a lower result's) ranks nowhere: with none in the pool, none ranks first.
+    outside = np.array([False, False, False, True, False, False])
+    assert asked_before(cosine, follows, outside).tolist() == [0.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    assert asked_before(cosine, follows, np.zeros(6, dtype=bool)).tolist() == [0.0] * 6
 
 
 @pytest.fixture(scope="module")

@@ -427,3 +427,17 @@ def test_a_document_of_invisible_characters_is_refused_as_empty(writer: TestClie
     visible = {"title": "Blank", "text": "\u200bSeals.\u200b"}
     shown = writer.put("/documents/blank", json=visible, headers=AUTH)
     assert shown.status_code == 200, shown.text
+
+
+def test_a_metadata_value_nested_too_deeply_is_refused_not_a_server_error() -> None:
+    """Stored as JSON text, a value nested deeper than json.dumps recurses raised RecursionError, which
+    pydantic does not turn into a 422 (a reviewer's probe found 500s at depths near 960)."""
+    from pydantic import ValidationError
+
+    from service.write_schemas import DocumentBody
+
+    nested: object = {"x": 1}
+    for _ in range(3000):
+        nested = [nested]
+    with pytest.raises(ValidationError, match="nests too deeply"):
+        DocumentBody.model_validate({"title": "t", "text": "x", "metadata": {"d": nested}})
